@@ -1,0 +1,147 @@
+"""Plain, frozen model input: the only thing the math builders read.
+
+Base units are tonnes CO2e (t) and yuan (CNY), without prefixes. Every per-year field is a tuple
+aligned with ``ModelData.years``. Unlimited quantities are ``math.inf``; there are no Optionals.
+Everything here is already resolved: rule-pack values, defaults, allocation and relief are computed
+in ``planner.prepare`` so that the math never decides policy.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+INF = math.inf
+
+
+@dataclass(frozen=True)
+class MeasureData:
+    """A continuous abatement measure (one MAC-curve step)."""
+
+    id: str
+    cost_cny_per_t: tuple[float, ...]
+    """Cost per tonne abated, per year."""
+    potential_t: tuple[float, ...]
+    """Maximum abatement per year; 0 before the measure's first year."""
+
+
+@dataclass(frozen=True)
+class ProjectOption:
+    """One possible build year of a discrete project, with its cash flows and effect per model year."""
+
+    build_year: int
+    operating: tuple[bool, ...]
+    """True in the model years in which the project reduces emissions."""
+    capex_cny: tuple[float, ...]
+    """Capital cash flow per model year if built in ``build_year`` (upfront or annuity)."""
+    opex_cny: tuple[float, ...]
+    """Fixed operating cost per model year if built in ``build_year``."""
+
+
+@dataclass(frozen=True)
+class ProjectData:
+    """A discrete abatement project, built at most once."""
+
+    id: str
+    reduction_t_per_year: float
+    options: tuple[ProjectOption, ...]
+
+
+@dataclass(frozen=True)
+class CcerLotData:
+    """An opening CCER lot, surrenderable only in its eligible compliance years."""
+
+    id: str
+    quantity_t: float
+    eligible: tuple[bool, ...]
+    """True in the model years whose surrender may use this lot."""
+    terminal_value_cny_per_t: float
+    """Value per tonne left at the horizon end (0 when the lot is not usable after the horizon)."""
+
+
+@dataclass(frozen=True)
+class CarryRule:
+    """Carry-over limit applied at the transition after the surrender of one compliance year.
+
+    The limit is ``floor_t + multiplier * max(0, net_sales - threshold_t)``, where ``net_sales`` is the
+    cumulative net CEA sales (opening + modelled) at the end of that cycle. With the national rule
+    ``base + k * max(0, NS)`` this is floor = base and threshold = 0; without the zero floor on net
+    sales it is ``max(0, base + k * NS)``, i.e. floor = 0 and threshold = -base / k.
+    """
+
+    limited: bool
+    floor_t: float = 0.0
+    multiplier: float = 0.0
+    threshold_t: float = 0.0
+    base_t: float = 0.0
+    """The rule's base as published (for reporting)."""
+
+
+@dataclass(frozen=True)
+class EntityData:
+    """Everything the entity block needs, resolved to base units."""
+
+    id: str
+    emissions_baseline_t: tuple[float, ...]
+    allocation_t: tuple[float, ...]
+    """Free allocation of the vintage of each year, including any relief top-up."""
+    relief_obligation_t: tuple[float, ...]
+    """Reduction of the surrender obligation by relief (obligation-cap mechanism), else 0."""
+    price_buy_cny_per_t: tuple[float, ...]
+    price_sell_cny_per_t: tuple[float, ...]
+    fee_cea_cny_per_t: tuple[float, ...]
+    price_ccer_buy_cny_per_t: tuple[float, ...]
+    price_ccer_sell_cny_per_t: tuple[float, ...]
+    fee_ccer_cny_per_t: tuple[float, ...]
+    buy_max_t: tuple[float, ...]
+    sell_max_t: tuple[float, ...]
+    ccer_buy_max_t: tuple[float, ...]
+    ccer_sell_max_t: tuple[float, ...]
+    ccer_cap_share: tuple[float, ...]
+    ccer_cap_on_obligation: bool
+    """CCER cap base: the obligation (True) or verified emissions (False)."""
+    penalty_cny_per_t: tuple[float, ...]
+    """Fine per tonne not surrendered (multiple x reference price)."""
+    shortfall_allowed: bool
+    shortfall_deducted_next_year: bool
+    terminal_deduction_cny_per_t: float
+    """Cost per tonne of a last-year shortfall deducted beyond the horizon."""
+    opening_cea_t: float
+    opening_net_sales_t: float
+    carry_rules: tuple[CarryRule, ...]
+    terminal_cea_value_cny_per_t: float
+    terminal_ccer_value_cny_per_t: float
+    measures: tuple[MeasureData, ...] = ()
+    projects: tuple[ProjectData, ...] = ()
+    ccer_lots: tuple[CcerLotData, ...] = ()
+    opening_ccer_t: float = 0.0
+    """Opening CCERs without an eligibility restriction (the purchased pool)."""
+
+
+@dataclass(frozen=True)
+class ModelData:
+    """The whole model input: one or more entities over common compliance years."""
+
+    years: tuple[int, ...]
+    discount_factor: tuple[float, ...]
+    entities: tuple[EntityData, ...] = field(default_factory=tuple)
+
+    def __post_init__(self) -> None:
+        n = len(self.years)
+        if n == 0:
+            raise ValueError("ModelData needs at least one year")
+        if len(self.discount_factor) != n:
+            raise ValueError("discount_factor must have one value per year")
+        ids = [e.id for e in self.entities]
+        if len(set(ids)) != len(ids):
+            raise ValueError("entity ids must be unique")
+        per_year = (
+            "emissions_baseline_t allocation_t relief_obligation_t price_buy_cny_per_t "
+            "price_sell_cny_per_t fee_cea_cny_per_t price_ccer_buy_cny_per_t "
+            "price_ccer_sell_cny_per_t fee_ccer_cny_per_t buy_max_t sell_max_t ccer_buy_max_t "
+            "ccer_sell_max_t ccer_cap_share penalty_cny_per_t carry_rules"
+        ).split()
+        for e in self.entities:
+            for name in per_year:
+                if len(getattr(e, name)) != n:
+                    raise ValueError(f"entity {e.id}: {name} must have {n} values")

@@ -1,0 +1,332 @@
+"""The math of one covered entity: fills a Pyomo Block from an ``EntityData``.
+
+Every component carries ``doc=``; ``models/FORMULATION.md`` has one row per component and a test
+checks the table against a built model. Names follow the grammar of the style guide: sets
+UPPER_SNAKE, variables short nouns, ``cost_*`` expressions, ``balance_*`` / ``limit_*`` constraints.
+"""
+
+from __future__ import annotations
+
+import math
+
+import pyomo.environ as pyo
+
+from models.data import EntityData
+
+COST_COMPONENTS: tuple[str, ...] = (
+    "abatement",
+    "capex",
+    "opex",
+    "purchase",
+    "fees",
+    "ccer",
+    "penalty",
+    "sales",
+    "terminal",
+)
+"""Cost expressions ``cost_<name>[y]`` of every entity block; the objective and the report both
+iterate over this tuple. ``sales`` and ``terminal`` are negative (revenue, residual value)."""
+
+
+def _bound(x: float) -> float | None:
+    return None if math.isinf(x) else x
+
+
+def carry_needs_binary(d: EntityData, i: int) -> bool:
+    """Whether the carry-over limit of year index ``i`` needs a binary for its zero floor.
+
+    The limit ``floor + k * max(0, NS - threshold)`` is non-convex only where the cumulative net
+    sales NS can fall on both sides of the threshold, judged from bounds known before solving.
+    """
+    lo, hi = net_sales_bounds(d, i)
+    r = d.carry_rules[i]
+    return r.limited and r.multiplier > 0 and lo < r.threshold_t < hi
+
+
+def net_sales_bounds(d: EntityData, i: int) -> tuple[float, float]:
+    """Bounds on cumulative net sales after cycle ``i`` implied by the data.
+
+    Lower: every purchase at its bound. Upper: holdings never go negative, so net sales cannot exceed
+    the opening holdings plus all allocation received so far.
+    """
+    lo = d.opening_net_sales_t - sum(d.buy_max_t[: i + 1])
+    hi = d.opening_net_sales_t + d.opening_cea_t + sum(d.allocation_t[: i + 1])
+    hi = min(hi, d.opening_net_sales_t + sum(d.sell_max_t[: i + 1]))
+    return lo, hi
+
+
+def add_entity(b: pyo.Block, d: EntityData, years: tuple[int, ...]) -> None:
+    """Add the variables, expressions and constraints of one entity to block ``b``."""
+    pos = {y: i for i, y in enumerate(years)}
+    first, last = years[0], years[-1]
+
+    b.MEASURES = pyo.Set(initialize=[k.id for k in d.measures], ordered=True, doc="Abatement measures")
+    b.PROJECTS = pyo.Set(initialize=[p.id for p in d.projects], ordered=True, doc="Discrete projects")
+    b.BUILD_OPTIONS = pyo.Set(
+        dimen=2,
+        ordered=True,
+        initialize=[(p.id, o.build_year) for p in d.projects for o in p.options],
+        doc="(project, year in which its build starts)",
+    )
+    b.OPERATING = pyo.Set(
+        dimen=3,
+        ordered=True,
+        initialize=[
+            (p.id, o.build_year, y)
+            for p in d.projects
+            for o in p.options
+            for y in years
+            if o.operating[pos[y]]
+        ],
+        doc="(project, build year, model year) in which that build option reduces emissions",
+    )
+    b.CCER_LOTS = pyo.Set(initialize=[l.id for l in d.ccer_lots], ordered=True, doc="Opening CCER lots")
+    b.LOT_YEARS = pyo.Set(
+        dimen=2,
+        ordered=True,
+        initialize=[(l.id, y) for l in d.ccer_lots for y in years if l.eligible[pos[y]]],
+        doc="(lot, compliance year in which the lot may be surrendered)",
+    )
+    b.LIMITED_YEARS = pyo.Set(
+        initialize=[y for y in years if d.carry_rules[pos[y]].limited],
+        ordered=True,
+        doc="Years whose transition to the next cycle has a carry-over limit",
+    )
+    b.FLOOR_YEARS = pyo.Set(
+        initialize=[y for y in years if carry_needs_binary(d, pos[y])],
+        ordered=True,
+        doc="Limited years where the zero floor on net sales can bite (one binary each)",
+    )
+    measures = {k.id: k for k in d.measures}
+    projects = {p.id: p for p in d.projects}
+    options = {(p.id, o.build_year): o for p in d.projects for o in p.options}
+    lots = {l.id: l for l in d.ccer_lots}
+
+    # ---- variables -------------------------------------------------------------------------
+    b.abate = pyo.Var(
+        b.MEASURES,
+        years,
+        within=pyo.NonNegativeReals,
+        bounds=lambda _, k, y: (0, measures[k].potential_t[pos[y]]),
+        doc="Tonnes abated by a measure in a year [t]",
+    )
+    b.build = pyo.Var(b.BUILD_OPTIONS, within=pyo.Binary, doc="1 if a project's build starts in a year")
+    b.buy = pyo.Var(
+        years, bounds=lambda _, y: (0, _bound(d.buy_max_t[pos[y]])), doc="CEA bought in the cycle [t]"
+    )
+    b.sell = pyo.Var(
+        years, bounds=lambda _, y: (0, _bound(d.sell_max_t[pos[y]])), doc="CEA sold in the cycle [t]"
+    )
+    b.surrender = pyo.Var(years, within=pyo.NonNegativeReals, doc="CEA surrendered for the year [t]")
+    b.carry = pyo.Var(
+        years, within=pyo.NonNegativeReals, doc="CEA carried after the surrender into the next cycle [t]"
+    )
+    b.lapse = pyo.Var(
+        b.LIMITED_YEARS,
+        within=pyo.NonNegativeReals,
+        doc="CEA above the carry-over limit, unusable after the transition [t]",
+    )
+    b.shortfall = pyo.Var(
+        years,
+        within=pyo.NonNegativeReals,
+        bounds=(0, None if d.shortfall_allowed else 0),
+        doc="Obligation not surrendered (penalised) [t]",
+    )
+    b.ccer_buy = pyo.Var(
+        years,
+        bounds=lambda _, y: (0, _bound(d.ccer_buy_max_t[pos[y]])),
+        doc="CCER bought in the cycle [t]",
+    )
+    b.ccer_sell = pyo.Var(
+        years,
+        bounds=lambda _, y: (0, _bound(d.ccer_sell_max_t[pos[y]])),
+        doc="CCER sold from the unrestricted pool [t]",
+    )
+    b.ccer_use = pyo.Var(
+        years, within=pyo.NonNegativeReals, doc="CCER surrendered from the unrestricted pool [t]"
+    )
+    b.ccer_use_lot = pyo.Var(
+        b.LOT_YEARS, within=pyo.NonNegativeReals, doc="CCER surrendered from an opening lot [t]"
+    )
+    b.ccer_hold = pyo.Var(
+        years, within=pyo.NonNegativeReals, doc="Unrestricted CCER held after the surrender [t]"
+    )
+    b.ns_pos = pyo.Var(
+        b.FLOOR_YEARS,
+        within=pyo.NonNegativeReals,
+        doc="max(0, net sales - threshold) in years where the floor can bite [t]",
+    )
+    b.floor_off = pyo.Var(
+        b.FLOOR_YEARS,
+        within=pyo.Binary,
+        doc="1 if net sales exceed the threshold (the floor does not bite)",
+    )
+
+    # ---- expressions -----------------------------------------------------------------------
+    @b.Expression(years, doc="Emission reduction by built projects in a year [t]")
+    def project_reduction(b, y):
+        return sum(
+            projects[p].reduction_t_per_year * b.build[p, s]
+            for (p, s, yy) in b.OPERATING
+            if yy == y
+        )
+
+    @b.Expression(years, doc="Verified emissions after abatement [t]")
+    def emissions(b, y):
+        return (
+            d.emissions_baseline_t[pos[y]]
+            - sum(b.abate[k, y] for k in b.MEASURES)
+            - b.project_reduction[y]
+        )
+
+    @b.Expression(years, doc="Surrender obligation: emissions less any obligation relief [t]")
+    def obligation(b, y):
+        return b.emissions[y] - d.relief_obligation_t[pos[y]]
+
+    @b.Expression(years, doc="CCER surrendered for the year, pool and lots [t]")
+    def ccer_surrendered(b, y):
+        return b.ccer_use[y] + sum(b.ccer_use_lot[l, yy] for (l, yy) in b.LOT_YEARS if yy == y)
+
+    @b.Expression(years, doc="Cumulative net CEA sales (opening + modelled) at the end of a cycle [t]")
+    def net_sales(b, y):
+        return d.opening_net_sales_t + sum(b.sell[t] - b.buy[t] for t in years if t <= y)
+
+    @b.Expression(b.LIMITED_YEARS, doc="Carry-over limit in force at the transition after the year [t]")
+    def carry_limit(b, y):
+        r = d.carry_rules[pos[y]]
+        if y in b.FLOOR_YEARS:
+            return r.floor_t + r.multiplier * b.ns_pos[y]
+        lo, hi = net_sales_bounds(d, pos[y])
+        if hi <= r.threshold_t or r.multiplier == 0:
+            return r.floor_t
+        return r.floor_t + r.multiplier * (b.net_sales[y] - r.threshold_t)
+
+    # ---- constraints -----------------------------------------------------------------------
+    @b.Constraint(years, doc="Allowance stock: carried in + allocation + buy - sell - deduction = surrender + carried out + lapse")
+    def balance_allowances(b, y):
+        i = pos[y]
+        incoming = d.opening_cea_t if y == first else b.carry[years[i - 1]]
+        deduction = (
+            b.shortfall[years[i - 1]] if (y != first and d.shortfall_deducted_next_year) else 0.0
+        )
+        outgoing = b.surrender[y] + b.carry[y] + (b.lapse[y] if y in b.LIMITED_YEARS else 0.0)
+        return incoming + d.allocation_t[i] + b.buy[y] - b.sell[y] - deduction == outgoing
+
+    @b.Constraint(years, doc="Surrender + CCER + shortfall + abatement = baseline obligation")
+    def balance_surrender(b, y):
+        i = pos[y]
+        lhs = (
+            b.surrender[y]
+            + b.ccer_surrendered[y]
+            + b.shortfall[y]
+            + sum(b.abate[k, y] for k in b.MEASURES)
+            + b.project_reduction[y]
+        )
+        return lhs == d.emissions_baseline_t[i] - d.relief_obligation_t[i]
+
+    @b.Constraint(years, doc="Unrestricted CCER stock: held in + bought - sold = used + held out")
+    def balance_ccer(b, y):
+        i = pos[y]
+        incoming = d.opening_ccer_t if y == first else b.ccer_hold[years[i - 1]]
+        return incoming + b.ccer_buy[y] - b.ccer_sell[y] == b.ccer_use[y] + b.ccer_hold[y]
+
+    @b.Constraint(b.CCER_LOTS, doc="CCER surrendered from a lot over all years <= its quantity")
+    def limit_ccer_lot(b, l):
+        used = [b.ccer_use_lot[ll, y] for (ll, y) in b.LOT_YEARS if ll == l]
+        if not used:
+            return pyo.Constraint.Skip
+        return sum(used) <= lots[l].quantity_t
+
+    @b.Constraint(years, doc="CCER surrendered <= cap share x obligation (or emissions)")
+    def limit_ccer_share(b, y):
+        i = pos[y]
+        base = b.obligation[y] if d.ccer_cap_on_obligation else b.emissions[y]
+        return b.ccer_surrendered[y] <= d.ccer_cap_share[i] * base
+
+    @b.Constraint(years, doc="Abatement cannot exceed baseline emissions")
+    def limit_abatement_total(b, y):
+        if not d.measures and not d.projects:
+            return pyo.Constraint.Skip
+        return (
+            sum(b.abate[k, y] for k in b.MEASURES) + b.project_reduction[y]
+            <= d.emissions_baseline_t[pos[y]]
+        )
+
+    @b.Constraint(b.PROJECTS, doc="A project is built at most once")
+    def limit_project_once(b, p):
+        return sum(b.build[pp, s] for (pp, s) in b.BUILD_OPTIONS if pp == p) <= 1
+
+    @b.Constraint(b.LIMITED_YEARS, doc="Carried CEA <= carry-over limit at the transition")
+    def limit_carryover(b, y):
+        return b.carry[y] <= b.carry_limit[y]
+
+    @b.Constraint(b.FLOOR_YEARS, doc="ns_pos <= net sales - threshold when the floor is off (big-M from bounds)")
+    def limit_floor_net_sales(b, y):
+        r = d.carry_rules[pos[y]]
+        lo, _ = net_sales_bounds(d, pos[y])
+        big_m = r.threshold_t - lo
+        return b.ns_pos[y] <= b.net_sales[y] - r.threshold_t + big_m * (1 - b.floor_off[y])
+
+    @b.Constraint(b.FLOOR_YEARS, doc="ns_pos = 0 when the floor is on (big-M from bounds)")
+    def limit_floor_switch(b, y):
+        r = d.carry_rules[pos[y]]
+        _, hi = net_sales_bounds(d, pos[y])
+        return b.ns_pos[y] <= (hi - r.threshold_t) * b.floor_off[y]
+
+    # ---- costs (nominal CNY per year) --------------------------------------------------------
+    @b.Expression(years, doc="Cost of continuous abatement measures [CNY]")
+    def cost_abatement(b, y):
+        i = pos[y]
+        return sum(measures[k].cost_cny_per_t[i] * b.abate[k, y] for k in b.MEASURES)
+
+    @b.Expression(years, doc="Capital cost of projects (upfront or annuity) [CNY]")
+    def cost_capex(b, y):
+        i = pos[y]
+        return sum(options[o].capex_cny[i] * b.build[o] for o in b.BUILD_OPTIONS if options[o].capex_cny[i])
+
+    @b.Expression(years, doc="Fixed operating cost of built projects [CNY]")
+    def cost_opex(b, y):
+        i = pos[y]
+        return sum(options[o].opex_cny[i] * b.build[o] for o in b.BUILD_OPTIONS if options[o].opex_cny[i])
+
+    @b.Expression(years, doc="CEA purchases at the buy price [CNY]")
+    def cost_purchase(b, y):
+        return d.price_buy_cny_per_t[pos[y]] * b.buy[y]
+
+    @b.Expression(years, doc="Trading fees on CEA and CCER trades [CNY]")
+    def cost_fees(b, y):
+        i = pos[y]
+        return d.fee_cea_cny_per_t[i] * (b.buy[y] + b.sell[y]) + d.fee_ccer_cny_per_t[i] * (
+            b.ccer_buy[y] + b.ccer_sell[y]
+        )
+
+    @b.Expression(years, doc="CCER purchases [CNY]")
+    def cost_ccer(b, y):
+        return d.price_ccer_buy_cny_per_t[pos[y]] * b.ccer_buy[y]
+
+    @b.Expression(years, doc="Fine on shortfall, plus the beyond-horizon deduction in the last year [CNY]")
+    def cost_penalty(b, y):
+        rate = d.penalty_cny_per_t[pos[y]]
+        if y == last and d.shortfall_deducted_next_year:
+            rate += d.terminal_deduction_cny_per_t
+        return rate * b.shortfall[y]
+
+    @b.Expression(years, doc="CEA and CCER sales revenue, negative [CNY]")
+    def cost_sales(b, y):
+        i = pos[y]
+        return -(d.price_sell_cny_per_t[i] * b.sell[y] + d.price_ccer_sell_cny_per_t[i] * b.ccer_sell[y])
+
+    @b.Expression(years, doc="Value of holdings left at the horizon end, negative, last year only [CNY]")
+    def cost_terminal(b, y):
+        if y != last:
+            return 0.0
+        value = d.terminal_cea_value_cny_per_t * b.carry[y] + d.terminal_ccer_value_cny_per_t * b.ccer_hold[y]
+        for lot in d.ccer_lots:
+            if lot.terminal_value_cny_per_t:
+                used = sum(b.ccer_use_lot[ll, yy] for (ll, yy) in b.LOT_YEARS if ll == lot.id)
+                value += lot.terminal_value_cny_per_t * (lot.quantity_t - used)
+        return -value
+
+    @b.Expression(years, doc="Sum of the cost components of the year [CNY]")
+    def total_cost(b, y):
+        return sum(getattr(b, f"cost_{c}")[y] for c in COST_COMPONENTS)

@@ -1,0 +1,139 @@
+"""Solved Pyomo model -> tidy pandas frames. The only module that knows component names.
+
+Duals are passed in as a mapping from constraint data to the sensitivity of the objective (discounted
+CNY) to the constraint's bound, as produced by ``planner.solve``. Reports never see Pyomo objects.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import pandas as pd
+import pyomo.environ as pyo
+
+from models.entity import COST_COMPONENTS
+
+
+@dataclass
+class Results:
+    """Tidy result frames of one solved model."""
+
+    annual: pd.DataFrame
+    """One row per (entity, year): every ledger quantity in tonnes."""
+    abatement: pd.DataFrame
+    """(entity, year, measure): tonnes abated and their cost."""
+    builds: pd.DataFrame
+    """(entity, project, build_year): the projects whose build starts in a year."""
+    project_years: pd.DataFrame
+    """(entity, year, project): reduction delivered by a built project."""
+    ccer_lots: pd.DataFrame
+    """(entity, lot, year): CCERs surrendered from opening lots."""
+    costs: pd.DataFrame
+    """(entity, year, component): nominal and discounted CNY."""
+    duals: pd.DataFrame
+    """(entity, year, constraint): d objective / d bound, discounted CNY per tonne."""
+    objective_cny: float
+    extra: dict = field(default_factory=dict)
+
+
+def _v(x) -> float:
+    val = pyo.value(x, exception=False)
+    return 0.0 if val is None else float(val)
+
+
+def extract_results(
+    m: pyo.ConcreteModel,
+    discount_factor: Mapping[int, float],
+    duals: Mapping | None = None,
+) -> Results:
+    """Read a solved model into ``Results``."""
+    duals = duals or {}
+    years = list(m.YEARS)
+    annual, abatement, builds, proj_years, lots, costs, dual_rows = [], [], [], [], [], [], []
+    for e in m.ENTITIES:
+        b = m.entity[e]
+        limited = set(b.LIMITED_YEARS)
+        floor = set(b.FLOOR_YEARS)
+        for y in years:
+            abated_measures = sum(_v(b.abate[k, y]) for k in b.MEASURES)
+            annual.append(
+                {
+                    "entity": e,
+                    "year": y,
+                    "abatement_measures_t": abated_measures,
+                    "abatement_projects_t": _v(b.project_reduction[y]),
+                    "emissions_t": _v(b.emissions[y]),
+                    "obligation_t": _v(b.obligation[y]),
+                    "buy_t": _v(b.buy[y]),
+                    "sell_t": _v(b.sell[y]),
+                    "surrender_t": _v(b.surrender[y]),
+                    "ccer_buy_t": _v(b.ccer_buy[y]),
+                    "ccer_sell_t": _v(b.ccer_sell[y]),
+                    "ccer_use_pool_t": _v(b.ccer_use[y]),
+                    "ccer_surrendered_t": _v(b.ccer_surrendered[y]),
+                    "ccer_hold_t": _v(b.ccer_hold[y]),
+                    "shortfall_t": _v(b.shortfall[y]),
+                    "carry_t": _v(b.carry[y]),
+                    "lapse_t": _v(b.lapse[y]) if y in limited else 0.0,
+                    "carry_limit_t": _v(b.carry_limit[y]) if y in limited else float("inf"),
+                    "net_sales_t": _v(b.net_sales[y]),
+                    "floor_off": (round(_v(b.floor_off[y])) if y in floor else None),
+                }
+            )
+            for k in b.MEASURES:
+                abatement.append(
+                    {
+                        "entity": e,
+                        "year": y,
+                        "measure": k,
+                        "abate_t": _v(b.abate[k, y]),
+                    }
+                )
+            for c in COST_COMPONENTS:
+                nominal = _v(getattr(b, f"cost_{c}")[y])
+                costs.append(
+                    {
+                        "entity": e,
+                        "year": y,
+                        "component": c,
+                        "nominal_cny": nominal,
+                        "discount_factor": discount_factor[y],
+                        "discounted_cny": nominal * discount_factor[y],
+                    }
+                )
+            for name in ("balance_surrender", "balance_allowances", "limit_ccer_share"):
+                con = getattr(b, name)[y]
+                if con in duals:
+                    dual_rows.append(
+                        {"entity": e, "year": y, "constraint": name, "dual": float(duals[con])}
+                    )
+            if y in limited and b.limit_carryover[y] in duals:
+                dual_rows.append(
+                    {
+                        "entity": e,
+                        "year": y,
+                        "constraint": "limit_carryover",
+                        "dual": float(duals[b.limit_carryover[y]]),
+                    }
+                )
+        for p, s in b.BUILD_OPTIONS:
+            if round(_v(b.build[p, s])) == 1:
+                builds.append({"entity": e, "project": p, "build_year": s})
+        for p, s, y in b.OPERATING:
+            if round(_v(b.build[p, s])) == 1:
+                proj_years.append({"entity": e, "year": y, "project": p, "build_year": s})
+        for l, y in b.LOT_YEARS:
+            lots.append({"entity": e, "lot": l, "year": y, "ccer_use_lot_t": _v(b.ccer_use_lot[l, y])})
+
+    return Results(
+        annual=pd.DataFrame(annual),
+        abatement=pd.DataFrame(abatement, columns=["entity", "year", "measure", "abate_t"]),
+        builds=pd.DataFrame(builds, columns=["entity", "project", "build_year"]),
+        project_years=pd.DataFrame(proj_years, columns=["entity", "year", "project", "build_year"]),
+        ccer_lots=pd.DataFrame(lots, columns=["entity", "lot", "year", "ccer_use_lot_t"]),
+        costs=pd.DataFrame(costs),
+        duals=pd.DataFrame(dual_rows, columns=["entity", "year", "constraint", "dual"]),
+        objective_cny=_v(m.objective),
+    )
+

@@ -1,0 +1,90 @@
+"""Orchestration used by the CLI, scripts and sweeps: build, solve, check, plan."""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import pyomo.environ as pyo
+
+from models import build_model, extract_results
+from planner.check import check_plan
+from planner.errors import PlanCheckError
+from planner.io import load_case
+from planner.plan import Plan, assemble_plan
+from planner.prepare import PreparedCase, prepare
+from planner.schema import CaseSpec
+from planner.solve import SolveOptions, SolveResult, solve_model
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class Built:
+    """A prepared case and its Pyomo model, before solving (add custom constraints here)."""
+
+    prep: PreparedCase
+    model: pyo.ConcreteModel
+    build_s: float
+
+
+@dataclass
+class RunResult:
+    plan: Plan
+    solve: SolveResult
+    prep: PreparedCase
+    check_failures: list[str]
+
+
+def options_for(case: CaseSpec, **overrides: Any) -> SolveOptions:
+    """Solver options from the case's ``solver`` section, with caller overrides."""
+    s = case.solver
+    opts = SolveOptions(time_limit_s=s.time_limit_s, mip_rel_gap=s.mip_rel_gap, threads=s.threads)
+    return replace(opts, **overrides) if overrides else opts
+
+
+def build(case: CaseSpec | str | Path) -> Built:
+    """Validate (if a path), prepare and build the model."""
+    if not isinstance(case, CaseSpec):
+        case = load_case(case)
+    t0 = time.perf_counter()
+    prep = prepare(case)
+    m = build_model(prep.data)
+    dt = time.perf_counter() - t0
+    logger.info("built model for %s in %.3f s", case.entity.id, dt)
+    return Built(prep=prep, model=m, build_s=dt)
+
+
+def solve(built: Built, opts: SolveOptions | None = None, *, check: bool = True) -> RunResult:
+    """Solve a built model, extract the plan and run the independent checker.
+
+    Raises ``PlanCheckError`` when ``check`` is set and the plan fails the checker.
+    """
+    opts = opts or options_for(built.prep.case)
+    res = solve_model(built.model, opts)
+    t0 = time.perf_counter()
+    df = dict(zip(built.prep.data.years, built.prep.data.discount_factor, strict=True))
+    results = extract_results(built.model, df, res.duals)
+    plan = assemble_plan(built.prep, results, res)
+    res.timings["build_s"] = built.build_s
+    res.timings["extract_s"] = time.perf_counter() - t0
+    plan.summary["timings_s"] = {k: round(v, 6) for k, v in res.timings.items()}
+    failures = check_plan(built.prep.data, plan, objective=res.objective) if check else []
+    if failures:
+        raise PlanCheckError(failures)
+    if res.status != "optimal":
+        plan.notes.insert(
+            0,
+            f"NOT PROVEN OPTIMAL: the solver stopped with status {res.termination}; "
+            f"gap {res.gap if res.gap is not None else 'unknown'}.",
+        )
+    return RunResult(plan=plan, solve=res, prep=built.prep, check_failures=failures)
+
+
+def run(case: CaseSpec | str | Path, opts: SolveOptions | None = None, *, check: bool = True) -> RunResult:
+    """Build and solve in one call."""
+    built = build(case)
+    return solve(built, opts or options_for(built.prep.case), check=check)

@@ -1,0 +1,58 @@
+"""Typed exceptions; the CLI maps them to exit codes."""
+
+from __future__ import annotations
+
+
+class PlannerError(Exception):
+    """Base class of every error the planner raises on purpose."""
+
+    exit_code = 1
+
+
+class CaseValidationError(PlannerError):
+    """Bad input. ``problems`` lists every problem at once as (location, message)."""
+
+    exit_code = 1
+
+    def __init__(self, source: str, problems: list[tuple[str, str]]):
+        self.source = source
+        self.problems = problems
+        lines = [f"{source}: {len(problems)} problem(s)"]
+        lines += [f"  - {loc}: {msg}" if loc else f"  - {msg}" for loc, msg in problems]
+        super().__init__("\n".join(lines))
+
+
+class NonOptimalError(PlannerError):
+    """The solve did not prove an optimal plan (and the caller did not allow that)."""
+
+    exit_code = 2
+
+    def __init__(self, message: str, result=None):
+        super().__init__(message)
+        self.result = result
+
+
+class InfeasibleError(NonOptimalError):
+    """No plan satisfies the constraints (with hard compliance, or contradictory data)."""
+
+
+class UnboundedError(NonOptimalError):
+    """The objective is unbounded: prices allow riskless arbitrage the limits do not stop."""
+
+
+class SolverUnavailableError(PlannerError):
+    """HiGHS (highspy) cannot be imported or run."""
+
+    exit_code = 3
+
+
+class PlanCheckError(PlannerError):
+    """The independent checker found a solved plan that breaks a ledger identity or a rule."""
+
+    exit_code = 4
+
+    def __init__(self, failures: list[str]):
+        self.failures = failures
+        super().__init__(
+            "plan failed the independent check:\n" + "\n".join(f"  - {f}" for f in failures)
+        )

@@ -1,0 +1,148 @@
+"""Rule packs: versioned policy parameters with their sources and confidence marks.
+
+A pack is a YAML file in ``planner/rulepacks`` named ``<id>@<version>.yaml``. A case names a pack
+(``cn-national`` = its newest version, or ``cn-national@2026.11``) and may override any parameter;
+the plan lists the pack version, the overrides and every uncertain parameter it relied on.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from importlib import resources
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from planner.errors import CaseValidationError
+
+Confidence = Literal["P", "S", "R", "I", "EDF"]
+UNCERTAIN: tuple[str, ...] = ("R", "I", "EDF")
+"""Marks whose values a plan must list as assumptions to verify."""
+
+
+class RuleParam(BaseModel):
+    """One policy parameter with its provenance."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    value: Any
+    unit: str
+    years: str
+    source: str
+    url: str = ""
+    confidence: Confidence
+    note: str = ""
+    choices: list[Any] | None = None
+    range: Annotated[list[float], Field(min_length=2, max_length=2)] | None = None
+
+
+class RulePackFile(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    id: str
+    version: str
+    title: str
+    digest: str = ""
+    parameters: dict[str, RuleParam]
+
+
+@dataclass(frozen=True)
+class RulePack:
+    """A loaded pack with the case's overrides applied."""
+
+    id: str
+    version: str
+    title: str
+    params: dict[str, RuleParam]
+    overrides: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def ref(self) -> str:
+        return f"{self.id}@{self.version}"
+
+    def __getitem__(self, key: str) -> Any:
+        if key in self.overrides:
+            return self.overrides[key]
+        return self.params[key].value
+
+    def used(self, key: str) -> tuple[Any, RuleParam, bool]:
+        """(value in force, parameter, overridden?)."""
+        return self[key], self.params[key], key in self.overrides
+
+
+def _pack_files() -> dict[str, list[tuple[str, Any]]]:
+    packs: dict[str, list[tuple[str, Any]]] = {}
+    for f in resources.files("planner").joinpath("rulepacks").iterdir():
+        name = f.name
+        if name.endswith(".yaml") and "@" in name:
+            pid, ver = name[: -len(".yaml")].split("@", 1)
+            packs.setdefault(pid, []).append((ver, f))
+    return packs
+
+
+def _version_key(v: str) -> tuple:
+    return tuple(int(p) if p.isdigit() else p for p in v.split("."))
+
+
+def available_packs() -> list[str]:
+    """Every pack reference that can be named in a case."""
+    return sorted(f"{pid}@{v}" for pid, vs in _pack_files().items() for v, _ in vs)
+
+
+def load_rule_pack(ref: str, overrides: dict[str, Any] | None = None) -> RulePack:
+    """Load pack ``ref`` (``id`` or ``id@version``) and apply ``overrides`` (validated)."""
+    packs = _pack_files()
+    pid, _, ver = ref.partition("@")
+    if pid not in packs:
+        raise CaseValidationError(
+            "policy.rule_pack", [("policy.rule_pack", f"unknown rule pack {ref!r}; available: {available_packs()}")]
+        )
+    versions = dict(packs[pid])
+    if not ver:
+        ver = max(versions, key=_version_key)
+    if ver not in versions:
+        raise CaseValidationError(
+            "policy.rule_pack",
+            [("policy.rule_pack", f"rule pack {pid!r} has no version {ver!r}; available: {sorted(versions)}")],
+        )
+    try:
+        data = RulePackFile.model_validate(yaml.safe_load(versions[ver].read_text(encoding="utf-8")))
+    except ValidationError as exc:  # a broken pack is a packaging defect, reported plainly
+        raise CaseValidationError(
+            f"rule pack {pid}@{ver}", [(".".join(map(str, e["loc"])), e["msg"]) for e in exc.errors()]
+        ) from exc
+    overrides = dict(overrides or {})
+    problems = [
+        (f"policy.overrides.{k}", msg)
+        for k, v in overrides.items()
+        if (msg := _check_override(data.parameters.get(k), k, v))
+    ]
+    if problems:
+        raise CaseValidationError("policy.overrides", problems)
+    return RulePack(data.id, data.version, data.title, dict(data.parameters), overrides)
+
+
+def _check_override(p: RuleParam | None, key: str, value: Any) -> str | None:
+    if p is None:
+        return f"{key!r} is not a parameter of the rule pack"
+    default = p.value
+    if isinstance(default, bool):
+        if not isinstance(value, bool):
+            return f"expected true or false, got {value!r}"
+    elif isinstance(default, int | float):
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            return f"expected a number, got {value!r}"
+        if value != value or value in (float("inf"), float("-inf")):
+            return "expected a finite number"
+        if value < 0:
+            return f"expected a non-negative number, got {value}"
+        if p.range and not (p.range[0] <= value <= p.range[1]):
+            return f"expected a value in [{p.range[0]}, {p.range[1]}] ({p.source}), got {value}"
+    elif isinstance(default, str):
+        if not isinstance(value, str):
+            return f"expected text, got {value!r}"
+    elif isinstance(default, dict):
+        if not isinstance(value, dict):
+            return f"expected a mapping like the pack's, got {value!r}"
+    if p.choices is not None and value not in p.choices:
+        return f"expected one of {p.choices}, got {value!r}"
+    return None
