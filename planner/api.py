@@ -71,7 +71,6 @@ def solve(built: Built, opts: SolveOptions | None = None, *, check: bool = True)
     plan = assemble_plan(built.prep, results, res)
     res.timings["build_s"] = built.build_s
     res.timings["extract_s"] = time.perf_counter() - t0
-    plan.summary["timings_s"] = {k: round(v, 6) for k, v in res.timings.items()}
     failures = check_plan(built.prep.data, plan, objective=res.objective) if check else []
     if failures:
         raise PlanCheckError(failures)

@@ -145,3 +145,17 @@ def write_atomic_dir(out_dir: str | Path, fill: Callable[[Path], None]) -> Path:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return out
+
+
+def write_plan(plan, out_dir: str | Path, audit: dict[str, Any]) -> Path:
+    """Write a plan folder (CSV per table, plan.json, summary.md) atomically."""
+    from planner.report import markdown_summary, plan_json
+
+    def fill(tmp: Path) -> None:
+        for name in plan.TABLES:
+            df = getattr(plan, name)
+            df.to_csv(tmp / f"{name}.csv", index=False, float_format="%.6f", lineterminator="\n")
+        (tmp / "plan.json").write_text(plan_json(plan, audit), encoding="utf-8")
+        (tmp / "summary.md").write_text(markdown_summary(plan), encoding="utf-8")
+
+    return write_atomic_dir(out_dir, fill)

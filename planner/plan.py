@@ -105,7 +105,6 @@ def assemble_plan(prep: PreparedCase, results, solve_result) -> Plan:
         "solver": f"{solve_result.solver} ({solve_result.solver_version})",
         "solver_options": dict(solve_result.options),
         "size": dict(solve_result.size),
-        "timings_s": {k: round(v, 6) for k, v in solve_result.timings.items()},
     }
     plan = Plan(
         annual=ann,
@@ -175,8 +174,9 @@ def explain_bindings(plan: Plan, prep: PreparedCase) -> pd.DataFrame:
             sold = float(plan.annual[(plan.annual.entity == e) & (plan.annual.year <= y)]["sell_t"].sum())
             text = (f"carry-over limit binds in {y}: {r.carry_t:,.0f} t carried into {y + 1} "
                     f"(limit {prep.inputs.loc[i, 'carry_rule']}, net sales {r.net_sales_t:,.0f} t)")
-            if sold > TOL_T:
-                text += f"; selling {sold:,.0f} t in the plan up to {y} raised it"
+            raised = r.carry_limit_t - d.carry_rules[i].floor_t
+            if sold > TOL_T and raised > TOL_T:
+                text += f"; selling {sold:,.0f} t in the plan up to {y} helped raise it {raised:,.0f} t above its floor"
             if r.lapse_t > TOL_T:
                 text += f"; {r.lapse_t:,.0f} t above the limit lapse"
             rows.append(_row(e, y, "carryover_limit", text, saving(e, y, "limit_carryover")))

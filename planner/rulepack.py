@@ -8,7 +8,7 @@ the plan lists the pack version, the overrides and every uncertain parameter it 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from importlib import resources
+from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
@@ -71,7 +71,7 @@ class RulePack:
 
 def _pack_files() -> dict[str, list[tuple[str, Any]]]:
     packs: dict[str, list[tuple[str, Any]]] = {}
-    for f in resources.files("planner").joinpath("rulepacks").iterdir():
+    for f in sorted((Path(__file__).parent / "rulepacks").iterdir()):
         name = f.name
         if name.endswith(".yaml") and "@" in name:
             pid, ver = name[: -len(".yaml")].split("@", 1)

@@ -1,0 +1,148 @@
+"""Plan -> text: terminal table, Markdown summary, JSON. Frames only; never imports Pyomo."""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+import pandas as pd
+
+TERMINAL_COLUMNS = (
+    ("year", "year", "{:d}"),
+    ("emissions_t", "emissions t", "{:,.0f}"),
+    ("allocation_t", "allocation t", "{:,.0f}"),
+    ("abatement", "abated t", "{:,.0f}"),
+    ("buy_t", "buy t", "{:,.0f}"),
+    ("sell_t", "sell t", "{:,.0f}"),
+    ("ccer_surrendered_t", "CCER t", "{:,.0f}"),
+    ("carry_t", "carry t", "{:,.0f}"),
+    ("carry_limit_t", "limit t", "{:,.0f}"),
+    ("shortfall_t", "shortfall t", "{:,.0f}"),
+    ("total_cost_cny", "cost CNY", "{:,.0f}"),
+    ("shadow_price_cny_per_t", "CNY/t", "{:,.2f}"),
+)
+
+
+def _fmt(fmt: str, v: Any) -> str:
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return "-"
+    if isinstance(v, float) and math.isinf(v):
+        return "none"
+    if fmt == "{:d}":
+        return str(int(v))
+    return fmt.format(v)
+
+
+def annual_table(plan) -> pd.DataFrame:
+    """The per-year plan with the headline columns, as display strings."""
+    a = plan.annual.copy()
+    a["abatement"] = a["abatement_measures_t"] + a["abatement_projects_t"]
+    return pd.DataFrame({label: [_fmt(fmt, v) for v in a[col]] for col, label, fmt in TERMINAL_COLUMNS})
+
+
+def render_text_table(df: pd.DataFrame) -> str:
+    widths = {c: max(len(c), *(len(s) for s in df[c])) for c in df.columns}
+    head = "  ".join(c.rjust(widths[c]) for c in df.columns)
+    lines = [head, "  ".join("-" * widths[c] for c in df.columns)]
+    lines += ["  ".join(str(r[c]).rjust(widths[c]) for c in df.columns) for _, r in df.iterrows()]
+    return "\n".join(lines)
+
+
+def terminal_summary(plan) -> str:
+    """What `planner run` prints."""
+    s = plan.summary
+    out = [
+        f"Compliance plan: {s['entity']} {s.get('entity_name') or ''}".rstrip(),
+        f"  years {s['years'][0]}-{s['years'][1]}, status {s['status']}, rule pack {s['rule_pack']}"
+        + (f" (overrides: {', '.join(s['rule_pack_overrides'])})" if s["rule_pack_overrides"] else ""),
+        f"  NPV cost {s['npv_cost_cny']:,.0f} CNY; nominal {s['nominal_cost_cny']:,.0f} CNY; "
+        + (f"{s['cost_per_t_obligation_cny']:,.2f} CNY per t of obligation" if s["cost_per_t_obligation_cny"] is not None else ""),
+        "",
+        render_text_table(annual_table(plan)),
+        "",
+    ]
+    if not plan.builds.empty:
+        out.append("Projects: " + "; ".join(f"{r.project} starts {r.build_year}" for r in plan.builds.itertuples()))
+    if not plan.bindings.empty:
+        out.append("Why this plan:")
+        out += [f"  - {t}" for t in plan.bindings["statement"]]
+    for n in plan.notes:
+        out.append(f"Note: {n}")
+    for w in plan.warnings:
+        out.append(f"Warning: {w}")
+    unc = plan.assumptions[plan.assumptions["uncertain"]] if not plan.assumptions.empty else plan.assumptions
+    if len(unc):
+        out.append(
+            f"Assumptions to verify ({len(unc)} uncertain rule-pack values used): "
+            + ", ".join(f"{r.parameter}={_short(r.value)} [{r.confidence}]" for r in unc.itertuples())
+        )
+    out.append(f"CNY/t = {s.get('shadow_price_basis') or 'no duals'}: cost of one more tonne of obligation.")
+    return "\n".join(out)
+
+
+def _short(v: Any) -> str:
+    s = str(v)
+    return s if len(s) <= 40 else s[:37] + "..."
+
+
+def markdown_summary(plan) -> str:
+    """summary.md of the plan folder."""
+    s = plan.summary
+    lines = [
+        f"# Compliance plan: {s['entity']} {s.get('entity_name') or ''}".rstrip(),
+        "",
+        f"- Years: {s['years'][0]}-{s['years'][1]}; sector {s['sector']}, class {s['unit_class']}",
+        f"- Status: **{s['status']}** ({s['termination']})" + (f", MIP gap {s['mip_gap']:.2e}" if s.get("mip_gap") else ""),
+        f"- NPV cost: **{s['npv_cost_cny']:,.0f} CNY**; nominal {s['nominal_cost_cny']:,.0f} CNY",
+    ]
+    if s["cost_per_t_obligation_cny"] is not None:
+        lines.append(f"- Cost per tonne of obligation: {s['cost_per_t_obligation_cny']:,.2f} CNY/t (NPV / total obligation)")
+    lines += [
+        f"- Rule pack: {s['rule_pack']}; overrides: {json.dumps(s['rule_pack_overrides'], ensure_ascii=False) if s['rule_pack_overrides'] else 'none'}",
+        f"- Compliance mode: {s['compliance_mode']}",
+        f"- Shadow prices: {s.get('shadow_price_basis') or 'not available'}",
+        "",
+        "## Plan per year",
+        "",
+        _md_table(annual_table(plan)),
+        "",
+    ]
+    if not plan.builds.empty:
+        lines += ["## Projects", ""] + [f"- {r.project}: build starts {r.build_year}" for r in plan.builds.itertuples()] + [""]
+    lines += ["## Why this plan", ""]
+    lines += [f"- {t}" for t in plan.bindings["statement"]] if not plan.bindings.empty else ["- No rule or limit binds."]
+    if plan.notes or plan.warnings:
+        lines += ["", "## Notes", ""] + [f"- {n}" for n in plan.notes] + [f"- Warning: {w}" for w in plan.warnings]
+    if not plan.assumptions.empty:
+        lines += ["", "## Rule-pack parameters used", "", "| parameter | value | unit | confidence | overridden | source |", "|---|---|---|---|---|---|"]
+        for r in plan.assumptions.itertuples():
+            lines.append(f"| {r.parameter} | {_short(r.value)} | {r.unit} | {r.confidence}{' (verify)' if r.uncertain else ''} | {'yes' if r.overridden else 'no'} | {r.source} |")
+    return "\n".join(lines) + "\n"
+
+
+def _md_table(df: pd.DataFrame) -> str:
+    lines = ["| " + " | ".join(df.columns) + " |", "|" + "---|" * len(df.columns)]
+    lines += ["| " + " | ".join(str(v) for v in row) + " |" for row in df.itertuples(index=False)]
+    return "\n".join(lines)
+
+
+def plan_json(plan, audit: dict[str, Any]) -> str:
+    """plan.json: summary, notes, bindings and audit record (tables are in the CSV files)."""
+    body = {
+        "summary": plan.summary,
+        "audit": audit,
+        "bindings": plan.bindings.to_dict(orient="records"),
+        "notes": plan.notes,
+        "warnings": plan.warnings,
+        "assumptions": plan.assumptions.to_dict(orient="records"),
+    }
+    return json.dumps(body, indent=2, ensure_ascii=False, default=_json_default, sort_keys=True) + "\n"
+
+
+def _json_default(o: Any) -> Any:
+    if hasattr(o, "item"):
+        return o.item()
+    if isinstance(o, float) and (math.isnan(o) or math.isinf(o)):
+        return None
+    return str(o)
