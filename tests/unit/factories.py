@@ -1,0 +1,57 @@
+"""Hand-made ModelData for structural tests (no schema, no solver)."""
+
+import math
+
+from models.data import CarryRule, CcerLotData, EntityData, MeasureData, ModelData, ProjectData, ProjectOption
+
+
+def tiny_model_data(with_everything: bool = False, years=(2024, 2025)) -> ModelData:
+    n = len(years)
+    measures = (MeasureData("m1", (40.0,) * n, (3.0,) * n),) if with_everything else ()
+    projects = ()
+    lots = ()
+    if with_everything:
+        projects = (
+            ProjectData(
+                "p1",
+                5.0,
+                (ProjectOption(years[0], (True,) * n, (100.0,) + (0.0,) * (n - 1), (1.0,) * n),),
+            ),
+        )
+        lots = (CcerLotData("lot1", 2.0, (True,) + (False,) * (n - 1), 0.0),)
+    return ModelData(
+        years=tuple(years),
+        discount_factor=(1.0,) * n,
+        entities=(
+            EntityData(
+                id="E",
+                emissions_baseline_t=(100.0,) * n,
+                allocation_t=(90.0,) * n,
+                relief_obligation_t=(0.0,) * n,
+                price_buy_cny_per_t=(60.0,) * n,
+                price_sell_cny_per_t=(58.0,) * n,
+                fee_cea_cny_per_t=(0.0,) * n,
+                price_ccer_buy_cny_per_t=(50.0,) * n,
+                price_ccer_sell_cny_per_t=(0.0,) * n,
+                fee_ccer_cny_per_t=(0.0,) * n,
+                buy_max_t=(1e4,) * n,
+                sell_max_t=(math.inf,) * n,
+                ccer_buy_max_t=(math.inf,) * n,
+                ccer_sell_max_t=(0.0,) * n,
+                ccer_cap_share=(0.05,) * n,
+                ccer_cap_on_obligation=True,
+                penalty_cny_per_t=(300.0,) * n,
+                shortfall_allowed=True,
+                shortfall_deducted_next_year=True,
+                terminal_deduction_cny_per_t=60.0,
+                opening_cea_t=0.0,
+                opening_net_sales_t=0.0,
+                carry_rules=(CarryRule(True, 10.0, 1.5, 0.0, 10.0),) * n,
+                terminal_cea_value_cny_per_t=58.0,
+                terminal_ccer_value_cny_per_t=0.0,
+                measures=measures,
+                projects=projects,
+                ccer_lots=lots,
+            ),
+        ),
+    )

@@ -1,0 +1,90 @@
+"""Structure: every model component is documented, names follow the grammar, builders are pure."""
+
+import ast
+import re
+from pathlib import Path
+
+import pyomo.environ as pyo
+import pytest
+
+from models import COST_COMPONENTS, build_model
+from tests.unit.factories import tiny_model_data
+
+pytestmark = pytest.mark.unit
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _documented_names() -> set[str]:
+    text = (ROOT / "models" / "FORMULATION.md").read_text(encoding="utf-8")
+    return set(re.findall(r"^\| `([A-Za-z_]+)(?:\[[^`]*\])?` \|", text, flags=re.M))
+
+
+def test_every_component_is_in_formulation_table():
+    m = build_model(tiny_model_data(with_everything=True))
+    names = set()
+    for ctype in (pyo.Set, pyo.Var, pyo.Expression, pyo.Constraint, pyo.Objective):
+        for c in m.component_objects(ctype, descend_into=True):
+            if ctype is pyo.Set and c.local_name.endswith(("_index", "_domain")):
+                continue
+            names.add(c.local_name)
+    names.discard("entity")
+    missing = names - _documented_names()
+    assert not missing, f"components missing from models/FORMULATION.md: {sorted(missing)}"
+
+
+def test_formulation_table_has_no_stale_rows():
+    m = build_model(tiny_model_data(with_everything=True))
+    built = {c.local_name for c in m.component_objects(descend_into=True)}
+    stale = _documented_names() - built - {"entity"}
+    assert not stale, f"FORMULATION.md documents components the model lacks: {sorted(stale)}"
+
+
+def test_every_component_has_doc():
+    m = build_model(tiny_model_data(with_everything=True))
+    for ctype in (pyo.Var, pyo.Expression, pyo.Constraint, pyo.Objective):
+        for c in m.component_objects(ctype, descend_into=True):
+            assert c.doc, f"{c.name} has no doc="
+
+
+def test_naming_grammar():
+    m = build_model(tiny_model_data(with_everything=True))
+    for c in m.component_objects(pyo.Constraint, descend_into=True):
+        assert c.local_name.startswith(("balance_", "limit_", "link_")), c.name
+    for c in m.component_objects(pyo.Set, descend_into=True):
+        if not c.local_name.endswith(("_index", "_domain")):
+            assert c.local_name.isupper(), c.name
+    for comp in COST_COMPONENTS:
+        assert hasattr(m.entity["E"], f"cost_{comp}")
+
+
+def test_models_never_import_planner_and_report_never_imports_pyomo():
+    for path in (ROOT / "models").rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            mods = []
+            if isinstance(node, ast.Import):
+                mods = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                mods = [node.module or ""]
+            for mod in mods:
+                assert not mod.startswith("planner"), f"{path} imports {mod}"
+                assert mod.split(".")[0] in {"pyomo", "models", "pandas", "numpy", "math", "dataclasses", "collections", "__future__", "typing"}, f"{path} imports {mod}"
+    for name in ("report.py", "plan.py", "check.py"):
+        src = (ROOT / "planner" / name).read_text(encoding="utf-8")
+        for node in ast.walk(ast.parse(src)):
+            if isinstance(node, ast.Import | ast.ImportFrom):
+                mods = [a.name for a in node.names] if isinstance(node, ast.Import) else [node.module or ""]
+                assert not any(m.startswith(("pyomo", "models.entity", "models.group", "models.extract")) for m in mods), f"planner/{name} imports {mods}"
+
+
+def test_only_solve_module_uses_the_solver():
+    for path in (ROOT / "planner").rglob("*.py"):
+        if path.name == "solve.py":
+            continue
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                assert not any(a.name.startswith("highspy") for a in node.names), path
+            if isinstance(node, ast.ImportFrom):
+                assert not (node.module or "").startswith(("highspy", "pyomo.contrib.appsi", "pyomo.opt")), path
+            if isinstance(node, ast.Name):
+                assert node.id != "SolverFactory", path
