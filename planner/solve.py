@@ -419,15 +419,18 @@ def _solve_pyomo(m: pyo.ConcreteModel, opts: SolveOptions) -> SolveResult:
             result.duals_basis = "LP"
         elif opts.duals:
             ints = [v for v in m.component_data_objects(pyo.Var) if v.is_integer() and not v.fixed]
+            domains = [v.domain for v in ints]
             for v in ints:
                 v.fix(round(v.value))
+                v.domain = pyo.Reals
             try:
                 r2 = opt.solve(m)
                 if r2.termination_condition == TC.optimal:
                     result.duals = dict(r2.solution_loader.get_duals())
                     result.duals_basis = "LP re-solve with integer decisions fixed"
             finally:
-                for v in ints:
+                for v, dom in zip(ints, domains, strict=True):
+                    v.domain = dom
                     v.unfix()
     result.wall_s = time.perf_counter() - t0
     _raise_unless_allowed(result, opts)

@@ -1,0 +1,78 @@
+"""`planner run`: writes a complete plan folder, or nothing, with meaningful exit codes."""
+
+import copy
+import json
+
+import pytest
+import yaml
+
+import planner.api
+from planner.cli import main
+
+CASE = {
+    "entity": {"id": "CLI1", "sector": "power", "unit_class": "coal_gt300"},
+    "horizon": {"first_year": 2025, "last_year": 2026},
+    "allocation": {"method": "given", "coal_floor": "off", "given": [{"year": 2025, "allocation_t": 90_000}, {"year": 2026, "allocation_t": 90_000}]},
+    "activity": [{"year": y, "output": 100_000, "emissions_t": 100_000} for y in (2025, 2026)],
+    "market": [{"year": y, "cea_buy_cny_per_t": 60, "cea_sell_cny_per_t": 59, "ccer_cny_per_t": 50} for y in (2025, 2026)],
+    "finance": {"discount_rate": 0.0, "terminal_value": "zero"},
+}
+# Each year: gap 10,000 t; CCER (50) is cheaper than CEA (60) up to 5% x 100,000 = 5,000 t,
+# the other 5,000 t are bought: 5,000 x 50 + 5,000 x 60 = 550,000 CNY a year, undiscounted.
+
+
+def _write(tmp_path, data):
+    p = tmp_path / "case.yaml"
+    p.write_text(yaml.safe_dump(data), encoding="utf-8")
+    return p
+
+
+def test_run_writes_every_output(tmp_path, capsys):
+    out = tmp_path / "plan"
+    assert main(["run", str(_write(tmp_path, CASE)), "--out", str(out)]) == 0
+    names = {p.name for p in out.iterdir()}
+    assert {"annual.csv", "costs.csv", "bindings.csv", "assumptions.csv", "plan.json", "summary.md"} <= names
+    body = json.loads((out / "plan.json").read_text(encoding="utf-8"))
+    assert body["audit"]["checker"] == "passed" and len(body["audit"]["input_sha256"]) == 64
+    assert body["summary"]["rule_pack"] == "cn-national@2026.11"
+    text = capsys.readouterr().out
+    assert "CCER cap binds in 2025" in text
+    assert "Assumptions to verify" in text
+
+
+def test_infeasible_hard_compliance_exits_2_and_writes_nothing(tmp_path, capsys):
+    bad = copy.deepcopy(CASE)
+    bad["policy"] = {"compliance": "hard"}
+    for row in bad["market"]:
+        row.update(buy_limit_t=1_000, ccer_available_t=0)
+    out = tmp_path / "plan"
+    assert main(["run", str(_write(tmp_path, bad)), "--out", str(out)]) == 2
+    assert "infeasible" in capsys.readouterr().err
+    assert not out.exists()
+
+
+def test_checker_failure_refuses_to_write(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(planner.api, "check_plan", lambda *a, **k: ["stock balance broken (injected)"])
+    out = tmp_path / "plan"
+    out.mkdir()
+    (out / "previous.txt").write_text("old plan", encoding="utf-8")
+    assert main(["run", str(_write(tmp_path, CASE)), "--out", str(out)]) == 4
+    assert "injected" in capsys.readouterr().err
+    assert (out / "previous.txt").read_text(encoding="utf-8") == "old plan"  # previous plan left intact
+
+
+def test_doctor_reports_solver(capsys):
+    assert main(["doctor"]) == 0
+    assert "HiGHS" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("backend", ["direct", "pyomo"])
+def test_backends_agree(backend):
+    from planner.api import build, solve
+    from planner.io import parse_case
+    from planner.solve import SolveOptions
+
+    case = parse_case(copy.deepcopy(CASE))
+    res = solve(build(case), SolveOptions(backend=backend))
+    assert res.plan.summary["objective_cny"] == pytest.approx(550_000 * 2, rel=1e-9)
+    assert res.plan.annual["shadow_price_cny_per_t"].tolist() == pytest.approx([60.0, 60.0])
