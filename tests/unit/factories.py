@@ -2,7 +2,15 @@
 
 import math
 
-from models.data import CarryRule, CcerLotData, EntityData, MeasureData, ModelData, ProjectData, ProjectOption
+from models.data import (
+    CarryRule,
+    CcerLotData,
+    EntityData,
+    MeasureData,
+    ModelData,
+    ProjectData,
+    ProjectOption,
+)
 
 
 def tiny_model_data(with_everything: bool = False, years=(2024, 2025)) -> ModelData:
