@@ -254,7 +254,8 @@ def add_entity(b: pyo.Block, d: EntityData, years: tuple[int, ...]) -> None:
 
     @b.Constraint(b.PROJECTS, doc="A project is built at most once")
     def limit_project_once(b, p):
-        return sum(b.build[pp, s] for (pp, s) in b.BUILD_OPTIONS if pp == p) <= 1
+        opts = [b.build[pp, s] for (pp, s) in b.BUILD_OPTIONS if pp == p]
+        return sum(opts) <= 1 if len(opts) > 1 else pyo.Constraint.Skip
 
     @b.Constraint(b.LIMITED_YEARS, doc="Carried CEA <= carry-over limit at the transition")
     def limit_carryover(b, y):

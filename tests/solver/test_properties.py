@@ -1,0 +1,109 @@
+"""Generated cases: every solved plan passes the checker; cost never falls when CEA prices rise."""
+
+import copy
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from planner.api import run
+from planner.check import check_plan
+from planner.errors import InfeasibleError
+from planner.io import parse_case
+
+
+@st.composite
+def cases(draw):
+    n = draw(st.integers(1, 4))
+    first = draw(st.sampled_from([2024, 2025, 2026]))
+    years = list(range(first, first + n))
+    emissions = [draw(st.integers(1_000, 200_000)) for _ in years]
+    market = []
+    for y in years:
+        buy = draw(st.floats(20, 200))
+        row = {
+            "year": y,
+            "cea_buy_cny_per_t": round(buy, 2),
+            "cea_sell_cny_per_t": round(buy * draw(st.floats(0.8, 1.0)), 2),
+            "ccer_cny_per_t": round(draw(st.floats(20, 200)), 2),
+            "fee_cny_per_t": draw(st.sampled_from([0.0, 0.2])),
+        }
+        if draw(st.booleans()):
+            row["buy_limit_t"] = draw(st.integers(0, 100_000))
+        if draw(st.booleans()):
+            row["ccer_available_t"] = draw(st.integers(0, 20_000))
+        market.append(row)
+    d = {
+        "entity": {"id": "G", "sector": draw(st.sampled_from(["power", "industry"])), "unit_class": "coal_gt300"},
+        "horizon": {"first_year": first, "last_year": years[-1]},
+        "activity": [{"year": y, "output": 1, "emissions_t": e} for y, e in zip(years, emissions, strict=True)],
+        "allocation": {
+            "method": "given",
+            "coal_floor": draw(st.sampled_from(["on", "off"])),
+            "given": [{"year": y, "allocation_t": int(e * draw(st.floats(0.6, 1.3)))} for y, e in zip(years, emissions, strict=True)],
+        },
+        "opening": {
+            "cea_by_vintage": {first - 1: draw(st.integers(0, 80_000))},
+            "net_sales_since_2019_t": draw(st.integers(-50_000, 50_000)),
+            "ccer_lots": [{"id": "lot", "quantity_t": draw(st.integers(0, 10_000)), "system": draw(st.sampled_from(["new", "old"]))}],
+        },
+        "market": market,
+        "finance": {
+            "discount_rate": draw(st.sampled_from([0.0, 0.06])),
+            "terminal_value": draw(st.sampled_from(["sell_price", "zero"])),
+            "capex_method": draw(st.sampled_from(["upfront", "annuity"])),
+        },
+        "abatement": {
+            "measures": [{"id": "m", "cost_cny_per_t": draw(st.floats(-10, 150)), "potential_t_per_year": draw(st.integers(0, 20_000))}],
+            "projects": [{"id": "p", "capex_cny": draw(st.integers(0, 3_000_000)), "reduction_t_per_year": draw(st.integers(0, 10_000)),
+                          "lead_time_years": draw(st.integers(0, 2)), "lifetime_years": draw(st.integers(1, 10))}]
+            if draw(st.booleans()) else [],
+        },
+        "policy": {
+            "compliance": draw(st.sampled_from(["penalty", "hard"])),
+            "overrides": {
+                "carryover.post_legacy.mode": draw(st.sampled_from(["same", "unlimited", "custom"])),
+                "carryover.net_sales_floor_at_zero": draw(st.booleans()),
+            },
+        },
+    }
+    if d["entity"]["sector"] == "industry":
+        d["entity"]["unit_class"] = "cement_clinker"
+    return d
+
+
+def _solve(d):
+    try:
+        res = run(parse_case(copy.deepcopy(d)))
+    except InfeasibleError:
+        assert d["policy"]["compliance"] == "hard", "a penalty-mode case must always be feasible"
+        return None
+    assert check_plan(res.prep.data, res.plan, objective=res.solve.objective) == []
+    return res
+
+
+SETTINGS = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+@SETTINGS
+@given(cases())
+def test_generated_plans_pass_the_checker(d):
+    _solve(d)
+
+
+@SETTINGS
+@given(cases(), st.floats(1.0, 50.0))
+def test_cost_never_falls_when_cea_prices_rise(d, delta):
+    d["policy"]["compliance"] = "penalty"
+    d["finance"]["terminal_value"] = "zero"  # a higher price would otherwise raise the terminal value
+    up = copy.deepcopy(d)
+    for row in up["market"]:
+        row["cea_buy_cny_per_t"] = round(row["cea_buy_cny_per_t"] + delta, 2)
+        row["penalty_reference_cny_per_t"] = row["cea_buy_cny_per_t"] - delta  # keep the fine unchanged
+    # the sell price stays: only buying gets dearer, which can never lower the optimal cost
+    for row in d["market"]:
+        row["penalty_reference_cny_per_t"] = row["cea_buy_cny_per_t"]
+    base = _solve(d)
+    higher = _solve(up)
+    scale = 1.0 + abs(base.solve.objective)
+    assert higher.solve.objective >= base.solve.objective - 1e-6 * scale
