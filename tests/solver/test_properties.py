@@ -2,7 +2,6 @@
 
 import copy
 
-import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
