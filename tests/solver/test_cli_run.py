@@ -76,3 +76,32 @@ def test_backends_agree(backend):
     res = solve(build(case), SolveOptions(backend=backend))
     assert res.plan.summary["objective_cny"] == pytest.approx(550_000 * 2, rel=1e-9)
     assert res.plan.annual["shadow_price_cny_per_t"].tolist() == pytest.approx([60.0, 60.0])
+
+
+def test_time_limit_without_a_plan_is_reported_not_returned(tmp_path, capsys):
+    """A 1 microsecond limit stops HiGHS before any plan: typed status, exit code 2, nothing written."""
+    from planner.api import build, solve
+    from planner.errors import NonOptimalError
+    from planner.io import parse_case
+    from planner.solve import SolveOptions, SolveStatus
+
+    d = copy.deepcopy(CASE)
+    d["abatement"] = {"projects": [{"id": f"p{i}", "capex_cny": 10_000 * (i + 1), "reduction_t_per_year": 1_000, "lifetime_years": 5} for i in range(4)]}
+    with pytest.raises(NonOptimalError) as exc:
+        solve(build(parse_case(d)), SolveOptions(time_limit_s=1e-6))
+    assert exc.value.result.status in (SolveStatus.NO_SOLUTION, SolveStatus.FEASIBLE)
+    out = tmp_path / "plan"
+    assert main(["run", str(_write(tmp_path, d)), "--out", str(out), "--time-limit", "0.000001"]) == 2
+    assert "error:" in capsys.readouterr().err
+    assert not out.exists()
+
+
+def test_solver_log_goes_to_the_logger(caplog):
+    import logging
+
+    from planner.api import build, solve
+    from planner.io import parse_case
+
+    with caplog.at_level(logging.DEBUG, logger="planner.solve.highs"):
+        solve(build(parse_case(copy.deepcopy(CASE))))
+    assert any(r.name == "planner.solve.highs" and "HiGHS" in r.getMessage() for r in caplog.records)
