@@ -202,25 +202,28 @@ def add_entity(b: pyo.Block, d: EntityData, years: tuple[int, ...]) -> None:
         return r.floor_t + r.multiplier * (b.net_sales[y] - r.threshold_t)
 
     # ---- constraints -----------------------------------------------------------------------
-    @b.Constraint(years, doc="Allowance stock: carried in + allocation + buy - sell - deduction = surrender + carried out + lapse")
+    @b.Constraint(years, doc="Allowance stock: carried in + allocation + buy - sell = surrender + carried out + lapse")
     def balance_allowances(b, y):
         i = pos[y]
         incoming = d.opening_cea_t if y == first else b.carry[years[i - 1]]
+        outgoing = b.surrender[y] + b.carry[y] + (b.lapse[y] if y in b.LIMITED_YEARS else 0.0)
+        return incoming + d.allocation_t[i] + b.buy[y] - b.sell[y] == outgoing
+
+    @b.Constraint(years, doc="Surrender + CCER + shortfall + abatement - last year's deducted shortfall = baseline obligation")
+    def balance_surrender(b, y):
+        i = pos[y]
+        # the tonnes not surrendered last year are deducted from this year's allocation: they
+        # must be surrendered now on top of this year's obligation (or fall short again)
         deduction = (
             b.shortfall[years[i - 1]] if (y != first and d.shortfall_deducted_next_year) else 0.0
         )
-        outgoing = b.surrender[y] + b.carry[y] + (b.lapse[y] if y in b.LIMITED_YEARS else 0.0)
-        return incoming + d.allocation_t[i] + b.buy[y] - b.sell[y] - deduction == outgoing
-
-    @b.Constraint(years, doc="Surrender + CCER + shortfall + abatement = baseline obligation")
-    def balance_surrender(b, y):
-        i = pos[y]
         lhs = (
             b.surrender[y]
             + b.ccer_surrendered[y]
             + b.shortfall[y]
             + sum(b.abate[k, y] for k in b.MEASURES)
             + b.project_reduction[y]
+            - deduction
         )
         return lhs == d.emissions_baseline_t[i] - d.relief_obligation_t[i]
 

@@ -116,9 +116,9 @@ def _check_entity(d: EntityData, years: list[int], a: pd.DataFrame, plan) -> lis
         _close(f, f"{tag}: allocation", r.allocation_t, d.allocation_t[i], scale)
         ccer = r.ccer_use_pool_t + lot_by_year[y]
         _close(f, f"{tag}: CCER surrendered = pool + lots", r.ccer_surrendered_t, ccer, scale)
-        _close(f, f"{tag}: surrender + CCER + shortfall = obligation", r.surrender_t + ccer + r.shortfall_t, obligation, scale)
         deduction = short_prev if d.shortfall_deducted_next_year else 0.0
-        lhs = carry_prev + d.allocation_t[i] + r.buy_t - r.sell_t - deduction
+        _close(f, f"{tag}: surrender + CCER + shortfall = obligation + last year's deducted shortfall", r.surrender_t + ccer + r.shortfall_t, obligation + deduction, scale)
+        lhs = carry_prev + d.allocation_t[i] + r.buy_t - r.sell_t
         _close(f, f"{tag}: allowance stock balance", lhs, r.surrender_t + r.carry_t + r.lapse_t, scale)
         _close(f, f"{tag}: CCER pool balance", ccer_prev + r.ccer_buy_t - r.ccer_sell_t, r.ccer_use_pool_t + r.ccer_hold_t, scale)
         base = obligation if d.ccer_cap_on_obligation else emissions

@@ -159,8 +159,9 @@ def test_hard_compliance_with_impossible_limits_is_infeasible():
 
 
 def test_shortfall_is_deducted_from_next_year():
-    """2025 limits force 3,000 t shortfall; 2026 has no limits and must also make up the 3,000 t
-    deducted from its allocation: 2026 buys 5,000 (its own) + 3,000 = 8,000 at 60 after 5,000 CCER.
+    """2025 limits force 3,000 t shortfall; 2026 has no limits and must also surrender the 3,000 t
+    deducted from its allocation: gap 10,000 + 3,000; CCER 5,000 (5% of its own obligation) at 50,
+    8,000 bought at 60.
     Cost 2025: 150,000 + 240,000 + 3,000 x 300 = 1,290,000; 2026: 250,000 + 480,000 = 730,000."""
     d = case_dict(years=(2025, 2026), buy_limit_t=[4_000, None], ccer_available_t=[3_000, None])
     p = solve(d)
