@@ -201,11 +201,11 @@ def explain_bindings(plan: Plan, prep: PreparedCase) -> pd.DataFrame:
             p = pot[(r.measure, r.year)]
             if p > TOL_T and r.abate_t >= p - TOL_T:
                 rows.append(_row(r.entity, int(r.year), "measure_potential",
-                                 f"measure {r.measure} used to its full potential in {r.year} ({r.abate_t:,.0f} t at {r.cost_cny_per_t:,.2f} CNY/t)", None))
-    df = pd.DataFrame(rows, columns=["entity", "year", "rule", "statement", "saving_cny_per_t"])
+                                 f"measure {r.measure} used to its full potential in {r.year} ({r.abate_t:,.0f} t at {r.cost_cny_per_t:,.2f} CNY/t)", None, r.measure))
+    df = pd.DataFrame(rows, columns=["entity", "year", "rule", "subject", "statement", "saving_cny_per_t"])
     return df.sort_values(["entity", "year", "rule"], kind="stable").reset_index(drop=True)
 
 
-def _row(e, y, rule, statement, saving) -> dict[str, Any]:
-    return {"entity": e, "year": y, "rule": rule, "statement": statement,
+def _row(e, y, rule, statement, saving, subject="") -> dict[str, Any]:
+    return {"entity": e, "year": y, "rule": rule, "subject": subject, "statement": statement,
             "saving_cny_per_t": np.nan if saving is None else saving}

@@ -66,7 +66,7 @@ def terminal_summary(plan) -> str:
         out.append("Projects: " + "; ".join(f"{r.project} starts {r.build_year}" for r in plan.builds.itertuples()))
     if not plan.bindings.empty:
         out.append("Why this plan:")
-        out += [f"  - {t}" for t in plan.bindings["statement"]]
+        out += [f"  - {t}" for t in why_lines(plan.bindings)]
     for n in plan.notes:
         out.append(f"Note: {n}")
     for w in plan.warnings:
@@ -79,6 +79,17 @@ def terminal_summary(plan) -> str:
         )
     out.append(f"CNY/t = {s.get('shadow_price_basis') or 'no duals'}: cost of one more tonne of obligation.")
     return "\n".join(out)
+
+
+def why_lines(bindings: pd.DataFrame) -> list[str]:
+    """Binding statements for people: measures at full potential are summarised once each."""
+    lines = [r.statement for r in bindings.itertuples() if r.rule != "measure_potential"]
+    pot = bindings[bindings["rule"] == "measure_potential"]
+    for measure, g in pot.groupby("subject", sort=True):
+        years = sorted(int(y) for y in g["year"])
+        span = f"{years[0]}-{years[-1]}" if years == list(range(years[0], years[-1] + 1)) and len(years) > 1 else ", ".join(map(str, years))
+        lines.append(f"measure {measure} used to its full potential in {span}")
+    return lines
 
 
 def _short(v: Any) -> str:
@@ -111,7 +122,7 @@ def markdown_summary(plan) -> str:
     if not plan.builds.empty:
         lines += ["## Projects", ""] + [f"- {r.project}: build starts {r.build_year}" for r in plan.builds.itertuples()] + [""]
     lines += ["## Why this plan", ""]
-    lines += [f"- {t}" for t in plan.bindings["statement"]] if not plan.bindings.empty else ["- No rule or limit binds."]
+    lines += [f"- {t}" for t in why_lines(plan.bindings)] if not plan.bindings.empty else ["- No rule or limit binds."]
     if plan.notes or plan.warnings:
         lines += ["", "## Notes", ""] + [f"- {n}" for n in plan.notes] + [f"- Warning: {w}" for w in plan.warnings]
     if not plan.assumptions.empty:
