@@ -86,4 +86,4 @@ def solve(built: Built, opts: SolveOptions | None = None, *, check: bool = True)
 def run(case: CaseSpec | str | Path, opts: SolveOptions | None = None, *, check: bool = True) -> RunResult:
     """Build and solve in one call."""
     built = build(case)
-    return solve(built, opts or options_for(built.prep.case), check=check)
+    return solve(built, opts, check=check)

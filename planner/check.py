@@ -70,7 +70,8 @@ def _check_entity(d: EntityData, years: list[int], a: pd.DataFrame, plan) -> lis
     for p, n in builds.groupby("project").size().items():
         if n > 1:
             f.append(f"{e}: project {p} is built {n} times")
-    proj_red = np.zeros(len(years))
+    proj_red = np.zeros(len(years))  # reduction delivered by the built projects
+    want_ops = np.zeros(len(years))  # number of projects operating
     for b in builds.itertuples(index=False):
         opts = {o.build_year: o for o in projects[b.project].options}
         if int(b.build_year) not in opts:
@@ -78,13 +79,9 @@ def _check_entity(d: EntityData, years: list[int], a: pd.DataFrame, plan) -> lis
             continue
         op = np.array(opts[int(b.build_year)].operating, dtype=float)
         proj_red += op * projects[b.project].reduction_t_per_year
+        want_ops += op
     py = plan.project_years[plan.project_years["entity"] == e]
     listed = py.groupby("year").size().reindex(years, fill_value=0).to_numpy()
-    want_ops = np.zeros(len(years))
-    for b in builds.itertuples(index=False):
-        opts = {o.build_year: o for o in projects[b.project].options}
-        if int(b.build_year) in opts:
-            want_ops += np.array(opts[int(b.build_year)].operating, dtype=float)
     if not np.array_equal(listed, want_ops):
         f.append(f"{e}: project operating years do not follow from the builds, lead times and lifetimes")
 

@@ -158,7 +158,8 @@ def explain_bindings(plan: Plan, prep: PreparedCase) -> pd.DataFrame:
         return None if v is None or (isinstance(v, float) and math.isnan(v)) else float(v)
 
     ent_data = {e.id: e for e in prep.data.entities}
-    for r in plan.annual.itertuples(index=False):
+    sold_to_date = plan.annual.groupby("entity")["sell_t"].cumsum()
+    for r, sold in zip(plan.annual.itertuples(index=False), sold_to_date, strict=True):
         e, y = r.entity, int(r.year)
         d = ent_data[e]
         i = prep.data.years.index(y)
@@ -171,9 +172,8 @@ def explain_bindings(plan: Plan, prep: PreparedCase) -> pd.DataFrame:
         if math.isfinite(r.carry_limit_t) and (r.carry_t >= r.carry_limit_t - TOL_T) and (
             r.lapse_t > TOL_T or (saving(e, y, "limit_carryover") or 0) > 1e-6
         ):
-            sold = float(plan.annual[(plan.annual.entity == e) & (plan.annual.year <= y)]["sell_t"].sum())
             text = (f"carry-over limit binds in {y}: {r.carry_t:,.0f} t carried into {y + 1} "
-                    f"(limit {prep.inputs.loc[i, 'carry_rule']}, net sales {r.net_sales_t:,.0f} t)")
+                    f"(limit {r.carry_rule}, net sales {r.net_sales_t:,.0f} t)")
             raised = r.carry_limit_t - d.carry_rules[i].floor_t
             if sold > TOL_T and raised > TOL_T:
                 text += f"; selling {sold:,.0f} t in the plan up to {y} helped raise it {raised:,.0f} t above its floor"
