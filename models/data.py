@@ -23,6 +23,9 @@ class MeasureData:
     """Cost per tonne abated, per year."""
     potential_t: tuple[float, ...]
     """Maximum abatement per year; 0 before the measure's first year."""
+    allocation_loss_t_per_t: tuple[float, ...] = ()
+    """Free allocation lost per tonne abated, per year (output cuts under output-based allocation);
+    empty = 0."""
 
 
 @dataclass(frozen=True)
@@ -84,9 +87,13 @@ class EntityData:
     id: str
     emissions_baseline_t: tuple[float, ...]
     allocation_t: tuple[float, ...]
-    """Free allocation of the vintage of each year, including any relief top-up."""
-    relief_obligation_t: tuple[float, ...]
-    """Reduction of the surrender obligation by relief (obligation-cap mechanism), else 0."""
+    """Free allocation of the vintage of each year before relief (benchmark formula, or the free part
+    of an absolute cap). Output measures lower it (``MeasureData.allocation_loss_t_per_t``)."""
+    relief_share: tuple[float, ...]
+    """Relief R = max(0, share x emissions - allocation) per year: 0.8 coal floor, 1 gas top-up or
+    industrial verified-emissions years, 0 none. Emissions are after abatement (exact regime)."""
+    relief_to_allocation: tuple[bool, ...]
+    """Relief is issued as allowances (True) or caps the obligation (False)."""
     price_buy_cny_per_t: tuple[float, ...]
     price_sell_cny_per_t: tuple[float, ...]
     fee_cea_cny_per_t: tuple[float, ...]
@@ -116,6 +123,24 @@ class EntityData:
     ccer_lots: tuple[CcerLotData, ...] = ()
     opening_ccer_t: float = 0.0
     """Opening CCERs without an eligibility restriction (the purchased pool)."""
+    borrow_share: tuple[float, ...] = ()
+    """Conditional pre-draw: at most this share of the year's gap may be drawn from a later
+    allocation, when the gap is at least ``borrow_min_gap_share`` of emissions; empty/0 = none."""
+    borrow_min_gap_share: float = 0.0
+    borrow_source_index: int = -1
+    """Model-year index whose allocation repays the pre-draw; -1 = beyond the horizon."""
+    borrow_terminal_cny_per_t: float = 0.0
+    """Value per tonne of a pre-draw repaid beyond the horizon (a liability in the last year)."""
+    auction_max_t: tuple[float, ...] = ()
+    """Allowances the entity may buy at auction per year (absolute-cap scenario); empty = none."""
+    price_auction_cny_per_t: tuple[float, ...] = ()
+    auction_in_net_sales: bool = True
+    """Auction purchases count as purchases in the carry-over rule's net sales."""
+
+    def per_year(self, name: str, i: int, default: float = 0.0) -> float:
+        """Value ``i`` of an optional per-year field (``default`` when the field is empty)."""
+        values = getattr(self, name)
+        return values[i] if values else default
 
 
 @dataclass(frozen=True)
@@ -136,7 +161,7 @@ class ModelData:
         if len(set(ids)) != len(ids):
             raise ValueError("entity ids must be unique")
         per_year = (
-            "emissions_baseline_t allocation_t relief_obligation_t price_buy_cny_per_t "
+            "emissions_baseline_t allocation_t relief_share relief_to_allocation price_buy_cny_per_t "
             "price_sell_cny_per_t fee_cea_cny_per_t price_ccer_buy_cny_per_t "
             "price_ccer_sell_cny_per_t fee_ccer_cny_per_t buy_max_t sell_max_t ccer_buy_max_t "
             "ccer_sell_max_t ccer_cap_share penalty_cny_per_t carry_rules"
@@ -145,3 +170,9 @@ class ModelData:
             for name in per_year:
                 if len(getattr(e, name)) != n:
                     raise ValueError(f"entity {e.id}: {name} must have {n} values")
+            for name in ("borrow_share", "auction_max_t", "price_auction_cny_per_t"):
+                if getattr(e, name) and len(getattr(e, name)) != n:
+                    raise ValueError(f"entity {e.id}: {name} must be empty or have {n} values")
+            for m in e.measures:
+                if m.allocation_loss_t_per_t and len(m.allocation_loss_t_per_t) != n:
+                    raise ValueError(f"entity {e.id}: measure {m.id} allocation_loss_t_per_t must have {n} values")

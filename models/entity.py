@@ -46,13 +46,93 @@ def carry_needs_binary(d: EntityData, i: int) -> bool:
 def net_sales_bounds(d: EntityData, i: int) -> tuple[float, float]:
     """Bounds on cumulative net sales after cycle ``i`` implied by the data.
 
-    Lower: every purchase at its bound. Upper: holdings never go negative, so net sales cannot exceed
-    the opening holdings plus all allocation received so far.
+    Lower: every purchase (and counted auction purchase) at its bound. Upper: holdings never go
+    negative, so net sales cannot exceed the opening holdings plus all allocation (with relief and
+    pre-draws at their bounds) received so far.
     """
     lo = d.opening_net_sales_t - sum(d.buy_max_t[: i + 1])
-    hi = d.opening_net_sales_t + d.opening_cea_t + sum(d.allocation_t[: i + 1])
+    if d.auction_in_net_sales:
+        lo -= sum(d.per_year("auction_max_t", t) for t in range(i + 1))
+    received = sum(allocation_upper(d, t) for t in range(i + 1))
+    hi = d.opening_net_sales_t + d.opening_cea_t + received
     hi = min(hi, d.opening_net_sales_t + sum(d.sell_max_t[: i + 1]))
     return lo, hi
+
+
+def emissions_bounds(d: EntityData, i: int) -> tuple[float, float]:
+    """Bounds on the verified emissions of year ``i``: baseline, less every abatement at its bound."""
+    base = d.emissions_baseline_t[i]
+    most = sum(m.potential_t[i] for m in d.measures) + sum(
+        p.reduction_t_per_year for p in d.projects if any(o.operating[i] for o in p.options)
+    )
+    return max(0.0, base - most), base
+
+
+def _loss_max(d: EntityData, i: int) -> float:
+    return sum(m.potential_t[i] * (m.allocation_loss_t_per_t[i] if m.allocation_loss_t_per_t else 0.0) for m in d.measures)
+
+
+def relief_bounds(d: EntityData, i: int) -> tuple[float, float]:
+    """Bounds on ``share x emissions - allocation`` of year ``i`` (the relief before its zero floor)."""
+    s = d.relief_share[i]
+    e_lo, e_hi = emissions_bounds(d, i)
+    a = d.allocation_t[i]
+    return s * e_lo - a, s * e_hi - a + _loss_max(d, i)
+
+
+def relief_regime(d: EntityData, i: int) -> str:
+    """'off' (no relief possible), 'always' (relief = share x E - A, linear) or 'switch' (one binary).
+
+    Decided from bounds before solving, so a binary appears only where abatement can move the
+    entity across the relief threshold.
+    """
+    if d.relief_share[i] <= 0:
+        return "off"
+    lo, hi = relief_bounds(d, i)
+    if hi <= 0:
+        return "off"
+    return "always" if lo >= 0 else "switch"
+
+
+def relief_upper(d: EntityData, i: int) -> float:
+    return max(0.0, relief_bounds(d, i)[1]) if relief_regime(d, i) != "off" else 0.0
+
+
+def gap_bounds(d: EntityData, i: int) -> tuple[float, float]:
+    """Bounds on the gap (obligation - allocation, after relief) of year ``i``."""
+    e_lo, e_hi = emissions_bounds(d, i)
+    a = d.allocation_t[i]
+    return e_lo - a - relief_upper(d, i), e_hi - a + _loss_max(d, i)
+
+
+def borrow_condition_bounds(d: EntityData, i: int) -> tuple[float, float]:
+    """Bounds on ``gap - min_gap_share x emissions`` (the pre-draw is allowed when >= 0)."""
+    th = d.borrow_min_gap_share
+    e_lo, e_hi = emissions_bounds(d, i)
+    a = d.allocation_t[i]
+    return (1 - th) * e_lo - a - relief_upper(d, i), (1 - th) * e_hi - a + _loss_max(d, i)
+
+
+def borrow_regime(d: EntityData, i: int) -> str:
+    """'off', 'always' (no binary) or 'switch' (one binary), decided from bounds like relief."""
+    if d.per_year("borrow_share", i) <= 0:
+        return "off"
+    lo, hi = borrow_condition_bounds(d, i)
+    if hi < 0 or gap_bounds(d, i)[1] <= 0:
+        return "off"
+    return "always" if lo >= 0 else "switch"
+
+
+def borrow_upper(d: EntityData, i: int) -> float:
+    if borrow_regime(d, i) == "off":
+        return 0.0
+    return d.borrow_share[i] * max(0.0, gap_bounds(d, i)[1])
+
+
+def allocation_upper(d: EntityData, i: int) -> float:
+    """Upper bound on the allowances received for year ``i`` (allocation, relief, pre-draw)."""
+    relief = relief_upper(d, i) if d.relief_to_allocation[i] else 0.0
+    return d.allocation_t[i] + relief + borrow_upper(d, i)
 
 
 def add_entity(b: pyo.Block, d: EntityData, years: tuple[int, ...]) -> None:
@@ -97,8 +177,38 @@ def add_entity(b: pyo.Block, d: EntityData, years: tuple[int, ...]) -> None:
         ordered=True,
         doc="Limited years where the zero floor on net sales can bite (one binary each)",
     )
+    b.RELIEF_YEARS = pyo.Set(
+        initialize=[y for y in years if relief_regime(d, pos[y]) != "off"],
+        ordered=True,
+        doc="Years in which relief (coal floor, gas top-up, verified-emissions allocation) can be positive",
+    )
+    b.RELIEF_SWITCH_YEARS = pyo.Set(
+        initialize=[y for y in years if relief_regime(d, pos[y]) == "switch"],
+        ordered=True,
+        doc="Relief years where abatement can switch the regime (one binary each)",
+    )
+    b.BORROW_YEARS = pyo.Set(
+        initialize=[y for y in years if borrow_regime(d, pos[y]) != "off"],
+        ordered=True,
+        doc="Years in which the conditional pre-draw from a later allocation is possible",
+    )
+    b.BORROW_SWITCH_YEARS = pyo.Set(
+        initialize=[y for y in years if borrow_regime(d, pos[y]) == "switch"],
+        ordered=True,
+        doc="Pre-draw years where the gap condition can go either way (one binary each)",
+    )
+    b.AUCTION_YEARS = pyo.Set(
+        initialize=[y for y in years if d.per_year("auction_max_t", pos[y]) > 0],
+        ordered=True,
+        doc="Years with an auctioned share the entity may buy (absolute-cap scenario)",
+    )
     measures = {k.id: k for k in d.measures}
     projects = {p.id: p for p in d.projects}
+    loss = {
+        (k.id, y): (k.allocation_loss_t_per_t[pos[y]] if k.allocation_loss_t_per_t else 0.0)
+        for k in d.measures
+        for y in years
+    }
     options = {(p.id, o.build_year): o for p in d.projects for o in p.options}
     lots = {l.id: l for l in d.ccer_lots}
 
@@ -162,6 +272,31 @@ def add_entity(b: pyo.Block, d: EntityData, years: tuple[int, ...]) -> None:
         doc="1 if net sales exceed the threshold (the floor does not bite)",
     )
 
+    b.relief = pyo.Var(
+        b.RELIEF_YEARS,
+        within=pyo.NonNegativeReals,
+        bounds=lambda _, y: (0, relief_upper(d, pos[y])),
+        doc="Relief: max(0, share x emissions - allocation), as allowances or an obligation cap [t]",
+    )
+    b.relief_on = pyo.Var(
+        b.RELIEF_SWITCH_YEARS, within=pyo.Binary, doc="1 if the relief regime applies (share x E > allocation)"
+    )
+    b.borrow = pyo.Var(
+        b.BORROW_YEARS,
+        within=pyo.NonNegativeReals,
+        bounds=lambda _, y: (0, borrow_upper(d, pos[y])),
+        doc="Allowances pre-drawn from a later vintage's allocation [t]",
+    )
+    b.borrow_on = pyo.Var(
+        b.BORROW_SWITCH_YEARS, within=pyo.Binary, doc="1 if the gap condition of the pre-draw is met"
+    )
+    b.auction_buy = pyo.Var(
+        b.AUCTION_YEARS,
+        within=pyo.NonNegativeReals,
+        bounds=lambda _, y: (0, d.auction_max_t[pos[y]]),
+        doc="Allowances bought at auction (absolute-cap scenario) [t]",
+    )
+
     # ---- expressions -----------------------------------------------------------------------
     @b.Expression(years, doc="Emission reduction by built projects in a year [t]")
     def project_reduction(b, y):
@@ -179,17 +314,37 @@ def add_entity(b: pyo.Block, d: EntityData, years: tuple[int, ...]) -> None:
             - b.project_reduction[y]
         )
 
-    @b.Expression(years, doc="Surrender obligation: emissions less any obligation relief [t]")
+    @b.Expression(years, doc="Free allocation before relief: formula allocation less what output cuts lose [t]")
+    def allocation_benchmark(b, y):
+        return d.allocation_t[pos[y]] - sum(loss[k, y] * b.abate[k, y] for k in b.MEASURES if loss[k, y])
+
+    @b.Expression(years, doc="Relief of the year (0 outside RELIEF_YEARS) [t]")
+    def relief_t(b, y):
+        return b.relief[y] if y in b.RELIEF_YEARS else 0.0
+
+    @b.Expression(years, doc="Allowances of the vintage received: allocation + relief (allowance mechanism) - pre-draws repaid [t]")
+    def allocation(b, y):
+        i = pos[y]
+        repaid = sum(b.borrow[t] for t in b.BORROW_YEARS) if i == d.borrow_source_index else 0.0
+        relief = b.relief_t[y] if d.relief_to_allocation[i] else 0.0
+        return b.allocation_benchmark[y] + relief - repaid
+
+    @b.Expression(years, doc="Surrender obligation: emissions less relief (obligation-cap mechanism) [t]")
     def obligation(b, y):
-        return b.emissions[y] - d.relief_obligation_t[pos[y]]
+        return b.emissions[y] - (0.0 if d.relief_to_allocation[pos[y]] else b.relief_t[y])
+
+    @b.Expression(b.BORROW_YEARS, doc="Gap: obligation - allocation after relief [t]")
+    def gap(b, y):
+        return b.emissions[y] - b.allocation_benchmark[y] - b.relief_t[y]
 
     @b.Expression(years, doc="CCER surrendered for the year, pool and lots [t]")
     def ccer_surrendered(b, y):
         return b.ccer_use[y] + sum(b.ccer_use_lot[l, yy] for (l, yy) in b.LOT_YEARS if yy == y)
 
-    @b.Expression(years, doc="Cumulative net CEA sales (opening + modelled) at the end of a cycle [t]")
+    @b.Expression(years, doc="Cumulative net CEA sales (opening + modelled, auction purchases if counted) at the end of a cycle [t]")
     def net_sales(b, y):
-        return d.opening_net_sales_t + sum(b.sell[t] - b.buy[t] for t in years if t <= y)
+        auction = sum(b.auction_buy[t] for t in b.AUCTION_YEARS if t <= y) if d.auction_in_net_sales else 0.0
+        return d.opening_net_sales_t + sum(b.sell[t] - b.buy[t] for t in years if t <= y) - auction
 
     @b.Expression(b.LIMITED_YEARS, doc="Carry-over limit in force at the transition after the year [t]")
     def carry_limit(b, y):
@@ -202,14 +357,15 @@ def add_entity(b: pyo.Block, d: EntityData, years: tuple[int, ...]) -> None:
         return r.floor_t + r.multiplier * (b.net_sales[y] - r.threshold_t)
 
     # ---- constraints -----------------------------------------------------------------------
-    @b.Constraint(years, doc="Allowance stock: carried in + allocation + buy - sell = surrender + carried out + lapse")
+    @b.Constraint(years, doc="Allowance stock: carried in + allocation + buy + auction + pre-draw - sell = surrender + carried out + lapse")
     def balance_allowances(b, y):
         i = pos[y]
         incoming = d.opening_cea_t if y == first else b.carry[years[i - 1]]
         outgoing = b.surrender[y] + b.carry[y] + (b.lapse[y] if y in b.LIMITED_YEARS else 0.0)
-        return incoming + d.allocation_t[i] + b.buy[y] - b.sell[y] == outgoing
+        extra = (b.auction_buy[y] if y in b.AUCTION_YEARS else 0.0) + (b.borrow[y] if y in b.BORROW_YEARS else 0.0)
+        return incoming + b.allocation[y] + b.buy[y] + extra - b.sell[y] == outgoing
 
-    @b.Constraint(years, doc="Surrender + CCER + shortfall + abatement - last year's deducted shortfall = baseline obligation")
+    @b.Constraint(years, doc="Surrender + CCER + shortfall - last year's deducted shortfall = obligation")
     def balance_surrender(b, y):
         i = pos[y]
         # the tonnes not surrendered last year are deducted from this year's allocation: they
@@ -217,15 +373,41 @@ def add_entity(b: pyo.Block, d: EntityData, years: tuple[int, ...]) -> None:
         deduction = (
             b.shortfall[years[i - 1]] if (y != first and d.shortfall_deducted_next_year) else 0.0
         )
-        lhs = (
-            b.surrender[y]
-            + b.ccer_surrendered[y]
-            + b.shortfall[y]
-            + sum(b.abate[k, y] for k in b.MEASURES)
-            + b.project_reduction[y]
-            - deduction
-        )
-        return lhs == d.emissions_baseline_t[i] - d.relief_obligation_t[i]
+        return b.surrender[y] + b.ccer_surrendered[y] + b.shortfall[y] - deduction == b.obligation[y]
+
+    @b.Constraint(b.RELIEF_YEARS, doc="Relief >= share x emissions - allocation")
+    def limit_relief_floor(b, y):
+        return b.relief[y] >= d.relief_share[pos[y]] * b.emissions[y] - b.allocation_benchmark[y]
+
+    @b.Constraint(b.RELIEF_YEARS, doc="Relief <= share x emissions - allocation while the regime applies (big-M from bounds)")
+    def limit_relief_regime(b, y):
+        i = pos[y]
+        x = d.relief_share[i] * b.emissions[y] - b.allocation_benchmark[y]
+        if y not in b.RELIEF_SWITCH_YEARS:
+            return b.relief[y] <= x
+        return b.relief[y] <= x - relief_bounds(d, i)[0] * (1 - b.relief_on[y])
+
+    @b.Constraint(b.RELIEF_SWITCH_YEARS, doc="Relief = 0 outside the regime (big-M from bounds)")
+    def limit_relief_switch(b, y):
+        return b.relief[y] <= relief_upper(d, pos[y]) * b.relief_on[y]
+
+    @b.Constraint(b.BORROW_YEARS, doc="Pre-draw <= share of the gap while the condition holds (big-M from bounds)")
+    def limit_borrow_share(b, y):
+        i = pos[y]
+        if y not in b.BORROW_SWITCH_YEARS:
+            return b.borrow[y] <= d.borrow_share[i] * b.gap[y]
+        big_m = max(0.0, -d.borrow_share[i] * gap_bounds(d, i)[0])
+        return b.borrow[y] <= d.borrow_share[i] * b.gap[y] + big_m * (1 - b.borrow_on[y])
+
+    @b.Constraint(b.BORROW_SWITCH_YEARS, doc="Pre-draw = 0 unless the condition holds (big-M from bounds)")
+    def limit_borrow_switch(b, y):
+        return b.borrow[y] <= borrow_upper(d, pos[y]) * b.borrow_on[y]
+
+    @b.Constraint(b.BORROW_SWITCH_YEARS, doc="Condition: gap >= min share x emissions when borrow_on = 1")
+    def limit_borrow_condition(b, y):
+        i = pos[y]
+        lo = borrow_condition_bounds(d, i)[0]
+        return b.gap[y] - d.borrow_min_gap_share * b.emissions[y] >= lo * (1 - b.borrow_on[y])
 
     @b.Constraint(years, doc="Unrestricted CCER stock: held in + bought - sold = used + held out")
     def balance_ccer(b, y):
@@ -293,9 +475,11 @@ def add_entity(b: pyo.Block, d: EntityData, years: tuple[int, ...]) -> None:
         i = pos[y]
         return sum(options[o].opex_cny[i] * b.build[o] for o in b.BUILD_OPTIONS if options[o].opex_cny[i])
 
-    @b.Expression(years, doc="CEA purchases at the buy price [CNY]")
+    @b.Expression(years, doc="CEA purchases at the buy price, and auction purchases at the auction price [CNY]")
     def cost_purchase(b, y):
-        return d.price_buy_cny_per_t[pos[y]] * b.buy[y]
+        i = pos[y]
+        auction = d.price_auction_cny_per_t[i] * b.auction_buy[y] if y in b.AUCTION_YEARS else 0.0
+        return d.price_buy_cny_per_t[i] * b.buy[y] + auction
 
     @b.Expression(years, doc="Trading fees on CEA and CCER trades [CNY]")
     def cost_fees(b, y):
@@ -320,16 +504,19 @@ def add_entity(b: pyo.Block, d: EntityData, years: tuple[int, ...]) -> None:
         i = pos[y]
         return -(d.price_sell_cny_per_t[i] * b.sell[y] + d.price_ccer_sell_cny_per_t[i] * b.ccer_sell[y])
 
-    @b.Expression(years, doc="Value of holdings left at the horizon end, negative, last year only [CNY]")
+    @b.Expression(years, doc="Value of holdings left at the horizon end (negative), less pre-draws repaid beyond it, last year only [CNY]")
     def cost_terminal(b, y):
         if y != last:
             return 0.0
+        owed = 0.0
+        if d.borrow_source_index < 0:
+            owed = d.borrow_terminal_cny_per_t * sum(b.borrow[t] for t in b.BORROW_YEARS)
         value = d.terminal_cea_value_cny_per_t * b.carry[y] + d.terminal_ccer_value_cny_per_t * b.ccer_hold[y]
         for lot in d.ccer_lots:
             if lot.terminal_value_cny_per_t:
                 used = sum(b.ccer_use_lot[ll, yy] for (ll, yy) in b.LOT_YEARS if ll == lot.id)
                 value += lot.terminal_value_cny_per_t * (lot.quantity_t - used)
-        return -value
+        return owed - value
 
     @b.Expression(years, doc="Sum of the cost components of the year [CNY]")
     def total_cost(b, y):

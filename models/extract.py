@@ -55,6 +55,9 @@ def extract_results(
         b = m.entity[e]
         limited = set(b.LIMITED_YEARS)
         floor = set(b.FLOOR_YEARS)
+        relief_switch = set(b.RELIEF_SWITCH_YEARS)
+        borrow_years = set(b.BORROW_YEARS)
+        auction_years = set(b.AUCTION_YEARS)
         for y in years:
             abated_measures = sum(_v(b.abate[k, y]) for k in b.MEASURES)
             annual.append(
@@ -64,7 +67,13 @@ def extract_results(
                     "abatement_measures_t": abated_measures,
                     "abatement_projects_t": _v(b.project_reduction[y]),
                     "emissions_t": _v(b.emissions[y]),
+                    "allocation_benchmark_t": _v(b.allocation_benchmark[y]),
+                    "relief_t": _v(b.relief_t[y]),
+                    "relief_on": (round(_v(b.relief_on[y])) if y in relief_switch else None),
+                    "allocation_t": _v(b.allocation[y]),
                     "obligation_t": _v(b.obligation[y]),
+                    "borrow_t": _v(b.borrow[y]) if y in borrow_years else 0.0,
+                    "auction_buy_t": _v(b.auction_buy[y]) if y in auction_years else 0.0,
                     "buy_t": _v(b.buy[y]),
                     "sell_t": _v(b.sell[y]),
                     "surrender_t": _v(b.surrender[y]),

@@ -50,7 +50,8 @@ def _check_entity(d: EntityData, years: list[int], a: pd.DataFrame, plan) -> lis
     scale = max(d.emissions_baseline_t) if d.emissions_baseline_t else 1.0
     quantities = [
         "buy_t", "sell_t", "surrender_t", "carry_t", "lapse_t", "shortfall_t", "ccer_buy_t",
-        "ccer_sell_t", "ccer_use_pool_t", "ccer_hold_t", "abatement_measures_t",
+        "ccer_sell_t", "ccer_use_pool_t", "ccer_hold_t", "abatement_measures_t", "relief_t", "borrow_t",
+        "auction_buy_t",
     ]
     for q in quantities:
         neg = a[a[q] < -_tol(scale)]
@@ -95,6 +96,12 @@ def _check_entity(d: EntityData, years: list[int], a: pd.DataFrame, plan) -> lis
             if r.ccer_use_lot_t > _tol(scale) and not lot_data[lid].eligible[years.index(int(r.year))]:
                 f.append(f"{e} {r.year}: CCER lot {lid} used outside its eligible years")
 
+    loss = {m.id: m.allocation_loss_t_per_t for m in d.measures if m.allocation_loss_t_per_t}
+    lost = pd.Series(0.0, index=years)
+    for r in ab.itertuples(index=False):
+        if r.measure in loss:
+            lost[int(r.year)] += loss[r.measure][years.index(int(r.year))] * r.abate_t
+    total_borrow = float(a["borrow_t"].sum())
     carry_prev = d.opening_cea_t
     ccer_prev = d.opening_ccer_t
     short_prev = 0.0
@@ -108,14 +115,33 @@ def _check_entity(d: EntityData, years: list[int], a: pd.DataFrame, plan) -> lis
         _close(f, f"{tag}: emissions = baseline - abatement", r.emissions_t, emissions, scale)
         if emissions < -_tol(scale):
             f.append(f"{tag}: abatement exceeds baseline emissions")
-        obligation = emissions - d.relief_obligation_t[i]
+        bench = d.allocation_t[i] - lost[y]
+        _close(f, f"{tag}: allocation before relief = formula - output cuts", r.allocation_benchmark_t, bench, scale)
+        share = d.relief_share[i]
+        relief = max(0.0, share * emissions - bench) if share > 0 else 0.0
+        _close(f, f"{tag}: relief = max(0, {share:g} x emissions - allocation)", r.relief_t, relief, scale)
+        repaid = total_borrow if i == d.borrow_source_index else 0.0
+        allocation = bench + (relief if d.relief_to_allocation[i] else 0.0) - repaid
+        _close(f, f"{tag}: allocation received", r.allocation_t, allocation, scale)
+        obligation = emissions - (0.0 if d.relief_to_allocation[i] else relief)
         _close(f, f"{tag}: obligation", r.obligation_t, obligation, scale)
-        _close(f, f"{tag}: allocation", r.allocation_t, d.allocation_t[i], scale)
+        phi = d.per_year("borrow_share", i)
+        if r.borrow_t < -_tol(scale):
+            f.append(f"{tag}: pre-draw is negative")
+        if r.borrow_t > _tol(scale):
+            gap = emissions - bench - relief
+            if phi <= 0:
+                f.append(f"{tag}: pre-draw of {r.borrow_t:,.0f} t in a year without the pre-draw rule")
+            _le(f, f"{tag}: pre-draw vs {phi:.0%} of the gap", r.borrow_t, phi * gap, scale)
+            _le(f, f"{tag}: pre-draw needs a gap of at least {d.borrow_min_gap_share:.0%} of emissions", d.borrow_min_gap_share * emissions, gap, scale)
+        _le(f, f"{tag}: auction purchase vs auctioned share", r.auction_buy_t, d.per_year("auction_max_t", i), scale)
+        if r.auction_buy_t < -_tol(scale):
+            f.append(f"{tag}: auction purchase is negative")
         ccer = r.ccer_use_pool_t + lot_by_year[y]
         _close(f, f"{tag}: CCER surrendered = pool + lots", r.ccer_surrendered_t, ccer, scale)
         deduction = short_prev if d.shortfall_deducted_next_year else 0.0
         _close(f, f"{tag}: surrender + CCER + shortfall = obligation + last year's deducted shortfall", r.surrender_t + ccer + r.shortfall_t, obligation + deduction, scale)
-        lhs = carry_prev + d.allocation_t[i] + r.buy_t - r.sell_t
+        lhs = carry_prev + allocation + r.buy_t + r.auction_buy_t + r.borrow_t - r.sell_t
         _close(f, f"{tag}: allowance stock balance", lhs, r.surrender_t + r.carry_t + r.lapse_t, scale)
         _close(f, f"{tag}: CCER pool balance", ccer_prev + r.ccer_buy_t - r.ccer_sell_t, r.ccer_use_pool_t + r.ccer_hold_t, scale)
         base = obligation if d.ccer_cap_on_obligation else emissions
@@ -126,7 +152,7 @@ def _check_entity(d: EntityData, years: list[int], a: pd.DataFrame, plan) -> lis
         _le(f, f"{tag}: CCER sold vs limit", r.ccer_sell_t, d.ccer_sell_max_t[i], scale)
         if not d.shortfall_allowed:
             _le(f, f"{tag}: shortfall under hard compliance", r.shortfall_t, 0.0, scale)
-        ns += r.sell_t - r.buy_t
+        ns += r.sell_t - r.buy_t - (r.auction_buy_t if d.auction_in_net_sales else 0.0)
         _close(f, f"{tag}: cumulative net sales", r.net_sales_t, ns, scale)
         rule = d.carry_rules[i]
         if rule.limited:
@@ -161,7 +187,7 @@ def _check_costs(data: ModelData, plan, objective: float | None) -> list[str]:
                 ),
                 "capex": 0.0,
                 "opex": 0.0,
-                "purchase": d.price_buy_cny_per_t[i] * r.buy_t,
+                "purchase": d.price_buy_cny_per_t[i] * r.buy_t + d.per_year("price_auction_cny_per_t", i) * r.auction_buy_t,
                 "fees": d.fee_cea_cny_per_t[i] * (r.buy_t + r.sell_t) + d.fee_ccer_cny_per_t[i] * (r.ccer_buy_t + r.ccer_sell_t),
                 "ccer": d.price_ccer_buy_cny_per_t[i] * r.ccer_buy_t,
                 "penalty": d.penalty_cny_per_t[i] * r.shortfall_t,
@@ -179,7 +205,8 @@ def _check_costs(data: ModelData, plan, objective: float | None) -> list[str]:
                 for lot in d.ccer_lots:
                     used = float(lots[lots["lot"] == lot.id]["ccer_use_lot_t"].sum()) if len(lots) else 0.0
                     value += lot.terminal_value_cny_per_t * (lot.quantity_t - used)
-                want["terminal"] = -value
+                owed = d.borrow_terminal_cny_per_t * float(a["borrow_t"].sum()) if d.borrow_source_index < 0 else 0.0
+                want["terminal"] = owed - value
             for comp, w in want.items():
                 got = float(costs.get((d.id, y, comp), 0.0))
                 if not math.isclose(got, w, rel_tol=1e-7, abs_tol=1e-3):

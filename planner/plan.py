@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from planner.allocation import allocation_schedule
 from planner.prepare import PreparedCase
 
 TOL_T = 1e-3  # tonnes: quantities closer than this count as equal (reporting only)
@@ -34,9 +35,15 @@ class Plan:
     summary: dict[str, Any]
     notes: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    allocation_detail: pd.DataFrame = field(default_factory=pd.DataFrame)
+    """(unit, year): the official formula's terms."""
+    allocation_schedule: pd.DataFrame = field(default_factory=pd.DataFrame)
+    """Per vintage: pre-allocation, true-up and surrender, with their months."""
 
     TABLES = (
         "annual",
+        "allocation_detail",
+        "allocation_schedule",
         "abatement",
         "builds",
         "project_years",
@@ -119,9 +126,34 @@ def assemble_plan(prep: PreparedCase, results, solve_result) -> Plan:
         summary=summary,
         notes=list(prep.notes),
         warnings=list(prep.warnings),
+        allocation_detail=prep.allocation_detail,
+        allocation_schedule=_schedule(prep, ann),
     )
     plan.bindings = explain_bindings(plan, prep)
     return plan
+
+
+def _schedule(prep: PreparedCase, ann: pd.DataFrame) -> pd.DataFrame:
+    """When allowances arrive and when they are due, per entity and vintage."""
+    pack = prep.pack
+    frames = []
+    for e, a in ann.groupby("entity", sort=False):
+        frames.append(
+            allocation_schedule(
+                entity=str(e),
+                years=[int(y) for y in a["year"]],
+                allocation_t=a["allocation_t"].tolist(),
+                emissions_t=a["emissions_t"].tolist(),
+                surrender_t=(a["surrender_t"] + a["ccer_surrendered_t"]).tolist(),
+                prior_emissions_t=prep.case.opening.prior_year_emissions_t,
+                share=pack["allocation.preallocation.share"],
+                basis=pack["allocation.preallocation.basis"],
+                pre_month=pack["allocation.preallocation.month"],
+                trueup_month=pack["allocation.trueup.month"],
+                deadline_month=pack["compliance.deadline_month"],
+            )
+        )
+    return pd.DataFrame([r for f in frames for r in f])
 
 
 def _shadow_prices(duals: pd.DataFrame, inp: pd.DataFrame) -> pd.DataFrame:
@@ -189,6 +221,18 @@ def explain_bindings(plan: Plan, prep: PreparedCase) -> pd.DataFrame:
             rows.append(_row(e, y, "sell_limit", f"CEA sale limit binds in {y}: {r.sell_t:,.0f} t", None))
         if math.isfinite(r.ccer_available_t) and r.ccer_available_t > 0 and r.ccer_buy_t >= r.ccer_available_t - TOL_T:
             rows.append(_row(e, y, "ccer_availability", f"CCER availability binds in {y}: all {r.ccer_available_t:,.0f} t bought", None))
+        if r.relief_t > TOL_T and r.relief_rule in ("coal_floor", "gas_topup"):
+            share = d.relief_share[i]
+            what = (f"coal relief applies in {y}: allocation raised to {share:.0%} of verified emissions (+{r.relief_t:,.0f} t)"
+                    if r.relief_rule == "coal_floor" else
+                    f"gas top-up applies in {y}: allocation raised to verified emissions (+{r.relief_t:,.0f} t)")
+            what += f"; a tonne abated here is worth only {1 - share:.0%} of the allowance price"
+            rows.append(_row(e, y, "relief_regime", what, None))
+        if r.borrow_t > TOL_T:
+            rows.append(_row(e, y, "predraw", f"pre-draw of {r.borrow_t:,.0f} t in {y} from a later allocation "
+                             f"(gap {r.emissions_t - r.allocation_benchmark_t - r.relief_t:,.0f} t)", None))
+        if r.auction_max_t > 0 and r.auction_buy_t >= r.auction_max_t - TOL_T:
+            rows.append(_row(e, y, "auction_share", f"the whole auctioned share is bought in {y}: {r.auction_buy_t:,.0f} t", None))
         if r.shortfall_t > TOL_T:
             why = [b["rule"] for b in rows if b["year"] == y and b["rule"] in ("buy_limit", "ccer_cap", "ccer_availability")]
             rows.append(_row(e, y, "shortfall",

@@ -22,6 +22,16 @@ from models.data import (
     ProjectData,
     ProjectOption,
 )
+from models.entity import relief_regime
+from planner.allocation import (
+    UnitAllocation,
+    UnitYear,
+    absolute_cap,
+    industry_intensity,
+    power_generation,
+    power_supply,
+    tightened,
+)
 from planner.errors import CaseValidationError
 from planner.rulepack import UNCERTAIN, RulePack, load_rule_pack
 from planner.schema import CaseSpec
@@ -40,6 +50,8 @@ class PreparedCase:
     """Per-year resolved inputs (allocation parts, relief, prices, limits, carry rule)."""
     assumptions: pd.DataFrame
     """Rule-pack parameters in force: value, unit, confidence, source, overridden."""
+    allocation_detail: pd.DataFrame = field(default_factory=pd.DataFrame)
+    """(unit, year): formula, basis, benchmarks, correction factors and allocation terms."""
     notes: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     used_params: tuple[str, ...] = ()
@@ -58,48 +70,28 @@ def prepare(case: CaseSpec, pack: RulePack | None = None) -> PreparedCase:
     years = case.years
     ent = case.entity
     sector = ent.sector
-    activity = {r.year: r for r in case.activity}
     market = {r.year: r for r in case.market}
     notes: list[str] = []
     warnings: list[str] = []
     problems: list[tuple[str, str]] = []
 
-    e_base = [activity[y].baseline_emissions_t for y in years]
+    units = case.unit_list()
+    e_base = [sum(_unit_rows(u)[y].baseline_emissions_t for u in units) for y in years]
 
     # ---- allocation and relief --------------------------------------------------------------
-    bench_alloc, bench_e, bench_h = _benchmark_allocation(case, rp, problems)
+    al = _allocation(case, rp, e_base, problems, notes)
     if problems:
         raise CaseValidationError("allocation", problems)
-    is_coal = ent.unit_class.startswith("coal")
-    is_gas = ent.unit_class == "gas"
-    coal_on = case.allocation.coal_floor == "on" or (case.allocation.coal_floor == "auto" and is_coal)
-    gas_on = case.allocation.gas_topup == "on" or (
-        case.allocation.gas_topup == "auto" and is_gas and rp("relief.gas_topup")
-    )
-    relief = [0.0] * len(years)
-    if coal_on:
-        share = rp("relief.coal_shortfall_cap_share")
-        relief = [max(0.0, (1 - share) * e - a) for e, a in zip(e_base, bench_alloc, strict=True)]
-    if gas_on:
-        relief = [max(r, e - a) for r, e, a in zip(relief, e_base, bench_alloc, strict=True)]
-    mechanism = rp("relief.mechanism") if (coal_on or gas_on) else "extra_allocation"
-    if mechanism == "extra_allocation":
-        allocation = [a + r for a, r in zip(bench_alloc, relief, strict=True)]
-        relief_obl = [0.0] * len(years)
-    else:
-        allocation = list(bench_alloc)
-        relief_obl = list(relief)
-    if any(r > 0 for r in relief):
-        ys = [y for y, r in zip(years, relief, strict=True) if r > 0]
-        notes.append(
-            f"Relief ({'coal 80% floor' if coal_on else 'gas top-up'}) applies in {_years_text(ys)}; "
-            "it is computed from baseline emissions, so abatement in those years is valued at the full "
-            "market price (the exact relief regime with abatement is a later issue)."
-        )
-
+    allocation = al.fixed
     # ---- market ------------------------------------------------------------------------------
-    buy = [market[y].cea_buy_cny_per_t for y in years]
-    sell = [market[y].sell_price for y in years]
+    buy = [_clamp(market[y].cea_buy_cny_per_t, al.price_band[i]) for i, y in enumerate(years)]
+    sell = [_clamp(market[y].sell_price, al.price_band[i]) for i, y in enumerate(years)]
+    if any(b != market[y].cea_buy_cny_per_t for b, y in zip(buy, years, strict=True)):
+        notes.append(
+            "Absolute-cap reserve: CEA prices of capped years are held within the reserve's floor and "
+            "ceiling (inputs table, cea_buy_cny_per_t)."
+        )
+    auction_price = [b * (1 - al.auction_discount) for b in buy]
     ccer_buy = [market[y].ccer_cny_per_t for y in years]
     ccer_sell = [market[y].ccer_sell_cny_per_t or 0.0 for y in years]
     ccer_sell_max = [INF if market[y].ccer_sell_cny_per_t is not None else 0.0 for y in years]
@@ -110,7 +102,7 @@ def prepare(case: CaseSpec, pack: RulePack | None = None) -> PreparedCase:
     carry_rules, carry_text = _carry_rules(years, sector, rp)
     b_max = max((r.base_t for r in carry_rules if r.limited), default=0.0)
     k_max = max((r.multiplier for r in carry_rules if r.limited), default=0.0)
-    derived_bound = 2.0 * (sum(e_base) + opening_cea + sum(allocation)) + b_max + k_max * max(0.0, ns0)
+    derived_bound = 2.0 * (sum(e_base) + opening_cea + sum(allocation) + sum(al.auction_max)) + b_max + k_max * max(0.0, ns0)
     buy_max = [
         market[y].buy_limit_t if market[y].buy_limit_t is not None else derived_bound for y in years
     ]
@@ -133,6 +125,7 @@ def prepare(case: CaseSpec, pack: RulePack | None = None) -> PreparedCase:
     ]
     hard = case.policy.compliance == "hard"
     rp("borrowing.allowed")
+    borrow_share, borrow_theta, borrow_src = _borrowing(case, rp, notes)
 
     # ---- CCER --------------------------------------------------------------------------------
     cap_share = rp("ccer.cap_share")
@@ -180,7 +173,14 @@ def prepare(case: CaseSpec, pack: RulePack | None = None) -> PreparedCase:
                     float(cost[y]) if isinstance(cost, dict) else float(cost) for y in years
                 ),
                 potential_t=tuple(m.potential_t_per_year if lo <= y <= hi else 0.0 for y in years),
+                allocation_loss_t_per_t=tuple(al.output_loss) if m.kind == "output" else (),
             )
+        )
+    if any(m.kind == "output" for m in case.abatement.measures):
+        notes.append(
+            "Output measures lose output-based allocation at the entity's allocation per tonne of baseline "
+            "emissions (inputs table, output_loss_t_per_t); under an absolute cap or a verified-emissions "
+            "allocation they lose none. The load-rate factor is held at its input value."
         )
     projects = [_project(p, years, r, fin.capex_method) for p in case.abatement.projects]
     for p, pd_ in zip(case.abatement.projects, projects, strict=True):
@@ -191,7 +191,8 @@ def prepare(case: CaseSpec, pack: RulePack | None = None) -> PreparedCase:
         id=ent.id,
         emissions_baseline_t=tuple(e_base),
         allocation_t=tuple(allocation),
-        relief_obligation_t=tuple(relief_obl),
+        relief_share=tuple(al.relief_share),
+        relief_to_allocation=tuple(al.to_allocation),
         price_buy_cny_per_t=tuple(buy),
         price_sell_cny_per_t=tuple(sell),
         fee_cea_cny_per_t=tuple(market[y].fee_cny_per_t for y in years),
@@ -217,7 +218,15 @@ def prepare(case: CaseSpec, pack: RulePack | None = None) -> PreparedCase:
         projects=tuple(projects),
         ccer_lots=tuple(lots),
         opening_ccer_t=case.opening.ccer_unrestricted_t,
+        borrow_share=tuple(borrow_share),
+        borrow_min_gap_share=borrow_theta,
+        borrow_source_index=years.index(borrow_src) if borrow_src in years else -1,
+        borrow_terminal_cny_per_t=buy[-1],
+        auction_max_t=tuple(al.auction_max),
+        price_auction_cny_per_t=tuple(auction_price),
+        auction_in_net_sales=al.auction_in_net_sales,
     )
+    notes += _regime_notes(entity, years)
     data = ModelData(years=tuple(years), discount_factor=tuple(df), entities=(entity,))
 
     warnings += _arbitrage_warnings(years, buy, sell, df, carry_rules, market, term_cea)
@@ -225,15 +234,19 @@ def prepare(case: CaseSpec, pack: RulePack | None = None) -> PreparedCase:
         {
             "entity": ent.id,
             "year": years,
-            "output": [activity[y].output for y in years],
-            "heat_gj": [activity[y].heat_gj for y in years],
+            "output": [sum(_unit_rows(u)[y].output for u in units) for y in years],
+            "heat_gj": [sum(_unit_rows(u)[y].heat_gj for u in units) for y in years],
             "emissions_baseline_t": e_base,
-            "benchmark_output_t_per_unit": bench_e,
-            "benchmark_heat_t_per_gj": bench_h,
-            "allocation_benchmark_t": bench_alloc,
-            "relief_t": relief,
-            "allocation_t": allocation,
-            "relief_obligation_t": relief_obl,
+            "allocation_regime": al.regime,
+            "allocation_formula_t": al.formula_total,
+            "allocation_fixed_t": allocation,
+            "relief_rule": al.relief_kind,
+            "relief_share": al.relief_share,
+            "relief_as_allowances": al.to_allocation,
+            "output_loss_t_per_t": al.output_loss,
+            "auction_max_t": al.auction_max,
+            "auction_cny_per_t": [p if a > 0 else 0.0 for p, a in zip(auction_price, al.auction_max, strict=True)],
+            "borrow_share": borrow_share,
             "cea_buy_cny_per_t": buy,
             "cea_sell_cny_per_t": sell,
             "ccer_cny_per_t": ccer_buy,
@@ -255,6 +268,7 @@ def prepare(case: CaseSpec, pack: RulePack | None = None) -> PreparedCase:
         pack=pack,
         data=data,
         inputs=inputs,
+        allocation_detail=al.detail,
         assumptions=_assumptions(pack, used),
         notes=notes,
         warnings=warnings,
@@ -268,53 +282,319 @@ def _years_text(ys: list[int]) -> str:
     return ", ".join(map(str, ys))
 
 
-def _benchmark_allocation(case: CaseSpec, rp, problems) -> tuple[list, list, list]:
+def _unit_rows(u) -> dict:
+    return {r.year: r for r in u.activity}
+
+
+def _clamp(price: float, band: tuple[float, float]) -> float:
+    lo, hi = band
+    if lo > 0:
+        price = max(price, lo)
+    if hi > 0:
+        price = min(price, hi)
+    return price
+
+
+@dataclass
+class _Allocation:
+    """Allocation of every planned vintage, resolved from the official formulas (or given)."""
+
+    regime: list[str]
+    """formula | verified_emissions | absolute_cap | given."""
+    formula_total: list[float]
+    fixed: list[float]
+    relief_share: list[float]
+    relief_kind: list[str]
+    to_allocation: list[bool]
+    output_loss: list[float]
+    auction_max: list[float]
+    auction_discount: float
+    auction_in_net_sales: bool
+    price_band: list[tuple[float, float]]
+    detail: pd.DataFrame
+
+
+def _allocation(case: CaseSpec, rp, e_base: list[float], problems: list, notes: list[str]) -> _Allocation:
+    """Free allocation per vintage, relief rule per year and the absolute-cap scenario."""
     years = case.years
-    act = {r.year: r for r in case.activity}
-    if case.allocation.method == "given":
-        given = {r.year: r.allocation_t for r in case.allocation.given}
-        return [given[y] for y in years], [None] * len(years), [None] * len(years)
-    rows = {r.year: r for r in case.allocation.benchmarks}
+    n = len(years)
     ent = case.entity
-    alloc, be, bh = [], [], []
-    if ent.sector == "industry":
-        for y in years:
-            alloc.append(act[y].output * rows[y].output_t_per_unit * case.allocation.correction_factor)
-            be.append(rows[y].output_t_per_unit)
-            bh.append(0.0)
-        return alloc, be, bh
-    table = rp("benchmarks.power.electricity_t_per_mwh").get(ent.unit_class, {})
-    heat_table = rp("benchmarks.power.heat_t_per_gj").get("gas" if ent.unit_class == "gas" else "coal", {})
-    table = {int(k): v for k, v in table.items()}
-    heat_table = {int(k): v for k, v in heat_table.items()}
-    g = None
-    cooling = 1.0
-    if ent.cooling == "air" and ent.unit_class != "gas":
-        cooling = rp("benchmarks.power.air_cooling_factor")
-    for y in years:
-        if y in rows:
-            b_e, b_h = rows[y].output_t_per_unit, rows[y].heat_t_per_gj
-        elif y in table:
-            b_e, b_h = table[y], heat_table.get(y, 0.0)
-        elif table and y > max(table):
-            if g is None:
-                g = rp("benchmarks.power.tightening_per_year")
-            last = max(table)
-            f = (1 - g) ** (y - last)
-            b_e, b_h = table[last] * f, heat_table.get(last, 0.0) * f
-        else:
-            problems.append(
-                (
-                    "allocation.benchmarks",
-                    f"no benchmark for {y}: the rule pack has {sorted(table)} for {ent.unit_class}; "
-                    "give a benchmarks row for that year",
+    units = case.unit_list()
+    method = case.allocation.method
+    detail: list[dict] = []
+    formula_total = [0.0] * n
+    regime = ["given" if method == "given" else "formula"] * n
+    gas_fixed_topup = [0.0] * n
+    classes = {u.unit_class for u in units}
+    is_coal = any(c.startswith("coal") for c in classes)
+    gas_only = classes == {"gas"}
+
+    if method == "given":
+        given = {r.year: r.allocation_t for r in case.allocation.given}
+        formula_total = [given[y] for y in years]
+    else:
+        verified_years = set(rp("allocation.industry.verified_emissions_years")) if ent.sector == "industry" else set()
+        for ui, u in enumerate(units):
+            rows = _unit_rows(u)
+            where = f"units[{ui}].activity" if case.units else "activity"
+            for i, y in enumerate(years):
+                r = rows[y]
+                if y in verified_years:
+                    regime[i] = "verified_emissions"
+                    detail.append(_detail(ent.id, u, y, "verified_emissions", r.output, None, None, 1, 1, 1, r.baseline_emissions_t, 0.0))
+                    continue
+                try:
+                    ua = (
+                        _power_unit(case, u, r, y, rp, notes)
+                        if ent.sector == "power"
+                        else _industry_unit(case, u, r, y, rp)
+                    )
+                except _NoBenchmark as exc:
+                    problems.append(("allocation.benchmarks", str(exc)))
+                    continue
+                except ValueError as exc:
+                    problems.append((f"{where}.{y}.supply_mwh", f"{exc}; {y} uses the {_power_formula(case, y, rp)} formula"))
+                    continue
+                f = case.allocation.correction_factor
+                total = ua.electricity_t * f + ua.heat_t
+                formula_total[i] += total
+                if u.unit_class == "gas" and not gas_only and _gas_topup_on(case, rp, classes):
+                    gas_fixed_topup[i] += max(0.0, r.baseline_emissions_t - total)
+                detail.append(
+                    _detail(ent.id, u, y, ua.formula, ua.basis_mwh, ua.benchmark_electricity, ua.benchmark_heat, ua.f_cool, ua.f_heat, ua.f_load * f, ua.electricity_t * f, ua.heat_t)
                 )
+    if problems:
+        return _Allocation([], [], [], [], [], [], [], [], 0.0, True, [], pd.DataFrame())
+
+    # ---- relief ---------------------------------------------------------------------------------
+    coal_on = case.allocation.coal_floor == "on" or (case.allocation.coal_floor == "auto" and is_coal)
+    gas_on = not coal_on and _gas_topup_on(case, rp, classes) and (gas_only or case.allocation.gas_topup == "on")
+    share, kind = 0.0, ""
+    if coal_on:
+        share, kind = 1 - rp("relief.coal_shortfall_cap_share"), "coal_floor"
+    elif gas_on:
+        share, kind = 1.0, "gas_topup"
+    to_alloc = (rp("relief.mechanism") == "extra_allocation") if share else True
+    relief_share = [share] * n
+    relief_kind = [kind] * n
+    to_allocation = [to_alloc] * n
+    fixed = [a + g for a, g in zip(formula_total, gas_fixed_topup, strict=True)]
+    if any(gas_fixed_topup):
+        notes.append(
+            "Gas units of this mixed entity are topped up to their own baseline emissions (fixed); the coal "
+            "floor applies to the entity's total."
+        )
+    for i in range(n):
+        if regime[i] == "verified_emissions":
+            fixed[i], relief_share[i], relief_kind[i], to_allocation[i] = 0.0, 1.0, "verified_emissions", True
+
+    # ---- output cuts lose output-based allocation --------------------------------------------------
+    output_loss = [
+        (formula_total[i] / e_base[i]) if (regime[i] == "formula" and e_base[i] > 0) else 0.0 for i in range(n)
+    ]
+
+    # ---- absolute cap scenario ---------------------------------------------------------------------
+    auction_max = [0.0] * n
+    band = [(0.0, 0.0)] * n
+    discount = 0.0
+    in_ns = True
+    if rp("absolute_cap.enabled"):
+        start = rp("absolute_cap.start_year")
+        capped = [i for i, y in enumerate(years) if y >= start]
+        if method == "given":
+            notes.append("Absolute cap: the case gives its allocation, so the cap scenario does not change it.")
+        elif capped:
+            decline = rp("absolute_cap.decline_per_year")
+            alpha = rp("absolute_cap.auction_share")
+            discount = rp("absolute_cap.auction_price_discount")
+            in_ns = bool(rp("absolute_cap.auction_counts_in_net_sales"))
+            relief_continues = bool(rp("absolute_cap.relief_continues"))
+            floor, ceiling = rp("absolute_cap.reserve_floor_cny_per_t"), rp("absolute_cap.reserve_ceiling_cny_per_t")
+            if start - 1 in years:
+                j = years.index(start - 1)
+                ref = fixed[j] if regime[j] == "formula" else e_base[j]
+                ref_text = f"the {start - 1} allocation"
+            else:
+                j = capped[0]
+                ref = fixed[j]
+                ref_text = f"the output-based allocation of {years[j]} (the year before the cap is not planned)"
+            for i in capped:
+                cap = absolute_cap(ref, decline, years[i] - start)
+                regime[i] = "absolute_cap"
+                fixed[i] = (1 - alpha) * cap
+                auction_max[i] = alpha * cap
+                output_loss[i] = 0.0
+                band[i] = (floor, ceiling)
+                if not relief_continues:
+                    relief_share[i], relief_kind[i] = 0.0, ""
+            notes.append(
+                f"Absolute cap from {start}: cap = {ref:,.0f} t ({ref_text}) x (1 - {decline:g})^(t - {start}); "
+                f"{alpha:.0%} auctioned at the market price less {discount:.0%}; allocation no longer follows "
+                "output, so cutting output creates surplus."
+                + ("" if relief_continues else " Coal and gas relief end with the cap.")
             )
-            continue
-        be.append(b_e)
-        bh.append(b_h)
-        alloc.append(act[y].output * b_e * cooling * case.allocation.correction_factor + act[y].heat_gj * b_h)
-    return alloc, be, bh
+    if any(relief_share) and kind:
+        ys = [y for y, s_, k in zip(years, relief_share, relief_kind, strict=True) if s_ and k == kind]
+        if ys:
+            what = "coal floor: the gap is capped at 20% of verified emissions" if kind == "coal_floor" else "gas top-up: allocation raised to verified emissions"
+            notes.append(
+                f"Relief ({what}) is modelled exactly in {_years_text(ys)}: it is computed from the emissions "
+                "after abatement, so abatement inside the relief regime is worth only the uncovered share of "
+                "the price."
+            )
+    if "verified_emissions" in regime:
+        ys = [y for y, r in zip(years, regime, strict=True) if r == "verified_emissions"]
+        notes.append(f"Industrial allocation equals verified emissions in {_years_text(ys)}: no net position, abatement saves nothing there.")
+    return _Allocation(
+        regime=regime,
+        formula_total=formula_total,
+        fixed=fixed,
+        relief_share=relief_share,
+        relief_kind=relief_kind,
+        to_allocation=to_allocation,
+        output_loss=output_loss,
+        auction_max=auction_max,
+        auction_discount=discount,
+        auction_in_net_sales=in_ns,
+        price_band=band,
+        detail=pd.DataFrame(detail, columns=DETAIL_COLUMNS),
+    )
+
+
+DETAIL_COLUMNS = [
+    "entity", "unit", "unit_class", "year", "formula", "basis", "benchmark_output", "benchmark_heat_t_per_gj",
+    "f_cool", "f_heat", "f_load", "allocation_output_t", "allocation_heat_t", "allocation_t",
+]
+
+
+def _detail(eid, u, y, formula, basis, b_e, b_h, f_cool, f_heat, f_load, out_t, heat_t) -> dict:
+    return dict(
+        zip(
+            DETAIL_COLUMNS,
+            [eid, u.id, u.unit_class, y, formula, basis, b_e, b_h, f_cool, f_heat, f_load, out_t, heat_t, out_t + heat_t],
+            strict=True,
+        )
+    )
+
+
+def _gas_topup_on(case: CaseSpec, rp, classes: set) -> bool:
+    g = case.allocation.gas_topup
+    return g == "on" or (g == "auto" and "gas" in classes and bool(rp("relief.gas_topup")))
+
+
+class _NoBenchmark(Exception):
+    pass
+
+
+def _power_formula(case: CaseSpec, year: int, rp) -> str:
+    if case.allocation.formula != "auto":
+        return case.allocation.formula
+    for c in rp("allocation.power.cycles"):
+        if c["from"] <= year <= c["to"]:
+            return c["formula"]
+    raise _NoBenchmark(f"the rule pack has no power allocation formula for {year}")
+
+
+def _case_benchmark(case: CaseSpec, unit_class: str, year: int):
+    rows = [r for r in case.allocation.benchmarks if r.year == year]
+    exact = [r for r in rows if r.unit_class == unit_class]
+    general = [r for r in rows if r.unit_class is None]
+    return (exact or general or [None])[0]
+
+
+def _power_unit(case: CaseSpec, u, r, year: int, rp, notes: list[str]) -> UnitAllocation:
+    formula = _power_formula(case, year, rp)
+    row = _case_benchmark(case, u.unit_class, year)
+    heat_key = "gas" if u.unit_class == "gas" else "coal"
+    if formula == "generation_2023_2024":
+        e_table, h_table = "benchmarks.power.electricity_t_per_mwh", "benchmarks.power.heat_t_per_gj"
+    else:
+        e_table, h_table = f"benchmarks.power.{formula}.electricity_t_per_mwh", f"benchmarks.power.{formula}.heat_t_per_gj"
+    if row is not None:
+        b_e, b_h = row.output_t_per_unit, row.heat_t_per_gj
+    else:
+        g = rp("benchmarks.power.tightening_per_year") if formula == "generation_2023_2024" else 0.0
+        table = {int(k): v for k, v in rp(e_table).get(u.unit_class, {}).items()}
+        heat = {int(k): v for k, v in rp(h_table).get(heat_key, {}).items()}
+        got = tightened(table, year, g) if (formula == "generation_2023_2024" or year in table) else None
+        if got is None:
+            raise _NoBenchmark(
+                f"no {formula} benchmark for {u.unit_class} in {year}: the rule pack has {sorted(table)}; "
+                "give an allocation.benchmarks row for that year"
+            )
+        b_e = got[0]
+        hg = tightened(heat, year, g)
+        b_h = hg[0] if hg else 0.0
+    cond = u.condensing if u.condensing is not None else r.heat_gj == 0
+    uy = UnitYear(
+        unit_class=u.unit_class,
+        cooling=u.cooling,
+        condensing=cond,
+        generation_mwh=r.output,
+        supply_mwh=r.supply_mwh,
+        heat_gj=r.heat_gj,
+        load_rate=r.load_rate,
+        heat_supply_ratio=r.heat_supply_ratio,
+    )
+    air = rp("benchmarks.power.air_cooling_factor") if u.cooling == "air" else 1.0
+    if formula == "generation_2023_2024":
+        if r.load_rate is None:
+            return power_generation(uy, b_e, b_h, air_factor=air, load_threshold=0.0, load_slope=0.0, load_scope="coal")
+        return power_generation(
+            uy, b_e, b_h, air_factor=air,
+            load_threshold=rp("allocation.power.load_rate_2023.threshold"),
+            load_slope=rp("allocation.power.load_rate_2023.slope_per_point"),
+            load_scope=rp("allocation.power.load_rate_2023.applies_to"),
+        )
+    return power_supply(
+        uy, formula, b_e, b_h, air_factor=air,
+        heat_coef=rp("allocation.power.heat_ratio_factor"),
+        load_coef=rp("allocation.power.load_factor_2019") if r.load_rate is not None else {},
+        load_scope=rp("allocation.power.load_factor_2019.applies_to")[formula],
+    )
+
+
+def _industry_unit(case: CaseSpec, u, r, year: int, rp) -> UnitAllocation:
+    refs = {}
+    for row in case.allocation.benchmarks:
+        if row.unit_class in (None, u.unit_class):
+            if row.year not in refs or row.unit_class == u.unit_class:
+                refs[row.year] = row.output_t_per_unit
+    g = rp("benchmarks.industry.tightening_per_year")
+    got = tightened(refs, year, g)
+    if got is None:
+        raise _NoBenchmark(
+            f"no intensity reference for {u.unit_class} at or before {year}; give an allocation.benchmarks row "
+            f"(t CO2 per t of product) for {year} or an earlier year"
+        )
+    out = industry_intensity(r.output, got[0])
+    return UnitAllocation("industry_intensity", r.output, got[0], 0.0, 1.0, 1.0, 1.0, out, 0.0)
+
+
+def _borrowing(case: CaseSpec, rp, notes: list[str]) -> tuple[list[float], float, int]:
+    years = case.years
+    ys = [y for y in rp("borrowing.conditional.years") if y in years]
+    if case.entity.sector != "power" or not ys:
+        return [0.0] * len(years), 0.0, -1
+    phi = rp("borrowing.conditional.max_share_of_gap")
+    theta = rp("borrowing.conditional.min_gap_share")
+    src = rp("borrowing.conditional.source_year")
+    notes.append(
+        f"Conditional pre-draw in {_years_text(ys)}: with a gap of at least {theta:.0%} of verified emissions, up "
+        f"to {phi:.0%} of the gap may be drawn from the {src} allocation"
+        + ("." if src in years else f" ({src} is beyond the horizon: repaid at the last buy price).")
+    )
+    return [phi if y in ys else 0.0 for y in years], theta, src
+
+
+def _regime_notes(entity: EntityData, years: list[int]) -> list[str]:
+    switch = [y for i, y in enumerate(years) if relief_regime(entity, i) == "switch"]
+    if not switch:
+        return []
+    return [
+        f"Relief can switch on or off with abatement in {_years_text(switch)}: one binary per year "
+        "decides the regime (bounds ruled it out elsewhere)."
+    ]
 
 
 def _carry_rules(years: list[int], sector: str, rp) -> tuple[list[CarryRule], list[str]]:

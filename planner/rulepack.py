@@ -143,6 +143,9 @@ def _check_override(p: RuleParam | None, key: str, value: Any) -> str | None:
     elif isinstance(default, dict):
         if not isinstance(value, dict):
             return f"expected a mapping like the pack's, got {value!r}"
+    elif isinstance(default, list):
+        if not isinstance(value, list):
+            return f"expected a list like the pack's, got {value!r}"
     if p.choices is not None and value not in p.choices:
         return f"expected one of {p.choices}, got {value!r}"
     return None

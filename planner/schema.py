@@ -18,6 +18,16 @@ Year = Annotated[int, Field(ge=2019, le=2100)]
 
 POWER_CLASSES = ("coal_gt300", "coal_le300", "coal_unconventional", "gas")
 INDUSTRY_CLASSES = ("cement_clinker", "steel_bf_bof", "aluminium_electrolysis", "other_industry")
+UnitClass = Literal[
+    "coal_gt300",
+    "coal_le300",
+    "coal_unconventional",
+    "gas",
+    "cement_clinker",
+    "steel_bf_bof",
+    "aluminium_electrolysis",
+    "other_industry",
+]
 
 
 class PlannerModel(BaseModel):
@@ -41,24 +51,17 @@ class EntitySpec(PlannerModel):
     """Display name."""
     sector: Literal["power", "industry"]
     """Power sector (发电行业) or an industrial sector (steel, cement, aluminium)."""
-    unit_class: Literal[
-        "coal_gt300",
-        "coal_le300",
-        "coal_unconventional",
-        "gas",
-        "cement_clinker",
-        "steel_bf_bof",
-        "aluminium_electrolysis",
-        "other_industry",
-    ]
-    """Benchmark class of the entity's (main) unit."""
+    unit_class: UnitClass | None = None
+    """Benchmark class of the entity's single unit (when the case has no ``units`` list)."""
     cooling: Literal["water", "air"] = "water"
     """Cooling type of a power unit; air cooling raises the benchmark allocation (rule pack)."""
+    condensing: bool | None = None
+    """Pure condensing unit (纯凝); default: true in years without heat supply."""
 
     @model_validator(mode="after")
     def _class_matches_sector(self) -> Self:
         allowed = POWER_CLASSES if self.sector == "power" else INDUSTRY_CLASSES
-        if self.unit_class not in allowed:
+        if self.unit_class is not None and self.unit_class not in allowed:
             raise ValueError(
                 f"unit_class {self.unit_class!r} does not belong to sector {self.sector!r}; "
                 f"expected one of {', '.join(allowed)}"
@@ -91,8 +94,14 @@ class ActivityRow(PlannerModel):
     year: Year
     output: NonNeg
     """Power: gross generation in MWh; industry: product output in t."""
+    supply_mwh: NonNeg | None = None
+    """Net supply (供电量) in MWh; needed by the 2019-2022 power formulas (supply basis)."""
     heat_gj: NonNeg = 0.0
     """Heat supplied in GJ (power)."""
+    heat_supply_ratio: Annotated[float, Field(ge=0, le=1)] = 0.0
+    """Heat-supply ratio (供热比) for the 2019-2022 heat-ratio correction."""
+    load_rate: Annotated[float, Field(ge=0, le=1.5)] | None = None
+    """Annual load (output) factor as a fraction, for the load correction; omitted = factor 1."""
     emissions_t: NonNeg | None = None
     """Baseline verified emissions in t CO2 (give this, or the intensities)."""
     intensity_t_per_unit: NonNeg | None = None
@@ -118,7 +127,23 @@ class BenchmarkRow(PlannerModel):
 
     year: Year
     output_t_per_unit: NonNeg
+    """Power: t CO2 per MWh (on the formula's basis); industry: intensity reference, t CO2 per t."""
     heat_t_per_gj: NonNeg = 0.0
+    unit_class: UnitClass | None = None
+    """Benchmark class the row applies to; omitted = every unit of the entity."""
+
+
+class UnitSpec(PlannerModel):
+    """One unit (机组 or process line) of the covered entity, with its own activity."""
+
+    id: Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.\-]+$")]
+    name: str = ""
+    unit_class: UnitClass
+    capacity_mw: Pos | None = None
+    cooling: Literal["water", "air"] = "water"
+    condensing: bool | None = None
+    """Pure condensing unit (纯凝); default: true in years without heat supply."""
+    activity: list[ActivityRow]
 
 
 class AllocationRow(PlannerModel):
@@ -129,14 +154,16 @@ class AllocationRow(PlannerModel):
 
 
 class AllocationSpec(PlannerModel):
-    """How free allocation is obtained. The full official engine plugs in here later."""
+    """How free allocation is obtained: the official formulas of the rule pack, or given numbers."""
 
     method: Literal["benchmark", "given"] = "benchmark"
-    """benchmark: output x benchmark x factors (+ heat x heat benchmark); given: the rows below."""
+    """benchmark: the official formula of each vintage (rule pack); given: the rows below."""
+    formula: Literal["auto", "supply_2019_2020", "supply_2021_2022", "generation_2023_2024"] = "auto"
+    """Power formula: auto = the one of each vintage's plan (rule pack); or one formula for every year."""
     benchmarks: list[BenchmarkRow] = Field(default_factory=list)
-    """Benchmarks per year; power years not listed use the rule pack (2024 values tightened)."""
+    """Benchmarks per year (and class); power years not listed use the rule pack (last published, tightened)."""
     correction_factor: Pos = 1.0
-    """Further correction factor (e.g. load-rate) multiplied into the output part."""
+    """Further correction factor multiplied into the output part."""
     given: list[AllocationRow] = Field(default_factory=list)
     """Allocation per year when method is 'given'."""
     coal_floor: Literal["auto", "on", "off"] = "auto"
@@ -168,6 +195,8 @@ class OpeningSpec(PlannerModel):
 
     cea_by_vintage: dict[Year, NonNeg] = Field(default_factory=dict)
     """CEA held by vintage (vintages before the first compliance year), in t."""
+    prior_year_emissions_t: NonNeg | None = None
+    """Verified emissions of the year before the first compliance year (basis of its pre-allocation)."""
     net_sales_since_2019_t: float = 0.0
     """Cumulative net CEA sales (sold - bought) counted by the carry-over rule, before the horizon."""
     ccer_unrestricted_t: NonNeg = 0.0
@@ -252,6 +281,9 @@ class MeasureSpec(PlannerModel):
     potential_t_per_year: NonNeg
     first_year: Year | None = None
     last_year: Year | None = None
+    kind: Literal["intensity", "output"] = "intensity"
+    """intensity: lowers emissions per unit of output; output: produces less, which also lowers an
+    output-based allocation (not an absolute-cap one). Cost and potential in t CO2 either way."""
 
     @model_validator(mode="after")
     def _window(self) -> Self:
@@ -303,7 +335,10 @@ class CaseSpec(PlannerModel):
     schema_version: Literal[1] = 1
     entity: EntitySpec
     horizon: HorizonSpec
-    activity: list[ActivityRow]
+    activity: list[ActivityRow] = Field(default_factory=list)
+    """Activity of the entity's single unit (or give ``units``)."""
+    units: list[UnitSpec] = Field(default_factory=list)
+    """Units of the entity, each with its own class and activity (or give ``activity``)."""
     allocation: AllocationSpec = AllocationSpec()
     opening: OpeningSpec = OpeningSpec()
     market: list[MarketRow]
@@ -322,6 +357,23 @@ class CaseSpec(PlannerModel):
     @property
     def years(self) -> list[int]:
         return self.horizon.years
+
+    def unit_list(self) -> list[UnitSpec]:
+        """The entity's units; a case without ``units`` is one unit made of the entity fields."""
+        if self.units:
+            return list(self.units)
+        e = self.entity
+        assert e.unit_class is not None  # guaranteed by cross_problems
+        return [
+            UnitSpec(
+                id=e.id,
+                name=e.name,
+                unit_class=e.unit_class,
+                cooling=e.cooling,
+                condensing=e.condensing,
+                activity=list(self.activity),
+            )
+        ]
 
     def with_overrides(self, overrides: dict[str, Any]) -> CaseSpec:
         """A new case with dotted-path overrides applied, re-validated through the schema.
@@ -399,7 +451,25 @@ def cross_problems(data: Any) -> list[tuple[str, str]]:
     if not (isinstance(a, int) and isinstance(b, int)) or b < a or b - a >= 30:
         return problems
     years = list(range(a, b + 1))
-    _cover(problems, "activity", _years_of(_rows(data, "activity")), years)
+    entity = data.get("entity") if isinstance(data.get("entity"), dict) else {}
+    units = data.get("units")
+    if isinstance(units, list) and units:
+        if _rows(data, "activity"):
+            problems.append(("activity", "give the activity inside each unit when the case lists units"))
+        for i, u in enumerate(units):
+            if isinstance(u, dict):
+                _cover(problems, f"units[{i}].activity", _years_of(u.get("activity") if isinstance(u.get("activity"), list) else []), years)
+                allowed = POWER_CLASSES if entity.get("sector") == "power" else INDUSTRY_CLASSES
+                if entity.get("sector") in ("power", "industry") and isinstance(u.get("unit_class"), str) and u["unit_class"] not in allowed:
+                    problems.append((f"units[{i}].unit_class", f"{u['unit_class']!r} does not belong to sector {entity.get('sector')!r}; expected one of {', '.join(allowed)}"))
+        uids = [u.get("id") for u in units if isinstance(u, dict)]
+        dup = sorted({str(i) for i in uids if i is not None and uids.count(i) > 1})
+        if dup:
+            problems.append(("units", f"duplicate unit ids {dup}"))
+    else:
+        _cover(problems, "activity", _years_of(_rows(data, "activity")), years)
+        if entity and entity.get("unit_class") is None:
+            problems.append(("entity.unit_class", "give the entity's unit_class, or list its units"))
     _cover(problems, "market", _years_of(_rows(data, "market")), years)
     alloc = data.get("allocation") if isinstance(data.get("allocation"), dict) else {}
     method = alloc.get("method", "benchmark")
@@ -408,12 +478,9 @@ def cross_problems(data: Any) -> list[tuple[str, str]]:
         _cover(problems, "allocation.given", given, years)
     elif given:
         problems.append(("allocation.given", "rows given but allocation.method is not 'given'"))
-    bench = _years_of(_rows(data, "allocation.benchmarks"))
-    entity = data.get("entity") if isinstance(data.get("entity"), dict) else {}
-    if method == "benchmark" and entity.get("sector") == "industry":
-        _cover(problems, "allocation.benchmarks", bench, years)
-    else:
-        _unique(problems, "allocation.benchmarks", bench)
+    bench_rows = [r for r in _rows(data, "allocation.benchmarks") if isinstance(r, dict)]
+    for cls in sorted({str(r.get("unit_class")) for r in bench_rows}):
+        _unique(problems, "allocation.benchmarks", [r["year"] for r in bench_rows if str(r.get("unit_class")) == cls and isinstance(r.get("year"), int)])
     opening = data.get("opening") if isinstance(data.get("opening"), dict) else {}
     vint = opening.get("cea_by_vintage")
     if isinstance(vint, dict):

@@ -15,7 +15,18 @@ from models.data import (
 
 def tiny_model_data(with_everything: bool = False, years=(2024, 2025)) -> ModelData:
     n = len(years)
-    measures = (MeasureData("m1", (40.0,) * n, (3.0,) * n),) if with_everything else ()
+    measures = (MeasureData("m1", (40.0,) * n, (3.0,) * n, (0.5,) * n),) if with_everything else ()
+    # with everything: year 1 can switch the relief regime (0.8 E - 75 spans 0), year 2 can switch
+    # the pre-draw condition (0.9 E - 85 spans 0) and has an auctioned share
+    allocation = ((75.0, 85.0) + (90.0,) * (n - 2)) if with_everything else (90.0,) * n
+    extra = {}
+    if with_everything:
+        extra = dict(
+            borrow_share=(0.0, 0.5) + (0.0,) * (n - 2),
+            borrow_min_gap_share=0.1,
+            auction_max_t=(0.0, 5.0) + (0.0,) * (n - 2),
+            price_auction_cny_per_t=(60.0,) * n,
+        )
     projects = ()
     lots = ()
     if with_everything:
@@ -34,8 +45,9 @@ def tiny_model_data(with_everything: bool = False, years=(2024, 2025)) -> ModelD
             EntityData(
                 id="E",
                 emissions_baseline_t=(100.0,) * n,
-                allocation_t=(90.0,) * n,
-                relief_obligation_t=(0.0,) * n,
+                allocation_t=allocation,
+                relief_share=((0.8,) + (0.0,) * (n - 1)) if with_everything else (0.0,) * n,
+                relief_to_allocation=(True,) * n,
                 price_buy_cny_per_t=(60.0,) * n,
                 price_sell_cny_per_t=(58.0,) * n,
                 fee_cea_cny_per_t=(0.0,) * n,
@@ -60,6 +72,7 @@ def tiny_model_data(with_everything: bool = False, years=(2024, 2025)) -> ModelD
                 measures=measures,
                 projects=projects,
                 ccer_lots=lots,
+                **extra,
             ),
         ),
     )
