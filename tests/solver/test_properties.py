@@ -15,7 +15,7 @@ from planner.io import parse_case
 @st.composite
 def cases(draw):
     n = draw(st.integers(1, 4))
-    first = draw(st.sampled_from([2024, 2025, 2026]))
+    first = draw(st.sampled_from([2021, 2022, 2024, 2025, 2026]))
     years = list(range(first, first + n))
     emissions = [draw(st.integers(1_000, 200_000)) for _ in years]
     market = []
@@ -54,7 +54,8 @@ def cases(draw):
             "capex_method": draw(st.sampled_from(["upfront", "annuity"])),
         },
         "abatement": {
-            "measures": [{"id": "m", "cost_cny_per_t": draw(st.floats(-10, 150)), "potential_t_per_year": draw(st.integers(0, 20_000))}],
+            "measures": [{"id": "m", "cost_cny_per_t": draw(st.floats(-10, 150)), "potential_t_per_year": draw(st.integers(0, 20_000)),
+                          "kind": draw(st.sampled_from(["intensity", "output"]))}],
             "projects": [{"id": "p", "capex_cny": draw(st.integers(0, 3_000_000)), "reduction_t_per_year": draw(st.integers(0, 10_000)),
                           "lead_time_years": draw(st.integers(0, 2)), "lifetime_years": draw(st.integers(1, 10))}]
             if draw(st.booleans()) else [],
@@ -64,11 +65,30 @@ def cases(draw):
             "overrides": {
                 "carryover.post_legacy.mode": draw(st.sampled_from(["same", "unlimited", "custom"])),
                 "carryover.net_sales_floor_at_zero": draw(st.booleans()),
+                "relief.mechanism": draw(st.sampled_from(["extra_allocation", "obligation_cap"])),
             },
         },
     }
     if d["entity"]["sector"] == "industry":
         d["entity"]["unit_class"] = "cement_clinker"
+    elif draw(st.booleans()):
+        d["entity"]["unit_class"] = "gas"
+        d["allocation"]["coal_floor"] = "off"
+        d["allocation"]["gas_topup"] = draw(st.sampled_from(["on", "off"]))
+    if draw(st.booleans()):
+        # official formula with case benchmarks (industry: 2024 = verified emissions), sometimes an absolute cap
+        d["allocation"] = {k: v for k, v in d["allocation"].items() if k != "given"}
+        d["allocation"]["method"] = "benchmark"
+        d["allocation"]["benchmarks"] = [{"year": y, "output_t_per_unit": draw(st.sampled_from([0.7, 0.8, 0.9]))} for y in years]
+        for a in d["activity"]:
+            a["output"] = a["supply_mwh"] = round(a["emissions_t"] / 0.85, 3)
+        cap_years = [y for y in years if y >= 2025]  # the pack's range for absolute_cap.start_year
+        if cap_years and draw(st.booleans()):
+            d["policy"]["overrides"].update({
+                "absolute_cap.enabled": True, "absolute_cap.start_year": draw(st.sampled_from(cap_years)),
+                "absolute_cap.auction_share": draw(st.sampled_from([0.0, 0.1])),
+                "absolute_cap.reserve_floor_cny_per_t": draw(st.sampled_from([0.0, 50.0])),
+            })
     return d
 
 
