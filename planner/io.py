@@ -18,10 +18,166 @@ from planner.errors import CaseValidationError
 from planner.schema import CaseSpec, cross_problems
 
 MAX_CASE_BYTES = 5_000_000
+MAX_DEPTH = 32
+"""Deepest nesting of lists and mappings a case file may have (a real case needs about 5)."""
+MAX_NODES = 200_000
+"""Most values (scalars, lists, mappings) a case file may expand to, every alias use counted in full."""
+
+
+class _CaseLoader(yaml.SafeLoader):
+    """PyYAML's safe loader (no Python objects) with limits: nesting depth, expanded size (so that
+    aliases cannot multiply a small file into a huge one: "billion laughs"), no recursive aliases,
+    no duplicate keys."""
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self._depth = 0
+        self._nodes = 0
+        self._open_anchors: list[str] = []
+        self._size: dict[int, tuple[int, int]] = {}  # id(node) -> (expanded nodes, height)
+
+    def _measure(self, node: yaml.Node) -> tuple[int, int]:
+        """(expanded node count, height) of a composed node, shared sub-nodes counted at every use."""
+        got = self._size.get(id(node))
+        if got is None:
+            children: list[yaml.Node] = []
+            if isinstance(node, yaml.SequenceNode):
+                children = list(node.value)
+            elif isinstance(node, yaml.MappingNode):
+                children = [n for pair in node.value for n in pair]
+            sizes = [self._measure(c) for c in children]
+            got = (1 + sum(n for n, _ in sizes), 1 + max((h for _, h in sizes), default=0))
+            self._size[id(node)] = got
+        return got
+
+    def _limit(self, problem: str, mark: Any) -> yaml.composer.ComposerError:
+        return _LimitError(None, None, problem, mark)
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        event = self.peek_event()
+        if isinstance(event, yaml.AliasEvent):
+            if event.anchor in self._open_anchors:
+                raise self._limit(f"alias *{event.anchor} refers to a value that contains it", event.start_mark)
+            node = super().compose_node(parent, index)
+            count, height = self._measure(node)
+            self._nodes += count
+            if self._depth + height > MAX_DEPTH:
+                raise self._limit(f"alias *{event.anchor} nests values deeper than {MAX_DEPTH} levels", event.start_mark)
+        else:
+            self._nodes += 1
+            if self._depth + 1 > MAX_DEPTH:
+                raise self._limit(f"values nested deeper than {MAX_DEPTH} levels", event.start_mark)
+            self._depth += 1
+            if event.anchor is not None:
+                self._open_anchors.append(event.anchor)
+            try:
+                node = super().compose_node(parent, index)
+            finally:
+                self._depth -= 1
+                if event.anchor is not None:
+                    self._open_anchors.pop()
+        if self._nodes > MAX_NODES:
+            raise self._limit(
+                f"the file expands to more than {MAX_NODES:,} values (aliases counted at every use)",
+                event.start_mark,
+            )
+        return node
+
+    def construct_mapping(self, node: Any, deep: bool = False) -> dict:
+        if isinstance(node, yaml.MappingNode):
+            seen: dict[Any, Any] = {}
+            for key_node, _ in node.value:
+                if not isinstance(key_node, yaml.ScalarNode) or key_node.tag == "tag:yaml.org,2002:merge":
+                    continue
+                key = self.construct_object(key_node)
+                if key in seen:
+                    raise yaml.constructor.ConstructorError(
+                        None, None,
+                        f"duplicate key {key!r} (first at line {seen[key].line + 1})",
+                        key_node.start_mark,
+                    )
+                seen[key] = key_node.start_mark
+        return super().construct_mapping(node, deep=deep)
+
+    def _timestamp(self, node: yaml.ScalarNode) -> Any:
+        try:
+            return self.construct_yaml_timestamp(node)
+        except ValueError as exc:  # 2025-02-30 looks like a date to YAML but is none
+            raise yaml.constructor.ConstructorError(
+                None, None, f"{node.value!r} is not a valid date ({exc})", node.start_mark
+            ) from None
+
+
+_CaseLoader.add_constructor("tag:yaml.org,2002:timestamp", _CaseLoader._timestamp)
+
+
+class _LimitError(yaml.composer.ComposerError):
+    """A case file over one of the reader's limits (depth, expanded size, recursive alias)."""
+
+
+def _load_yaml(text: str, src: str) -> Any:
+    try:
+        return yaml.load(text, Loader=_CaseLoader)  # a SafeLoader subclass
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        kind = "not a usable case file" if isinstance(exc, _LimitError) else "not valid YAML"
+        raise CaseValidationError(src, [(where, f"{kind}: {problem}")]) from None
+    except (ValueError, OverflowError) as exc:  # a scalar PyYAML resolves but cannot build, e.g. 2025-02-30
+        raise CaseValidationError(src, [("", f"not valid YAML: {exc}")]) from None
+
+
+def _load_json(text: str, src: str) -> Any:
+    try:
+        data = json.loads(text, object_pairs_hook=_json_pairs)
+    except json.JSONDecodeError as exc:
+        raise CaseValidationError(src, [(f"line {exc.lineno}, column {exc.colno}", f"not valid JSON: {exc.msg}")]) from None
+    except ValueError as exc:  # duplicate key (from _json_pairs), or a number Python cannot read
+        raise CaseValidationError(src, [("", f"not valid JSON: {exc}")]) from None
+    except RecursionError:
+        data = None
+        shape = f"values nested deeper than {MAX_DEPTH} levels"
+    else:
+        shape = _json_shape_problem(data)
+    if shape:
+        raise CaseValidationError(src, [("", f"not a usable case file: {shape}")])
+    return data
+
+
+def _json_pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k, v in pairs:
+        if k in out:
+            raise ValueError(f"duplicate key {k!r}")
+        out[k] = v
+    return out
+
+
+def _json_shape_problem(data: Any) -> str | None:
+    """Depth and size limits for JSON data (YAML is checked while it is composed)."""
+    stack = [(data, 1)]
+    nodes = 0
+    while stack:
+        node, depth = stack.pop()
+        nodes += 1
+        if depth > MAX_DEPTH:
+            return f"values nested deeper than {MAX_DEPTH} levels"
+        if nodes > MAX_NODES:
+            return f"the file has more than {MAX_NODES:,} values"
+        if isinstance(node, dict):
+            stack.extend((v, depth + 1) for v in node.values())
+        elif isinstance(node, list):
+            stack.extend((v, depth + 1) for v in node)
+    return None
 
 
 def read_case_data(path: str | Path) -> dict[str, Any]:
-    """Read a YAML or JSON case file into plain data (safe loader, size-limited)."""
+    """Read a YAML or JSON case file into plain data.
+
+    Safe: YAML tags cannot build Python objects; size, nesting depth and the expanded number of
+    values (aliases counted at every use) are limited; duplicate keys are errors.
+    """
     p = Path(path)
     src = str(p)
     if not p.is_file():
@@ -35,20 +191,12 @@ def read_case_data(path: str | Path) -> dict[str, Any]:
     except UnicodeDecodeError as exc:
         raise CaseValidationError(src, [("", f"not UTF-8 text (byte {exc.start})")]) from None
     suffix = p.suffix.lower()
-    try:
-        if suffix == ".json":
-            data = json.loads(text)
-        elif suffix in (".yaml", ".yml"):
-            data = yaml.safe_load(text)
-        else:
-            raise CaseValidationError(src, [("", f"unknown case file type {suffix!r}; expected .yaml, .yml or .json")])
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise CaseValidationError(src, [(where, f"not valid YAML: {problem}")]) from None
-    except json.JSONDecodeError as exc:
-        raise CaseValidationError(src, [(f"line {exc.lineno}, column {exc.colno}", f"not valid JSON: {exc.msg}")]) from None
+    if suffix == ".json":
+        data = _load_json(text, src)
+    elif suffix in (".yaml", ".yml"):
+        data = _load_yaml(text, src)
+    else:
+        raise CaseValidationError(src, [("", f"unknown case file type {suffix!r}; expected .yaml, .yml or .json")])
     if not isinstance(data, dict):
         raise CaseValidationError(src, [("", "the case file must be a mapping of sections (entity, horizon, ...)")])
     return data
