@@ -99,16 +99,23 @@ class _CaseLoader(yaml.SafeLoader):
                 seen[key] = key_node.start_mark
         return super().construct_mapping(node, deep=deep)
 
-    def _timestamp(self, node: yaml.ScalarNode) -> Any:
+    def construct_object(self, node: yaml.Node, deep: bool = False) -> Any:
+        """PyYAML's scalar constructors raise plain Python errors on values they cannot build
+        (``2025-02-30``, ``!!int abc``, ``!!timestamp x``); report those with their line."""
         try:
-            return self.construct_yaml_timestamp(node)
-        except ValueError as exc:  # 2025-02-30 looks like a date to YAML but is none
+            return super().construct_object(node, deep=deep)
+        except yaml.YAMLError:
+            raise
+        except (ValueError, TypeError, AttributeError, KeyError, OverflowError) as exc:
+            what = f"{node.value!r}" if isinstance(node, yaml.ScalarNode) else "this value"
+            tag = node.tag.removeprefix("tag:yaml.org,2002:")
             raise yaml.constructor.ConstructorError(
-                None, None, f"{node.value!r} is not a valid date ({exc})", node.start_mark
+                None, None, f"{_short(what)} is not a valid {tag} ({exc})", node.start_mark
             ) from None
 
 
-_CaseLoader.add_constructor("tag:yaml.org,2002:timestamp", _CaseLoader._timestamp)
+def _short(s: str, n: int = 60) -> str:
+    return s if len(s) <= n else s[: n - 3] + "..."
 
 
 class _LimitError(yaml.composer.ComposerError):
@@ -124,8 +131,9 @@ def _load_yaml(text: str, src: str) -> Any:
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
         kind = "not a usable case file" if isinstance(exc, _LimitError) else "not valid YAML"
         raise CaseValidationError(src, [(where, f"{kind}: {problem}")]) from None
-    except (ValueError, OverflowError) as exc:  # a scalar PyYAML resolves but cannot build, e.g. 2025-02-30
-        raise CaseValidationError(src, [("", f"not valid YAML: {exc}")]) from None
+    except (ValueError, TypeError, AttributeError, KeyError, OverflowError, RecursionError) as exc:
+        # a value PyYAML resolves but cannot build, outside construct_object (a safety net)
+        raise CaseValidationError(src, [("", f"not valid YAML: {type(exc).__name__}: {_short(str(exc))}")]) from None
 
 
 def _load_json(text: str, src: str) -> Any:

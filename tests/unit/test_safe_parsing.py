@@ -124,12 +124,17 @@ def test_duplicate_keys_are_refused(tmp_path, name, text, where):
     assert loc == where and "duplicate key" in msg
 
 
-def test_impossible_date_is_an_error_not_a_crash(tmp_path):
-    """'2025-02-30' resolves to a YAML timestamp; building it used to raise ValueError (exit 70)."""
-    p = tmp_path / "date.yaml"
-    p.write_text("entity: {name: 2025-02-30}\n", encoding="utf-8")
+@pytest.mark.parametrize(
+    "value",
+    ["2025-02-30", "!!timestamp horizon", "!!int abc", "!!float x", "!!bool maybe"],
+)
+def test_values_yaml_cannot_build_are_errors_not_crashes(tmp_path, value):
+    """'2025-02-30' resolves to a YAML timestamp; building it used to raise ValueError, and an explicit
+    ``!!timestamp`` on other text AttributeError (both exit 70, 'internal error')."""
+    p = tmp_path / "bad.yaml"
+    p.write_text(f"entity: {{name: {value}}}\n", encoding="utf-8")
     (loc, msg), = _problems(p)
-    assert loc == "line 1, column 16" and "not a valid date" in msg
+    assert loc == "line 1, column 16" and "is not a valid" in msg
 
 
 @pytest.mark.parametrize(
