@@ -15,7 +15,7 @@ import sys
 from importlib import metadata
 from pathlib import Path
 
-from planner.errors import PlannerError
+from planner.errors import CaseValidationError, PlannerError
 
 logger = logging.getLogger("planner")
 
@@ -35,7 +35,10 @@ def cmd_validate(args: argparse.Namespace) -> int:
     from planner.prepare import prepare
 
     case = load_case(args.case)
-    prep = prepare(case)
+    try:
+        prep = prepare(case)
+    except CaseValidationError as exc:
+        raise exc.in_file(str(args.case)) from None
     print(f"{args.case}: valid case for {case.entity.id}, years {case.years[0]}-{case.years[-1]}, "
           f"rule pack {prep.pack.ref}")
     for w in prep.warnings:
@@ -54,7 +57,10 @@ def cmd_run(args: argparse.Namespace) -> int:
         over["time_limit_s"] = args.time_limit
     if args.allow_nonoptimal:
         over["allow_nonoptimal"] = True
-    result = api.run(case, api.options_for(case, **over))
+    try:
+        result = api.run(case, api.options_for(case, **over))
+    except CaseValidationError as exc:
+        raise exc.in_file(str(args.case)) from None
     audit = {
         "input_file": str(args.case),
         "input_sha256": file_sha256(args.case),

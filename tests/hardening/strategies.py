@@ -120,8 +120,14 @@ def _is_number(v: Any) -> bool:
 
 MUTATIONS = (
     "delete", "extra_key", "bad_value", "scale", "negate", "nan", "duplicate_row", "reverse_rows",
-    "empty_list", "shift_year", "swap_horizon", "drop_row", "wrong_container", "bad_key_type",
+    "empty_list", "shift_year", "swap_horizon", "drop_row", "wrong_container", "bad_key_type", "override",
 )
+
+PACK_PARAMS = sorted(yaml.safe_load((ROOT / "planner" / "rulepacks" / "cn-national@2026.11.yaml").read_text(encoding="utf-8"))["parameters"])
+BAD_OVERRIDES = BAD_SCALARS + [
+    {"coal_gt300": 5}, {"coal_gt300": {"abc": 1}}, {"coal_gt300": {2024: "x"}}, {"coal_gt300": {2024: -1}},
+    {"coal": {2024: math.nan}}, {}, {"gas": {}}, 3, 0.5, 2024, 2024.5, "same", "custom", "unlimited",
+]
 
 
 @st.composite
@@ -177,6 +183,12 @@ def _mutate(draw, d: dict, kind: str) -> str:
             parent[path[-1]] += draw(st.sampled_from([-40, -1, 1, 3, 30, 100]))
             return f"shift_year {path}"
         kind = "bad_value"
+    if kind == "override":
+        policy = d.setdefault("policy", {}) if isinstance(d.get("policy", {}), dict) else {}
+        over = policy.setdefault("overrides", {}) if isinstance(policy.get("overrides", {}), dict) else {}
+        key = draw(st.sampled_from(PACK_PARAMS + ["no.such.parameter"]))
+        over[key] = copy.deepcopy(draw(st.sampled_from(BAD_OVERRIDES)))
+        return f"override {key}"
     if kind == "swap_horizon" and isinstance(d.get("horizon"), dict):
         h = d["horizon"]
         h["first_year"], h["last_year"] = h.get("last_year"), h.get("first_year")

@@ -159,6 +159,8 @@ def test_valid_and_rescaled_cases_end_in_a_checked_plan_or_a_clear_refusal(capsy
             assert rc in (0, 1, 2), (rc, err[-3000:], d)
             if rc == 0:
                 assert (out / "plan.json").is_file() and (out / "annual.csv").is_file()
+            elif rc == 1:
+                assert err.startswith(f"error: {p}: "), err[:300]
             else:
                 assert err.startswith("error: "), err[:300]
             seen[rc] += 1
