@@ -72,10 +72,12 @@ def cmd_run(args: argparse.Namespace) -> int:
         "status": str(result.solve.status),
         "mip_gap": result.solve.gap,
         "checker": "passed",
+    }
+    run = {  # what differs between two runs of the same case: kept out of the other files
         "timings_s": {k: round(v, 4) for k, v in result.solve.timings.items()},
         "timestamp": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
     }
-    out = write_plan(result.plan, args.out, audit)
+    out = write_plan(result.plan, args.out, audit, run)
     print(terminal_summary(result.plan))
     print(f"\nPlan written to {out}")
     return 0
@@ -91,7 +93,12 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     print(f"{'solver':16s} {info}")
     print(f"{'rule packs':16s} {', '.join(available_packs())}")
     if not ok:
-        print("HiGHS is not usable: reinstall the project (`pip install -e .`), which pins highspy.")
+        try:
+            pin = next(r for r in metadata.requires("cn-ets-planner") or [] if r.startswith("highspy"))
+        except (metadata.PackageNotFoundError, StopIteration):
+            pin = "highspy"
+        print(f"HiGHS is not usable. Fix: `pip install '{pin}'` in this environment ({sys.executable}), "
+              "or reinstall the project (`pip install -e .`), then run `planner doctor` again.")
         return 3
     return 0
 
