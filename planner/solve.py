@@ -84,6 +84,8 @@ class SolveResult:
     duals_basis: str | None = None
     log: str = ""
     size: dict[str, int] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+    """Scale warnings about the compiled model (``planner.numerics``)."""
 
     @property
     def ok(self) -> bool:
@@ -253,9 +255,21 @@ def solve_model(m: pyo.ConcreteModel, opts: SolveOptions | None = None) -> Solve
     opts = opts or SolveOptions()
     if opts.backend == "pyomo":
         return _solve_pyomo(m, opts)
+    from planner.numerics import scale_warnings
+
     t_start = time.perf_counter()
     cm = compile_model(m)
-    return solve_compiled(cm, opts, t_start=t_start)
+    warnings = scale_warnings(cm)
+    try:
+        result = solve_compiled(cm, opts, t_start=t_start)
+    except NonOptimalError as exc:
+        if exc.result is not None:
+            exc.result.warnings = warnings
+        if warnings:
+            exc.args = (f"{exc}\n(the model is badly scaled: {warnings[0]})",)
+        raise
+    result.warnings = warnings
+    return result
 
 
 def solve_compiled(cm: CompiledModel, opts: SolveOptions, t_start: float | None = None) -> SolveResult:
