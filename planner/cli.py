@@ -32,16 +32,18 @@ def _versions() -> dict[str, str]:
 
 def cmd_validate(args: argparse.Namespace) -> int:
     from planner.io import load_case
+    from planner.numerics import input_warnings
     from planner.prepare import prepare
 
     case = load_case(args.case)
     try:
         prep = prepare(case)
+        scale = input_warnings(case)
     except CaseValidationError as exc:
         raise exc.in_file(str(args.case)) from None
     print(f"{args.case}: valid case for {case.entity.id}, years {case.years[0]}-{case.years[-1]}, "
           f"rule pack {prep.pack.ref}")
-    for w in prep.warnings:
+    for w in prep.warnings + scale:
         print(f"warning: {w}")
     return 0
 

@@ -104,8 +104,19 @@ SKIP_KEYS = ("year", "first_year", "last_year", "base_year", "eligible_from_year
              "mip_rel_gap", "time_limit_s", "schema_version", "correction_factor")
 
 
+MAX_MAGNITUDE = 1e15
+"""Largest number a case may hold. HiGHS treats magnitudes of 1e20 and more as infinite, and costs
+are products of the case's numbers (price x penalty multiple x discount factor)."""
+
+
 def input_warnings(case, max_range: float = MAX_RANGE) -> list[str]:
-    """The case's own numbers (quantities and prices) spanning more than ``max_range``, by path."""
+    """The case's own numbers (quantities and prices) spanning more than ``max_range``, by path.
+
+    Raises ``CaseValidationError`` for numbers above ``MAX_MAGNITUDE``: a measure costing -1e300 CNY
+    per t used to reach HiGHS as an infinite cost, and the plan failed the checker (exit 4).
+    """
+    from planner.errors import CaseValidationError
+
     found: list[tuple[float, str]] = []
 
     def walk(node, path: str) -> None:
@@ -121,6 +132,12 @@ def input_warnings(case, max_range: float = MAX_RANGE) -> list[str]:
             found.append((abs(float(node)), path))
 
     walk(case.model_dump(mode="python", exclude={"policy", "solver"}), "")
+    huge = [(path, v) for v, path in found if v > MAX_MAGNITUDE]
+    if huge:
+        raise CaseValidationError("<case>", [
+            (path, f"{v:.3g} is larger than {MAX_MAGNITUDE:.0e} in magnitude; expected t or CNY "
+                   "(the solver cannot represent such numbers)") for path, v in huge
+        ])
     if len(found) < 2:
         return []
     lo, hi = min(found), max(found)

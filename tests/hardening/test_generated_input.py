@@ -32,6 +32,7 @@ from hypothesis import strategies as st
 from planner.cli import main
 from planner.errors import CaseValidationError
 from planner.io import parse_case
+from planner.numerics import input_warnings
 from planner.prepare import prepare
 from tests.hardening.strategies import _mutate, broken_files, mutated_cases, small_valid_cases
 
@@ -90,7 +91,9 @@ def test_mutated_cases_are_valid_or_name_every_problem():
         d, what = case_and_what
         with alarm(HANG_S):
             try:
-                prepare(parse_case(d, "case.yaml"))
+                case = parse_case(d, "case.yaml")
+                prepare(case)
+                input_warnings(case)
             except CaseValidationError as exc:
                 _assert_names_places(exc, what)
                 seen["refused"] += 1

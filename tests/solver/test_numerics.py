@@ -64,3 +64,18 @@ def test_results_are_not_rounded_before_display(tmp_path):
     assert "5000.117284" in csv  # six decimals in the file, full precision in the checked plan
     assert run(parse_case(copy.deepcopy(d))).plan.summary["objective_cny"] == pytest.approx(
         5_000.006172839455 * 50 + 5_000.117283949645 * 60, rel=1e-12)
+
+
+@pytest.mark.parametrize("command", ["validate", "run"])
+def test_numbers_the_solver_cannot_represent_are_input_errors(tmp_path, capsys, command):
+    """Found by the 10,000-case run: a measure costing -1e300 CNY/t reached HiGHS, which treats
+    magnitudes of 1e20 as infinite; the objective came back -inf and the checker refused (exit 4)."""
+    d = case_dict()
+    d["abatement"] = {"measures": [{"id": "m", "cost_cny_per_t": -1e300, "potential_t_per_year": 1}]}
+    p = tmp_path / "case.yaml"
+    p.write_text(yaml.safe_dump(d), encoding="utf-8")
+    args = [command, str(p)] + (["--out", str(tmp_path / "plan")] if command == "run" else [])
+    assert main(args) == 1
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: {p}: 1 problem(s)")
+    assert "abatement.measures[0].cost_cny_per_t: 1e+300 is larger than 1e+15 in magnitude" in err
