@@ -14,6 +14,7 @@ from models import build_model, extract_results
 from planner.check import check_plan
 from planner.errors import PlanCheckError
 from planner.io import load_case
+from planner.numerics import input_warnings
 from planner.plan import Plan, assemble_plan
 from planner.prepare import PreparedCase, prepare
 from planner.schema import CaseSpec
@@ -64,16 +65,19 @@ def solve(built: Built, opts: SolveOptions | None = None, *, check: bool = True)
     Raises ``PlanCheckError`` when ``check`` is set and the plan fails the checker.
     """
     opts = opts or options_for(built.prep.case)
+    case_warnings = input_warnings(built.prep.case)
     res = solve_model(built.model, opts)
+    res.warnings[:0] = case_warnings
     t0 = time.perf_counter()
     df = dict(zip(built.prep.data.years, built.prep.data.discount_factor, strict=True))
     results = extract_results(built.model, df, res.duals)
     plan = assemble_plan(built.prep, results, res)
     res.timings["build_s"] = built.build_s
     res.timings["extract_s"] = time.perf_counter() - t0
+    plan.warnings.extend(res.warnings)
     failures = check_plan(built.prep.data, plan, objective=res.objective) if check else []
     if failures:
-        raise PlanCheckError(failures)
+        raise PlanCheckError(failures + [f"(the model is badly scaled) {w}" for w in res.warnings])
     if res.status != "optimal":
         plan.notes.insert(
             0,

@@ -15,7 +15,7 @@ import sys
 from importlib import metadata
 from pathlib import Path
 
-from planner.errors import PlannerError
+from planner.errors import CaseValidationError, PlannerError
 
 logger = logging.getLogger("planner")
 
@@ -32,13 +32,18 @@ def _versions() -> dict[str, str]:
 
 def cmd_validate(args: argparse.Namespace) -> int:
     from planner.io import load_case
+    from planner.numerics import input_warnings
     from planner.prepare import prepare
 
     case = load_case(args.case)
-    prep = prepare(case)
+    try:
+        prep = prepare(case)
+        scale = input_warnings(case)
+    except CaseValidationError as exc:
+        raise exc.in_file(str(args.case)) from None
     print(f"{args.case}: valid case for {case.entity.id}, years {case.years[0]}-{case.years[-1]}, "
           f"rule pack {prep.pack.ref}")
-    for w in prep.warnings:
+    for w in prep.warnings + scale:
         print(f"warning: {w}")
     return 0
 
@@ -54,7 +59,10 @@ def cmd_run(args: argparse.Namespace) -> int:
         over["time_limit_s"] = args.time_limit
     if args.allow_nonoptimal:
         over["allow_nonoptimal"] = True
-    result = api.run(case, api.options_for(case, **over))
+    try:
+        result = api.run(case, api.options_for(case, **over))
+    except CaseValidationError as exc:
+        raise exc.in_file(str(args.case)) from None
     audit = {
         "input_file": str(args.case),
         "input_sha256": file_sha256(args.case),
@@ -66,10 +74,12 @@ def cmd_run(args: argparse.Namespace) -> int:
         "status": str(result.solve.status),
         "mip_gap": result.solve.gap,
         "checker": "passed",
+    }
+    run = {  # what differs between two runs of the same case: kept out of the other files
         "timings_s": {k: round(v, 4) for k, v in result.solve.timings.items()},
         "timestamp": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
     }
-    out = write_plan(result.plan, args.out, audit)
+    out = write_plan(result.plan, args.out, audit, run)
     print(terminal_summary(result.plan))
     print(f"\nPlan written to {out}")
     return 0
@@ -85,7 +95,12 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     print(f"{'solver':16s} {info}")
     print(f"{'rule packs':16s} {', '.join(available_packs())}")
     if not ok:
-        print("HiGHS is not usable: reinstall the project (`pip install -e .`), which pins highspy.")
+        try:
+            pin = next(r for r in metadata.requires("cn-ets-planner") or [] if r.startswith("highspy"))
+        except (metadata.PackageNotFoundError, StopIteration):
+            pin = "highspy"
+        print(f"HiGHS is not usable. Fix: `pip install '{pin}'` in this environment ({sys.executable}), "
+              "or reinstall the project (`pip install -e .`), then run `planner doctor` again.")
         return 3
     return 0
 

@@ -21,6 +21,13 @@ class CaseValidationError(PlannerError):
         lines += [f"  - {loc}: {msg}" if loc else f"  - {msg}" for loc, msg in problems]
         super().__init__("\n".join(lines))
 
+    def in_file(self, path: str) -> CaseValidationError:
+        """The same problems reported against the case file they came from (errors raised after
+        reading, e.g. by the rule-pack lookup, know only the field)."""
+        if self.source == path or self.source.startswith("rule pack"):
+            return self
+        return CaseValidationError(path, self.problems)
+
 
 class NonOptimalError(PlannerError):
     """The solve did not prove an optimal plan (and the caller did not allow that)."""

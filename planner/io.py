@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import errno
+import glob
 import hashlib
 import json
 import os
@@ -14,14 +16,178 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from planner.errors import CaseValidationError
+from planner.errors import CaseValidationError, PlannerError
 from planner.schema import CaseSpec, cross_problems
 
 MAX_CASE_BYTES = 5_000_000
+MAX_DEPTH = 32
+"""Deepest nesting of lists and mappings a case file may have (a real case needs about 5)."""
+MAX_NODES = 200_000
+"""Most values (scalars, lists, mappings) a case file may expand to, every alias use counted in full."""
+
+
+class _CaseLoader(yaml.SafeLoader):
+    """PyYAML's safe loader (no Python objects) with limits: nesting depth, expanded size (so that
+    aliases cannot multiply a small file into a huge one: "billion laughs"), no recursive aliases,
+    no duplicate keys."""
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self._depth = 0
+        self._nodes = 0
+        self._open_anchors: list[str] = []
+        self._size: dict[int, tuple[int, int]] = {}  # id(node) -> (expanded nodes, height)
+
+    def _measure(self, node: yaml.Node) -> tuple[int, int]:
+        """(expanded node count, height) of a composed node, shared sub-nodes counted at every use."""
+        got = self._size.get(id(node))
+        if got is None:
+            children: list[yaml.Node] = []
+            if isinstance(node, yaml.SequenceNode):
+                children = list(node.value)
+            elif isinstance(node, yaml.MappingNode):
+                children = [n for pair in node.value for n in pair]
+            sizes = [self._measure(c) for c in children]
+            got = (1 + sum(n for n, _ in sizes), 1 + max((h for _, h in sizes), default=0))
+            self._size[id(node)] = got
+        return got
+
+    def _limit(self, problem: str, mark: Any) -> yaml.composer.ComposerError:
+        return _LimitError(None, None, problem, mark)
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        event = self.peek_event()
+        if isinstance(event, yaml.AliasEvent):
+            if event.anchor in self._open_anchors:
+                raise self._limit(f"alias *{event.anchor} refers to a value that contains it", event.start_mark)
+            node = super().compose_node(parent, index)
+            count, height = self._measure(node)
+            self._nodes += count
+            if self._depth + height > MAX_DEPTH:
+                raise self._limit(f"alias *{event.anchor} nests values deeper than {MAX_DEPTH} levels", event.start_mark)
+        else:
+            self._nodes += 1
+            if self._depth + 1 > MAX_DEPTH:
+                raise self._limit(f"values nested deeper than {MAX_DEPTH} levels", event.start_mark)
+            self._depth += 1
+            if event.anchor is not None:
+                self._open_anchors.append(event.anchor)
+            try:
+                node = super().compose_node(parent, index)
+            finally:
+                self._depth -= 1
+                if event.anchor is not None:
+                    self._open_anchors.pop()
+        if self._nodes > MAX_NODES:
+            raise self._limit(
+                f"the file expands to more than {MAX_NODES:,} values (aliases counted at every use)",
+                event.start_mark,
+            )
+        return node
+
+    def construct_mapping(self, node: Any, deep: bool = False) -> dict:
+        if isinstance(node, yaml.MappingNode):
+            seen: dict[Any, Any] = {}
+            for key_node, _ in node.value:
+                if not isinstance(key_node, yaml.ScalarNode) or key_node.tag == "tag:yaml.org,2002:merge":
+                    continue
+                key = self.construct_object(key_node)
+                if key in seen:
+                    raise yaml.constructor.ConstructorError(
+                        None, None,
+                        f"duplicate key {key!r} (first at line {seen[key].line + 1})",
+                        key_node.start_mark,
+                    )
+                seen[key] = key_node.start_mark
+        return super().construct_mapping(node, deep=deep)
+
+    def construct_object(self, node: yaml.Node, deep: bool = False) -> Any:
+        """PyYAML's scalar constructors raise plain Python errors on values they cannot build
+        (``2025-02-30``, ``!!int abc``, ``!!timestamp x``); report those with their line."""
+        try:
+            return super().construct_object(node, deep=deep)
+        except yaml.YAMLError:
+            raise
+        except (ValueError, TypeError, AttributeError, KeyError, OverflowError) as exc:
+            what = f"{node.value!r}" if isinstance(node, yaml.ScalarNode) else "this value"
+            tag = node.tag.removeprefix("tag:yaml.org,2002:")
+            raise yaml.constructor.ConstructorError(
+                None, None, f"{_short(what)} is not a valid {tag} ({exc})", node.start_mark
+            ) from None
+
+
+def _short(s: str, n: int = 60) -> str:
+    return s if len(s) <= n else s[: n - 3] + "..."
+
+
+class _LimitError(yaml.composer.ComposerError):
+    """A case file over one of the reader's limits (depth, expanded size, recursive alias)."""
+
+
+def _load_yaml(text: str, src: str) -> Any:
+    try:
+        return yaml.load(text, Loader=_CaseLoader)  # a SafeLoader subclass
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        kind = "not a usable case file" if isinstance(exc, _LimitError) else "not valid YAML"
+        raise CaseValidationError(src, [(where, f"{kind}: {problem}")]) from None
+    except (ValueError, TypeError, AttributeError, KeyError, OverflowError, RecursionError) as exc:
+        # a value PyYAML resolves but cannot build, outside construct_object (a safety net)
+        raise CaseValidationError(src, [("", f"not valid YAML: {type(exc).__name__}: {_short(str(exc))}")]) from None
+
+
+def _load_json(text: str, src: str) -> Any:
+    try:
+        data = json.loads(text, object_pairs_hook=_json_pairs)
+    except json.JSONDecodeError as exc:
+        raise CaseValidationError(src, [(f"line {exc.lineno}, column {exc.colno}", f"not valid JSON: {exc.msg}")]) from None
+    except ValueError as exc:  # duplicate key (from _json_pairs), or a number Python cannot read
+        raise CaseValidationError(src, [("", f"not valid JSON: {exc}")]) from None
+    except RecursionError:
+        data = None
+        shape = f"values nested deeper than {MAX_DEPTH} levels"
+    else:
+        shape = _json_shape_problem(data)
+    if shape:
+        raise CaseValidationError(src, [("", f"not a usable case file: {shape}")])
+    return data
+
+
+def _json_pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k, v in pairs:
+        if k in out:
+            raise ValueError(f"duplicate key {k!r}")
+        out[k] = v
+    return out
+
+
+def _json_shape_problem(data: Any) -> str | None:
+    """Depth and size limits for JSON data (YAML is checked while it is composed)."""
+    stack = [(data, 1)]
+    nodes = 0
+    while stack:
+        node, depth = stack.pop()
+        nodes += 1
+        if depth > MAX_DEPTH:
+            return f"values nested deeper than {MAX_DEPTH} levels"
+        if nodes > MAX_NODES:
+            return f"the file has more than {MAX_NODES:,} values"
+        if isinstance(node, dict):
+            stack.extend((v, depth + 1) for v in node.values())
+        elif isinstance(node, list):
+            stack.extend((v, depth + 1) for v in node)
+    return None
 
 
 def read_case_data(path: str | Path) -> dict[str, Any]:
-    """Read a YAML or JSON case file into plain data (safe loader, size-limited)."""
+    """Read a YAML or JSON case file into plain data.
+
+    Safe: YAML tags cannot build Python objects; size, nesting depth and the expanded number of
+    values (aliases counted at every use) are limited; duplicate keys are errors.
+    """
     p = Path(path)
     src = str(p)
     if not p.is_file():
@@ -35,20 +201,12 @@ def read_case_data(path: str | Path) -> dict[str, Any]:
     except UnicodeDecodeError as exc:
         raise CaseValidationError(src, [("", f"not UTF-8 text (byte {exc.start})")]) from None
     suffix = p.suffix.lower()
-    try:
-        if suffix == ".json":
-            data = json.loads(text)
-        elif suffix in (".yaml", ".yml"):
-            data = yaml.safe_load(text)
-        else:
-            raise CaseValidationError(src, [("", f"unknown case file type {suffix!r}; expected .yaml, .yml or .json")])
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise CaseValidationError(src, [(where, f"not valid YAML: {problem}")]) from None
-    except json.JSONDecodeError as exc:
-        raise CaseValidationError(src, [(f"line {exc.lineno}, column {exc.colno}", f"not valid JSON: {exc.msg}")]) from None
+    if suffix == ".json":
+        data = _load_json(text, src)
+    elif suffix in (".yaml", ".yml"):
+        data = _load_yaml(text, src)
+    else:
+        raise CaseValidationError(src, [("", f"unknown case file type {suffix!r}; expected .yaml, .yml or .json")])
     if not isinstance(data, dict):
         raise CaseValidationError(src, [("", "the case file must be a mapping of sections (entity, horizon, ...)")])
     return data
@@ -125,37 +283,150 @@ def _dedupe(problems: list[tuple[str, str]]) -> list[tuple[str, str]]:
     return out
 
 
+class OutputFolderError(PlannerError):
+    """The chosen output folder cannot be replaced safely (it holds something other than a plan)."""
+
+    exit_code = 1
+
+
+PLAN_MARKER = "plan.json"
+"""A folder holding this file is a plan folder, which a new run may replace."""
+
+
+def _rename_exchange(a: Path, b: Path) -> bool:
+    """Swap two paths in one atomic step (Linux renameat2 RENAME_EXCHANGE); False if unsupported."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        fn = libc.renameat2
+    except (OSError, AttributeError):
+        return False
+    at_fdcwd, rename_exchange = -100, 2
+    if fn(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), rename_exchange) == 0:
+        return True
+    err = ctypes.get_errno()
+    if err in (errno.EINVAL, errno.ENOSYS, errno.ENOTSUP):
+        return False  # the file system cannot exchange; fall back to two renames
+    raise OSError(err, os.strerror(err), str(b))
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _leftovers(out: Path) -> list[tuple[Path, str, int]]:
+    """Hidden siblings ``.<name>.tmp-<pid>-*`` / ``.<name>.old-<pid>-*`` of earlier runs."""
+    found = []
+    for kind in ("tmp", "old"):
+        for q in out.parent.glob(f".{glob.escape(out.name)}.{kind}-*"):
+            pid = q.name[len(f".{out.name}.{kind}-"):].split("-", 1)[0]
+            if pid.isdigit() and q.is_dir() and not q.is_symlink():
+                found.append((q, kind, int(pid)))
+    return found
+
+
+def _recover(out: Path) -> None:
+    """Clean up after runs that were killed: a missing plan folder whose previous version was moved
+    aside is put back; temporary folders of dead processes are removed."""
+    stale = [(q, kind) for q, kind, pid in _leftovers(out) if pid != os.getpid() and not _pid_alive(pid)]
+    if not out.exists():
+        olds = sorted((q for q, kind in stale if kind == "old"), key=lambda q: q.stat().st_mtime)
+        if olds:
+            os.replace(olds[-1], out)
+    for q, _ in stale:
+        if q.exists():
+            shutil.rmtree(q, ignore_errors=True)
+
+
+def _check_out_dir(out: Path) -> None:
+    if out.is_symlink() or (out.exists() and not out.is_dir()):
+        raise OutputFolderError(f"{out}: the output must be a folder (it is replaced as a whole), not a file or link")
+    if out.is_dir() and any(out.iterdir()) and not (out / PLAN_MARKER).is_file():
+        raise OutputFolderError(
+            f"{out}: the folder exists and is not a plan folder (no {PLAN_MARKER}); the output folder "
+            "is replaced as a whole, so choose a new or empty folder"
+        )
+    cwd = Path.cwd().resolve()
+    if out == cwd or out in cwd.parents:
+        raise OutputFolderError(f"{out}: the output folder cannot be the current folder or one above it")
+
+
+def _fsync(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 def write_atomic_dir(out_dir: str | Path, fill: Callable[[Path], None]) -> Path:
-    """Write a whole output folder atomically: ``fill`` writes into a temporary sibling folder,
-    which replaces ``out_dir`` only when complete. A failure leaves the previous folder intact."""
-    out = Path(out_dir).resolve()
+    """Write a whole output folder atomically.
+
+    ``fill`` writes plain files into a hidden temporary sibling (``.<name>.tmp-<pid>-*``), which is
+    synced and then swapped with ``out_dir`` in one atomic rename (exchanged on Linux), so at every
+    moment ``out_dir`` holds the previous complete folder or the new complete one. A failure or a kill
+    leaves the previous folder; hidden leftovers of killed runs are removed by the next run. Only a
+    plan folder (or an empty one) is replaced; files ``fill`` writes must be plain names inside.
+    """
+    out = Path(out_dir).absolute()
+    out = out.parent.resolve() / out.name
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
+    _recover(out)
+    _check_out_dir(out)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-{os.getpid()}-", dir=out.parent))
     try:
         fill(tmp)
-        old = None
-        if out.exists():
-            old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=out.parent))
+        for f in tmp.iterdir():
+            if f.is_symlink() or not f.is_file():
+                raise OutputFolderError(f"{f.name}: a plan folder holds plain files only")
+            _fsync(f)
+        _fsync(tmp)
+        if not out.exists():
+            os.rename(tmp, out)
+        elif _rename_exchange(tmp, out):
+            shutil.rmtree(tmp, ignore_errors=True)  # tmp now holds the previous folder
+        else:
+            old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-{os.getpid()}-", dir=out.parent))
             os.rmdir(old)
-            os.replace(out, old)
-        os.replace(tmp, out)
-        if old is not None:
+            os.replace(out, old)  # between these two renames out is missing; _recover puts old back
+            os.replace(tmp, out)
             shutil.rmtree(old, ignore_errors=True)
+        _fsync(out.parent)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return out
 
 
-def write_plan(plan, out_dir: str | Path, audit: dict[str, Any]) -> Path:
-    """Write a plan folder (CSV per table, plan.json, summary.md) atomically."""
+def _plain_name(name: str) -> str:
+    """A file name that stays inside the plan folder."""
+    if not name or name in (".", "..") or "/" in name or "\\" in name or "\0" in name or name.startswith("."):
+        raise OutputFolderError(f"{name!r} is not a plain file name inside the plan folder")
+    return name
+
+
+def write_plan(plan, out_dir: str | Path, audit: dict[str, Any], run: dict[str, Any] | None = None) -> Path:
+    """Write a plan folder (CSV per table, plan.json, summary.md, run.json) atomically.
+
+    Every file but ``run.json`` depends only on the input, so two runs of the same case write
+    byte-identical files; ``run.json`` holds what differs between runs (timestamp, timings).
+    """
     from planner.report import markdown_summary, plan_json
 
     def fill(tmp: Path) -> None:
         for name in plan.TABLES:
             df = getattr(plan, name)
-            df.to_csv(tmp / f"{name}.csv", index=False, float_format="%.6f", lineterminator="\n")
-        (tmp / "plan.json").write_text(plan_json(plan, audit), encoding="utf-8")
+            df.to_csv(tmp / _plain_name(f"{name}.csv"), index=False, float_format="%.6f", lineterminator="\n")
         (tmp / "summary.md").write_text(markdown_summary(plan), encoding="utf-8")
+        if run is not None:
+            (tmp / "run.json").write_text(json.dumps(run, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+        (tmp / PLAN_MARKER).write_text(plan_json(plan, audit), encoding="utf-8")  # last: marks a plan folder
 
     return write_atomic_dir(out_dir, fill)

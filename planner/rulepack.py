@@ -7,6 +7,7 @@ the plan lists the pack version, the overrides and every uncertain parameter it 
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -137,15 +138,62 @@ def _check_override(p: RuleParam | None, key: str, value: Any) -> str | None:
             return f"expected a non-negative number, got {value}"
         if p.range and not (p.range[0] <= value <= p.range[1]):
             return f"expected a value in [{p.range[0]}, {p.range[1]}] ({p.source}), got {value}"
+        if p.unit.startswith("share") and value > 1:
+            return f"expected a share between 0 and 1 ({p.unit}), got {value}"
+        if p.unit.endswith(" year") and (isinstance(value, float) and not value.is_integer() or not 2013 <= value <= 2100):
+            return f"expected a year between 2013 and 2100, got {value}"
     elif isinstance(default, str):
         if not isinstance(value, str):
             return f"expected text, got {value!r}"
     elif isinstance(default, dict):
         if not isinstance(value, dict):
             return f"expected a mapping like the pack's, got {value!r}"
+        return _shape_problem(default, value, "")
     elif isinstance(default, list):
         if not isinstance(value, list):
             return f"expected a list like the pack's, got {value!r}"
+        return _list_problem(default, value)
     if p.choices is not None and value not in p.choices:
         return f"expected one of {p.choices}, got {value!r}"
+    return None
+
+
+def _list_problem(default: list, value: list) -> str | None:
+    """A list override has the pack's element kind: years where the pack lists years, mappings with
+    the pack's keys where it lists mappings (e.g. allocation cycles)."""
+    if not default:
+        return None
+    sample = default[0]
+    for i, v in enumerate(value):
+        if isinstance(sample, int) and not isinstance(sample, bool):
+            if isinstance(v, bool) or not isinstance(v, int) or not 2013 <= v <= 2100:
+                return f"[{i}]: expected a year, got {v!r}"
+        elif isinstance(sample, dict):
+            if not isinstance(v, dict):
+                return f"[{i}]: expected a mapping like the pack's, got {v!r}"
+            if unknown := sorted(set(map(str, v)) - set(map(str, sample))):
+                return f"[{i}]: unknown keys {unknown}; expected keys of {sorted(sample)}"
+        elif not isinstance(v, type(sample)):
+            return f"[{i}]: expected {type(sample).__name__}, got {v!r}"
+    return None
+
+
+def _shape_problem(default: dict, value: dict, path: str) -> str | None:
+    """A mapping override must have the pack's shape: year keys where the pack has years, tables where
+    it has tables, finite non-negative numbers where it has numbers (e.g. a benchmark table)."""
+    sample = next(iter(default.values()), None)
+    years = bool(default) and all(isinstance(k, int) for k in default)
+    for k, v in value.items():
+        here = f"{path}.{k}" if path else str(k)
+        if years and (isinstance(k, bool) or not str(k).strip().isdigit() or not 2013 <= int(k) <= 2100):
+            return f"{here}: expected a year as the key, got {k!r}"
+        if isinstance(sample, dict):
+            if not isinstance(v, dict):
+                return f"{here}: expected a mapping like the pack's, got {v!r}"
+            got = _shape_problem(sample, v, here)
+            if got:
+                return got
+        elif isinstance(sample, int | float) and not isinstance(sample, bool):
+            if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v) or v < 0:
+                return f"{here}: expected a finite non-negative number, got {v!r}"
     return None

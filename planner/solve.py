@@ -84,6 +84,8 @@ class SolveResult:
     duals_basis: str | None = None
     log: str = ""
     size: dict[str, int] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+    """Scale warnings about the compiled model (``planner.numerics``)."""
 
     @property
     def ok(self) -> bool:
@@ -253,9 +255,21 @@ def solve_model(m: pyo.ConcreteModel, opts: SolveOptions | None = None) -> Solve
     opts = opts or SolveOptions()
     if opts.backend == "pyomo":
         return _solve_pyomo(m, opts)
+    from planner.numerics import scale_warnings
+
     t_start = time.perf_counter()
     cm = compile_model(m)
-    return solve_compiled(cm, opts, t_start=t_start)
+    warnings = scale_warnings(cm)
+    try:
+        result = solve_compiled(cm, opts, t_start=t_start)
+    except NonOptimalError as exc:
+        if exc.result is not None:
+            exc.result.warnings = warnings
+        if warnings:
+            exc.args = (f"{exc}\n(the model is badly scaled: {warnings[0]})",)
+        raise
+    result.warnings = warnings
+    return result
 
 
 def solve_compiled(cm: CompiledModel, opts: SolveOptions, t_start: float | None = None) -> SolveResult:
@@ -307,35 +321,41 @@ def solve_compiled(cm: CompiledModel, opts: SolveOptions, t_start: float | None 
     )
     if has_solution:
         x = np.asarray(h.getSolution().col_value)
+        row_dual = None
+        t1 = time.perf_counter()
         if is_mip:
-            x[cm.integer_cols] = np.round(x[cm.integer_cols])
-        for v, val in zip(cm.columns, x, strict=True):
-            v.set_value(float(val), skip_validation=True)
-        if opts.duals and status in (SolveStatus.OPTIMAL, SolveStatus.FEASIBLE):
-            t1 = time.perf_counter()
-            row_dual = None
-            if not is_mip:
-                sol = h.getSolution()
+            # Re-solve the LP with the integer decisions fixed at their rounded values. Its primal
+            # values replace the MIP's: HiGHS accepts integers within 1e-6 of integral, and in a big-M
+            # row (net-sales floor, M up to the trade bound) 1e-6 x M tonnes would otherwise leak into
+            # the plan. Its duals are the shadow prices of the fixed plan.
+            idx = cm.integer_cols
+            xi = np.round(x[idx])
+            h.changeColsIntegrality(len(idx), idx, np.full(len(idx), highspy.HighsVarType.kContinuous))
+            h.changeColsBounds(len(idx), idx, xi, xi)
+            h.run()
+            sol = h.getSolution()
+            if h.getModelStatus().name == "kOptimal" and sol.value_valid:
+                x = np.asarray(sol.col_value)
+                result.objective = cm.obj_sign * float(h.getInfo().objective_function_value)
                 if sol.dual_valid:
                     row_dual = np.asarray(sol.row_dual)
-                    result.duals_basis = "LP"
-            else:
-                idx = cm.integer_cols
-                h.changeColsIntegrality(
-                    len(idx), idx, np.full(len(idx), highspy.HighsVarType.kContinuous)
-                )
-                h.changeColsBounds(len(idx), idx, x[idx], x[idx])
-                h.run()
-                sol = h.getSolution()
-                if h.getModelStatus().name == "kOptimal" and sol.dual_valid:
-                    row_dual = np.asarray(sol.row_dual)
                     result.duals_basis = "LP re-solve with integer decisions fixed"
-            if row_dual is not None:
-                duals: dict = {}
-                for con, yv in zip(cm.rows, row_dual, strict=True):
-                    duals[con] = duals.get(con, 0.0) + cm.obj_sign * float(yv)
-                result.duals = duals
-            result.timings["duals_s"] = time.perf_counter() - t1
+            x[idx] = xi
+        elif opts.duals:
+            sol = h.getSolution()
+            if sol.dual_valid:
+                row_dual = np.asarray(sol.row_dual)
+                result.duals_basis = "LP"
+        for v, val in zip(cm.columns, x, strict=True):
+            v.set_value(float(val), skip_validation=True)
+        if opts.duals and row_dual is not None and status in (SolveStatus.OPTIMAL, SolveStatus.FEASIBLE):
+            duals: dict = {}
+            for con, yv in zip(cm.rows, row_dual, strict=True):
+                duals[con] = duals.get(con, 0.0) + cm.obj_sign * float(yv)
+            result.duals = duals
+        else:
+            result.duals_basis = None
+        result.timings["duals_s"] = time.perf_counter() - t1
     result.log = "\n".join(log_lines)
     result.wall_s = time.perf_counter() - t_start
     _raise_unless_allowed(result, opts)

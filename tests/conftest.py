@@ -1,4 +1,4 @@
-"""Markers by folder (unit, solver, regression), the --update-golden option and a HiGHS check."""
+"""Markers by folder (unit, solver, regression, hardening), the --update-golden option and a HiGHS check."""
 
 from pathlib import Path
 
@@ -17,9 +17,9 @@ def pytest_collection_modifyitems(config, items):
     ok, why = check_solver()
     for item in items:
         folder = Path(str(item.fspath)).parent.name
-        if folder in ("unit", "solver", "regression"):
+        if folder in ("unit", "solver", "regression", "hardening"):
             item.add_marker(getattr(pytest.mark, folder))
-        if folder in ("solver", "regression") and not ok:
+        if folder in ("solver", "regression", "hardening") and not ok:
             item.add_marker(pytest.mark.skip(reason=f"HiGHS unavailable: {why}"))
 
 
