@@ -140,7 +140,7 @@ def _check_override(p: RuleParam | None, key: str, value: Any) -> str | None:
             return f"expected a value in [{p.range[0]}, {p.range[1]}] ({p.source}), got {value}"
         if p.unit.startswith("share") and value > 1:
             return f"expected a share between 0 and 1 ({p.unit}), got {value}"
-        if p.unit.endswith(" year") and (isinstance(value, float) and not value.is_integer() or not 2013 <= value <= 2100):
+        if _is_year_unit(p.unit) and (isinstance(value, float) and not value.is_integer() or not 2013 <= value <= 2100):
             return f"expected a year between 2013 and 2100, got {value}"
     elif isinstance(default, str):
         if not isinstance(value, str):
@@ -156,6 +156,11 @@ def _check_override(p: RuleParam | None, key: str, value: Any) -> str | None:
     if p.choices is not None and value not in p.choices:
         return f"expected one of {p.choices}, got {value!r}"
     return None
+
+
+def _is_year_unit(unit: str) -> bool:
+    """Units that name a calendar year ("vintage year", "first capped vintage"), not a rate per year."""
+    return "per year" not in unit and (unit.endswith(" year") or unit.endswith(" vintage"))
 
 
 def _list_problem(default: list, value: list) -> str | None:
