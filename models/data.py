@@ -123,6 +123,11 @@ class EntityData:
     ccer_lots: tuple[CcerLotData, ...] = ()
     opening_ccer_t: float = 0.0
     """Opening CCERs without an eligibility restriction (the purchased pool)."""
+    ccer_buy_old: tuple[bool, ...] = ()
+    """Market CCERs bought in that year are old-system (usable up to ``ccer_old_expiry_index``)."""
+    ccer_old_expiry_index: int = -1
+    """Index of the last year old-system CCERs may be surrendered; -1 = no old purchases expire in
+    the horizon. The pool held out of that year must then be new-system CCERs."""
     borrow_share: tuple[float, ...] = ()
     """Conditional pre-draw: at most this share of the year's gap may be drawn from a later
     allocation, when the gap is at least ``borrow_min_gap_share`` of emissions; empty/0 = none."""

@@ -415,6 +415,14 @@ def add_entity(b: pyo.Block, d: EntityData, years: tuple[int, ...]) -> None:
         incoming = d.opening_ccer_t if y == first else b.ccer_hold[years[i - 1]]
         return incoming + b.ccer_buy[y] - b.ccer_sell[y] == b.ccer_use[y] + b.ccer_hold[y]
 
+    @b.Constraint(doc="Old-system market CCERs expire: the pool held out of their last year is new CCERs")
+    def limit_ccer_old_expiry(b):
+        k = d.ccer_old_expiry_index
+        if k < 0:
+            return pyo.Constraint.Skip
+        new = [b.ccer_buy[years[i]] for i in range(k + 1) if not d.ccer_buy_old[i]]
+        return b.ccer_hold[years[k]] <= d.opening_ccer_t + sum(new)
+
     @b.Constraint(b.CCER_LOTS, doc="CCER surrendered from a lot over all years <= its quantity")
     def limit_ccer_lot(b, l):
         used = [b.ccer_use_lot[ll, y] for (ll, y) in b.LOT_YEARS if ll == l]

@@ -201,10 +201,14 @@ def allocation_schedule(
     pre_month: int,
     trueup_month: int,
     deadline_month: int,
+    deadlines: dict[int, str] | None = None,
+    calendar: dict[int, dict[str, str]] | None = None,
 ) -> list[dict]:
     """Per vintage: the pre-allocation (``share`` of the prior-year basis) with its month, the true-up to
     the final allocation after verification (negative when the pre-allocation exceeded it), and the surrender due at the deadline (rules.md R3.4,
-    R3.15, R6.1-R6.2). Months are in the year after the vintage. The first vintage's prior-year basis
+    R3.15, R6.1-R6.2). Months are in the year after the vintage, unless ``deadlines`` (vintage ->
+    "YYYY-MM") or ``calendar`` (vintage -> {pre_allocation, true_up}) give the historical dates (the
+    2019-2022 vintages were allocated late, 2021 and 2022 were due together at the end of 2023). The first vintage's prior-year basis
     is ``prior_emissions_t`` if given, else its own emissions (stated in ``basis_source``)."""
     rows = []
     for i, y in enumerate(years):
@@ -216,19 +220,20 @@ def allocation_schedule(
         else:
             prior, source = (emissions_t[0] if basis == "prior_year_emissions" else allocation_t[0]), f"{y} (no prior year given)"
         pre = preallocation(prior, share)
+        when = (calendar or {}).get(y, {})
         rows.append(
             {
                 "entity": entity,
                 "vintage": y,
                 "pre_allocation_t": pre,
-                "pre_allocation_month": f"{y + 1}-{pre_month:02d}",
+                "pre_allocation_month": when.get("pre_allocation", f"{y + 1}-{pre_month:02d}"),
                 "basis": basis,
                 "basis_source": source,
                 "true_up_t": allocation_t[i] - pre,
-                "true_up_month": f"{y + 1}-{trueup_month:02d}",
+                "true_up_month": when.get("true_up", f"{y + 1}-{trueup_month:02d}"),
                 "final_allocation_t": allocation_t[i],
                 "surrender_t": surrender_t[i],
-                "deadline_month": f"{y + 1}-{deadline_month:02d}",
+                "deadline_month": (deadlines or {}).get(y, f"{y + 1}-{deadline_month:02d}"),
             }
         )
     return rows

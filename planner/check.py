@@ -106,6 +106,7 @@ def _check_entity(d: EntityData, years: list[int], a: pd.DataFrame, plan) -> lis
     ccer_prev = d.opening_ccer_t
     short_prev = 0.0
     ns = d.opening_net_sales_t
+    ccer_new = d.opening_ccer_t  # new-system CCERs bought so far (old ones are used or sold first)
     for i, y in enumerate(years):
         r = a.loc[y]
         tag = f"{e} {y}"
@@ -150,6 +151,10 @@ def _check_entity(d: EntityData, years: list[int], a: pd.DataFrame, plan) -> lis
         _le(f, f"{tag}: CEA sold vs limit", r.sell_t, d.sell_max_t[i], scale)
         _le(f, f"{tag}: CCER bought vs availability", r.ccer_buy_t, d.ccer_buy_max_t[i], scale)
         _le(f, f"{tag}: CCER sold vs limit", r.ccer_sell_t, d.ccer_sell_max_t[i], scale)
+        if not (d.ccer_buy_old and d.ccer_buy_old[i]):
+            ccer_new += r.ccer_buy_t
+        if i == d.ccer_old_expiry_index:
+            _le(f, f"{tag}: CCERs held past the old-CCER last use are new-system ones", r.ccer_hold_t, ccer_new, scale)
         if not d.shortfall_allowed:
             _le(f, f"{tag}: shortfall under hard compliance", r.shortfall_t, 0.0, scale)
         ns += r.sell_t - r.buy_t - (r.auction_buy_t if d.auction_in_net_sales else 0.0)

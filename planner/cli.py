@@ -112,6 +112,23 @@ def cmd_schema(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_rulepack(args: argparse.Namespace) -> int:
+    from planner.rulepack import available_packs, load_rule_pack, reference_markdown
+
+    if args.list:
+        print("\n".join(available_packs()))
+        return 0
+    pack = load_rule_pack(args.pack)
+    if args.markdown:
+        sys.stdout.write(reference_markdown(pack))
+        return 0
+    print(f"{pack.ref}: {pack.title}")
+    for key in sorted(pack.params):
+        p = pack.params[key]
+        print(f"  {key} = {p.value!r} [{p.unit}] ({p.confidence}) {p.source}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="planner", description="China national ETS compliance planner")
     p.add_argument("--debug", action="store_true", help="show tracebacks and debug logs")
@@ -130,6 +147,11 @@ def build_parser() -> argparse.ArgumentParser:
     d.set_defaults(func=cmd_doctor)
     s = sub.add_parser("schema", help="print the case JSON schema")
     s.set_defaults(func=cmd_schema)
+    k = sub.add_parser("rulepack", help="show a rule pack's parameters with their sources (--markdown: docs table)")
+    k.add_argument("pack", nargs="?", default="cn-national", help="pack reference, id or id@version")
+    k.add_argument("--markdown", action="store_true", help="the reference table published in docs/rulepack.md")
+    k.add_argument("--list", action="store_true", help="list the available packs")
+    k.set_defaults(func=cmd_rulepack)
     return p
 
 

@@ -151,6 +151,8 @@ def _schedule(prep: PreparedCase, ann: pd.DataFrame) -> pd.DataFrame:
                 pre_month=pack["allocation.preallocation.month"],
                 trueup_month=pack["allocation.trueup.month"],
                 deadline_month=pack["compliance.deadline_month"],
+                deadlines={int(k): str(v) for k, v in pack["compliance.deadline_by_vintage"].items()},
+                calendar={int(k): v for k, v in pack["allocation.calendar_by_vintage"].items()},
             )
         )
     return pd.DataFrame([r for f in frames for r in f])

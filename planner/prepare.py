@@ -131,6 +131,7 @@ def prepare(case: CaseSpec, pack: RulePack | None = None) -> PreparedCase:
     cap_share = rp("ccer.cap_share")
     cap_on_obligation = rp("ccer.cap_base") == "obligation"
     old_last = rp("ccer.old_last_compliance_year")
+    ccer_buy_old, ccer_expiry = _old_market_ccers(years, pack, rp, old_last, ccer_max, notes)
 
     # ---- finance ----------------------------------------------------------------------------
     fin = case.finance
@@ -218,6 +219,8 @@ def prepare(case: CaseSpec, pack: RulePack | None = None) -> PreparedCase:
         projects=tuple(projects),
         ccer_lots=tuple(lots),
         opening_ccer_t=case.opening.ccer_unrestricted_t,
+        ccer_buy_old=ccer_buy_old,
+        ccer_old_expiry_index=ccer_expiry,
         borrow_share=tuple(borrow_share),
         borrow_min_gap_share=borrow_theta,
         borrow_source_index=years.index(borrow_src) if borrow_src in years else -1,
@@ -569,6 +572,31 @@ def _industry_unit(case: CaseSpec, u, r, year: int, rp) -> UnitAllocation:
         )
     out = industry_intensity(r.output, got[0])
     return UnitAllocation("industry_intensity", r.output, got[0], 0.0, 1.0, 1.0, 1.0, out, 0.0)
+
+
+def _old_market_ccers(years, pack, rp, old_last: int, ccer_max: list[float], notes: list[str]):
+    """Which years' market CCERs are old-system, and the year index after which they expire.
+
+    Old CCERs bought for a year after their last-use year could never be surrendered: such purchases
+    are closed (availability 0). The model then needs one constraint, at the last-use year: the pool
+    held out of it is at most the new-system CCERs bought so far (using old ones first is always
+    possible, so this is exact)."""
+    old_until = pack["ccer.market_old_system_last_year"]  # recorded as used only when it matters
+    if years[0] > old_until:
+        return tuple(False for _ in years), -1
+    rp("ccer.market_old_system_last_year")
+    old = tuple(y <= old_until for y in years)
+    for i, y in enumerate(years):
+        if old[i] and y > old_last and ccer_max[i] > 0:
+            ccer_max[i] = 0.0
+            notes.append(f"Market CCERs for {y} are old-system and past their last use ({old_last}): none can be bought.")
+    expiry = years.index(old_last) if years[0] <= old_last < years[-1] or old_last == years[-1] else -1
+    if expiry >= 0:
+        notes.append(
+            f"Market CCERs bought for {years[0]}-{min(old_until, years[-1])} are old-system CCERs, usable up to "
+            f"the {old_last} surrender; only new-system CCERs are carried beyond it."
+        )
+    return old, expiry
 
 
 def _borrowing(case: CaseSpec, rp, notes: list[str]) -> tuple[list[float], float, int]:

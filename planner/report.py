@@ -22,6 +22,11 @@ TERMINAL_COLUMNS = (
     ("total_cost_cny", "cost CNY", "{:,.0f}"),
     ("shadow_price_cny_per_t", "CNY/t", "{:,.2f}"),
 )
+OPTIONAL_COLUMNS = (  # shown after "allocation t" / "buy t" only when a rule makes them non-zero
+    ("relief_t", "relief t", "{:,.0f}", "allocation_t"),
+    ("borrow_t", "pre-drawn t", "{:,.0f}", "allocation_t"),
+    ("auction_buy_t", "auction t", "{:,.0f}", "buy_t"),
+)
 
 
 def _fmt(fmt: str, v: Any) -> str:
@@ -31,6 +36,8 @@ def _fmt(fmt: str, v: Any) -> str:
         return "none"
     if fmt == "{:d}":
         return str(int(v))
+    if isinstance(v, float) and abs(v) < 1e-6:
+        v = 0.0  # a solver's -1e-10 prints as 0, not -0
     return fmt.format(v)
 
 
@@ -38,7 +45,12 @@ def annual_table(plan) -> pd.DataFrame:
     """The per-year plan with the headline columns, as display strings."""
     a = plan.annual.copy()
     a["abatement"] = a["abatement_measures_t"] + a["abatement_projects_t"]
-    return pd.DataFrame({label: [_fmt(fmt, v) for v in a[col]] for col, label, fmt in TERMINAL_COLUMNS})
+    cols = list(TERMINAL_COLUMNS)
+    for col, label, fmt, after in OPTIONAL_COLUMNS:
+        if col in a and (a[col].abs() > 0.5).any():
+            at = next(i for i, c in enumerate(cols) if c[0] == after)
+            cols.insert(at + 1, (col, label, fmt))
+    return pd.DataFrame({label: [_fmt(fmt, v) for v in a[col]] for col, label, fmt in cols})
 
 
 def render_text_table(df: pd.DataFrame) -> str:

@@ -202,3 +202,64 @@ def _shape_problem(default: dict, value: dict, path: str) -> str | None:
             if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v) or v < 0:
                 return f"{here}: expected a finite non-negative number, got {v!r}"
     return None
+
+
+CONFIDENCE_TEXT: dict[str, str] = {
+    "P": "confirmed from official text (or a verbatim mirror)",
+    "S": "confirmed from a secondary source (ICAP, Caixin, ClearBlue, IKI, exchange data)",
+    "R": "recalled from official text or background knowledge, not re-read: verify before relying on it",
+    "I": "inferred from other rules, no text found",
+    "EDF": "stated in the EDF 2025 report, not confirmed independently",
+}
+
+
+def _value_text(v: Any) -> str:
+    """A parameter value on one line: tables as ``key: value`` pairs, lists comma-separated."""
+    if isinstance(v, dict):
+        return "; ".join(f"{k}: {_value_text(x)}" for k, x in v.items())
+    if isinstance(v, list):
+        return ", ".join(("{" + _value_text(x) + "}") if isinstance(x, dict) else _value_text(x) for x in v)
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    return str(v)
+
+
+def _cell(s: str) -> str:
+    return s.replace("|", "\\|").replace("\n", " ")
+
+
+def reference_markdown(pack: RulePack) -> str:
+    """The pack as a Markdown reference: one table per topic (the key's first part), one row per
+    parameter with value, unit, years, confidence, source (linked) and note. ``docs/rulepack.md`` is
+    this text for the newest pack (``planner rulepack --markdown``); a test fails when it is stale."""
+    lines = [
+        f"# Rule pack `{pack.ref}`",
+        "",
+        f"{pack.title}. Generated from `planner/rulepacks/{pack.ref}.yaml` by `planner rulepack --markdown`;",
+        "do not edit by hand. Every parameter can be overridden per case under `policy.overrides`",
+        "(dotted key, same shape). A plan lists each parameter it used whose confidence is R, I or EDF.",
+        "",
+        "Confidence marks (from `shared/domain/rules.md`):",
+        "",
+        *[f"- **{k}**: {t}" for k, t in CONFIDENCE_TEXT.items()],
+    ]
+    counts = {c: sum(p.confidence == c for p in pack.params.values()) for c in CONFIDENCE_TEXT}
+    lines += ["", f"{len(pack.params)} parameters: " + ", ".join(f"{n} {c}" for c, n in counts.items() if n) + "."]
+    topic = None
+    for key in sorted(pack.params):
+        p = pack.params[key]
+        head = key.split(".", 1)[0]
+        if head != topic:
+            topic = head
+            lines += ["", f"## `{head}`", "", "| parameter | value | unit | years | conf. | source | note |",
+                      "|---|---|---|---|---|---|---|"]
+        value = _value_text(p.value)
+        if p.choices is not None:
+            value += f" (one of: {', '.join(map(str, p.choices))})"
+        if p.range is not None:
+            value += f" (range {p.range[0]:g} to {p.range[1]:g})"
+        source = f"[{_cell(p.source)}]({p.url})" if p.url else _cell(p.source)
+        lines.append(
+            f"| `{key}` | {_cell(value)} | {_cell(p.unit)} | {_cell(p.years)} | {p.confidence} | {source} | {_cell(p.note)} |"
+        )
+    return "\n".join(lines) + "\n"

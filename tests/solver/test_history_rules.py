@@ -71,6 +71,54 @@ def test_industrial_verified_year_gives_abatement_no_value():
     assert plan.summary["objective_cny"] == pytest.approx(305_000)
 
 
+def old_ccer_case(**overrides):
+    d = case_dict(years=(2022, 2023, 2024), emissions=100_000, allocation=90_000, buy=100.0, ccer=[30.0, 90.0, 90.0])
+    d["policy"] = {"overrides": overrides}
+    return d
+
+
+def test_old_market_ccers_expire_after_their_last_use_year():
+    """Market CCERs bought for 2022 are old-system (pack: ccer.market_old_system_last_year 2022) and
+    usable up to the 2023 surrender (ccer.old_last_compliance_year). Cap 5% x 100,000 = 5,000 a year.
+      old CCERs at 30 for 2022 and 2023: 10,000 x 30 = 300,000; 2024 CCERs at 90: 5,000 x 90 = 450,000;
+      CEA 3 x 5,000 x 100 = 1,500,000. Total 2,250,000.
+    Without the expiry (last use 2024) the 2022 purchase covers 2024 too: 15,000 x 30 + 1,500,000
+    = 1,950,000; the rule costs 5,000 x (90 - 30) = 300,000."""
+    plan = solve(old_ccer_case())
+    assert plan.summary["objective_cny"] == pytest.approx(2_250_000)
+    assert row(plan, 2022).ccer_buy_t == pytest.approx(10_000)
+    assert row(plan, 2023).ccer_hold_t == pytest.approx(0, abs=1e-6)
+    assert row(plan, 2024).ccer_buy_t == pytest.approx(5_000)
+    free = solve(old_ccer_case(**{"ccer.old_last_compliance_year": 2024}))
+    assert free.summary["objective_cny"] == pytest.approx(1_950_000)
+    assert row(free, 2022).ccer_buy_t == pytest.approx(15_000)
+
+
+def test_old_ccers_past_their_last_use_cannot_be_bought():
+    """If the market were old-system through 2024 (override), 2024 purchases could never be
+    surrendered (availability set to 0) and banked 2022 CCERs expire after 2023 as well, so 2024's
+    5,000 t are CEA: 10,000 x 30 + 1,500,000 + 5,000 x 100 = 2,000,000 + 300,000 = 2,300,000."""
+    plan = solve(old_ccer_case(**{"ccer.market_old_system_last_year": 2024}))
+    assert row(plan, 2024).ccer_buy_t == 0
+    assert row(plan, 2024).ccer_surrendered_t == pytest.approx(0, abs=1e-6)
+    assert plan.summary["objective_cny"] == pytest.approx(2_300_000)
+
+
+def test_checker_refuses_old_ccers_held_past_their_last_use():
+    """Move 5,000 t of the 2024 purchase to 2022 and bank it through 2023: every balance still holds,
+    only the old-CCER expiry is broken, and the checker names it."""
+    from planner.api import run
+    from planner.check import check_plan
+
+    res = run(parse_case(old_ccer_case()))
+    a = res.plan.annual
+    a.loc[a["year"] == 2022, ["ccer_buy_t", "ccer_hold_t"]] += 5_000
+    a.loc[a["year"] == 2023, "ccer_hold_t"] += 5_000
+    a.loc[a["year"] == 2024, "ccer_buy_t"] -= 5_000
+    problems = check_plan(res.prep.data, res.plan)
+    assert any("old-CCER last use" in p for p in problems), problems
+
+
 def abscap_case(enabled=True):
     return {
         "entity": {"id": "P", "sector": "power", "unit_class": "coal_gt300"},

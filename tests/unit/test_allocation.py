@@ -298,6 +298,21 @@ def test_preallocation_schedule():
     assert rows[1]["pre_allocation_t"] == approx(665_000.0) and rows[1]["true_up_t"] == approx(-65_000.0)
 
 
+def test_schedule_uses_the_historical_calendar_of_the_pack():
+    """2021 and 2022 were allocated in March 2023 and due together on 2023-12-31 (rules.md R3.6, R6.1);
+    the pack's calendar says so, while 2023 follows the monthly rule (due 2024-12)."""
+    pack = load_rule_pack("cn-national")
+    rows = allocation_schedule(
+        entity="E", years=[2021, 2022, 2023], allocation_t=[1.0, 1.0, 1.0], emissions_t=[1.0, 1.0, 1.0],
+        surrender_t=[1.0, 1.0, 1.0], prior_emissions_t=None, share=0.7, basis="prior_year_emissions",
+        pre_month=4, trueup_month=10, deadline_month=12,
+        deadlines=pack["compliance.deadline_by_vintage"], calendar=pack["allocation.calendar_by_vintage"],
+    )
+    assert [r["deadline_month"] for r in rows] == ["2023-12", "2023-12", "2024-12"]
+    assert [r["pre_allocation_month"] for r in rows] == ["2023-03", "2023-03", "2024-04"]
+    assert rows[2]["true_up_month"] == "2024-10"
+
+
 def test_units_and_entity_activity_are_exclusive():
     case = _case()
     case["activity"] = copy.deepcopy(case["units"][0]["activity"])
