@@ -257,6 +257,42 @@ def test_industry_verified_year_then_intensity_tightened():
     assert list(prep.inputs["allocation_regime"]) == ["verified_emissions", "formula", "formula", "formula"]
 
 
+@pytest.mark.parametrize(
+    ("unit_class", "output", "emissions", "reference", "want_2025", "want_2026"),
+    [
+        # steel BF-BOF: 4.0 Mt crude steel x 1.90 t/t = 7,600,000; 2026: 1.90 x 0.98 = 1.862 -> 7,448,000
+        ("steel_bf_bof", 4_000_000, 7_700_000, 1.90, 7_600_000.0, 7_448_000.0),
+        # aluminium electrolysis (direct emissions only): 500,000 t x 1.55 = 775,000; 2026: 759,500
+        ("aluminium_electrolysis", 500_000, 800_000, 1.55, 775_000.0, 759_500.0),
+        # cement clinker: 3.1 Mt x 0.87 = 2,697,000; 2026: 0.87 x 0.98 = 0.8526 -> 2,643,060
+        ("cement_clinker", 3_100_000, 2_720_000, 0.87, 2_697_000.0, 2_643_060.0),
+    ],
+)
+def test_industry_classes_two_lines_verified_then_intensity(unit_class, output, emissions, reference, want_2025, want_2026):
+    """Each industrial class as two identical process lines (half the output each): 2024 = verified
+    emissions (relief share 1 on a zero formula part), 2025 = output x reference, 2026 tightened 2%
+    (override). Per line the numbers are half; the entity sums them."""
+    line = lambda i: {  # noqa: E731
+        "id": f"L{i}", "unit_class": unit_class,
+        "activity": [{"year": y, "output": output / 2, "emissions_t": emissions / 2} for y in (2024, 2025, 2026)],
+    }
+    case = {
+        "entity": {"id": "I", "sector": "industry"},
+        "horizon": {"first_year": 2024, "last_year": 2026},
+        "units": [line(1), line(2)],
+        "allocation": {"benchmarks": [{"year": 2025, "output_t_per_unit": reference, "unit_class": unit_class}]},
+        "market": [{"year": y, "cea_buy_cny_per_t": 60, "ccer_cny_per_t": 50} for y in (2024, 2025, 2026)],
+        "policy": {"overrides": {"benchmarks.industry.tightening_per_year": 0.02}},
+    }
+    prep = prepare(parse_case(case))
+    ent = prep.data.entities[0]
+    assert ent.allocation_t[0] == 0.0 and ent.relief_share[0] == 1.0
+    assert ent.allocation_t[1] == approx(want_2025)
+    assert ent.allocation_t[2] == approx(want_2026)
+    det = prep.allocation_detail.set_index(["unit", "year"])
+    assert det.loc[("L1", 2025), "allocation_t"] == approx(want_2025 / 2)
+
+
 def test_industry_without_reference_is_an_error():
     case = _industry()
     case["allocation"]["benchmarks"] = [{"year": 2026, "output_t_per_unit": 0.85}]
