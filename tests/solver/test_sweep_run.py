@@ -41,7 +41,11 @@ def test_local_processes_and_dask_localcluster_match_in_process():
     assert len(pool.stats["worker_pids"]) == 2 and os.getpid() not in pool.stats["worker_pids"]
     dask = sweep(case, SPEC, workers=2, scheduler="local", chunk_size=2)
     assert os.getpid() not in dask.stats["worker_pids"]
-    for other in (pool, dask):
+    from distributed import LocalCluster
+
+    with LocalCluster(n_workers=1, threads_per_worker=1, host="127.0.0.1", dashboard_address=None) as cluster:
+        remote = sweep(case, SPEC, scheduler=cluster.scheduler_address, chunk_size=3)  # an existing scheduler
+    for other in (pool, dask, remote):
         pd.testing.assert_frame_equal(
             other.frame.drop(columns=["solver_path"]), ref.frame.drop(columns=["solver_path"]), check_exact=False, atol=1e-6
         )
