@@ -6,8 +6,8 @@ Two studies (LP models: the bench entity of bench_entity.py without its projects
 post-2024 carry-over unlimited, so no integer decisions):
 
 1. one entity x ``--n1`` price paths through the public API ``planner.sweep.sweep`` (every variant
-   validated, prepared, warm re-solved, extracted to the plan tables and checked), with 1 and 2
-   local worker processes; and the warm engine alone (``WarmSolver.prime`` + HiGHS + loading the
+   validated, prepared, warm re-solved; ``tables="plan"``: extracted to the plan tables and checked;
+   ``tables="fast"``: ledger rows from the compiled map), with 1 and 2 local worker processes; and the warm engine alone (``WarmSolver.prime`` + HiGHS + loading the
    solution), and warm HiGHS alone (one ``highspy.Highs``: ``changeColsCost`` + ``run``) on the
    same cost vectors.
 2. ``--ne`` entities in one model (``models.build_model`` over a seeded fleet) x ``--n100`` price
@@ -116,21 +116,22 @@ def study_one(n: int, workers: list[int]) -> dict:
     case = parse_case(lp_case())
     spec = {"include_base": False, "price_paths": {"n": n, "seed": 1, "volatility": 0.281, "fields": ["cea_buy_cny_per_t", "ccer_cny_per_t"]}}
     out: dict = {"scenarios": n}
-    for w in workers:
-        t0 = time.perf_counter()
-        res = sweep(case, spec, workers=w)
-        wall = time.perf_counter() - t0
-        st = res.stats
-        assert set(res.scenarios["status"]) == {"optimal"}
-        out[f"api_workers_{w}"] = {
-            "wall_s": wall,
-            "setup_s": st["setup_s"],
-            "run_s": st["run_s"],
-            "per_scenario_median_ms": 1e3 * med(st["per_scenario_s"]),
-            "highs_in_engine_median_ms": 1e3 * med(st["highs_s"]),
-            "scenarios_per_s": n / st["run_s"],
-            "paths": st["paths"],
-        }
+    for tables in ("plan", "fast"):
+        for w in workers:
+            t0 = time.perf_counter()
+            res = sweep(case, spec, workers=w, tables=tables)
+            wall = time.perf_counter() - t0
+            st = res.stats
+            assert set(res.scenarios["status"]) == {"optimal"}
+            out[f"api_{tables}_workers_{w}"] = {
+                "wall_s": wall,
+                "setup_s": st["setup_s"],
+                "run_s": st["run_s"],
+                "per_scenario_median_ms": 1e3 * med(st["per_scenario_s"]),
+                "highs_in_engine_median_ms": 1e3 * med(st["highs_s"]),
+                "scenarios_per_s": n / st["run_s"],
+                "paths": st["paths"],
+            }
     # engine and HiGHS alone on the same variants (prepared once, outside the timing)
     base = prepare(case).data
     facs = price_path_factors(case.years, PricePathSpec(n=n, seed=1, volatility=0.281))

@@ -115,6 +115,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
             out=args.out,
             resume=args.resume,
             chunk_size=args.chunk_size,
+            tables=spec.tables,
             progress=None,
             case_sha256=file_sha256(args.case),
         )

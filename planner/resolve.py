@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import pyomo.environ as pyo
 
 from models import Results, build_model, extract_results
@@ -109,6 +110,26 @@ def _parametrise(data: ModelData) -> tuple[ModelData, pyo.ConcreteModel]:
     return dataclasses.replace(data, entities=tuple(ents)), holder
 
 
+def _affine(expr, pidx: dict[int, int]) -> tuple[float, list[tuple[int, float]]]:
+    """``expr`` (a number or an expression of mutable parameters) as ``c0 + sum g_i theta_i``:
+    evaluated with its parameters at 0, then each at 1 (exact for the affine coefficients that
+    the model's expressions have). Leaves the parameters at 0: the caller restores them."""
+    from pyomo.core.expr.visitor import identify_mutable_parameters
+
+    if isinstance(expr, int | float):
+        return float(expr), []
+    ps = list(identify_mutable_parameters(expr))
+    for p in ps:
+        p.set_value(0.0)
+    c0 = float(pyo.value(expr))
+    grads = []
+    for p in ps:
+        p.set_value(1.0)
+        grads.append((pidx[id(p)], float(pyo.value(expr)) - c0))
+        p.set_value(0.0)
+    return c0, grads
+
+
 @dataclass
 class WarmStats:
     """How each variant was solved."""
@@ -149,6 +170,8 @@ class WarmSolver:
         self._grad = None
         self._params_dirty = False
         self._solution = None
+        self._report = None
+        self._theta = None
 
     # ------------------------------------------------------------------ model state
     def _build(self, data: ModelData) -> tuple[pyo.ConcreteModel, pyo.ConcreteModel, CompiledModel]:
@@ -183,6 +206,8 @@ class WarmSolver:
         self._model, self._holder, self._cm, self._key = m, holder, cm, key
         self._grad = None  # found again on the first objective-only change
         self._params_dirty = False
+        self._report = None
+        self._theta = np.asarray([pyo.value(holder.p[i]) for i in range(len(holder.p))], dtype=float)
         self._lower = np.array(cm.lp.col_lower_, dtype=float)
         self._upper = np.array(cm.lp.col_upper_, dtype=float)
         self._cost = np.array(cm.lp.col_cost_, dtype=float)
@@ -223,7 +248,6 @@ class WarmSolver:
         ``cost = c0 + G @ theta`` (and the offset likewise), found once per model from Pyomo's
         standard representation with the parameters kept symbolic (each coefficient is evaluated
         with its parameters at 0, then each at 1)."""
-        from pyomo.core.expr.visitor import identify_mutable_parameters
         from pyomo.repn.standard_repn import generate_standard_repn
         holder, cm, m = self._holder, self._cm, self._model
         assert holder is not None and cm is not None and m is not None
@@ -234,18 +258,7 @@ class WarmSolver:
         saved = {i: pyo.value(holder.p[i]) for i in holder.p}
 
         def affine(expr) -> tuple[float, list[tuple[int, float]]]:
-            if isinstance(expr, int | float):
-                return float(expr), []
-            ps = list(identify_mutable_parameters(expr))
-            for p in ps:
-                p.set_value(0.0)
-            c0 = float(pyo.value(expr))
-            grads = []
-            for p in ps:
-                p.set_value(1.0)
-                grads.append((pidx[id(p)], float(pyo.value(expr)) - c0))
-                p.set_value(0.0)
-            return c0, grads
+            return _affine(expr, pidx)
 
         c0 = np.zeros(n)
         rows, cols, vals = [], [], []
@@ -285,6 +298,67 @@ class WarmSolver:
         self._cost = cost
         self._theta = theta
         self._params_dirty = True
+
+    def _compile_report(self) -> None:
+        """Ledger columns as exact functions of (solution x, parameters theta), once per model:
+        ``value = A x + sum g theta_i x_j + b0 + sum h theta_i`` (``models.extract.annual_expressions``)."""
+        from pyomo.repn.standard_repn import generate_standard_repn
+
+        from models.extract import annual_expressions
+
+        holder, cm, m = self._holder, self._cm, self._model
+        assert holder is not None and cm is not None and m is not None
+        pidx = {id(holder.p[i]): i for i in holder.p}
+        pos = {id(v): j for j, v in enumerate(cm.columns)}
+        saved = {i: pyo.value(holder.p[i]) for i in holder.p}
+        items = annual_expressions(m)
+        b0 = np.zeros(len(items))
+        lin: list[tuple[int, int, float]] = []
+        bil: list[tuple[int, int, int, float]] = []
+        const: list[tuple[int, int, float]] = []
+        for r, (_e, _y, _c, expr) in enumerate(items):
+            if isinstance(expr, int | float):
+                b0[r] = float(expr)
+                continue
+            repn = generate_standard_repn(expr, compute_values=False, quadratic=False)
+            if repn.nonlinear_expr is not None or repn.quadratic_vars:
+                raise ValueError(f"report column {_c} of {_e} {_y} is not linear")
+            for v, coef in zip(repn.linear_vars, repn.linear_coefs, strict=True):
+                base, grads = _affine(coef, pidx)
+                lin.append((r, pos[id(v)], base))
+                bil.extend((r, pos[id(v)], i, g) for i, g in grads)
+            base, grads = _affine(repn.constant, pidx)
+            b0[r] += base
+            const.extend((r, i, g) for i, g in grads)
+        for i, val in saved.items():
+            holder.p[i].set_value(val)
+
+        def arr(rows, k):
+            return tuple(np.asarray([t[j] for t in rows], dtype=float if j == k - 1 else np.int64) for j in range(k))
+
+        self._report = {
+            "keys": [(e, y, c) for e, y, c, _ in items],
+            "b0": b0,
+            "lin": arr(lin, 3),
+            "bil": arr(bil, 4),
+            "const": arr(const, 3),
+        }
+
+    def report_values(self) -> tuple[list[tuple], np.ndarray]:
+        """The ledger columns of the last solution (see ``_compile_report``), without Pyomo."""
+        if self._report is None:
+            self._compile_report()
+        rep = self._report
+        x, _ = self._solution
+        theta = self._theta if self._theta is not None else np.asarray([pyo.value(p) for p in self._holder.p.values()], dtype=float)
+        vals = rep["b0"].copy()
+        r, j, a = rep["lin"]
+        np.add.at(vals, r, a * x[j])
+        r, j, i, g = rep["bil"]
+        np.add.at(vals, r, g * theta[i] * x[j])
+        r, i, g = rep["const"]
+        np.add.at(vals, r, g * theta[i])
+        return rep["keys"], vals
 
     def _sync_params(self) -> None:
         """Give the Pyomo parameters the current values (before reading the model)."""
@@ -420,6 +494,40 @@ class WarmSolver:
         self._load_solution(res)
         df = dict(zip(prep.data.years, prep.data.discount_factor, strict=True))
         return path, res, extract_results(self._model, df, res.duals)
+
+    def solve_fast(self, prep: PreparedCase) -> tuple[str, SolveResult, pd.DataFrame | None]:
+        """Solve one variant and return its ledger rows from the compiled report map (no Pyomo
+        extraction, no plan tables, no checker); None without an optimal plan."""
+        path = self.prime(prep.data)
+        res = self._run()
+        self.stats.add("solve_s", res.wall_s)
+        try:
+            _raise_unless_allowed(res, self.opts)
+        except NonOptimalError:
+            return path, res, None
+        return path, res, self.fast_rows(prep)
+
+    def fast_rows(self, prep: PreparedCase) -> pd.DataFrame:
+        """The annual ledger of the last solution as a frame like ``Plan.annual``'s sweep columns."""
+        keys, vals = self.report_values()
+        cols: dict[str, list] = {}
+        index: dict[tuple, int] = {}
+        for (e, y, c), v in zip(keys, vals.tolist(), strict=True):
+            index.setdefault((e, y), len(index))
+            cols.setdefault(c, []).append(v)
+        ey = list(index)
+        df = pd.DataFrame(cols)
+        df.insert(0, "year", [y for _, y in ey])
+        df.insert(0, "entity", [e for e, _ in ey])
+        inp = prep.inputs.set_index(["entity", "year"]).reindex(ey)
+        for c in ("cea_buy_cny_per_t", "cea_sell_cny_per_t", "ccer_cny_per_t", "discount_factor"):
+            df[c] = inp[c].to_numpy()
+        cost_cols = [c for c in df.columns if c.startswith("cost_")]
+        df["total_cost_cny"] = df[cost_cols].sum(axis=1)
+        df["discounted_cost_cny"] = df["total_cost_cny"] * df["discount_factor"]
+        df["position_before_trading_t"] = df["allocation_t"] - df["obligation_t"]
+        df["shadow_price_cny_per_t"] = np.nan
+        return df.drop(columns=cost_cols + ["discount_factor"])
 
     def solve(self, prep: PreparedCase) -> VariantResult:
         """Plan one prepared variant (a ``planner.api``-equivalent plan, checked)."""

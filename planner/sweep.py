@@ -84,9 +84,14 @@ def _solver(case_json: str, opts: SolveOptions, check: bool):
 
 
 def solve_chunk(
-    case_json: str, chunk: list[Variant], opts: SolveOptions, check: bool = True
+    case_json: str, chunk: list[Variant], opts: SolveOptions, check: bool = True, tables: str = "plan"
 ) -> tuple[pd.DataFrame, dict]:
-    """Plan a chunk of variants in this process (worker entry point of every backend)."""
+    """Plan a chunk of variants in this process (worker entry point of every backend).
+
+    ``tables="fast"``: the first variant of the chunk is planned in full (plan tables, checker)
+    and its ledger from the compiled report map is compared with the plan's; the others get
+    their ledger rows from the map only (no plan tables, no checker, no shadow prices).
+    """
     from planner.prepare import prepare
 
     case, ws = _solver(case_json, opts, check)
@@ -94,7 +99,7 @@ def solve_chunk(
     paths: dict[str, int] = {}
     t0 = time.perf_counter()
     per: list[float] = []
-    for v in chunk:
+    for k, v in enumerate(chunk):
         t1 = time.perf_counter()
         try:
             c = variant_case(case, v)
@@ -103,13 +108,19 @@ def solve_chunk(
             frames.append(_rows(v, None, "invalid", str(exc), None))
             continue
         try:
-            vr = ws.solve(prep)
+            if tables == "fast" and k > 0:
+                path, res, rows = ws.solve_fast(prep)
+                paths[path] = paths.get(path, 0) + 1
+                frames.append(_fast_rows(v, rows, res, path))
+            else:
+                vr = ws.solve(prep)
+                paths[vr.path] = paths.get(vr.path, 0) + 1
+                frames.append(_rows(v, vr.plan, str(vr.solve.status), vr.error, vr))
+                if tables == "fast" and vr.plan is not None:
+                    _compare_fast(ws.fast_rows(prep), vr.plan.annual, v.id)
         except PlannerError as exc:  # e.g. the checker refused the plan
             frames.append(_rows(v, None, "error", str(exc), None))
             continue
-        paths[vr.path] = paths.get(vr.path, 0) + 1
-        status = str(vr.solve.status) if vr.plan is not None else str(vr.solve.status)
-        frames.append(_rows(v, vr.plan, status, vr.error, vr))
         per.append(time.perf_counter() - t1)
     info = {
         "pid": os.getpid(),
@@ -119,6 +130,46 @@ def solve_chunk(
         "highs_s": list(ws.stats.timings.get("solve_s", [])[-len(per) :]) if per else [],
     }
     return pd.concat(frames, ignore_index=True), info
+
+
+def _compare_fast(fast: pd.DataFrame, annual: pd.DataFrame, sid: str) -> None:
+    """The compiled report map must reproduce the plan's ledger (guards the fast tables)."""
+    import numpy as np
+
+    from planner.errors import PlanCheckError
+
+    a = annual.set_index(["entity", "year"])
+    f = fast.set_index(["entity", "year"]).reindex(a.index)
+    bad = []
+    for c in f.columns:
+        if c == "shadow_price_cny_per_t" or c not in a.columns:
+            continue
+        x, y = f[c].to_numpy(dtype=float), a[c].to_numpy(dtype=float)
+        if not np.allclose(x, y, rtol=1e-9, atol=1e-6, equal_nan=True):
+            bad.append(c)
+    if bad:
+        raise PlanCheckError([f"scenario {sid}: fast ledger differs from the plan in {bad}"])
+
+
+def _fast_rows(v: Variant, rows: pd.DataFrame | None, res, path: str) -> pd.DataFrame:
+    if rows is None:
+        return _rows(v, None, str(res.status), f"no optimal plan ({res.termination})", None)
+    head = {
+        "scenario": v.id,
+        "kind": v.kind,
+        "probability": v.probability if v.probability is not None else math.nan,
+        "status": str(res.status),
+        "error": "",
+        "overrides": json.dumps(v.overrides, sort_keys=True, default=str),
+        "solver_path": path,
+        "npv_cost_cny": float(res.objective),
+        "nominal_cost_cny": float(rows["total_cost_cny"].sum()),
+    }
+    cols = ["entity", "year"] + [c for c in YEAR_COLUMNS if c in rows.columns]
+    df = rows[cols].copy()
+    for k, val in reversed(list(head.items())):
+        df.insert(0, k, val)
+    return df
 
 
 def _rows(v: Variant, plan, status: str, error: str | None, vr) -> pd.DataFrame:
@@ -155,10 +206,10 @@ def _default_chunk(n: int, workers: int) -> int:
     return max(2, min(50, math.ceil(n / max(1, 4 * max(1, workers)))))
 
 
-def _run_local(case_json, chunks, opts, check, workers, on_done) -> None:
+def _run_local(case_json, chunks, opts, check, tables, workers, on_done) -> None:
     if workers <= 0:
         for ch in chunks:
-            on_done(ch, *solve_chunk(case_json, ch, opts, check))
+            on_done(ch, *solve_chunk(case_json, ch, opts, check, tables))
         return
     import multiprocessing as mp
     from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
@@ -168,7 +219,7 @@ def _run_local(case_json, chunks, opts, check, workers, on_done) -> None:
     ctx = mp.get_context("forkserver")
     ctx.set_forkserver_preload(["planner.sweep", "planner.resolve", "planner.prepare"])
     with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
-        pending = {pool.submit(solve_chunk, case_json, ch, opts, check): ch for ch in chunks}
+        pending = {pool.submit(solve_chunk, case_json, ch, opts, check, tables): ch for ch in chunks}
         while pending:
             done, _ = wait(pending, return_when=FIRST_COMPLETED)
             for fut in done:
@@ -176,7 +227,7 @@ def _run_local(case_json, chunks, opts, check, workers, on_done) -> None:
                 on_done(ch, *fut.result())
 
 
-def _run_dask(case_json, chunks, opts, check, workers, scheduler, on_done) -> None:
+def _run_dask(case_json, chunks, opts, check, tables, workers, scheduler, on_done) -> None:
     from distributed import Client, LocalCluster, as_completed
 
     cluster = None
@@ -194,7 +245,7 @@ def _run_dask(case_json, chunks, opts, check, workers, scheduler, on_done) -> No
         client = Client(scheduler)
     try:
         futs = {
-            client.submit(solve_chunk, case_json, ch, opts, check, pure=False): i
+            client.submit(solve_chunk, case_json, ch, opts, check, tables, pure=False): i
             for i, ch in enumerate(chunks)
         }
         for fut in as_completed(list(futs)):
@@ -216,6 +267,7 @@ def sweep(
     resume: bool = False,
     chunk_size: int | None = None,
     check: bool = True,
+    tables: str = "plan",
     progress: bool | None = False,
     case_sha256: str | None = None,
     on_chunk: Callable[[list[Variant], pd.DataFrame], None] | None = None,
@@ -223,12 +275,17 @@ def sweep(
     """Plan every variant of ``case``; see the module docstring.
 
     ``variants``: a ``SweepSpec`` (or its dict form), or a list of override dicts / ``Variant``s.
+    ``tables``: "plan" = every scenario a full, checked plan; "fast" = ledger rows from a compiled
+    linear map of the solution (the first scenario of each chunk planned in full, checked and
+    compared with the map; no shadow prices).
     ``scheduler``: None = local processes (``workers`` of them; 0 = in this process); ``"local"`` =
     a Dask LocalCluster on loopback with ``workers`` workers; else a Dask scheduler address.
     """
     from planner import sweepio
 
     t_setup = time.perf_counter()
+    if tables not in ("plan", "fast"):
+        raise ValueError(f"tables must be 'plan' or 'fast', not {tables!r}")
     vs = as_variants(case, variants)
     validate_variants(case, vs)
     opts = opts or SolveOptions(duals=True)
@@ -243,6 +300,7 @@ def sweep(
             "scenarios": len(vs),
             "workers": workers,
             "scheduler": scheduler or "processes",
+            "tables": tables,
         }
         done = sweepio.open_out_dir(out, manifest, resume=resume)
     todo = [v for v in vs if v.id not in done]
@@ -277,9 +335,9 @@ def sweep(
     t0 = time.perf_counter()
     try:
         if scheduler is None:
-            _run_local(case_json, chunks, opts, check, workers, on_done)
+            _run_local(case_json, chunks, opts, check, tables, workers, on_done)
         else:
-            _run_dask(case_json, chunks, opts, check, workers, scheduler, on_done)
+            _run_dask(case_json, chunks, opts, check, tables, workers, scheduler, on_done)
     finally:
         if bar is not None:
             bar.close()

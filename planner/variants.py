@@ -66,6 +66,9 @@ class SweepSpec(PlannerModel):
     """Dotted path -> [low, high]: two variants per path, the others at base."""
     price_paths: PricePathSpec | None = None
     plots: bool = True
+    tables: Literal["plan", "fast"] = "plan"
+    """plan: every scenario a full plan through the independent checker; fast: ledger rows from a
+    compiled linear map of the solution (one scenario per chunk planned, checked and compared)."""
 
 
 @dataclass(frozen=True)
