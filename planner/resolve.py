@@ -495,17 +495,17 @@ class WarmSolver:
         df = dict(zip(prep.data.years, prep.data.discount_factor, strict=True))
         return path, res, extract_results(self._model, df, res.duals)
 
-    def solve_fast(self, prep: PreparedCase) -> tuple[str, SolveResult, pd.DataFrame | None]:
+    def solve_fast(self, prep: PreparedCase) -> tuple[str, SolveResult, pd.DataFrame | None, str | None]:
         """Solve one variant and return its ledger rows from the compiled report map (no Pyomo
-        extraction, no plan tables, no checker); None without an optimal plan."""
+        extraction, no plan tables, no checker); without an optimal plan: None and the reason."""
         path = self.prime(prep.data)
         res = self._run()
         self.stats.add("solve_s", res.wall_s)
         try:
             _raise_unless_allowed(res, self.opts)
-        except NonOptimalError:
-            return path, res, None
-        return path, res, self.fast_rows(prep)
+        except NonOptimalError as exc:
+            return path, res, None, str(exc)
+        return path, res, self.fast_rows(prep), None
 
     def fast_rows(self, prep: PreparedCase) -> pd.DataFrame:
         """The annual ledger of the last solution as a frame like ``Plan.annual``'s sweep columns."""

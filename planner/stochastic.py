@@ -27,7 +27,7 @@ import pyomo.environ as pyo
 from models import build_model, extract_results
 from models.stochastic import build_extensive_form, decision_vars, decision_year, first_stage_cost
 from planner.check import check_plan
-from planner.errors import CaseValidationError, PlanCheckError
+from planner.errors import CaseValidationError, NonOptimalError, PlanCheckError
 from planner.plan import Plan, assemble_plan
 from planner.prepare import PreparedCase, prepare
 from planner.schema import CaseSpec
@@ -190,7 +190,7 @@ def stochastic_plan(
         try:
             _, r = _solve_one(p, opts, fixed=ev_first)
             eev_cost[s] = float(r.objective)
-        except Exception:  # the mean-value decisions can be infeasible in a scenario
+        except NonOptimalError:  # the mean-value decisions can be infeasible in a scenario
             eev_cost[s] = math.inf
     eev = sum(probs[s] * eev_cost[s] for s in preps)
 

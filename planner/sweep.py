@@ -65,6 +65,12 @@ class SweepResult:
     scenarios: pd.DataFrame
     stats: dict[str, Any] = field(default_factory=dict)
 
+    def to_parquet(self, path: str | os.PathLike) -> None:
+        """Write the tidy frame as one Parquet file (atomically)."""
+        from planner.sweepio import write_parquet
+
+        write_parquet(path, self.frame)
+
 
 # ---------------------------------------------------------------------------------------- worker
 _WORKER: dict[str, Any] = {}
@@ -109,9 +115,9 @@ def solve_chunk(
             continue
         try:
             if tables == "fast" and k > 0:
-                path, res, rows = ws.solve_fast(prep)
+                path, res, rows, err = ws.solve_fast(prep)
                 paths[path] = paths.get(path, 0) + 1
-                frames.append(_fast_rows(v, rows, res, path))
+                frames.append(_fast_rows(v, rows, res, path, err))
             else:
                 vr = ws.solve(prep)
                 paths[vr.path] = paths.get(vr.path, 0) + 1
@@ -151,9 +157,9 @@ def _compare_fast(fast: pd.DataFrame, annual: pd.DataFrame, sid: str) -> None:
         raise PlanCheckError([f"scenario {sid}: fast ledger differs from the plan in {bad}"])
 
 
-def _fast_rows(v: Variant, rows: pd.DataFrame | None, res, path: str) -> pd.DataFrame:
+def _fast_rows(v: Variant, rows: pd.DataFrame | None, res, path: str, error: str | None) -> pd.DataFrame:
     if rows is None:
-        return _rows(v, None, str(res.status), f"no optimal plan ({res.termination})", None)
+        return _rows(v, None, str(res.status), error, None)
     head = {
         "scenario": v.id,
         "kind": v.kind,

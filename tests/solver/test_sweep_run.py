@@ -130,3 +130,39 @@ def test_cli_writes_tables_and_plots(tmp_path):
     for name in ("cost_vs_price", "tornado", "paths", "cost_distribution"):
         png = out / "plots" / f"{name}.png"
         assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_an_infeasible_scenario_is_a_row_with_its_status_and_the_cli_exits_2(tmp_path):
+    """Hard compliance with no CEA or CCER to buy in 2027: 2,000 t short with nothing to cover it
+    (no holdings, no measure big enough), so that scenario is infeasible; the others are planned."""
+    d = _case()
+    d["policy"] = {"compliance": "hard"}
+    case = parse_case(d)
+    bad = {"market.2027.buy_limit_t": 0, "market.2027.ccer_available_t": 0, "market.2026.buy_limit_t": 0, "market.2026.ccer_available_t": 0}
+    res = sweep(case, [{}, bad, {"market.2027.cea_buy_cny_per_t": 95}], tables="fast", chunk_size=3)
+    st = dict(zip(res.scenarios["scenario"], res.scenarios["status"], strict=True))
+    assert st == {"v00000": "optimal", "v00001": "infeasible", "v00002": "optimal"}
+    assert "infeasible" in res.scenarios.set_index("scenario").loc["v00001", "error"]
+    res.to_parquet(tmp_path / "r.parquet")
+    pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "r.parquet"), res.frame)
+    c = tmp_path / "c.yaml"
+    c.write_text(yaml.safe_dump(d))
+    s = tmp_path / "s.yaml"
+    s.write_text(yaml.safe_dump({"scenarios": [{"id": "short", "overrides": bad}], "plots": False}))
+    r = subprocess.run([PLANNER, "sweep", str(c), str(s), "--out", str(tmp_path / "o"), "--workers", "0"], capture_output=True, text=True)
+    assert r.returncode == 2, r.stderr
+    assert "1 scenario(s) without an optimal plan: short" in r.stdout
+    assert set(pd.read_csv(tmp_path / "o" / "scenarios.csv")["status"]) == {"optimal", "infeasible"}
+
+
+def test_example_study_script_runs(tmp_path):
+    """cases/studies/run_study.py (the study a new user copies), at its smallest size."""
+    script = Path(__file__).resolve().parents[2] / "cases" / "studies" / "run_study.py"
+    r = subprocess.run([sys.executable, str(script), "--out", str(tmp_path), "--paths", "2", "--workers", "0"], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert "VSS" in r.stdout and "flat CEA price" in r.stdout
+    frame = pd.read_parquet(tmp_path / "sweep" / "results.parquet")
+    assert frame["scenario"].nunique() == 1 + 8 + 10 + 2
+    assert (tmp_path / "sweep" / "plots" / "tornado.png").exists()
+    st = pd.read_csv(tmp_path / "stochastic.csv")
+    assert st["probability"].sum() == approx(1.0)
