@@ -146,3 +146,34 @@ def extract_results(
         objective_cny=_v(m.objective),
     )
 
+
+
+def annual_expressions(m: pyo.ConcreteModel) -> list[tuple[str, int, str, object]]:
+    """(entity, year, column, Pyomo expression or number) for the ledger columns of the annual table
+    that are linear in the model's variables: the map that fast sweeps compile once per model.
+    Columns as in ``extract_results`` (``annual``) plus ``cost_<component>`` (nominal CNY)."""
+    out: list[tuple[str, int, str, object]] = []
+    for e in m.ENTITIES:
+        b = m.entity[e]
+        limited = set(b.LIMITED_YEARS)
+        for y in m.YEARS:
+            cols = {
+                "abatement_measures_t": sum(b.abate[k, y] for k in b.MEASURES) if len(b.MEASURES) else 0.0,
+                "abatement_projects_t": b.project_reduction[y],
+                "emissions_t": b.emissions[y],
+                "allocation_t": b.allocation[y],
+                "obligation_t": b.obligation[y],
+                "buy_t": b.buy[y],
+                "sell_t": b.sell[y],
+                "surrender_t": b.surrender[y],
+                "ccer_buy_t": b.ccer_buy[y],
+                "ccer_surrendered_t": b.ccer_surrendered[y],
+                "shortfall_t": b.shortfall[y],
+                "carry_t": b.carry[y],
+                "lapse_t": b.lapse[y] if y in limited else 0.0,
+                "carry_limit_t": b.carry_limit[y] if y in limited else float("inf"),
+            }
+            for c in COST_COMPONENTS:
+                cols[f"cost_{c}"] = getattr(b, f"cost_{c}")[y]
+            out.extend((e, y, k, v) for k, v in cols.items())
+    return out

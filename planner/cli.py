@@ -1,4 +1,4 @@
-"""Command line: validate | run | doctor | schema. Thin over ``planner.api``; logging set up here only.
+"""Command line: validate | run | sweep | doctor | schema. Thin over ``planner.api``; logging set up here only.
 
 Exit codes: 0 ok; 1 invalid input; 2 infeasible or not proven optimal; 3 solver unavailable;
 4 the plan failed the independent checker (nothing written).
@@ -85,6 +85,67 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_sweep(args: argparse.Namespace) -> int:
+    import os
+
+    from planner import sweepio
+    from planner.io import file_sha256, load_case, read_case_data
+    from planner.plots import all_figures
+    from planner.sweep import sweep
+    from planner.variants import SweepSpec
+
+    case = load_case(args.case)
+    raw = read_case_data(args.sweep)
+    try:
+        spec = SweepSpec.model_validate(raw)
+    except Exception as exc:  # pydantic ValidationError: name the sweep file
+        from pydantic import ValidationError
+
+        if not isinstance(exc, ValidationError):
+            raise
+        problems = [(".".join(str(x) for x in e["loc"]), e["msg"]) for e in exc.errors()]
+        raise CaseValidationError(str(args.sweep), problems) from None
+    workers = args.workers if args.workers is not None else (os.cpu_count() or 1)
+    try:
+        res = sweep(
+            case,
+            spec,
+            workers=workers,
+            scheduler=args.scheduler,
+            out=args.out,
+            resume=args.resume,
+            chunk_size=args.chunk_size,
+            tables=spec.tables,
+            progress=None,
+            case_sha256=file_sha256(args.case),
+        )
+    except CaseValidationError as exc:
+        if exc.source == "<sweep>":
+            raise CaseValidationError(str(args.sweep), exc.problems) from None
+        raise exc.in_file(str(args.case)) from None
+    if spec.plots:
+        sweepio.save_figures(args.out, all_figures(res.frame))
+    st = res.stats
+    sc = res.scenarios
+    bad = sc[sc["status"] != "optimal"]
+    print(
+        f"{st['scenarios']} scenarios ({st['resumed']} already done, {st['solved_now']} solved now) "
+        f"in {st['run_s']:.1f} s; solver paths {st['paths']}"
+    )
+    ok = sc[sc["status"] == "optimal"]["npv_cost_cny"]
+    if len(ok):
+        print(f"NPV cost: min {ok.min():,.0f}  median {ok.median():,.0f}  max {ok.max():,.0f} CNY")
+    if len(bad):
+        print(
+            f"{len(bad)} scenario(s) without an optimal plan: {', '.join(bad['scenario'].head(10))}"
+            f"{' ...' if len(bad) > 10 else ''} (status and error in scenarios.csv)"
+        )
+    print(
+        f"Results written to {args.out} (results.parquet, scenarios.csv{', plots/' if spec.plots else ''})"
+    )
+    return 2 if len(bad) else 0
+
+
 def cmd_doctor(args: argparse.Namespace) -> int:
     from planner.rulepack import available_packs
     from planner.solve import check_solver
@@ -143,6 +204,35 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--time-limit", type=float, default=None, help="solver time limit in seconds")
     r.add_argument("--allow-nonoptimal", action="store_true", help="write a plan not proven optimal (marked so)")
     r.set_defaults(func=cmd_run)
+    w = sub.add_parser(
+        "sweep", help="solve many variants of a case (sensitivity and scenario studies)"
+    )
+    w.add_argument("case", type=Path)
+    w.add_argument(
+        "sweep", type=Path, help="sweep file (YAML/JSON): scenarios, grid, tornado, price_paths"
+    )
+    w.add_argument(
+        "--out", type=Path, required=True, help="output folder (finished scenarios streamed here)"
+    )
+    w.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        help="worker processes (default: CPU count; 0 = in this process)",
+    )
+    w.add_argument(
+        "--scheduler",
+        default=None,
+        help="run on Dask distributed: 'local' (LocalCluster on loopback) or a scheduler address",
+    )
+    w.add_argument("--resume", action="store_true", help="complete an interrupted sweep in --out")
+    w.add_argument(
+        "--chunk-size",
+        type=int,
+        default=None,
+        help="scenarios per task (default: about 4 tasks per worker)",
+    )
+    w.set_defaults(func=cmd_sweep)
     d = sub.add_parser("doctor", help="check the installation and the solver")
     d.set_defaults(func=cmd_doctor)
     s = sub.add_parser("schema", help="print the case JSON schema")

@@ -89,6 +89,25 @@ def available_packs() -> list[str]:
     return sorted(f"{pid}@{v}" for pid, vs in _pack_files().items() for v, _ in vs)
 
 
+_PARSED: dict[tuple, RulePackFile] = {}
+
+
+def _parse_pack(path: Any) -> RulePackFile:
+    """Parse a pack file once per process (keyed by path, size and modification time): sweeps
+    prepare thousands of variants, and parsing the YAML dominated their preparation."""
+    try:
+        st = path.stat()
+        key: tuple | None = (str(path), st.st_size, st.st_mtime_ns)
+    except (AttributeError, OSError):
+        key = None
+    if key is not None and key in _PARSED:
+        return _PARSED[key]
+    data = RulePackFile.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")))
+    if key is not None:
+        _PARSED[key] = data
+    return data
+
+
 def load_rule_pack(ref: str, overrides: dict[str, Any] | None = None) -> RulePack:
     """Load pack ``ref`` (``id`` or ``id@version``) and apply ``overrides`` (validated)."""
     packs = _pack_files()
@@ -106,7 +125,7 @@ def load_rule_pack(ref: str, overrides: dict[str, Any] | None = None) -> RulePac
             [("policy.rule_pack", f"rule pack {pid!r} has no version {ver!r}; available: {sorted(versions)}")],
         )
     try:
-        data = RulePackFile.model_validate(yaml.safe_load(versions[ver].read_text(encoding="utf-8")))
+        data = _parse_pack(versions[ver])
     except ValidationError as exc:  # a broken pack is a packaging defect, reported plainly
         raise CaseValidationError(
             f"rule pack {pid}@{ver}", [(".".join(map(str, e["loc"])), e["msg"]) for e in exc.errors()]

@@ -1,0 +1,235 @@
+"""Benchmark: price sweeps. Warm re-solves (planner.resolve) vs warm HiGHS alone, 1 vs 2 workers.
+
+Usage: python bench/bench_sweep.py [--n1 1000] [--ne 100] [--n100 100] [--out bench/out/sweep.json]
+
+Two studies (LP models: the bench entity of bench_entity.py without its projects and with the
+post-2024 carry-over unlimited, so no integer decisions):
+
+1. one entity x ``--n1`` price paths through the public API ``planner.sweep.sweep`` (every variant
+   validated, prepared, warm re-solved; ``tables="plan"``: extracted to the plan tables and checked;
+   ``tables="fast"``: ledger rows from the compiled map), with 1 and 2 local worker processes; and the warm engine alone (``WarmSolver.prime`` + HiGHS + loading the
+   solution), and warm HiGHS alone (one ``highspy.Highs``: ``changeColsCost`` + ``run``) on the
+   same cost vectors.
+2. ``--ne`` entities in one model (``models.build_model`` over a seeded fleet) x ``--n100`` price
+   paths: the warm engine (objective update + HiGHS + values loaded) vs warm HiGHS alone vs a
+   rebuild (Pyomo build + compile + new HiGHS) per scenario. Group plan tables belong to the
+   group issue, so this study stops at the solved model.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import platform
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from bench.bench_entity import make_case  # noqa: E402
+
+
+def lp_case(seed: int = 7, eid: str = "BENCH") -> dict:
+    d = make_case(seed)
+    d["entity"]["id"] = eid
+    d["abatement"]["projects"] = []
+    d["policy"] = {"overrides": {"carryover.post_legacy.mode": "unlimited"}}
+    return d
+
+
+def med(xs) -> float:
+    return statistics.median(xs) if xs else float("nan")
+
+
+def highs_alone(lp, costs: list[np.ndarray]) -> list[float]:
+    """Warm HiGHS alone: one object, the model passed once, then per scenario new costs + run."""
+    import highspy
+
+    h = highspy.Highs()
+    h.setOptionValue("output_flag", False)
+    for k, v in {"threads": 1, "random_seed": 0}.items():
+        h.setOptionValue(k, v)
+    h.passModel(lp)
+    h.run()
+    n = lp.num_col_
+    idx = np.arange(n, dtype=np.int32)
+    out = []
+    for c in costs:
+        t0 = time.perf_counter()
+        h.changeColsCost(n, idx, c)
+        h.run()
+        np.asarray(h.getSolution().col_value)  # a user of HiGHS reads the solution too
+        out.append(time.perf_counter() - t0)
+        assert h.getModelStatus().name == "kOptimal"
+    return out
+
+
+def scaled(data, factors: list[float]):
+    """Model data with every entity's CEA/CCER prices scaled by the year's factor (engine studies)."""
+    ents = []
+    for e in data.entities:
+        f = factors
+        ents.append(
+            dataclasses.replace(
+                e,
+                price_buy_cny_per_t=tuple(p * k for p, k in zip(e.price_buy_cny_per_t, f, strict=True)),
+                price_sell_cny_per_t=tuple(p * k for p, k in zip(e.price_sell_cny_per_t, f, strict=True)),
+                price_ccer_buy_cny_per_t=tuple(p * k for p, k in zip(e.price_ccer_buy_cny_per_t, f, strict=True)),
+                penalty_cny_per_t=tuple(p * k for p, k in zip(e.penalty_cny_per_t, f, strict=True)),
+            )
+        )
+    return dataclasses.replace(data, entities=tuple(ents))
+
+
+def engine_run(datas) -> tuple[list[float], list[np.ndarray], list[float], object]:
+    """Warm engine per scenario: objective update + HiGHS + solution loaded into the model."""
+    from planner.resolve import WarmSolver
+
+    ws = WarmSolver()
+    ws.prime(datas[0])
+    ws._run()
+    times, costs, objs = [], [], []
+    for d in datas:
+        t0 = time.perf_counter()
+        path = ws.prime(d)
+        r = ws._run()
+        times.append(time.perf_counter() - t0)
+        assert path == "objective_only" and r.status == "optimal", (path, r.status)
+        costs.append(np.array(ws._cost))
+        objs.append(r.objective)
+    return times, costs, objs, ws
+
+
+def study_one(n: int, workers: list[int]) -> dict:
+    from planner.io import parse_case
+    from planner.prepare import prepare
+    from planner.sweep import sweep
+    from planner.variants import PricePathSpec, price_path_factors
+
+    case = parse_case(lp_case())
+    spec = {"include_base": False, "price_paths": {"n": n, "seed": 1, "volatility": 0.281, "fields": ["cea_buy_cny_per_t", "ccer_cny_per_t"]}}
+    out: dict = {"scenarios": n}
+    for tables in ("plan", "fast"):
+        for w in workers:
+            t0 = time.perf_counter()
+            res = sweep(case, spec, workers=w, tables=tables)
+            wall = time.perf_counter() - t0
+            st = res.stats
+            assert set(res.scenarios["status"]) == {"optimal"}
+            out[f"api_{tables}_workers_{w}"] = {
+                "wall_s": wall,
+                "setup_s": st["setup_s"],
+                "run_s": st["run_s"],
+                "per_scenario_median_ms": 1e3 * med(st["per_scenario_s"]),
+                "highs_in_engine_median_ms": 1e3 * med(st["highs_s"]),
+                "scenarios_per_s": n / st["run_s"],
+                "paths": st["paths"],
+            }
+    # engine and HiGHS alone on the same variants (prepared once, outside the timing)
+    base = prepare(case).data
+    facs = price_path_factors(case.years, PricePathSpec(n=n, seed=1, volatility=0.281))
+    datas = [scaled(base, f) for f in facs]
+    t0 = time.perf_counter()
+    times, costs, objs, ws = engine_run(datas)
+    out["engine_total_s"] = time.perf_counter() - t0
+    out["engine_median_ms"] = 1e3 * med(times)
+    alone = highs_alone(ws._cm.lp, costs)
+    out["highs_alone_median_ms"] = 1e3 * med(alone)
+    out["size"] = {"columns": ws._cm.lp.num_col_, "rows": ws._cm.lp.num_row_}
+    # rebuild per scenario (prepare is not included: Pyomo build + compile + new HiGHS), sampled
+    from models import build_model
+    from planner.api import build, solve  # noqa: F401
+    from planner.solve import SolveOptions, compile_model, solve_compiled
+
+    rb = []
+    for d in datas[: min(30, n)]:
+        t0 = time.perf_counter()
+        solve_compiled(compile_model(build_model(d)), SolveOptions(duals=False))
+        rb.append(time.perf_counter() - t0)
+    out["rebuild_median_ms"] = 1e3 * med(rb)
+    return out
+
+
+def study_group(ne: int, n: int) -> dict:
+    from models import build_model
+    from models.data import ModelData
+    from planner.io import parse_case
+    from planner.prepare import prepare
+    from planner.solve import SolveOptions, compile_model, solve_compiled
+    from planner.variants import PricePathSpec, price_path_factors
+
+    t0 = time.perf_counter()
+    preps = [prepare(parse_case(lp_case(seed=100 + i, eid=f"E{i:03d}"))) for i in range(ne)]
+    d0 = preps[0].data
+    data = ModelData(years=d0.years, discount_factor=d0.discount_factor, entities=tuple(p.data.entities[0] for p in preps))
+    facs = price_path_factors(list(d0.years), PricePathSpec(n=n, seed=2, volatility=0.281))
+    datas = [scaled(data, f) for f in facs]
+    prep_s = time.perf_counter() - t0
+    from planner.resolve import WarmSolver
+
+    t0 = time.perf_counter()
+    ws = WarmSolver()
+    ws.prime(data)
+    ws._run()
+    setup_s = time.perf_counter() - t0
+    times, costs, objs = [], [], []
+    for d in datas:
+        t1 = time.perf_counter()
+        assert ws.prime(d) == "objective_only"
+        r = ws._run()
+        times.append(time.perf_counter() - t1)
+        costs.append(np.array(ws._cost))
+        objs.append(r.objective)
+    alone = highs_alone(ws._cm.lp, costs)
+    rb = []
+    for i, d in enumerate(datas[:5]):
+        t1 = time.perf_counter()
+        r = solve_compiled(compile_model(build_model(d)), SolveOptions(duals=False))
+        rb.append(time.perf_counter() - t1)
+        assert abs(r.objective - objs[i]) <= 1e-6 * max(1.0, abs(objs[i])), (r.objective, objs[i])
+    return {
+        "entities": ne,
+        "scenarios": n,
+        "size": {"columns": ws._cm.lp.num_col_, "rows": ws._cm.lp.num_row_},
+        "prepare_fleet_s": prep_s,
+        "setup_s (build + compile + first solve)": setup_s,
+        "engine_median_ms": 1e3 * med(times),
+        "engine_scenarios_per_s": n / sum(times),
+        "highs_alone_median_ms": 1e3 * med(alone),
+        "rebuild_median_ms (5 sampled)": 1e3 * med(rb),
+    }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--n1", type=int, default=1000)
+    ap.add_argument("--ne", type=int, default=100)
+    ap.add_argument("--n100", type=int, default=100)
+    ap.add_argument("--workers", default="1,2")
+    ap.add_argument("--out", type=Path, default=ROOT / "bench" / "out" / "sweep.json")
+    args = ap.parse_args()
+    with open("/proc/loadavg") as fh:
+        load_before = fh.read().split()[:3]
+    one = study_one(args.n1, [int(w) for w in args.workers.split(",")])
+    grp = study_group(args.ne, args.n100)
+    with open("/proc/loadavg") as fh:
+        load_after = fh.read().split()[:3]
+    result = {
+        "machine": {"nproc": os.cpu_count(), "python": platform.python_version(), "loadavg_before": load_before, "loadavg_after": load_after},
+        "one_entity": one,
+        "group": grp,
+    }
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=2) + "\n")
+    print(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,95 @@
+"""Extensive form of a scenario tree: one compliance model per scenario, one expected-cost objective,
+non-anticipativity constraints on the decisions that must not depend on the scenario.
+
+Decisions are the entity's actions (``DECISIONS``); a decision belongs to the year of its index
+(the build year for ``build[p, s]``). The caller (``planner.stochastic``) says, for each year, which
+scenarios share a history up to that year and so must take the same decisions in it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import pyomo.environ as pyo
+
+DECISIONS: tuple[str, ...] = (
+    "abate",
+    "build",
+    "buy",
+    "sell",
+    "surrender",
+    "carry",
+    "shortfall",
+    "ccer_buy",
+    "ccer_sell",
+    "ccer_use",
+    "ccer_use_lot",
+    "auction_buy",
+    "borrow",
+)
+"""Variables of an entity block that are decisions (the rest follow from them and the data)."""
+
+
+def decision_vars(m: pyo.ConcreteModel, years: Sequence[int]) -> dict[tuple, pyo.Var]:
+    """Decisions of a built model of one scenario, keyed by (entity, name, index), with their year
+    (the last index element that is a model year)."""
+    ys = set(years)
+    out: dict[tuple, pyo.Var] = {}
+    for e in m.ENTITIES:
+        b = m.entity[e]
+        for name in DECISIONS:
+            comp = getattr(b, name, None)
+            if comp is None:
+                continue
+            for idx in comp:
+                out[(e, name, idx)] = comp[idx]
+    return {k: v for k, v in out.items() if decision_year(k[2], ys) is not None}
+
+
+def decision_year(idx, years: set[int]) -> int | None:
+    tup = idx if isinstance(idx, tuple) else (idx,)
+    for x in reversed(tup):
+        if isinstance(x, int) and x in years:
+            return x
+    return None
+
+
+def build_extensive_form(
+    scenarios: Mapping[str, pyo.ConcreteModel],
+    probability: Mapping[str, float],
+    groups: Mapping[int, Sequence[Sequence[str]]],
+) -> pyo.ConcreteModel:
+    """Extensive form: each scenario model becomes a block ``scen[name]`` (its own objective
+    deactivated), the objective is the probability-weighted sum of the scenario objectives, and
+    for every year ``y`` and every group of ``groups[y]`` the decisions of year ``y`` equal those of
+    the group's first scenario (``nonant``)."""
+    ef = pyo.ConcreteModel(name="cn_ets_extensive_form")
+    names = list(scenarios)
+    ef.SCENARIOS = pyo.Set(initialize=names, ordered=True, doc="Price scenarios")
+    ef.scen = pyo.Block(ef.SCENARIOS, doc="One compliance model per scenario")
+    for s in names:
+        sub = scenarios[s]
+        sub.objective.deactivate()
+        ef.scen[s].transfer_attributes_from(sub)
+    years = list(ef.scen[names[0]].YEARS)
+    dvars = {s: decision_vars(ef.scen[s], years) for s in names}
+    ef.nonant = pyo.ConstraintList(doc="Non-anticipativity: same decision in scenarios with the same history")
+    for y, grps in groups.items():
+        for g in grps:
+            ref = g[0]
+            for key, v in dvars[ref].items():
+                if decision_year(key[2], {y}) != y:
+                    continue
+                for s in g[1:]:
+                    ef.nonant.add(dvars[s][key] == v)
+    ef.objective = pyo.Objective(
+        expr=sum(probability[s] * ef.scen[s].objective.expr for s in names),
+        sense=pyo.minimize,
+        doc="Expected net present cost over the scenarios",
+    )
+    return ef
+
+
+def first_stage_cost(m: pyo.ConcreteModel, years: Sequence[int]):
+    """Discounted cost of the given years (the first-stage cost of a scenario model)."""
+    return sum(m.total_discounted_cost[y] for y in years)

@@ -1,0 +1,547 @@
+"""Warm re-solves for sweeps: one Pyomo model, one compiled model and one HiGHS object, changed in place.
+
+``WarmSolver.solve(prep)`` plans one prepared variant. Three paths, chosen robustly:
+
+1. **Objective only** (prices, fees, fines, measure costs, terminal values): the variant's model data
+   equal the current model's once those fields are masked. The model was built with those fields
+   as mutable Pyomo parameters, so only their values change; the objective is re-walked into a
+   cost vector and handed to HiGHS with ``changeColsCost``; HiGHS starts from the previous basis.
+2. **Same structure**: anything else changed (bounds, allocation, emissions, limits...). The model is
+   rebuilt and compiled; when its column/row identities, sparsity pattern and integrality equal the
+   current ones, costs, column bounds, row bounds and changed matrix values are changed in place
+   (``changeColsCost``, ``changeColsBounds``, ``changeRowsBounds``, ``changeCoeff``), warm.
+3. **New structure**: the compiled model is passed to the same HiGHS object afresh.
+
+The solution is mapped back to the same plan tables as ``planner.api.solve`` (``models.extract``,
+``planner.plan``) and checked by the independent checker (``planner.check``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyomo.environ as pyo
+
+from models import Results, build_model, extract_results
+from models.data import MeasureData, ModelData
+from planner.check import check_plan
+from planner.errors import NonOptimalError, PlanCheckError
+from planner.plan import Plan, assemble_plan
+from planner.prepare import PreparedCase
+from planner.solve import (
+    _STATUS,
+    CompiledModel,
+    SolveOptions,
+    SolveResult,
+    SolveStatus,
+    _highs,
+    _new_highs,
+    _raise_unless_allowed,
+    compile_model,
+)
+
+OBJECTIVE_TUPLES = (
+    "price_buy_cny_per_t",
+    "price_sell_cny_per_t",
+    "fee_cea_cny_per_t",
+    "price_ccer_buy_cny_per_t",
+    "price_ccer_sell_cny_per_t",
+    "fee_ccer_cny_per_t",
+    "penalty_cny_per_t",
+    "price_auction_cny_per_t",
+)
+"""Per-year entity fields that enter only the objective (checked by the warm-vs-rebuild test)."""
+OBJECTIVE_SCALARS = (
+    "terminal_cea_value_cny_per_t",
+    "terminal_ccer_value_cny_per_t",
+    "terminal_deduction_cny_per_t",
+    "borrow_terminal_cny_per_t",
+)
+
+
+def structure_key(data: ModelData) -> tuple:
+    """``data`` with every objective-only field masked: equal keys mean equal constraints and bounds."""
+    ents = []
+    for e in data.entities:
+        masked: dict[str, Any] = {f: None for f in OBJECTIVE_TUPLES + OBJECTIVE_SCALARS}
+        masked["measures"] = tuple(dataclasses.replace(m, cost_cny_per_t=None) for m in e.measures)
+        masked["price_auction_cny_per_t"] = bool(e.price_auction_cny_per_t)
+        ents.append(dataclasses.replace(e, **masked))
+    return (data.years, data.discount_factor, tuple(ents))
+
+
+def _objective_values(data: ModelData) -> list[float]:
+    """The objective-only numbers of ``data`` in a fixed order (the order of the parameters)."""
+    out: list[float] = []
+    for e in data.entities:
+        for f in OBJECTIVE_TUPLES:
+            out.extend(getattr(e, f))
+        out.extend(getattr(e, f) for f in OBJECTIVE_SCALARS)
+        for m in e.measures:
+            out.extend(m.cost_cny_per_t)
+    return out
+
+
+def _parametrise(data: ModelData) -> tuple[ModelData, pyo.ConcreteModel]:
+    """A copy of ``data`` whose objective-only numbers are mutable Pyomo parameters (in ``holder``)."""
+    values = _objective_values(data)
+    holder = pyo.ConcreteModel(name="sweep_parameters")
+    holder.p = pyo.Param(range(len(values)), mutable=True, initialize=dict(enumerate(values)))
+    it = iter(holder.p[i] for i in range(len(values)))
+    ents = []
+    for e in data.entities:
+        rep: dict[str, Any] = {f: tuple(next(it) for _ in getattr(e, f)) for f in OBJECTIVE_TUPLES}
+        rep.update({f: next(it) for f in OBJECTIVE_SCALARS})
+        rep["measures"] = tuple(
+            MeasureData(
+                m.id,
+                tuple(next(it) for _ in m.cost_cny_per_t),
+                m.potential_t,
+                m.allocation_loss_t_per_t,
+            )
+            for m in e.measures
+        )
+        ents.append(dataclasses.replace(e, **rep))
+    return dataclasses.replace(data, entities=tuple(ents)), holder
+
+
+def _affine(expr, pidx: dict[int, int]) -> tuple[float, list[tuple[int, float]]]:
+    """``expr`` (a number or an expression of mutable parameters) as ``c0 + sum g_i theta_i``:
+    evaluated with its parameters at 0, then each at 1 (exact for the affine coefficients that
+    the model's expressions have). Leaves the parameters at 0: the caller restores them."""
+    from pyomo.core.expr.visitor import identify_mutable_parameters
+
+    if isinstance(expr, int | float):
+        return float(expr), []
+    ps = list(identify_mutable_parameters(expr))
+    for p in ps:
+        p.set_value(0.0)
+    c0 = float(pyo.value(expr))
+    grads = []
+    for p in ps:
+        p.set_value(1.0)
+        grads.append((pidx[id(p)], float(pyo.value(expr)) - c0))
+        p.set_value(0.0)
+    return c0, grads
+
+
+@dataclass
+class WarmStats:
+    """How each variant was solved."""
+
+    objective_only: int = 0
+    in_place: int = 0
+    new_structure: int = 0
+    timings: dict[str, list[float]] = field(default_factory=dict)
+
+    def add(self, stage: str, seconds: float) -> None:
+        self.timings.setdefault(stage, []).append(seconds)
+
+
+@dataclass
+class VariantResult:
+    """A planned variant: the plan (None when infeasible etc.), the solve result and the path taken."""
+
+    plan: Plan | None
+    solve: SolveResult
+    path: str
+    error: str | None = None
+
+
+class WarmSolver:
+    """One persistent model per worker: re-solves variants warm, rebuilds only when needed."""
+
+    def __init__(self, opts: SolveOptions | None = None, *, check: bool = True) -> None:
+        self.opts = opts or SolveOptions()
+        self.check = check
+        self.stats = WarmStats()
+        self._key: tuple | None = None
+        self._model: pyo.ConcreteModel | None = None
+        self._holder: pyo.ConcreteModel | None = None
+        self._cm: CompiledModel | None = None
+        self._h: Any = None
+        self._log: list[str] = []
+        self._lower = self._upper = self._cost = None
+        self._grad = None
+        self._params_dirty = False
+        self._solution = None
+        self._report = None
+        self._theta = None
+
+    # ------------------------------------------------------------------ model state
+    def _build(self, data: ModelData) -> tuple[pyo.ConcreteModel, pyo.ConcreteModel, CompiledModel]:
+        pdata, holder = _parametrise(data)
+        m = build_model(pdata)
+        return m, holder, compile_model(m)
+
+    def _same_pattern(self, cm: CompiledModel) -> bool:
+        old = self._cm
+        assert old is not None
+        a, b = old.lp, cm.lp
+        if (a.num_col_, a.num_row_) != (b.num_col_, b.num_row_):
+            return False
+        if not np.array_equal(old.integer_cols, cm.integer_cols):
+            return False
+        if not (
+            np.array_equal(np.asarray(a.a_matrix_.start_), np.asarray(b.a_matrix_.start_))
+            and np.array_equal(np.asarray(a.a_matrix_.index_), np.asarray(b.a_matrix_.index_))
+        ):
+            return False
+        return [v.name for v in old.columns] == [v.name for v in cm.columns] and [
+            c.name for c in old.rows
+        ] == [c.name for c in cm.rows]
+
+    def _load(self, m, holder, cm: CompiledModel, key: tuple) -> None:
+        if self._h is None:
+            self._h = _new_highs(self.opts, self._log)
+        self._h.passModel(cm.lp)
+        self._adopt(m, holder, cm, key)
+
+    def _adopt(self, m, holder, cm: CompiledModel, key: tuple) -> None:
+        self._model, self._holder, self._cm, self._key = m, holder, cm, key
+        self._grad = None  # found again on the first objective-only change
+        self._params_dirty = False
+        self._report = None
+        self._theta = np.asarray([pyo.value(holder.p[i]) for i in range(len(holder.p))], dtype=float)
+        self._lower = np.array(cm.lp.col_lower_, dtype=float)
+        self._upper = np.array(cm.lp.col_upper_, dtype=float)
+        self._cost = np.array(cm.lp.col_cost_, dtype=float)
+
+    def _update_in_place(self, m, holder, cm: CompiledModel, key: tuple) -> None:
+        h, old = self._h, self._cm
+        assert old is not None
+        n, nr = cm.lp.num_col_, cm.lp.num_row_
+        cols = np.arange(n, dtype=np.int32)
+        h.changeColsCost(n, cols, np.asarray(cm.lp.col_cost_, dtype=float))
+        h.changeColsBounds(
+            n,
+            cols,
+            np.asarray(cm.lp.col_lower_, dtype=float),
+            np.asarray(cm.lp.col_upper_, dtype=float),
+        )
+        rows = np.arange(nr, dtype=np.int32)
+        if nr:
+            h.changeRowsBounds(
+                nr,
+                rows,
+                np.asarray(cm.lp.row_lower_, dtype=float),
+                np.asarray(cm.lp.row_upper_, dtype=float),
+            )
+        old_v, new_v = np.asarray(old.lp.a_matrix_.value_), np.asarray(cm.lp.a_matrix_.value_)
+        diff = np.flatnonzero(old_v != new_v)
+        if len(diff):
+            start = np.asarray(cm.lp.a_matrix_.start_)
+            index = np.asarray(cm.lp.a_matrix_.index_)
+            col_of = np.searchsorted(start, diff, side="right") - 1
+            for k, j in zip(diff, col_of, strict=True):
+                h.changeCoeff(int(index[k]), int(j), float(new_v[k]))
+        h.changeObjectiveOffset(float(cm.lp.offset_))
+        self._adopt(m, holder, cm, key)
+
+    def _objective_gradient(self) -> None:
+        """The objective's cost vector as an exact affine function of the parameters:
+        ``cost = c0 + G @ theta`` (and the offset likewise), found once per model from Pyomo's
+        standard representation with the parameters kept symbolic (each coefficient is evaluated
+        with its parameters at 0, then each at 1)."""
+        from pyomo.repn.standard_repn import generate_standard_repn
+        holder, cm, m = self._holder, self._cm, self._model
+        assert holder is not None and cm is not None and m is not None
+        pidx = {id(holder.p[i]): i for i in holder.p}
+        pos = {id(v): j for j, v in enumerate(cm.columns)}
+        repn = generate_standard_repn(m.objective.expr, compute_values=False, quadratic=False)
+        n, k = len(cm.columns), len(pidx)
+        saved = {i: pyo.value(holder.p[i]) for i in holder.p}
+
+        def affine(expr) -> tuple[float, list[tuple[int, float]]]:
+            return _affine(expr, pidx)
+
+        c0 = np.zeros(n)
+        rows, cols, vals = [], [], []
+        for v, coef in zip(repn.linear_vars, repn.linear_coefs, strict=True):
+            j = pos[id(v)]
+            base, grads = affine(coef)
+            c0[j] += cm.obj_sign * base
+            for i, g in grads:
+                rows.append(j)
+                cols.append(i)
+                vals.append(cm.obj_sign * g)
+        off0, ogr = affine(repn.constant)
+        og = np.zeros(k)
+        for i, g in ogr:
+            og[i] += cm.obj_sign * g
+        for i, val in saved.items():
+            holder.p[i].set_value(val)
+        self._c0, self._off0 = c0, cm.obj_sign * off0
+        self._grad = (np.asarray(rows, dtype=np.int64), np.asarray(cols, dtype=np.int64), np.asarray(vals, dtype=float))
+        self._ograd = og
+        self._params = [holder.p[i] for i in range(k)]
+        self._theta = np.array([saved[i] for i in range(k)], dtype=float)
+        self._params_dirty = False
+
+    def _set_objective(self, data: ModelData) -> None:
+        """Objective-only path: new parameter values -> new cost vector and offset for HiGHS."""
+        if self._grad is None:
+            self._objective_gradient()
+        theta = np.asarray(_objective_values(data), dtype=float)
+        rows, cols, vals = self._grad
+        cost = self._c0.copy()
+        np.add.at(cost, rows, vals * theta[cols])
+        offset = self._off0 + float(self._ograd @ theta)
+        n = len(cost)
+        self._h.changeColsCost(n, np.arange(n, dtype=np.int32), cost)
+        self._h.changeObjectiveOffset(offset)
+        self._cost = cost
+        self._theta = theta
+        self._params_dirty = True
+
+    def _compile_report(self) -> None:
+        """Ledger columns as exact functions of (solution x, parameters theta), once per model:
+        ``value = A x + sum g theta_i x_j + b0 + sum h theta_i`` (``models.extract.annual_expressions``)."""
+        from pyomo.repn.standard_repn import generate_standard_repn
+
+        from models.extract import annual_expressions
+
+        holder, cm, m = self._holder, self._cm, self._model
+        assert holder is not None and cm is not None and m is not None
+        pidx = {id(holder.p[i]): i for i in holder.p}
+        pos = {id(v): j for j, v in enumerate(cm.columns)}
+        saved = {i: pyo.value(holder.p[i]) for i in holder.p}
+        items = annual_expressions(m)
+        b0 = np.zeros(len(items))
+        lin: list[tuple[int, int, float]] = []
+        bil: list[tuple[int, int, int, float]] = []
+        const: list[tuple[int, int, float]] = []
+        for r, (_e, _y, _c, expr) in enumerate(items):
+            if isinstance(expr, int | float):
+                b0[r] = float(expr)
+                continue
+            repn = generate_standard_repn(expr, compute_values=False, quadratic=False)
+            if repn.nonlinear_expr is not None or repn.quadratic_vars:
+                raise ValueError(f"report column {_c} of {_e} {_y} is not linear")
+            for v, coef in zip(repn.linear_vars, repn.linear_coefs, strict=True):
+                base, grads = _affine(coef, pidx)
+                lin.append((r, pos[id(v)], base))
+                bil.extend((r, pos[id(v)], i, g) for i, g in grads)
+            base, grads = _affine(repn.constant, pidx)
+            b0[r] += base
+            const.extend((r, i, g) for i, g in grads)
+        for i, val in saved.items():
+            holder.p[i].set_value(val)
+
+        def arr(rows, k):
+            return tuple(np.asarray([t[j] for t in rows], dtype=float if j == k - 1 else np.int64) for j in range(k))
+
+        self._report = {
+            "keys": [(e, y, c) for e, y, c, _ in items],
+            "b0": b0,
+            "lin": arr(lin, 3),
+            "bil": arr(bil, 4),
+            "const": arr(const, 3),
+        }
+
+    def report_values(self) -> tuple[list[tuple], np.ndarray]:
+        """The ledger columns of the last solution (see ``_compile_report``), without Pyomo."""
+        if self._report is None:
+            self._compile_report()
+        rep = self._report
+        x, _ = self._solution
+        theta = self._theta if self._theta is not None else np.asarray([pyo.value(p) for p in self._holder.p.values()], dtype=float)
+        vals = rep["b0"].copy()
+        r, j, a = rep["lin"]
+        np.add.at(vals, r, a * x[j])
+        r, j, i, g = rep["bil"]
+        np.add.at(vals, r, g * theta[i] * x[j])
+        r, i, g = rep["const"]
+        np.add.at(vals, r, g * theta[i])
+        return rep["keys"], vals
+
+    def _sync_params(self) -> None:
+        """Give the Pyomo parameters the current values (before reading the model)."""
+        if self._params_dirty:
+            for p, v in zip(self._params, self._theta, strict=True):
+                p.set_value(float(v))
+            self._params_dirty = False
+
+    def prime(self, data: ModelData) -> str:
+        """Bring the persistent model to ``data``; return the path taken."""
+        key = structure_key(data)
+        t0 = time.perf_counter()
+        if self._key is not None and key == self._key:
+            self._set_objective(data)
+            self.stats.objective_only += 1
+            path = "objective_only"
+        else:
+            m, holder, cm = self._build(data)
+            if self._cm is not None and self._same_pattern(cm):
+                self._update_in_place(m, holder, cm, key)
+                self.stats.in_place += 1
+                path = "in_place"
+            else:
+                self._load(m, holder, cm, key)
+                self.stats.new_structure += 1
+                path = "new_structure"
+        self.stats.add("update_s", time.perf_counter() - t0)
+        return path
+
+    # ------------------------------------------------------------------ solve
+    def _run(self) -> SolveResult:
+        highspy = _highs()
+        h, cm, opts = self._h, self._cm, self.opts
+        assert cm is not None
+        t0 = time.perf_counter()
+        h.run()
+        solve_s = time.perf_counter() - t0
+        raw = h.getModelStatus().name
+        info = h.getInfo()
+        is_mip = len(cm.integer_cols) > 0
+        has_solution = info.primal_solution_status == 2
+        status = _STATUS.get(raw)
+        if status is None:
+            status = SolveStatus.FEASIBLE if has_solution else SolveStatus.NO_SOLUTION
+        objective = bound = gap = None
+        if has_solution:
+            objective = cm.obj_sign * float(info.objective_function_value)
+            if is_mip:
+                bound = cm.obj_sign * float(info.mip_dual_bound)
+                gap = float(info.mip_gap) if np.isfinite(info.mip_gap) else None
+            else:
+                bound, gap = objective, 0.0
+        result = SolveResult(
+            status=status,
+            termination=h.modelStatusToString(h.getModelStatus()),
+            objective=objective,
+            bound=bound,
+            gap=gap,
+            is_mip=is_mip,
+            wall_s=0.0,
+            timings={"solve_s": solve_s},
+            solver="highs-warm",
+            solver_version=f"HiGHS {h.version()}",
+            options=opts.highs(),
+            size={
+                "columns": cm.lp.num_col_,
+                "rows": cm.lp.num_row_,
+                "nonzeros": len(cm.lp.a_matrix_.value_),
+                "integers": len(cm.integer_cols),
+            },
+        )
+        if has_solution:
+            x = np.array(h.getSolution().col_value)
+            row_dual = None
+            if is_mip:
+                # same as planner.solve: primal values and duals from the LP with integers fixed,
+                # then integrality and bounds restored for the next variant
+                idx = cm.integer_cols.astype(np.int32)
+                xi = np.round(x[idx])
+                h.changeColsIntegrality(
+                    len(idx), idx, np.full(len(idx), highspy.HighsVarType.kContinuous)
+                )
+                h.changeColsBounds(len(idx), idx, xi, xi)
+                h.run()
+                sol = h.getSolution()
+                if h.getModelStatus().name == "kOptimal" and sol.value_valid:
+                    x = np.array(sol.col_value)
+                    result.objective = cm.obj_sign * float(h.getInfo().objective_function_value)
+                    if sol.dual_valid:
+                        row_dual = np.array(sol.row_dual)
+                        result.duals_basis = "LP re-solve with integer decisions fixed"
+                x[idx] = xi
+                h.changeColsIntegrality(
+                    len(idx), idx, np.full(len(idx), highspy.HighsVarType.kInteger)
+                )
+                h.changeColsBounds(len(idx), idx, self._lower[idx], self._upper[idx])
+            elif opts.duals:
+                sol = h.getSolution()
+                if sol.dual_valid:
+                    row_dual = np.array(sol.row_dual)
+                    result.duals_basis = "LP"
+            self._solution = (x, row_dual if opts.duals else None)
+            if not (opts.duals and row_dual is not None):
+                result.duals_basis = None
+        else:
+            self._solution = None
+        result.wall_s = time.perf_counter() - t0
+        return result
+
+    def _load_solution(self, result: SolveResult) -> None:
+        """Put the last solution into the Pyomo model and its duals into ``result``."""
+        cm = self._cm
+        assert cm is not None and self._solution is not None
+        x, row_dual = self._solution
+        for v, val in zip(cm.columns, x.tolist(), strict=True):
+            v.set_value(val, skip_validation=True)
+        if row_dual is not None:
+            duals: dict = {}
+            for con, yv in zip(cm.rows, row_dual.tolist(), strict=True):
+                duals[con] = duals.get(con, 0.0) + cm.obj_sign * yv
+            result.duals = duals
+        self._sync_params()
+
+    def solve_results(self, prep: PreparedCase) -> tuple[str, SolveResult, Results | None]:
+        """Solve one prepared variant; the extracted result frames (None without a plan)."""
+        path = self.prime(prep.data)
+        res = self._run()
+        self.stats.add("solve_s", res.wall_s)
+        try:
+            _raise_unless_allowed(res, self.opts)
+        except NonOptimalError:
+            return path, res, None
+        self._load_solution(res)
+        df = dict(zip(prep.data.years, prep.data.discount_factor, strict=True))
+        return path, res, extract_results(self._model, df, res.duals)
+
+    def solve_fast(self, prep: PreparedCase) -> tuple[str, SolveResult, pd.DataFrame | None, str | None]:
+        """Solve one variant and return its ledger rows from the compiled report map (no Pyomo
+        extraction, no plan tables, no checker); without an optimal plan: None and the reason."""
+        path = self.prime(prep.data)
+        res = self._run()
+        self.stats.add("solve_s", res.wall_s)
+        try:
+            _raise_unless_allowed(res, self.opts)
+        except NonOptimalError as exc:
+            return path, res, None, str(exc)
+        return path, res, self.fast_rows(prep), None
+
+    def fast_rows(self, prep: PreparedCase) -> pd.DataFrame:
+        """The annual ledger of the last solution as a frame like ``Plan.annual``'s sweep columns."""
+        keys, vals = self.report_values()
+        cols: dict[str, list] = {}
+        index: dict[tuple, int] = {}
+        for (e, y, c), v in zip(keys, vals.tolist(), strict=True):
+            index.setdefault((e, y), len(index))
+            cols.setdefault(c, []).append(v)
+        ey = list(index)
+        df = pd.DataFrame(cols)
+        df.insert(0, "year", [y for _, y in ey])
+        df.insert(0, "entity", [e for e, _ in ey])
+        inp = prep.inputs.set_index(["entity", "year"]).reindex(ey)
+        for c in ("cea_buy_cny_per_t", "cea_sell_cny_per_t", "ccer_cny_per_t", "discount_factor"):
+            df[c] = inp[c].to_numpy()
+        cost_cols = [c for c in df.columns if c.startswith("cost_")]
+        df["total_cost_cny"] = df[cost_cols].sum(axis=1)
+        df["discounted_cost_cny"] = df["total_cost_cny"] * df["discount_factor"]
+        df["position_before_trading_t"] = df["allocation_t"] - df["obligation_t"]
+        df["shadow_price_cny_per_t"] = np.nan
+        return df.drop(columns=cost_cols + ["discount_factor"])
+
+    def solve(self, prep: PreparedCase) -> VariantResult:
+        """Plan one prepared variant (a ``planner.api``-equivalent plan, checked)."""
+        path, res, results = self.solve_results(prep)
+        if results is None:
+            try:
+                _raise_unless_allowed(res, self.opts)
+            except NonOptimalError as exc:
+                return VariantResult(plan=None, solve=res, path=path, error=str(exc))
+        t0 = time.perf_counter()
+        plan = assemble_plan(prep, results, res)
+        if self.check:
+            failures = check_plan(prep.data, plan, objective=res.objective)
+            if failures:
+                raise PlanCheckError(failures)
+        self.stats.add("plan_s", time.perf_counter() - t0)
+        return VariantResult(plan=plan, solve=res, path=path)

@@ -1,0 +1,100 @@
+"""Stochastic plan: hedged first-year decision, VSS and EVPI by hand; extensive form vs progressive hedging."""
+
+import pytest
+
+from planner.io import parse_case
+from planner.stochastic import stochastic_plan
+from tests.solver.helpers import case_dict
+
+approx = pytest.approx
+
+
+def _bank_case(measure_cost=130.0):
+    """2027-2028, no discounting, no terminal value, hard compliance, carry-over unlimited.
+    2027: emissions = allocation = 50,000 (no need); CEA 100 (sell 90).
+    2028: short 1,000 t (51,000 vs 50,000); CEA price uncertain (sell 30); a measure in 2028 abates
+    up to 1,000 t at ``measure_cost``; CCERs too dear to use. The only first-year choice is to buy
+    b in 2027 at 100 and bank it for 2028."""
+    d = case_dict(years=(2027, 2028), emissions=[50_000, 51_000], allocation=50_000, buy=[100.0, 120.0], sell=[90.0, 30.0], ccer=1000.0)
+    d["abatement"] = {"measures": [{"id": "m", "cost_cny_per_t": measure_cost, "potential_t_per_year": 1_000, "first_year": 2028}]}
+    d["policy"] = {"overrides": {"carryover.post_legacy.mode": "unlimited"}, "compliance": "hard"}
+    return parse_case(d)
+
+
+def _two(p_high):
+    return [
+        {"id": "high", "probability": p_high, "overrides": {"market.2028.cea_buy_cny_per_t": 200.0}},
+        {"id": "low", "probability": round(1 - p_high, 12), "overrides": {"market.2028.cea_buy_cny_per_t": 40.0}},
+    ]
+
+
+def _fs(frame, name, year=2027):
+    r = frame[(frame["name"] == name) & (frame["year"] == year)]
+    return float(r["value"].sum())
+
+
+def test_hedged_first_year_decision_vss_and_evpi_by_hand():
+    """2028 price 200 (p = 0.4) or 40 (p = 0.6). In 2028 a short tonne costs min(price, 130):
+    130 if high (the measure), 40 if low. Banked tonnes cost 100 each.
+    Stochastic (RP): expected 2028 cost per tonne 0.4 x 130 + 0.6 x 40 = 76 < 100 -> bank nothing,
+    RP = 1,000 x 76 = 76,000.
+    Mean-value plan (EV): mean price 0.4 x 200 + 0.6 x 40 = 104 < 130, so it would buy in 2028 at 104
+    > 100 -> it banks 1,000 t in 2027; EV = 100,000. Kept in every scenario: EEV = 100,000.
+    VSS = EEV - RP = 24,000.
+    Wait-and-see: high -> bank at 100 (< 130): 100,000; low -> buy at 40: 40,000;
+    WS = 0.4 x 100,000 + 0.6 x 40,000 = 64,000; EVPI = RP - WS = 12,000."""
+    r = stochastic_plan(_bank_case(), _two(0.4))
+    assert _fs(r.first_stage, "buy") == approx(0, abs=1e-6)
+    assert _fs(r.first_stage, "carry") == approx(0, abs=1e-6)
+    assert _fs(r.ev_first_stage, "buy") == approx(1_000)
+    assert _fs(r.ev_first_stage, "carry") == approx(1_000)
+    assert r.rp_cny == approx(76_000)
+    assert r.ev_cny == approx(100_000)
+    assert r.eev_cny == approx(100_000)
+    assert r.ws_cny == approx(64_000)
+    assert r.vss_cny == approx(24_000)
+    assert r.evpi_cny == approx(12_000)
+    # the recourse: high abates 1,000 at 130, low buys 1,000 at 40; both plans pass the checker
+    high, low = (r.plans[s].annual.set_index("year").loc[2028] for s in ("high", "low"))
+    assert (high.abatement_measures_t, high.buy_t) == (approx(1_000), approx(0, abs=1e-6))
+    assert (low.abatement_measures_t, low.buy_t) == (approx(0, abs=1e-6), approx(1_000))
+    sc = r.scenarios.set_index("scenario")
+    assert sc.loc["high", "stochastic_plan_cny"] == approx(130_000)
+    assert sc.loc["low", "stochastic_plan_cny"] == approx(40_000)
+
+
+@pytest.mark.parametrize(("p_high", "bank", "rp"), [(0.4, 0.0, 76_000), (0.7, 1_000.0, 100_000)])
+def test_progressive_hedging_agrees_with_the_extensive_form(p_high, bank, rp):
+    """p = 0.7: expected 2028 cost per tonne 0.7 x 130 + 0.3 x 40 = 103 > 100 -> bank all 1,000 t in
+    2027; RP = 100,000 (VSS 0: the mean price 152 leads to the same decision). PH (mpi-sppy, no
+    MPI) reaches the extensive form's first-year decisions and expected cost."""
+    r = stochastic_plan(_bank_case(), _two(p_high), method="ph")
+    assert _fs(r.first_stage, "buy") == approx(bank, abs=1e-6)
+    assert r.rp_cny == approx(rp)
+    ph = r.ph["first_stage"]
+    for name in ("buy", "sell", "carry", "surrender"):
+        assert _fs(ph, name) == approx(_fs(r.first_stage, name), abs=1e-2)
+    assert r.ph["expected_cost_cny"] == approx(rp, rel=1e-6)
+
+
+def test_multi_stage_tree_shares_decisions_where_histories_agree():
+    """Three years; 2028 prices branch in two (up/down), 2029 in two more: four scenarios.
+    2027 decisions: one group of four; 2028: two groups of two (same 2028 price); 2029: none."""
+    d = case_dict(years=(2027, 2028, 2029), emissions=[50_000, 51_000, 52_000], allocation=50_000, buy=[100.0, 100.0, 100.0], sell=[90.0, 30.0, 30.0], ccer=1000.0)
+    d["policy"] = {"overrides": {"carryover.post_legacy.mode": "unlimited"}, "compliance": "hard"}
+    case = parse_case(d)
+    sc = []
+    for a, pa in (("u", 150.0), ("d", 60.0)):
+        for b, pb in (("u", 1.3), ("d", 0.7)):
+            sc.append({"id": a + b, "probability": 0.25, "overrides": {"market.2028.cea_buy_cny_per_t": pa, "market.2029.cea_buy_cny_per_t": round(pa * pb, 2)}})
+    r = stochastic_plan(case, sc)
+    assert r.groups == {2027: [["uu", "ud", "du", "dd"]], 2028: [["uu", "ud"], ["du", "dd"]]}
+    carry = {s: r.plans[s].annual.set_index("year")["carry_t"] for s in r.plans}
+    assert carry["uu"][2028] == approx(carry["ud"][2028])
+    assert carry["du"][2028] == approx(carry["dd"][2028])
+    # 2027 choice: bank tonnes at 100 for the needs of 2028 (1,000 t) and 2029 (2,000 t). On the 'u'
+    # branch each such tonne would otherwise cost 150 (2028 price; waiting for 2029: (195 + 105) / 2
+    # = 150 too): +50. On 'd' it would cost 60 (2028; waiting: (78 + 42) / 2 = 60): -40. Expected
+    # +5 per tonne -> bank all 3,000 t in 2027, cost 300,000 in every scenario.
+    assert r.plans["uu"].annual.set_index("year")["buy_t"][2027] == approx(3_000)
+    assert r.rp_cny == approx(300_000)

@@ -1,0 +1,223 @@
+"""Sweeps: a hand-checked cost curve with kinks, and warm re-solves against rebuilds."""
+
+import copy
+import os
+import random
+
+import pandas as pd
+import pytest
+
+from models import build_model, extract_results
+from planner.api import options_for, run
+from planner.io import parse_case
+from planner.prepare import prepare
+from planner.resolve import WarmSolver
+from planner.solve import solve_model
+from planner.sweep import sweep
+from tests.solver.helpers import case_dict
+
+approx = pytest.approx
+
+
+def _kink_case():
+    """2025 only: E = 100,000, A = 90,000 (gap 10,000); measure m at 80 CNY/t for up to 4,000 t;
+    CCER at 95 CNY/t, capped at 5% of the obligation; no discounting, no terminal value."""
+    d = case_dict(ccer=95.0)
+    d["abatement"] = {
+        "measures": [{"id": "m", "cost_cny_per_t": 80, "potential_t_per_year": 4_000}]
+    }
+    return parse_case(d)
+
+
+def _hand_cost(p):
+    """Hand derivation, CEA price p (sell price p - 1, never used: the entity is short).
+    p < 80: buying is cheapest for every tonne: buy 10,000 -> cost 10,000 p.
+    80 < p < 95: abate 4,000 at 80, buy 6,000: cost 320,000 + 6,000 p.
+    p > 95: abate 4,000; obligation 96,000, CCER cap 5% = 4,800 t at 95; buy 1,200:
+    cost 320,000 + 456,000 + 1,200 p. Kinks where the lines meet: 10,000 p = 320,000 + 6,000 p
+    -> p = 80 (the measure's cost); 320,000 + 6,000 p = 776,000 + 1,200 p -> p = 95 (the CCER price)."""
+    if p < 80:
+        return 10_000 * p, (10_000, 0, 0)
+    if p < 95:
+        return 320_000 + 6_000 * p, (6_000, 4_000, 0)
+    return 776_000 + 1_200 * p, (1_200, 4_000, 4_800)
+
+
+def test_cost_is_linear_in_cea_price_with_kinks_at_the_hand_computed_prices():
+    prices = [50, 60, 70, 79, 81, 85, 90, 94, 96, 100, 110, 130]
+    res = sweep(
+        _kink_case(),
+        {
+            "include_base": False,
+            "grid": {
+                "market.*.cea_buy_cny_per_t": prices,
+                "market.*.cea_sell_cny_per_t": [None],
+                "market.*.cea_spread_cny_per_t": [1.0],
+            },
+        },
+    )
+    f = res.frame.sort_values("scenario")
+    assert list(f["status"].unique()) == ["optimal"]
+    assert len(f) == len(prices)
+    for p, (_, r) in zip(prices, f.iterrows(), strict=True):
+        cost, (buy, abate, ccer) = _hand_cost(p)
+        assert r.cea_buy_cny_per_t == p
+        assert r.npv_cost_cny == approx(cost, abs=1e-3)
+        assert (r.buy_t, r.abatement_measures_t, r.ccer_surrendered_t) == (
+            approx(buy),
+            approx(abate),
+            approx(ccer),
+        )
+    # within a segment the plan does not change and the slope is the tonnes bought; the lines of
+    # adjacent segments meet at the kink computed by hand
+    segs = {}
+    for p, (_, r) in zip(prices, f.iterrows(), strict=True):
+        segs.setdefault(
+            (round(r.buy_t), round(r.abatement_measures_t), round(r.ccer_surrendered_t)), []
+        ).append((p, r.npv_cost_cny))
+    assert len(segs) == 3
+    lines = []
+    for plan, pts in segs.items():
+        (p0, c0), (p1, c1) = pts[0], pts[-1]
+        slope = (c1 - c0) / (p1 - p0)
+        assert slope == approx(plan[0])
+        assert all(c == approx(c0 + slope * (p - p0)) for p, c in pts)
+        lines.append((p0, slope, c0 - slope * p0))
+    lines.sort()
+    kinks = [
+        (b2 - b1) / (s1 - s2) for (_, s1, b1), (_, s2, b2) in zip(lines, lines[1:], strict=False)
+    ]
+    assert kinks == [approx(80.0), approx(95.0)]
+    # every variant after the first re-used the model: only objective coefficients changed
+    assert res.stats["paths"] == {"new_structure": 1, "objective_only": len(prices) - 1}
+
+
+def _generated_base():
+    """Three years, banking, three measures with distinct costs, one project (a MIP), two lots."""
+    ys = (2026, 2027, 2028)
+    d = case_dict(
+        years=ys,
+        emissions=[100_000, 104_000, 108_000],
+        allocation=[92_000, 90_000, 88_000],
+        buy=[70.0, 80.0, 95.0],
+        ccer=[60.0, 66.0, 72.0],
+    )
+    d["abatement"] = {
+        "measures": [
+            {"id": "a", "cost_cny_per_t": 45.5, "potential_t_per_year": 2_000},
+            {"id": "b", "cost_cny_per_t": 83.25, "potential_t_per_year": 3_000, "first_year": 2027},
+            {
+                "id": "c",
+                "cost_cny_per_t": {2026: 120.0, 2027: 101.0, 2028: 77.7},
+                "potential_t_per_year": 2_500,
+            },
+        ],
+        "projects": [
+            {
+                "id": "p",
+                "capex_cny": 600_000,
+                "reduction_t_per_year": 4_000,
+                "lifetime_years": 10,
+                "lead_time_years": 1,
+            }
+        ],
+    }
+    d["opening"] = {
+        "cea_by_vintage": {2025: 3_000},
+        "net_sales_since_2019_t": 2_000,
+        "ccer_lots": [{"id": "l1", "quantity_t": 1_500}],
+    }
+    d["finance"] = {"discount_rate": 0.05, "terminal_value": "sell_price"}
+    return d
+
+
+def _variant(rng, i):
+    """Mostly price changes (objective only), some bound/volume changes (same structure, new
+    bounds and right-hand sides), a few structural changes (a measure or the project removed)."""
+    ov = {}
+    for y in (2026, 2027, 2028):
+        p = round(rng.uniform(40, 160), 3)
+        ov[f"market.{y}.cea_buy_cny_per_t"] = p
+        ov[f"market.{y}.cea_sell_cny_per_t"] = round(p - rng.uniform(0.2, 3), 3)
+        ov[f"market.{y}.ccer_cny_per_t"] = round(rng.uniform(30, 150), 3)
+    kind = i % 10
+    if kind in (3, 6, 8):
+        ov["market.2027.buy_limit_t"] = rng.choice([None, 5_000.0, 20_000.0])
+        ov["market.2028.ccer_available_t"] = rng.choice([None, 500.0, 3_000.0])
+        ov["opening.net_sales_since_2019_t"] = round(rng.uniform(-20_000, 20_000))
+        ov["activity.2027.emissions_t"] = round(rng.uniform(95_000, 110_000))
+    if kind == 9:
+        ov["abatement.measures"] = [
+            {"id": "a", "cost_cny_per_t": 45.5, "potential_t_per_year": 2_000}
+        ]
+    if kind == 5:
+        ov["policy.overrides.penalty.multiple"] = rng.choice([5, 7, 10])
+    return ov
+
+
+RESULT_TABLES = ("annual", "abatement", "builds", "project_years", "ccer_lots", "costs", "duals")
+
+
+def _same_frames(a, b, what):
+    assert list(a.columns) == list(b.columns), what
+    assert len(a) == len(b), what
+    for c in a.columns:
+        x, y = a[c].to_numpy(), b[c].to_numpy()
+        if a[c].dtype.kind == "f":
+            assert x == approx(y, abs=1e-6, nan_ok=True), (what, c)
+        else:
+            assert list(x) == list(y), (what, c)
+
+
+def _cold(case):
+    """The rebuild: prepare, a new Pyomo model, a new HiGHS object (planner.solve.solve_model)."""
+    prep = prepare(case)
+    m = build_model(prep.data)
+    res = solve_model(m, options_for(case))
+    df = dict(zip(prep.data.years, prep.data.discount_factor, strict=True))
+    return res, extract_results(m, df, res.duals)
+
+
+def test_warm_resolves_give_the_same_plans_as_rebuilds():
+    """Every generated variant: the warm re-solve's result frames (every ledger quantity, cost,
+    build, lot use and dual) equal the rebuild's; every 20th also as the full checked plan of
+    ``planner.api.run`` (plan tables and binding-rule statements). SWEEP_VARIANTS sets the count."""
+    n_variants = int(os.environ.get("SWEEP_VARIANTS", "240"))
+    base = parse_case(_generated_base())
+    rng = random.Random(5)
+    ws = WarmSolver()
+    paths = {}
+    for i in range(n_variants):
+        case = base.with_overrides(_variant(rng, i))
+        path, wres, warm = ws.solve_results(prepare(case))
+        cres, cold = _cold(case)
+        paths[path] = paths.get(path, 0) + 1
+        assert warm is not None
+        assert wres.objective == approx(cres.objective, rel=1e-9, abs=1e-6), i
+        assert warm.objective_cny == approx(cold.objective_cny, rel=1e-9, abs=1e-6), i
+        for t in RESULT_TABLES:
+            _same_frames(getattr(warm, t), getattr(cold, t), (i, t))
+        if i % 20 == 0:
+            wp, cp = ws.solve(prepare(case)).plan, run(copy.deepcopy(case)).plan
+            for t in ("annual", "abatement", "builds", "ccer_lots", "costs", "shadow_prices"):
+                _same_frames(getattr(wp, t), getattr(cp, t), (i, t))
+            assert list(wp.bindings["statement"]) == list(cp.bindings["statement"]), i
+    # all three paths were exercised (price-only variants that follow a bound change are in place)
+    assert paths["objective_only"] >= n_variants // 5
+    assert paths["in_place"] >= n_variants // 5
+    assert paths["new_structure"] >= n_variants // 20
+
+
+def test_fast_tables_equal_the_plan_tables():
+    """tables="fast" maps each solution to the ledger with a linear map compiled once per model;
+    on generated variants (all three solver paths) its rows equal the full plans' rows."""
+    base = parse_case(_generated_base())
+    rng = random.Random(11)
+    variants = [_variant(rng, i) for i in range(40)]
+    plan = sweep(base, variants, chunk_size=8)
+    fast = sweep(base, variants, chunk_size=8, tables="fast")
+    assert set(plan.scenarios["status"]) == {"optimal"}
+    cols = [c for c in plan.frame.columns if c not in ("shadow_price_cny_per_t", "solver_path")]
+    a, b = plan.frame[cols], fast.frame[cols]
+    pd.testing.assert_frame_equal(a, b, check_exact=False, rtol=1e-9, atol=1e-6)
+    assert fast.frame["shadow_price_cny_per_t"].isna().sum() == len(fast.frame) - 5 * 3  # 5 chunks planned in full

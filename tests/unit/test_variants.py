@@ -1,0 +1,86 @@
+"""Sweep variants: paths with '*', grids, tornado, seeded price paths, the history volatility."""
+
+import math
+import statistics
+from pathlib import Path
+
+import pytest
+
+from planner.errors import CaseValidationError
+from planner.io import parse_case
+from planner.sweepio import price_volatility
+from planner.variants import (
+    PricePathSpec,
+    SweepSpec,
+    expand_paths,
+    generate,
+    price_path_factors,
+    validate_variants,
+)
+from tests.solver.helpers import case_dict
+
+HISTORY = Path(__file__).resolve().parents[3] / "shared" / "data" / "cn_ets_prices.csv"
+
+
+def _case():
+    return parse_case(case_dict(years=(2026, 2027, 2028), buy=[80.0, 90.0, 100.0], ccer=[70.0, 75.0, 80.0]))
+
+
+def test_star_expands_to_every_year_row():
+    got = expand_paths(_case(), {"market.*.ccer_cny_per_t": 50, "finance.discount_rate": 0.1})
+    assert got == {f"market.{y}.ccer_cny_per_t": 50 for y in (2026, 2027, 2028)} | {"finance.discount_rate": 0.1}
+    with pytest.raises(CaseValidationError, match="year table"):
+        expand_paths(_case(), {"finance.*": 1})
+
+
+def test_generate_counts_ids_and_kinds():
+    spec = SweepSpec.model_validate(
+        {
+            "scenarios": [{"id": "x", "overrides": {"market.2027.cea_buy_cny_per_t": 120}}],
+            "grid": {"market.*.cea_buy_cny_per_t": [60, 90, 120], "policy.overrides.penalty.multiple": [5, 10], "market.*.cea_sell_cny_per_t": [None]},
+            "tornado": {"market.*.ccer_cny_per_t": [40, 120]},
+            "price_paths": {"n": 4, "seed": 1, "volatility": 0.3},
+        }
+    )
+    vs = generate(_case(), spec)
+    assert [v.kind for v in vs].count("grid") == 6
+    # without the sell price removed, a flat 60 is below the case's sell prices: every variant is
+    # validated like a case file, and the problem names the scenario, the row and its year
+    bad = generate(_case(), spec.model_copy(update={"grid": {"market.*.cea_buy_cny_per_t": [60]}}))
+    with pytest.raises(CaseValidationError, match=r"scenario grid-00000: market\[0\] \(year 2026\)"):
+        validate_variants(_case(), bad)
+    assert [v.id for v in vs][:2] == ["base", "x"]
+    assert {v.id for v in vs if v.kind == "tornado"} == {"tornado-market.*.ccer_cny_per_t-low", "tornado-market.*.ccer_cny_per_t-high"}
+    paths = [v for v in vs if v.kind == "price_path"]
+    assert len(paths) == 4 and all(v.probability == 0.25 for v in paths)
+    # first year anchored at the base price; the sell price (given explicitly) moves with the buy price
+    assert all(v.overrides["market.2026.cea_buy_cny_per_t"] == 80.0 for v in paths)
+    assert all(v.overrides["market.2027.cea_sell_cny_per_t"] == round(89.0 * v.overrides["market.2027.cea_buy_cny_per_t"] / 90.0, 2) for v in paths)
+    validate_variants(_case(), vs)
+    again = generate(_case(), spec)
+    assert [v.overrides for v in again] == [v.overrides for v in vs]  # seeded
+
+
+def test_price_path_factors_are_driftless_with_the_given_volatility():
+    """E[f_t] = 1 and sd(log f_t - log f_{t-1}) = sigma, checked on 20,000 seeded paths."""
+    f = price_path_factors(list(range(2025, 2030)), PricePathSpec(n=20_000, seed=3, volatility=0.3))
+    assert all(row[0] == 1.0 for row in f)
+    last = [row[-1] for row in f]
+    assert statistics.fmean(last) == pytest.approx(1.0, abs=0.02)
+    steps = [math.log(r[2] / r[1]) for r in f]
+    assert statistics.stdev(steps) == pytest.approx(0.3, rel=0.02)
+
+
+def test_invalid_variants_are_all_listed():
+    spec = {"scenarios": [{"id": "a", "overrides": {"market.2026.ccer_cny_per_t": -1}}, {"id": "b", "overrides": {"horizon.last_year": 2020}}]}
+    with pytest.raises(CaseValidationError) as e:
+        validate_variants(_case(), generate(_case(), SweepSpec.model_validate(spec)))
+    text = str(e.value)
+    assert "scenario a" in text and "scenario b" in text
+
+
+@pytest.mark.skipif(not HISTORY.exists(), reason="shared/data/cn_ets_prices.csv is not beside the repository")
+def test_history_volatility_is_the_number_in_the_example_sweep():
+    v = price_volatility(HISTORY)
+    assert v["volatility"] == pytest.approx(0.281, abs=5e-4)
+    assert (v["first_date"], v["days"]) == ("2021-07-16", 1229)
