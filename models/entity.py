@@ -56,6 +56,18 @@ def net_sales_bounds(d: EntityData, i: int) -> tuple[float, float]:
     received = sum(allocation_upper(d, t) for t in range(i + 1))
     hi = d.opening_net_sales_t + d.opening_cea_t + received
     hi = min(hi, d.opening_net_sales_t + sum(d.sell_max_t[: i + 1]))
+    rule = d.carry_rules[i]
+    if rule.limited:
+        # Summing the stock balances: purchases - sales = surrenders + carry + lapse - free allowances.
+        # Some optimal plan never buys what it lapses or sells in the same year (cutting both is no
+        # dearer and raises net sales), so there purchases - sales <= surrenders + carry, and
+        # surrenders over years <= obligations <= emissions (deducted shortfalls telescope away).
+        # Net sales below the threshold leave only the floor to carry, so either NS >= threshold
+        # or NS >= opening - emissions so far - floor. This keeps the big-M of the carry-over floor
+        # near the entity's size instead of the derived purchase bound (a 1.5e9 coefficient made
+        # HiGHS's presolve return a wrong "optimal" plan for a coal case).
+        ns_low = d.opening_net_sales_t - sum(emissions_bounds(d, t)[1] for t in range(i + 1)) - rule.floor_t
+        lo = max(lo, min(rule.threshold_t, ns_low))
     return lo, hi
 
 

@@ -13,7 +13,8 @@ from planner.numerics import input_warnings, scale_warnings
 from planner.solve import compile_model
 from tests.solver.helpers import case_dict, row, solve
 
-CASES = sorted((Path(__file__).resolve().parents[2] / "cases").glob("*.yaml"))
+ROOT = Path(__file__).resolve().parents[2]
+CASES = sorted((ROOT / "cases").glob("*.yaml"))
 
 
 @pytest.mark.parametrize("case", CASES, ids=lambda p: p.stem)
@@ -79,3 +80,32 @@ def test_numbers_the_solver_cannot_represent_are_input_errors(tmp_path, capsys, 
     err = capsys.readouterr().err
     assert err.startswith(f"error: {p}: 1 problem(s)")
     assert "abatement.measures[0].cost_cny_per_t: 1e+300 is larger than 1e+15 in magnitude" in err
+
+
+def test_carry_floor_big_m_stays_near_the_entity_size():
+    """The floor's big-M comes from the lower bound on cumulative net sales. Bounded by the derived
+    purchase bound (1.8e8 t a year in the coal case) it reached 1.45e9 and HiGHS's presolve returned
+    a wrong 'optimal' plan (below); from the stock balances it is at most the emissions so far plus
+    the floor, i.e. under 8 x 5.82e6 + 10,000 t for the coal case."""
+    from models.entity import net_sales_bounds
+
+    d = build(load_case(ROOT / "cases" / "coal_2x660.yaml")).prep.data.entities[0]
+    total = sum(d.emissions_baseline_t)
+    for i in range(len(d.emissions_baseline_t)):
+        lo, _ = net_sales_bounds(d, i)
+        assert -lo <= -d.opening_net_sales_t + total + 10_000 + 1e-6
+
+
+def test_presolve_on_and_off_agree_on_a_price_path_that_fooled_presolve():
+    """Scenario path-00043 of cases/studies/price_study.yaml on the coal case: HiGHS with presolve
+    reported 609.9 M CNY 'optimal' (shortfalls fined at 330-675 CNY/t) when presolve off found
+    208.3 M. With data-derived big-M values both give 208,331,665 CNY."""
+    from planner.solve import SolveOptions
+    from planner.variants import SweepSpec, generate, variant_case
+
+    case = load_case(ROOT / "cases" / "coal_2x660.yaml")
+    spec = SweepSpec.model_validate(yaml.safe_load((ROOT / "cases" / "studies" / "price_study.yaml").read_text()))
+    v = next(v for v in generate(case, spec) if v.id == "path-00043")
+    objs = [run(variant_case(case, v), SolveOptions(highs_options={"presolve": p})).solve.objective for p in ("on", "off")]
+    assert objs[0] == pytest.approx(objs[1], rel=1e-7)
+    assert objs[0] == pytest.approx(208_331_665, abs=1.0)
