@@ -202,3 +202,12 @@ def _shape_problem(default: dict, value: dict, path: str) -> str | None:
             if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v) or v < 0:
                 return f"{here}: expected a finite non-negative number, got {v!r}"
     return None
+
+
+def pack_file_sha256(ref: str) -> str | None:
+    """SHA-256 of the file of a pack reference ``id@version`` (for the audit record)."""
+    import hashlib
+
+    pid, _, ver = ref.partition("@")
+    f = dict(_pack_files().get(pid, [])).get(ver)
+    return hashlib.sha256(Path(f).read_bytes()).hexdigest() if f else None
