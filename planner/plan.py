@@ -383,3 +383,56 @@ def _option_values(plan: Plan, prep: PreparedCase) -> list[dict[str, Any]]:
                              f"{worth:,.0f} CNY at the marginal cost of compliance (saves {worth - cost:,.0f} CNY, nominal)",
                              None, b.project))
     return rows
+
+
+def infeasibility_hints(data) -> list[str]:
+    """For an infeasible solve, which inputs conflict: per entity, the first year by which the
+    obligations (baseline emissions less every measure and project at full potential) exceed every
+    tonne that could possibly be surrendered (opening CEA, allocation with the most relief, purchase
+    and auction limits, pre-draw, CCER within the cap and what can be bought). Carry-over limits are
+    left out, so these are bounds: when no year fails them, the carry-over limits or several rules
+    together are the conflict, and the hint says so."""
+    hints: list[str] = []
+    years = list(data.years)
+    for e in data.entities:
+        if e.shortfall_allowed:
+            continue
+        cum_need = cum_cea = cum_cap = 0.0
+        ccer_avail = e.opening_ccer_t + sum(lot.quantity_t for lot in e.ccer_lots)
+        cum_cea = e.opening_cea_t
+        found = False
+        for i, y in enumerate(years):
+            abate = sum(m.potential_t[i] for m in e.measures) + sum(p.reduction_t_per_year for p in e.projects)
+            need = max(0.0, e.emissions_baseline_t[i] - abate)
+            alloc = max(e.allocation_t[i], e.relief_share[i] * e.emissions_baseline_t[i])
+            buy = e.buy_max_t[i]
+            extra = e.per_year("auction_max_t", i) + e.per_year("borrow_share", i) * e.emissions_baseline_t[i]
+            cum_need += need
+            cum_cea += alloc + buy + extra
+            cum_cap += e.ccer_cap_share[i] * e.emissions_baseline_t[i]
+            ccer_avail += e.ccer_buy_max_t[i]
+            ccer = min(cum_cap, ccer_avail)
+            supply = cum_cea + ccer
+            if math.isfinite(supply) and cum_need > supply + TOL_T:
+                hints.append(
+                    f"{e.id}: by {y} the obligations are at least {cum_need:,.0f} t (baseline emissions less every "
+                    f"measure and project at full potential) but at most {supply:,.0f} t can be surrendered "
+                    f"(opening CEA, allocation with relief, purchases up to market.buy_limit_t {_limit_text(e.buy_max_t[: i + 1])}, "
+                    f"CCER {ccer:,.0f} t within the cap and market.ccer_available_t): {cum_need - supply:,.0f} t short "
+                    "under policy.compliance 'hard'. Raise the purchase or CCER limits, add abatement, or use "
+                    "compliance 'penalty'."
+                )
+                found = True
+                break
+        if not found:
+            hints.append(
+                f"{e.id}: the volume limits alone leave enough allowances in every year if they could be carried "
+                "forward freely, so the conflict involves the carry-over limits (carryover.*), CCER eligibility "
+                "windows or several rules together, under policy.compliance 'hard'."
+            )
+    return hints
+
+
+def _limit_text(limits) -> str:
+    fin = [v for v in limits if math.isfinite(v)]
+    return f"({sum(fin):,.0f} t in all)" if fin and len(fin) == len(limits) else "(some years unlimited)"

@@ -174,7 +174,7 @@ def test_valid_and_rescaled_cases_end_in_a_checked_plan_or_a_clear_refusal(capsy
     print(f"\ncases run through `planner run`: {dict(seen)} (exit code: count)")
 
 
-N_WORKBOOKS = max(20, TOTAL * 3 // 100)
+N_WORKBOOKS = max(20, TOTAL * 3 // 200)
 
 
 def test_broken_workbooks_end_in_a_checked_plan_or_a_cell_named_error(capsys):
@@ -195,12 +195,12 @@ def test_broken_workbooks_end_in_a_checked_plan_or_a_cell_named_error(capsys):
             out = Path(tmp) / "plan"
             capsys.readouterr()
             with alarm(HANG_S):
-                rc = main(["run", str(p), "--out", str(out), "--time-limit", "10", "--no-html"])
+                rc = main(["run", str(p), "--out", str(out), "--time-limit", "10", "--no-html", "--no-xlsx"])
             _, err = capsys.readouterr()
             assert rc in (0, 1, 2), (how, rc, err[-3000:])
             assert "Traceback" not in err and "internal error" not in err, (how, err[-2000:])
             if rc == 0:
-                assert (out / "plan.json").is_file() and (out / "plan.xlsx").is_file()
+                assert (out / "plan.json").is_file() and (out / "annual.csv").is_file()
             elif rc == 1:
                 assert err.startswith(f"error: {p}: "), (how, err[:300])
                 lines = [ln for ln in err.splitlines()[1:] if ln.startswith("  - ")]

@@ -99,3 +99,18 @@ def test_what_a_measure_and_a_project_save():
     assert mac.loc["m", "cost_cny_per_t"] == approx(40) and mac.loc["m", "used_t"] == approx(3_000)
     assert mac.loc["p", "cost_cny_per_t"] == approx(100_000 / 10 / 2_000)  # discount rate 0: capex / lifetime / t
     assert mac.loc["p", "used_t"] == approx(2_000)
+
+
+def test_infeasible_solve_names_the_conflicting_inputs():
+    """Hard compliance, gap 10,000 t, at most 4,000 t CEA and 3,000 t CCER: at most
+    90,000 + 4,000 + 3,000 = 97,000 t against 100,000 t, 3,000 t short."""
+    from planner.errors import InfeasibleError
+
+    d = case_dict(buy_limit_t=4_000, ccer_available_t=3_000)
+    d["policy"] = {"compliance": "hard"}
+    with pytest.raises(InfeasibleError) as exc:
+        solve(d)
+    text = str(exc.value)
+    assert "which inputs conflict:" in text
+    assert "by 2025 the obligations are at least 100,000 t" in text and "at most 97,000 t can be surrendered" in text
+    assert "market.buy_limit_t (4,000 t in all)" in text and "3,000 t short" in text
