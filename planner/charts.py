@@ -68,7 +68,9 @@ def bar_chart(
     Non-finite values are left out. Returns one ``<svg>`` element.
     """
     n = max(len(categories), 1)
-    bars = [(name, vals) for name, vals in bars if any(math.isfinite(v) and abs(v) > 1e-9 for v in vals)]
+    big = max([abs(v) for _, vals in [*bars, *lines] for v in vals if math.isfinite(v)] or [0.0])
+    tiny = 1e-6 * max(1.0, big)  # series of solver noise only are left out (and out of the legend)
+    bars = [(name, vals) for name, vals in bars if any(math.isfinite(v) and abs(v) > tiny for v in vals)]
     pos = [0.0] * n
     neg = [0.0] * n
     for _, vals in bars:
@@ -104,7 +106,7 @@ def bar_chart(
     for k, (name, vals) in enumerate(bars):
         color = PALETTE[k % len(PALETTE)]
         for i, v in enumerate(vals):
-            if not math.isfinite(v) or abs(v) < 1e-12:
+            if not math.isfinite(v) or abs(v) <= tiny:
                 continue
             if v >= 0:
                 a, b = base_p[i], base_p[i] + v

@@ -66,7 +66,7 @@ def terminal_summary(plan) -> str:
         out.append("Projects: " + "; ".join(f"{r.project} starts {r.build_year}" for r in plan.builds.itertuples()))
     if not plan.bindings.empty:
         out.append("Why this plan:")
-        out += [f"  - {t}" for t in why_lines(plan.bindings)]
+        out += [f"  - {t}" for t in why_lines(plan.bindings, skip=("marginal_cost",))]  # CNY/t column above
     for n in plan.notes:
         out.append(f"Note: {n}")
     for w in plan.warnings:
@@ -81,9 +81,10 @@ def terminal_summary(plan) -> str:
     return "\n".join(out)
 
 
-def why_lines(bindings: pd.DataFrame) -> list[str]:
-    """Binding statements for people: measures at full potential are summarised once each."""
-    lines = [r.statement for r in bindings.itertuples() if r.rule != "measure_potential"]
+def why_lines(bindings: pd.DataFrame, skip: tuple[str, ...] = ()) -> list[str]:
+    """Binding statements for people: measures at full potential are summarised once each; rules in
+    ``skip`` are left out."""
+    lines = [r.statement for r in bindings.itertuples() if r.rule != "measure_potential" and r.rule not in skip]
     pot = bindings[bindings["rule"] == "measure_potential"]
     for measure, g in pot.groupby("subject", sort=True):
         years = sorted(int(y) for y in g["year"])
