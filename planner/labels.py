@@ -187,3 +187,71 @@ def fmt_number(v: Any, col: str = "", units: str = "t") -> str:
     if col.endswith("_per_t") or col in ("saving_cny_per_t",):
         return f"{x:,.2f}"
     return f"{x:,.0f}"
+
+
+# ------------------------------------------------------------------ statements of bindings.csv in Chinese
+
+_N = r"(-?[\d,]+(?:\.\d+)?)"
+_CLAUSES: tuple[tuple[str, str], ...] = (
+    (rf"CCER cap binds in (\d+): {_N} t CCER = ([\d.]+%) of the obligation", "{0}年CCER抵销比例上限约束生效：抵销CCER {1} t，占履约义务的{2}"),
+    (rf"one more tonne of cap would save {_N} CNY", "上限每放宽一吨可节省 {0} 元"),
+    (rf"carry-over limit binds in (\d+): {_N} t carried into (\d+) \(limit (.+), net sales {_N} t\)",
+     "{0}年结转上限约束生效：结转至{2}年 {1} t（上限 {3}，累计净卖出 {4} t）"),
+    (rf"selling {_N} t in the plan up to (\d+) helped raise it {_N} t above its floor", "截至{1}年计划出售 {0} t，使结转上限比基础值提高 {2} t"),
+    (rf"{_N} t above the limit lapse", "超出上限的 {0} t 作废"),
+    (rf"CEA purchase limit binds in (\d+): {_N} t", "{0}年配额购买量上限约束生效：{1} t"),
+    (rf"one more tonne of purchase limit would save {_N} CNY", "购买上限每放宽一吨可节省 {0} 元"),
+    (rf"purchases hit the derived bound of {_N} t in (\d+): the prices reward speculation", "{1}年购买量达到推导上限 {0} t：价格鼓励投机"),
+    (r"set market limits", "请设置市场交易量上限"),
+    (rf"CEA sale limit binds in (\d+): {_N} t", "{0}年配额出售量上限约束生效：{1} t"),
+    (rf"CCER availability binds in (\d+): all {_N} t bought", "{0}年CCER可购量约束生效：{1} t 全部购入"),
+    (rf"coal relief applies in (\d+): allocation raised to ([\d.]+%) of verified emissions \(\+{_N} t\)",
+     "{0}年燃煤机组配额缺口补足生效：配额提高至核查排放量的{1}（+{2} t）"),
+    (rf"gas top-up applies in (\d+): allocation raised to verified emissions \(\+{_N} t\)", "{0}年燃气机组配额补足生效：配额提高至核查排放量（+{1} t）"),
+    (r"a tonne abated here is worth only ([\d.]+%) of the allowance price", "此时每减排一吨仅值配额价格的{0}"),
+    (rf"pre-draw of {_N} t in (\d+) from a later allocation \(gap {_N} t\)", "{1}年预支后续年度配额 {0} t（缺口 {2} t）"),
+    (rf"the whole auctioned share is bought in (\d+): {_N} t", "{0}年有偿分配份额全部购入：{1} t"),
+    (rf"shortfall of {_N} t in (\d+), fined at {_N} CNY/t and deducted from next year's allocation",
+     "{1}年履约缺口 {0} t，按 {2} 元/t 罚款并在下一年度配额中扣减"),
+    (rf"shortfall of {_N} t in (\d+), fined at {_N} CNY/t", "{1}年履约缺口 {0} t，按 {2} 元/t 罚款"),
+    (r"forced by ([a-z_, ]+)", "由以下约束导致：{0}"),
+    (r"no limit forces it: the fine and the deduction cost less than covering it", "并无约束迫使缺口：罚款和扣减的成本低于补足缺口"),
+    (rf"marginal cost of compliance in (\d+): {_N} CNY/t against CEA buy {_N} \(\+{_N} fee\), sell {_N}, CCER {_N} CNY/t",
+     "{0}年边际履约成本 {1} 元/t；配额买价 {2}（另加手续费 {3}），卖价 {4}，CCER {5} 元/t"),
+    (r"set by buying CEA \(price plus fee\)", "由购买配额（价格加手续费）决定"),
+    (r"set by selling CEA: a tonne not needed is a tonne sold \(price less fee\)", "由出售配额决定：少用一吨即多卖一吨（价格减手续费）"),
+    (r"set by buying CCER", "由购买CCER决定"),
+    (r"set by the shortfall \(fine and next-year deduction\)", "由履约缺口（罚款及次年扣减）决定"),
+    (r"between the sale and purchase prices: set by allowances carried between years", "介于卖价与买价之间：由跨年结转的配额决定"),
+    (r"above the purchase price: a purchase, CCER or carry-over limit binds", "高于买价：购买、CCER或结转上限约束生效"),
+    (r"below the sale price: a sale or carry-over limit binds", "低于卖价：出售或结转上限约束生效"),
+    (r"set by abatement", "由减排决定"),
+    (rf"measure (.+) abates {_N} t in (\d+)-(\d+) for {_N} CNY", "减排措施 {0} 在{2}-{3}年减排 {1} t，成本 {4} 元"),
+    (rf"at the marginal cost of compliance those tonnes are worth {_N} CNY \(saves {_N} CNY, nominal\)",
+     "按边际履约成本计价值 {0} 元（节省 {1} 元，名义值）"),
+    (rf"project (.+) \(build starts (\d+)\) reduces {_N} t in (.+) for {_N} CNY of capex and opex in the horizon",
+     "减排项目 {0}（{1}年开工）在{3}年减排 {2} t，规划期内投资和运维成本 {4} 元"),
+    (rf"those tonnes are worth {_N} CNY at the marginal cost of compliance \(saves {_N} CNY, nominal\)",
+     "按边际履约成本计价值 {0} 元（节省 {1} 元，名义值）"),
+    (rf"measure (.+) used to its full potential in (\d+) \({_N} t at {_N} CNY/t\)", "减排措施 {0} 在{1}年达到潜力上限（{2} t，{3} 元/t）"),
+)
+
+
+def statement_zh(text: str) -> str | None:
+    """A binding statement of ``planner.plan.explain_bindings`` in Chinese, clause by clause (clauses
+    are separated by '; '); None when a clause has no translation (the English is then shown)."""
+    import re
+
+    out = []
+    for clause in text.split("; "):
+        for pattern, zh in _CLAUSES:
+            m = re.fullmatch(pattern, clause)
+            if m:
+                groups = list(m.groups())
+                if zh.startswith("由以下约束导致"):
+                    groups = ["、".join(rule_label(g.strip(), "zh") for g in groups[0].split(","))]
+                out.append(zh.format(*groups))
+                break
+        else:
+            return None
+    return "；".join(out)

@@ -14,7 +14,7 @@ from typing import Any
 import pandas as pd
 
 from planner.charts import carry_chart, cost_chart, mac_chart, position_chart
-from planner.labels import fmt_number, label, rule_label, unit_label
+from planner.labels import fmt_number, label, rule_label, statement_zh, unit_label
 
 CSS = """
 body{font-family:system-ui,-apple-system,"Segoe UI","Noto Sans CJK SC","Microsoft YaHei",sans-serif;margin:24px;color:#222;max-width:1100px}
@@ -74,13 +74,15 @@ def _text(v: Any) -> str:
 
 
 def why_items(bindings: pd.DataFrame, lang: str = "en") -> list[str]:
-    """Binding statements with their rule's name (in the chosen language) in front."""
+    """Binding statements with their rule's name in front, both in the chosen language (a Chinese
+    statement falls back to the English one where a clause has no translation)."""
     out = []
     pot = bindings[bindings["rule"] == "measure_potential"] if not bindings.empty else bindings
     for r in bindings.itertuples(index=False):
         if r.rule == "measure_potential":
             continue
-        out.append(f"[{rule_label(r.rule, lang)}] {r.statement}")
+        text = (statement_zh(r.statement) or r.statement) if lang == "zh" else r.statement
+        out.append(f"[{rule_label(r.rule, lang)}] {text}")
     for measure, g in (pot.groupby("subject", sort=True) if not pot.empty else []):
         years = sorted(int(y) for y in g["year"])
         out.append(f"[{rule_label('measure_potential', lang)}] {measure}: {', '.join(map(str, years))}")

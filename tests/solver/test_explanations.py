@@ -5,9 +5,11 @@ The cases are the hand-solved ones of test_hand_solved.py and test_relief.py (de
 repeated briefly here).
 """
 
+from pathlib import Path
+
 import pytest
 
-from planner.labels import rule_label
+from planner.labels import rule_label, statement_zh
 from planner.report_html import why_items
 from tests.solver.helpers import case_dict, row, solve
 
@@ -46,7 +48,8 @@ def test_carry_over_limit_is_named():
     assert r.statement.startswith("carry-over limit binds in 2024: 70,000 t carried into 2025")
     assert "selling 30,000 t in the plan up to 2024 helped raise it" in r.statement
     assert rule_label("carryover_limit", "zh") == "结转上限"
-    assert any(t.startswith("[结转上限] carry-over limit binds in 2024") for t in why_items(plan.bindings, "zh"))
+    assert "[结转上限] 2024年结转上限约束生效：结转至2025年 70,000 t" in " ".join(why_items(plan.bindings, "zh"))
+    assert "截至2024年计划出售 30,000 t" in statement_zh(r.statement)
 
 
 def test_volume_limit_is_named_with_its_saving():
@@ -114,3 +117,21 @@ def test_infeasible_solve_names_the_conflicting_inputs():
     assert "which inputs conflict:" in text
     assert "by 2025 the obligations are at least 100,000 t" in text and "at most 97,000 t can be surrendered" in text
     assert "market.buy_limit_t (4,000 t in all)" in text and "3,000 t short" in text
+
+
+@pytest.mark.parametrize("case", sorted((Path(__file__).parents[2] / "cases").glob("*.yaml")), ids=lambda p: p.stem)
+def test_every_statement_of_the_example_cases_has_a_chinese_version(case):
+    from planner.api import run
+
+    plan = run(case).plan
+    missing = [s for s in plan.bindings.statement if statement_zh(s) is None]
+    assert missing == []
+
+
+def test_chinese_statements_of_the_hand_cases():
+    plan = solve(case_dict(buy_limit_t=4_000, ccer_available_t=3_000))
+    zh = {r.rule: statement_zh(r.statement) for r in plan.bindings.itertuples(index=False)}
+    assert zh["buy_limit"] == "2025年配额购买量上限约束生效：4,000 t；购买上限每放宽一吨可节省 300.00 元"
+    assert zh["shortfall"] == ("2025年履约缺口 3,000 t，按 300.00 元/t 罚款并在下一年度配额中扣减；"
+                               "由以下约束导致：配额购买量上限、CCER可购量")
+    assert statement_zh("an explanation nobody translated") is None
