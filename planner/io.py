@@ -497,7 +497,7 @@ def write_plan(
         for name in plan.TABLES:
             df = getattr(plan, name)
             df.to_csv(tmp / _plain_name(f"{name}.csv"), index=False, float_format="%.6f", lineterminator="\n")
-        (tmp / "summary.md").write_text(markdown_summary(plan), encoding="utf-8")
+        (tmp / "summary.md").write_text(markdown_summary(plan, audit), encoding="utf-8")
         if html:
             from planner.report_html import plan_html
 

@@ -98,8 +98,8 @@ def _short(v: Any) -> str:
     return s if len(s) <= 40 else s[:37] + "..."
 
 
-def markdown_summary(plan) -> str:
-    """summary.md of the plan folder."""
+def markdown_summary(plan, audit: dict[str, Any] | None = None) -> str:
+    """summary.md of the plan folder (with the audit record when given)."""
     s = plan.summary
     lines = [
         f"# Compliance plan: {s['entity']} {s.get('entity_name') or ''}".rstrip(),
@@ -130,6 +130,12 @@ def markdown_summary(plan) -> str:
         lines += ["", "## Rule-pack parameters used", "", "| parameter | value | unit | confidence | overridden | source |", "|---|---|---|---|---|---|"]
         for r in plan.assumptions.itertuples():
             lines.append(f"| {r.parameter} | {_short(r.value)} | {r.unit} | {r.confidence}{' (verify)' if r.uncertain else ''} | {'yes' if r.overridden else 'no'} | {r.source} |")
+    if audit:
+        lines += ["", "## Audit record", ""]
+        for k in sorted(audit):
+            v = audit[k]
+            text = json.dumps(v, ensure_ascii=False, sort_keys=True, default=str) if isinstance(v, dict | list) else str(v)
+            lines.append(f"- {k}: {text}")
     return "\n".join(lines) + "\n"
 
 

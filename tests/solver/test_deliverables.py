@@ -123,6 +123,11 @@ def test_audit_record_is_complete(coal_runs):
     assert "timestamp" in run  # the timestamp lives in run.json only
     html = (coal_runs / "en1" / "report.html").read_text(encoding="utf-8")
     assert audit["input_sha256"] in html and audit["rule_pack_sha256"] in html
+    md = (coal_runs / "en1" / "summary.md").read_text(encoding="utf-8")
+    assert f"- input_sha256: {audit['input_sha256']}" in md and "- rule_pack_sha256: " in md
+    wb = openpyxl.load_workbook(coal_runs / "en1" / "plan.xlsx")
+    cells = {r[0]: r[1] for r in wb[label("summary", "en")].iter_rows(values_only=True) if r[0]}
+    assert cells["rule_pack_sha256"] == audit["rule_pack_sha256"] and cells["versions.highspy"] == audit["versions"]["highspy"]
 
 
 def test_chinese_labels_and_wan_units(coal_runs):
