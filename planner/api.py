@@ -12,10 +12,10 @@ import pyomo.environ as pyo
 
 from models import build_model, extract_results
 from planner.check import check_plan
-from planner.errors import PlanCheckError
+from planner.errors import InfeasibleError, PlanCheckError
 from planner.io import load_case
 from planner.numerics import input_warnings
-from planner.plan import Plan, assemble_plan
+from planner.plan import Plan, assemble_plan, infeasibility_hints
 from planner.prepare import PreparedCase, prepare
 from planner.schema import CaseSpec
 from planner.solve import SolveOptions, SolveResult, solve_model
@@ -66,7 +66,13 @@ def solve(built: Built, opts: SolveOptions | None = None, *, check: bool = True)
     """
     opts = opts or options_for(built.prep.case)
     case_warnings = input_warnings(built.prep.case)
-    res = solve_model(built.model, opts)
+    try:
+        res = solve_model(built.model, opts)
+    except InfeasibleError as exc:
+        hints = infeasibility_hints(built.prep.data)
+        if not hints or type(exc) is not InfeasibleError:
+            raise
+        raise InfeasibleError(f"{exc}\nwhich inputs conflict:\n" + "\n".join(f"  - {h}" for h in hints), exc.result) from None
     res.warnings[:0] = case_warnings
     t0 = time.perf_counter()
     df = dict(zip(built.prep.data.years, built.prep.data.discount_factor, strict=True))

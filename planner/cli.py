@@ -1,4 +1,4 @@
-"""Command line: validate | run | sweep | doctor | schema. Thin over ``planner.api``; logging set up here only.
+"""Command line: validate | run | template | sweep | rulepack | doctor | schema. Thin over ``planner.api``; logging set up here only.
 
 Exit codes: 0 ok; 1 invalid input; 2 infeasible or not proven optimal; 3 solver unavailable;
 4 the plan failed the independent checker (nothing written).
@@ -22,7 +22,7 @@ logger = logging.getLogger("planner")
 
 def _versions() -> dict[str, str]:
     out = {"python": platform.python_version()}
-    for pkg in ("cn-ets-planner", "pyomo", "highspy", "pandas", "pydantic", "numpy"):
+    for pkg in ("cn-ets-planner", "pyomo", "highspy", "pandas", "pydantic", "numpy", "pyyaml", "openpyxl", "xlsxwriter"):
         try:
             out[pkg] = metadata.version(pkg)
         except metadata.PackageNotFoundError:
@@ -50,10 +50,11 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from planner import api
-    from planner.io import file_sha256, load_case, write_plan
+    from planner.io import read_case, write_plan
     from planner.report import terminal_summary
+    from planner.rulepack import pack_file_sha256
 
-    case = load_case(args.case)
+    case, sha = read_case(args.case)
     over = {}
     if args.time_limit is not None:
         over["time_limit_s"] = args.time_limit
@@ -63,23 +64,29 @@ def cmd_run(args: argparse.Namespace) -> int:
         result = api.run(case, api.options_for(case, **over))
     except CaseValidationError as exc:
         raise exc.in_file(str(args.case)) from None
+    units = args.units or ("wan" if args.lang == "zh" else "t")
     audit = {
         "input_file": str(args.case),
-        "input_sha256": file_sha256(args.case),
+        "input_format": args.case.suffix.lower().lstrip("."),
+        "input_sha256": sha,
         "rule_pack": result.prep.pack.ref,
+        "rule_pack_sha256": pack_file_sha256(result.prep.pack.ref),
         "rule_pack_overrides": dict(result.prep.pack.overrides),
         "versions": _versions(),
         "solver": result.solve.solver_version,
         "solver_options": result.solve.options,
         "status": str(result.solve.status),
+        "termination": result.solve.termination,
         "mip_gap": result.solve.gap,
+        "objective_cny": result.solve.objective,
         "checker": "passed",
+        "report_options": {"lang": args.lang, "units": units, "html": args.html, "xlsx": args.xlsx},
     }
     run = {  # what differs between two runs of the same case: kept out of the other files
         "timings_s": {k: round(v, 4) for k, v in result.solve.timings.items()},
         "timestamp": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
     }
-    out = write_plan(result.plan, args.out, audit, run)
+    out = write_plan(result.plan, args.out, audit, run, html=args.html, xlsx=args.xlsx, lang=args.lang, units=units)
     print(terminal_summary(result.plan))
     print(f"\nPlan written to {out}")
     return 0
@@ -144,6 +151,21 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         f"Results written to {args.out} (results.parquet, scenarios.csv{', plots/' if spec.plots else ''})"
     )
     return 2 if len(bad) else 0
+def cmd_template(args: argparse.Namespace) -> int:
+    from planner.io import read_case_data, write_file_atomic
+    from planner.workbook import template_bytes
+
+    if args.xlsx.suffix.lower() != ".xlsx":
+        raise CaseValidationError(str(args.xlsx), [("", "the template file name must end in .xlsx")])
+    data = None
+    if args.from_case is not None:
+        from planner.io import parse_case
+
+        data = read_case_data(args.from_case)
+        parse_case(data, str(args.from_case))  # only a valid case is written into a workbook
+    out = write_file_atomic(args.xlsx, template_bytes(data))
+    print(f"Case workbook written to {out}" + (f" (filled from {args.from_case})" if data else ""))
+    return 0
 
 
 def cmd_doctor(args: argparse.Namespace) -> int:
@@ -198,11 +220,16 @@ def build_parser() -> argparse.ArgumentParser:
     v = sub.add_parser("validate", help="check a case file and list every problem")
     v.add_argument("case", type=Path)
     v.set_defaults(func=cmd_validate)
-    r = sub.add_parser("run", help="solve a case and write the plan folder")
+    r = sub.add_parser("run", help="solve a case (YAML, JSON or .xlsx) and write the plan folder")
     r.add_argument("case", type=Path)
     r.add_argument("--out", type=Path, required=True, help="output folder (replaced atomically)")
     r.add_argument("--time-limit", type=float, default=None, help="solver time limit in seconds")
     r.add_argument("--allow-nonoptimal", action="store_true", help="write a plan not proven optimal (marked so)")
+    r.add_argument("--lang", choices=("en", "zh"), default="en", help="labels of the HTML report and the workbook")
+    r.add_argument("--units", choices=("t", "wan"), default=None,
+                   help="display units of the HTML report and the workbook: t/CNY or 万 (10,000); default 万 for zh")
+    r.add_argument("--html", action=argparse.BooleanOptionalAction, default=True, help="write report.html (default on)")
+    r.add_argument("--xlsx", action=argparse.BooleanOptionalAction, default=True, help="write plan.xlsx (default on)")
     r.set_defaults(func=cmd_run)
     w = sub.add_parser(
         "sweep", help="solve many variants of a case (sensitivity and scenario studies)"
@@ -233,6 +260,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="scenarios per task (default: about 4 tasks per worker)",
     )
     w.set_defaults(func=cmd_sweep)
+    t = sub.add_parser("template", help="write the Excel case template (optionally filled from a case file)")
+    t.add_argument("--xlsx", type=Path, required=True, help="workbook to write (.xlsx)")
+    t.add_argument("--from", dest="from_case", type=Path, default=None, help="fill it from this YAML/JSON case")
+    t.set_defaults(func=cmd_template)
     d = sub.add_parser("doctor", help="check the installation and the solver")
     d.set_defaults(func=cmd_doctor)
     s = sub.add_parser("schema", help="print the case JSON schema")

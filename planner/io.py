@@ -182,12 +182,7 @@ def _json_shape_problem(data: Any) -> str | None:
     return None
 
 
-def read_case_data(path: str | Path) -> dict[str, Any]:
-    """Read a YAML or JSON case file into plain data.
-
-    Safe: YAML tags cannot build Python objects; size, nesting depth and the expanded number of
-    values (aliases counted at every use) are limited; duplicate keys are errors.
-    """
+def _read_bytes(path: str | Path) -> bytes:
     p = Path(path)
     src = str(p)
     if not p.is_file():
@@ -195,21 +190,49 @@ def read_case_data(path: str | Path) -> dict[str, Any]:
     size = p.stat().st_size
     if size > MAX_CASE_BYTES:
         raise CaseValidationError(src, [("", f"file is {size:,} bytes; the limit is {MAX_CASE_BYTES:,}")])
-    raw = p.read_bytes()
+    return p.read_bytes()
+
+
+CASE_SUFFIXES = (".yaml", ".yml", ".json", ".xlsx")
+
+
+def _parse_text_case(raw: bytes, suffix: str, src: str) -> dict[str, Any]:
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise CaseValidationError(src, [("", f"not UTF-8 text (byte {exc.start})")]) from None
-    suffix = p.suffix.lower()
     if suffix == ".json":
         data = _load_json(text, src)
-    elif suffix in (".yaml", ".yml"):
-        data = _load_yaml(text, src)
     else:
-        raise CaseValidationError(src, [("", f"unknown case file type {suffix!r}; expected .yaml, .yml or .json")])
+        data = _load_yaml(text, src)
     if not isinstance(data, dict):
         raise CaseValidationError(src, [("", "the case file must be a mapping of sections (entity, horizon, ...)")])
     return data
+
+
+def _suffix(path: str | Path) -> str:
+    suffix = Path(path).suffix.lower()
+    if suffix not in CASE_SUFFIXES:
+        raise CaseValidationError(
+            str(path), [("", f"unknown case file type {suffix!r}; expected .yaml, .yml, .json or .xlsx")]
+        )
+    return suffix
+
+
+def read_case_data(path: str | Path) -> dict[str, Any]:
+    """Read a YAML, JSON or Excel (.xlsx) case file into plain data.
+
+    Safe: YAML tags cannot build Python objects; size, nesting depth and the expanded number of
+    values (aliases counted at every use) are limited; duplicate keys are errors. Workbooks are read
+    by ``planner.workbook`` (problems name the sheet, row and column).
+    """
+    suffix = _suffix(path)
+    raw = _read_bytes(path)
+    if suffix == ".xlsx":
+        from planner.workbook import read_workbook
+
+        return read_workbook(raw, str(path))[0]
+    return _parse_text_case(raw, suffix, str(path))
 
 
 def parse_case(data: dict[str, Any], source: str = "<case>") -> CaseSpec:
@@ -235,9 +258,48 @@ def parse_case(data: dict[str, Any], source: str = "<case>") -> CaseSpec:
     return case
 
 
+def read_case(path: str | Path) -> tuple[CaseSpec, str]:
+    """Read and validate a case file; also the SHA-256 of the bytes that were read (for the audit).
+
+    Problems in a workbook name the sheet, row and column of the cell they come from.
+    """
+    suffix = _suffix(path)
+    raw = _read_bytes(path)
+    sha = hashlib.sha256(raw).hexdigest()
+    src = str(path)
+    if suffix == ".xlsx":
+        from planner.workbook import locate, read_workbook
+
+        data, cells = read_workbook(raw, src)
+        try:
+            return parse_case(data, src), sha
+        except CaseValidationError as exc:
+            raise locate(exc, cells, src) from None
+    return parse_case(_parse_text_case(raw, suffix, src), src), sha
+
+
 def load_case(path: str | Path) -> CaseSpec:
     """Read and validate a case file."""
-    return parse_case(read_case_data(path), str(path))
+    return read_case(path)[0]
+
+
+def write_file_atomic(path: str | Path, content: bytes) -> Path:
+    """Write one file atomically: a hidden temporary sibling, synced, renamed into place."""
+    out = Path(path).absolute()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if out.is_dir() or out.is_symlink():
+        raise OutputFolderError(f"{out}: not a plain file")
+    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.tmp-{os.getpid()}-", dir=out.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(content)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, out)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return out
 
 
 def file_sha256(path: str | Path) -> str:
@@ -412,11 +474,22 @@ def _plain_name(name: str) -> str:
     return name
 
 
-def write_plan(plan, out_dir: str | Path, audit: dict[str, Any], run: dict[str, Any] | None = None) -> Path:
-    """Write a plan folder (CSV per table, plan.json, summary.md, run.json) atomically.
+def write_plan(
+    plan,
+    out_dir: str | Path,
+    audit: dict[str, Any],
+    run: dict[str, Any] | None = None,
+    *,
+    html: bool = False,
+    xlsx: bool = False,
+    lang: str = "en",
+    units: str = "t",
+) -> Path:
+    """Write a plan folder (CSV per table, plan.json, summary.md, report.html, plan.xlsx, run.json)
+    atomically: the reports are made inside the temporary folder, so a failure leaves nothing.
 
-    Every file but ``run.json`` depends only on the input, so two runs of the same case write
-    byte-identical files; ``run.json`` holds what differs between runs (timestamp, timings).
+    Every file but ``run.json`` depends only on the input and the options, so two runs of the same
+    case write byte-identical files; ``run.json`` holds what differs between runs (timestamp, timings).
     """
     from planner.report import markdown_summary, plan_json
 
@@ -424,7 +497,15 @@ def write_plan(plan, out_dir: str | Path, audit: dict[str, Any], run: dict[str, 
         for name in plan.TABLES:
             df = getattr(plan, name)
             df.to_csv(tmp / _plain_name(f"{name}.csv"), index=False, float_format="%.6f", lineterminator="\n")
-        (tmp / "summary.md").write_text(markdown_summary(plan), encoding="utf-8")
+        (tmp / "summary.md").write_text(markdown_summary(plan, audit), encoding="utf-8")
+        if html:
+            from planner.report_html import plan_html
+
+            (tmp / "report.html").write_text(plan_html(plan, audit, lang, units), encoding="utf-8")
+        if xlsx:
+            from planner.report_xlsx import plan_xlsx
+
+            (tmp / "plan.xlsx").write_bytes(plan_xlsx(plan, audit, lang, units))
         if run is not None:
             (tmp / "run.json").write_text(json.dumps(run, indent=2, sort_keys=True) + "\n", encoding="utf-8")
         (tmp / PLAN_MARKER).write_text(plan_json(plan, audit), encoding="utf-8")  # last: marks a plan folder

@@ -39,6 +39,8 @@ class Plan:
     """(unit, year): the official formula's terms."""
     allocation_schedule: pd.DataFrame = field(default_factory=pd.DataFrame)
     """Per vintage: pre-allocation, true-up and surrender, with their months."""
+    mac: pd.DataFrame = field(default_factory=pd.DataFrame)
+    """Abatement options by cost per tonne (MAC curve): measures, and projects at their levelised cost."""
 
     TABLES = (
         "annual",
@@ -52,6 +54,7 @@ class Plan:
         "shadow_prices",
         "bindings",
         "assumptions",
+        "mac",
     )
 
 
@@ -129,8 +132,47 @@ def assemble_plan(prep: PreparedCase, results, solve_result) -> Plan:
         allocation_detail=prep.allocation_detail,
         allocation_schedule=_schedule(prep, ann),
     )
+    plan.mac = _mac(prep, plan)
     plan.bindings = explain_bindings(plan, prep)
     return plan
+
+
+MAC_COLUMNS = ["entity", "kind", "name", "first_year", "potential_t", "cost_cny_per_t", "used_t"]
+
+
+def _mac(prep: PreparedCase, plan: Plan) -> pd.DataFrame:
+    """One row per measure (cost and potential of its first available year) and per project
+    (reduction per year at its levelised cost: capex x capital recovery factor at the case's discount
+    rate over its lifetime, plus opex, per tonne), with the tonnes the plan uses over the horizon."""
+    rows: list[dict[str, Any]] = []
+    years = prep.data.years
+    used_m = plan.abatement.groupby(["entity", "measure"])["abate_t"].sum() if not plan.abatement.empty else pd.Series(dtype=float)
+    for e in prep.data.entities:
+        for m in e.measures:
+            i = next((k for k, p in enumerate(m.potential_t) if p > 0), None)
+            if i is None:
+                continue
+            rows.append({"entity": e.id, "kind": "measure", "name": m.id, "first_year": int(years[i]),
+                         "potential_t": float(m.potential_t[i]), "cost_cny_per_t": float(m.cost_cny_per_t[i]),
+                         "used_t": float(used_m.get((e.id, m.id), 0.0))})
+    rate = prep.case.finance.discount_rate
+    built = {(r.entity, r.project): int(r.build_year) for r in plan.builds.itertuples(index=False)} if not plan.builds.empty else {}
+    py = plan.project_years
+    for p in prep.case.abatement.projects:
+        if p.reduction_t_per_year <= 0:
+            continue
+        n = p.lifetime_years
+        crf = (1 / n) if rate == 0 else rate * (1 + rate) ** n / ((1 + rate) ** n - 1)
+        used = 0.0
+        if (prep.case.entity.id, p.id) in built and not py.empty:
+            used = float((py["project"] == p.id).sum()) * p.reduction_t_per_year  # operating years
+        rows.append({"entity": prep.case.entity.id, "kind": "project", "name": p.id,
+                     "first_year": int(max(p.earliest_start_year or years[0], years[0]) + p.lead_time_years),
+                     "potential_t": float(p.reduction_t_per_year),
+                     "cost_cny_per_t": (p.capex_cny * crf + p.opex_cny_per_year) / p.reduction_t_per_year,
+                     "used_t": used})
+    df = pd.DataFrame(rows, columns=MAC_COLUMNS)
+    return df.sort_values(["entity", "cost_cny_per_t", "name"], kind="stable").reset_index(drop=True)
 
 
 def _schedule(prep: PreparedCase, ann: pd.DataFrame) -> pd.DataFrame:
@@ -216,7 +258,9 @@ def explain_bindings(plan: Plan, prep: PreparedCase) -> pd.DataFrame:
             rows.append(_row(e, y, "carryover_limit", text, saving(e, y, "limit_carryover")))
         if r.buy_t >= r.buy_max_t - TOL_T and r.buy_max_t > 0:
             if r.buy_limit_given:
-                rows.append(_row(e, y, "buy_limit", f"CEA purchase limit binds in {y}: {r.buy_t:,.0f} t", None))
+                gain = _price_gap(r.shadow_price_cny_per_t, r.cea_buy_cny_per_t + r.fee_cny_per_t)
+                rows.append(_row(e, y, "buy_limit", f"CEA purchase limit binds in {y}: {r.buy_t:,.0f} t"
+                                 + (f"; one more tonne of purchase limit would save {gain:,.2f} CNY" if gain else ""), gain))
             else:
                 rows.append(_row(e, y, "derived_trade_bound", f"purchases hit the derived bound of {r.buy_max_t:,.0f} t in {y}: the prices reward speculation; set market limits", None))
         if math.isfinite(r.sell_max_t) and r.sell_max_t > 0 and r.sell_t >= r.sell_max_t - TOL_T:
@@ -240,7 +284,11 @@ def explain_bindings(plan: Plan, prep: PreparedCase) -> pd.DataFrame:
             rows.append(_row(e, y, "shortfall",
                              f"shortfall of {r.shortfall_t:,.0f} t in {y}, fined at {d.penalty_cny_per_t[i]:,.2f} CNY/t"
                              + (" and deducted from next year's allocation" if d.shortfall_deducted_next_year else "")
-                             + (f"; forced by {', '.join(why)}" if why else ""), None))
+                             + (f"; forced by {', '.join(why)}" if why else
+                                "; no limit forces it: the fine and the deduction cost less than covering it"), None))
+        mc = _marginal_statement(r, y)
+        if mc:
+            rows.append(_row(e, y, "marginal_cost", mc, None))
     if not plan.abatement.empty:
         pot = {(m.id, y): m.potential_t[i] for e in prep.data.entities for m in e.measures for i, y in enumerate(prep.data.years)}
         for r in plan.abatement.itertuples(index=False):
@@ -248,6 +296,7 @@ def explain_bindings(plan: Plan, prep: PreparedCase) -> pd.DataFrame:
             if p > TOL_T and r.abate_t >= p - TOL_T:
                 rows.append(_row(r.entity, int(r.year), "measure_potential",
                                  f"measure {r.measure} used to its full potential in {r.year} ({r.abate_t:,.0f} t at {r.cost_cny_per_t:,.2f} CNY/t)", None, r.measure))
+    rows += _option_values(plan, prep)
     df = pd.DataFrame(rows, columns=["entity", "year", "rule", "subject", "statement", "saving_cny_per_t"])
     return df.sort_values(["entity", "year", "rule"], kind="stable").reset_index(drop=True)
 
@@ -255,3 +304,137 @@ def explain_bindings(plan: Plan, prep: PreparedCase) -> pd.DataFrame:
 def _row(e, y, rule, statement, saving, subject="") -> dict[str, Any]:
     return {"entity": e, "year": y, "rule": rule, "subject": subject, "statement": statement,
             "saving_cny_per_t": np.nan if saving is None else saving}
+
+
+def _price_gap(sp: float, price: float) -> float | None:
+    """Saving from one more tonne of a purchase-type limit: marginal cost minus the price paid."""
+    if sp is None or not math.isfinite(sp):
+        return None
+    gap = sp - price
+    return gap if gap > 1e-6 else None
+
+
+def _near(a: float, b: float) -> bool:
+    return math.isfinite(a) and math.isfinite(b) and abs(a - b) <= 1e-3 * max(1.0, abs(b))
+
+
+def _marginal_statement(r, y: int) -> str | None:
+    """The marginal cost of compliance of a year against the market prices, and what sets it."""
+    sp = r.shadow_price_cny_per_t
+    if sp is None or not math.isfinite(sp):
+        return None
+    buy = r.cea_buy_cny_per_t + r.fee_cny_per_t
+    sell = r.cea_sell_cny_per_t - r.fee_cny_per_t
+    ccer = r.ccer_cny_per_t + r.ccer_fee_cny_per_t
+
+    if _near(sp, buy):
+        why = "set by buying CEA (price plus fee)"
+    elif _near(sp, sell):
+        why = "set by selling CEA: a tonne not needed is a tonne sold (price less fee)"
+    elif _near(sp, ccer):
+        why = "set by buying CCER"
+    elif r.shortfall_t > TOL_T:
+        why = "set by the shortfall (fine and next-year deduction)"
+    elif sell < sp < buy:
+        why = "between the sale and purchase prices: set by allowances carried between years"
+    elif sp > buy:
+        why = "above the purchase price: a purchase, CCER or carry-over limit binds"
+    elif sp < sell:
+        why = "below the sale price: a sale or carry-over limit binds"
+    else:
+        why = "set by abatement"
+    return (f"marginal cost of compliance in {y}: {sp:,.2f} CNY/t against CEA buy {r.cea_buy_cny_per_t:,.2f} "
+            f"(+{r.fee_cny_per_t:,.2f} fee), sell {r.cea_sell_cny_per_t:,.2f}, CCER {r.ccer_cny_per_t:,.2f} CNY/t; {why}")
+
+
+def _option_values(plan: Plan, prep: PreparedCase) -> list[dict[str, Any]]:
+    """What each measure used and each project built saves: tonnes abated valued at each year's
+    marginal cost of compliance, less what the option costs."""
+    rows: list[dict[str, Any]] = []
+    sp = plan.annual.set_index(["entity", "year"])["shadow_price_cny_per_t"]
+    if not plan.abatement.empty:
+        for (e, m), g in plan.abatement.groupby(["entity", "measure"], sort=True):
+            g = g[g["abate_t"] > TOL_T]
+            if g.empty:
+                continue
+            worth = sum(float(r.abate_t) * float(sp.get((e, int(r.year)), math.nan)) for r in g.itertuples(index=False))
+            cost = float(g["cost_cny"].sum())
+            if not math.isfinite(worth):
+                continue
+            rows.append(_row(e, int(g["year"].min()), "measure_value",
+                             f"measure {m} abates {g['abate_t'].sum():,.0f} t in {int(g['year'].min())}-{int(g['year'].max())} "
+                             f"for {cost:,.0f} CNY; at the marginal cost of compliance those tonnes are worth {worth:,.0f} CNY "
+                             f"(saves {worth - cost:,.0f} CNY, nominal)", None, m))
+    if not plan.builds.empty:
+        years = list(prep.data.years)
+        data = {(e.id, p.id): p for e in prep.data.entities for p in e.projects}
+        for b in plan.builds.itertuples(index=False):
+            p = data.get((b.entity, b.project))
+            opt = next((o for o in p.options if o.build_year == int(b.build_year)), None) if p else None
+            if opt is None:
+                continue
+            op_years = [y for y, on in zip(years, opt.operating, strict=True) if on]
+            cost = sum(opt.capex_cny) + sum(opt.opex_cny)
+            worth = sum(p.reduction_t_per_year * float(sp.get((b.entity, y), math.nan)) for y in op_years)
+            if not math.isfinite(worth):
+                continue
+            span = f"{op_years[0]}-{op_years[-1]}" if op_years else "no planned year"
+            rows.append(_row(b.entity, int(b.build_year), "project_value",
+                             f"project {b.project} (build starts {b.build_year}) reduces {p.reduction_t_per_year * len(op_years):,.0f} t "
+                             f"in {span} for {cost:,.0f} CNY of capex and opex in the horizon; those tonnes are worth "
+                             f"{worth:,.0f} CNY at the marginal cost of compliance (saves {worth - cost:,.0f} CNY, nominal)",
+                             None, b.project))
+    return rows
+
+
+def infeasibility_hints(data) -> list[str]:
+    """For an infeasible solve, which inputs conflict: per entity, the first year by which the
+    obligations (baseline emissions less every measure and project at full potential) exceed every
+    tonne that could possibly be surrendered (opening CEA, allocation with the most relief, purchase
+    and auction limits, pre-draw, CCER within the cap and what can be bought). Carry-over limits are
+    left out, so these are bounds: when no year fails them, the carry-over limits or several rules
+    together are the conflict, and the hint says so."""
+    hints: list[str] = []
+    years = list(data.years)
+    for e in data.entities:
+        if e.shortfall_allowed:
+            continue
+        cum_need = cum_cea = cum_cap = 0.0
+        ccer_avail = e.opening_ccer_t + sum(lot.quantity_t for lot in e.ccer_lots)
+        cum_cea = e.opening_cea_t
+        found = False
+        for i, y in enumerate(years):
+            abate = sum(m.potential_t[i] for m in e.measures) + sum(p.reduction_t_per_year for p in e.projects)
+            need = max(0.0, e.emissions_baseline_t[i] - abate)
+            alloc = max(e.allocation_t[i], e.relief_share[i] * e.emissions_baseline_t[i])
+            buy = e.buy_max_t[i]
+            extra = e.per_year("auction_max_t", i) + e.per_year("borrow_share", i) * e.emissions_baseline_t[i]
+            cum_need += need
+            cum_cea += alloc + buy + extra
+            cum_cap += e.ccer_cap_share[i] * e.emissions_baseline_t[i]
+            ccer_avail += e.ccer_buy_max_t[i]
+            ccer = min(cum_cap, ccer_avail)
+            supply = cum_cea + ccer
+            if math.isfinite(supply) and cum_need > supply + TOL_T:
+                hints.append(
+                    f"{e.id}: by {y} the obligations are at least {cum_need:,.0f} t (baseline emissions less every "
+                    f"measure and project at full potential) but at most {supply:,.0f} t can be surrendered "
+                    f"(opening CEA, allocation with relief, purchases up to market.buy_limit_t {_limit_text(e.buy_max_t[: i + 1])}, "
+                    f"CCER {ccer:,.0f} t within the cap and market.ccer_available_t): {cum_need - supply:,.0f} t short "
+                    "under policy.compliance 'hard'. Raise the purchase or CCER limits, add abatement, or use "
+                    "compliance 'penalty'."
+                )
+                found = True
+                break
+        if not found:
+            hints.append(
+                f"{e.id}: the volume limits alone leave enough allowances in every year if they could be carried "
+                "forward freely, so the conflict involves the carry-over limits (carryover.*), CCER eligibility "
+                "windows or several rules together, under policy.compliance 'hard'."
+            )
+    return hints
+
+
+def _limit_text(limits) -> str:
+    fin = [v for v in limits if math.isfinite(v)]
+    return f"({sum(fin):,.0f} t in all)" if fin and len(fin) == len(limits) else "(some years unlimited)"

@@ -78,7 +78,7 @@ def terminal_summary(plan) -> str:
         out.append("Projects: " + "; ".join(f"{r.project} starts {r.build_year}" for r in plan.builds.itertuples()))
     if not plan.bindings.empty:
         out.append("Why this plan:")
-        out += [f"  - {t}" for t in why_lines(plan.bindings)]
+        out += [f"  - {t}" for t in why_lines(plan.bindings, skip=("marginal_cost",))]  # CNY/t column above
     for n in plan.notes:
         out.append(f"Note: {n}")
     for w in plan.warnings:
@@ -93,9 +93,10 @@ def terminal_summary(plan) -> str:
     return "\n".join(out)
 
 
-def why_lines(bindings: pd.DataFrame) -> list[str]:
-    """Binding statements for people: measures at full potential are summarised once each."""
-    lines = [r.statement for r in bindings.itertuples() if r.rule != "measure_potential"]
+def why_lines(bindings: pd.DataFrame, skip: tuple[str, ...] = ()) -> list[str]:
+    """Binding statements for people: measures at full potential are summarised once each; rules in
+    ``skip`` are left out."""
+    lines = [r.statement for r in bindings.itertuples() if r.rule != "measure_potential" and r.rule not in skip]
     pot = bindings[bindings["rule"] == "measure_potential"]
     for measure, g in pot.groupby("subject", sort=True):
         years = sorted(int(y) for y in g["year"])
@@ -109,8 +110,8 @@ def _short(v: Any) -> str:
     return s if len(s) <= 40 else s[:37] + "..."
 
 
-def markdown_summary(plan) -> str:
-    """summary.md of the plan folder."""
+def markdown_summary(plan, audit: dict[str, Any] | None = None) -> str:
+    """summary.md of the plan folder (with the audit record when given)."""
     s = plan.summary
     lines = [
         f"# Compliance plan: {s['entity']} {s.get('entity_name') or ''}".rstrip(),
@@ -141,6 +142,12 @@ def markdown_summary(plan) -> str:
         lines += ["", "## Rule-pack parameters used", "", "| parameter | value | unit | confidence | overridden | source |", "|---|---|---|---|---|---|"]
         for r in plan.assumptions.itertuples():
             lines.append(f"| {r.parameter} | {_short(r.value)} | {r.unit} | {r.confidence}{' (verify)' if r.uncertain else ''} | {'yes' if r.overridden else 'no'} | {r.source} |")
+    if audit:
+        lines += ["", "## Audit record", ""]
+        for k in sorted(audit):
+            v = audit[k]
+            text = json.dumps(v, ensure_ascii=False, sort_keys=True, default=str) if isinstance(v, dict | list) else str(v)
+            lines.append(f"- {k}: {text}")
     return "\n".join(lines) + "\n"
 
 

@@ -282,3 +282,10 @@ def reference_markdown(pack: RulePack) -> str:
             f"| `{key}` | {_cell(value)} | {_cell(p.unit)} | {_cell(p.years)} | {p.confidence} | {source} | {_cell(p.note)} |"
         )
     return "\n".join(lines) + "\n"
+def pack_file_sha256(ref: str) -> str | None:
+    """SHA-256 of the file of a pack reference ``id@version`` (for the audit record)."""
+    import hashlib
+
+    pid, _, ver = ref.partition("@")
+    f = dict(_pack_files().get(pid, [])).get(ver)
+    return hashlib.sha256(Path(f).read_bytes()).hexdigest() if f else None

@@ -270,3 +270,76 @@ def broken_files(draw) -> tuple[bytes, str, str]:
     elif how == "suffix":
         suffix = draw(st.sampled_from([".yml", ".YAML", ".txt", ".xlsx", ""]))
     return raw, suffix, how
+
+
+# ---- case workbooks --------------------------------------------------------------------------
+
+WORKBOOK_MUTATIONS = ("merge", "formula", "drop_sheet", "text", "bool", "date", "negative", "huge", "clear",
+                      "drop_row", "unknown_column", "unknown_sheet", "blank_rows", "comment_row", "error_value",
+                      "rename_header", "none")
+
+
+@st.composite
+def broken_workbooks(draw) -> tuple[bytes, str]:
+    """A case workbook filled from a seed case, then broken the way people break spreadsheets:
+    merged cells, formulas without saved values, missing sheets, wrong types (text, TRUE, dates,
+    Excel errors), negative or huge numbers, cleared cells, deleted rows, renamed headers, extra
+    sheets and columns. Some mutations leave a valid case (blank or comment rows)."""
+    import datetime as dt
+    import io
+
+    import openpyxl
+
+    from planner.workbook import template_bytes
+
+    d = draw(seeds(examples=draw(st.integers(0, 4)) == 0))
+    wb = openpyxl.load_workbook(io.BytesIO(template_bytes(d)))
+    hows = []
+    for _ in range(draw(st.integers(1, 3))):
+        how = draw(st.sampled_from(WORKBOOK_MUTATIONS))
+        names = [n for n in wb.sheetnames if n != "instructions"]
+        if not names:
+            break
+        ws = wb[draw(st.sampled_from(names))]
+        max_r, max_c = max(ws.max_row, 3), max(ws.max_column, 2)
+        r = draw(st.integers(1, max_r + 1))
+        c = draw(st.integers(1, max_c))
+        cell = ws.cell(row=r, column=c)
+        if how == "merge":
+            ws.merge_cells(start_row=r, start_column=c, end_row=r + draw(st.integers(0, 1)), end_column=c + 1)
+        elif how == "formula":
+            cell.value = draw(st.sampled_from(["=1+2", "=SUM(A1:A3)", "=B3*2", "=NOW()"]))
+        elif how == "drop_sheet":
+            del wb[ws.title]
+        elif how == "text":
+            cell.value = draw(st.sampled_from(["lots", "1,000", " 12 ", "", "万", "nan", "inf", "1e999"]))
+        elif how == "bool":
+            cell.value = draw(st.booleans())
+        elif how == "date":
+            cell.value = dt.datetime(2025, 3, 1)
+        elif how == "negative":
+            cell.value = -draw(st.integers(1, 10**6))
+        elif how == "huge":
+            cell.value = draw(st.sampled_from([1e16, 1e300, -1e300, 2**70]))
+        elif how == "clear":
+            cell.value = None
+        elif how == "drop_row" and ws.max_row >= 3:
+            ws.delete_rows(draw(st.integers(3, ws.max_row)))
+        elif how == "unknown_column":
+            ws.cell(row=1, column=ws.max_column + 1).value = "colour"
+            ws.cell(row=3, column=ws.max_column).value = 1
+        elif how == "unknown_sheet":
+            wb.create_sheet(draw(st.sampled_from(["notes", "Sheet1", "market (2)"])))
+        elif how == "blank_rows":
+            ws.insert_rows(3, draw(st.integers(1, 3)))
+        elif how == "comment_row":
+            ws.insert_rows(3)
+            ws.cell(row=3, column=1).value = "# checked by finance"
+        elif how == "error_value":
+            cell.value = draw(st.sampled_from(["#DIV/0!", "#N/A", "#VALUE!", "#REF!"]))
+        elif how == "rename_header":
+            ws.cell(row=1, column=c).value = draw(st.sampled_from(["Year", "price", "", "cea buy"]))
+        hows.append(f"{how} {ws.title}!{cell.coordinate}")
+    buf = io.BytesIO()
+    wb.save(buf)
+    return buf.getvalue(), "; ".join(hows)

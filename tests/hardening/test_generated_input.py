@@ -172,3 +172,44 @@ def test_valid_and_rescaled_cases_end_in_a_checked_plan_or_a_clear_refusal(capsy
     assert sum(seen.values()) == N_SOLVE
     assert seen[0] > N_SOLVE // 2, seen  # most of them are solved and checked
     print(f"\ncases run through `planner run`: {dict(seen)} (exit code: count)")
+
+
+N_WORKBOOKS = max(20, TOTAL * 3 // 200)
+
+
+def test_broken_workbooks_end_in_a_checked_plan_or_a_cell_named_error(capsys):
+    """Case workbooks broken as people break spreadsheets (merged cells, formulas, missing sheets,
+    wrong types, ...): `planner run` ends in exit 0 with a checked plan, exit 1 whose every problem
+    names its sheet (and row and column where there is one) or exit 2; never a crash or a hang."""
+    from tests.hardening.strategies import broken_workbooks
+
+    seen: Counter = Counter()
+    with tempfile.TemporaryDirectory() as tmp:
+
+        @_settings(N_WORKBOOKS)
+        @given(broken_workbooks())
+        def one(book):
+            raw, how = book
+            p = Path(tmp) / "case.xlsx"
+            p.write_bytes(raw)
+            out = Path(tmp) / "plan"
+            capsys.readouterr()
+            with alarm(HANG_S):
+                rc = main(["run", str(p), "--out", str(out), "--time-limit", "10", "--no-html", "--no-xlsx"])
+            _, err = capsys.readouterr()
+            assert rc in (0, 1, 2), (how, rc, err[-3000:])
+            assert "Traceback" not in err and "internal error" not in err, (how, err[-2000:])
+            if rc == 0:
+                assert (out / "plan.json").is_file() and (out / "annual.csv").is_file()
+            elif rc == 1:
+                assert err.startswith(f"error: {p}: "), (how, err[:300])
+                lines = [ln for ln in err.splitlines()[1:] if ln.startswith("  - ")]
+                assert lines, (how, err[:500])
+                for ln in lines:  # every problem names a sheet, or a field for rule-pack checks
+                    assert "sheet '" in ln or "policy." in ln or "not a readable" in ln or "allocation" in ln, (how, ln)
+            seen[rc] += 1
+
+        one()
+    assert sum(seen.values()) == N_WORKBOOKS
+    assert seen[1] > 0, seen  # the mutations do bite
+    print(f"\nbroken workbooks through `planner run`: {dict(seen)} (exit code: count)")

@@ -1,0 +1,257 @@
+"""Display labels in English and Chinese, and number display in t/CNY or 万 (10,000) units.
+
+Only what people read changes with the language: file names, CSV columns and the numbers stored
+in the workbook stay the same (t and CNY), so that outputs in both languages compare equal.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+LANGS = ("en", "zh")
+UNITS = ("t", "wan")
+
+LABELS: dict[str, tuple[str, str]] = {
+    # annual columns
+    "year": ("year", "年度"),
+    "entity": ("entity", "控排企业"),
+    "emissions_baseline_t": ("baseline emissions t", "基准排放量 t"),
+    "emissions_t": ("emissions t", "排放量 t"),
+    "abatement_t": ("abated t", "减排量 t"),
+    "abatement_measures_t": ("abated by measures t", "措施减排 t"),
+    "abatement_projects_t": ("abated by projects t", "项目减排 t"),
+    "allocation_benchmark_t": ("benchmark allocation t", "基准法配额 t"),
+    "relief_t": ("relief t", "缺口补足 t"),
+    "allocation_t": ("allocation t", "免费配额 t"),
+    "obligation_t": ("obligation t", "履约义务 t"),
+    "buy_t": ("CEA bought t", "购入配额 t"),
+    "buy_cny": ("CEA bought CNY", "购入配额金额 元"),
+    "sell_t": ("CEA sold t", "出售配额 t"),
+    "sell_cny": ("CEA sold CNY", "出售配额金额 元"),
+    "auction_buy_t": ("auctioned CEA bought t", "拍卖购入 t"),
+    "borrow_t": ("pre-draw t", "预支配额 t"),
+    "surrender_t": ("CEA surrendered t", "清缴配额 t"),
+    "ccer_buy_t": ("CCER bought t", "购入CCER t"),
+    "ccer_buy_cny": ("CCER bought CNY", "购入CCER金额 元"),
+    "ccer_surrendered_t": ("CCER surrendered t", "抵销CCER t"),
+    "carry_t": ("carried over t", "结转量 t"),
+    "carry_limit_t": ("carry-over limit t", "结转上限 t"),
+    "carry_rule": ("carry-over rule", "结转规则"),
+    "lapse_t": ("lapsed t", "作废 t"),
+    "net_sales_t": ("cumulative net sales t", "累计净卖出 t"),
+    "shortfall_t": ("shortfall t", "履约缺口 t"),
+    "total_cost_cny": ("cost CNY", "成本 元"),
+    "discounted_cost_cny": ("discounted cost CNY", "折现成本 元"),
+    "shadow_price_cny_per_t": ("marginal cost CNY/t", "边际成本 元/t"),
+    "cea_buy_cny_per_t": ("CEA buy price CNY/t", "配额买价 元/t"),
+    "cea_sell_cny_per_t": ("CEA sell price CNY/t", "配额卖价 元/t"),
+    "ccer_cny_per_t": ("CCER price CNY/t", "CCER价格 元/t"),
+    "component": ("cost component", "成本项"),
+    "nominal_cny": ("nominal CNY", "名义成本 元"),
+    "discounted_cny": ("discounted CNY", "折现成本 元"),
+    "measure": ("measure", "减排措施"),
+    "abate_t": ("abated t", "减排量 t"),
+    "cost_cny_per_t": ("cost CNY/t", "成本 元/t"),
+    "cost_cny": ("cost CNY", "成本 元"),
+    "project": ("project", "减排项目"),
+    "build_year": ("build year", "建设年份"),
+    "rule": ("rule", "规则"),
+    "statement": ("why", "说明"),
+    "saving_cny_per_t": ("saving per t of relaxation CNY/t", "放宽一吨可节省 元/t"),
+    "parameter": ("parameter", "参数"),
+    "value": ("value", "取值"),
+    "unit": ("unit", "单位"),
+    "confidence": ("confidence", "可信度"),
+    "overridden": ("overridden", "已覆盖"),
+    "source": ("source", "来源"),
+    # cost components
+    "abatement": ("abatement", "减排措施"),
+    "capex": ("capex", "项目投资"),
+    "opex": ("opex", "项目运维"),
+    "purchase": ("CEA purchases", "购买配额"),
+    "fees": ("fees", "交易费"),
+    "ccer": ("CCER", "CCER"),
+    "penalty": ("fines", "罚款"),
+    "sales": ("CEA sales", "出售配额"),
+    "terminal": ("value left at the end", "期末剩余价值"),
+    "auction": ("auction", "拍卖"),
+    # sheets, sections, charts
+    "summary": ("Summary", "概要"),
+    "plan": ("Plan per year", "年度计划"),
+    "trades": ("Trades", "交易计划"),
+    "carryover": ("Carry-over", "结转"),
+    "costs": ("Costs", "成本"),
+    "abatement_sheet": ("Abatement", "减排"),
+    "why": ("Why this plan", "方案说明"),
+    "assumptions": ("Assumptions", "假设与参数"),
+    "audit": ("Audit", "审计记录"),
+    "chart_position": ("Position per year: how the obligation is covered", "年度配额盈缺：履约义务的覆盖方式"),
+    "chart_costs": ("Cost by component per year (nominal)", "年度成本构成（名义）"),
+    "chart_carry": ("Carry-over against its limit", "结转量与结转上限"),
+    "chart_mac": ("Marginal abatement cost curve against the CEA price", "边际减排成本曲线与配额价格"),
+    "from_holdings": ("from holdings (carry-over)", "动用持有配额（结转）"),
+    "purchases": ("CEA purchases", "购买配额"),
+    "sales_neg": ("CEA sales", "出售配额"),
+    "ccer_used": ("CCER", "CCER抵销"),
+    "baseline_line": ("baseline emissions", "基准排放量"),
+    "obligation_line": ("obligation", "履约义务"),
+    "cea_price": ("CEA buy price", "配额买价"),
+    "potential_t": ("potential t/yr", "减排潜力 t/年"),
+    "key": ("item", "项目"),
+    "npv_cost_cny": ("NPV cost CNY", "净现值成本 元"),
+    "nominal_cost_cny": ("nominal cost CNY", "名义成本 元"),
+    "cost_per_t_obligation_cny": ("cost per t of obligation CNY/t", "单位履约成本 元/t"),
+    "total_obligation_t": ("total obligation t", "总履约义务 t"),
+    "total_shortfall_t": ("total shortfall t", "总缺口 t"),
+    "status": ("solver status", "求解状态"),
+    "rule_pack": ("rule pack", "规则包"),
+    "rule_pack_overrides": ("rule pack overrides", "规则包覆盖项"),
+    "compliance_mode": ("compliance mode", "履约模式"),
+    "mip_gap": ("MIP gap", "MIP 间隙"),
+    "notes": ("Notes", "备注"),
+    "years": ("years", "年份"),
+    "report_title": ("Compliance plan", "履约方案"),
+}
+
+RULES: dict[str, tuple[str, str]] = {
+    "ccer_cap": ("CCER cap", "CCER抵销比例上限"),
+    "carryover_limit": ("carry-over limit", "结转上限"),
+    "buy_limit": ("CEA purchase limit", "配额购买量上限"),
+    "sell_limit": ("CEA sale limit", "配额出售量上限"),
+    "derived_trade_bound": ("derived trade bound", "推导交易上限"),
+    "ccer_availability": ("CCER availability", "CCER可购量"),
+    "relief_regime": ("relief regime", "配额缺口补足机制"),
+    "predraw": ("pre-draw", "预支配额"),
+    "auction_share": ("auctioned share", "有偿分配份额"),
+    "shortfall": ("shortfall", "履约缺口"),
+    "measure_potential": ("measure at full potential", "措施达到潜力上限"),
+    "marginal_cost": ("marginal cost of compliance", "边际履约成本"),
+    "measure_value": ("what a measure saves", "措施节省"),
+    "project_value": ("what a project saves", "项目节省"),
+}
+
+
+def label(key: str, lang: str = "en") -> str:
+    """The display label of a column, component, sheet or chart; the key itself when unknown."""
+    pair = LABELS.get(key) or RULES.get(key)
+    if pair is None:
+        if key.startswith("cost_") and key.endswith("_cny") and key[5:-4] in LABELS:
+            return label(key[5:-4], lang) + (" CNY" if lang == "en" else " 元")
+        return key
+    return pair[1] if lang == "zh" else pair[0]
+
+
+def rule_label(rule: str, lang: str = "en") -> str:
+    pair = RULES.get(rule)
+    return rule if pair is None else (pair[1] if lang == "zh" else pair[0])
+
+
+def unit_label(col: str, lang: str, units: str) -> str:
+    """A column label with 万 units when ``units`` is 'wan' (t -> 万t, CNY -> 万元)."""
+    text = label(col, lang)
+    if units != "wan":
+        return text
+    if col.endswith("_cny_per_t") or col in ("saving_cny_per_t",):
+        return text
+    if col.endswith("_t"):
+        return text.removesuffix(" t") + (" 万t" if lang == "zh" else " (10k t, 万t)")
+    if col.endswith("_cny"):
+        return text.removesuffix(" CNY").removesuffix(" 元") + (" 万元" if lang == "zh" else " (10k CNY, 万元)")
+    return text
+
+
+def scale(col: str, units: str) -> float:
+    """Divide a column's values by this for display."""
+    if units == "wan" and (col.endswith("_t") or col.endswith("_cny")) and not col.endswith("_per_t"):
+        return 1e4
+    return 1.0
+
+
+def fmt_number(v: Any, col: str = "", units: str = "t") -> str:
+    """A number for people: thousands separators; 万 units divide by 10,000 with two decimals."""
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return "-"
+    if isinstance(v, bool):
+        return "yes" if v else "no"
+    if not isinstance(v, int | float):
+        return str(v)
+    if isinstance(v, float) and math.isinf(v):
+        return "none"
+    if col == "year" or col.endswith("_year"):
+        return str(int(v))
+    s = scale(col, units)
+    x = v / s
+    if s != 1.0:
+        return f"{x:,.2f}"
+    if col.endswith("_per_t") or col in ("saving_cny_per_t",):
+        return f"{x:,.2f}"
+    return f"{x:,.0f}"
+
+
+# ------------------------------------------------------------------ statements of bindings.csv in Chinese
+
+_N = r"(-?[\d,]+(?:\.\d+)?)"
+_CLAUSES: tuple[tuple[str, str], ...] = (
+    (rf"CCER cap binds in (\d+): {_N} t CCER = ([\d.]+%) of the obligation", "{0}年CCER抵销比例上限约束生效：抵销CCER {1} t，占履约义务的{2}"),
+    (rf"one more tonne of cap would save {_N} CNY", "上限每放宽一吨可节省 {0} 元"),
+    (rf"carry-over limit binds in (\d+): {_N} t carried into (\d+) \(limit (.+), net sales {_N} t\)",
+     "{0}年结转上限约束生效：结转至{2}年 {1} t（上限 {3}，累计净卖出 {4} t）"),
+    (rf"selling {_N} t in the plan up to (\d+) helped raise it {_N} t above its floor", "截至{1}年计划出售 {0} t，使结转上限比基础值提高 {2} t"),
+    (rf"{_N} t above the limit lapse", "超出上限的 {0} t 作废"),
+    (rf"CEA purchase limit binds in (\d+): {_N} t", "{0}年配额购买量上限约束生效：{1} t"),
+    (rf"one more tonne of purchase limit would save {_N} CNY", "购买上限每放宽一吨可节省 {0} 元"),
+    (rf"purchases hit the derived bound of {_N} t in (\d+): the prices reward speculation", "{1}年购买量达到推导上限 {0} t：价格鼓励投机"),
+    (r"set market limits", "请设置市场交易量上限"),
+    (rf"CEA sale limit binds in (\d+): {_N} t", "{0}年配额出售量上限约束生效：{1} t"),
+    (rf"CCER availability binds in (\d+): all {_N} t bought", "{0}年CCER可购量约束生效：{1} t 全部购入"),
+    (rf"coal relief applies in (\d+): allocation raised to ([\d.]+%) of verified emissions \(\+{_N} t\)",
+     "{0}年燃煤机组配额缺口补足生效：配额提高至核查排放量的{1}（+{2} t）"),
+    (rf"gas top-up applies in (\d+): allocation raised to verified emissions \(\+{_N} t\)", "{0}年燃气机组配额补足生效：配额提高至核查排放量（+{1} t）"),
+    (r"a tonne abated here is worth only ([\d.]+%) of the allowance price", "此时每减排一吨仅值配额价格的{0}"),
+    (rf"pre-draw of {_N} t in (\d+) from a later allocation \(gap {_N} t\)", "{1}年预支后续年度配额 {0} t（缺口 {2} t）"),
+    (rf"the whole auctioned share is bought in (\d+): {_N} t", "{0}年有偿分配份额全部购入：{1} t"),
+    (rf"shortfall of {_N} t in (\d+), fined at {_N} CNY/t and deducted from next year's allocation",
+     "{1}年履约缺口 {0} t，按 {2} 元/t 罚款并在下一年度配额中扣减"),
+    (rf"shortfall of {_N} t in (\d+), fined at {_N} CNY/t", "{1}年履约缺口 {0} t，按 {2} 元/t 罚款"),
+    (r"forced by ([a-z_, ]+)", "由以下约束导致：{0}"),
+    (r"no limit forces it: the fine and the deduction cost less than covering it", "并无约束迫使缺口：罚款和扣减的成本低于补足缺口"),
+    (rf"marginal cost of compliance in (\d+): {_N} CNY/t against CEA buy {_N} \(\+{_N} fee\), sell {_N}, CCER {_N} CNY/t",
+     "{0}年边际履约成本 {1} 元/t；配额买价 {2}（另加手续费 {3}），卖价 {4}，CCER {5} 元/t"),
+    (r"set by buying CEA \(price plus fee\)", "由购买配额（价格加手续费）决定"),
+    (r"set by selling CEA: a tonne not needed is a tonne sold \(price less fee\)", "由出售配额决定：少用一吨即多卖一吨（价格减手续费）"),
+    (r"set by buying CCER", "由购买CCER决定"),
+    (r"set by the shortfall \(fine and next-year deduction\)", "由履约缺口（罚款及次年扣减）决定"),
+    (r"between the sale and purchase prices: set by allowances carried between years", "介于卖价与买价之间：由跨年结转的配额决定"),
+    (r"above the purchase price: a purchase, CCER or carry-over limit binds", "高于买价：购买、CCER或结转上限约束生效"),
+    (r"below the sale price: a sale or carry-over limit binds", "低于卖价：出售或结转上限约束生效"),
+    (r"set by abatement", "由减排决定"),
+    (rf"measure (.+) abates {_N} t in (\d+)-(\d+) for {_N} CNY", "减排措施 {0} 在{2}-{3}年减排 {1} t，成本 {4} 元"),
+    (rf"at the marginal cost of compliance those tonnes are worth {_N} CNY \(saves {_N} CNY, nominal\)",
+     "按边际履约成本计价值 {0} 元（节省 {1} 元，名义值）"),
+    (rf"project (.+) \(build starts (\d+)\) reduces {_N} t in (.+) for {_N} CNY of capex and opex in the horizon",
+     "减排项目 {0}（{1}年开工）在{3}年减排 {2} t，规划期内投资和运维成本 {4} 元"),
+    (rf"those tonnes are worth {_N} CNY at the marginal cost of compliance \(saves {_N} CNY, nominal\)",
+     "按边际履约成本计价值 {0} 元（节省 {1} 元，名义值）"),
+    (rf"measure (.+) used to its full potential in (\d+) \({_N} t at {_N} CNY/t\)", "减排措施 {0} 在{1}年达到潜力上限（{2} t，{3} 元/t）"),
+)
+
+
+def statement_zh(text: str) -> str | None:
+    """A binding statement of ``planner.plan.explain_bindings`` in Chinese, clause by clause (clauses
+    are separated by '; '); None when a clause has no translation (the English is then shown)."""
+    import re
+
+    out = []
+    for clause in text.split("; "):
+        for pattern, zh in _CLAUSES:
+            m = re.fullmatch(pattern, clause)
+            if m:
+                groups = list(m.groups())
+                if zh.startswith("由以下约束导致"):
+                    groups = ["、".join(rule_label(g.strip(), "zh") for g in groups[0].split(","))]
+                out.append(zh.format(*groups))
+                break
+        else:
+            return None
+    return "；".join(out)
