@@ -1,0 +1,182 @@
+"""Validated group case -> ``ModelData`` with ``GroupLinks``: each entity prepared as alone, then
+placed in the group's context (market limits moved to the links, pooled CCERs, transfer bounds).
+
+Every entity goes through ``planner.prepare.prepare`` unchanged, so an entity in a group gets
+exactly the allocation, rules and prices it would get alone; only the links differ.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import pandas as pd
+
+from models.data import EntityData, GroupLinks, ModelData, PriceTier
+from models.entity import allocation_upper
+from planner.errors import CaseValidationError
+from planner.group_schema import GroupCaseSpec
+from planner.prepare import PreparedCase, _assumptions, prepare
+from planner.rulepack import RulePack, load_rule_pack
+
+INF = math.inf
+
+
+@dataclass(frozen=True)
+class PreparedGroup:
+    """The group model data, each entity's own preparation, and what the group report must say."""
+
+    spec: GroupCaseSpec
+    pack: RulePack
+    data: ModelData
+    """Group model: entities in the group context plus links."""
+    entities: tuple[PreparedCase, ...]
+    """Each entity prepared alone (its stand-alone model data, inputs, assumptions, notes)."""
+    standalone: ModelData
+    """The entities alone, with the group's discount factors (for the value of pooling)."""
+    assumptions: pd.DataFrame
+    notes: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+
+def discount_factors(spec: GroupCaseSpec) -> tuple[float, ...]:
+    fin = spec.group.finance
+    years = spec.group.horizon.years
+    base = fin.base_year or years[0]
+    return tuple((1 + fin.discount_rate) ** -(y - base) for y in years)
+
+
+def prepare_group(spec: GroupCaseSpec) -> PreparedGroup:
+    """Prepare every entity, then the links of the group."""
+    pack = load_rule_pack(spec.group.rule_pack, spec.group.overrides)
+    used: list[str] = []
+
+    def rp(key: str) -> Any:
+        if key not in used:
+            used.append(key)
+        return pack[key]
+
+    years = spec.group.horizon.years
+    n = len(years)
+    df = discount_factors(spec)
+    preps: list[PreparedCase] = []
+    problems: list[tuple[str, str]] = []
+    for case in spec.entities:
+        try:
+            preps.append(prepare(case))
+        except CaseValidationError as exc:
+            problems += [(f"entities ({case.entity.id}).{loc}" if loc else f"entities ({case.entity.id})", msg) for loc, msg in exc.problems]
+    if problems:
+        raise CaseValidationError("group case", problems)
+    alone = tuple(p.data.entities[0] for p in preps)
+    standalone = ModelData(years=tuple(years), discount_factor=df, entities=alone)
+    notes: list[str] = []
+    warnings: list[str] = []
+
+    t = spec.transfers
+    mode = t.mode
+    in_ns = bool(rp("group.transfers_count_in_net_sales")) if mode != "none" else True
+    lot = float(rp("trading.block.min_lot_t")) if mode == "block" else 0.0
+    if isinstance(t.price_cny_per_t, dict):
+        price = tuple(float(t.price_cny_per_t[y]) for y in years)
+    elif t.price_cny_per_t is not None:
+        price = tuple(float(t.price_cny_per_t) for _ in years)
+    else:
+        price = tuple(sum(e.price_buy_cny_per_t[i] for e in alone) / len(alone) for i in range(n))
+        if mode != "none":
+            notes.append("Internal transfer price: the entities' mean CEA buy price of each year (transfers.price_cny_per_t not given).")
+    # a bound on what one entity can pass on in a year: all allowances the group can hold by then,
+    # with market purchases up to the group's emissions (a bound no compliance plan needs)
+    transfer_max: list[float] = []
+    cum = sum(e.opening_cea_t for e in alone)
+    for i in range(n):
+        cum += sum(allocation_upper(e, i) + e.per_year("auction_max_t", i) + e.emissions_baseline_t[i] for e in alone)
+        transfer_max.append(cum)
+    if mode != "none":
+        notes.append(
+            f"Transfers are bounded by {transfer_max[-1]:,.0f} t per entity and year by {years[-1]}: the allowances the group "
+            "could hold with market purchases up to its emissions, a bound derived from the data (the checker reports it if it binds)."
+        )
+        if not in_ns:
+            notes.append(
+                "Transfers do not count in net sales (rule-pack override): the carry-over limit follows market trades only; "
+                "its zero-floor regime is judged from each entity's own bounds, which is conservative for an entity that sells "
+                "on the market more than its own allowances (the limit is then never overstated)."
+            )
+    market_buy = tuple(e.buy_max_t for e in alone)
+    market_sell = tuple(e.sell_max_t for e in alone)
+    pool = spec.ccer_pool
+    group_ents: list[EntityData] = []
+    for e in alone:
+        g = e
+        if mode != "none":
+            g = replace(
+                g,
+                buy_max_t=tuple(b + u for b, u in zip(e.buy_max_t, transfer_max, strict=True)),
+                sell_max_t=tuple(s + u for s, u in zip(e.sell_max_t, transfer_max, strict=True)),
+            )
+        if pool is not None:
+            g = replace(
+                g,
+                price_ccer_buy_cny_per_t=(0.0,) * n,
+                fee_ccer_cny_per_t=(0.0,) * n,
+                ccer_buy_max_t=(INF,) * n,
+                ccer_sell_max_t=(0.0,) * n,
+                price_ccer_sell_cny_per_t=(0.0,) * n,
+            )
+        group_ents.append(g)
+    if pool is not None:
+        notes.append("CCERs come from the group pool: entities' own CCER purchases are replaced by allocations from it; "
+                     "each entity still surrenders within its own cap.")
+    prow = {r.year: r for r in pool.rows} if pool else {}
+    lim = {r.year: r for r in spec.limits}
+    tiers: list[PriceTier] = []
+    prev = 0.0
+    for tier in spec.price_tiers:
+        end = INF if tier.up_to_t is None else tier.up_to_t
+        tiers.append(PriceTier(width_t=end - prev, premium_cny_per_t=tier.premium_cny_per_t))
+        prev = end
+
+    def per_year(get) -> tuple[float, ...]:
+        vals = tuple(get(lim[y]) if y in lim and get(lim[y]) is not None else INF for y in years)
+        return vals if any(math.isfinite(v) for v in vals) else ()
+
+    links = GroupLinks(
+        market_buy_max_t=market_buy,
+        market_sell_max_t=market_sell,
+        transfers=mode,
+        transfer_price_cny_per_t=price,
+        transfer_min_lot_t=lot,
+        transfer_pairs=tuple((s, d) for s, d in t.pairs),
+        transfer_max_t=tuple(transfer_max),
+        transfers_in_net_sales=in_ns,
+        pool=pool is not None,
+        pool_price_cny_per_t=tuple(prow[y].ccer_cny_per_t for y in years) if pool else (),
+        pool_fee_cny_per_t=tuple(prow[y].fee_cny_per_t for y in years) if pool else (),
+        pool_max_t=tuple(INF if prow[y].available_t is None else prow[y].available_t for y in years) if pool else (),
+        pool_opening_t=pool.opening_t if pool else 0.0,
+        pool_terminal_cny_per_t=pool.terminal_cny_per_t if pool else 0.0,
+        group_buy_max_t=per_year(lambda r: r.buy_limit_t),
+        group_sell_max_t=per_year(lambda r: r.sell_limit_t),
+        tiers=tuple(tiers),
+        budget_cny=per_year(lambda r: r.budget_cny),
+    )
+    data = ModelData(years=tuple(years), discount_factor=df, entities=tuple(group_ents), group=links)
+    if any(abs(a - b) > 1e-12 for p in preps for a, b in zip(p.data.discount_factor, df, strict=True)):
+        notes.append(
+            f"The group NPV discounts at {spec.group.finance.discount_rate:.1%}; entity cases with another rate keep it "
+            "only for their project annuities."
+        )
+    for p in preps:
+        warnings += [f"{p.case.entity.id}: {w}" for w in p.warnings]
+    return PreparedGroup(
+        spec=spec,
+        pack=pack,
+        data=data,
+        entities=tuple(preps),
+        standalone=standalone,
+        assumptions=_assumptions(pack, used) if used else pd.DataFrame(),
+        notes=notes,
+        warnings=warnings,
+    )
