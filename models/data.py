@@ -171,8 +171,10 @@ class GroupLinks:
     transfer_min_lot_t: float = 0.0
     transfer_pairs: tuple[tuple[str, str], ...] = ()
     """Block mode: (seller, buyer) pairs allowed; empty = every ordered pair."""
-    transfer_max_t: tuple[float, ...] = ()
-    """Bound on the allowances one entity can pass on in a year (group holdings, from the data)."""
+    transfer_in_max_t: tuple[tuple[float, ...], ...] = ()
+    """Per entity and year: bound on the transfers it receives (from the data; a plan never needs it)."""
+    transfer_out_max_t: tuple[tuple[float, ...], ...] = ()
+    """Per entity and year: bound on the transfers it passes on."""
     transfers_in_net_sales: bool = True
     """Transfers count as sales and purchases in each entity's net sales (carry-over rule)."""
     pool: bool = False
@@ -232,7 +234,9 @@ class ModelData:
                 raise ValueError("group market limits need one row per entity")
             if g.transfers not in ("none", "free", "block"):
                 raise ValueError(f"unknown transfer mode {g.transfers!r}")
-            for name in ("transfer_price_cny_per_t", "transfer_max_t", "pool_price_cny_per_t",
+            if g.transfers != "none" and (len(g.transfer_in_max_t) != len(ids) or len(g.transfer_out_max_t) != len(ids)):
+                raise ValueError("transfer bounds need one row per entity")
+            for name in ("transfer_price_cny_per_t", "pool_price_cny_per_t",
                          "pool_fee_cny_per_t", "pool_max_t", "group_buy_max_t", "group_sell_max_t", "budget_cny"):
                 if getattr(g, name) and len(getattr(g, name)) != n:
                     raise ValueError(f"group {name} must be empty or have {n} values")

@@ -90,11 +90,11 @@ def add_links(m: pyo.ConcreteModel, data: ModelData, g: GroupLinks) -> bool:
         )
     if g.transfers == "free":
         m.transfer_in = pyo.Var(
-            m.ENTITIES, m.YEARS, bounds=lambda _, e, y: (0, _bound(g.transfer_max_t[pos[y]])),
+            m.ENTITIES, m.YEARS, bounds=lambda _, e, y: (0, _bound(g.transfer_in_max_t[idx[e]][pos[y]])),
             doc="CEA an entity receives from other group entities (free transfers) [t]",
         )
         m.transfer_out = pyo.Var(
-            m.ENTITIES, m.YEARS, bounds=lambda _, e, y: (0, _bound(g.transfer_max_t[pos[y]])),
+            m.ENTITIES, m.YEARS, bounds=lambda _, e, y: (0, _bound(g.transfer_out_max_t[idx[e]][pos[y]])),
             doc="CEA an entity passes to other group entities (free transfers) [t]",
         )
 
@@ -111,13 +111,16 @@ def add_links(m: pyo.ConcreteModel, data: ModelData, g: GroupLinks) -> bool:
     elif g.transfers == "block":
         lot = g.transfer_min_lot_t
         pairs = list(g.transfer_pairs) or [(s, d) for s in ents for d in ents if s != d]
-        open_pairs = [(s, d, y) for (s, d) in pairs for y in years if g.transfer_max_t[pos[y]] >= lot]
+        def cap(s, d, y):
+            return min(g.transfer_out_max_t[idx[s]][pos[y]], g.transfer_in_max_t[idx[d]][pos[y]])
+
+        open_pairs = [(s, d, y) for (s, d) in pairs for y in years if cap(s, d, y) >= lot]
         m.PAIR_YEARS = pyo.Set(
             dimen=3, ordered=True, initialize=open_pairs,
             doc="(seller, buyer, year) in which a block transfer of at least the minimum lot is possible",
         )
         m.transfer = pyo.Var(
-            m.PAIR_YEARS, bounds=lambda _, s, d, y: (0, g.transfer_max_t[pos[y]]),
+            m.PAIR_YEARS, bounds=lambda _, s, d, y: (0, cap(s, d, y)),
             doc="CEA transferred from seller to buyer in a year as a block trade [t]",
         )
         m.block_on = pyo.Var(m.PAIR_YEARS, within=pyo.Binary, doc="1 if the pair trades a block in the year")
@@ -128,7 +131,7 @@ def add_links(m: pyo.ConcreteModel, data: ModelData, g: GroupLinks) -> bool:
 
         @m.Constraint(m.PAIR_YEARS, doc="No block transfer unless the pair trades (bound from the data)")
         def link_block_max(m, s, d, y):
-            return m.transfer[s, d, y] <= g.transfer_max_t[pos[y]] * m.block_on[s, d, y]
+            return m.transfer[s, d, y] <= cap(s, d, y) * m.block_on[s, d, y]
 
         into: dict[tuple[str, int], list] = {}
         outof: dict[tuple[str, int], list] = {}
@@ -147,11 +150,11 @@ def add_links(m: pyo.ConcreteModel, data: ModelData, g: GroupLinks) -> bool:
 
         @m.Constraint(m.SEND_YEARS, doc="Blocks passed on only by a sender (bound from the data)")
         def link_block_sender(m, e, y):
-            return sum(m.transfer[k] for k in outof[e, y]) <= len(outof[e, y]) * g.transfer_max_t[pos[y]] * m.sends[e, y]
+            return sum(m.transfer[k] for k in outof[e, y]) <= g.transfer_out_max_t[idx[e]][pos[y]] * m.sends[e, y]
 
         @m.Constraint(m.SEND_YEARS, doc="Blocks received only by a receiver (bound from the data)")
         def link_block_receiver(m, e, y):
-            return sum(m.transfer[k] for k in into[e, y]) <= len(into[e, y]) * g.transfer_max_t[pos[y]] * (1 - m.sends[e, y])
+            return sum(m.transfer[k] for k in into[e, y]) <= g.transfer_in_max_t[idx[e]][pos[y]] * (1 - m.sends[e, y])
 
         def t_in(e, y):
             return sum(m.transfer[k] for k in into.get((e, y), []))

@@ -268,8 +268,8 @@ def check_group(data: ModelData, gplan, *, objective: float | None = None) -> li
             if g.transfers == "none" and (r.transfer_in_t > _tol(scale) or r.transfer_out_t > _tol(scale)):
                 fails.append(f"{tag}: transfers in a group without transfers")
             if g.transfers != "none":
-                _le(fails, f"{tag}: transfers in vs the derived bound", r.transfer_in_t, g.transfer_max_t[i], scale)
-                _le(fails, f"{tag}: transfers out vs the derived bound", r.transfer_out_t, g.transfer_max_t[i], scale)
+                _le(fails, f"{tag}: transfers in vs the derived bound", r.transfer_in_t, g.transfer_in_max_t[k][i], scale)
+                _le(fails, f"{tag}: transfers out vs the derived bound", r.transfer_out_t, g.transfer_out_max_t[k][i], scale)
     by_year = ann.groupby("year")
     tin = by_year["transfer_in_t"].sum()
     tout = by_year["transfer_out_t"].sum()

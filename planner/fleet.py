@@ -24,9 +24,11 @@ MW = {"coal_gt300": (600, 2000), "coal_le300": (100, 600), "gas": (200, 1000), "
 """Plant capacity range (MW): large coal plants are 2 x 300-1000 MW units."""
 HOURS = {"coal_gt300": (4000, 5200), "coal_le300": (3800, 5000), "gas": (1500, 3500), "coal_unconventional": (4000, 5500)}
 
-# central price path of the example cases (cases/README.md): CEA buy price and CCER price, CNY/t
-CEA = (83, 88, 95, 105, 115, 125, 130, 135)
-CCER = (85, 88, 93, 100, 108, 117, 122, 127)
+# price path, CNY/t: 2025-2026 as the entity examples (cases/README.md, anchored on the 2026 averages
+# of shared/data/cn_ets_prices.csv), then rising about 5% a year - below the 8% discount rate, so that
+# with unlimited banking buying early to sell late is no arbitrage (the examples' steeper path is)
+CEA = (83, 87, 91, 96, 101, 106, 111, 117)
+CCER = (85, 88, 92, 96, 100, 104, 109, 114)
 
 
 @dataclass(frozen=True)
@@ -101,8 +103,11 @@ def generate_fleet(n: int, seed: int = 0, *, projects: bool = False, first_year:
     return Fleet(plants=plants, measures=measures, projects=projs, allocation_2025_t=alloc)
 
 
-def fleet_defaults(first_year: int = 2025, last_year: int = 2032, buy_limit_share: float | None = None) -> dict[str, Any]:
-    """Entity-case sections shared by every generated plant: market path, finance, policy."""
+def fleet_defaults(first_year: int = 2025, last_year: int = 2032, *, binaries: bool = True) -> dict[str, Any]:
+    """Entity-case sections shared by every generated plant: market path, finance, policy.
+
+    ``binaries=False`` takes the 'unlimited' scenario of the unpublished 2025+ banking rule
+    (rule pack ``carryover.post_legacy.mode``, [I]): no net-sales floor binaries, an LP."""
     years = range(first_year, last_year + 1)
     market = []
     for k, y in enumerate(years):
@@ -112,20 +117,22 @@ def fleet_defaults(first_year: int = 2025, last_year: int = 2032, buy_limit_shar
     return {
         "allocation": {"method": "benchmark"},
         "market": market,
-        "finance": {"discount_rate": 0.07, "terminal_value": "sell_price"},
-        "policy": {"compliance": "penalty"},
+        "finance": {"discount_rate": 0.08, "terminal_value": "sell_price"},
+        "policy": {"compliance": "penalty"} if binaries else
+                  {"compliance": "penalty", "overrides": {"carryover.post_legacy.mode": "unlimited"}},
     }
 
 
 def fleet_group(n: int, seed: int = 0, *, projects: bool = False, first_year: int = 2025, last_year: int = 2032,
-                transfers: str = "free", pool: bool = True, group_id: str = "FLEET", value_of_pooling: bool = True):
+                transfers: str = "free", pool: bool = True, group_id: str = "FLEET", value_of_pooling: bool = True,
+                binaries: bool = True):
     """A ``GroupCaseSpec`` for a generated fleet (entities validated through the entity schema)."""
     from planner.group_schema import GroupCaseSpec, case_from_row
     from planner.io import parse_case
 
     fleet = generate_fleet(n, seed, projects=projects, first_year=first_year)
     years = list(range(first_year, last_year + 1))
-    defaults = fleet_defaults(first_year, last_year)
+    defaults = fleet_defaults(first_year, last_year, binaries=binaries)
     by_plant: dict[str, list[dict[str, Any]]] = {}
     for m in fleet.measures:
         by_plant.setdefault(m["entity"], []).append({k: v for k, v in m.items() if k != "entity"})
@@ -137,12 +144,12 @@ def fleet_group(n: int, seed: int = 0, *, projects: bool = False, first_year: in
         cases.append(parse_case(d, f"generated plant {row['id']}"))
     spec: dict[str, Any] = {
         "group": {"id": group_id, "horizon": {"first_year": first_year, "last_year": last_year},
-                  "finance": {"discount_rate": 0.07}},
+                  "finance": {"discount_rate": 0.08}},
         "entities": cases,
         "transfers": {"mode": transfers},
         "value_of_pooling": value_of_pooling,
     }
     if pool:
         spec["ccer_pool"] = {"rows": [{"year": y, "ccer_cny_per_t": CCER[min(k, len(CCER) - 1)] - 3, "fee_cny_per_t": 0.3,
-                                       "available_t": 40_000 * n} for k, y in enumerate(years)]}
+                                       "available_t": 50_000 * n} for k, y in enumerate(years)]}
     return GroupCaseSpec.model_validate(spec)

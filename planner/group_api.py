@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from models import build_model, extract_links, extract_results
@@ -36,11 +36,26 @@ def options_for(spec: GroupCaseSpec, **overrides) -> SolveOptions:
 
 
 def solve_standalone(prep: PreparedGroup, opts: SolveOptions):
-    """Every entity alone (no links, the group's discounting): one model of independent blocks."""
-    m = build_model(prep.standalone)
-    res = solve_model(m, opts)
-    df = dict(zip(prep.standalone.years, prep.standalone.discount_factor, strict=True))
-    return res, extract_results(m, df, {})
+    """Every entity alone (no links, the group's discounting), each solved as its own model, as the
+    entity planner would: returns the worst status, and the costs and objective summed."""
+    import pandas as pd
+
+    data = prep.standalone
+    df = dict(zip(data.years, data.discount_factor, strict=True))
+    costs, total, worst = [], 0.0, None
+    for e in data.entities:
+        m = build_model(replace(data, entities=(e,)))
+        res = solve_model(m, replace(opts, duals=False))
+        r = extract_results(m, df, {})
+        costs.append(r.costs)
+        total += float(res.objective)
+        if worst is None or res.status != "optimal":
+            worst = res
+    from models import Results
+
+    empty = pd.DataFrame()
+    return worst, Results(annual=empty, abatement=empty, builds=empty, project_years=empty, ccer_lots=empty,
+                          costs=pd.concat(costs, ignore_index=True), duals=empty, objective_cny=total)
 
 
 def run_group(spec: GroupCaseSpec | str | Path, opts: SolveOptions | None = None, *, check: bool = True) -> GroupRunResult:

@@ -218,3 +218,48 @@ def test_checker_catches_broken_links():
     res.plan.group_annual["pool_buy_t"] += 500
     fails = check_group(res.prep.data, res.plan, objective=res.solve.objective)
     assert any("CCER pool: held + bought" in f for f in fails)
+
+
+def test_example_group_runs_from_the_cli(tmp_path, capsys):
+    """The ~30-plant example of the README: exit 0, entity and group tables, checker passed,
+    a group plan no dearer than the plants alone."""
+    import json
+
+    from planner.cli import main
+
+    out = tmp_path / "plan"
+    assert main(["run", str(ROOT / "cases" / "group_hn_generation" / "group.yaml"), "--out", str(out)]) == 0
+    names = {p.name for p in out.iterdir()}
+    assert {"annual.csv", "costs.csv", "transfers.csv", "transfer_matrix.csv", "ccer_pool.csv", "group_annual.csv",
+            "entity_summary.csv", "pooling_value.csv", "plan.json", "summary.md"} <= names
+    body = json.loads((out / "plan.json").read_text(encoding="utf-8"))
+    assert body["audit"]["checker"] == "passed"
+    assert body["summary"]["entities"] == 30
+    assert body["summary"]["value_of_pooling_cny"] >= -1e-6 * abs(body["summary"]["standalone_npv_cny"])
+    es = pd.read_csv(out / "entity_summary.csv")
+    assert set(es["side"]) == {"long", "short"}
+    assert "Group compliance plan: HN-GEN" in capsys.readouterr().out
+
+
+def test_entity_table_errors_name_file_row_and_field(tmp_path, capsys):
+    """Bad rows of the plants table are reported with file, row, field and what was expected;
+    `planner validate` and `planner run` exit 1 and write nothing."""
+    from planner.cli import main
+
+    (tmp_path / "plants.csv").write_text(
+        "id,unit_class,output,intensity_t_per_unit\nA1,coal_gt300,1000000,0.8\nA2,coal_gt300,lots,0.8\nA3,coal_huge,1000000,0.8\n",
+        encoding="utf-8",
+    )
+    (tmp_path / "g.yaml").write_text(
+        "group: {id: G, horizon: {first_year: 2025, last_year: 2026}}\n"
+        "entity_tables:\n  plants: plants.csv\n  defaults:\n    market:\n"
+        "      - {year: 2025, cea_buy_cny_per_t: 80, ccer_cny_per_t: 80}\n"
+        "      - {year: 2026, cea_buy_cny_per_t: 80, ccer_cny_per_t: 80}\n",
+        encoding="utf-8",
+    )
+    assert main(["validate", str(tmp_path / "g.yaml")]) == 1
+    err = capsys.readouterr().err
+    assert "plants.csv row 3.output: expected a number, got 'lots'" in err
+    assert "plants.csv row 4 (id A3).entity.unit_class" in err
+    assert main(["run", str(tmp_path / "g.yaml"), "--out", str(tmp_path / "plan")]) == 1
+    assert not (tmp_path / "plan").exists()
