@@ -7,6 +7,7 @@ exactly the allocation, rules and prices it would get alone; only the links diff
 
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -62,9 +63,13 @@ def prepare_group(spec: GroupCaseSpec) -> PreparedGroup:
     df = discount_factors(spec)
     preps: list[PreparedCase] = []
     problems: list[tuple[str, str]] = []
+    packs: dict[str, RulePack] = {}  # entities sharing a pack and overrides share one loaded pack
     for case in spec.entities:
+        key = json.dumps([case.policy.rule_pack, case.policy.overrides], sort_keys=True, default=str)
         try:
-            preps.append(prepare(case))
+            if key not in packs:
+                packs[key] = load_rule_pack(case.policy.rule_pack, case.policy.overrides)
+            preps.append(prepare(case, packs[key]))
         except CaseValidationError as exc:
             problems += [(f"entities ({case.entity.id}).{loc}" if loc else f"entities ({case.entity.id})", msg) for loc, msg in exc.problems]
     if problems:
