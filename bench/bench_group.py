@@ -66,8 +66,8 @@ def highs_alone(mps: str, mip: bool, time_limit: float) -> dict:
     h.setOptionValue("output_flag", False)
     h.setOptionValue("threads", 1)
     h.setOptionValue("time_limit", float(time_limit))
-    if mip:
-        h.setOptionValue("mip_rel_gap", 1e-3)
+    h.setOptionValue("mip_rel_gap", 1e-3 if mip else 1e-6)  # the same options as ours
+    h.setOptionValue("random_seed", 0)
     h.readModel(mps)
     t0 = time.perf_counter()
     h.run()
