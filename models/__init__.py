@@ -7,25 +7,32 @@ from models.data import (
     CarryRule,
     CcerLotData,
     EntityData,
+    GroupLinks,
     MeasureData,
     ModelData,
+    PriceTier,
     ProjectData,
     ProjectOption,
 )
 from models.entity import COST_COMPONENTS
-from models.extract import Results, extract_results
-from models.group import build_model
+from models.extract import LinkResults, Results, extract_links, extract_results
+from models.group import LINK_COST_COMPONENTS, build_model
 
 __all__ = [
     "COST_COMPONENTS",
     "CarryRule",
     "CcerLotData",
     "EntityData",
+    "GroupLinks",
+    "LINK_COST_COMPONENTS",
+    "LinkResults",
     "MeasureData",
     "ModelData",
     "ProjectData",
+    "PriceTier",
     "ProjectOption",
     "Results",
     "build_model",
+    "extract_links",
     "extract_results",
 ]

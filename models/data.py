@@ -149,12 +149,64 @@ class EntityData:
 
 
 @dataclass(frozen=True)
+class PriceTier:
+    """One step of the group's convex purchase-price curve: a premium over each entity's buy price."""
+
+    width_t: float
+    """Tonnes of the group's market purchases in a year priced in this tier (``inf`` for the last)."""
+    premium_cny_per_t: float
+
+
+@dataclass(frozen=True)
+class GroupLinks:
+    """What ties the entity blocks of a group together (``models.group`` adds these as ``link_*``).
+
+    Per-entity tuples follow the order of ``ModelData.entities``; per-year tuples follow
+    ``ModelData.years``. With transfers, an entity block's ``buy``/``sell`` are all its exchange
+    trades (market and intra-group); its market limits live here, not in ``EntityData``.
+    """
+
+    market_buy_max_t: tuple[tuple[float, ...], ...]
+    """Each entity's own market purchase limit per year."""
+    market_sell_max_t: tuple[tuple[float, ...], ...]
+    transfers: str = "none"
+    """none | free (any volume) | block (each pair's transfer is 0 or at least ``transfer_min_lot_t``)."""
+    transfer_price_cny_per_t: tuple[float, ...] = ()
+    """Internal transfer price per year (an internal settlement: it nets out of the group cost)."""
+    transfer_min_lot_t: float = 0.0
+    transfer_pairs: tuple[tuple[str, str], ...] = ()
+    """Block mode: (seller, buyer) pairs allowed; empty = every ordered pair."""
+    transfer_in_max_t: tuple[tuple[float, ...], ...] = ()
+    """Per entity and year: bound on the transfers it receives (from the data; a plan never needs it)."""
+    transfer_out_max_t: tuple[tuple[float, ...], ...] = ()
+    """Per entity and year: bound on the transfers it passes on."""
+    transfers_in_net_sales: bool = True
+    """Transfers count as sales and purchases in each entity's net sales (carry-over rule)."""
+    pool: bool = False
+    """Shared CCER pool: the group buys CCERs; entities' ``ccer_buy`` are allocations from it."""
+    pool_price_cny_per_t: tuple[float, ...] = ()
+    pool_fee_cny_per_t: tuple[float, ...] = ()
+    pool_max_t: tuple[float, ...] = ()
+    pool_opening_t: float = 0.0
+    pool_terminal_cny_per_t: float = 0.0
+    group_buy_max_t: tuple[float, ...] = ()
+    """Group market purchases per year (sum over entities); empty or ``inf`` = no limit."""
+    group_sell_max_t: tuple[float, ...] = ()
+    tiers: tuple[PriceTier, ...] = ()
+    """Convex price tiers on the group's market purchases (premiums non-decreasing)."""
+    budget_cny: tuple[float, ...] = ()
+    """Group cash cost per year (nominal, before terminal values); empty or ``inf`` = none."""
+
+
+@dataclass(frozen=True)
 class ModelData:
     """The whole model input: one or more entities over common compliance years."""
 
     years: tuple[int, ...]
     discount_factor: tuple[float, ...]
     entities: tuple[EntityData, ...] = field(default_factory=tuple)
+    group: GroupLinks | None = None
+    """Links between the entities (transfers, CCER pool, group limits); None = independent blocks."""
 
     def __post_init__(self) -> None:
         n = len(self.years)
@@ -181,3 +233,18 @@ class ModelData:
             for m in e.measures:
                 if m.allocation_loss_t_per_t and len(m.allocation_loss_t_per_t) != n:
                     raise ValueError(f"entity {e.id}: measure {m.id} allocation_loss_t_per_t must have {n} values")
+        g = self.group
+        if g is not None:
+            if len(g.market_buy_max_t) != len(ids) or len(g.market_sell_max_t) != len(ids):
+                raise ValueError("group market limits need one row per entity")
+            if g.transfers not in ("none", "free", "block"):
+                raise ValueError(f"unknown transfer mode {g.transfers!r}")
+            if g.transfers != "none" and (len(g.transfer_in_max_t) != len(ids) or len(g.transfer_out_max_t) != len(ids)):
+                raise ValueError("transfer bounds need one row per entity")
+            for name in ("transfer_price_cny_per_t", "pool_price_cny_per_t",
+                         "pool_fee_cny_per_t", "pool_max_t", "group_buy_max_t", "group_sell_max_t", "budget_cny"):
+                if getattr(g, name) and len(getattr(g, name)) != n:
+                    raise ValueError(f"group {name} must be empty or have {n} values")
+            premia = [t.premium_cny_per_t for t in g.tiers]
+            if premia != sorted(premia):
+                raise ValueError("price tiers must have non-decreasing premiums (a convex price curve)")

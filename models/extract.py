@@ -177,3 +177,73 @@ def annual_expressions(m: pyo.ConcreteModel) -> list[tuple[str, int, str, object
                 cols[f"cost_{c}"] = getattr(b, f"cost_{c}")[y]
             out.extend((e, y, k, v) for k, v in cols.items())
     return out
+
+
+@dataclass
+class LinkResults:
+    """Tidy result frames of a group's links."""
+
+    trades: pd.DataFrame
+    """(entity, year): market_buy_t, market_sell_t, transfer_in_t, transfer_out_t."""
+    transfers: pd.DataFrame
+    """(year, seller, buyer, transfer_t) in block mode; empty in free mode (net flows only)."""
+    pool: pd.DataFrame
+    """(year): pool_buy_t, pool_hold_t (empty without a pool)."""
+    tiers: pd.DataFrame
+    """(year, tier, tier_buy_t)."""
+    costs: pd.DataFrame
+    """(year, component): nominal CNY of the link cost expressions."""
+
+
+def extract_links(m: pyo.ConcreteModel) -> LinkResults:
+    """Read the group links of a solved model (built with ``ModelData.group``)."""
+    from models.group import LINK_COST_COMPONENTS
+
+    years = list(m.YEARS)
+    has_market = hasattr(m, "market_buy")
+    free = hasattr(m, "transfer_in")
+    block = hasattr(m, "transfer")
+    tin: dict = {}
+    tout: dict = {}
+    transfers = []
+    if block:
+        for s, d, y in m.PAIR_YEARS:
+            v = _v(m.transfer[s, d, y])
+            if round(_v(m.block_on[s, d, y])) == 1 or abs(v) > 1e-9:
+                transfers.append({"year": y, "seller": s, "buyer": d, "transfer_t": v})
+            tout[s, y] = tout.get((s, y), 0.0) + v
+            tin[d, y] = tin.get((d, y), 0.0) + v
+    trades = []
+    for e in m.ENTITIES:
+        b = m.entity[e]
+        for y in years:
+            if free:
+                ti, to = _v(m.transfer_in[e, y]), _v(m.transfer_out[e, y])
+            else:
+                ti, to = tin.get((e, y), 0.0), tout.get((e, y), 0.0)
+            trades.append(
+                {
+                    "entity": e,
+                    "year": y,
+                    "market_buy_t": _v(m.market_buy[e, y]) if has_market else _v(b.buy[y]),
+                    "market_sell_t": _v(m.market_sell[e, y]) if has_market else _v(b.sell[y]),
+                    "transfer_in_t": ti,
+                    "transfer_out_t": to,
+                }
+            )
+    pool = []
+    if hasattr(m, "pool_buy"):
+        pool = [{"year": y, "pool_buy_t": _v(m.pool_buy[y]), "pool_hold_t": _v(m.pool_hold[y])} for y in years]
+    tiers = [{"year": y, "tier": k, "tier_buy_t": _v(m.tier_buy[k, y])} for k in m.TIERS for y in years]
+    costs = [
+        {"year": y, "component": c, "nominal_cny": _v(getattr(m, f"cost_{c}")[y])}
+        for y in years
+        for c in LINK_COST_COMPONENTS
+    ]
+    return LinkResults(
+        trades=pd.DataFrame(trades),
+        transfers=pd.DataFrame(transfers, columns=["year", "seller", "buyer", "transfer_t"]),
+        pool=pd.DataFrame(pool, columns=["year", "pool_buy_t", "pool_hold_t"]),
+        tiers=pd.DataFrame(tiers, columns=["year", "tier", "tier_buy_t"]),
+        costs=pd.DataFrame(costs, columns=["year", "component", "nominal_cny"]),
+    )

@@ -44,7 +44,7 @@ def _le(fails: list[str], what: str, got: float, limit: float, *scale: float) ->
         fails.append(f"{what}: {got:,.6f} > {limit:,.6f}")
 
 
-def _check_entity(d: EntityData, years: list[int], a: pd.DataFrame, plan) -> list[str]:
+def _check_entity(d: EntityData, years: list[int], a: pd.DataFrame, plan, *, ns_excludes_transfers: bool = False) -> list[str]:
     f: list[str] = []
     e = d.id
     scale = max(d.emissions_baseline_t) if d.emissions_baseline_t else 1.0
@@ -158,6 +158,8 @@ def _check_entity(d: EntityData, years: list[int], a: pd.DataFrame, plan) -> lis
         if not d.shortfall_allowed:
             _le(f, f"{tag}: shortfall under hard compliance", r.shortfall_t, 0.0, scale)
         ns += r.sell_t - r.buy_t - (r.auction_buy_t if d.auction_in_net_sales else 0.0)
+        if ns_excludes_transfers:  # a group whose rule pack does not count transfers as trades
+            ns -= r.transfer_out_t - r.transfer_in_t
         _close(f, f"{tag}: cumulative net sales", r.net_sales_t, ns, scale)
         rule = d.carry_rules[i]
         if rule.limited:
@@ -169,9 +171,15 @@ def _check_entity(d: EntityData, years: list[int], a: pd.DataFrame, plan) -> lis
     return f
 
 
-def _check_costs(data: ModelData, plan, objective: float | None) -> list[str]:
-    """Recompute every cost component from prices and quantities; compare with the plan and objective."""
+def _check_costs(data: ModelData, plan, objective: float | None, *, link_npv: float = 0.0) -> list[str]:
+    """Recompute every cost component from prices and quantities; compare with the plan and objective.
+
+    In a group with transfers, purchases and sales are priced on the market part of the trades and
+    the intra-group part is settled at the transfer price (component ``transfer``); ``link_npv`` is
+    the discounted cost of the group links, recomputed by the caller."""
     f: list[str] = []
+    g = data.group
+    settle = g is not None and g.transfers != "none"
     years = list(data.years)
     costs = plan.costs.set_index(["entity", "year", "component"])["nominal_cny"]
     total = 0.0
@@ -184,6 +192,7 @@ def _check_costs(data: ModelData, plan, objective: float | None) -> list[str]:
         lots = plan.ccer_lots[plan.ccer_lots["entity"] == d.id] if not plan.ccer_lots.empty else plan.ccer_lots
         for i, y in enumerate(years):
             r = a.loc[y]
+            buy_t, sell_t = (r.market_buy_t, r.market_sell_t) if settle else (r.buy_t, r.sell_t)
             want = {
                 "abatement": sum(
                     measures[x.measure].cost_cny_per_t[i] * x.abate_t
@@ -192,13 +201,15 @@ def _check_costs(data: ModelData, plan, objective: float | None) -> list[str]:
                 ),
                 "capex": 0.0,
                 "opex": 0.0,
-                "purchase": d.price_buy_cny_per_t[i] * r.buy_t + d.per_year("price_auction_cny_per_t", i) * r.auction_buy_t,
+                "purchase": d.price_buy_cny_per_t[i] * buy_t + d.per_year("price_auction_cny_per_t", i) * r.auction_buy_t,
                 "fees": d.fee_cea_cny_per_t[i] * (r.buy_t + r.sell_t) + d.fee_ccer_cny_per_t[i] * (r.ccer_buy_t + r.ccer_sell_t),
                 "ccer": d.price_ccer_buy_cny_per_t[i] * r.ccer_buy_t,
                 "penalty": d.penalty_cny_per_t[i] * r.shortfall_t,
-                "sales": -(d.price_sell_cny_per_t[i] * r.sell_t + d.price_ccer_sell_cny_per_t[i] * r.ccer_sell_t),
+                "sales": -(d.price_sell_cny_per_t[i] * sell_t + d.price_ccer_sell_cny_per_t[i] * r.ccer_sell_t),
                 "terminal": 0.0,
             }
+            if settle:
+                want["transfer"] = g.transfer_price_cny_per_t[i] * (r.transfer_in_t - r.transfer_out_t)
             for b in builds.itertuples(index=False):
                 o = {o.build_year: o for o in projects[b.project].options}[int(b.build_year)]
                 want["capex"] += o.capex_cny[i]
@@ -217,6 +228,118 @@ def _check_costs(data: ModelData, plan, objective: float | None) -> list[str]:
                 if not math.isclose(got, w, rel_tol=1e-7, abs_tol=1e-3):
                     f.append(f"{d.id} {y}: cost {comp} {got:,.2f} != recomputed {w:,.2f}")
                 total += data.discount_factor[i] * w
+    total += link_npv
     if objective is not None and not math.isclose(total, objective, rel_tol=1e-7, abs_tol=1e-2):
         f.append(f"objective {objective:,.2f} != discounted sum of recomputed costs {total:,.2f}")
     return f
+
+
+def check_group(data: ModelData, gplan, *, objective: float | None = None) -> list[str]:
+    """Check a group plan: every entity as in ``check_plan``, then the links, from result tables only.
+
+    Links: trades split into market and intra-group parts within the entity's own market limits;
+    transfers net to zero in every year (and, for block trades, every transfer is at least the
+    minimum lot between an allowed pair); the CCER pool adds up; group limits, price tiers and the
+    budget hold; the objective equals the discounted entity costs plus the link costs.
+    """
+    fails: list[str] = []
+    g = data.group
+    years = list(data.years)
+    plan = gplan.entities
+    ann = plan.annual
+    excl = g is not None and g.transfers != "none" and not g.transfers_in_net_sales
+    for ent in data.entities:
+        a = ann[ann["entity"] == ent.id].set_index("year").reindex(years)
+        if a.isna().all(axis=1).any():
+            fails.append(f"{ent.id}: the annual table lacks some years")
+            continue
+        fails += _check_entity(ent, years, a, plan, ns_excludes_transfers=excl)
+    if g is None:
+        return fails + _check_costs(data, plan, objective)
+    a = ann.set_index(["entity", "year"])
+    scale = max([1.0] + [max(e.emissions_baseline_t) for e in data.entities])
+    price = {y: g.transfer_price_cny_per_t[i] for i, y in enumerate(years)} if g.transfer_price_cny_per_t else {}
+    for k, d in enumerate(data.entities):
+        for i, y in enumerate(years):
+            r = a.loc[(d.id, y)]
+            tag = f"{d.id} {y}"
+            for q in ("market_buy_t", "market_sell_t", "transfer_in_t", "transfer_out_t"):
+                if r[q] < -_tol(scale):
+                    fails.append(f"{tag}: {q} is negative")
+            _close(fails, f"{tag}: CEA bought = market + transfers in", r.buy_t, r.market_buy_t + r.transfer_in_t, scale)
+            _close(fails, f"{tag}: CEA sold = market + transfers out", r.sell_t, r.market_sell_t + r.transfer_out_t, scale)
+            _le(fails, f"{tag}: market purchases vs the entity's limit", r.market_buy_t, g.market_buy_max_t[k][i], scale)
+            _le(fails, f"{tag}: market sales vs the entity's limit", r.market_sell_t, g.market_sell_max_t[k][i], scale)
+            if g.transfers == "none" and (r.transfer_in_t > _tol(scale) or r.transfer_out_t > _tol(scale)):
+                fails.append(f"{tag}: transfers in a group without transfers")
+            if g.transfers != "none":
+                _le(fails, f"{tag}: transfers in vs the derived bound", r.transfer_in_t, g.transfer_in_max_t[k][i], scale)
+                _le(fails, f"{tag}: transfers out vs the derived bound", r.transfer_out_t, g.transfer_out_max_t[k][i], scale)
+    by_year = ann.groupby("year")
+    tin = by_year["transfer_in_t"].sum()
+    tout = by_year["transfer_out_t"].sum()
+    for y in years:
+        _close(fails, f"group {y}: transfers net to zero (in = out)", float(tin[y]), float(tout[y]), scale)
+    tr = gplan.transfers
+    if g.transfers == "block":
+        allowed = set(g.transfer_pairs) or {(s.id, b.id) for s in data.entities for b in data.entities if s.id != b.id}
+        for r in tr.itertuples(index=False):
+            if r.transfer_t > _tol(scale) and r.transfer_t < g.transfer_min_lot_t - _tol(scale, g.transfer_min_lot_t):
+                fails.append(f"{r.seller} -> {r.buyer} {r.year}: block transfer {r.transfer_t:,.3f} t below the {g.transfer_min_lot_t:,.0f} t lot")
+            if (r.seller, r.buyer) not in allowed:
+                fails.append(f"{r.seller} -> {r.buyer} {r.year}: transfer between a pair that may not trade")
+    if g.transfers != "none" and len(tr):
+        # the transfer matrix delivers exactly each entity's net transfers
+        sent = tr.groupby(["seller", "year"])["transfer_t"].sum()
+        got = tr.groupby(["buyer", "year"])["transfer_t"].sum()
+        for d in data.entities:
+            for y in years:
+                r = a.loc[(d.id, y)]
+                net = float(sent.get((d.id, y), 0.0)) - float(got.get((d.id, y), 0.0))
+                _close(fails, f"{d.id} {y}: transfer matrix vs net transfers", net, r.transfer_out_t - r.transfer_in_t, scale)
+    link_npv = 0.0
+    mbuy = by_year["market_buy_t"].sum()
+    msell = by_year["market_sell_t"].sum()
+    pool = gplan.group_annual.set_index("year") if g.pool else None
+    tiers = gplan.group_costs.set_index(["year", "component"])["nominal_cny"]
+    for i, y in enumerate(years):
+        if g.group_buy_max_t:
+            _le(fails, f"group {y}: market purchases vs group limit", float(mbuy[y]), g.group_buy_max_t[i], scale)
+        if g.group_sell_max_t:
+            _le(fails, f"group {y}: market sales vs group limit", float(msell[y]), g.group_sell_max_t[i], scale)
+        # price tiers: a convex curve, so the cheapest split fills the tiers in order
+        left, want_tiers = float(mbuy[y]), 0.0
+        for t in g.tiers:
+            q = min(left, t.width_t)
+            want_tiers += t.premium_cny_per_t * q
+            left -= q
+        got_tiers = float(tiers.get((y, "tiers"), 0.0))
+        if not math.isclose(got_tiers, want_tiers, rel_tol=1e-7, abs_tol=1e-3):
+            fails.append(f"group {y}: price-tier premium {got_tiers:,.2f} != recomputed {want_tiers:,.2f}")
+        want_pool = 0.0
+        if g.pool:
+            r = pool.loc[y]
+            prev = g.pool_opening_t if i == 0 else float(pool.loc[years[i - 1], "pool_hold_t"])
+            allocated = float(ann[ann["year"] == y]["ccer_buy_t"].sum())
+            _close(fails, f"group {y}: CCER pool: held + bought = allocated + held after", prev + r.pool_buy_t, allocated + r.pool_hold_t, scale)
+            _le(fails, f"group {y}: CCER pool purchases vs availability", r.pool_buy_t, g.pool_max_t[i], scale)
+            if r.pool_hold_t < -_tol(scale):
+                fails.append(f"group {y}: CCER pool holdings are negative")
+            want_pool = (g.pool_price_cny_per_t[i] + g.pool_fee_cny_per_t[i]) * r.pool_buy_t
+            if y == years[-1]:
+                want_pool -= g.pool_terminal_cny_per_t * r.pool_hold_t
+        got_pool = float(tiers.get((y, "pool"), 0.0))
+        if not math.isclose(got_pool, want_pool, rel_tol=1e-7, abs_tol=1e-3):
+            fails.append(f"group {y}: pool cost {got_pool:,.2f} != recomputed {want_pool:,.2f}")
+        settled = float(sum(price.get(y, 0.0) * (a.loc[(d.id, y)].transfer_in_t - a.loc[(d.id, y)].transfer_out_t) for d in data.entities))
+        if abs(settled) > _tol(scale * max(price.values(), default=1.0)):
+            fails.append(f"group {y}: internal settlement of transfers does not net to zero ({settled:,.2f} CNY)")
+        link_npv += data.discount_factor[i] * (want_pool + want_tiers)
+        if g.budget_cny and math.isfinite(g.budget_cny[i]):
+            cash = float(plan.costs[(plan.costs["year"] == y) & (plan.costs["component"] != "terminal")]["nominal_cny"].sum())
+            if g.pool:
+                cash += (g.pool_price_cny_per_t[i] + g.pool_fee_cny_per_t[i]) * float(pool.loc[y, "pool_buy_t"])
+            cash += want_tiers
+            _le(fails, f"group {y}: cash cost vs budget", cash, g.budget_cny[i], abs(g.budget_cny[i]))
+    fails += _check_costs(data, plan, objective, link_npv=link_npv)
+    return fails

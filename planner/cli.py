@@ -31,10 +31,12 @@ def _versions() -> dict[str, str]:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    from planner.io import load_case
+    from planner.io import is_group_case, load_case
     from planner.numerics import input_warnings
     from planner.prepare import prepare
 
+    if is_group_case(args.case):
+        return _validate_group(args)
     case = load_case(args.case)
     try:
         prep = prepare(case)
@@ -48,18 +50,69 @@ def cmd_validate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _validate_group(args: argparse.Namespace) -> int:
+    from planner.group_prepare import prepare_group
+    from planner.io import load_group_case
+
+    spec = load_group_case(args.case)
+    try:
+        prep = prepare_group(spec)
+    except CaseValidationError as exc:
+        raise exc.in_file(str(args.case)) from None
+    years = spec.group.horizon.years
+    print(f"{args.case}: valid group case {spec.group.id} with {len(spec.entities)} entities, years {years[0]}-{years[-1]}, "
+          f"rule pack {prep.pack.ref}")
+    for w in prep.warnings:
+        print(f"warning: {w}")
+    return 0
+
+
+def _run_group(args: argparse.Namespace, over: dict) -> int:
+    from planner import group_api
+    from planner.group_report import terminal_group_summary
+    from planner.io import file_sha256, load_group_case, write_group_plan
+
+    spec = load_group_case(args.case)
+    try:
+        result = group_api.run_group(spec, group_api.options_for(spec, **over))
+    except CaseValidationError as exc:
+        raise exc.in_file(str(args.case)) from None
+    audit = {
+        "input_file": str(args.case),
+        "input_sha256": file_sha256(args.case),
+        "rule_pack": result.prep.pack.ref,
+        "rule_pack_overrides": dict(result.prep.pack.overrides),
+        "versions": _versions(),
+        "solver": result.solve.solver_version,
+        "solver_options": result.solve.options,
+        "status": str(result.solve.status),
+        "mip_gap": result.solve.gap,
+        "checker": "passed",
+    }
+    run = {
+        "timings_s": {k: round(v, 4) for k, v in result.solve.timings.items()},
+        "timestamp": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+    }
+    out = write_group_plan(result.plan, args.out, audit, run)
+    print(terminal_group_summary(result.plan))
+    print(f"\nGroup plan written to {out}")
+    return 0
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from planner import api
-    from planner.io import read_case, write_plan
+    from planner.io import is_group_case, read_case, write_plan
     from planner.report import terminal_summary
     from planner.rulepack import pack_file_sha256
 
-    case, sha = read_case(args.case)
     over = {}
     if args.time_limit is not None:
         over["time_limit_s"] = args.time_limit
     if args.allow_nonoptimal:
         over["allow_nonoptimal"] = True
+    if is_group_case(args.case):
+        return _run_group(args, over)
+    case, sha = read_case(args.case)
     try:
         result = api.run(case, api.options_for(case, **over))
     except CaseValidationError as exc:
@@ -220,7 +273,7 @@ def build_parser() -> argparse.ArgumentParser:
     v = sub.add_parser("validate", help="check a case file and list every problem")
     v.add_argument("case", type=Path)
     v.set_defaults(func=cmd_validate)
-    r = sub.add_parser("run", help="solve a case (YAML, JSON or .xlsx) and write the plan folder")
+    r = sub.add_parser("run", help="solve a case (entity or group; YAML, JSON or .xlsx) and write the plan folder")
     r.add_argument("case", type=Path)
     r.add_argument("--out", type=Path, required=True, help="output folder (replaced atomically)")
     r.add_argument("--time-limit", type=float, default=None, help="solver time limit in seconds")

@@ -511,3 +511,220 @@ def write_plan(
         (tmp / PLAN_MARKER).write_text(plan_json(plan, audit), encoding="utf-8")  # last: marks a plan folder
 
     return write_atomic_dir(out_dir, fill)
+
+
+# ---- group cases -----------------------------------------------------------------------------
+
+MAX_TABLE_ROWS = 100_000
+"""Most rows an entity table (CSV) may have."""
+
+PLANT_COLUMNS = {
+    "id", "name", "sector", "unit_class", "cooling", "output", "intensity_t_per_unit", "emissions_t",
+    "heat_gj", "heat_intensity_t_per_gj", "output_growth", "opening_cea_t", "net_sales_since_2019_t",
+    "compliance",
+}
+ACTIVITY_COLUMNS = {"entity", "year", "output", "emissions_t", "intensity_t_per_unit", "heat_gj", "heat_intensity_t_per_gj"}
+MEASURE_COLUMNS = {"entity", "id", "name", "cost_cny_per_t", "potential_t_per_year", "first_year", "last_year", "kind"}
+_NUMERIC = {
+    "output", "intensity_t_per_unit", "emissions_t", "heat_gj", "heat_intensity_t_per_gj", "output_growth",
+    "opening_cea_t", "net_sales_since_2019_t", "cost_cny_per_t", "potential_t_per_year",
+}
+_INTEGER = {"year", "first_year", "last_year"}
+
+
+def is_group_case(path: str | Path) -> bool:
+    """Whether a case file is a group case (it has a top-level ``group`` section). Workbooks hold
+    entity cases only."""
+    if _suffix(path) == ".xlsx":
+        return False
+    data = read_case_data(path)
+    return isinstance(data, dict) and "group" in data
+
+
+def read_table(path: Path, columns: set[str], required: set[str], problems: list[tuple[str, str]]) -> list[tuple[int, dict[str, Any]]]:
+    """Read a CSV entity table: (line number, row) pairs with numbers parsed; problems name file, row, column."""
+    import csv
+    import math
+
+    src = path.name
+    if not path.is_file():
+        problems.append((src, "file not found"))
+        return []
+    if path.stat().st_size > MAX_CASE_BYTES * 4:
+        problems.append((src, f"file is over {MAX_CASE_BYTES * 4:,} bytes"))
+        return []
+    try:
+        text = path.read_bytes().decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        problems.append((src, f"not UTF-8 text (byte {exc.start})"))
+        return []
+    reader = csv.DictReader(text.splitlines())
+    header = [h.strip() for h in (reader.fieldnames or [])]
+    unknown = [h for h in header if h not in columns]
+    if unknown:
+        problems.append((f"{src} header", f"unknown column(s) {', '.join(unknown)}; expected some of {', '.join(sorted(columns))}"))
+    missing = sorted(required - set(header))
+    if missing:
+        problems.append((f"{src} header", f"missing required column(s) {', '.join(missing)}"))
+    if unknown or missing:
+        return []
+    out: list[tuple[int, dict[str, Any]]] = []
+    for n, raw in enumerate(reader, start=2):
+        if n - 1 > MAX_TABLE_ROWS:
+            problems.append((src, f"more than {MAX_TABLE_ROWS:,} rows"))
+            break
+        if None in raw:
+            problems.append((f"{src} row {n}", "more values than columns"))
+            continue
+        row: dict[str, Any] = {}
+        for k, v in raw.items():
+            k = k.strip()
+            v = (v or "").strip()
+            if v == "":
+                continue
+            if k in _NUMERIC or k in _INTEGER:
+                try:
+                    x = float(v)
+                except ValueError:
+                    problems.append((f"{src} row {n}.{k}", f"expected a number, got {_short(v, 30)!r}"))
+                    continue
+                if not math.isfinite(x):
+                    problems.append((f"{src} row {n}.{k}", f"expected a finite number, got {v!r}"))
+                    continue
+                if k in _INTEGER:
+                    if x != int(x):
+                        problems.append((f"{src} row {n}.{k}", f"expected a whole year, got {v!r}"))
+                        continue
+                    x = int(x)
+                row[k] = x
+            else:
+                row[k] = v
+        for k in sorted(required):
+            if k not in row:
+                problems.append((f"{src} row {n}.{k}", "required value is empty"))
+        out.append((n, row))
+    return out
+
+
+def _table_cases(spec: dict[str, Any], base: Path, years: list[int], problems: list[tuple[str, str]]) -> list[tuple[str, dict[str, Any]]]:
+    """Entity case dicts built from the rows of entity tables, each with its source label."""
+    from planner.group_schema import case_from_row
+
+    if not isinstance(spec, dict) or "plants" not in spec:
+        problems.append(("entity_tables", "needs at least 'plants' (a CSV file name)"))
+        return []
+    unknown = sorted(set(spec) - {"plants", "activity", "measures", "defaults"})
+    if unknown:
+        problems.append(("entity_tables", f"unknown key(s) {', '.join(unknown)}"))
+    defaults = spec.get("defaults") or {}
+    if not isinstance(defaults, dict):
+        problems.append(("entity_tables.defaults", "must be a mapping of entity-case sections"))
+        defaults = {}
+    plants_path = base / str(spec["plants"])
+    plants = read_table(plants_path, PLANT_COLUMNS, {"id", "unit_class", "output"}, problems)
+    activity: dict[str, list[dict[str, Any]]] = {}
+    if spec.get("activity"):
+        for _n, r in read_table(base / str(spec["activity"]), ACTIVITY_COLUMNS, {"entity", "year", "output"}, problems):
+            ent = r.pop("entity", None)
+            if ent is not None:
+                activity.setdefault(str(ent), []).append(r)
+    measures: dict[str, list[dict[str, Any]]] = {}
+    if spec.get("measures"):
+        for _n, r in read_table(base / str(spec["measures"]), MEASURE_COLUMNS, {"entity", "id", "cost_cny_per_t", "potential_t_per_year"}, problems):
+            ent = r.pop("entity", None)
+            if ent is not None:
+                measures.setdefault(str(ent), []).append(r)
+    known = {str(r.get("id")) for _, r in plants}
+    for name, table in (("activity", activity), ("measures", measures)):
+        stray = sorted(set(table) - known)
+        if stray:
+            problems.append((f"{spec[name]}", f"rows for entities not in {spec['plants']}: {', '.join(stray[:10])}"))
+    out = []
+    for n, r in plants:
+        pid = str(r.get("id", ""))
+        out.append((f"{plants_path.name} row {n} (id {pid})", case_from_row(r, years, defaults, activity.get(pid), measures.get(pid))))
+    return out
+
+
+def load_group_case(path: str | Path):
+    """Read and validate a group case: inline entity cases, file references and entity tables.
+
+    Every problem is listed at once, each naming its file (and row, for tables) and field.
+    """
+    from planner.group_schema import GroupCaseSpec
+
+    p = Path(path)
+    src = str(p)
+    data = read_case_data(p)
+    base = p.parent
+    problems: list[tuple[str, str]] = []
+    unknown = sorted(set(data) - set(GroupCaseSpec.model_fields) - {"entity_tables"})
+    for k in unknown:
+        problems.append((k, "unknown key (not part of the group case schema; check the spelling)"))
+    group = data.get("group")
+    years: list[int] = []
+    if isinstance(group, dict) and isinstance(group.get("horizon"), dict):
+        h = group["horizon"]
+        if isinstance(h.get("first_year"), int) and isinstance(h.get("last_year"), int) and 0 <= h["last_year"] - h["first_year"] < 30:
+            years = list(range(h["first_year"], h["last_year"] + 1))
+    if not years:
+        problems.append(("group.horizon", "first_year and last_year (whole years, at most 30 apart) are required"))
+    sources: list[tuple[str, dict[str, Any]]] = []
+    raw_entities = data.get("entities") or []
+    if not isinstance(raw_entities, list):
+        problems.append(("entities", "must be a list of entity cases or {file: ...} references"))
+        raw_entities = []
+    for k, item in enumerate(raw_entities):
+        if isinstance(item, dict) and set(item) == {"file"}:
+            ref = base / str(item["file"])
+            try:
+                sources.append((str(ref), read_case_data(ref)))
+            except CaseValidationError as exc:
+                problems += [(f"entities[{k}] -> {exc.source}" + (f": {loc}" if loc else ""), msg) for loc, msg in exc.problems]
+        elif isinstance(item, dict):
+            sources.append((f"entities[{k}]", item))
+        else:
+            problems.append((f"entities[{k}]", "must be an entity case (a mapping) or {file: path}"))
+    if "entity_tables" in data and years:
+        sources += _table_cases(data["entity_tables"], base, years, problems)
+    cases = []
+    for label, raw in sources:
+        try:
+            cases.append(parse_case(raw, label))
+        except CaseValidationError as exc:
+            problems += [(f"{label}" + (f".{loc}" if loc and not loc.startswith("[") else loc), msg) for loc, msg in exc.problems]
+    if problems:
+        raise CaseValidationError(src, _dedupe(problems))
+    rest = {k: v for k, v in data.items() if k not in ("entities", "entity_tables")}
+    try:
+        return GroupCaseSpec.model_validate({**rest, "entities": cases})
+    except ValidationError as exc:
+        for err in exc.errors():
+            loc = _loc(err["loc"], rest)
+            msg = err["msg"].removeprefix("Value error, ")
+            for line in msg.split("\n"):
+                if not loc and ": " in line:
+                    problems.append(tuple(line.split(": ", 1)))  # type: ignore[arg-type]
+                else:
+                    problems.append((loc, _friendly(line, err)))
+        raise CaseValidationError(src, _dedupe(problems)) from None
+
+
+def write_group_plan(gplan, out_dir: str | Path, audit: dict[str, Any], run: dict[str, Any] | None = None) -> Path:
+    """Write a group plan folder atomically: the entity tables (long format, ``entity`` column) under
+    their entity-plan names, the group tables, summary.md, plan.json and run.json."""
+    from planner.group_report import group_plan_json, markdown_group_summary
+
+    def fill(tmp: Path) -> None:
+        for name in gplan.entities.TABLES:
+            df = getattr(gplan.entities, name)
+            df.to_csv(tmp / _plain_name(f"{name}.csv"), index=False, float_format="%.6f", lineterminator="\n")
+        for name in gplan.TABLES:
+            df = getattr(gplan, name)
+            df.to_csv(tmp / _plain_name(f"{name}.csv"), index=False, float_format="%.6f", lineterminator="\n")
+        (tmp / "summary.md").write_text(markdown_group_summary(gplan), encoding="utf-8")
+        if run is not None:
+            (tmp / "run.json").write_text(json.dumps(run, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+        (tmp / PLAN_MARKER).write_text(group_plan_json(gplan, audit), encoding="utf-8")
+
+    return write_atomic_dir(out_dir, fill)

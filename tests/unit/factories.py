@@ -76,3 +76,33 @@ def tiny_model_data(with_everything: bool = False, years=(2024, 2025)) -> ModelD
             ),
         ),
     )
+
+
+def tiny_group_data(transfers: str = "free", everything: bool = True) -> ModelData:
+    """Two copies of the tiny entity (ids E, F) with group links: transfers, pool, limits, tiers, budget."""
+    import dataclasses
+
+    from models.data import GroupLinks, PriceTier
+
+    base = tiny_model_data(with_everything=True)
+    e = base.entities[0]
+    f = dataclasses.replace(e, id="F")
+    n = len(base.years)
+    links = GroupLinks(
+        market_buy_max_t=(e.buy_max_t, f.buy_max_t),
+        market_sell_max_t=(e.sell_max_t, f.sell_max_t),
+        transfers=transfers,
+        transfer_price_cny_per_t=(59.0,) * n,
+        transfer_min_lot_t=20.0,
+        transfer_in_max_t=((500.0,) * n,) * 2,
+        transfer_out_max_t=((500.0,) * n,) * 2,
+        pool=everything,
+        pool_price_cny_per_t=(40.0,) * n if everything else (),
+        pool_fee_cny_per_t=(0.0,) * n if everything else (),
+        pool_max_t=(math.inf,) * n if everything else (),
+        group_buy_max_t=(1e4,) * n if everything else (),
+        group_sell_max_t=(1e4,) * n if everything else (),
+        tiers=(PriceTier(50.0, 0.0), PriceTier(math.inf, 5.0)) if everything else (),
+        budget_cny=(1e9,) * n if everything else (),
+    )
+    return dataclasses.replace(base, entities=(e, f), group=links)

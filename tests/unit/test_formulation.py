@@ -8,7 +8,7 @@ import pyomo.environ as pyo
 import pytest
 
 from models import COST_COMPONENTS, build_model
-from tests.unit.factories import tiny_model_data
+from tests.unit.factories import tiny_group_data, tiny_model_data
 
 pytestmark = pytest.mark.unit
 ROOT = Path(__file__).resolve().parents[2]
@@ -32,9 +32,34 @@ def test_every_component_is_in_formulation_table():
     assert not missing, f"components missing from models/FORMULATION.md: {sorted(missing)}"
 
 
+def _all_models():
+    yield build_model(tiny_model_data(with_everything=True))
+    for mode in ("free", "block", "none"):
+        yield build_model(tiny_group_data(mode))
+
+
+@pytest.mark.parametrize("mode", ["free", "block", "none"])
+def test_group_links_are_documented_and_named(mode):
+    m = build_model(tiny_group_data(mode))
+    names = set()
+    for ctype in (pyo.Set, pyo.Var, pyo.Expression, pyo.Constraint, pyo.Objective):
+        for c in m.component_objects(ctype, descend_into=True):
+            if ctype is pyo.Set and c.local_name.endswith(("_index", "_domain")):
+                continue
+            names.add(c.local_name)
+            if ctype is not pyo.Set:
+                assert c.doc, f"{c.name} has no doc="
+            if ctype is pyo.Constraint:
+                assert c.local_name.startswith(("balance_", "limit_", "link_")), c.name
+    names.discard("entity")
+    missing = names - _documented_names()
+    assert not missing, f"components missing from models/FORMULATION.md: {sorted(missing)}"
+    if mode != "none":
+        assert any(c.local_name.startswith("link_") for c in m.component_objects(pyo.Constraint, descend_into=False))
+
+
 def test_formulation_table_has_no_stale_rows():
-    m = build_model(tiny_model_data(with_everything=True))
-    built = {c.local_name for c in m.component_objects(descend_into=True)}
+    built = {c.local_name for m in _all_models() for c in m.component_objects(descend_into=True)}
     stale = _documented_names() - built - {"entity"}
     assert not stale, f"FORMULATION.md documents components the model lacks: {sorted(stale)}"
 

@@ -1,0 +1,126 @@
+"""Benchmark: generated groups (planner.fleet), ours vs HiGHS alone on the same problem.
+
+Usage: python bench/bench_group.py [--lp 10 100 1000 3600] [--mip 100 1000] [--repeats 1] [--time-limit 60]
+Each size runs in a fresh process (peak memory = VmHWM of that process). "Ours" = prepare (entity
+cases -> model data) + Pyomo build + compile to arrays + HiGHS solve in our adapter; "HiGHS alone"
+= a fresh process that reads the same problem (MPS written from our arrays) and runs HiGHS.
+LP instances: the 'unlimited' 2025+ banking scenario (no rule binaries); MIP instances: the rule
+pack default ('same' rule at every transition: one net-sales floor binary per plant-year).
+Prints a Markdown table; figures are recorded in bench/RESULTS.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+
+def _hwm_mb() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def one(n: int, mip: bool, time_limit: float, mps: str) -> dict:
+    from models import build_model
+    from planner.fleet import fleet_group
+    from planner.group_prepare import prepare_group
+    from planner.solve import SolveOptions, compile_model, solve_compiled
+
+    spec = fleet_group(n, seed=11, binaries=mip, value_of_pooling=False)
+    t0 = time.perf_counter()
+    prep = prepare_group(spec)
+    t1 = time.perf_counter()
+    m = build_model(prep.data)
+    t2 = time.perf_counter()
+    cm = compile_model(m)
+    t3 = time.perf_counter()
+    res = solve_compiled(cm, SolveOptions(time_limit_s=time_limit, allow_nonoptimal=True, mip_rel_gap=1e-3 if mip else 1e-6), t_start=t3)
+    t4 = time.perf_counter()
+    import highspy
+
+    h = highspy.Highs()
+    h.setOptionValue("output_flag", False)
+    h.passModel(cm.lp)
+    h.writeModel(mps)
+    return {
+        "n": n, "mip": mip, "prepare_s": t1 - t0, "build_s": t2 - t1, "compile_s": t3 - t2, "solve_s": t4 - t3,
+        "total_s": t4 - t0, "status": str(res.status), "gap": res.gap, "size": res.size, "peak_mb": _hwm_mb(),
+    }
+
+
+def highs_alone(mps: str, mip: bool, time_limit: float) -> dict:
+    import highspy
+
+    h = highspy.Highs()
+    h.setOptionValue("output_flag", False)
+    h.setOptionValue("threads", 1)
+    h.setOptionValue("time_limit", float(time_limit))
+    h.setOptionValue("mip_rel_gap", 1e-3 if mip else 1e-6)  # the same options as ours
+    h.setOptionValue("random_seed", 0)
+    h.readModel(mps)
+    t0 = time.perf_counter()
+    h.run()
+    dt = time.perf_counter() - t0
+    info = h.getInfo()
+    return {"solve_s": dt, "status": h.modelStatusToString(h.getModelStatus()), "gap": info.mip_gap if mip else 0.0, "peak_mb": _hwm_mb()}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--lp", type=int, nargs="*", default=[10, 100, 1000, 3600])
+    ap.add_argument("--mip", type=int, nargs="*", default=[100, 1000])
+    ap.add_argument("--repeats", type=int, default=1)
+    ap.add_argument("--time-limit", type=float, default=60.0)
+    ap.add_argument("--child", nargs=3, metavar=("KIND", "N", "MPS"))
+    ap.add_argument("--out", type=Path, default=None)
+    a = ap.parse_args()
+    if a.child:
+        kind, n, mps = a.child
+        if kind == "alone":
+            print(json.dumps(highs_alone(mps, n == "mip", a.time_limit)))
+        else:
+            print(json.dumps(one(int(n), kind == "mip", a.time_limit, mps)))
+        return
+    rows = []
+    for kind, sizes in (("lp", a.lp), ("mip", a.mip)):
+        for n in sizes:
+            ours, alone = [], []
+            for _ in range(a.repeats):
+                with tempfile.TemporaryDirectory() as tmp:
+                    mps = str(Path(tmp) / "group.mps")
+                    cmd = [sys.executable, __file__, "--time-limit", str(a.time_limit), "--child"]
+                    ours.append(json.loads(subprocess.run(cmd + [kind, str(n), mps], check=True, capture_output=True, text=True).stdout))
+                    alone.append(json.loads(subprocess.run(cmd + ["alone", kind, mps], check=True, capture_output=True, text=True).stdout))
+            med = {k: statistics.median(r[k] for r in ours) for k in ("prepare_s", "build_s", "compile_s", "solve_s", "total_s", "peak_mb")}
+            hal = {k: statistics.median(r[k] for r in alone) for k in ("solve_s", "peak_mb")}
+            row = {"kind": kind, "n": n, **med, "status": ours[-1]["status"], "gap": ours[-1]["gap"], "size": ours[-1]["size"],
+                   "alone_solve_s": hal["solve_s"], "alone_peak_mb": hal["peak_mb"], "alone_status": alone[-1]["status"],
+                   "alone_gap": alone[-1]["gap"]}
+            rows.append(row)
+            print(json.dumps(row), flush=True)
+    print("\n| kind | entities | rows x cols (ints) | prepare s | build s | compile s | solve s | total s | HiGHS alone s | total / alone | peak MB (ours / alone) | status, gap |")
+    print("|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---|---|")
+    for r in rows:
+        sz = r["size"]
+        print(f"| {r['kind']} | {r['n']} | {sz['rows']:,} x {sz['columns']:,} ({sz['integers']:,}) | {r['prepare_s']:.2f} | {r['build_s']:.2f} | "
+              f"{r['compile_s']:.2f} | {r['solve_s']:.2f} | {r['total_s']:.2f} | {r['alone_solve_s']:.2f} | "
+              f"{r['total_s'] / max(r['alone_solve_s'], 1e-9):.1f}x | {r['peak_mb']:.0f} / {r['alone_peak_mb']:.0f} | "
+              f"{r['status']}, {r['gap']}; alone {r['alone_status']}, {r['alone_gap']} |")
+    if a.out:
+        a.out.parent.mkdir(parents=True, exist_ok=True)
+        a.out.write_text(json.dumps(rows, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,90 @@
+"""Orchestration of a group case: prepare, build, solve, check, and the stand-alone comparison."""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from models import build_model, extract_links, extract_results
+from planner.check import check_group
+from planner.errors import PlanCheckError
+from planner.group_plan import GroupPlan, assemble_group_plan
+from planner.group_prepare import PreparedGroup, prepare_group
+from planner.group_schema import GroupCaseSpec
+from planner.io import load_group_case
+from planner.solve import SolveOptions, SolveResult, solve_model
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class GroupRunResult:
+    plan: GroupPlan
+    solve: SolveResult
+    prep: PreparedGroup
+    standalone: SolveResult | None
+    check_failures: list[str]
+
+
+def options_for(spec: GroupCaseSpec, **overrides) -> SolveOptions:
+    """Solver options of the group: those of the first entity case, with caller overrides."""
+    from planner.api import options_for as entity_options
+
+    return entity_options(spec.entities[0], **overrides)
+
+
+def solve_standalone(prep: PreparedGroup, opts: SolveOptions):
+    """Every entity alone (no links, the group's discounting), each solved as its own model, as the
+    entity planner would: returns the worst status, and the costs and objective summed."""
+    import pandas as pd
+
+    data = prep.standalone
+    df = dict(zip(data.years, data.discount_factor, strict=True))
+    costs, total, worst = [], 0.0, None
+    for e in data.entities:
+        m = build_model(replace(data, entities=(e,)))
+        res = solve_model(m, replace(opts, duals=False))
+        r = extract_results(m, df, {})
+        costs.append(r.costs)
+        total += float(res.objective)
+        if worst is None or res.status != "optimal":
+            worst = res
+    from models import Results
+
+    empty = pd.DataFrame()
+    return worst, Results(annual=empty, abatement=empty, builds=empty, project_years=empty, ccer_lots=empty,
+                          costs=pd.concat(costs, ignore_index=True), duals=empty, objective_cny=total)
+
+
+def run_group(spec: GroupCaseSpec | str | Path, opts: SolveOptions | None = None, *, check: bool = True) -> GroupRunResult:
+    """Prepare, build and solve the group, check it, and solve the entities alone for the value of pooling."""
+    if not isinstance(spec, GroupCaseSpec):
+        spec = load_group_case(spec)
+    opts = opts or options_for(spec)
+    t0 = time.perf_counter()
+    prep = prepare_group(spec)
+    m = build_model(prep.data)
+    build_s = time.perf_counter() - t0
+    res = solve_model(m, opts)
+    res.timings["build_s"] = build_s
+    t1 = time.perf_counter()
+    df = dict(zip(prep.data.years, prep.data.discount_factor, strict=True))
+    results = extract_results(m, df, res.duals)
+    links = extract_links(m)
+    alone_res = alone = None
+    if spec.value_of_pooling:
+        t2 = time.perf_counter()
+        alone_res, alone = solve_standalone(prep, opts)
+        res.timings["standalone_s"] = time.perf_counter() - t2
+    plan = assemble_group_plan(prep, results, links, res, alone)
+    res.timings["extract_s"] = time.perf_counter() - t1
+    failures = check_group(prep.data, plan, objective=res.objective) if check else []
+    if failures:
+        raise PlanCheckError(failures)
+    if res.status != "optimal":
+        plan.notes.insert(0, f"NOT PROVEN OPTIMAL: the solver stopped with status {res.termination}; gap {res.gap}.")
+    if alone_res is not None and alone_res.status != "optimal":
+        plan.notes.insert(0, f"The stand-alone plans are not proven optimal ({alone_res.termination}); the value of pooling is approximate.")
+    return GroupRunResult(plan=plan, solve=res, prep=prep, standalone=alone_res, check_failures=failures)

@@ -1,0 +1,284 @@
+"""The group plan: every entity's plan tables plus the group's own tables.
+
+Nothing here touches Pyomo: it reads ``models.Results`` / ``models.LinkResults`` frames and the
+prepared group. Entity tables are the entity plan's (``planner.plan.assemble_plan``), one row set
+per entity, with the market / intra-group split of their trades and the internal settlement of
+transfers as their own cost component (``transfer``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from models.data import ModelData
+from planner.group_prepare import PreparedGroup
+from planner.plan import Plan, assemble_plan
+
+TOL_T = 1e-3
+
+
+@dataclass
+class GroupPlan:
+    """A solved, checked group plan."""
+
+    entities: Plan
+    """The entity plan tables of every entity (long format, ``entity`` column)."""
+    trades: pd.DataFrame
+    """(entity, year): market and intra-group trades."""
+    transfers: pd.DataFrame
+    """(year, seller, buyer, transfer_t): the transfer matrix in long form."""
+    transfer_matrix: pd.DataFrame
+    """(year, seller) x buyer: the transfer matrix per year in wide form."""
+    ccer_pool: pd.DataFrame
+    """(year, entity, allocated_t) plus the pool's purchases and holdings (entity = '(pool)')."""
+    group_annual: pd.DataFrame
+    """One row per year: totals over the entities and the link costs."""
+    group_costs: pd.DataFrame
+    """(year, component): link costs (pool, price tiers; the transfer settlement nets to zero)."""
+    entity_summary: pd.DataFrame
+    """One row per entity: obligation, trades, transfers, NPV cost in the group and alone."""
+    pooling_value: pd.DataFrame
+    """Per entity and for the group: stand-alone NPV, NPV in the group, saving."""
+    summary: dict[str, Any]
+    notes: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    assumptions: pd.DataFrame = field(default_factory=pd.DataFrame)
+
+    TABLES = (
+        "trades",
+        "transfers",
+        "transfer_matrix",
+        "ccer_pool",
+        "group_annual",
+        "group_costs",
+        "entity_summary",
+        "pooling_value",
+    )
+
+
+def net_transfers(trades: pd.DataFrame) -> pd.DataFrame:
+    """A transfer matrix from free transfers: each year's net senders matched to net receivers in
+    entity order. Any matching is an equally good plan (the internal price nets out of the group
+    cost and fees are paid per entity), so this one is chosen for being deterministic."""
+    rows = []
+    for y, g in trades.groupby("year", sort=True):
+        net = (g["transfer_out_t"] - g["transfer_in_t"]).to_numpy()
+        ents = g["entity"].tolist()
+        out = [[e, v] for e, v in zip(ents, net, strict=True) if v > TOL_T]
+        inn = [[e, -v] for e, v in zip(ents, net, strict=True) if v < -TOL_T]
+        i = j = 0
+        while i < len(out) and j < len(inn):
+            q = min(out[i][1], inn[j][1])
+            rows.append({"year": int(y), "seller": out[i][0], "buyer": inn[j][0], "transfer_t": q})
+            out[i][1] -= q
+            inn[j][1] -= q
+            if out[i][1] <= TOL_T:
+                i += 1
+            if inn[j][1] <= TOL_T:
+                j += 1
+    return pd.DataFrame(rows, columns=["year", "seller", "buyer", "transfer_t"])
+
+
+def transfer_matrix(transfers: pd.DataFrame, entities: list[str]) -> pd.DataFrame:
+    """Wide transfer matrix per year: rows (year, seller), one column per buyer that receives."""
+    if transfers.empty:
+        return pd.DataFrame(columns=["year", "seller"])
+    wide = transfers.pivot_table(index=["year", "seller"], columns="buyer", values="transfer_t", aggfunc="sum", fill_value=0.0)
+    cols = [e for e in entities if e in wide.columns]
+    wide = wide[cols].reset_index()
+    wide.columns.name = None
+    return wide
+
+
+def _entity_results(results, e: str, discounted: float):
+    def pick(df: pd.DataFrame) -> pd.DataFrame:
+        return df[df["entity"] == e].reset_index(drop=True) if not df.empty else df
+
+    return replace(
+        results,
+        annual=pick(results.annual),
+        abatement=pick(results.abatement),
+        builds=pick(results.builds),
+        project_years=pick(results.project_years),
+        ccer_lots=pick(results.ccer_lots),
+        costs=pick(results.costs),
+        duals=pick(results.duals),
+        objective_cny=discounted,
+    )
+
+
+def settle_costs(data: ModelData, costs: pd.DataFrame, trades: pd.DataFrame) -> pd.DataFrame:
+    """Entity cost rows with market trades at market prices and transfers at the internal price.
+
+    The blocks price all their purchases and sales at market prices; here ``purchase`` and ``sales``
+    keep the market part only and a ``transfer`` component settles the intra-group part."""
+    g = data.group
+    if g is None or g.transfers == "none":
+        return costs
+    years = list(data.years)
+    tr = trades.set_index(["entity", "year"])
+    c = costs.set_index(["entity", "year", "component"])
+    new_rows = []
+    for d in data.entities:
+        for i, y in enumerate(years):
+            t = tr.loc[(d.id, y)]
+            c.loc[(d.id, y, "purchase"), "nominal_cny"] -= d.price_buy_cny_per_t[i] * t.transfer_in_t
+            c.loc[(d.id, y, "sales"), "nominal_cny"] += d.price_sell_cny_per_t[i] * t.transfer_out_t
+            df = float(c.loc[(d.id, y, "purchase"), "discount_factor"])
+            nominal = g.transfer_price_cny_per_t[i] * (t.transfer_in_t - t.transfer_out_t)
+            new_rows.append({"entity": d.id, "year": y, "component": "transfer", "nominal_cny": nominal,
+                             "discount_factor": df, "discounted_cny": nominal * df})
+    c["discounted_cny"] = c["nominal_cny"] * c["discount_factor"]
+    out = pd.concat([c.reset_index(), pd.DataFrame(new_rows)], ignore_index=True)
+    order = {e.id: k for k, e in enumerate(data.entities)}
+    out["_e"] = out["entity"].map(order)
+    return out.sort_values(["_e", "year"], kind="stable").drop(columns="_e").reset_index(drop=True)
+
+
+def assemble_group_plan(prep: PreparedGroup, results, links, solve_result, standalone=None) -> GroupPlan:
+    """Entity plans, group tables and the value of pooling (``standalone``: Results of the entities
+    solved alone, or None)."""
+    data = prep.data
+    years = list(data.years)
+    ids = [e.id for e in data.entities]
+    trades = links.trades
+    costs = settle_costs(data, results.costs, trades)
+    results = replace(results, costs=costs)
+    disc = costs.groupby("entity")["discounted_cny"].sum()
+    df_by_year = dict(zip(years, data.discount_factor, strict=True))
+    plans = []
+    for p, d in zip(prep.entities, data.entities, strict=True):
+        inputs = p.inputs.copy()
+        inputs["discount_factor"] = inputs["year"].map(df_by_year)
+        ep = replace(p, data=ModelData(years=data.years, discount_factor=data.discount_factor, entities=(d,)), inputs=inputs)
+        plan = assemble_plan(ep, _entity_results(results, d.id, float(disc.get(d.id, 0.0))), solve_result)
+        plans.append(plan)
+    ent = _concat_plans(plans)
+    tr = trades.copy()
+    if data.group is not None and data.group.transfers != "none":
+        price = dict(zip(years, data.group.transfer_price_cny_per_t, strict=True))
+        tr["transfer_price_cny_per_t"] = tr["year"].map(price)
+    ent.annual = ent.annual.merge(tr, on=["entity", "year"], how="left")
+    transfers = links.transfers if (data.group is not None and data.group.transfers == "block") else net_transfers(trades)
+    # link costs and group totals
+    # the transfer settlement is part of the entities' costs (component ``transfer``); it nets to zero
+    gc = links.costs[links.costs["component"] != "transfer"].reset_index(drop=True)
+    gc["discount_factor"] = gc["year"].map(df_by_year)
+    gc["discounted_cny"] = gc["nominal_cny"] * gc["discount_factor"]
+    a = ent.annual
+    ga = a.groupby("year", sort=True)[
+        ["emissions_t", "obligation_t", "allocation_t", "buy_t", "sell_t", "market_buy_t", "market_sell_t",
+         "transfer_in_t", "surrender_t", "ccer_surrendered_t", "ccer_buy_t", "carry_t", "lapse_t", "shortfall_t",
+         "abatement_measures_t", "abatement_projects_t", "total_cost_cny", "discounted_cost_cny"]
+    ].sum().reset_index()
+    ga = ga.rename(columns={"transfer_in_t": "transfers_t", "total_cost_cny": "entity_cost_cny",
+                            "discounted_cost_cny": "entity_discounted_cny", "ccer_buy_t": "ccer_allocated_t"})
+    link = gc.groupby("year")[["nominal_cny", "discounted_cny"]].sum()
+    ga["link_cost_cny"] = ga["year"].map(link["nominal_cny"]).fillna(0.0)
+    ga["total_cost_cny"] = ga["entity_cost_cny"] + ga["link_cost_cny"]
+    ga["discounted_cost_cny"] = ga["entity_discounted_cny"] + ga["year"].map(link["discounted_cny"]).fillna(0.0)
+    if not links.pool.empty:
+        ga = ga.merge(links.pool, on="year", how="left")
+    # pooled CCER allocation
+    pool_rows = []
+    if data.group is not None and data.group.pool:
+        for r in a.itertuples(index=False):
+            if r.ccer_buy_t > TOL_T:
+                pool_rows.append({"year": int(r.year), "entity": r.entity, "allocated_t": r.ccer_buy_t,
+                                  "surrendered_t": r.ccer_surrendered_t})
+        for r in links.pool.itertuples(index=False):
+            pool_rows.append({"year": int(r.year), "entity": "(pool)", "bought_t": r.pool_buy_t, "held_after_t": r.pool_hold_t})
+    pool = pd.DataFrame(pool_rows, columns=["year", "entity", "allocated_t", "surrendered_t", "bought_t", "held_after_t"])
+    # entity summary and the value of pooling
+    es = a.groupby("entity", sort=False).agg(
+        obligation_t=("obligation_t", "sum"), allocation_t=("allocation_t", "sum"), market_buy_t=("market_buy_t", "sum"),
+        market_sell_t=("market_sell_t", "sum"), transfer_in_t=("transfer_in_t", "sum"), transfer_out_t=("transfer_out_t", "sum"),
+        ccer_surrendered_t=("ccer_surrendered_t", "sum"), abatement_t=("abatement_measures_t", "sum"),
+        shortfall_t=("shortfall_t", "sum"), npv_cost_cny=("discounted_cost_cny", "sum"),
+    ).reindex(ids).reset_index()
+    es["position_t"] = es["allocation_t"] - es["obligation_t"]
+    es["side"] = np.where(es["position_t"] >= 0, "long", "short")
+    group_npv = float(solve_result.objective) if solve_result.objective is not None else float(ga["discounted_cost_cny"].sum())
+    pv = pd.DataFrame(columns=["entity", "standalone_npv_cny", "group_npv_cny", "saving_cny"])
+    summary: dict[str, Any] = {
+        "group": prep.spec.group.id,
+        "group_name": prep.spec.group.name,
+        "entities": len(ids),
+        "years": [years[0], years[-1]],
+        "status": str(solve_result.status),
+        "termination": solve_result.termination,
+        "objective_cny": group_npv,
+        "npv_cost_cny": group_npv,
+        "link_npv_cny": float(gc["discounted_cny"].sum()),
+        "mip_gap": solve_result.gap,
+        "is_mip": solve_result.is_mip,
+        "transfers": data.group.transfers if data.group else "none",
+        "transfers_count_in_net_sales": data.group.transfers_in_net_sales if data.group else True,
+        "total_transfers_t": float(trades["transfer_in_t"].sum()),
+        "total_obligation_t": float(a["obligation_t"].sum()),
+        "total_shortfall_t": float(a["shortfall_t"].sum()),
+        "rule_pack": prep.pack.ref,
+        "rule_pack_overrides": dict(prep.pack.overrides),
+        "solver": f"{solve_result.solver} ({solve_result.solver_version})",
+        "size": dict(solve_result.size),
+    }
+    if standalone is not None:
+        alone = standalone.costs.groupby("entity")["discounted_cny"].sum().reindex(ids)
+        pv = pd.DataFrame({"entity": ids, "standalone_npv_cny": alone.to_numpy(), "group_npv_cny": es["npv_cost_cny"].to_numpy()})
+        pv["saving_cny"] = pv["standalone_npv_cny"] - pv["group_npv_cny"]
+        total_alone = float(standalone.objective_cny)
+        pv = pd.concat([pv, pd.DataFrame([
+            {"entity": "(group links)", "standalone_npv_cny": 0.0, "group_npv_cny": summary["link_npv_cny"],
+             "saving_cny": -summary["link_npv_cny"]},
+            {"entity": "(group)", "standalone_npv_cny": total_alone, "group_npv_cny": group_npv,
+             "saving_cny": total_alone - group_npv},
+        ])], ignore_index=True)
+        es["standalone_npv_cny"] = alone.to_numpy()
+        summary["standalone_npv_cny"] = total_alone
+        summary["value_of_pooling_cny"] = total_alone - group_npv
+    notes = list(prep.notes)
+    for p in plans:
+        notes += [f"{p.summary['entity']}: {n}" for n in p.notes]
+    warnings = list(prep.warnings) + list(solve_result.warnings)
+    return GroupPlan(
+        entities=ent,
+        trades=trades,
+        transfers=transfers,
+        transfer_matrix=transfer_matrix(transfers, ids),
+        ccer_pool=pool,
+        group_annual=ga,
+        group_costs=gc,
+        entity_summary=es,
+        pooling_value=pv,
+        summary=summary,
+        notes=notes,
+        warnings=warnings,
+        assumptions=prep.assumptions,
+    )
+
+
+def _concat_plans(plans: list[Plan]) -> Plan:
+    def cat(name: str) -> pd.DataFrame:
+        frames = [getattr(p, name) for p in plans if not getattr(p, name).empty]
+        return pd.concat(frames, ignore_index=True) if frames else getattr(plans[0], name)
+
+    first = plans[0]
+    assumptions = pd.concat([p.assumptions.assign(entity=p.summary["entity"]) for p in plans], ignore_index=True)
+    return Plan(
+        annual=cat("annual"),
+        abatement=cat("abatement"),
+        builds=cat("builds"),
+        project_years=cat("project_years"),
+        ccer_lots=cat("ccer_lots"),
+        costs=cat("costs"),
+        shadow_prices=cat("shadow_prices"),
+        bindings=cat("bindings"),
+        assumptions=assumptions,
+        summary=dict(first.summary),
+        allocation_detail=cat("allocation_detail"),
+        allocation_schedule=cat("allocation_schedule"),
+    )
