@@ -8,6 +8,7 @@ transfers as their own cost component (``transfer``).
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -43,6 +44,9 @@ class GroupPlan:
     """One row per entity: obligation, trades, transfers, NPV cost in the group and alone."""
     pooling_value: pd.DataFrame
     """Per entity and for the group: stand-alone NPV, NPV in the group, saving."""
+    group_bindings: pd.DataFrame
+    """(year, rule, statement): the group's own limits that bind (market limits, price tiers,
+    budget, pool availability) and bounds derived from the data that a plan hit."""
     summary: dict[str, Any]
     notes: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
@@ -57,6 +61,7 @@ class GroupPlan:
         "group_costs",
         "entity_summary",
         "pooling_value",
+        "group_bindings",
     )
 
 
@@ -151,18 +156,17 @@ def assemble_group_plan(prep: PreparedGroup, results, links, solve_result, stand
     disc = costs.groupby("entity")["discounted_cny"].sum()
     df_by_year = dict(zip(years, data.discount_factor, strict=True))
     plans = []
-    for p, d in zip(prep.entities, data.entities, strict=True):
+    for k, (p, d) in enumerate(zip(prep.entities, data.entities, strict=True)):
         inputs = p.inputs.copy()
         inputs["discount_factor"] = inputs["year"].map(df_by_year)
         ep = replace(p, data=ModelData(years=data.years, discount_factor=data.discount_factor, entities=(d,)), inputs=inputs)
-        plan = assemble_plan(ep, _entity_results(results, d.id, float(disc.get(d.id, 0.0))), solve_result)
+        plan = assemble_plan(ep, _entity_results(results, d.id, float(disc.get(d.id, 0.0))), solve_result,
+                             trades=_with_market_limits(trades[trades["entity"] == d.id], data, k))
         plans.append(plan)
     ent = _concat_plans(plans)
-    tr = trades.copy()
     if data.group is not None and data.group.transfers != "none":
         price = dict(zip(years, data.group.transfer_price_cny_per_t, strict=True))
-        tr["transfer_price_cny_per_t"] = tr["year"].map(price)
-    ent.annual = ent.annual.merge(tr, on=["entity", "year"], how="left")
+        ent.annual["transfer_price_cny_per_t"] = ent.annual["year"].map(price)
     transfers = links.transfers if (data.group is not None and data.group.transfers == "block") else net_transfers(trades)
     # link costs and group totals
     # the transfer settlement is part of the entities' costs (component ``transfer``); it nets to zero
@@ -254,11 +258,86 @@ def assemble_group_plan(prep: PreparedGroup, results, links, solve_result, stand
         group_costs=gc,
         entity_summary=es,
         pooling_value=pv,
+        group_bindings=group_bindings(data, trades, links, costs, gc),
         summary=summary,
         notes=notes,
         warnings=warnings,
         assumptions=prep.assumptions,
     )
+
+
+def _with_market_limits(trades: pd.DataFrame, data: ModelData, k: int) -> pd.DataFrame:
+    """One entity's trades with the bounds on its market trades in the group (given limits, or the
+    group's derived bound where none is given)."""
+    g = data.group
+    out = trades.copy()
+    pos = {y: i for i, y in enumerate(data.years)}
+    if g is not None and g.market_buy_max_t:
+        out["market_buy_max_t"] = [g.market_buy_max_t[k][pos[y]] for y in out["year"]]
+        out["market_sell_max_t"] = [g.market_sell_max_t[k][pos[y]] for y in out["year"]]
+    return out
+
+
+def _binds(value: float, limit: float) -> bool:
+    return math.isfinite(limit) and value >= limit - max(TOL_T, 1e-9 * abs(limit))
+
+
+def group_bindings(data: ModelData, trades: pd.DataFrame, links, costs: pd.DataFrame, gc: pd.DataFrame) -> pd.DataFrame:
+    """The group's own limits that bind, in words, from the result frames (never from the model).
+
+    ``costs``: the entities' settled cost rows; ``gc``: the link cost rows (pool, tiers)."""
+    g = data.group
+    cols = ["year", "rule", "subject", "statement"]
+    if g is None:
+        return pd.DataFrame(columns=cols)
+    years = list(data.years)
+    rows: list[dict[str, Any]] = []
+
+    def add(y: int, rule: str, subject: str, text: str) -> None:
+        rows.append({"year": y, "rule": rule, "subject": subject, "statement": text})
+
+    by_year = trades.groupby("year")[["market_buy_t", "market_sell_t"]].sum()
+    ids = [e.id for e in data.entities]
+    tr = trades.set_index(["entity", "year"])
+    for i, y in enumerate(years):
+        mb, ms = float(by_year.loc[y, "market_buy_t"]), float(by_year.loc[y, "market_sell_t"])
+        if g.group_buy_max_t and _binds(mb, g.group_buy_max_t[i]):
+            add(y, "group_buy_limit", "(group)", f"group market purchase limit binds in {y}: {mb:,.0f} t bought by the group's entities")
+        if g.group_sell_max_t and _binds(ms, g.group_sell_max_t[i]):
+            add(y, "group_sell_limit", "(group)", f"group market sale limit binds in {y}: {ms:,.0f} t sold by the group's entities")
+        if g.transfers == "free":
+            for k, e in enumerate(ids):
+                t = tr.loc[(e, y)]
+                net_in = float(t["transfer_in_t"]) - float(t["transfer_out_t"])
+                # judged on the net flow: receiving and passing on in the same year is a cycle that
+                # changes nothing but fees, so a cycle at the bound is no plan the bound cut off
+                for flow, bound, net in (("transfer_in_t", g.transfer_in_max_t, net_in), ("transfer_out_t", g.transfer_out_max_t, -net_in)):
+                    if bound and net > TOL_T and _binds(net, bound[k][i]):
+                        add(y, "derived_transfer_bound", e,
+                            f"{e}: transfers {'received' if flow == 'transfer_in_t' else 'passed on'} in {y} hit the bound "
+                            f"derived from the data ({bound[k][i]:,.0f} t); a plan should never need it, so report this case")
+    if g.tiers and not links.tiers.empty:
+        for (y, k), v in links.tiers.set_index(["year", "tier"])["tier_buy_t"].items():
+            tier = g.tiers[int(k)]
+            if v > TOL_T and int(k) > 0:
+                add(int(y), "price_tier", f"tier {int(k) + 1}",
+                    f"group purchases in {int(y)} reach price tier {int(k) + 1} (+{tier.premium_cny_per_t:,.2f} CNY/t): {v:,.0f} t bought at the premium")
+    if g.pool and not links.pool.empty:
+        for r in links.pool.itertuples(index=False):
+            i = years.index(int(r.year))
+            if g.pool_max_t and r.pool_buy_t > TOL_T and _binds(float(r.pool_buy_t), g.pool_max_t[i]):
+                add(int(r.year), "pool_availability", "(pool)", f"CCER pool availability binds in {int(r.year)}: all {r.pool_buy_t:,.0f} t bought")
+    if g.budget_cny:
+        # the budget row of models/group.py: cash cost of the year before terminal values
+        cash = costs[costs["component"] != "terminal"].groupby("year")["nominal_cny"].sum()
+        link = gc.groupby("year")["nominal_cny"].sum() if not gc.empty else pd.Series(dtype=float)
+        for i, y in enumerate(years):
+            used = float(cash.get(y, 0.0)) + float(link.get(y, 0.0))
+            if g.pool and y == years[-1] and not links.pool.empty:
+                used += g.pool_terminal_cny_per_t * float(links.pool.set_index("year").loc[y, "pool_hold_t"])
+            if _binds(used, g.budget_cny[i]):
+                add(y, "group_budget", "(group)", f"group budget binds in {y}: cash cost {used:,.0f} CNY of {g.budget_cny[i]:,.0f} CNY")
+    return pd.DataFrame(rows, columns=cols).sort_values(["year", "rule"], kind="stable").reset_index(drop=True)
 
 
 def _concat_plans(plans: list[Plan]) -> Plan:

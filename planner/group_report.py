@@ -66,6 +66,10 @@ def terminal_group_summary(gplan, max_entities: int = 40) -> str:
     out += [render_text_table(entity_table(gplan, max_entities))]
     if s["entities"] > max_entities:
         out.append(f"  ... {s['entities'] - max_entities} more entities in entity_summary.csv")
+    for b in gplan.group_bindings["statement"].head(10):
+        out.append(f"Binds: {b}")
+    if len(gplan.group_bindings) > 10:
+        out.append(f"Binds: ... {len(gplan.group_bindings) - 10} more in group_bindings.csv")
     for n in gplan.notes[:20]:
         out.append(f"Note: {n}")
     if len(gplan.notes) > 20:
@@ -82,6 +86,8 @@ def markdown_group_summary(gplan) -> str:
     lines += ["", "## Group per year", "", _md_table(group_table(gplan)), "", "## Entities", "", _md_table(entity_table(gplan)), ""]
     if not gplan.transfers.empty:
         lines += ["## Transfers (seller -> buyer)", "", _md_table(gplan.transfers.assign(transfer_t=gplan.transfers["transfer_t"].map("{:,.0f}".format))), ""]
+    if not gplan.group_bindings.empty:
+        lines += ["## Group limits that bind", ""] + [f"- {b}" for b in gplan.group_bindings["statement"]] + [""]
     if gplan.notes or gplan.warnings:
         lines += ["## Notes", ""] + [f"- {n}" for n in gplan.notes] + [f"- Warning: {w}" for w in gplan.warnings]
     return "\n".join(lines) + "\n"

@@ -58,10 +58,15 @@ class Plan:
     )
 
 
-def assemble_plan(prep: PreparedCase, results, solve_result) -> Plan:
-    """Join results with the prepared inputs and explain which rules bind."""
+def assemble_plan(prep: PreparedCase, results, solve_result, trades: pd.DataFrame | None = None) -> Plan:
+    """Join results with the prepared inputs and explain which rules bind.
+
+    ``trades``: in a group, the entity's (entity, year) market / intra-group split of its trades;
+    its limits are then judged on the market trades only."""
     inp = prep.inputs
     ann = results.annual.merge(inp, on=["entity", "year"], how="left")
+    if trades is not None:
+        ann = ann.merge(trades, on=["entity", "year"], how="left")
     cost_wide = results.costs.pivot_table(
         index=["entity", "year"], columns="component", values="nominal_cny", sort=False
     )
@@ -234,6 +239,7 @@ def explain_bindings(plan: Plan, prep: PreparedCase) -> pd.DataFrame:
         return None if v is None or (isinstance(v, float) and math.isnan(v)) else float(v)
 
     ent_data = {e.id: e for e in prep.data.entities}
+    in_group = "market_buy_max_t" in plan.annual.columns
     sold_to_date = plan.annual.groupby("entity")["sell_t"].cumsum()
     for r, sold in zip(plan.annual.itertuples(index=False), sold_to_date, strict=True):
         e, y = r.entity, int(r.year)
@@ -256,16 +262,23 @@ def explain_bindings(plan: Plan, prep: PreparedCase) -> pd.DataFrame:
             if r.lapse_t > TOL_T:
                 text += f"; {r.lapse_t:,.0f} t above the limit lapse"
             rows.append(_row(e, y, "carryover_limit", text, saving(e, y, "limit_carryover")))
-        if r.buy_t >= r.buy_max_t - TOL_T and r.buy_max_t > 0:
+        # in a group the entity's limits apply to its market trades; transfers are not market trades
+        if in_group:
+            bought, sold_y, buy_max, sell_max, market = r.market_buy_t, r.market_sell_t, r.market_buy_max_t, r.market_sell_max_t, "market "
+        else:
+            bought, sold_y, buy_max, sell_max, market = r.buy_t, r.sell_t, r.buy_max_t, r.sell_max_t, ""
+        if bought >= buy_max - TOL_T and buy_max > 0:
             if r.buy_limit_given:
                 gain = _price_gap(r.shadow_price_cny_per_t, r.cea_buy_cny_per_t + r.fee_cny_per_t)
-                rows.append(_row(e, y, "buy_limit", f"CEA purchase limit binds in {y}: {r.buy_t:,.0f} t"
+                rows.append(_row(e, y, "buy_limit", f"CEA {market}purchase limit binds in {y}: {bought:,.0f} t"
                                  + (f"; one more tonne of purchase limit would save {gain:,.2f} CNY" if gain else ""), gain))
             else:
-                rows.append(_row(e, y, "derived_trade_bound", f"purchases hit the derived bound of {r.buy_max_t:,.0f} t in {y}: the prices reward speculation; set market limits", None))
-        if math.isfinite(r.sell_max_t) and r.sell_max_t > 0 and r.sell_t >= r.sell_max_t - TOL_T:
-            rows.append(_row(e, y, "sell_limit", f"CEA sale limit binds in {y}: {r.sell_t:,.0f} t", None))
-        if math.isfinite(r.ccer_available_t) and r.ccer_available_t > 0 and r.ccer_buy_t >= r.ccer_available_t - TOL_T:
+                rows.append(_row(e, y, "derived_trade_bound", f"{market}purchases hit the derived bound of {buy_max:,.0f} t in {y}: the prices reward speculation; set market limits", None))
+        if math.isfinite(sell_max) and sell_max > 0 and sold_y >= sell_max - TOL_T:
+            rows.append(_row(e, y, "sell_limit", f"CEA {market}sale limit binds in {y}: {sold_y:,.0f} t", None))
+        # (in a group with a CCER pool the entity's own availability gives way to the pool's: d says so)
+        if (math.isfinite(r.ccer_available_t) and math.isfinite(d.ccer_buy_max_t[i]) and r.ccer_available_t > 0
+                and r.ccer_buy_t >= r.ccer_available_t - TOL_T):
             rows.append(_row(e, y, "ccer_availability", f"CCER availability binds in {y}: all {r.ccer_available_t:,.0f} t bought", None))
         if r.relief_t > TOL_T and r.relief_rule in ("coal_floor", "gas_topup"):
             share = d.relief_share[i]

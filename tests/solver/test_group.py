@@ -263,3 +263,57 @@ def test_entity_table_errors_name_file_row_and_field(tmp_path, capsys):
     assert "plants.csv row 4 (id A3).entity.unit_class" in err
     assert main(["run", str(tmp_path / "g.yaml"), "--out", str(tmp_path / "plan")]) == 1
     assert not (tmp_path / "plan").exists()
+
+
+def test_group_limits_that_bind_are_named():
+    """The tier case above: the group buys 12,000 t at the entity price and B abates 8,000 t at 105,
+    which undercuts tier 2 (110): tier 2 stays empty, nothing of the group's binds. (Transfers carry
+    no fee here, so the solver may cycle allowances through A - received and passed on in the same
+    year; the derived transfer bound is judged on the net flow and is not reported for such a cycle.)
+    With a group purchase limit of 10,000 t that limit binds (10,000 t bought), and no entity
+    purchase or sale limit is reported: the entities' market trades are judged against their own
+    market bounds, not their purchases including transfers. A budget of exactly the cheapest
+    cost (2,040,000) binds."""
+    ents = [entity("A", 90_000), entity("B", 90_000, [(105, 10_000)])]
+    tiers = [{"up_to_t": 12_000, "premium_cny_per_t": 0}, {"premium_cny_per_t": 10}]
+    free = {"mode": "free", "price_cny_per_t": 100}
+    p = solved(group(ents, transfers=free, price_tiers=tiers))
+    assert p.group_bindings.empty
+    p = solved(group(ents, transfers=free, price_tiers=tiers, limits=[{"year": 2025, "buy_limit_t": 10_000}]))
+    assert p.group_bindings["rule"].tolist() == ["group_buy_limit"]
+    assert "10,000 t" in p.group_bindings["statement"].iloc[0]
+    assert not p.entities.bindings["rule"].isin(["buy_limit", "derived_trade_bound", "sell_limit"]).any()
+    p = solved(group(ents, transfers=free, price_tiers=tiers, limits=[{"year": 2025, "budget_cny": 2_040_000}]))
+    assert p.group_bindings["rule"].tolist() == ["group_budget"]
+
+
+def test_tier_statement_when_the_group_buys_at_a_premium():
+    """A and B 10,000 t short each, no abatement: the group must buy 20,000 t; the first 12,000 at
+    the entity price, the other 8,000 in tier 2 at +10."""
+    ents = [entity("A", 90_000), entity("B", 90_000)]
+    tiers = [{"up_to_t": 12_000, "premium_cny_per_t": 0}, {"premium_cny_per_t": 10}]
+    p = solved(group(ents, transfers={"mode": "free", "price_cny_per_t": 100}, price_tiers=tiers))
+    assert p.summary["objective_cny"] == approx(20_000 * 100 + 8_000 * 10)
+    assert p.group_bindings["rule"].tolist() == ["price_tier"]
+    assert "tier 2" in p.group_bindings["statement"].iloc[0] and "8,000 t" in p.group_bindings["statement"].iloc[0]
+
+
+def test_entity_market_limit_is_judged_on_market_purchases_not_transfers():
+    """A: 30,000 t short with its own market purchase limit of 20,000 t; B: 10,000 t long. Buy 100,
+    sell 10. With free transfers A receives B's 10,000 t (B would sell them for 10, A would pay
+    100) and buys the other 20,000 t on the market, where its limit binds:
+    group cost = 20,000 x 100 = 2,000,000. The binding statement speaks of A's 20,000 t of market
+    purchases, not of its 30,000 t of purchases including the transfer."""
+    ents = [entity("A", 70_000, buy_limit_t=20_000), entity("B", 110_000)]
+    p = solved(group(ents, transfers={"mode": "free", "price_cny_per_t": 100}))
+    assert p.summary["objective_cny"] == approx(2_000_000)
+    row = ann(p, "A")
+    # net flows: with no fees the solver may cycle allowances through A (received and passed on)
+    assert row.market_buy_t == approx(20_000)
+    assert row.transfer_in_t - row.transfer_out_t == approx(10_000) and row.buy_t - row.sell_t == approx(30_000)
+    b = p.entities.bindings
+    stmt = b[(b["entity"] == "A") & (b["rule"] == "buy_limit")]["statement"].tolist()
+    assert stmt == ["CEA market purchase limit binds in 2025: 20,000 t"] or (
+        len(stmt) == 1 and stmt[0].startswith("CEA market purchase limit binds in 2025: 20,000 t;")
+    )
+    assert p.group_bindings.empty
