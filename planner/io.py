@@ -495,8 +495,7 @@ def write_plan(
 
     def fill(tmp: Path) -> None:
         for name in plan.TABLES:
-            df = getattr(plan, name)
-            df.to_csv(tmp / _plain_name(f"{name}.csv"), index=False, float_format="%.6f", lineterminator="\n")
+            write_table_csv(getattr(plan, name), tmp / _plain_name(f"{name}.csv"))
         (tmp / "summary.md").write_text(markdown_summary(plan, audit), encoding="utf-8")
         if html:
             from planner.report_html import plan_html
@@ -710,6 +709,18 @@ def load_group_case(path: str | Path):
         raise CaseValidationError(src, _dedupe(problems)) from None
 
 
+def write_table_csv(df, path: Path) -> None:
+    """One plan table (a DataFrame) as CSV with 6 decimals; values that print as zero print as
+    ``0.000000``, never ``-0.000000`` (solver noise of either sign below half a millionth of a unit)."""
+    import pandas as pd
+
+    out = df.copy()
+    for c in out.columns:
+        if pd.api.types.is_float_dtype(out[c]):
+            out[c] = out[c].round(6) + 0.0
+    out.to_csv(path, index=False, float_format="%.6f", lineterminator="\n")
+
+
 def write_group_plan(gplan, out_dir: str | Path, audit: dict[str, Any], run: dict[str, Any] | None = None) -> Path:
     """Write a group plan folder atomically: the entity tables (long format, ``entity`` column) under
     their entity-plan names, the group tables, summary.md, plan.json and run.json."""
@@ -717,11 +728,9 @@ def write_group_plan(gplan, out_dir: str | Path, audit: dict[str, Any], run: dic
 
     def fill(tmp: Path) -> None:
         for name in gplan.entities.TABLES:
-            df = getattr(gplan.entities, name)
-            df.to_csv(tmp / _plain_name(f"{name}.csv"), index=False, float_format="%.6f", lineterminator="\n")
+            write_table_csv(getattr(gplan.entities, name), tmp / _plain_name(f"{name}.csv"))
         for name in gplan.TABLES:
-            df = getattr(gplan, name)
-            df.to_csv(tmp / _plain_name(f"{name}.csv"), index=False, float_format="%.6f", lineterminator="\n")
+            write_table_csv(getattr(gplan, name), tmp / _plain_name(f"{name}.csv"))
         (tmp / "summary.md").write_text(markdown_group_summary(gplan), encoding="utf-8")
         if run is not None:
             (tmp / "run.json").write_text(json.dumps(run, indent=2, sort_keys=True) + "\n", encoding="utf-8")

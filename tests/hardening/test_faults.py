@@ -309,3 +309,16 @@ def test_run_without_solver_exits_3_and_writes_nothing(tmp_path, no_highspy):
     assert "Traceback" not in r.stderr
     assert not (tmp_path / "plan").exists()
     assert _cli(no_highspy, "validate", str(case)).returncode == 0  # validation needs no solver
+
+
+def test_plan_csv_never_prints_negative_zero(tmp_path):
+    """Solver noise such as -3e-8 t or an exact -0.0 prints as 0.000000; real values keep 6 decimals."""
+    import pandas as pd
+
+    from planner.io import write_table_csv
+
+    df = pd.DataFrame({"entity": ["A", "A", "A"], "t": [-0.0, -3e-8, -1.25], "n": [1, 2, 3]})
+    write_table_csv(df, tmp_path / "x.csv")
+    text = (tmp_path / "x.csv").read_text()
+    assert text == "entity,t,n\nA,0.000000,1\nA,0.000000,2\nA,-1.250000,3\n"
+    assert df["t"].iloc[1] == -3e-8  # the plan's own frame is left as it is
