@@ -70,8 +70,10 @@ def _validate_group(args: argparse.Namespace) -> int:
 def _run_group(args: argparse.Namespace, over: dict) -> int:
     from planner import group_api
     from planner.group_report import terminal_group_summary
-    from planner.io import file_sha256, load_group_case, write_group_plan
+    from planner.io import file_sha256, group_input_hashes, load_group_case, write_group_plan
+    from planner.rulepack import pack_file_sha256
 
+    units = args.units or ("wan" if args.lang == "zh" else "t")
     spec = load_group_case(args.case)
     try:
         result = group_api.run_group(spec, group_api.options_for(spec, **over))
@@ -79,21 +81,26 @@ def _run_group(args: argparse.Namespace, over: dict) -> int:
         raise exc.in_file(str(args.case)) from None
     audit = {
         "input_file": str(args.case),
+        "input_format": "group " + args.case.suffix.lower().lstrip("."),
         "input_sha256": file_sha256(args.case),
+        "input_files_sha256": group_input_hashes(args.case),
         "rule_pack": result.prep.pack.ref,
+        "rule_pack_sha256": pack_file_sha256(result.prep.pack.ref),
         "rule_pack_overrides": dict(result.prep.pack.overrides),
         "versions": _versions(),
         "solver": result.solve.solver_version,
         "solver_options": result.solve.options,
         "status": str(result.solve.status),
         "mip_gap": result.solve.gap,
+        "objective_cny": result.solve.objective,
         "checker": "passed",
+        "report_options": {"lang": args.lang, "units": units, "html": args.html, "xlsx": args.xlsx},
     }
     run = {
         "timings_s": {k: round(v, 4) for k, v in result.solve.timings.items()},
         "timestamp": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
     }
-    out = write_group_plan(result.plan, args.out, audit, run)
+    out = write_group_plan(result.plan, args.out, audit, run, html=args.html, xlsx=args.xlsx, lang=args.lang, units=units)
     print(terminal_group_summary(result.plan))
     print(f"\nGroup plan written to {out}")
     return 0

@@ -360,4 +360,5 @@ def _concat_plans(plans: list[Plan]) -> Plan:
         summary=dict(first.summary),
         allocation_detail=cat("allocation_detail"),
         allocation_schedule=cat("allocation_schedule"),
+        mac=cat("mac"),
     )

@@ -7,7 +7,7 @@ from typing import Any
 
 import pandas as pd
 
-from planner.report import _fmt, _json_default, _md_table, render_text_table
+from planner.report import _fmt, _json_default, _md_table, markdown_audit, render_text_table
 
 GROUP_COLUMNS = (
     ("year", "year", "{:d}"),
@@ -79,7 +79,7 @@ def terminal_group_summary(gplan, max_entities: int = 40) -> str:
     return "\n".join(out)
 
 
-def markdown_group_summary(gplan) -> str:
+def markdown_group_summary(gplan, audit: dict[str, Any] | None = None) -> str:
     s = gplan.summary
     lines = [f"# Group compliance plan: {s['group']} {s.get('group_name') or ''}".rstrip(), ""]
     lines += [f"- {h.strip()}" for h in _headline(s)]
@@ -90,6 +90,7 @@ def markdown_group_summary(gplan) -> str:
         lines += ["## Group limits that bind", ""] + [f"- {b}" for b in gplan.group_bindings["statement"]] + [""]
     if gplan.notes or gplan.warnings:
         lines += ["## Notes", ""] + [f"- {n}" for n in gplan.notes] + [f"- Warning: {w}" for w in gplan.warnings]
+    lines += markdown_audit(audit)
     return "\n".join(lines) + "\n"
 
 

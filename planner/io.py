@@ -709,6 +709,18 @@ def load_group_case(path: str | Path):
         raise CaseValidationError(src, _dedupe(problems)) from None
 
 
+def group_input_hashes(path: str | Path) -> dict[str, str]:
+    """SHA-256 of every file a (valid) group case reads besides itself: entity case files and
+    entity tables, by the name the group file gives them."""
+    p = Path(path)
+    data = read_case_data(p)
+    names: list[str] = [str(e["file"]) for e in data.get("entities") or [] if isinstance(e, dict) and set(e) == {"file"}]
+    tables = data.get("entity_tables")
+    if isinstance(tables, dict):
+        names += [str(tables[k]) for k in ("plants", "activity", "measures") if tables.get(k)]
+    return {n: file_sha256(p.parent / n) for n in names}
+
+
 def write_table_csv(df, path: Path) -> None:
     """One plan table (a DataFrame) as CSV with 6 decimals; values that print as zero print as
     ``0.000000``, never ``-0.000000`` (solver noise of either sign below half a millionth of a unit)."""
@@ -721,9 +733,20 @@ def write_table_csv(df, path: Path) -> None:
     out.to_csv(path, index=False, float_format="%.6f", lineterminator="\n")
 
 
-def write_group_plan(gplan, out_dir: str | Path, audit: dict[str, Any], run: dict[str, Any] | None = None) -> Path:
+def write_group_plan(
+    gplan,
+    out_dir: str | Path,
+    audit: dict[str, Any],
+    run: dict[str, Any] | None = None,
+    *,
+    html: bool = True,
+    xlsx: bool = True,
+    lang: str = "en",
+    units: str = "t",
+) -> Path:
     """Write a group plan folder atomically: the entity tables (long format, ``entity`` column) under
-    their entity-plan names, the group tables, summary.md, plan.json and run.json."""
+    their entity-plan names, the group tables, summary.md, report.html, plan.xlsx, plan.json and
+    run.json (``run.json`` alone differs between runs of the same input)."""
     from planner.group_report import group_plan_json, markdown_group_summary
 
     def fill(tmp: Path) -> None:
@@ -731,7 +754,15 @@ def write_group_plan(gplan, out_dir: str | Path, audit: dict[str, Any], run: dic
             write_table_csv(getattr(gplan.entities, name), tmp / _plain_name(f"{name}.csv"))
         for name in gplan.TABLES:
             write_table_csv(getattr(gplan, name), tmp / _plain_name(f"{name}.csv"))
-        (tmp / "summary.md").write_text(markdown_group_summary(gplan), encoding="utf-8")
+        (tmp / "summary.md").write_text(markdown_group_summary(gplan, audit), encoding="utf-8")
+        if html:
+            from planner.report_html import group_html
+
+            (tmp / "report.html").write_text(group_html(gplan, audit, lang, units), encoding="utf-8")
+        if xlsx:
+            from planner.report_xlsx import group_xlsx
+
+            (tmp / "plan.xlsx").write_bytes(group_xlsx(gplan, audit, lang, units))
         if run is not None:
             (tmp / "run.json").write_text(json.dumps(run, indent=2, sort_keys=True) + "\n", encoding="utf-8")
         (tmp / PLAN_MARKER).write_text(group_plan_json(gplan, audit), encoding="utf-8")

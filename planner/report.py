@@ -142,13 +142,20 @@ def markdown_summary(plan, audit: dict[str, Any] | None = None) -> str:
         lines += ["", "## Rule-pack parameters used", "", "| parameter | value | unit | confidence | overridden | source |", "|---|---|---|---|---|---|"]
         for r in plan.assumptions.itertuples():
             lines.append(f"| {r.parameter} | {_short(r.value)} | {r.unit} | {r.confidence}{' (verify)' if r.uncertain else ''} | {'yes' if r.overridden else 'no'} | {r.source} |")
-    if audit:
-        lines += ["", "## Audit record", ""]
-        for k in sorted(audit):
-            v = audit[k]
-            text = json.dumps(v, ensure_ascii=False, sort_keys=True, default=str) if isinstance(v, dict | list) else str(v)
-            lines.append(f"- {k}: {text}")
+    lines += markdown_audit(audit)
     return "\n".join(lines) + "\n"
+
+
+def markdown_audit(audit: dict[str, Any] | None) -> list[str]:
+    """The audit record as Markdown lines (none without a record)."""
+    if not audit:
+        return []
+    lines = ["", "## Audit record", ""]
+    for k in sorted(audit):
+        v = audit[k]
+        text = json.dumps(v, ensure_ascii=False, sort_keys=True, default=str) if isinstance(v, dict | list) else str(v)
+        lines.append(f"- {k}: {text}")
+    return lines
 
 
 def _md_table(df: pd.DataFrame) -> str:

@@ -175,3 +175,137 @@ def plan_html(plan, audit: dict[str, Any], lang: str = "en", units: str = "t") -
     return html_report(annual=plan.annual, costs=plan.costs, bindings=plan.bindings, assumptions=plan.assumptions,
                        mac=plan.mac, summary=plan.summary, audit=audit, notes=plan.notes, warnings=plan.warnings,
                        lang=lang, units=units)
+
+
+# ------------------------------------------------------------------------------ group reports
+
+GROUP_YEAR = (
+    "year", "emissions_t", "allocation_t", "obligation_t", "abatement_t", "market_buy_t", "market_sell_t", "transfers_t",
+    "ccer_surrendered_t", "carry_t", "shortfall_t", "entity_cost_cny", "link_cost_cny", "total_cost_cny",
+)
+GROUP_ENTITY = (
+    "entity", "side", "position_t", "abatement_t", "market_buy_t", "market_sell_t", "transfer_in_t", "transfer_out_t",
+    "ccer_surrendered_t", "shortfall_t", "npv_cost_cny", "standalone_npv_cny",
+)
+MAX_ROWS = 200
+"""Rows of a long group table shown in the report; the CSV file has them all."""
+
+
+def group_year_table(gplan) -> pd.DataFrame:
+    """The group per year with the headline columns (numbers)."""
+    a = gplan.group_annual.copy()
+    a["abatement_t"] = a["abatement_measures_t"] + a["abatement_projects_t"]
+    return a[[c for c in GROUP_YEAR if c in a.columns]].reset_index(drop=True)
+
+
+def group_market_annual(gplan) -> pd.DataFrame:
+    """The entities' annual rows with purchases and sales on the market only: transfers net to zero
+    over the group in each year, so the group's position chart shows what the group trades."""
+    a = gplan.entities.annual
+    return a.assign(buy_t=a["market_buy_t"], sell_t=a["market_sell_t"])
+
+
+def group_costs(gplan) -> pd.DataFrame:
+    """Nominal cost rows (year, component, nominal_cny) of the group: entity components (the
+    internal settlement of transfers nets to zero) and the group's own (pool, price tiers)."""
+    ec = gplan.entities.costs[["year", "component", "nominal_cny"]]
+    gc = gplan.group_costs[["year", "component", "nominal_cny"]] if not gplan.group_costs.empty else ec.iloc[:0]
+    return pd.concat([ec, gc], ignore_index=True)
+
+
+def group_why(gplan, lang: str = "en") -> list[str]:
+    """Group statements first, then the entities' (each with its entity in front)."""
+    out = why_items(gplan.group_bindings, lang) if not gplan.group_bindings.empty else []
+    b = gplan.entities.bindings
+    if not b.empty:
+        for e, g in b.groupby("entity", sort=False):
+            out += [f"{e}: {t}" for t in why_items(g, lang)]
+    return out
+
+
+def _pooling_chart(gplan, lang: str, units: str) -> str:
+    from planner.charts import bar_chart
+    from planner.labels import scale
+
+    pv = gplan.pooling_value
+    pv = pv[~pv["entity"].astype(str).str.startswith("(")] if not pv.empty else pv
+    if pv.empty:
+        return ""
+    top = pv.reindex(pv["saving_cny"].abs().sort_values(ascending=False, kind="stable").index).head(30)
+    s = scale("x_cny", units)
+    return bar_chart(
+        [str(e) for e in top["entity"]], [(label("saving_cny", lang).removesuffix(" CNY").removesuffix(" 元"),
+                                           [float(v) / s for v in top["saving_cny"]])],
+        title=label("chart_pooling", lang), y_label="万元" if units == "wan" else "CNY", chart_id="chart-pooling",
+    )
+
+
+def _capped(df: pd.DataFrame, name: str, lang: str, units: str, table_id: str) -> str:
+    html = html_table(df.head(MAX_ROWS), lang, units, table_id=table_id)
+    if len(df) > MAX_ROWS:
+        html += f'<p class="muted">… {len(df) - MAX_ROWS:,} {escape(label("more_rows", lang))} {escape(name)}</p>'
+    return html
+
+
+def group_html(gplan, audit: dict[str, Any], lang: str = "en", units: str = "t") -> str:
+    """The HTML report of a group plan: one self-contained document, like the entity report."""
+    from planner.charts import carry_chart, cost_chart, position_chart
+
+    s = gplan.summary
+    title = f"{label('group_report_title', lang)}: {s.get('group', '')} {s.get('group_name') or ''}".strip()
+    kpis = [("npv_cost_cny", s.get("npv_cost_cny")), ("value_of_pooling_cny", s.get("value_of_pooling_cny")),
+            ("total_obligation_t", s.get("total_obligation_t")), ("total_transfers_t", s.get("total_transfers_t")),
+            ("total_shortfall_t", s.get("total_shortfall_t"))]
+    kpi_html = "".join(
+        f'<div class="kpi"><span>{escape(unit_label(k, lang, units))}</span><b>{escape(fmt_number(v, k, units))}</b></div>'
+        for k, v in kpis if v is not None
+    )
+    market = group_market_annual(gplan)
+    charts = [position_chart(market, lang, units), cost_chart(group_costs(gplan), lang, units), carry_chart(market, lang, units)]
+    pooling = _pooling_chart(gplan, lang, units)
+    if pooling:
+        charts.append(pooling)
+    es = gplan.entity_summary.copy()
+    es = es[[c for c in GROUP_ENTITY if c in es.columns]]
+    why = group_why(gplan, lang)
+    parts = [
+        "<!DOCTYPE html>",
+        f'<html lang="{"zh-CN" if lang == "zh" else "en"}"><head><meta charset="utf-8">',
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
+        "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'; img-src data:\">",
+        f"<title>{escape(title)}</title><style>{CSS}</style></head><body>",
+        f"<h1>{escape(title)}</h1>",
+        f'<p class="muted">{escape(label("entities", lang))} {s.get("entities")} · {escape(label("years", lang))} '
+        f'{s.get("years", ["", ""])[0]}-{s.get("years", ["", ""])[-1]} · {escape(label("status", lang))}: '
+        f'{escape(str(s.get("status")))} · {escape(label("rule_pack", lang))}: {escape(str(s.get("rule_pack")))} · '
+        f'{escape(audit.get("input_sha256", "")[:12])}</p>',
+        f'<div class="kpis">{kpi_html}</div>',
+        *charts,
+        f"<h2>{escape(label('group_plan', lang))}</h2>",
+        html_table(group_year_table(gplan), lang, units, table_id="group-table"),
+        f"<h2>{escape(label('entities_sheet', lang))}</h2>",
+        _capped(es, "entity_summary.csv", lang, units, "entity-table"),
+    ]
+    if not gplan.transfers.empty:
+        parts += [f"<h2>{escape(label('transfers', lang))}</h2>", _capped(gplan.transfers, "transfers.csv", lang, units, "transfers")]
+    if not gplan.ccer_pool.empty:
+        pool = gplan.ccer_pool.dropna(axis=1, how="all")
+        parts += [f"<h2>{escape(label('ccer_pool', lang))}</h2>", _capped(pool, "ccer_pool.csv", lang, units, "ccer-pool")]
+    if not gplan.pooling_value.empty:
+        parts += [f"<h2>{escape(label('pooling_value', lang))}</h2>", _capped(gplan.pooling_value, "pooling_value.csv", lang, units, "pooling")]
+    parts += [f"<h2>{escape(label('why', lang))}</h2>",
+              ("<ul id=\"why\">" + "".join(f"<li>{escape(t)}</li>" for t in why[:MAX_ROWS]) + "</ul>") if why else "<p>-</p>"]
+    if len(why) > MAX_ROWS:
+        parts.append(f'<p class="muted">… {len(why) - MAX_ROWS:,} {escape(label("more_rows", lang))} group_bindings.csv, bindings.csv</p>')
+    if gplan.notes or gplan.warnings:
+        parts.append(f"<h2>{escape(label('notes', lang))}</h2><ul>"
+                     + "".join(f"<li>{escape(n)}</li>" for n in gplan.notes[:MAX_ROWS])
+                     + "".join(f'<li class="warn">{escape(w)}</li>' for w in gplan.warnings) + "</ul>")
+    asm = gplan.assumptions
+    if not asm.empty:
+        cols = [c for c in ("parameter", "value", "unit", "confidence", "overridden", "source") if c in asm.columns]
+        a = asm[cols].copy()
+        a["value"] = [_text(v) if not isinstance(v, int | float) or isinstance(v, bool) else v for v in a["value"]]
+        parts += [f"<h2>{escape(label('assumptions', lang))}</h2>", html_table(a, lang, "t", table_id="assumptions")]
+    parts += [f"<h2>{escape(label('audit', lang))}</h2>", _kv_table(_audit_items(audit), "audit"), "</body></html>"]
+    return "\n".join(parts) + "\n"

@@ -114,31 +114,16 @@ class _Book:
         return self.buf.getvalue()
 
 
-def plan_workbook(
-    *,
-    tables: dict[str, pd.DataFrame],
-    summary: dict[str, Any],
-    audit: dict[str, Any],
-    notes: list[str] = (),
-    warnings: list[str] = (),
-    lang: str = "en",
-    units: str = "t",
-) -> bytes:
-    """The plan workbook as .xlsx bytes. ``tables`` are the plan tables by CSV name (annual, costs,
-    bindings, assumptions, abatement, builds, mac, ...); each is also written to a data sheet of
-    that name with its CSV columns."""
-    b = _Book(lang, units)
-    wb = b.wb
-    annual = tables["annual"]
-
+def _summary_sheet(b: _Book, title: str, s: dict[str, Any], keys: tuple[str, ...], audit: dict[str, Any],
+                   notes: list[str], warnings: list[str]) -> None:
+    """The summary sheet: headline values, the audit record, notes and warnings."""
+    lang, wb = b.lang, b.wb
     ws = wb.add_worksheet(label("summary", lang)[:31])
     ws.set_column(0, 0, 36)
     ws.set_column(1, 1, 60)
-    s = summary
-    ws.write_string(0, 0, f"{label('report_title', lang)}: {s.get('entity', '')} {s.get('entity_name') or ''}".strip(), b.title)
+    ws.write_string(0, 0, title, b.title)
     r = 2
-    for key in ("years", "npv_cost_cny", "nominal_cost_cny", "cost_per_t_obligation_cny", "total_obligation_t",
-                "total_shortfall_t", "status", "mip_gap", "rule_pack", "rule_pack_overrides", "compliance_mode"):
+    for key in keys:
         ws.write_string(r, 0, label(key, lang), b.bold)
         v = _cell_value(s.get(key))
         if isinstance(v, int | float) and not isinstance(v, bool):
@@ -168,6 +153,46 @@ def plan_workbook(
         for n in [*notes, *(f"Warning: {w}" for w in warnings)]:
             r += 1
             ws.write_string(r, 0, n)
+
+
+def _text_sheet(b: _Book, title: str, lines: list[str]) -> None:
+    ws = b.wb.add_worksheet(title[:31])
+    ws.set_column(0, 0, 140, b.wrap)
+    ws.write_string(0, 0, title, b.head)
+    for i, t in enumerate(lines or ["-"], start=1):
+        ws.write_string(i, 0, t)
+
+
+def _data_sheets(b: _Book, tables: dict[str, pd.DataFrame]) -> None:
+    """Data sheets: the CSV tables as they are, named after their files."""
+    for name, df in tables.items():
+        ws = b.wb.add_worksheet(f"{name}.csv"[-31:])
+        if "rule" in df.columns and name in ("bindings", "group_bindings"):
+            df = df.assign(rule_label=[rule_label(x, b.lang) for x in df["rule"]])
+        b.table(ws, df, people=False)
+
+
+def plan_workbook(
+    *,
+    tables: dict[str, pd.DataFrame],
+    summary: dict[str, Any],
+    audit: dict[str, Any],
+    notes: list[str] = (),
+    warnings: list[str] = (),
+    lang: str = "en",
+    units: str = "t",
+) -> bytes:
+    """The plan workbook as .xlsx bytes. ``tables`` are the plan tables by CSV name (annual, costs,
+    bindings, assumptions, abatement, builds, mac, ...); each is also written to a data sheet of
+    that name with its CSV columns."""
+    b = _Book(lang, units)
+    wb = b.wb
+    annual = tables["annual"]
+
+    _summary_sheet(b, f"{label('report_title', lang)}: {summary.get('entity', '')} {summary.get('entity_name') or ''}".strip(),
+                   summary, ("years", "npv_cost_cny", "nominal_cost_cny", "cost_per_t_obligation_cny", "total_obligation_t",
+                             "total_shortfall_t", "status", "mip_gap", "rule_pack", "rule_pack_overrides", "compliance_mode"),
+                   audit, notes, warnings)
 
     head = headline_table(annual)
     ws = wb.add_worksheet(label("plan", lang)[:31])
@@ -217,22 +242,14 @@ def plan_workbook(
         b.table(ws, ab.drop(columns=[c for c in ("entity",) if c in ab.columns and ab["entity"].nunique() == 1]))
 
     bind = tables.get("bindings", pd.DataFrame())
-    ws = wb.add_worksheet(label("why", lang)[:31])
-    ws.set_column(0, 0, 140, b.wrap)
-    ws.write_string(0, 0, label("why", lang), b.head)
-    for i, t in enumerate(why_items(bind, lang) if not bind.empty else ["-"], start=1):
-        ws.write_string(i, 0, t)
+    _text_sheet(b, label("why", lang), why_items(bind, lang) if not bind.empty else [])
 
     asm = tables.get("assumptions", pd.DataFrame())
     if not asm.empty:
         ws = wb.add_worksheet(label("assumptions", lang)[:31])
         b.table(ws, asm)
 
-    for name, df in tables.items():  # data sheets: the CSV tables as they are
-        ws = wb.add_worksheet(f"{name}.csv"[-31:])
-        if "rule" in df.columns and name == "bindings":
-            df = df.assign(rule_label=[rule_label(x, lang) for x in df["rule"]])
-        b.table(ws, df, people=False)
+    _data_sheets(b, tables)
     return b.close()
 
 
@@ -240,3 +257,55 @@ def plan_xlsx(plan, audit: dict[str, Any], lang: str = "en", units: str = "t") -
     """The Excel workbook of an entity plan."""
     return plan_workbook(tables={n: getattr(plan, n) for n in plan.TABLES}, summary=plan.summary, audit=audit,
                          notes=plan.notes, warnings=plan.warnings, lang=lang, units=units)
+
+
+def group_xlsx(gplan, audit: dict[str, Any], lang: str = "en", units: str = "t") -> bytes:
+    """The Excel workbook of a group plan: summary and audit, group per year (with a chart),
+    entities, transfers, CCER pool, value of pooling, why this plan (group and entities),
+    assumptions; then data sheets with every group table and the entity tables as in the CSV files."""
+    from planner.report_html import GROUP_ENTITY, group_costs, group_why, group_year_table
+
+    b = _Book(lang, units)
+    wb = b.wb
+    s = gplan.summary
+    _summary_sheet(b, f"{label('group_report_title', lang)}: {s.get('group', '')} {s.get('group_name') or ''}".strip(), s,
+                   ("entities", "years", "npv_cost_cny", "value_of_pooling_cny", "standalone_npv_cny", "total_obligation_t",
+                    "total_transfers_t", "total_shortfall_t", "status", "mip_gap", "rule_pack", "rule_pack_overrides"),
+                   audit, gplan.notes, gplan.warnings)
+    years = group_year_table(gplan)
+    ws = wb.add_worksheet(label("group_plan", lang)[:31])
+    b.table(ws, years)
+    n = len(years)
+    if n:
+        ch = wb.add_chart({"type": "column", "subtype": "stacked"})
+        for col in ("allocation_t", "abatement_t", "market_buy_t", "ccer_surrendered_t"):
+            j = list(years.columns).index(col)
+            ch.add_series({"name": unit_label(col, lang, "t"), "categories": [ws.name, 1, 0, n, 0], "values": [ws.name, 1, j, n, j]})
+        line = wb.add_chart({"type": "line"})
+        j = list(years.columns).index("obligation_t")
+        line.add_series({"name": unit_label("obligation_t", lang, "t"), "categories": [ws.name, 1, 0, n, 0], "values": [ws.name, 1, j, n, j]})
+        ch.combine(line)
+        ch.set_title({"name": label("chart_position", lang)})
+        ch.set_size({"width": 760, "height": 360})
+        ws.insert_chart(n + 3, 1, ch)
+    es = gplan.entity_summary
+    ws = wb.add_worksheet(label("entities_sheet", lang)[:31])
+    b.table(ws, es[[c for c in GROUP_ENTITY if c in es.columns]])
+    ws = wb.add_worksheet(label("costs", lang)[:31])
+    wide = group_costs(gplan).pivot_table(index="year", columns="component", values="nominal_cny", aggfunc="sum", sort=False)
+    wide = wide.fillna(0.0).sort_index()
+    wide.columns = [f"cost_{c}_cny" for c in wide.columns]
+    b.table(ws, wide.reset_index())
+    for name, key in (("transfer_matrix", "transfers"), ("ccer_pool", "ccer_pool"), ("pooling_value", "pooling_value")):
+        df = getattr(gplan, name)
+        if not df.empty:
+            ws = wb.add_worksheet(label(key, lang)[:31])
+            b.table(ws, df.dropna(axis=1, how="all") if name == "ccer_pool" else df)
+    _text_sheet(b, label("why", lang), group_why(gplan, lang))
+    if not gplan.assumptions.empty:
+        ws = wb.add_worksheet(label("assumptions", lang)[:31])
+        b.table(ws, gplan.assumptions)
+    tables = {n: getattr(gplan.entities, n) for n in gplan.entities.TABLES}
+    tables.update({n: getattr(gplan, n) for n in gplan.TABLES})
+    _data_sheets(b, tables)
+    return b.close()

@@ -1,6 +1,9 @@
 """Small case dicts for hand-solved tests, and a solve-and-check helper."""
 
 import copy
+import csv
+import math
+from pathlib import Path
 
 from planner.api import run
 from planner.check import check_plan
@@ -43,3 +46,59 @@ def solve(d):
 
 def row(plan, year):
     return plan.annual.set_index("year").loc[year]
+
+
+def _num(v):
+    return float(v) if v not in (None, "") else math.nan
+
+
+def assert_workbook_matches_csvs(folder):
+    """plan.xlsx of a plan folder holds, sheet ``<name>.csv`` by sheet, the CSV files' columns and
+    numbers; returns the opened workbook."""
+    import openpyxl
+    import pandas as pd
+    import pytest
+
+    wb = openpyxl.load_workbook(folder / "plan.xlsx", data_only=True)
+    for path in sorted(folder.glob("*.csv")):
+        df = pd.read_csv(path, keep_default_na=False)
+        ws = wb[path.name]
+        rows = list(ws.iter_rows(values_only=True))
+        assert list(rows[0][: len(df.columns)]) == list(df.columns), path.name
+        assert len(rows) - 1 == len(df), path.name
+        for i, rec in enumerate(df.itertuples(index=False), start=1):
+            for col, want, got in zip(df.columns, rec, rows[i], strict=False):
+                if isinstance(want, int | float) and not isinstance(want, bool):
+                    if math.isinf(want):
+                        assert got in ("inf", "-inf"), (path.name, col)
+                    else:
+                        assert _num(got) == pytest.approx(want, abs=1e-6), (path.name, i, col)
+                elif want in ("", "nan"):
+                    assert got in (None, ""), (path.name, i, col)
+                else:
+                    assert str(got) == str(want) or _num(got) == pytest.approx(float(want), abs=1e-6), (path.name, i, col)
+    return wb
+
+
+GROUP_EXAMPLE = Path(__file__).parents[2] / "cases" / "group_hn_generation"
+
+
+def small_group(folder: Path, n: int = 3, pool_t: int | None = None) -> Path:
+    """The example group cut to its first ``n`` plants (and their measures); ``pool_t``: CCERs
+    available to the group pool per year instead of the example's 1,200,000 t."""
+    folder.mkdir(parents=True, exist_ok=True)
+    text = (GROUP_EXAMPLE / "group.yaml").read_text(encoding="utf-8")
+    if pool_t is not None:
+        assert "available_t: 1200000}" in text
+        text = text.replace("available_t: 1200000}", f"available_t: {pool_t}}}")
+    (folder / "group.yaml").write_text(text, encoding="utf-8")
+    with open(GROUP_EXAMPLE / "plants.csv", encoding="utf-8", newline="") as f:
+        plants = list(csv.reader(f))[: n + 1]
+    keep = {r[0] for r in plants[1:]}
+    with open(GROUP_EXAMPLE / "measures.csv", encoding="utf-8", newline="") as f:
+        rows = list(csv.reader(f))
+    measures = [rows[0]] + [r for r in rows[1:] if r[0] in keep]
+    for name, table in (("plants.csv", plants), ("measures.csv", measures)):
+        with open(folder / name, "w", encoding="utf-8", newline="") as f:
+            csv.writer(f, lineterminator="\n").writerows(table)
+    return folder / "group.yaml"

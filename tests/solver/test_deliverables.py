@@ -3,7 +3,6 @@ back with the CSV numbers, every file but run.json is byte-identical across runs
 is complete, labels follow --lang and 万 units are shown on request."""
 
 import json
-import math
 from pathlib import Path
 
 import openpyxl
@@ -13,6 +12,7 @@ import yaml
 
 from planner.cli import main
 from planner.labels import label
+from tests.solver.helpers import assert_workbook_matches_csvs
 
 pytestmark = pytest.mark.solver
 CASES = sorted((Path(__file__).parents[2] / "cases").glob("*.yaml"))
@@ -61,30 +61,9 @@ def coal_runs(tmp_path_factory):
     return tmp
 
 
-def _num(v):
-    return float(v) if v not in (None, "") else math.nan
-
-
 def test_excel_plan_reads_back_with_the_csv_numbers(coal_runs):
     folder = coal_runs / "en1"
-    wb = openpyxl.load_workbook(folder / "plan.xlsx", data_only=True)
-    for csv in sorted(folder.glob("*.csv")):
-        df = pd.read_csv(csv, keep_default_na=False)
-        ws = wb[csv.name]
-        rows = list(ws.iter_rows(values_only=True))
-        assert list(rows[0][: len(df.columns)]) == list(df.columns), csv.name
-        assert len(rows) - 1 == len(df), csv.name
-        for i, rec in enumerate(df.itertuples(index=False), start=1):
-            for col, want, got in zip(df.columns, rec, rows[i], strict=False):
-                if isinstance(want, int | float) and not isinstance(want, bool):
-                    if math.isinf(want):
-                        assert got in ("inf", "-inf"), (csv.name, col)
-                    else:
-                        assert _num(got) == pytest.approx(want, abs=1e-6), (csv.name, i, col)
-                elif want in ("", "nan"):
-                    assert got in (None, ""), (csv.name, i, col)
-                else:
-                    assert str(got) == str(want) or _num(got) == pytest.approx(float(want), abs=1e-6), (csv.name, i, col)
+    wb = assert_workbook_matches_csvs(folder)
     # people's sheets: the per-year plan and the carry-over sheet hold the same numbers
     annual = pd.read_csv(folder / "annual.csv")
     plan_ws = wb[label("plan", "en")]

@@ -51,10 +51,19 @@ def _open(browser, report: Path):
     return page, console, errors, requests
 
 
-@pytest.mark.parametrize(("case", "lang"), [("coal_2x660", "en"), ("chp_300mw_surplus", "zh")])
-def test_report_renders_in_chromium(tmp_path, browser, case, lang):
+def _assert_not_blank(png: bytes) -> None:
     from PIL import Image
 
+    img = Image.open(io.BytesIO(png)).convert("RGB")
+    small = img.resize((200, max(1, img.height * 200 // img.width)))
+    colours = small.getcolors(maxcolors=1_000_000) or []
+    non_white = sum(n for n, c in colours if sum(c) < 3 * 235)
+    assert len(colours) > 20, "the screenshot has almost no colours: blank page?"
+    assert non_white / (small.width * small.height) > 0.03, "the screenshot is almost all white"
+
+
+@pytest.mark.parametrize(("case", "lang"), [("coal_2x660", "en"), ("chp_300mw_surplus", "zh")])
+def test_report_renders_in_chromium(tmp_path, browser, case, lang):
     out = tmp_path / "plan"
     assert main(["run", str(CASES / f"{case}.yaml"), "--out", str(out), "--lang", lang, "--no-xlsx"]) == 0
     report = out / "report.html"
@@ -77,9 +86,32 @@ def test_report_renders_in_chromium(tmp_path, browser, case, lang):
         png = page.screenshot(full_page=True)
     finally:
         page.close()
-    img = Image.open(io.BytesIO(png)).convert("RGB")
-    small = img.resize((200, max(1, img.height * 200 // img.width)))
-    colours = small.getcolors(maxcolors=1_000_000) or []
-    non_white = sum(n for n, c in colours if sum(c) < 3 * 235)
-    assert len(colours) > 20, "the screenshot has almost no colours: blank page?"
-    assert non_white / (small.width * small.height) > 0.03, "the screenshot is almost all white"
+    _assert_not_blank(png)
+
+
+def test_group_report_renders_in_chromium(tmp_path, browser):
+    """The group report of the example group cut to 4 plants (pool small enough to bind)."""
+    from tests.solver.helpers import small_group
+
+    out = tmp_path / "plan"
+    g = small_group(tmp_path / "case", n=4, pool_t=20_000)
+    assert main(["run", str(g), "--out", str(out), "--no-xlsx"]) == 0
+    report = out / "report.html"
+    page, console, errors, requests = _open(browser, report)
+    try:
+        assert [m for m in console if m[0] in ("error", "warning")] == []
+        assert errors == []
+        assert requests == [report.as_uri()]
+        charts = page.locator("svg.chart")
+        assert charts.count() == 4  # position, costs, carry-over, saving per entity from pooling
+        for i in range(4):
+            box = charts.nth(i).bounding_box()
+            assert box is not None and box["width"] > 300 and box["height"] > 200
+        assert page.locator("#group-table tbody tr").count() == 8  # 2025-2032
+        assert page.locator("#entity-table tbody tr").count() == 4
+        assert page.locator("#pooling tbody tr").count() == 4 + 2  # entities, group links, group
+        assert "CCER pool availability binds" in page.locator("#why").inner_text()
+        png = page.screenshot(full_page=True)
+    finally:
+        page.close()
+    _assert_not_blank(png)

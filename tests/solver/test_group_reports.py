@@ -1,0 +1,86 @@
+"""Deliverables of `planner run` on a group case: report.html and plan.xlsx next to the CSV
+tables, the workbook reads back with the CSV numbers, every file but run.json is byte-identical
+across runs, the audit record hashes every input file, labels and statements follow --lang.
+(The report in a real browser: tests/solver/test_reports_browser.py.)"""
+
+import csv
+import json
+
+import openpyxl
+import pytest
+
+from planner.cli import main
+from planner.io import file_sha256
+from planner.labels import label, statement_zh
+from tests.solver.helpers import assert_workbook_matches_csvs, small_group
+
+pytestmark = pytest.mark.solver
+
+
+@pytest.fixture(scope="module")
+def group_runs(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("group")
+    g = small_group(tmp / "case", pool_t=20_000)  # a pool small enough to bind
+    for name, extra in (("en1", []), ("en2", []), ("zh", ["--lang", "zh"])):
+        assert main(["run", str(g), "--out", str(tmp / name), *extra]) == 0
+    return tmp
+
+
+def test_group_workbook_reads_back_with_the_csv_numbers(group_runs):
+    folder = group_runs / "en1"
+    wb = assert_workbook_matches_csvs(folder)
+    for name in ("group_annual.csv", "entity_summary.csv", "transfer_matrix.csv", "group_bindings.csv", "annual.csv"):
+        assert name in wb.sheetnames
+    body = json.loads((folder / "plan.json").read_text(encoding="utf-8"))
+    summary = {r[0]: r[1] for r in wb[label("summary", "en")].iter_rows(values_only=True) if r[0]}
+    assert summary[label("npv_cost_cny", "en")] == pytest.approx(body["summary"]["npv_cost_cny"])
+    assert summary[label("value_of_pooling_cny", "en")] == pytest.approx(body["summary"]["value_of_pooling_cny"])
+    # the people's sheet of the group per year holds the group_annual numbers
+    import pandas as pd
+
+    ga = pd.read_csv(folder / "group_annual.csv")
+    ws = wb[label("group_plan", "en")]
+    head = [c.value for c in ws[1]]
+    got = [r[head.index(label("market_buy_t", "en"))] for r in ws.iter_rows(min_row=2, values_only=True)]
+    assert got == pytest.approx(ga["market_buy_t"].tolist(), abs=1e-6)
+
+
+def test_group_files_but_run_json_are_byte_identical(group_runs):
+    a, b = group_runs / "en1", group_runs / "en2"
+    names = sorted(p.name for p in a.iterdir())
+    assert names == sorted(p.name for p in b.iterdir())
+    assert {"plan.xlsx", "report.html", "run.json", "plan.json", "summary.md", "group_bindings.csv"} <= set(names)
+    assert [n for n in names if (a / n).read_bytes() != (b / n).read_bytes()] == ["run.json"]
+
+
+def test_group_audit_hashes_every_input_file(group_runs):
+    audit = json.loads((group_runs / "en1" / "plan.json").read_text(encoding="utf-8"))["audit"]
+    case = group_runs / "case"
+    assert audit["input_sha256"] == file_sha256(case / "group.yaml")
+    assert audit["input_files_sha256"] == {n: file_sha256(case / n) for n in ("plants.csv", "measures.csv")}
+    for key in ("rule_pack", "rule_pack_sha256", "versions", "solver", "solver_options", "status", "mip_gap", "checker",
+                "report_options"):
+        assert key in audit, key
+    md = (group_runs / "en1" / "summary.md").read_text(encoding="utf-8")
+    assert f"- input_sha256: {audit['input_sha256']}" in md
+    html = (group_runs / "en1" / "report.html").read_text(encoding="utf-8")
+    assert audit["input_files_sha256"]["plants.csv"] in html
+    wb = openpyxl.load_workbook(group_runs / "en1" / "plan.xlsx")
+    cells = {r[0]: r[1] for r in wb[label("summary", "en")].iter_rows(values_only=True) if r[0]}
+    assert cells["input_files_sha256.plants.csv"] == audit["input_files_sha256"]["plants.csv"]
+
+
+def test_group_reports_in_chinese(group_runs):
+    zh, en = group_runs / "zh", group_runs / "en1"
+    for p in sorted(en.glob("*.csv")):
+        assert (zh / p.name).read_bytes() == p.read_bytes(), p.name  # data do not depend on the language
+    html = (zh / "report.html").read_text(encoding="utf-8")
+    assert label("group_report_title", "zh") in html and label("group_plan", "zh") in html
+    gb = list(csv.DictReader(open(zh / "group_bindings.csv", encoding="utf-8")))
+    assert gb and {r["rule"] for r in gb} >= {"pool_availability"}
+    for r in gb:
+        zh_text = statement_zh(r["statement"])
+        assert zh_text is not None, r["statement"]
+        assert zh_text in html
+    wb = openpyxl.load_workbook(zh / "plan.xlsx", read_only=True)
+    assert label("group_plan", "zh") in wb.sheetnames and label("entities_sheet", "zh") in wb.sheetnames
