@@ -18,6 +18,7 @@ import pandas as pd
 from models.data import ModelData
 from planner.group_prepare import PreparedGroup
 from planner.plan import Plan, assemble_plan
+from planner.prepare import DERIVED_BUY_NOTE
 
 TOL_T = 1e-3
 
@@ -159,7 +160,9 @@ def assemble_group_plan(prep: PreparedGroup, results, links, solve_result, stand
     for k, (p, d) in enumerate(zip(prep.entities, data.entities, strict=True)):
         inputs = p.inputs.copy()
         inputs["discount_factor"] = inputs["year"].map(df_by_year)
-        ep = replace(p, data=ModelData(years=data.years, discount_factor=data.discount_factor, entities=(d,)), inputs=inputs)
+        # the group bounds market purchases its own way (a group note says how)
+        ep = replace(p, data=ModelData(years=data.years, discount_factor=data.discount_factor, entities=(d,)), inputs=inputs,
+                     notes=[n for n in p.notes if not n.startswith(DERIVED_BUY_NOTE)])
         plan = assemble_plan(ep, _entity_results(results, d.id, float(disc.get(d.id, 0.0))), solve_result,
                              trades=_with_market_limits(trades[trades["entity"] == d.id], data, k))
         plans.append(plan)

@@ -37,6 +37,8 @@ from planner.rulepack import UNCERTAIN, RulePack, load_rule_pack
 from planner.schema import CaseSpec
 
 INF = math.inf
+DERIVED_BUY_NOTE = "CEA purchases without a market limit are bounded by"
+"""Start of the note on the derived purchase bound (a group replaces it with its own bound)."""
 
 
 @dataclass(frozen=True)
@@ -108,7 +110,7 @@ def prepare(case: CaseSpec, pack: RulePack | None = None) -> PreparedCase:
     ]
     if any(market[y].buy_limit_t is None for y in years):
         notes.append(
-            f"CEA purchases without a market limit are bounded by {derived_bound:,.0f} t a year, "
+            f"{DERIVED_BUY_NOTE} {derived_bound:,.0f} t a year, "
             "a bound derived from the data that no compliance plan needs; the plan says if it binds."
         )
     sell_max = [market[y].sell_limit_t if market[y].sell_limit_t is not None else INF for y in years]

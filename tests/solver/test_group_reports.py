@@ -84,3 +84,13 @@ def test_group_reports_in_chinese(group_runs):
         assert zh_text in html
     wb = openpyxl.load_workbook(zh / "plan.xlsx", read_only=True)
     assert label("group_plan", "zh") in wb.sheetnames and label("entities_sheet", "zh") in wb.sheetnames
+
+
+def test_group_notes_state_the_group_purchase_bound_not_the_entity_ones(group_runs):
+    """A group bounds unlimited market purchases by twice the year's baseline plus opening holdings;
+    the entity cases' own (larger) derived bounds are not in force and are not stated."""
+    from planner.prepare import DERIVED_BUY_NOTE
+
+    notes = json.loads((group_runs / "en1" / "plan.json").read_text(encoding="utf-8"))["notes"]
+    assert any(n.startswith("Market purchases without a given limit are bounded by twice") for n in notes)
+    assert not any(DERIVED_BUY_NOTE in n for n in notes)
