@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from planner.errors import CaseValidationError
 
@@ -35,6 +35,31 @@ class RuleParam(BaseModel):
     note: str = ""
     choices: list[Any] | None = None
     range: Annotated[list[float], Field(min_length=2, max_length=2)] | None = None
+    """Sane bounds of the value (of every number in it, for a table): overrides outside are refused."""
+
+    @model_validator(mode="after")
+    def _value_in_range(self) -> RuleParam:
+        if self.range is not None:
+            lo, hi = self.range
+            if lo > hi:
+                raise ValueError(f"range [{lo}, {hi}] is empty")
+            bad = [x for x in _numbers(self.value) if not lo <= x <= hi]
+            if bad:
+                raise ValueError(f"value {bad[0]} is outside its range [{lo}, {hi}]")
+        return self
+
+
+def _numbers(v: Any) -> list[float]:
+    """Every number in a parameter value (nested mappings and lists included; booleans are not numbers)."""
+    if isinstance(v, bool):
+        return []
+    if isinstance(v, int | float):
+        return [float(v)]
+    if isinstance(v, dict):
+        return [x for u in v.values() for x in _numbers(u)]
+    if isinstance(v, list):
+        return [x for u in v for x in _numbers(u)]
+    return []
 
 
 class RulePackFile(BaseModel):
@@ -155,10 +180,10 @@ def _check_override(p: RuleParam | None, key: str, value: Any) -> str | None:
             return "expected a finite number"
         if value < 0:
             return f"expected a non-negative number, got {value}"
-        if p.range and not (p.range[0] <= value <= p.range[1]):
-            return f"expected a value in [{p.range[0]}, {p.range[1]}] ({p.source}), got {value}"
         if p.unit.startswith("share") and value > 1:
             return f"expected a share between 0 and 1 ({p.unit}), got {value}"
+        if p.range and not (p.range[0] <= value <= p.range[1]):
+            return f"expected a value in [{p.range[0]:g}, {p.range[1]:g}] ({p.unit}), got {value:g}"
         if _is_year_unit(p.unit) and (isinstance(value, float) and not value.is_integer() or not 2013 <= value <= 2100):
             return f"expected a year between 2013 and 2100, got {value}"
     elif isinstance(default, str):
@@ -167,7 +192,12 @@ def _check_override(p: RuleParam | None, key: str, value: Any) -> str | None:
     elif isinstance(default, dict):
         if not isinstance(value, dict):
             return f"expected a mapping like the pack's, got {value!r}"
-        return _shape_problem(default, value, "")
+        got = _shape_problem(default, value, "")
+        if got is None and p.range:
+            bad = [x for x in _numbers(value) if not p.range[0] <= x <= p.range[1]]
+            if bad:
+                return f"expected every value in [{p.range[0]:g}, {p.range[1]:g}] ({p.unit}), got {bad[0]:g}"
+        return got
     elif isinstance(default, list):
         if not isinstance(value, list):
             return f"expected a list like the pack's, got {value!r}"

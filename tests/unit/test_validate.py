@@ -78,7 +78,7 @@ def test_unknown_rule_pack_parameter_is_an_error(tmp_path, capsys):
     err = capsys.readouterr().err
     assert code == 1
     assert "policy.overrides.ccer.cap_shar" in err and "not a parameter" in err
-    assert "policy.overrides.penalty.multiple" in err and "[5.0, 10.0]" in err
+    assert "policy.overrides.penalty.multiple" in err and "expected a value in [5, 10] (x reference price), got 20" in err
 
 
 def test_yaml_syntax_error_and_object_tags(tmp_path, capsys):
@@ -106,3 +106,28 @@ def test_opening_vintage_must_precede_horizon():
     bad["opening"] = {"cea_by_vintage": {2025: 100}}
     with pytest.raises(CaseValidationError, match=r"opening.cea_by_vintage.2025"):
         parse_case(bad)
+
+
+def test_rule_pack_ranges_refuse_absurd_overrides():
+    """Every pack value lies in its range (checked when the pack is read), and an override outside
+    it is refused with the parameter, the range and the unit: a carry-over multiplier of 1e300 used
+    to reach HiGHS (docs/hardening.md); a benchmark table override is checked number by number."""
+    import pytest
+
+    from planner.errors import CaseValidationError
+    from planner.rulepack import RuleParam, load_rule_pack
+
+    pack = load_rule_pack("cn-national")
+    ranged = [k for k, p in pack.params.items() if p.range is not None]
+    assert {"carryover.legacy.multiplier", "carryover.post_legacy.multiplier", "benchmarks.power.electricity_t_per_mwh",
+            "benchmarks.power.air_cooling_factor", "benchmarks.power.tightening_per_year"} <= set(ranged)
+    with pytest.raises(CaseValidationError) as exc:
+        load_rule_pack("cn-national", {"carryover.legacy.multiplier": 1e300})
+    assert exc.value.problems == [("policy.overrides.carryover.legacy.multiplier",
+                                   "expected a value in [0, 10] (t per t of net sales), got 1e+300")]
+    with pytest.raises(CaseValidationError) as exc:
+        load_rule_pack("cn-national", {"benchmarks.power.electricity_t_per_mwh": {"coal_gt300": {2023: 0.79, 2024: 7.9}}})
+    assert exc.value.problems[0][1] == "expected every value in [0, 3] (t CO2 per MWh generated), got 7.9"
+    assert load_rule_pack("cn-national", {"carryover.legacy.multiplier": 2.0})["carryover.legacy.multiplier"] == 2.0
+    with pytest.raises(ValueError, match="outside its range"):
+        RuleParam(value={"a": {2023: 4.0}}, range=[0, 3], unit="t", years="all", source="s", confidence="S")
