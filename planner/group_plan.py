@@ -248,8 +248,7 @@ def assemble_group_plan(prep: PreparedGroup, results, links, solve_result, stand
         summary["standalone_npv_cny"] = total_alone
         summary["value_of_pooling_cny"] = total_alone - group_npv
     notes = list(prep.notes)
-    for p in plans:
-        notes += [f"{p.summary['entity']}: {n}" for n in p.notes]
+    notes += entity_notes([(p.summary["entity"], p.notes) for p in plans])
     warnings = list(prep.warnings) + list(solve_result.warnings)
     return GroupPlan(
         entities=ent,
@@ -267,6 +266,20 @@ def assemble_group_plan(prep: PreparedGroup, results, links, solve_result, stand
         warnings=warnings,
         assumptions=prep.assumptions,
     )
+
+
+def entity_notes(per_entity: list[tuple[str, list[str]]], shown: int = 5) -> list[str]:
+    """The entities' notes, each text once with the entities it concerns in front (in entity order;
+    after ``shown`` ids, how many more): 30 plants under the same relief rule make one note, not 30."""
+    who: dict[str, list[str]] = {}
+    for e, notes in per_entity:
+        for n in notes:
+            who.setdefault(n, []).append(e)
+    out = []
+    for n, ids in who.items():
+        head = ", ".join(ids[:shown]) + (f" and {len(ids) - shown} more" if len(ids) > shown else "")
+        out.append(f"{head}: {n}")
+    return out
 
 
 def _with_market_limits(trades: pd.DataFrame, data: ModelData, k: int) -> pd.DataFrame:

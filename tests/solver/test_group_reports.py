@@ -94,3 +94,10 @@ def test_group_notes_state_the_group_purchase_bound_not_the_entity_ones(group_ru
     notes = json.loads((group_runs / "en1" / "plan.json").read_text(encoding="utf-8"))["notes"]
     assert any(n.startswith("Market purchases without a given limit are bounded by twice") for n in notes)
     assert not any(DERIVED_BUY_NOTE in n for n in notes)
+
+
+def test_entity_notes_are_listed_once_with_their_entities():
+    from planner.group_plan import entity_notes
+
+    got = entity_notes([("A", ["x", "y"]), ("B", ["x"]), ("C", ["x", "z"]), ("D", ["x"])], shown=2)
+    assert got == ["A, B and 2 more: x", "A: y", "C: z"]
