@@ -310,3 +310,100 @@ def statement_zh(text: str) -> str | None:
         else:
             return None
     return "；".join(out)
+
+
+# ------------------------------------------------------------------ notes and warnings in Chinese
+
+_Y = r"([\d, -]+?)"
+_NOTES: tuple[tuple[str, str], ...] = (
+    (rf"CEA purchases without a market limit are bounded by {_N} t a year, a bound derived from the data that no "
+     r"compliance plan needs; the plan says if it binds\.",
+     "未设市场购买上限的年份，配额购买量以每年 {0} t 为界（由数据推导，任何履约方案都不需要触及；如触及，方案会说明）。"),
+    (rf"Relief \(coal floor: the gap is capped at ([\d.]+%) of verified emissions\) is modelled exactly in {_Y}: it is "
+     r"computed from the emissions after abatement, so abatement inside the relief regime is worth only the uncovered "
+     r"share of the price\.",
+     "{1}年精确建模燃煤机组配额缺口补足（缺口上限为核查排放量的{0}）：按减排后的排放量计算，因此补足机制内的减排只值配额价格中未被补足的部分。"),
+    (rf"Relief \(gas top-up: allocation raised to verified emissions\) is modelled exactly in {_Y}: it is computed from "
+     r"the emissions after abatement, so abatement inside the relief regime is worth only the uncovered share of the price\.",
+     "{0}年精确建模燃气机组配额补足（配额提高至核查排放量）：按减排后的排放量计算，因此补足机制内的减排只值配额价格中未被补足的部分。"),
+    (rf"Relief can switch on or off with abatement in {_Y}: one binary per year decides the regime \(bounds ruled it out elsewhere\)\.",
+     "{0}年补足机制可能随减排开启或关闭：每年用一个0-1变量决定（其余年份已由上下界排除）。"),
+    (r"Gas units of this mixed entity are topped up to their own baseline emissions \(fixed\); the coal floor applies to the entity's total\.",
+     "该混合企业的燃气机组按其基准排放量补足（固定值）；燃煤缺口上限按企业总量适用。"),
+    (rf"Absolute cap from (\d+): cap = {_N} t \((.+?)\) x \(1 - ([\d.]+)\)\^\(t - \d+\); ([\d.]+%) auctioned at the market "
+     r"price less ([\d.]+%); allocation no longer follows output, so cutting output creates surplus\.( Coal and gas relief end with the cap\.)?",
+     "自{0}年起实行总量控制：上限 = {1} t（{2}）×（1 - {3}）^(t - {0})；{4}按市场价格减{5}有偿拍卖；配额不再随产出变化，减产即产生盈余。{6}"),
+    (r"Absolute cap: the case gives its allocation, so the cap scenario does not change it\.", "总量控制：案例已给定配额，总量情景不改变它。"),
+    (r"Absolute-cap reserve: CEA prices of capped years are held within the reserve's floor and ceiling \(inputs table, cea_buy_cny_per_t\)\.",
+     "总量控制储备：总量控制年份的配额价格限定在储备的底价与顶价之间（inputs 表 cea_buy_cny_per_t）。"),
+    (r"Industrial allocation equals verified emissions in ([\d, -]+): no net position, abatement saves nothing there\.",
+     "{0}年工业行业配额等于核查排放量：无净盈缺，减排不产生节省。"),
+    (r"Market CCERs for (\d+) are old-system and past their last use \((\d+)\): none can be bought\.",
+     "{0}年市场上的CCER为旧体系CCER，已超过最后使用年份（{1}）：无法购买。"),
+    (r"Market CCERs bought for ([\d-]+) are old-system CCERs, usable up to the (\d+) surrender; only new-system CCERs are carried beyond it\.",
+     "为{0}年购买的市场CCER为旧体系CCER，可用至{1}年清缴；之后只能结转新体系CCER。"),
+    (rf"Conditional pre-draw in {_Y}: with a gap of at least ([\d.]+%) of verified emissions, up to ([\d.]+%) of the gap may be "
+     r"drawn from the (\d+) allocation\.",
+     "{0}年有条件预支：缺口不低于核查排放量的{1}时，最多可从{3}年配额中预支缺口的{2}。"),
+    (r"Output measures lose output-based allocation at the entity's allocation per tonne of baseline emissions \(inputs table, "
+     r"output_loss_t_per_t\); under an absolute cap or a verified-emissions allocation they lose none\. The load-rate factor is held "
+     r"at its input value\.",
+     "减产类措施按企业每吨基准排放的配额损失基于产出的配额（inputs 表 output_loss_t_per_t）；在总量控制或按核查排放分配时不损失。负荷率修正系数保持输入值。"),
+    (r"Market purchases without a given limit are bounded by twice the year's baseline emissions plus the opening holdings of each "
+     r"entity \(a bound derived from the data that no compliance plan needs; the plan says if it binds\)\.",
+     "未给定上限的市场购买量以各企业当年基准排放量的两倍加期初持有量为界（由数据推导，任何履约方案都不需要触及；如触及，方案会说明）。"),
+    (r"Internal transfer price: the entities' mean CEA buy price of each year \(transfers\.price_cny_per_t not given\)\.",
+     "内部调配价格：各企业当年配额买价的平均值（未给定 transfers.price_cny_per_t）。"),
+    (r"Transfers are bounded per entity and year: received at most twice the year's baseline emissions plus the opening holdings, "
+     r"passed on at most the opening holdings, the year's allocation and twice its emissions \(bounds derived from the data that no "
+     r"compliance plan needs; the plan says if they bind\)\.",
+     "内部调配量按企业和年份设界：调入不超过当年基准排放量的两倍加期初持有量，调出不超过期初持有量、当年配额与两倍排放量之和（由数据推导，任何履约方案都不需要触及；如触及，方案会说明）。"),
+    (r"Transfers do not count in net sales \(rule-pack override\): .+", "内部调配不计入净卖出量（规则包覆盖）：结转上限只按市场交易计算。"),
+    (r"CCERs come from the group pool: entities' own CCER purchases are replaced by allocations from it; each entity still "
+     r"surrenders within its own cap\.",
+     "CCER来自集团CCER池：企业自行购买CCER改为由集团池分配；各企业仍在自身抵销上限内使用。"),
+    (r"The group NPV discounts at ([\d.]+%); entity cases with another rate keep it only for their project annuities\.",
+     "集团净现值按{0}折现；采用其他折现率的企业案例仅在项目年金计算中保留其折现率。"),
+    (r"CCER lot (.+) is not eligible in any planned year and is ignored", "CCER批次 {0} 在规划年份内均不合格，已忽略"),
+    (r"project (.+) cannot start operating within the horizon and is ignored", "项目 {0} 无法在规划期内投运，已忽略"),
+)
+
+
+_FRAGMENTS: dict[str, str] = {
+    " Coal and gas relief end with the cap.": "燃煤与燃气补足机制随总量控制结束。",
+}
+
+
+def _fragment(g: str) -> str:
+    import re
+
+    m = re.fullmatch(r"the (\d+) allocation", g)
+    if m:
+        return f"{m.group(1)}年配额"
+    m = re.fullmatch(r"the output-based allocation of (\d+) \(the year before the cap is not planned\)", g)
+    if m:
+        return f"{m.group(1)}年基于产出的配额（总量控制前一年不在规划期内）"
+    return _FRAGMENTS.get(g, g)
+
+
+def note_zh(text: str) -> str | None:
+    """A note or warning of a plan in Chinese; None when it has no translation (the English is then
+    shown). Group notes may start with the entities they concern ("HN-01, HN-03 and 25 more: ...")."""
+    import re
+
+    head = ""
+    m = re.fullmatch(r"((?:[^:]+?)(?: and \d+ more)?): (.+)", text)
+    candidates = [("", text)] + ([(m.group(1), m.group(2))] if m else [])
+    for prefix, body in candidates:
+        for pattern, zh in _NOTES:
+            mm = re.fullmatch(pattern, body)
+            if mm:
+                head = re.sub(r" and (\d+) more$", r" 等\1家", prefix)
+                out = zh.format(*[_fragment(g) if g else "" for g in mm.groups()])
+                return f"{head}：{out}" if head else out
+    return None
+
+
+def note_text(text: str, lang: str = "en") -> str:
+    """A note or warning as a report shows it: in Chinese where a translation exists."""
+    return (note_zh(text) or text) if lang == "zh" else text

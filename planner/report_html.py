@@ -14,7 +14,7 @@ from typing import Any
 import pandas as pd
 
 from planner.charts import carry_chart, cost_chart, mac_chart, position_chart
-from planner.labels import fmt_number, label, rule_label, statement_zh, unit_label
+from planner.labels import fmt_number, label, note_text, rule_label, statement_zh, unit_label
 
 CSS = """
 body{font-family:system-ui,-apple-system,"Segoe UI","Noto Sans CJK SC","Microsoft YaHei",sans-serif;margin:24px;color:#222;max-width:1100px}
@@ -148,8 +148,8 @@ def html_report(
     ]
     if notes or warnings:
         parts.append(f"<h2>{escape(label('notes', lang))}</h2><ul>"
-                     + "".join(f"<li>{escape(n)}</li>" for n in notes)
-                     + "".join(f'<li class="warn">{escape(w)}</li>' for w in warnings) + "</ul>")
+                     + "".join(f"<li>{escape(note_text(n, lang))}</li>" for n in notes)
+                     + "".join(f'<li class="warn">{escape(note_text(w, lang))}</li>' for w in warnings) + "</ul>")
     if not assumptions.empty:
         cols = [c for c in ("parameter", "value", "unit", "confidence", "overridden", "source") if c in assumptions.columns]
         a = assumptions[cols].copy()
@@ -299,8 +299,8 @@ def group_html(gplan, audit: dict[str, Any], lang: str = "en", units: str = "t")
         parts.append(f'<p class="muted">… {len(why) - MAX_ROWS:,} {escape(label("more_rows", lang))} group_bindings.csv, bindings.csv</p>')
     if gplan.notes or gplan.warnings:
         parts.append(f"<h2>{escape(label('notes', lang))}</h2><ul>"
-                     + "".join(f"<li>{escape(n)}</li>" for n in gplan.notes[:MAX_ROWS])
-                     + "".join(f'<li class="warn">{escape(w)}</li>' for w in gplan.warnings) + "</ul>")
+                     + "".join(f"<li>{escape(note_text(n, lang))}</li>" for n in gplan.notes[:MAX_ROWS])
+                     + "".join(f'<li class="warn">{escape(note_text(w, lang))}</li>' for w in gplan.warnings) + "</ul>")
     asm = gplan.assumptions
     if not asm.empty:
         cols = [c for c in ("parameter", "value", "unit", "confidence", "overridden", "source") if c in asm.columns]

@@ -18,7 +18,7 @@ from typing import Any
 
 import pandas as pd
 
-from planner.labels import label, rule_label, unit_label
+from planner.labels import label, note_text, rule_label, unit_label
 from planner.report_html import headline_table, why_items
 
 TRADES = ("year", "buy_t", "cea_buy_cny_per_t", "buy_cny", "sell_t", "cea_sell_cny_per_t", "sell_cny",
@@ -150,7 +150,8 @@ def _summary_sheet(b: _Book, title: str, s: dict[str, Any], keys: tuple[str, ...
     if notes or warnings:
         r += 1
         ws.write_string(r, 0, label("notes", lang), b.title)
-        for n in [*notes, *(f"Warning: {w}" for w in warnings)]:
+        warn = "警告" if lang == "zh" else "Warning"
+        for n in [*(note_text(x, lang) for x in notes), *(f"{warn}: {note_text(w, lang)}" for w in warnings)]:
             r += 1
             ws.write_string(r, 0, n)
 

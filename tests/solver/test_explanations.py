@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from planner.labels import rule_label, statement_zh
+from planner.labels import note_zh, rule_label, statement_zh
 from planner.report_html import why_items
 from tests.solver.helpers import case_dict, row, solve
 
@@ -126,6 +126,29 @@ def test_every_statement_of_the_example_cases_has_a_chinese_version(case):
     plan = run(case).plan
     missing = [s for s in plan.bindings.statement if statement_zh(s) is None]
     assert missing == []
+    assert [n for n in plan.notes + plan.warnings if note_zh(n) is None] == []
+
+
+def test_every_note_of_the_group_example_has_a_chinese_version():
+    from planner.group_api import run_group
+
+    plan = run_group(Path(__file__).parents[2] / "cases" / "group_hn_generation" / "group.yaml").plan
+    assert [n for n in plan.notes + plan.warnings if note_zh(n) is None] == []
+    assert [s for s in plan.group_bindings.statement if statement_zh(s) is None] == []
+    assert [s for s in plan.entities.bindings.statement if statement_zh(s) is None] == []
+
+
+def test_chinese_notes():
+    """Numbers, years and entity lists carry over; untranslated text stays None (shown in English)."""
+    assert note_zh("Conditional pre-draw in 2021, 2022: with a gap of at least 10% of verified emissions, up to 50% "
+                   "of the gap may be drawn from the 2023 allocation.") == (
+        "2021, 2022年有条件预支：缺口不低于核查排放量的10%时，最多可从2023年配额中预支缺口的50%。")
+    assert note_zh("A, B and 3 more: project p cannot start operating within the horizon and is ignored") == (
+        "A, B 等3家：项目 p 无法在规划期内投运，已忽略")
+    assert note_zh("Absolute cap from 2027: cap = 1,000 t (the 2026 allocation) x (1 - 0.02)^(t - 2027); 5% auctioned "
+                   "at the market price less 0%; allocation no longer follows output, so cutting output creates "
+                   "surplus. Coal and gas relief end with the cap.").endswith("燃煤与燃气补足机制随总量控制结束。")
+    assert note_zh("a note nobody translated") is None
 
 
 def test_chinese_statements_of_the_hand_cases():

@@ -11,7 +11,7 @@ import pytest
 
 from planner.cli import main
 from planner.io import file_sha256
-from planner.labels import label, statement_zh
+from planner.labels import label, note_zh, statement_zh
 from tests.solver.helpers import assert_workbook_matches_csvs, small_group
 
 pytestmark = pytest.mark.solver
@@ -82,6 +82,8 @@ def test_group_reports_in_chinese(group_runs):
         zh_text = statement_zh(r["statement"])
         assert zh_text is not None, r["statement"]
         assert zh_text in html
+    notes = json.loads((zh / "plan.json").read_text(encoding="utf-8"))["notes"]
+    assert notes and all(note_zh(n) in html for n in notes)  # notes in Chinese (plan.json keeps English)
     wb = openpyxl.load_workbook(zh / "plan.xlsx", read_only=True)
     assert label("group_plan", "zh") in wb.sheetnames and label("entities_sheet", "zh") in wb.sheetnames
 
