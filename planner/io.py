@@ -515,7 +515,7 @@ def write_plan(
 # ---- group cases -----------------------------------------------------------------------------
 
 MAX_TABLE_ROWS = 100_000
-"""Most rows an entity table (CSV) may have."""
+"""Most rows an entity table (CSV file or workbook sheet) may have."""
 
 PLANT_COLUMNS = {
     "id", "name", "sector", "unit_class", "cooling", "output", "intensity_t_per_unit", "emissions_t",
@@ -540,9 +540,79 @@ def is_group_case(path: str | Path) -> bool:
     return isinstance(data, dict) and "group" in data
 
 
-def read_table(path: Path, columns: set[str], required: set[str], problems: list[tuple[str, str]]) -> list[tuple[int, dict[str, Any]]]:
-    """Read a CSV entity table: (line number, row) pairs with numbers parsed; problems name file, row, column."""
+_Rows = tuple[list[str], list[tuple[str, list[Any], dict[str, str] | None]]]
+"""A table's header and its rows: (row label, values, cell label per column or None)."""
+
+
+def _csv_rows(path: Path, problems: list[tuple[str, str]]) -> _Rows | None:
+    """Header and rows of a CSV table; None after a problem with the whole file."""
     import csv
+
+    src = path.name
+    try:
+        text = path.read_bytes().decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        problems.append((src, f"not UTF-8 text (byte {exc.start})"))
+        return None
+    lines = list(csv.reader(text.splitlines()))
+    if not lines:
+        return [], []
+    return [h.strip() for h in lines[0]], [(f"{src} row {n}", r, None) for n, r in enumerate(lines[1:], start=2) if any(x.strip() for x in r)]
+
+
+def _xlsx_rows(path: Path, kind: str, columns: set[str], problems: list[tuple[str, str]]) -> _Rows | None:
+    """Header and rows of an entity table in a workbook: the sheet named ``kind``
+    (plants, activity, measures), or the only sheet. Cells go through the case workbook's reader
+    (formulas without a saved value, Excel errors and dates are problems naming the cell)."""
+    import io
+    import zipfile
+
+    import openpyxl
+
+    from planner.workbook import _cell, _empty, _is_comment, _Reader
+
+    src = path.name
+    try:
+        raw = path.read_bytes()
+        wb = openpyxl.load_workbook(io.BytesIO(raw), data_only=True)
+        wbf = openpyxl.load_workbook(io.BytesIO(raw), data_only=False)
+    except (zipfile.BadZipFile, KeyError, ValueError, OSError, TypeError, IndexError) as exc:
+        problems.append((src, f"not a readable .xlsx workbook ({type(exc).__name__}: {str(exc)[:120]})"))
+        return None
+    if kind in wb.sheetnames:
+        name = kind
+    elif len(wb.sheetnames) == 1:
+        name = wb.sheetnames[0]
+    else:
+        problems.append((src, f"no sheet named {kind!r} (sheets: {', '.join(wb.sheetnames)})"))
+        return None
+    ws, wsf = wb[name], wbf[name]
+    rd = _Reader(src)
+    for rng in ws.merged_cells.ranges:
+        rd.problem(f"sheet '{name}' cells {rng.coord}", "merged cells; unmerge them and give a value in each cell")
+    ncol = ws.max_column or 0
+    header = ["" if (h := ws.cell(row=1, column=c).value) is None else str(h).strip() for c in range(1, ncol + 1)]
+    rows: list[tuple[str, list[Any], dict[str, str] | None]] = []
+    for r in range(2, (ws.max_row or 1) + 1):
+        vals = [ws.cell(row=r, column=c).value for c in range(1, ncol + 1)]
+        if _empty(vals) or _is_comment(vals):
+            continue
+        out = []
+        for c in range(1, ncol + 1):
+            h = header[c - 1]
+            k = "int" if h in _INTEGER else "number" if h in _NUMERIC else "text"
+            out.append(rd.value(ws, wsf, r, c, k) if h in columns else vals[c - 1])
+        rows.append((f"{src} {_cell(name, r)}", out, {h: f"{src} {_cell(name, r, c + 1, h)}" for c, h in enumerate(header) if h}))
+    problems += [(f"{src} {where}", msg) for where, msg in rd.problems]
+    return header, rows
+
+
+def read_table(
+    path: Path, kind: str, columns: set[str], required: set[str], problems: list[tuple[str, str]]
+) -> list[tuple[str, dict[str, Any]]]:
+    """Read entity table ``kind`` (plants, activity, measures) from a CSV file or an .xlsx workbook
+    (its sheet ``kind``, or its only sheet): (row label, row) pairs with numbers parsed; problems
+    name the file, the row (sheet and row in a workbook) and the column."""
     import math
 
     src = path.name
@@ -552,56 +622,66 @@ def read_table(path: Path, columns: set[str], required: set[str], problems: list
     if path.stat().st_size > MAX_CASE_BYTES * 4:
         problems.append((src, f"file is over {MAX_CASE_BYTES * 4:,} bytes"))
         return []
-    try:
-        text = path.read_bytes().decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        problems.append((src, f"not UTF-8 text (byte {exc.start})"))
+    got = _xlsx_rows(path, kind, columns, problems) if path.suffix.lower() == ".xlsx" else _csv_rows(path, problems)
+    if got is None:
         return []
-    reader = csv.DictReader(text.splitlines())
-    header = [h.strip() for h in (reader.fieldnames or [])]
-    unknown = [h for h in header if h not in columns]
+    header, raw_rows = got
+    named = [h for h in header if h]
+    unknown = [h for h in named if h not in columns]
     if unknown:
         problems.append((f"{src} header", f"unknown column(s) {', '.join(unknown)}; expected some of {', '.join(sorted(columns))}"))
-    missing = sorted(required - set(header))
+    twice = sorted({h for h in named if named.count(h) > 1})
+    if twice:
+        problems.append((f"{src} header", f"column(s) given twice: {', '.join(twice)}"))
+    missing = sorted(required - set(named))
     if missing:
         problems.append((f"{src} header", f"missing required column(s) {', '.join(missing)}"))
-    if unknown or missing:
+    if unknown or missing or twice:
         return []
-    out: list[tuple[int, dict[str, Any]]] = []
-    for n, raw in enumerate(reader, start=2):
-        if n - 1 > MAX_TABLE_ROWS:
+    out: list[tuple[str, dict[str, Any]]] = []
+    for k, (where, values, cells) in enumerate(raw_rows, start=1):
+        if k > MAX_TABLE_ROWS:
             problems.append((src, f"more than {MAX_TABLE_ROWS:,} rows"))
             break
-        if None in raw:
-            problems.append((f"{src} row {n}", "more values than columns"))
+        if len(values) > len(header) and any(str(v).strip() for v in values[len(header):] if v is not None):
+            problems.append((where, "more values than columns"))
             continue
         row: dict[str, Any] = {}
-        for k, v in raw.items():
-            k = k.strip()
-            v = (v or "").strip()
-            if v == "":
+
+        def at(h: str, where=where, cells=cells) -> str:
+            return cells[h] if cells and h in cells else f"{where}.{h}"
+
+        for h, v in zip(header, values, strict=False):
+            if not h:
                 continue
-            if k in _NUMERIC or k in _INTEGER:
+            if isinstance(v, str):
+                v = v.strip()
+            if v is None or v == "":
+                continue
+            if h in _NUMERIC or h in _INTEGER:
+                if isinstance(v, bool):
+                    problems.append((at(h), f"expected a number, got {v!r}"))
+                    continue
                 try:
                     x = float(v)
-                except ValueError:
-                    problems.append((f"{src} row {n}.{k}", f"expected a number, got {_short(v, 30)!r}"))
+                except (TypeError, ValueError):
+                    problems.append((at(h), f"expected a number, got {_short(str(v), 30)!r}"))
                     continue
                 if not math.isfinite(x):
-                    problems.append((f"{src} row {n}.{k}", f"expected a finite number, got {v!r}"))
+                    problems.append((at(h), f"expected a finite number, got {v!r}"))
                     continue
-                if k in _INTEGER:
+                if h in _INTEGER:
                     if x != int(x):
-                        problems.append((f"{src} row {n}.{k}", f"expected a whole year, got {v!r}"))
+                        problems.append((at(h), f"expected a whole year, got {v!r}"))
                         continue
                     x = int(x)
-                row[k] = x
+                row[h] = x
             else:
-                row[k] = v
-        for k in sorted(required):
-            if k not in row:
-                problems.append((f"{src} row {n}.{k}", "required value is empty"))
-        out.append((n, row))
+                row[h] = v if isinstance(v, str) else str(v)
+        for h in sorted(required):
+            if h not in row:
+                problems.append((at(h), "required value is empty"))
+        out.append((where, row))
     return out
 
 
@@ -620,16 +700,16 @@ def _table_cases(spec: dict[str, Any], base: Path, years: list[int], problems: l
         problems.append(("entity_tables.defaults", "must be a mapping of entity-case sections"))
         defaults = {}
     plants_path = base / str(spec["plants"])
-    plants = read_table(plants_path, PLANT_COLUMNS, {"id", "unit_class", "output"}, problems)
+    plants = read_table(plants_path, "plants", PLANT_COLUMNS, {"id", "unit_class", "output"}, problems)
     activity: dict[str, list[dict[str, Any]]] = {}
     if spec.get("activity"):
-        for _n, r in read_table(base / str(spec["activity"]), ACTIVITY_COLUMNS, {"entity", "year", "output"}, problems):
+        for _n, r in read_table(base / str(spec["activity"]), "activity", ACTIVITY_COLUMNS, {"entity", "year", "output"}, problems):
             ent = r.pop("entity", None)
             if ent is not None:
                 activity.setdefault(str(ent), []).append(r)
     measures: dict[str, list[dict[str, Any]]] = {}
     if spec.get("measures"):
-        for _n, r in read_table(base / str(spec["measures"]), MEASURE_COLUMNS, {"entity", "id", "cost_cny_per_t", "potential_t_per_year"}, problems):
+        for _n, r in read_table(base / str(spec["measures"]), "measures", MEASURE_COLUMNS, {"entity", "id", "cost_cny_per_t", "potential_t_per_year"}, problems):
             ent = r.pop("entity", None)
             if ent is not None:
                 measures.setdefault(str(ent), []).append(r)
@@ -639,9 +719,9 @@ def _table_cases(spec: dict[str, Any], base: Path, years: list[int], problems: l
         if stray:
             problems.append((f"{spec[name]}", f"rows for entities not in {spec['plants']}: {', '.join(stray[:10])}"))
     out = []
-    for n, r in plants:
+    for where, r in plants:
         pid = str(r.get("id", ""))
-        out.append((f"{plants_path.name} row {n} (id {pid})", case_from_row(r, years, defaults, activity.get(pid), measures.get(pid))))
+        out.append((f"{where} (id {pid})", case_from_row(r, years, defaults, activity.get(pid), measures.get(pid))))
     return out
 
 

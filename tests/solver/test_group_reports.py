@@ -5,6 +5,7 @@ across runs, the audit record hashes every input file, labels and statements fol
 
 import csv
 import json
+from pathlib import Path
 
 import openpyxl
 import pytest
@@ -103,3 +104,59 @@ def test_entity_notes_are_listed_once_with_their_entities():
 
     got = entity_notes([("A", ["x", "y"]), ("B", ["x"]), ("C", ["x", "z"]), ("D", ["x"])], shown=2)
     assert got == ["A, B and 2 more: x", "A: y", "C: z"]
+
+
+def _tables_workbook(case_dir: Path, out: Path, break_cell: tuple[str, int, str, object] | None = None) -> None:
+    """plants.csv and measures.csv of a group folder as the sheets of one workbook (numbers as numbers)."""
+    wb = openpyxl.Workbook()
+    wb.remove(wb.active)
+    for name in ("plants", "measures"):
+        ws = wb.create_sheet(name)
+        with open(case_dir / f"{name}.csv", encoding="utf-8", newline="") as f:
+            for i, row in enumerate(csv.reader(f)):
+                ws.append([_num_or_text(v) if i else v for v in row])
+    if break_cell:
+        sheet, r, col, v = break_cell
+        wb[sheet][f"{col}{r}"] = v
+    wb.save(out)
+
+
+def _num_or_text(v: str):
+    try:
+        return float(v)
+    except ValueError:
+        return v
+
+
+def test_entity_tables_from_a_workbook_give_the_csv_plan(tmp_path, group_runs):
+    """The same plants and measures as sheets of tables.xlsx: every CSV of the plan is byte-identical
+    to the plan from the CSV tables."""
+    case = group_runs / "case"
+    x = tmp_path / "x"
+    x.mkdir()
+    _tables_workbook(case, x / "tables.xlsx")
+    text = (case / "group.yaml").read_text(encoding="utf-8")
+    text = text.replace("plants: plants.csv", "plants: tables.xlsx").replace("measures: measures.csv", "measures: tables.xlsx")
+    (x / "group.yaml").write_text(text, encoding="utf-8")
+    assert main(["run", str(x / "group.yaml"), "--out", str(tmp_path / "plan"), "--no-html", "--no-xlsx"]) == 0
+    for p in sorted((group_runs / "en1").glob("*.csv")):
+        assert (tmp_path / "plan" / p.name).read_bytes() == p.read_bytes(), p.name
+
+
+def test_entity_table_workbook_errors_name_file_sheet_row_and_column(tmp_path, group_runs, capsys):
+    case = group_runs / "case"
+    _tables_workbook(case, tmp_path / "tables.xlsx", break_cell=("plants", 3, "F", "lots"))
+    text = (case / "group.yaml").read_text(encoding="utf-8").replace("plants: plants.csv", "plants: tables.xlsx")
+    (tmp_path / "group.yaml").write_text(text, encoding="utf-8")
+    capsys.readouterr()
+    assert main(["validate", str(tmp_path / "group.yaml")]) == 1
+    err = capsys.readouterr().err
+    assert "tables.xlsx sheet 'plants' row 3 column F (output): expected a number, got 'lots'" in err
+    # a workbook without a sheet of that name and with several sheets
+    text = text.replace("plants: tables.xlsx", "plants: tables.xlsx").replace("measures: measures.csv", "measures: other.xlsx")
+    wb = openpyxl.Workbook()
+    wb.create_sheet("x")
+    wb.save(tmp_path / "other.xlsx")
+    (tmp_path / "group.yaml").write_text(text, encoding="utf-8")
+    assert main(["validate", str(tmp_path / "group.yaml")]) == 1
+    assert "other.xlsx: no sheet named 'measures' (sheets: Sheet, x)" in capsys.readouterr().err
