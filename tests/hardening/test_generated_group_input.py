@@ -4,7 +4,9 @@ Seed: the example group (``cases/group_hn_generation``) cut to its first three p
 breaks the YAML (the mutations of ``strategies._mutate``: deleted keys, unknown keys, wrong types,
 NaN / infinite / huge numbers, duplicated or dropped rows, shifted years...), a CSV table (deleted,
 renamed, duplicated or extra columns, bad cells, duplicated or dropped rows, unknown entities,
-empty files, non-UTF-8 bytes, a BOM, another separator, ragged rows), or the file references
+empty files, non-UTF-8 bytes, a BOM, another separator, ragged rows; or the table as an .xlsx sheet
+with text, formulas, Excel errors, dates or booleans in cells, merged cells, extra or renamed
+sheets, a blank header, comment rows), or the file references
 (missing files, paths outside the case folder, a folder instead of a file). Every one goes through
 `planner validate` in-process and ends in exit 0 (``valid group case``) or exit 1 with an error
 that starts with the group file's name; never a traceback, never an internal error, never a hang.
@@ -56,6 +58,59 @@ CSV_MUTATIONS = (
     "unknown_entity", "empty_file", "non_utf8", "bom", "semicolons", "ragged_row", "blank_lines", "swap_columns",
 )
 REF_MUTATIONS = ("missing_file", "outside_folder", "folder_not_file", "absolute_path", "wrong_suffix")
+XLSX_MUTATIONS = ("text_in_number", "formula", "excel_error", "date", "bool", "merged", "extra_sheet", "rename_sheet",
+                  "blank_header", "comment_row", "none")
+
+
+def _xlsx_bytes(draw, name: str, head: list[str], rows: list[list[str]]) -> tuple[bytes, str]:
+    """The table as sheet ``name`` of a workbook (numbers as numbers), with one cell-level mutation."""
+    import datetime as dt
+    import io as _io
+
+    import openpyxl
+
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.title = name
+    ws.append(head)
+    for r in rows:
+        ws.append([_num(v) for v in r])
+    kind = draw(st.sampled_from(XLSX_MUTATIONS))
+    r = draw(st.integers(2, max(2, len(rows) + 1)))
+    c = draw(st.integers(1, len(head)))
+    cell = ws.cell(row=r, column=c)
+    if kind == "text_in_number":
+        cell.value = draw(st.sampled_from(["lots", "1,2", "", " ", "NaN", "1e999"]))
+    elif kind == "formula":
+        cell.value = "=1/0"
+    elif kind == "excel_error":
+        cell.value = "#DIV/0!"
+    elif kind == "date":
+        cell.value = dt.datetime(2025, 1, 1)
+    elif kind == "bool":
+        cell.value = True
+    elif kind == "merged":
+        ws.merge_cells(start_row=r, start_column=c, end_row=r, end_column=min(c + 1, len(head)))
+    elif kind == "extra_sheet":
+        wb.create_sheet("notes")
+    elif kind == "rename_sheet":
+        ws.title = "Sheet1"
+        wb.create_sheet("other")
+    elif kind == "blank_header":
+        ws.cell(row=1, column=c).value = None
+    elif kind == "comment_row":
+        ws.insert_rows(2)
+        ws.cell(row=2, column=1).value = "# a comment"
+    buf = _io.BytesIO()
+    wb.save(buf)
+    return buf.getvalue(), kind
+
+
+def _num(v: str):
+    try:
+        return float(v)
+    except ValueError:
+        return v
 
 
 def _csv_bytes(head: list[str], rows: list[list[str]]) -> bytes:
@@ -128,9 +183,16 @@ def broken_groups(draw) -> tuple[dict, dict[str, bytes], list[str]]:
                 ("delete", "extra_key", "bad_value", "scale", "negate", "nan", "duplicate_row", "reverse_rows",
                  "empty_list", "shift_year", "drop_row", "wrong_container", "bad_key_type")))))
         elif where in ("plants", "measures"):
-            name = f"{where}.csv"
             head, rows = (PLANTS_HEAD, PLANTS) if where == "plants" else (MEAS_HEAD, MEAS)
-            files[name], kind = _mutate_csv(draw, head, rows)
+            tables = d.get("entity_tables")
+            if draw(st.booleans()) and isinstance(tables, dict):
+                name = f"{where}.xlsx"
+                tables[where] = name
+                files.pop(f"{where}.csv", None)
+                files[name], kind = _xlsx_bytes(draw, where, head, rows)
+            else:
+                name = f"{where}.csv"
+                files[name], kind = _mutate_csv(draw, head, rows)
             done.append(f"{name} {kind}")
         else:
             tables = d.get("entity_tables")
