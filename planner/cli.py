@@ -217,6 +217,8 @@ def cmd_template(args: argparse.Namespace) -> int:
 
     if args.xlsx.suffix.lower() != ".xlsx":
         raise CaseValidationError(str(args.xlsx), [("", "the template file name must end in .xlsx")])
+    if args.tables:
+        return _template_tables(args)
     data = None
     if args.from_case is not None:
         from planner.io import parse_case
@@ -225,6 +227,22 @@ def cmd_template(args: argparse.Namespace) -> int:
         parse_case(data, str(args.from_case))  # only a valid case is written into a workbook
     out = write_file_atomic(args.xlsx, template_bytes(data))
     print(f"Case workbook written to {out}" + (f" (filled from {args.from_case})" if data else ""))
+    return 0
+
+
+def _template_tables(args: argparse.Namespace) -> int:
+    """The entity-tables workbook of a group case, filled from a group case's tables with --from."""
+    from planner.io import group_table_rows, write_file_atomic
+    from planner.workbook import tables_template_bytes
+
+    tables = None
+    if args.from_case is not None:
+        from planner.io import load_group_case
+
+        load_group_case(args.from_case)  # only a valid group case is written into a workbook
+        tables = group_table_rows(args.from_case)
+    out = write_file_atomic(args.xlsx, tables_template_bytes(tables))
+    print(f"Entity-tables workbook written to {out}" + (f" (filled from {args.from_case})" if tables else ""))
     return 0
 
 
@@ -323,6 +341,9 @@ def build_parser() -> argparse.ArgumentParser:
     t = sub.add_parser("template", help="write the Excel case template (optionally filled from a case file)")
     t.add_argument("--xlsx", type=Path, required=True, help="workbook to write (.xlsx)")
     t.add_argument("--from", dest="from_case", type=Path, default=None, help="fill it from this YAML/JSON case")
+    t.add_argument("--tables", action="store_true",
+                   help="write the entity-tables workbook of a group case (sheets plants, measures, activity); "
+                        "--from a group case fills it from its tables")
     t.set_defaults(func=cmd_template)
     d = sub.add_parser("doctor", help="check the installation and the solver")
     d.set_defaults(func=cmd_doctor)

@@ -700,16 +700,16 @@ def _table_cases(spec: dict[str, Any], base: Path, years: list[int], problems: l
         problems.append(("entity_tables.defaults", "must be a mapping of entity-case sections"))
         defaults = {}
     plants_path = base / str(spec["plants"])
-    plants = read_table(plants_path, "plants", PLANT_COLUMNS, {"id", "unit_class", "output"}, problems)
+    plants = read_table(plants_path, "plants", *TABLE_SPECS["plants"], problems)
     activity: dict[str, list[dict[str, Any]]] = {}
     if spec.get("activity"):
-        for _n, r in read_table(base / str(spec["activity"]), "activity", ACTIVITY_COLUMNS, {"entity", "year", "output"}, problems):
+        for _n, r in read_table(base / str(spec["activity"]), "activity", *TABLE_SPECS["activity"], problems):
             ent = r.pop("entity", None)
             if ent is not None:
                 activity.setdefault(str(ent), []).append(r)
     measures: dict[str, list[dict[str, Any]]] = {}
     if spec.get("measures"):
-        for _n, r in read_table(base / str(spec["measures"]), "measures", MEASURE_COLUMNS, {"entity", "id", "cost_cny_per_t", "potential_t_per_year"}, problems):
+        for _n, r in read_table(base / str(spec["measures"]), "measures", *TABLE_SPECS["measures"], problems):
             ent = r.pop("entity", None)
             if ent is not None:
                 measures.setdefault(str(ent), []).append(r)
@@ -787,6 +787,32 @@ def load_group_case(path: str | Path):
                 else:
                     problems.append((loc, _friendly(line, err)))
         raise CaseValidationError(src, _dedupe(problems)) from None
+
+
+TABLE_SPECS: dict[str, tuple[set[str], set[str]]] = {
+    "plants": (PLANT_COLUMNS, {"id", "unit_class", "output"}),
+    "activity": (ACTIVITY_COLUMNS, {"entity", "year", "output"}),
+    "measures": (MEASURE_COLUMNS, {"entity", "id", "cost_cny_per_t", "potential_t_per_year"}),
+}
+"""Columns and required columns of each entity table."""
+
+
+def group_table_rows(path: str | Path) -> dict[str, list[dict[str, Any]]]:
+    """The rows of a group case's entity tables by table (plants, activity, measures), parsed as the
+    case reader parses them; problems raise one ``CaseValidationError``."""
+    p = Path(path)
+    data = read_case_data(p)
+    tables = data.get("entity_tables")
+    if not isinstance(tables, dict):
+        raise CaseValidationError(str(p), [("entity_tables", "the group case has no entity tables")])
+    problems: list[tuple[str, str]] = []
+    out = {}
+    for kind, (columns, required) in TABLE_SPECS.items():
+        if tables.get(kind):
+            out[kind] = [r for _, r in read_table(p.parent / str(tables[kind]), kind, columns, required, problems)]
+    if problems:
+        raise CaseValidationError(str(p), problems)
+    return out
 
 
 def group_input_hashes(path: str | Path) -> dict[str, str]:

@@ -646,3 +646,85 @@ def locate(exc: CaseValidationError, cells: CellMap, src: str) -> CaseValidation
         loc = _UNION_BRANCH.sub("", loc)
         out.append((cells.where(loc) if loc else loc, msg))
     return CaseValidationError(src, out)
+
+
+# ------------------------------------------------------------------------ group entity tables
+
+TABLE_COLUMNS: dict[str, tuple[tuple[str, str], ...]] = {
+    "plants": (
+        ("id", "entity id (unique) [required]"),
+        ("name", "display name"),
+        ("sector", "power (default) | steel | cement | aluminium | other"),
+        ("unit_class", "coal_gt300 | coal_le300 | coal_unconventional | gas | cement_clinker | steel_bf_bof | aluminium_electrolysis | other_industry [required]"),
+        ("cooling", "water | air"),
+        ("output", "first-year output: MWh (power) or t product [required]"),
+        ("intensity_t_per_unit", "t CO2 per MWh or t product (or give emissions_t)"),
+        ("emissions_t", "first-year baseline emissions, t CO2 (or give the intensity)"),
+        ("heat_gj", "heat supplied, GJ a year"),
+        ("heat_intensity_t_per_gj", "t CO2 per GJ of heat"),
+        ("output_growth", "output change a year, share (0.01 = +1%)"),
+        ("opening_cea_t", "allowances held at the start, t"),
+        ("net_sales_since_2019_t", "cumulative net sales since 2019 (for the carry-over limit), t"),
+        ("compliance", "penalty | hard"),
+    ),
+    "measures": (
+        ("entity", "plant id [required]"),
+        ("id", "measure id [required]"),
+        ("name", "display name"),
+        ("cost_cny_per_t", "cost per tonne abated, CNY/t [required]"),
+        ("potential_t_per_year", "tonnes a year at most [required]"),
+        ("first_year", "first year available"),
+        ("last_year", "last year available"),
+        ("kind", "measure kind (e.g. output for output cuts)"),
+    ),
+    "activity": (
+        ("entity", "plant id [required]"),
+        ("year", "compliance year [required]"),
+        ("output", "output: MWh or t product [required]"),
+        ("emissions_t", "baseline emissions, t CO2"),
+        ("intensity_t_per_unit", "t CO2 per MWh or t product"),
+        ("heat_gj", "heat supplied, GJ"),
+        ("heat_intensity_t_per_gj", "t CO2 per GJ of heat"),
+    ),
+}
+"""Columns of a group's entity tables with their help text (the readers' columns: ``planner.io``)."""
+
+
+def tables_template_bytes(tables: dict[str, list[dict[str, Any]]] | None = None) -> bytes:
+    """A workbook for a group's entity tables: sheets plants, measures and activity (row 1 the
+    column names, row 2 a '#' help row the reader skips), filled with ``tables`` rows when given,
+    and an instructions sheet. Same bytes for the same rows (XlsxWriter, fixed document date)."""
+    import xlsxwriter
+
+    buf = io.BytesIO()
+    wb = xlsxwriter.Workbook(buf, {"in_memory": True, "strings_to_numbers": False, "strings_to_formulas": False})
+    wb.set_properties({"title": "cn-ets-planner entity tables", "created": dt.datetime(2000, 1, 1)})
+    head = wb.add_format({"bold": True, "bg_color": "#DDEBF7", "border": 1})
+    helpf = wb.add_format({"italic": True, "font_color": "#666666", "text_wrap": True, "valign": "top"})
+    for sheet, cols in TABLE_COLUMNS.items():
+        ws = wb.add_worksheet(sheet)
+        for c, (name, help_text) in enumerate(cols):
+            ws.write_string(0, c, name, head)
+            ws.write_string(1, c, ("# " if c == 0 else "") + help_text, helpf)
+            ws.set_column(c, c, max(12, min(40, len(name) + 4)))
+        ws.freeze_panes(2, 1)
+        names = [n for n, _ in cols]
+        for r, row in enumerate((tables or {}).get(sheet, []), start=2):
+            for c, name in enumerate(names):
+                if row.get(name) is not None:
+                    _write_value(ws, r, c, row[name])
+    ws = wb.add_worksheet("instructions")
+    ws.set_column(0, 0, 120)
+    lines = [
+        "Entity tables of a group case / 集团案例的企业数据表",
+        "One row per plant on 'plants'; MAC steps on 'measures'; per-year activity on 'activity' (optional: without it "
+        "each plant's first-year output grows by output_growth a year).",
+        "每个电厂在 'plants' 表占一行；减排措施在 'measures' 表；逐年活动数据在 'activity' 表（可选）。",
+        "Row 2 of each sheet is help (it starts with #) and is skipped, as is any row whose first cell starts with #.",
+        "In the group YAML: entity_tables: {plants: tables.xlsx, measures: tables.xlsx, activity: tables.xlsx}",
+        "Errors name the file, sheet, row and column; `planner validate GROUP.yaml` lists every problem.",
+    ]
+    for r, t in enumerate(lines):
+        ws.write_string(r, 0, t, head if r == 0 else None)
+    wb.close()
+    return buf.getvalue()

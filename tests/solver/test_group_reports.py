@@ -160,3 +160,28 @@ def test_entity_table_workbook_errors_name_file_sheet_row_and_column(tmp_path, g
     (tmp_path / "group.yaml").write_text(text, encoding="utf-8")
     assert main(["validate", str(tmp_path / "group.yaml")]) == 1
     assert "other.xlsx: no sheet named 'measures' (sheets: Sheet, x)" in capsys.readouterr().err
+
+
+def test_tables_template_round_trip(tmp_path, group_runs):
+    """`planner template --tables --from GROUP` writes the group's tables into a workbook (help row
+    skipped by the reader); the group case pointed at it gives the same plan CSVs; the blank
+    template has every column the readers know, and the same bytes every time."""
+    from planner.io import TABLE_SPECS
+    from planner.workbook import TABLE_COLUMNS, tables_template_bytes
+
+    assert {k: {n for n, _ in v} for k, v in TABLE_COLUMNS.items()} == {k: v[0] for k, v in TABLE_SPECS.items()}
+    assert tables_template_bytes() == tables_template_bytes()
+    case = group_runs / "case"
+    x = tmp_path / "x"
+    x.mkdir()
+    assert main(["template", "--xlsx", str(x / "tables.xlsx"), "--tables", "--from", str(case / "group.yaml")]) == 0
+    text = (case / "group.yaml").read_text(encoding="utf-8")
+    text = text.replace("plants: plants.csv", "plants: tables.xlsx").replace("measures: measures.csv", "measures: tables.xlsx")
+    (x / "group.yaml").write_text(text, encoding="utf-8")
+    assert main(["run", str(x / "group.yaml"), "--out", str(tmp_path / "plan"), "--no-html", "--no-xlsx"]) == 0
+    for p in sorted((group_runs / "en1").glob("*.csv")):
+        assert (tmp_path / "plan" / p.name).read_bytes() == p.read_bytes(), p.name
+    assert main(["template", "--xlsx", str(tmp_path / "blank.xlsx"), "--tables"]) == 0
+    wb = openpyxl.load_workbook(tmp_path / "blank.xlsx")
+    assert wb.sheetnames == ["plants", "measures", "activity", "instructions"]
+    assert [c.value for c in wb["plants"][1]][:3] == ["id", "name", "sector"]
