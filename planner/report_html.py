@@ -130,12 +130,7 @@ def html_report(
         charts.append(mac_chart(mac, prices, lang, units))
     why = why_items(bindings, lang)
     parts = [
-        "<!DOCTYPE html>",
-        f'<html lang="{"zh-CN" if lang == "zh" else "en"}"><head><meta charset="utf-8">',
-        '<meta name="viewport" content="width=device-width, initial-scale=1">',
-        "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'; img-src data:\">",
-        f"<title>{escape(title)}</title><style>{CSS}</style></head><body>",
-        f"<h1>{escape(title)}</h1>",
+        *_page_head(title, lang),
         f'<p class="muted">{escape(label("years", lang))} {s.get("years", ["", ""])[0]}-{s.get("years", ["", ""])[-1]} · '
         f'{escape(label("status", lang))}: {escape(str(s.get("status")))} · {escape(label("rule_pack", lang))}: '
         f'{escape(str(s.get("rule_pack")))} · {escape(audit.get("input_sha256", "")[:12])}</p>',
@@ -146,6 +141,25 @@ def html_report(
         f"<h2>{escape(label('why', lang))}</h2>",
         "<ul id=\"why\">" + "".join(f"<li>{escape(t)}</li>" for t in why) + "</ul>" if why else "<p>-</p>",
     ]
+    parts += _page_tail(notes, warnings, assumptions, audit, lang)
+    return "\n".join(parts) + "\n"
+
+
+def _page_head(title: str, lang: str) -> list[str]:
+    """Start of a report page: no script, and a policy that forbids loading anything."""
+    return [
+        "<!DOCTYPE html>",
+        f'<html lang="{"zh-CN" if lang == "zh" else "en"}"><head><meta charset="utf-8">',
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
+        "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'; img-src data:\">",
+        f"<title>{escape(title)}</title><style>{CSS}</style></head><body>",
+        f"<h1>{escape(title)}</h1>",
+    ]
+
+
+def _page_tail(notes, warnings, assumptions: pd.DataFrame, audit: dict[str, Any], lang: str) -> list[str]:
+    """End of a report page: notes and warnings, rule-pack assumptions, the audit record."""
+    parts = []
     if notes or warnings:
         parts.append(f"<h2>{escape(label('notes', lang))}</h2><ul>"
                      + "".join(f"<li>{escape(note_text(n, lang))}</li>" for n in notes)
@@ -156,7 +170,7 @@ def html_report(
         a["value"] = [_text(v) if not isinstance(v, int | float) or isinstance(v, bool) else v for v in a["value"]]
         parts += [f"<h2>{escape(label('assumptions', lang))}</h2>", html_table(a, lang, "t", table_id="assumptions")]
     parts += [f"<h2>{escape(label('audit', lang))}</h2>", _kv_table(_audit_items(audit), "audit"), "</body></html>"]
-    return "\n".join(parts) + "\n"
+    return parts
 
 
 def _audit_items(audit: dict[str, Any]) -> list[tuple[str, Any]]:
@@ -269,12 +283,7 @@ def group_html(gplan, audit: dict[str, Any], lang: str = "en", units: str = "t")
     es = es[[c for c in GROUP_ENTITY if c in es.columns]]
     why = group_why(gplan, lang)
     parts = [
-        "<!DOCTYPE html>",
-        f'<html lang="{"zh-CN" if lang == "zh" else "en"}"><head><meta charset="utf-8">',
-        '<meta name="viewport" content="width=device-width, initial-scale=1">',
-        "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'; img-src data:\">",
-        f"<title>{escape(title)}</title><style>{CSS}</style></head><body>",
-        f"<h1>{escape(title)}</h1>",
+        *_page_head(title, lang),
         f'<p class="muted">{escape(label("entities", lang))} {s.get("entities")} · {escape(label("years", lang))} '
         f'{s.get("years", ["", ""])[0]}-{s.get("years", ["", ""])[-1]} · {escape(label("status", lang))}: '
         f'{escape(str(s.get("status")))} · {escape(label("rule_pack", lang))}: {escape(str(s.get("rule_pack")))} · '
@@ -297,15 +306,5 @@ def group_html(gplan, audit: dict[str, Any], lang: str = "en", units: str = "t")
               ("<ul id=\"why\">" + "".join(f"<li>{escape(t)}</li>" for t in why[:MAX_ROWS]) + "</ul>") if why else "<p>-</p>"]
     if len(why) > MAX_ROWS:
         parts.append(f'<p class="muted">… {len(why) - MAX_ROWS:,} {escape(label("more_rows", lang))} group_bindings.csv, bindings.csv</p>')
-    if gplan.notes or gplan.warnings:
-        parts.append(f"<h2>{escape(label('notes', lang))}</h2><ul>"
-                     + "".join(f"<li>{escape(note_text(n, lang))}</li>" for n in gplan.notes[:MAX_ROWS])
-                     + "".join(f'<li class="warn">{escape(note_text(w, lang))}</li>' for w in gplan.warnings) + "</ul>")
-    asm = gplan.assumptions
-    if not asm.empty:
-        cols = [c for c in ("parameter", "value", "unit", "confidence", "overridden", "source") if c in asm.columns]
-        a = asm[cols].copy()
-        a["value"] = [_text(v) if not isinstance(v, int | float) or isinstance(v, bool) else v for v in a["value"]]
-        parts += [f"<h2>{escape(label('assumptions', lang))}</h2>", html_table(a, lang, "t", table_id="assumptions")]
-    parts += [f"<h2>{escape(label('audit', lang))}</h2>", _kv_table(_audit_items(audit), "audit"), "</body></html>"]
+    parts += _page_tail(gplan.notes[:MAX_ROWS], gplan.warnings, gplan.assumptions, audit, lang)
     return "\n".join(parts) + "\n"

@@ -128,6 +128,16 @@ def _num_or_text(v: str):
         return v
 
 
+def _assert_same_plan_from_workbook_tables(case: Path, x: Path, out: Path, reference: Path) -> None:
+    """The group case in ``x`` with plants and measures from ``x/tables.xlsx`` plans like ``reference``."""
+    text = (case / "group.yaml").read_text(encoding="utf-8")
+    text = text.replace("plants: plants.csv", "plants: tables.xlsx").replace("measures: measures.csv", "measures: tables.xlsx")
+    (x / "group.yaml").write_text(text, encoding="utf-8")
+    assert main(["run", str(x / "group.yaml"), "--out", str(out), "--no-html", "--no-xlsx"]) == 0
+    for p in sorted(reference.glob("*.csv")):
+        assert (out / p.name).read_bytes() == p.read_bytes(), p.name
+
+
 def test_entity_tables_from_a_workbook_give_the_csv_plan(tmp_path, group_runs):
     """The same plants and measures as sheets of tables.xlsx: every CSV of the plan is byte-identical
     to the plan from the CSV tables."""
@@ -135,12 +145,7 @@ def test_entity_tables_from_a_workbook_give_the_csv_plan(tmp_path, group_runs):
     x = tmp_path / "x"
     x.mkdir()
     _tables_workbook(case, x / "tables.xlsx")
-    text = (case / "group.yaml").read_text(encoding="utf-8")
-    text = text.replace("plants: plants.csv", "plants: tables.xlsx").replace("measures: measures.csv", "measures: tables.xlsx")
-    (x / "group.yaml").write_text(text, encoding="utf-8")
-    assert main(["run", str(x / "group.yaml"), "--out", str(tmp_path / "plan"), "--no-html", "--no-xlsx"]) == 0
-    for p in sorted((group_runs / "en1").glob("*.csv")):
-        assert (tmp_path / "plan" / p.name).read_bytes() == p.read_bytes(), p.name
+    _assert_same_plan_from_workbook_tables(case, x, tmp_path / "plan", group_runs / "en1")
 
 
 def test_entity_table_workbook_errors_name_file_sheet_row_and_column(tmp_path, group_runs, capsys):
@@ -175,12 +180,7 @@ def test_tables_template_round_trip(tmp_path, group_runs):
     x = tmp_path / "x"
     x.mkdir()
     assert main(["template", "--xlsx", str(x / "tables.xlsx"), "--tables", "--from", str(case / "group.yaml")]) == 0
-    text = (case / "group.yaml").read_text(encoding="utf-8")
-    text = text.replace("plants: plants.csv", "plants: tables.xlsx").replace("measures: measures.csv", "measures: tables.xlsx")
-    (x / "group.yaml").write_text(text, encoding="utf-8")
-    assert main(["run", str(x / "group.yaml"), "--out", str(tmp_path / "plan"), "--no-html", "--no-xlsx"]) == 0
-    for p in sorted((group_runs / "en1").glob("*.csv")):
-        assert (tmp_path / "plan" / p.name).read_bytes() == p.read_bytes(), p.name
+    _assert_same_plan_from_workbook_tables(case, x, tmp_path / "plan", group_runs / "en1")
     assert main(["template", "--xlsx", str(tmp_path / "blank.xlsx"), "--tables"]) == 0
     wb = openpyxl.load_workbook(tmp_path / "blank.xlsx")
     assert wb.sheetnames == ["plants", "measures", "activity", "instructions"]
