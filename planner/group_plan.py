@@ -314,24 +314,26 @@ def group_bindings(data: ModelData, trades: pd.DataFrame, links, costs: pd.DataF
 
     by_year = trades.groupby("year")[["market_buy_t", "market_sell_t"]].sum()
     ids = [e.id for e in data.entities]
-    tr = trades.set_index(["entity", "year"])
     for i, y in enumerate(years):
         mb, ms = float(by_year.loc[y, "market_buy_t"]), float(by_year.loc[y, "market_sell_t"])
         if g.group_buy_max_t and _binds(mb, g.group_buy_max_t[i]):
             add(y, "group_buy_limit", "(group)", f"group market purchase limit binds in {y}: {mb:,.0f} t bought by the group's entities")
         if g.group_sell_max_t and _binds(ms, g.group_sell_max_t[i]):
             add(y, "group_sell_limit", "(group)", f"group market sale limit binds in {y}: {ms:,.0f} t sold by the group's entities")
-        if g.transfers == "free":
-            for k, e in enumerate(ids):
-                t = tr.loc[(e, y)]
-                net_in = float(t["transfer_in_t"]) - float(t["transfer_out_t"])
-                # judged on the net flow: receiving and passing on in the same year is a cycle that
-                # changes nothing but fees, so a cycle at the bound is no plan the bound cut off
-                for flow, bound, net in (("transfer_in_t", g.transfer_in_max_t, net_in), ("transfer_out_t", g.transfer_out_max_t, -net_in)):
-                    if bound and net > TOL_T and _binds(net, bound[k][i]):
-                        add(y, "derived_transfer_bound", e,
-                            f"{e}: transfers {'received' if flow == 'transfer_in_t' else 'passed on'} in {y} hit the bound "
-                            f"derived from the data ({bound[k][i]:,.0f} t); a plan should never need it, so report this case")
+    if g.transfers == "free" and g.transfer_in_max_t:
+        # judged on the net flow: receiving and passing on in the same year is a cycle that changes
+        # nothing but fees, so a cycle at the bound is no plan the bound cut off (arrays: entity x year)
+        idx = pd.MultiIndex.from_product([ids, years])
+        t = trades.set_index(["entity", "year"]).reindex(idx)
+        net_in = (t["transfer_in_t"] - t["transfer_out_t"]).to_numpy().reshape(len(ids), len(years))
+        for word, bound, net in (("received", np.asarray(g.transfer_in_max_t, dtype=float), net_in),
+                                 ("passed on", np.asarray(g.transfer_out_max_t, dtype=float), -net_in)):
+            hit = (net > TOL_T) & np.isfinite(bound) & (net >= bound - np.maximum(TOL_T, 1e-9 * np.abs(bound)))
+            for k, i in zip(*np.nonzero(hit), strict=True):
+                e, y = ids[k], years[i]
+                add(y, "derived_transfer_bound", e,
+                    f"{e}: transfers {word} in {y} hit the bound derived from the data ({bound[k, i]:,.0f} t); "
+                    "a plan should never need it, so report this case")
     if g.tiers and not links.tiers.empty:
         for (y, k), v in links.tiers.set_index(["year", "tier"])["tier_buy_t"].items():
             tier = g.tiers[int(k)]

@@ -317,3 +317,25 @@ def test_entity_market_limit_is_judged_on_market_purchases_not_transfers():
         len(stmt) == 1 and stmt[0].startswith("CEA market purchase limit binds in 2025: 20,000 t;")
     )
     assert p.group_bindings.empty
+
+
+def test_derived_transfer_bound_is_reported_on_net_flows():
+    """group_bindings on made-up trades: A receiving exactly its derived bound (2 x 100,000 t of
+    baseline + 0 opening = 200,000 t) is reported; the same inflow with an equal outflow (a cycle)
+    is not; B passing on 5 t is not."""
+    from planner.group_plan import group_bindings
+
+    res = run_group(group([entity("A", 90_000), entity("B", 110_000)], transfers={"mode": "free", "price_cny_per_t": 100}))
+    data = res.prep.data
+    assert data.group.transfer_in_max_t[0][0] == approx(200_000)
+    trades = pd.DataFrame([
+        {"entity": "A", "year": 2025, "market_buy_t": 0.0, "market_sell_t": 0.0, "transfer_in_t": 200_000.0, "transfer_out_t": 0.0},
+        {"entity": "B", "year": 2025, "market_buy_t": 0.0, "market_sell_t": 0.0, "transfer_in_t": 0.0, "transfer_out_t": 5.0},
+    ])
+    empty = res.plan.group_costs.iloc[:0]
+    links = type("L", (), {"tiers": pd.DataFrame(), "pool": pd.DataFrame()})()
+    got = group_bindings(data, trades, links, res.plan.entities.costs, empty)
+    assert got["rule"].tolist() == ["derived_transfer_bound"] and got["subject"].tolist() == ["A"]
+    assert got["statement"].iloc[0].startswith("A: transfers received in 2025 hit the bound derived from the data (200,000 t)")
+    trades.loc[0, "transfer_out_t"] = 200_000.0
+    assert group_bindings(data, trades, links, res.plan.entities.costs, empty).empty
