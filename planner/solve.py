@@ -341,6 +341,15 @@ def solve_compiled(cm: CompiledModel, opts: SolveOptions, t_start: float | None 
     h = _new_highs(opts, log_lines)
     t0 = time.perf_counter()
     h.passModel(cm.lp)
+    size = {
+        "columns": cm.lp.num_col_,
+        "rows": cm.lp.num_row_,
+        "nonzeros": len(cm.lp.a_matrix_.value_),
+        "integers": len(cm.integer_cols),
+    }
+    if cm.columns is None:
+        # array-assembled: HiGHS now holds the model, nothing re-solves ours; free it for the solve
+        cm.lp = None
     h.run()
     solve_s = time.perf_counter() - t0
     status_name = h.modelStatusToString(h.getModelStatus())
@@ -373,12 +382,7 @@ def solve_compiled(cm: CompiledModel, opts: SolveOptions, t_start: float | None 
         solver="highs-direct",
         solver_version=f"HiGHS {h.version()}",
         options=opts.highs(),
-        size={
-            "columns": cm.lp.num_col_,
-            "rows": cm.lp.num_row_,
-            "nonzeros": len(cm.lp.a_matrix_.value_),
-            "integers": len(cm.integer_cols),
-        },
+        size=size,
     )
     if has_solution:
         x = np.asarray(h.getSolution().col_value)
