@@ -10,6 +10,9 @@ columns and rows in the same order (Pyomo's: rows block by block in declaration 
 the first row that mentions their component), the same coefficients, bounds, costs and
 integrality. ``tests/solver/test_assemble.py`` checks that equivalence by name, entry by entry.
 
+A change to ``models.entity`` or ``models.group`` needs the same change here: the equivalence test
+fails until both write the same problem.
+
 Row orientation follows Pyomo: ``a <= b`` and ``a == b`` are stored as ``a - b``, ``a >= b`` as
 ``b - a``. Each term carries its position in the walk of the row's expression, from which the
 order of first appearance of the columns' components is derived.

@@ -180,3 +180,36 @@ def test_group_prepare_gives_each_entity_what_it_gets_alone():
     a0["extra"] = 1
     pd.testing.assert_frame_equal(a1, before)
     pd.testing.assert_frame_equal(prepare(spec.entities[2]).assumptions, before)
+
+
+def _variant(e, k, n):
+    """Entity-level features the fleets and examples do not reach, switched on entity by entity."""
+    changes = {}
+    if k % 2 == 0:  # a full top-up relief that caps the obligation instead of adding allowances
+        changes["relief_to_allocation"] = (False,) * n
+        changes["relief_share"] = (1.0,) * n
+    if k % 3 == 0:  # CCER cap on verified emissions
+        changes["ccer_cap_on_obligation"] = False
+    if k % 3 == 1 and e.measures:  # an output measure loses allocation
+        m0 = replace(e.measures[0], allocation_loss_t_per_t=tuple(0.9 - 0.05 * i for i in range(n)))
+        changes["measures"] = (m0, *e.measures[1:])
+    if k % 4 == 1:  # old-system market CCERs expire after the second year
+        changes.update(ccer_old_expiry_index=1, ccer_buy_old=(True, False) + (False,) * (n - 2), opening_ccer_t=2_000.0)
+    if k % 4 == 2:
+        changes.update(shortfall_deducted_next_year=False)
+    if k % 5 == 3:
+        changes.update(shortfall_allowed=False)
+    if k % 6 == 5:  # carry-over limits decided from bounds: a constant limit, then linear in net sales
+        rules = [replace(r, multiplier=0.0) if i % 2 == 0 else r for i, r in enumerate(e.carry_rules)]
+        changes.update(carry_rules=tuple(rules), opening_net_sales_t=5.0e7)
+    return replace(e, **changes)
+
+
+@pytest.mark.parametrize("binaries", [True, False])
+def test_assembled_entity_features_beyond_the_fleets(binaries):
+    data = _group_data(10, 17, binaries=binaries, last_year=2029, limits=True)
+    n = len(data.years)
+    data = replace(data, entities=tuple(_variant(e, k, n) for k, e in enumerate(data.entities)))
+    assert unsupported(data) is None
+    _assert_same_problem(data)
+    _assert_same_plan(data)
