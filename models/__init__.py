@@ -1,5 +1,8 @@
 """Compliance-planner math: plain data in, a Pyomo model out, tidy results back.
 
+``models.assemble`` writes the same model's standard form straight from the data with NumPy (for the
+features it supports; the Pyomo model stays the reference it is tested against).
+
 This package imports only Pyomo, NumPy/pandas and the standard library; it never imports ``planner``.
 """
 

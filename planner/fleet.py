@@ -43,10 +43,18 @@ class Fleet:
     """Each plant's 2025 allocation by the official formula (for the long/short position)."""
 
 
-def generate_fleet(n: int, seed: int = 0, *, projects: bool = False, first_year: int = 2025) -> Fleet:
+def generate_fleet(n: int, seed: int = 0, *, projects: bool = False, first_year: int = 2025,
+                   gas_measures: bool = True) -> Fleet:
     """A fleet of ``n`` power plants. Intensities are the allocation per MWh (official formula,
     rule-pack benchmark of ``first_year``, cooling factor) times (1 + d), d ~ N(0.01, 0.04): about
-    40% of plants long, 60% short, a few percent either way, as in the national market."""
+    40% of plants long, 60% short, a few percent either way, as in the national market.
+
+    ``gas_measures=False`` leaves gas plants without abatement measures (the random draws are the
+    same, so the rest of the fleet is unchanged). Their emissions are then fixed, so whether the gas
+    top-up relief applies is decided from the data and no relief-regime binary is needed: with coal
+    plants (whose 0.8 floor never binds here) the fleet is a pure LP when the banking rule adds no
+    binaries either. A short gas plant in the top-up regime gains nothing from abating anyway (its
+    relief falls one for one)."""
     rng = np.random.default_rng(seed)
     pack = load_rule_pack("cn-national", {})
     table = pack["benchmarks.power.electricity_t_per_mwh"]
@@ -85,12 +93,14 @@ def generate_fleet(n: int, seed: int = 0, *, projects: bool = False, first_year:
         alloc[pid] = a
         steps = int(rng.integers(2, 4))
         for k in range(steps):
-            measures.append({
+            measure = {
                 "entity": pid,
                 "id": f"{pid}-m{k + 1}",
                 "cost_cny_per_t": round(float(rng.uniform(20, 60) + 40 * k), 1),
                 "potential_t_per_year": round(float(rng.uniform(0.004, 0.015)) * emissions, -2),
-            })
+            }
+            if gas_measures or cls != "gas":
+                measures.append(measure)
         if projects:
             projs[pid] = [{
                 "id": f"{pid}-retrofit",
@@ -126,11 +136,14 @@ def fleet_defaults(first_year: int = 2025, last_year: int = 2032, *, binaries: b
 def fleet_group(n: int, seed: int = 0, *, projects: bool = False, first_year: int = 2025, last_year: int = 2032,
                 transfers: str = "free", pool: bool = True, group_id: str = "FLEET", value_of_pooling: bool = True,
                 binaries: bool = True):
-    """A ``GroupCaseSpec`` for a generated fleet (entities validated through the entity schema)."""
+    """A ``GroupCaseSpec`` for a generated fleet (entities validated through the entity schema).
+
+    ``binaries=False`` is the LP instance: the 'unlimited' 2025+ banking scenario (no net-sales floor
+    binaries) and gas plants without measures (no relief-regime binaries, see ``generate_fleet``)."""
     from planner.group_schema import GroupCaseSpec, case_from_row
     from planner.io import parse_case
 
-    fleet = generate_fleet(n, seed, projects=projects, first_year=first_year)
+    fleet = generate_fleet(n, seed, projects=projects, first_year=first_year, gas_measures=binaries)
     years = list(range(first_year, last_year + 1))
     defaults = fleet_defaults(first_year, last_year, binaries=binaries)
     by_plant: dict[str, list[dict[str, Any]]] = {}

@@ -14,7 +14,7 @@ from planner.group_plan import GroupPlan, assemble_group_plan
 from planner.group_prepare import PreparedGroup, prepare_group
 from planner.group_schema import GroupCaseSpec
 from planner.io import load_group_case
-from planner.solve import SolveOptions, SolveResult, solve_model
+from planner.solve import SolveOptions, SolveResult, compile_assembled, solve_compiled, solve_model
 
 logger = logging.getLogger(__name__)
 
@@ -35,6 +35,31 @@ def options_for(spec: GroupCaseSpec, **overrides) -> SolveOptions:
     return entity_options(spec.entities[0], **overrides)
 
 
+def fast_path(data, opts: SolveOptions) -> str | None:
+    """Why the group cannot take the array-assembly path (``models.assemble``), or None when it can."""
+    from models.assemble import unsupported
+
+    if opts.backend != "direct":
+        return f"solver backend {opts.backend}"
+    return unsupported(data)
+
+
+def solve_arrays(data, opts: SolveOptions):
+    """Assemble ``data`` without Pyomo, solve it, and read the tables: (SolveResult, Results, LinkResults)."""
+    from models.assemble import extract_arrays
+    from planner.numerics import scale_warnings
+
+    t0 = time.perf_counter()
+    cm = compile_assembled(data)
+    warnings = scale_warnings(cm)
+    res = solve_compiled(cm, opts, t_start=t0)
+    res.warnings = warnings
+    t1 = time.perf_counter()
+    results, links = extract_arrays(cm.assembled, data, res.x, res.row_dual)
+    res.timings["extract_arrays_s"] = time.perf_counter() - t1
+    return res, results, links
+
+
 def solve_standalone(prep: PreparedGroup, opts: SolveOptions):
     """Every entity alone (no links, the group's discounting), each solved as its own model, as the
     entity planner would: returns the worst status, and the costs and objective summed."""
@@ -44,9 +69,13 @@ def solve_standalone(prep: PreparedGroup, opts: SolveOptions):
     df = dict(zip(data.years, data.discount_factor, strict=True))
     costs, total, worst = [], 0.0, None
     for e in data.entities:
-        m = build_model(replace(data, entities=(e,)))
-        res = solve_model(m, replace(opts, duals=False))
-        r = extract_results(m, df, {})
+        one = replace(data, entities=(e,))
+        if fast_path(one, opts) is None:
+            res, r, _ = solve_arrays(one, replace(opts, duals=False))
+        else:
+            m = build_model(one)
+            res = solve_model(m, replace(opts, duals=False))
+            r = extract_results(m, df, {})
         costs.append(r.costs)
         total += float(res.objective)
         if worst is None or res.status != "optimal":
@@ -65,14 +94,26 @@ def run_group(spec: GroupCaseSpec | str | Path, opts: SolveOptions | None = None
     opts = opts or options_for(spec)
     t0 = time.perf_counter()
     prep = prepare_group(spec)
-    m = build_model(prep.data)
-    build_s = time.perf_counter() - t0
-    res = solve_model(m, opts)
-    res.timings["build_s"] = build_s
-    t1 = time.perf_counter()
-    df = dict(zip(prep.data.years, prep.data.discount_factor, strict=True))
-    results = extract_results(m, df, res.duals)
-    links = extract_links(m)
+    prepare_s = time.perf_counter() - t0
+    why = fast_path(prep.data, opts)
+    if why is None:
+        # repeated entity blocks assembled with NumPy: the same problem as the Pyomo build (tested
+        # in tests/solver/test_assemble.py), without Pyomo's per-component work
+        res, results, links = solve_arrays(prep.data, opts)
+        res.timings["build_s"] = prepare_s
+        res.timings["prepare_s"] = prepare_s
+        t1 = time.perf_counter()
+    else:
+        logger.info("group %s: Pyomo build (%s is not array-assembled)", spec.group.id, why)
+        m = build_model(prep.data)
+        build_s = time.perf_counter() - t0
+        res = solve_model(m, opts)
+        res.timings["build_s"] = build_s
+        res.timings["prepare_s"] = prepare_s
+        t1 = time.perf_counter()
+        df = dict(zip(prep.data.years, prep.data.discount_factor, strict=True))
+        results = extract_results(m, df, res.duals)
+        links = extract_links(m)
     alone_res = alone = None
     if spec.value_of_pooling:
         t2 = time.perf_counter()

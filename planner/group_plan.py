@@ -231,6 +231,7 @@ def assemble_group_plan(prep: PreparedGroup, results, links, solve_result, stand
         "rule_pack": prep.pack.ref,
         "rule_pack_overrides": dict(prep.pack.overrides),
         "solver": f"{solve_result.solver} ({solve_result.solver_version})",
+        "model_build": "array assembly (models.assemble)" if solve_result.build == "arrays" else "Pyomo (models.group)",
         "size": dict(solve_result.size),
     }
     if standalone is not None:

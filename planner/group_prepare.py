@@ -87,7 +87,8 @@ def prepare_group(spec: GroupCaseSpec) -> PreparedGroup:
     any_derived = False
     for p in preps:
         e = p.data.entities[0]
-        given = [bool(x) for x in p.inputs["buy_limit_given"]]
+        limits = {r.year: r.buy_limit_t for r in p.case.market}
+        given = [limits[y] is not None for y in years]  # the inputs table's buy_limit_given
         bound = [2.0 * e.emissions_baseline_t[i] + e.opening_cea_t for i in range(n)]
         alone_list.append(replace(e, buy_max_t=tuple(b if given[i] else min(b, bound[i]) for i, b in enumerate(e.buy_max_t))))
         any_derived |= not all(given)

@@ -63,22 +63,23 @@ def _extremes(values: np.ndarray, labels) -> tuple[float, str, float, str] | Non
 def scale_warnings(cm, max_range: float = MAX_RANGE) -> list[str]:
     """Warnings for coefficients, costs and quantities that span more than ``max_range``."""
     lp = cm.lp
-    cols = [v.name for v in cm.columns]
-    rows = [c.name for c in cm.rows]
+    nb = lp.num_col_
+    nr = lp.num_row_
+    col_name = getattr(cm, "column_name", None) or (lambda i: cm.columns[i].name)
+    row_name = getattr(cm, "row_name", None) or (lambda i: cm.rows[i].name)
     start = np.asarray(lp.a_matrix_.start_)
-    col_of = np.repeat(np.arange(len(cols)), np.diff(start)) if len(cols) else np.zeros(0, int)
+    col_of = np.repeat(np.arange(nb), np.diff(start)) if nb else np.zeros(0, int)
     row_of = np.asarray(lp.a_matrix_.index_)
-    nb = len(cols)
     quantities = np.concatenate([lp.col_lower_, lp.col_upper_, lp.row_lower_, lp.row_upper_])
 
     def q_label(i: int) -> str:
         if i < 2 * nb:
-            return f"bound of {cols[i % nb]}"
-        return f"right-hand side of {rows[(i - 2 * nb) % len(rows)]}"
+            return f"bound of {col_name(i % nb)}"
+        return f"right-hand side of {row_name((i - 2 * nb) % nr)}"
 
     checks = [
-        ("matrix coefficients", lp.a_matrix_.value_, lambda i: f"{rows[row_of[i]]} on {cols[col_of[i]]}"),
-        ("costs", lp.col_cost_, lambda i: f"cost of {cols[i]}"),
+        ("matrix coefficients", lp.a_matrix_.value_, lambda i: f"{row_name(row_of[i])} on {col_name(col_of[i])}"),
+        ("costs", lp.col_cost_, lambda i: f"cost of {col_name(i)}"),
         ("quantities (bounds and limits)", quantities, q_label),
     ]
     out = []

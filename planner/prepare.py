@@ -48,15 +48,40 @@ class PreparedCase:
     case: CaseSpec
     pack: RulePack
     data: ModelData
-    inputs: pd.DataFrame
-    """Per-year resolved inputs (allocation parts, relief, prices, limits, carry rule)."""
+    inputs: Any
+    """Per-year resolved inputs (allocation parts, relief, prices, limits, carry rule): a DataFrame."""
     assumptions: pd.DataFrame
     """Rule-pack parameters in force: value, unit, confidence, source, overridden."""
-    allocation_detail: pd.DataFrame = field(default_factory=pd.DataFrame)
-    """(unit, year): formula, basis, benchmarks, correction factors and allocation terms."""
+    allocation_detail: Any = field(default_factory=pd.DataFrame)
+    """(unit, year): formula, basis, benchmarks, correction factors and allocation terms: a DataFrame."""
     notes: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     used_params: tuple[str, ...] = ()
+
+
+def _built_on_first_use(name: str) -> property:
+    """A field that may be given as a function building its table: built on first read.
+
+    ``prepare`` defers the two report tables: a group of thousands of entities needs the model data
+    at once but these tables only when the entity plans are assembled (pandas spends a few
+    milliseconds per table, i.e. seconds per thousand entities)."""
+    slot = f"_{name}_value"
+
+    def get(self):
+        value = self.__dict__[slot]
+        if callable(value):
+            value = value()
+            self.__dict__[slot] = value
+        return value
+
+    def set_(self, value):  # only the dataclass __init__ sets it (the class is frozen)
+        self.__dict__[slot] = value
+
+    return property(get, set_)
+
+
+PreparedCase.inputs = _built_on_first_use("inputs")  # type: ignore[method-assign, assignment]
+PreparedCase.allocation_detail = _built_on_first_use("allocation_detail")  # type: ignore[method-assign, assignment]
 
 
 def prepare(case: CaseSpec, pack: RulePack | None = None) -> PreparedCase:
@@ -235,8 +260,8 @@ def prepare(case: CaseSpec, pack: RulePack | None = None) -> PreparedCase:
     data = ModelData(years=tuple(years), discount_factor=tuple(df), entities=(entity,))
 
     warnings += _arbitrage_warnings(years, buy, sell, df, carry_rules, market, term_cea)
-    inputs = pd.DataFrame(
-        {
+    def inputs() -> pd.DataFrame:
+        return pd.DataFrame({
             "entity": ent.id,
             "year": years,
             "output": [sum(_unit_rows(u)[y].output for u in units) for y in years],
@@ -266,8 +291,8 @@ def prepare(case: CaseSpec, pack: RulePack | None = None) -> PreparedCase:
             "ccer_cap_share": [cap_share] * len(years),
             "discount_factor": df,
             "carry_rule": carry_text,
-        }
-    )
+        })
+
     return PreparedCase(
         case=case,
         pack=pack,
@@ -316,7 +341,8 @@ class _Allocation:
     auction_discount: float
     auction_in_net_sales: bool
     price_band: list[tuple[float, float]]
-    detail: pd.DataFrame
+    detail: Any
+    """The allocation detail table, or a function that builds it."""
 
 
 def _allocation(case: CaseSpec, rp, e_base: list[float], problems: list, notes: list[str]) -> _Allocation:
@@ -462,7 +488,7 @@ def _allocation(case: CaseSpec, rp, e_base: list[float], problems: list, notes: 
         auction_discount=discount,
         auction_in_net_sales=in_ns,
         price_band=band,
-        detail=pd.DataFrame(detail, columns=DETAIL_COLUMNS),
+        detail=lambda: pd.DataFrame(detail, columns=DETAIL_COLUMNS),
     )
 
 
@@ -701,7 +727,26 @@ def _arbitrage_warnings(years, buy, sell, df, rules, market, term_cea) -> list[s
     return out
 
 
+_COPY_ON_WRITE = int(pd.__version__.split(".")[0]) >= 3
+"""pandas 3 copies on write: a shallow copy of the cached table can never change the cache."""
+_ASSUMPTIONS_CACHE: dict[tuple[int, tuple[str, ...]], tuple[RulePack, pd.DataFrame]] = {}
+
+
 def _assumptions(pack: RulePack, used: list[str]) -> pd.DataFrame:
+    """The assumptions table of the rule-pack parameters used (a copy of a table cached per loaded
+    pack and list of keys: the entities of a group share one pack and mostly the same keys)."""
+    key = (id(pack), tuple(used))
+    hit = _ASSUMPTIONS_CACHE.get(key)
+    if hit is not None and hit[0] is pack:
+        return hit[1].copy(deep=not _COPY_ON_WRITE)
+    table = _assumptions_table(pack, used)
+    if len(_ASSUMPTIONS_CACHE) > 256:
+        _ASSUMPTIONS_CACHE.clear()
+    _ASSUMPTIONS_CACHE[key] = (pack, table)
+    return table.copy(deep=not _COPY_ON_WRITE)
+
+
+def _assumptions_table(pack: RulePack, used: list[str]) -> pd.DataFrame:
     rows = []
     for key in used:
         value, p, overridden = pack.used(key)

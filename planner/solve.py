@@ -86,6 +86,13 @@ class SolveResult:
     size: dict[str, int] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
     """Scale warnings about the compiled model (``planner.numerics``)."""
+    build: str = "pyomo"
+    """How the model reached HiGHS: ``pyomo`` (Pyomo model compiled to arrays) or ``arrays``
+    (``models.assemble``: assembled from the model data without Pyomo)."""
+    x: Any = field(default=None, repr=False)
+    """Primal values per column (array-assembled models only: there are no Pyomo variables to load)."""
+    row_dual: Any = field(default=None, repr=False)
+    """d objective / d row bound per row (array-assembled models, when duals were computed)."""
 
     @property
     def ok(self) -> bool:
@@ -125,6 +132,38 @@ class CompiledModel:
     obj_offset: float
     obj_sign: float
     compile_s: float
+    assembled: Any = None
+    """The ``models.assemble.Assembled`` arrays when the model was assembled without Pyomo
+    (``columns`` and ``rows`` are then None)."""
+
+    def column_name(self, i: int) -> str:
+        return self.assembled.column_name(i) if self.columns is None else self.columns[i].name
+
+    def row_name(self, i: int) -> str:
+        return self.assembled.row_name(i) if self.rows is None else self.rows[i].name
+
+
+def compile_assembled(data) -> CompiledModel:
+    """Standard form of ``build_model(data)`` assembled from the arrays (``models.assemble``), without
+    Pyomo; raises ``models.assemble.UnsupportedModel`` for features it does not write."""
+    from models.assemble import assemble
+
+    _highs()
+    t0 = time.perf_counter()
+    a = assemble(data)
+    lp = to_highs(a)
+    # HighsLp holds its own copies: keep only what extraction and names need
+    a.lower = a.upper = a.row_lower = a.row_upper = a.start = a.index = a.value = None
+    return CompiledModel(
+        lp=lp,
+        columns=None,
+        rows=None,
+        integer_cols=np.flatnonzero(a.integer),
+        obj_offset=a.offset,
+        obj_sign=1.0,
+        compile_s=time.perf_counter() - t0,
+        assembled=a,
+    )
 
 
 def compile_model(m: pyo.ConcreteModel) -> CompiledModel:
@@ -220,6 +259,28 @@ def compile_model(m: pyo.ConcreteModel) -> CompiledModel:
     )
 
 
+def to_highs(a):
+    """A ``highspy.HighsLp`` of the assembled arrays (as ``planner.solve.compile_model`` fills it)."""
+    highspy = _highs()
+    inf = highspy.kHighsInf
+    lp = highspy.HighsLp()
+    lp.num_col_ = a.n_col
+    lp.num_row_ = a.n_row
+    lp.col_cost_ = a.cost
+    lp.col_lower_ = np.where(np.isinf(a.lower), -inf, a.lower)
+    lp.col_upper_ = np.where(np.isinf(a.upper), inf, a.upper)
+    lp.row_lower_ = np.where(np.isneginf(a.row_lower), -inf, a.row_lower)
+    lp.row_upper_ = np.where(np.isposinf(a.row_upper), inf, a.row_upper)
+    lp.offset_ = a.offset
+    lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+    lp.a_matrix_.start_ = a.start.astype(np.int32)
+    lp.a_matrix_.index_ = a.index.astype(np.int32)
+    lp.a_matrix_.value_ = a.value
+    if a.integer.any():
+        lp.integrality_ = [highspy.HighsVarType.kInteger if f else highspy.HighsVarType.kContinuous for f in a.integer]
+    return lp
+
+
 _STATUS = {
     "kOptimal": SolveStatus.OPTIMAL,
     "kInfeasible": SolveStatus.INFEASIBLE,
@@ -280,6 +341,15 @@ def solve_compiled(cm: CompiledModel, opts: SolveOptions, t_start: float | None 
     h = _new_highs(opts, log_lines)
     t0 = time.perf_counter()
     h.passModel(cm.lp)
+    size = {
+        "columns": cm.lp.num_col_,
+        "rows": cm.lp.num_row_,
+        "nonzeros": len(cm.lp.a_matrix_.value_),
+        "integers": len(cm.integer_cols),
+    }
+    if cm.columns is None:
+        # array-assembled: HiGHS now holds the model, nothing re-solves ours; free it for the solve
+        cm.lp = None
     h.run()
     solve_s = time.perf_counter() - t0
     status_name = h.modelStatusToString(h.getModelStatus())
@@ -312,12 +382,7 @@ def solve_compiled(cm: CompiledModel, opts: SolveOptions, t_start: float | None 
         solver="highs-direct",
         solver_version=f"HiGHS {h.version()}",
         options=opts.highs(),
-        size={
-            "columns": cm.lp.num_col_,
-            "rows": cm.lp.num_row_,
-            "nonzeros": len(cm.lp.a_matrix_.value_),
-            "integers": len(cm.integer_cols),
-        },
+        size=size,
     )
     if has_solution:
         x = np.asarray(h.getSolution().col_value)
@@ -346,9 +411,15 @@ def solve_compiled(cm: CompiledModel, opts: SolveOptions, t_start: float | None 
             if sol.dual_valid:
                 row_dual = np.asarray(sol.row_dual)
                 result.duals_basis = "LP"
-        for v, val in zip(cm.columns, x, strict=True):
-            v.set_value(float(val), skip_validation=True)
-        if opts.duals and row_dual is not None and status in (SolveStatus.OPTIMAL, SolveStatus.FEASIBLE):
+        if cm.columns is None:
+            result.build = "arrays"
+            result.x = x
+        else:
+            for v, val in zip(cm.columns, x, strict=True):
+                v.set_value(float(val), skip_validation=True)
+        if opts.duals and row_dual is not None and status in (SolveStatus.OPTIMAL, SolveStatus.FEASIBLE) and cm.rows is None:
+            result.row_dual = cm.obj_sign * row_dual
+        elif opts.duals and row_dual is not None and status in (SolveStatus.OPTIMAL, SolveStatus.FEASIBLE):
             duals: dict = {}
             for con, yv in zip(cm.rows, row_dual, strict=True):
                 duals[con] = duals.get(con, 0.0) + cm.obj_sign * float(yv)
