@@ -113,9 +113,12 @@ def set_market_prices(case: CaseSpec, changes: dict[tuple[int, str], Any]) -> Ca
     return case.model_copy(update={"market": rows})
 
 
-def reprice_entity(base: PreparedCase, case: CaseSpec) -> PreparedCase:
+def reprice_entity(base: PreparedCase, case: CaseSpec, *, inputs: bool = True) -> PreparedCase:
     """``prepare(case)`` for a ``case`` that differs from ``base.case`` only in ``PRICE_FIELDS`` of its
-    market rows (and ``can_reprice(base)``): the price fields recomputed as ``prepare`` does."""
+    market rows (and ``can_reprice(base)``): the price fields recomputed as ``prepare`` does.
+
+    ``inputs=False`` skips the inputs table (a pandas frame, the slowest part): the result's
+    ``inputs`` is then ``None`` and it serves only the fast sweep ledger, which reads the model data."""
     years = case.years
     market = {r.year: r for r in case.market}
     e0 = base.data.entities[0]
@@ -150,14 +153,16 @@ def reprice_entity(base: PreparedCase, case: CaseSpec) -> PreparedCase:
     if base.warnings[len(keep):] != old:  # the arbitrage warnings are prepare's last ones
         raise AssertionError("reprice: the base warnings do not end with its arbitrage warnings")
     warnings = keep + _arbitrage_warnings(years, buy, sell, df, rules, market, term_cea)
-    inputs = base.inputs.copy()
-    inputs["cea_buy_cny_per_t"] = buy
-    inputs["cea_sell_cny_per_t"] = sell
-    inputs["ccer_cny_per_t"] = ccer_buy
-    inputs["fee_cny_per_t"] = list(e.fee_cea_cny_per_t)
-    inputs["ccer_fee_cny_per_t"] = list(e.fee_ccer_cny_per_t)
-    inputs["penalty_cny_per_t"] = penalty
-    return replace(base, case=case, data=data, inputs=inputs, warnings=warnings, notes=list(base.notes))
+    table = None
+    if inputs:
+        table = base.inputs.copy()
+        table["cea_buy_cny_per_t"] = buy
+        table["cea_sell_cny_per_t"] = sell
+        table["ccer_cny_per_t"] = ccer_buy
+        table["fee_cny_per_t"] = list(e.fee_cea_cny_per_t)
+        table["ccer_fee_cny_per_t"] = list(e.fee_ccer_cny_per_t)
+        table["penalty_cny_per_t"] = penalty
+    return replace(base, case=case, data=data, inputs=table, warnings=warnings, notes=list(base.notes))
 
 
 def _with_prices(target: EntityData, source: EntityData, *, pool: bool) -> EntityData:
@@ -165,7 +170,7 @@ def _with_prices(target: EntityData, source: EntityData, *, pool: bool) -> Entit
     return replace(target, **{f: getattr(source, f) for f in fields})
 
 
-def reprice_group(base, spec, changed: dict[str, CaseSpec]):
+def reprice_group(base, spec, changed: dict[str, CaseSpec], *, inputs: bool = True):
     """``prepare_group(spec)`` for a ``spec`` that differs from ``base.spec`` only in entity market
     prices (``changed``: the new cases of the entities whose prices changed) and CCER-pool prices.
 
@@ -184,7 +189,7 @@ def reprice_group(base, spec, changed: dict[str, CaseSpec]):
         c = changed.get(p.case.entity.id)
         if c is None:
             continue
-        np_ = reprice_entity(p, c)
+        np_ = reprice_entity(p, c, inputs=inputs)
         preps[k] = np_
         new = np_.data.entities[0]
         gents[k] = _with_prices(gents[k], new, pool=pool is not None)

@@ -496,15 +496,6 @@ class WarmSolver:
         np.add.at(vals, r, g * theta[i])
         return rep["keys"], vals
 
-    def _table(self, vals: np.ndarray, part: str) -> pd.DataFrame:
-        sel, ri, ci, rows, cols = self._report["layout"][part]
-        mat = np.full((len(rows), len(cols)), np.nan)
-        mat[ri, ci] = vals[sel]
-        df = pd.DataFrame(mat, columns=cols)
-        df.insert(0, "year", np.asarray([y for _, y in rows], dtype=np.int64))
-        df.insert(0, "entity", [e for e, _ in rows])
-        return df
-
     def _sync_params(self) -> None:
         """Give the Pyomo parameters the current values (before reading the model)."""
         if self._params_dirty:
@@ -645,46 +636,73 @@ class WarmSolver:
         df = dict(zip(prep.data.years, prep.data.discount_factor, strict=True))
         return path, res, extract_results(self._model, df, res.duals)
 
-    def solve_fast(self, prep: PreparedCase | PreparedGroup) -> tuple[str, SolveResult, pd.DataFrame | None, str | None]:
-        """Solve one variant and return its ledger rows from the compiled report map (no Pyomo
-        extraction, no plan tables, no checker); without an optimal plan: None and the reason."""
+    def solve_fast(self, prep: PreparedCase | PreparedGroup):
+        """Solve one variant and return its ledger from the compiled report map (``fast_arrays``: no
+        Pyomo extraction, no plan tables, no checker); without an optimal plan: None and the reason.
+        Returns (path, solve result, entity arrays, group arrays, error)."""
         path = self.prime(prep.data)
         res = self._run()
         self.stats.add("solve_s", res.wall_s)
         try:
             _raise_unless_allowed(res, self.opts)
         except NonOptimalError as exc:
-            return path, res, None, str(exc)
-        return path, res, self.fast_rows(prep), None
+            return path, res, None, None, str(exc)
+        ent, link = self.fast_arrays(prep)
+        return path, res, ent, link, None
+
+    def fast_arrays(self, prep: PreparedCase | PreparedGroup) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray] | None]:
+        """The annual ledger of the last solution as column arrays (numpy only, no pandas): entity
+        rows (entity, year, the ledger columns of ``Plan.annual`` that sweeps keep, prices, costs),
+        and for a group its own rows (year, pool, link costs; else None). A group's entity costs
+        include the settlement of transfers at the internal price, as in the group plan."""
+        _, vals = self.report_values()
+        sel, ri, ci, rows, cols = self._report["layout"]["entity"]
+        mat = np.full((len(rows), len(cols)), np.nan)
+        mat[ri, ci] = vals[sel]
+        out: dict[str, np.ndarray] = {"entity": np.asarray([e for e, _ in rows], dtype=object),
+                                      "year": np.asarray([y for _, y in rows], dtype=np.int64)}
+        cost = np.zeros(len(rows))
+        for j, c in enumerate(cols):
+            if c.startswith("cost_"):
+                cost += mat[:, j]
+            else:
+                out[c] = mat[:, j]
+        data = prep.data
+        years = list(data.years)
+        # prices as the plan's inputs table states them: each entity's own (before a CCER pool)
+        alone = [p.data.entities[0] for p in prep.entities] if isinstance(prep, PreparedGroup) else list(data.entities)
+        by_id = {e.id: e for e in alone}
+        n_y = len(years)
+        if [e for e, _ in rows[::n_y]] != list(by_id) or [y for _, y in rows[:n_y]] != years:
+            raise ValueError("fast ledger rows are not entity-major")
+        for c, f in (("cea_buy_cny_per_t", "price_buy_cny_per_t"), ("cea_sell_cny_per_t", "price_sell_cny_per_t"),
+                     ("ccer_cny_per_t", "price_ccer_buy_cny_per_t")):
+            out[c] = np.concatenate([np.asarray(getattr(e, f), dtype=float) for e in alone])
+        df = np.tile(np.asarray(data.discount_factor, dtype=float), len(alone))
+        out["total_cost_cny"] = cost
+        out["discounted_cost_cny"] = cost * df
+        out["position_before_trading_t"] = out["allocation_t"] - out["obligation_t"]
+        out["shadow_price_cny_per_t"] = np.full(len(rows), np.nan)
+        if not isinstance(prep, PreparedGroup):
+            return out, None
+        gsel, gri, gci, grows, gcols = self._report["layout"]["group"]
+        g = np.full((len(grows), len(gcols)), np.nan)
+        g[gri, gci] = vals[gsel]
+        link = {"year": np.asarray([y for _, y in grows], dtype=np.int64)}
+        link.update({c: g[:, j] for j, c in enumerate(gcols) if not c.startswith("cost_")})
+        link["link_cost_cny"] = g[:, gcols.index("cost_pool")] + g[:, gcols.index("cost_tiers")]
+        return out, link
 
     def fast_rows(self, prep: PreparedCase | PreparedGroup) -> pd.DataFrame:
-        """The annual ledger of the last solution as a frame like ``Plan.annual``'s sweep columns
-        (array arithmetic only). A group's entity costs include the settlement of transfers at the
-        internal price (as in the group plan); its own rows (``GROUP_ROW``) come from
-        ``fast_group_rows``."""
-        _, vals = self.report_values()
-        df = self._table(vals, "entity")
-        data = prep.data
-        inputs = prep.inputs if isinstance(prep, PreparedCase) else _group_inputs(prep)
-        key = pd.MultiIndex.from_arrays([df["entity"], df["year"]])
-        inp = inputs.set_index(["entity", "year"]).reindex(key)
-        for c in ("cea_buy_cny_per_t", "cea_sell_cny_per_t", "ccer_cny_per_t"):
-            df[c] = inp[c].to_numpy()
-        dfy = dict(zip(data.years, data.discount_factor, strict=True))
-        cost_cols = [c for c in df.columns if c.startswith("cost_")]
-        df["total_cost_cny"] = df[cost_cols].sum(axis=1)
-        df["discounted_cost_cny"] = df["total_cost_cny"] * df["year"].map(dfy).to_numpy()
-        df["position_before_trading_t"] = df["allocation_t"] - df["obligation_t"]
-        df["shadow_price_cny_per_t"] = np.nan
-        return df.drop(columns=cost_cols)
+        """``fast_arrays``' entity rows as a frame like ``Plan.annual``'s sweep columns."""
+        return pd.DataFrame(self.fast_arrays(prep)[0])
 
     def fast_group_rows(self, prep: PreparedGroup) -> pd.DataFrame:
         """A group's link rows of the last solution: (year) pool purchases and holdings and the link
         costs (pool, price tiers) in nominal CNY."""
-        _, vals = self.report_values()
-        df = self._table(vals, "group")
-        df["link_cost_cny"] = df["cost_pool"] + df["cost_tiers"]
-        return df.drop(columns=["cost_pool", "cost_tiers"])
+        link = self.fast_arrays(prep)[1]
+        assert link is not None
+        return pd.DataFrame({"entity": GROUP_ROW, **link})
 
     def solve_group(self, prep: PreparedGroup) -> VariantResult:
         """Plan one prepared group variant (a ``planner.group_api``-equivalent plan without the

@@ -23,6 +23,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from planner.errors import CaseValidationError, PlannerError
@@ -107,9 +108,10 @@ def _solver(case_json: str, opts: SolveOptions, check: bool, kind: str = "entity
     return st[1], st[2], st[3]
 
 
-def prepared_variant(case: Any, v: Variant, state: dict | None = None):
+def prepared_variant(case: Any, v: Variant, state: dict | None = None, *, inputs: bool = True):
     """The variant validated (``planner.variants.apply_variant``) and prepared: price-only variants
     are repriced from the base case's preparation (``planner.reprice``), others prepared in full.
+    ``inputs=False``: a repriced variant keeps no inputs table (``None``; for the fast ledger only).
     Returns (prepared case or group, "reprice" | "prepare")."""
     from planner.prepare import prepare
     from planner.reprice import can_reprice, reprice_entity, reprice_group
@@ -132,8 +134,8 @@ def prepared_variant(case: Any, v: Variant, state: dict | None = None):
         base, ok = state["base"]
         if ok:
             if group:
-                return reprice_group(base, app.case, app.changed), "reprice"
-            return (base if app.case is case else reprice_entity(base, app.case)), "reprice"
+                return reprice_group(base, app.case, app.changed, inputs=inputs), "reprice"
+            return (base if app.case is case else reprice_entity(base, app.case, inputs=inputs)), "reprice"
     if group:
         from planner.group_prepare import prepare_group
 
@@ -155,48 +157,52 @@ def solve_chunk(
     case, ws, state = _solver(case_json, opts, check, kind)
     ws.cold_start()  # repeatable: the chunk's results do not depend on what this worker solved before
     group = kind == "group"
-    frames = []
+    blocks: list[dict[str, np.ndarray]] = []
     paths: dict[str, int] = {}
     preps: dict[str, int] = {}
     t0 = time.perf_counter()
     per: list[float] = []
+    prep_s: list[float] = []
     for k, v in enumerate(chunk):
         t1 = time.perf_counter()
+        fast = tables == "fast" and k > 0
         try:
-            prep, how = prepared_variant(case, v, state)
+            # fast scenarios read prices from the model data: no inputs table is needed
+            prep, how = prepared_variant(case, v, state, inputs=not fast)
             preps[how] = preps.get(how, 0) + 1
+            prep_s.append(time.perf_counter() - t1)
         except CaseValidationError as exc:
-            frames.append(_empty_rows(v, "invalid", str(exc)))
+            blocks.append(_empty_block(v, "invalid", str(exc)))
             continue
         cold = ws.is_cold
         try:
-            if tables == "fast" and k > 0:
-                path, res, rows, err = ws.solve_fast(prep)
+            if fast:
+                path, res, ent, link, err = ws.solve_fast(prep)
                 paths[path] = paths.get(path, 0) + 1
                 path = "cold" if cold else path
-                if rows is None:
-                    frames.append(_empty_rows(v, str(res.status), err, path))
+                if ent is None:
+                    blocks.append(_empty_block(v, str(res.status), err, path))
                 else:
-                    link = ws.fast_group_rows(prep) if group else None
-                    frames.append(_tidy(v, rows, link, prep, str(res.status), path, float(res.objective)))
+                    blocks.append(_block(v, ent, link, prep.data, str(res.status), path, float(res.objective)))
             else:
                 vr = ws.solve_group(prep) if group else ws.solve(prep)
                 paths[vr.path] = paths.get(vr.path, 0) + 1
                 if cold:  # the chunk's first solve starts cold (see WarmSolver.cold_start)
                     vr.path = "cold"
                 if vr.plan is None:
-                    frames.append(_empty_rows(v, str(vr.solve.status), vr.error, vr.path))
+                    blocks.append(_empty_block(v, str(vr.solve.status), vr.error, vr.path))
                 else:
                     ann = vr.plan.entities.annual if group else vr.plan.annual
-                    link = _plan_link_rows(vr.plan) if group else None
-                    frames.append(_tidy(v, ann, link, prep, str(vr.solve.status), vr.path,
-                                        float(vr.plan.summary["npv_cost_cny"])))
+                    link = _plan_link_arrays(vr.plan) if group else None
+                    ent = {c: ann[c].to_numpy() for c in ("entity", "year", *YEAR_COLUMNS, *LINK_COLUMNS) if c in ann.columns}
+                    blocks.append(_block(v, ent, link, prep.data, str(vr.solve.status), vr.path,
+                                         float(vr.plan.summary["npv_cost_cny"])))
                     if tables == "fast":
                         _compare_fast(ws.fast_rows(prep), ann, v.id)
                         if group:
-                            _compare_fast(ws.fast_group_rows(prep), link, v.id)
+                            _compare_fast(ws.fast_group_rows(prep), pd.DataFrame({"entity": GROUP_ROW, **link}), v.id)
         except PlannerError as exc:  # e.g. the checker refused the plan
-            frames.append(_empty_rows(v, "error", str(exc)))
+            blocks.append(_empty_block(v, "error", str(exc)))
             continue
         per.append(time.perf_counter() - t1)
     info = {
@@ -205,16 +211,17 @@ def solve_chunk(
         "paths": paths,
         "prepare": preps,
         "per_scenario_s": per,
+        "variant_s": prep_s,
         "highs_s": list(ws.stats.timings.get("solve_s", [])[-len(per) :]) if per else [],
     }
-    return pd.concat(frames, ignore_index=True), info
+    return _frame(blocks, group), info
 
 
-def _plan_link_rows(gplan) -> pd.DataFrame:
+def _plan_link_arrays(gplan) -> dict[str, np.ndarray]:
     ga = gplan.group_annual
-    out = pd.DataFrame({"entity": GROUP_ROW, "year": ga["year"].astype("int64").to_numpy()})
+    out = {"year": ga["year"].to_numpy(dtype=np.int64)}
     for c in ("pool_buy_t", "pool_hold_t"):
-        out[c] = ga[c].to_numpy(dtype=float) if c in ga.columns else 0.0
+        out[c] = ga[c].to_numpy(dtype=float) if c in ga.columns else np.zeros(len(ga))
     out["link_cost_cny"] = ga["link_cost_cny"].to_numpy(dtype=float)
     return out
 
@@ -238,6 +245,17 @@ def _compare_fast(fast: pd.DataFrame, annual: pd.DataFrame, sid: str) -> None:
         raise PlanCheckError([f"scenario {sid}: fast ledger differs from the plan in {bad}"])
 
 
+HEAD_COLUMNS = ("scenario", "kind", "probability", "status", "error", "overrides", "solver_path",
+                "npv_cost_cny", "nominal_cost_cny")
+_TEXT = {"scenario", "kind", "status", "error", "overrides", "solver_path", "entity", "level"}
+
+
+def _columns(group: bool) -> list[str]:
+    """The tidy frame's columns, in order (every chunk writes exactly these)."""
+    cols = [*HEAD_COLUMNS, "entity", "year"] + (["level"] if group else []) + list(YEAR_COLUMNS)
+    return cols + (list(LINK_COLUMNS) + list(GROUP_COLUMNS) if group else [])
+
+
 def _head(v: Variant, status: str, error: str | None, path: str, npv: float, nominal: float) -> dict[str, Any]:
     return {
         "scenario": v.id,
@@ -252,62 +270,74 @@ def _head(v: Variant, status: str, error: str | None, path: str, npv: float, nom
     }
 
 
-def _empty_rows(v: Variant, status: str, error: str | None, path: str = "") -> pd.DataFrame:
-    return pd.DataFrame([{**_head(v, status, error, path, math.nan, math.nan), "entity": "", "year": -1}])
+def _empty_block(v: Variant, status: str, error: str | None, path: str = "") -> dict[str, Any]:
+    return {"_head": _head(v, status, error, path, math.nan, math.nan), "_n": 1,
+            "entity": np.asarray([""], dtype=object), "year": np.asarray([-1], dtype=np.int64)}
 
 
-def _with_head(head: dict[str, Any], df: pd.DataFrame) -> pd.DataFrame:
-    """``df`` with the scenario's headline columns in front (one block of columns, no row loop)."""
-    front = pd.DataFrame({k: [val] * len(df) for k, val in head.items()}, index=df.index)
-    return pd.concat([front, df], axis=1)
-
-
-def _tidy(v: Variant, ann: pd.DataFrame, link: pd.DataFrame | None, prep, status: str, path: str,
-          npv: float) -> pd.DataFrame:
-    """The scenario's rows. Entity case: one row per (entity, year). Group case (``link`` given):
-    ``level`` = entity-year rows, group-year rows (entity ``(group)``: sums over the entities plus
-    the link costs and the pool), then one total row per entity and one for the group (year 0:
-    flows summed over the years, stocks and prices empty)."""
-    import numpy as np
-
-    cols = ["entity", "year"] + [c for c in YEAR_COLUMNS if c in ann.columns]
+def _block(v: Variant, ent: dict[str, np.ndarray], link: dict[str, np.ndarray] | None, data, status: str,
+           path: str, npv: float) -> dict[str, Any]:
+    """A scenario's rows as column arrays. Entity case: one row per (entity, year). Group case
+    (``link`` given): ``level`` = entity-year rows, group-year rows (entity ``(group)``: sums over the
+    entities plus the link costs and the pool), one total row per entity and one for the group
+    (year 0: flows summed over the years; stocks and prices empty). Entity rows come entity-major."""
+    n = len(ent["year"])
     if link is None:
-        df = ann[cols].reset_index(drop=True)
-        nominal = float(df["total_cost_cny"].sum())
-        return _with_head(_head(v, status, None, path, npv, nominal), df)
-    cols += [c for c in LINK_COLUMNS if c in ann.columns]
-    ent = ann[cols].reset_index(drop=True)
-    ent["year"] = ent["year"].astype("int64")
-    data = prep.data
-    dfy = dict(zip(data.years, data.discount_factor, strict=True))
-    lk = link.set_index("year").reindex(list(data.years))
-    sums = ent.groupby("year", sort=True)[[c for c in FLOW_COLUMNS if c in ent.columns]].sum().reindex(list(data.years))
-    grp = sums.reset_index()
+        nominal = float(np.sum(ent["total_cost_cny"]))
+        return {"_head": _head(v, status, None, path, npv, nominal), "_n": n, **ent}
+    years = np.asarray(data.years, dtype=np.int64)
+    ny, ne = len(years), n // len(years)
+    if not np.array_equal(np.asarray(ent["year"], dtype=np.int64), np.tile(years, ne)):
+        raise ValueError("group ledger rows are not entity-major")
+    ids = np.asarray(ent["entity"], dtype=object)[::ny]
+    flows = [c for c in FLOW_COLUMNS if c in ent]
+    gy: dict[str, np.ndarray] = {c: np.asarray(ent[c], dtype=float).reshape(ne, ny).sum(axis=0) for c in flows}
     for c in GROUP_COLUMNS:
-        grp[c] = lk[c].to_numpy(dtype=float)
-    grp["total_cost_cny"] = grp["total_cost_cny"] + grp["link_cost_cny"]
-    grp["discounted_cost_cny"] = grp["discounted_cost_cny"] + grp["link_cost_cny"] * grp["year"].map(dfy).to_numpy()
-    grp.insert(0, "entity", GROUP_ROW)
-    ent["level"] = "entity-year"
-    grp["level"] = "group-year"
-    flows = [c for c in FLOW_COLUMNS if c in ent.columns]
-    et = ent.groupby("entity", sort=False)[flows].sum().reset_index()
-    et["year"] = 0
-    et["level"] = "entity"
-    gt = grp[[c for c in FLOW_COLUMNS if c in grp.columns]].sum().to_frame().T
-    gt.insert(0, "entity", GROUP_ROW)
-    gt["year"] = 0
-    gt["level"] = "group"
-    out = pd.concat([ent, grp, et, gt], ignore_index=True)
-    out["year"] = out["year"].astype("int64")
-    for c in out.columns:
-        if c not in ("entity", "level", "year"):
-            out[c] = out[c].astype(float)
-    order = ["entity", "year", "level"] + [c for c in out.columns if c not in ("entity", "year", "level")]
-    out = out[order]
-    nominal = float(gt["total_cost_cny"].iloc[0])
-    del np
-    return _with_head(_head(v, status, None, path, npv, nominal), out)
+        gy[c] = np.asarray(link[c], dtype=float)
+    gy["total_cost_cny"] = gy["total_cost_cny"] + gy["link_cost_cny"]
+    gy["discounted_cost_cny"] = gy["discounted_cost_cny"] + gy["link_cost_cny"] * np.asarray(data.discount_factor)
+    et = {c: np.asarray(ent[c], dtype=float).reshape(ne, ny).sum(axis=1) for c in flows}
+    gt = {c: np.asarray([gy[c].sum()]) for c in gy if c in FLOW_COLUMNS}
+    parts = [(ent, n, ent["entity"], ent["year"], "entity-year"),
+             (gy, ny, np.full(ny, GROUP_ROW, dtype=object), years, "group-year"),
+             (et, ne, ids, np.zeros(ne, dtype=np.int64), "entity"),
+             (gt, 1, np.asarray([GROUP_ROW], dtype=object), np.zeros(1, dtype=np.int64), "group")]
+    cols = [c for c in _columns(True)[len(HEAD_COLUMNS) + 3 :]]
+    out: dict[str, Any] = {
+        "entity": np.concatenate([p[2] for p in parts]),
+        "year": np.concatenate([np.asarray(p[3], dtype=np.int64) for p in parts]),
+        "level": np.concatenate([np.full(p[1], p[4], dtype=object) for p in parts]),
+    }
+    for c in cols:
+        out[c] = np.concatenate([np.asarray(p[0][c], dtype=float) if c in p[0] else np.full(p[1], np.nan) for p in parts])
+    out["_n"] = n + ny + ne + 1
+    out["_head"] = _head(v, status, None, path, npv, float(gt["total_cost_cny"][0]))
+    return out
+
+
+def _frame(blocks: list[dict[str, Any]], group: bool) -> pd.DataFrame:
+    """One frame from the scenarios' column arrays (one DataFrame per chunk, not per scenario)."""
+    cols = _columns(group)
+    sizes = [b["_n"] for b in blocks]
+    total = sum(sizes)
+    data: dict[str, Any] = {}
+    for c in cols:
+        if c in HEAD_COLUMNS:
+            vals = [b["_head"][c] for b in blocks]
+            data[c] = np.repeat(np.asarray(vals, dtype=object if c in _TEXT else float), sizes)
+        else:
+            parts = []
+            for b, k in zip(blocks, sizes, strict=True):
+                if c in b:
+                    parts.append(np.asarray(b[c], dtype=object if c in _TEXT else (np.int64 if c == "year" else float)))
+                else:
+                    parts.append(np.full(k, "" if c in _TEXT else np.nan, dtype=object if c in _TEXT else float))
+            data[c] = np.concatenate(parts) if parts else np.empty(0)
+    df = pd.DataFrame(data, index=pd.RangeIndex(total))
+    for c in _TEXT & set(cols):
+        df[c] = df[c].astype(str)
+    df["year"] = df["year"].astype("int64")
+    return df
 
 
 # ---------------------------------------------------------------------------------------- runners
@@ -482,6 +512,7 @@ def sweep(
         "run_s": run_s,
         "per_scenario_s": per,
         "highs_s": [x for i in infos for x in i["highs_s"]],
+        "variant_s": [x for i in infos for x in i.get("variant_s", [])],
         "paths": _sum_paths(infos),
         "prepare": _sum_paths(infos, "prepare"),
         "worker_pids": sorted({i["pid"] for i in infos}),

@@ -342,3 +342,31 @@ def test_one_and_two_workers_write_byte_identical_result_files(tmp_path):
             outs.append(out)
         for f in ("results.parquet", "scenarios.csv"):
             assert (outs[0] / f).read_bytes() == (outs[1] / f).read_bytes(), (name, f)
+
+
+def test_cli_sweeps_a_group_case_file_and_resumes(tmp_path):
+    """``planner sweep GROUP.yaml SWEEP.yaml``: a group case file (inline entities), a price grid
+    and price paths; the results hold the group rows; a second run with --resume solves nothing."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    import yaml
+
+    planner = str(Path(sys.executable).with_name("planner"))
+    case = tmp_path / "group.yaml"
+    case.write_text(yaml.safe_dump(_hand_group().model_dump(mode="json"), sort_keys=False))
+    spec = tmp_path / "sweep.yaml"
+    spec.write_text(yaml.safe_dump({"grid": {"price_factor.2025": [0.7, 0.9]},
+                                    "price_paths": {"n": 3, "seed": 2, "volatility": 0.3}}))
+    out = tmp_path / "out"
+    cmd = [planner, "sweep", str(case), str(spec), "--out", str(out), "--workers", "0"]
+    res = subprocess.run(cmd, capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr
+    assert "6 scenarios (0 already done, 6 solved now)" in res.stdout
+    f = pd.read_parquet(out / "results.parquet")
+    g = f[f["level"] == "group"].set_index("scenario")["total_cost_cny"]
+    assert g["grid-00000"] == approx(_hand(70.0)[0], abs=1e-3) and g["grid-00001"] == approx(_hand(90.0)[0], abs=1e-3)
+    assert {p.name for p in (out / "plots").glob("*.png")} >= {"cost_vs_price.png", "paths.png"}
+    again = subprocess.run(cmd + ["--resume"], capture_output=True, text=True)
+    assert again.returncode == 0 and "(6 already done, 0 solved now)" in again.stdout, again.stderr
