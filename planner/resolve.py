@@ -28,7 +28,7 @@ import pandas as pd
 import pyomo.environ as pyo
 
 from models import Results, build_model, extract_results
-from models.data import MeasureData, ModelData
+from models.data import EntityData, MeasureData, ModelData
 from planner.check import check_plan
 from planner.errors import NonOptimalError, PlanCheckError
 from planner.group_prepare import PreparedGroup
@@ -77,6 +77,17 @@ def has_budget(data: ModelData) -> bool:
     return g is not None and any(np.isfinite(b) for b in g.budget_cny)
 
 
+_STRUCT_FIELDS: tuple[str, ...] | None = None
+
+
+def _struct_fields() -> tuple[str, ...]:
+    global _STRUCT_FIELDS
+    if _STRUCT_FIELDS is None:
+        skip = set(OBJECTIVE_TUPLES + OBJECTIVE_SCALARS) | {"measures", "price_auction_cny_per_t"}
+        _STRUCT_FIELDS = tuple(f.name for f in dataclasses.fields(EntityData) if f.name not in skip)
+    return _STRUCT_FIELDS
+
+
 def structure_key(data: ModelData) -> tuple:
     """``data`` with every objective-only field masked: equal keys mean equal constraints and bounds.
 
@@ -84,12 +95,15 @@ def structure_key(data: ModelData) -> tuple:
     Price-tier premiums are never masked (``ModelData`` checks that they increase)."""
     if has_budget(data):
         return ("budget", data)
-    ents = []
-    for e in data.entities:
-        masked: dict[str, Any] = {f: None for f in OBJECTIVE_TUPLES + OBJECTIVE_SCALARS}
-        masked["measures"] = tuple(dataclasses.replace(m, cost_cny_per_t=None) for m in e.measures)
-        masked["price_auction_cny_per_t"] = bool(e.price_auction_cny_per_t)
-        ents.append(dataclasses.replace(e, **masked))
+    fields = _struct_fields()
+    ents = tuple(
+        (
+            tuple(getattr(e, f) for f in fields),
+            tuple((m.id, m.potential_t, m.allocation_loss_t_per_t) for m in e.measures),
+            bool(e.price_auction_cny_per_t),
+        )
+        for e in data.entities
+    )
     g = data.group
     if g is not None:
         g = dataclasses.replace(
@@ -97,7 +111,7 @@ def structure_key(data: ModelData) -> tuple:
             **{f: bool(getattr(g, f)) for f in GROUP_OBJECTIVE_TUPLES},
             **{f: None for f in GROUP_OBJECTIVE_SCALARS},
         )
-    return (data.years, data.discount_factor, tuple(ents), g)
+    return (data.years, data.discount_factor, ents, g)
 
 
 def _objective_values(data: ModelData) -> list[float]:
@@ -281,8 +295,11 @@ class WarmSolver:
         """Forget the previous solution (the basis HiGHS would start from); keep the model. The
         next solve is the same as on a freshly loaded model: results then depend only on the
         sequence of variants since this call."""
-        if self._h is not None:
-            self._h.clearSolver()
+        if self._h is not None and self._cm is not None:
+            # hand HiGHS the compiled model afresh (``clearSolver`` alone left state that made a
+            # degenerate 100-plant group LP end at another optimal vertex than a new worker did)
+            self._h.passModel(self._cm.lp)
+            self._cost = np.array(self._cm.lp.col_cost_, dtype=float)
         self._cold = True
 
     # ------------------------------------------------------------------ model state

@@ -370,3 +370,19 @@ def test_cli_sweeps_a_group_case_file_and_resumes(tmp_path):
     assert {p.name for p in (out / "plots").glob("*.png")} >= {"cost_vs_price.png", "paths.png"}
     again = subprocess.run(cmd + ["--resume"], capture_output=True, text=True)
     assert again.returncode == 0 and "(6 already done, 0 solved now)" in again.stdout, again.stderr
+
+
+def test_group_study_example_validates():
+    """The example sweep file of the 30-plant group case: every variant validates."""
+    from pathlib import Path
+
+    from planner.io import load_group_case, read_case_data
+    from planner.variants import SweepSpec, as_variants, validate_variants
+
+    root = Path(__file__).resolve().parents[2]
+    spec = load_group_case(root / "cases/group_hn_generation/group.yaml")
+    sw = SweepSpec.model_validate(read_case_data(root / "cases/studies/group_price_study.yaml"))
+    vs = as_variants(spec, sw)
+    validate_variants(spec, vs)
+    assert len(vs) == 1 + 4 + 20
+    assert all(apply_variant(spec, v).reprice for v in vs if v.kind == "price_path")
