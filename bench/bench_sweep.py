@@ -1,6 +1,7 @@
 """Benchmark: price sweeps. Warm re-solves (planner.resolve) vs warm HiGHS alone, 1 vs 2 workers.
 
-Usage: python bench/bench_sweep.py [--n1 1000] [--ne 100] [--n100 100] [--out bench/out/sweep.json]
+Usage: python bench/bench_sweep.py [--n1 1000] [--ne 100] [--n100 100] [--workers 1,2]
+       [--studies one,group,group_api] [--out bench/out/sweep.json]
 
 Two studies (LP models: the bench entity of bench_entity.py without its projects and with the
 post-2024 carry-over unlimited, so no integer decisions):
@@ -12,8 +13,10 @@ post-2024 carry-over unlimited, so no integer decisions):
    same cost vectors.
 2. ``--ne`` entities in one model (``models.build_model`` over a seeded fleet) x ``--n100`` price
    paths: the warm engine (objective update + HiGHS + values loaded) vs warm HiGHS alone vs a
-   rebuild (Pyomo build + compile + new HiGHS) per scenario. Group plan tables belong to the
-   group issue, so this study stops at the solved model.
+   rebuild (Pyomo build + compile + new HiGHS) per scenario (independent entities, no links).
+3. ``--ne`` generated plants as one group case (free transfers, a CCER pool) x ``--n100`` price
+   paths through the API (``sweep``, ``tables="fast"``) with 1 and 2 workers, the warm engine and
+   warm HiGHS alone on the same variants (``study_group_api``).
 """
 
 from __future__ import annotations
@@ -207,24 +210,106 @@ def study_group(ne: int, n: int) -> dict:
     }
 
 
+def study_group_api(ne: int, n: int, workers: list[int]) -> dict:
+    """``ne`` generated plants as one group case (``planner.fleet.fleet_group``: free transfers, a
+    CCER pool; LP) x ``n`` price paths through ``planner.sweep.sweep`` with ``tables="fast"``; two
+    chunks (the first scenario of each planned in full, group-checked and compared with the ledger
+    map), so 1 and 2 workers solve the same chunks and must write the same table. Then the warm
+    engine in this process on the same variants (its cost vectors) and warm HiGHS alone on them."""
+    import pandas as pd
+
+    from planner.fleet import fleet_group
+    from planner.resolve import WarmSolver
+    from planner.solve import SolveOptions
+    from planner.sweep import prepared_variant, sweep
+    from planner.variants import as_variants
+
+    t0 = time.perf_counter()
+    spec = fleet_group(ne, seed=5, binaries=False, value_of_pooling=False)
+    gen_s = time.perf_counter() - t0
+    sw = {"include_base": False, "price_paths": {"n": n, "seed": 3, "volatility": 0.281,
+                                                 "fields": ["cea_buy_cny_per_t", "ccer_cny_per_t"]}}
+    out: dict = {"entities": ne, "scenarios": n, "generate_case_s": gen_s, "chunk_size": -(-n // 2)}
+    frames = {}
+    for w in workers:
+        t0 = time.perf_counter()
+        res = sweep(spec, sw, workers=w, tables="fast", chunk_size=-(-n // 2))
+        wall = time.perf_counter() - t0
+        st = res.stats
+        assert set(res.scenarios["status"]) == {"optimal"}, res.scenarios["status"].value_counts()
+        per = st["per_scenario_s"]
+        out[f"api_fast_workers_{w}"] = {
+            "wall_s": wall,
+            "setup_s": st["setup_s"],
+            "run_s": st["run_s"],
+            "first_of_chunk_s": [round(x, 2) for x in per[:: out["chunk_size"]]] if w == 0 else None,
+            "per_scenario_median_ms": 1e3 * med(per),
+            "variant_median_ms": 1e3 * med(st["variant_s"]),
+            "highs_in_engine_median_ms": 1e3 * med(st["highs_s"]),
+            "scenarios_per_s": n / st["run_s"],
+            "paths": st["paths"],
+            "prepare": st["prepare"],
+        }
+        frames[w] = res.frame
+    if len(frames) > 1:
+        a, *rest = frames.values()
+        for b in rest:
+            pd.testing.assert_frame_equal(a, b)  # the same table with any number of workers
+        out["same_table_all_workers"] = True
+    # the warm engine on the same variants (prepared outside the timing), then HiGHS alone
+    vs = as_variants(spec, sw)
+    ws = WarmSolver(SolveOptions(duals=True))
+    state: dict = {}
+    t0 = time.perf_counter()
+    preps = [prepared_variant(spec, v, state, inputs=False)[0] for v in vs]
+    out["variants_prepare_total_s"] = time.perf_counter() - t0
+    ws.prime(preps[0].data)
+    ws._run()
+    times, costs = [], []
+    for p in preps:
+        t1 = time.perf_counter()
+        assert ws.prime(p.data) == "objective_only"
+        r = ws._run()
+        times.append(time.perf_counter() - t1)
+        assert r.status == "optimal"
+        costs.append(np.array(ws._cost))
+    out["engine_median_ms"] = 1e3 * med(times)
+    alone = highs_alone(ws._cm.lp, costs)
+    out["highs_alone_median_ms"] = 1e3 * med(alone)
+    out["size"] = {"columns": ws._cm.lp.num_col_, "rows": ws._cm.lp.num_row_}
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--n1", type=int, default=1000)
     ap.add_argument("--ne", type=int, default=100)
     ap.add_argument("--n100", type=int, default=100)
     ap.add_argument("--workers", default="1,2")
+    ap.add_argument("--studies", default="one,group,group_api", help="comma list of: one, group, group_api")
     ap.add_argument("--out", type=Path, default=ROOT / "bench" / "out" / "sweep.json")
     args = ap.parse_args()
+    import highspy
+    import pandas
+    import pyomo
+
+    versions = {"highspy": highspy.Highs().version(), "pyomo": pyomo.version.version, "pandas": pandas.__version__,
+                "numpy": np.__version__}
     with open("/proc/loadavg") as fh:
         load_before = fh.read().split()[:3]
-    one = study_one(args.n1, [int(w) for w in args.workers.split(",")])
-    grp = study_group(args.ne, args.n100)
+    studies = set(args.studies.split(","))
+    workers = [int(w) for w in args.workers.split(",")]
+    one = study_one(args.n1, workers) if "one" in studies else None
+    grp = study_group(args.ne, args.n100) if "group" in studies else None
+    gapi = study_group_api(args.ne, args.n100, workers) if "group_api" in studies else None
     with open("/proc/loadavg") as fh:
         load_after = fh.read().split()[:3]
     result = {
-        "machine": {"nproc": os.cpu_count(), "python": platform.python_version(), "loadavg_before": load_before, "loadavg_after": load_after},
+        "machine": {"nproc": os.cpu_count(), "python": platform.python_version(), "loadavg_before": load_before,
+                    "loadavg_after": load_after, "versions": versions},
         "one_entity": one,
         "group": grp,
+        "group_api": gapi,
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2) + "\n")

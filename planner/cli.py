@@ -156,12 +156,13 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     import os
 
     from planner import sweepio
-    from planner.io import file_sha256, load_case, read_case_data
+    from planner.io import file_sha256, is_group_case, load_case, load_group_case, read_case_data
     from planner.plots import all_figures
     from planner.sweep import sweep
     from planner.variants import SweepSpec
 
-    case = load_case(args.case)
+    group = is_group_case(args.case)
+    case = load_group_case(args.case) if group else load_case(args.case)
     raw = read_case_data(args.sweep)
     try:
         spec = SweepSpec.model_validate(raw)
@@ -184,7 +185,8 @@ def cmd_sweep(args: argparse.Namespace) -> int:
             chunk_size=args.chunk_size,
             tables=spec.tables,
             progress=None,
-            case_sha256=file_sha256(args.case),
+            # a group case reads CSV tables too: hash what was read (the validated case)
+            case_sha256=sweepio.digest(case.model_dump_json()) if group else file_sha256(args.case),
         )
     except CaseValidationError as exc:
         if exc.source == "<sweep>":
@@ -312,7 +314,7 @@ def build_parser() -> argparse.ArgumentParser:
     w = sub.add_parser(
         "sweep", help="solve many variants of a case (sensitivity and scenario studies)"
     )
-    w.add_argument("case", type=Path)
+    w.add_argument("case", type=Path, help="entity or group case file")
     w.add_argument(
         "sweep", type=Path, help="sweep file (YAML/JSON): scenarios, grid, tornado, price_paths"
     )
@@ -335,7 +337,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--chunk-size",
         type=int,
         default=None,
-        help="scenarios per task (default: about 4 tasks per worker)",
+        help="scenarios per task (default: about 16 tasks of 2-50 scenarios, whatever --workers)",
     )
     w.set_defaults(func=cmd_sweep)
     t = sub.add_parser("template", help="write the Excel case template (optionally filled from a case file)")

@@ -26,7 +26,11 @@ def _plt():
 
 
 def _ok(frame: pd.DataFrame) -> pd.DataFrame:
-    return frame[(frame["status"] == "optimal") & (frame["year"] >= 0)]
+    """Rows of optimal scenarios, one per (entity, year) (a group sweep's own and total rows left out)."""
+    ok = frame[(frame["status"] == "optimal") & (frame["year"] >= 0)]
+    if "level" in ok.columns:
+        ok = ok[ok["level"] == "entity-year"]
+    return ok
 
 
 def scenario_prices(frame: pd.DataFrame) -> pd.DataFrame:

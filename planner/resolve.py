@@ -28,9 +28,10 @@ import pandas as pd
 import pyomo.environ as pyo
 
 from models import Results, build_model, extract_results
-from models.data import MeasureData, ModelData
+from models.data import EntityData, MeasureData, ModelData
 from planner.check import check_plan
 from planner.errors import NonOptimalError, PlanCheckError
+from planner.group_prepare import PreparedGroup
 from planner.plan import Plan, assemble_plan
 from planner.prepare import PreparedCase
 from planner.solve import (
@@ -64,15 +65,53 @@ OBJECTIVE_SCALARS = (
 )
 
 
+GROUP_OBJECTIVE_TUPLES = ("transfer_price_cny_per_t", "pool_price_cny_per_t", "pool_fee_cny_per_t")
+"""Per-year group-link fields that enter only the objective (without a group budget)."""
+GROUP_OBJECTIVE_SCALARS = ("pool_terminal_cny_per_t",)
+
+
+def has_budget(data: ModelData) -> bool:
+    """A group budget puts every cost (prices included) into a constraint: prices are no longer
+    objective-only, so such a model never takes the objective-only path."""
+    g = data.group
+    return g is not None and any(np.isfinite(b) for b in g.budget_cny)
+
+
+_STRUCT_FIELDS: tuple[str, ...] | None = None
+
+
+def _struct_fields() -> tuple[str, ...]:
+    global _STRUCT_FIELDS
+    if _STRUCT_FIELDS is None:
+        skip = set(OBJECTIVE_TUPLES + OBJECTIVE_SCALARS) | {"measures", "price_auction_cny_per_t"}
+        _STRUCT_FIELDS = tuple(f.name for f in dataclasses.fields(EntityData) if f.name not in skip)
+    return _STRUCT_FIELDS
+
+
 def structure_key(data: ModelData) -> tuple:
-    """``data`` with every objective-only field masked: equal keys mean equal constraints and bounds."""
-    ents = []
-    for e in data.entities:
-        masked: dict[str, Any] = {f: None for f in OBJECTIVE_TUPLES + OBJECTIVE_SCALARS}
-        masked["measures"] = tuple(dataclasses.replace(m, cost_cny_per_t=None) for m in e.measures)
-        masked["price_auction_cny_per_t"] = bool(e.price_auction_cny_per_t)
-        ents.append(dataclasses.replace(e, **masked))
-    return (data.years, data.discount_factor, tuple(ents))
+    """``data`` with every objective-only field masked: equal keys mean equal constraints and bounds.
+
+    With a group budget nothing is masked (costs are constrained): only identical data share a key.
+    Price-tier premiums are never masked (``ModelData`` checks that they increase)."""
+    if has_budget(data):
+        return ("budget", data)
+    fields = _struct_fields()
+    ents = tuple(
+        (
+            tuple(getattr(e, f) for f in fields),
+            tuple((m.id, m.potential_t, m.allocation_loss_t_per_t) for m in e.measures),
+            bool(e.price_auction_cny_per_t),
+        )
+        for e in data.entities
+    )
+    g = data.group
+    if g is not None:
+        g = dataclasses.replace(
+            g,
+            **{f: bool(getattr(g, f)) for f in GROUP_OBJECTIVE_TUPLES},
+            **{f: None for f in GROUP_OBJECTIVE_SCALARS},
+        )
+    return (data.years, data.discount_factor, ents, g)
 
 
 def _objective_values(data: ModelData) -> list[float]:
@@ -84,6 +123,11 @@ def _objective_values(data: ModelData) -> list[float]:
         out.extend(getattr(e, f) for f in OBJECTIVE_SCALARS)
         for m in e.measures:
             out.extend(m.cost_cny_per_t)
+    g = data.group
+    if g is not None:
+        for f in GROUP_OBJECTIVE_TUPLES:
+            out.extend(getattr(g, f))
+        out.extend(getattr(g, f) for f in GROUP_OBJECTIVE_SCALARS)
     return out
 
 
@@ -107,7 +151,73 @@ def _parametrise(data: ModelData) -> tuple[ModelData, pyo.ConcreteModel]:
             for m in e.measures
         )
         ents.append(dataclasses.replace(e, **rep))
-    return dataclasses.replace(data, entities=tuple(ents)), holder
+    g = data.group
+    if g is not None:
+        grep: dict[str, Any] = {f: tuple(next(it) for _ in getattr(g, f)) for f in GROUP_OBJECTIVE_TUPLES}
+        grep.update({f: next(it) for f in GROUP_OBJECTIVE_SCALARS})
+        g = dataclasses.replace(g, **grep)
+    return dataclasses.replace(data, entities=tuple(ents), group=g), holder
+
+
+GROUP_ROW = "(group)"
+"""Entity label of a group's own rows in sweep tables."""
+
+
+def link_expressions(m: pyo.ConcreteModel, pdata: ModelData) -> list[tuple[str, int, str, object]]:
+    """(entity, year, column, expression) of a group's links, for the compiled report map: per
+    entity and year the market / intra-group split of its trades and the settlement of its
+    transfers at the internal price (``cost_transfer``: what ``planner.group_plan.settle_costs``
+    adds to the entity's costs); per year (entity ``GROUP_ROW``) the CCER pool and the link costs.
+    ``pdata``: the model data the model was built from (prices as parameters)."""
+    g = pdata.group
+    assert g is not None
+    years = list(m.YEARS)
+    free, block = hasattr(m, "transfer_in"), hasattr(m, "transfer")
+    into: dict[tuple, list] = {}
+    outof: dict[tuple, list] = {}
+    if block:
+        for s, d, y in m.PAIR_YEARS:
+            outof.setdefault((s, y), []).append(m.transfer[s, d, y])
+            into.setdefault((d, y), []).append(m.transfer[s, d, y])
+    by_id = {e.id: e for e in pdata.entities}
+    out: list[tuple[str, int, str, object]] = []
+    for e in m.ENTITIES:
+        b, ed = m.entity[e], by_id[e]
+        for i, y in enumerate(years):
+            if free:
+                ti, to = m.transfer_in[e, y], m.transfer_out[e, y]
+            elif block:
+                ti, to = sum(into.get((e, y), [])), sum(outof.get((e, y), []))
+            else:
+                ti = to = 0.0
+            if hasattr(m, "market_buy"):
+                mb, ms = m.market_buy[e, y], m.market_sell[e, y]
+            else:
+                mb, ms = b.buy[y], b.sell[y]
+            settle: object = 0.0
+            if g.transfers != "none":
+                p = g.transfer_price_cny_per_t[i]
+                settle = (p - ed.price_buy_cny_per_t[i]) * ti - (p - ed.price_sell_cny_per_t[i]) * to
+            out += [
+                (e, y, "market_buy_t", mb),
+                (e, y, "market_sell_t", ms),
+                (e, y, "transfer_in_t", ti),
+                (e, y, "transfer_out_t", to),
+                (e, y, "cost_transfer", settle),
+            ]
+    pool = hasattr(m, "pool_buy")
+    for y in years:
+        out += [
+            (GROUP_ROW, y, "pool_buy_t", m.pool_buy[y] if pool else 0.0),
+            (GROUP_ROW, y, "pool_hold_t", m.pool_hold[y] if pool else 0.0),
+            (GROUP_ROW, y, "cost_pool", m.cost_pool[y]),
+            (GROUP_ROW, y, "cost_tiers", m.cost_tiers[y]),
+        ]
+    return out
+
+
+def _group_inputs(prep: PreparedGroup) -> pd.DataFrame:
+    return pd.concat([p.inputs for p in prep.entities], ignore_index=True)
 
 
 def _affine(expr, pidx: dict[int, int]) -> tuple[float, list[tuple[int, float]]]:
@@ -172,11 +282,31 @@ class WarmSolver:
         self._solution = None
         self._report = None
         self._theta = None
+        self._pdata: ModelData | None = None
+        self._built_pdata: ModelData | None = None
+        self._cold = False
+
+    @property
+    def is_cold(self) -> bool:
+        """The next solve starts cold (no solve since ``cold_start``)."""
+        return self._cold
+
+    def cold_start(self) -> None:
+        """Forget the previous solution (the basis HiGHS would start from); keep the model. The
+        next solve is the same as on a freshly loaded model: results then depend only on the
+        sequence of variants since this call."""
+        if self._h is not None and self._cm is not None:
+            # hand HiGHS the compiled model afresh (``clearSolver`` alone left state that made a
+            # degenerate 100-plant group LP end at another optimal vertex than a new worker did)
+            self._h.passModel(self._cm.lp)
+            self._cost = np.array(self._cm.lp.col_cost_, dtype=float)
+        self._cold = True
 
     # ------------------------------------------------------------------ model state
     def _build(self, data: ModelData) -> tuple[pyo.ConcreteModel, pyo.ConcreteModel, CompiledModel]:
         pdata, holder = _parametrise(data)
         m = build_model(pdata)
+        self._built_pdata = pdata
         return m, holder, compile_model(m)
 
     def _same_pattern(self, cm: CompiledModel) -> bool:
@@ -204,6 +334,7 @@ class WarmSolver:
 
     def _adopt(self, m, holder, cm: CompiledModel, key: tuple) -> None:
         self._model, self._holder, self._cm, self._key = m, holder, cm, key
+        self._pdata = self._built_pdata
         self._grad = None  # found again on the first objective-only change
         self._params_dirty = False
         self._report = None
@@ -301,7 +432,9 @@ class WarmSolver:
 
     def _compile_report(self) -> None:
         """Ledger columns as exact functions of (solution x, parameters theta), once per model:
-        ``value = A x + sum g theta_i x_j + b0 + sum h theta_i`` (``models.extract.annual_expressions``)."""
+        ``value = A x + sum g theta_i x_j + b0 + sum h theta_i`` (``models.extract.annual_expressions``,
+        and for a group the link columns of ``link_expressions``). The (row, column) place of every
+        value in the result table is fixed here too, so a scenario's table is one array."""
         from pyomo.repn.standard_repn import generate_standard_repn
 
         from models.extract import annual_expressions
@@ -312,6 +445,8 @@ class WarmSolver:
         pos = {id(v): j for j, v in enumerate(cm.columns)}
         saved = {i: pyo.value(holder.p[i]) for i in holder.p}
         items = annual_expressions(m)
+        if self._pdata is not None and self._pdata.group is not None:
+            items = items + link_expressions(m, self._pdata)
         b0 = np.zeros(len(items))
         lin: list[tuple[int, int, float]] = []
         bil: list[tuple[int, int, int, float]] = []
@@ -336,12 +471,30 @@ class WarmSolver:
         def arr(rows, k):
             return tuple(np.asarray([t[j] for t in rows], dtype=float if j == k - 1 else np.int64) for j in range(k))
 
+        # table layout: entity rows (entity, year) with their columns, then the group's (year) rows
+        layout = {}
+        for part, pick in (("entity", lambda e: e != GROUP_ROW), ("group", lambda e: e == GROUP_ROW)):
+            sel = [r for r, (e, _y, _c, _x) in enumerate(items) if pick(e)]
+            rows_: dict[tuple, int] = {}
+            cols_: dict[str, int] = {}
+            for r in sel:
+                e, y, c, _ = items[r]
+                rows_.setdefault((e, y), len(rows_))
+                cols_.setdefault(c, len(cols_))
+            layout[part] = (
+                np.asarray(sel, dtype=np.int64),
+                np.asarray([rows_[(items[r][0], items[r][1])] for r in sel], dtype=np.int64),
+                np.asarray([cols_[items[r][2]] for r in sel], dtype=np.int64),
+                list(rows_),
+                list(cols_),
+            )
         self._report = {
             "keys": [(e, y, c) for e, y, c, _ in items],
             "b0": b0,
             "lin": arr(lin, 3),
             "bil": arr(bil, 4),
             "const": arr(const, 3),
+            "layout": layout,
         }
 
     def report_values(self) -> tuple[list[tuple], np.ndarray]:
@@ -385,6 +538,11 @@ class WarmSolver:
                 self._load(m, holder, cm, key)
                 self.stats.new_structure += 1
                 path = "new_structure"
+            if self._cold:
+                # the cost vector as the objective-only path computes it (c0 + G theta), so that the
+                # first solve after a cold start does not depend on which path brought the model here
+                self._set_objective(data)
+        self._cold = False
         self.stats.add("update_s", time.perf_counter() - t0)
         return path
 
@@ -482,8 +640,8 @@ class WarmSolver:
             result.duals = duals
         self._sync_params()
 
-    def solve_results(self, prep: PreparedCase) -> tuple[str, SolveResult, Results | None]:
-        """Solve one prepared variant; the extracted result frames (None without a plan)."""
+    def solve_results(self, prep: PreparedCase | PreparedGroup) -> tuple[str, SolveResult, Results | None]:
+        """Solve one prepared variant (entity or group); the extracted result frames (None without a plan)."""
         path = self.prime(prep.data)
         res = self._run()
         self.stats.add("solve_s", res.wall_s)
@@ -495,39 +653,95 @@ class WarmSolver:
         df = dict(zip(prep.data.years, prep.data.discount_factor, strict=True))
         return path, res, extract_results(self._model, df, res.duals)
 
-    def solve_fast(self, prep: PreparedCase) -> tuple[str, SolveResult, pd.DataFrame | None, str | None]:
-        """Solve one variant and return its ledger rows from the compiled report map (no Pyomo
-        extraction, no plan tables, no checker); without an optimal plan: None and the reason."""
+    def solve_fast(self, prep: PreparedCase | PreparedGroup):
+        """Solve one variant and return its ledger from the compiled report map (``fast_arrays``: no
+        Pyomo extraction, no plan tables, no checker); without an optimal plan: None and the reason.
+        Returns (path, solve result, entity arrays, group arrays, error)."""
         path = self.prime(prep.data)
         res = self._run()
         self.stats.add("solve_s", res.wall_s)
         try:
             _raise_unless_allowed(res, self.opts)
         except NonOptimalError as exc:
-            return path, res, None, str(exc)
-        return path, res, self.fast_rows(prep), None
+            return path, res, None, None, str(exc)
+        ent, link = self.fast_arrays(prep)
+        return path, res, ent, link, None
 
-    def fast_rows(self, prep: PreparedCase) -> pd.DataFrame:
-        """The annual ledger of the last solution as a frame like ``Plan.annual``'s sweep columns."""
-        keys, vals = self.report_values()
-        cols: dict[str, list] = {}
-        index: dict[tuple, int] = {}
-        for (e, y, c), v in zip(keys, vals.tolist(), strict=True):
-            index.setdefault((e, y), len(index))
-            cols.setdefault(c, []).append(v)
-        ey = list(index)
-        df = pd.DataFrame(cols)
-        df.insert(0, "year", [y for _, y in ey])
-        df.insert(0, "entity", [e for e, _ in ey])
-        inp = prep.inputs.set_index(["entity", "year"]).reindex(ey)
-        for c in ("cea_buy_cny_per_t", "cea_sell_cny_per_t", "ccer_cny_per_t", "discount_factor"):
-            df[c] = inp[c].to_numpy()
-        cost_cols = [c for c in df.columns if c.startswith("cost_")]
-        df["total_cost_cny"] = df[cost_cols].sum(axis=1)
-        df["discounted_cost_cny"] = df["total_cost_cny"] * df["discount_factor"]
-        df["position_before_trading_t"] = df["allocation_t"] - df["obligation_t"]
-        df["shadow_price_cny_per_t"] = np.nan
-        return df.drop(columns=cost_cols + ["discount_factor"])
+    def fast_arrays(self, prep: PreparedCase | PreparedGroup) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray] | None]:
+        """The annual ledger of the last solution as column arrays (numpy only, no pandas): entity
+        rows (entity, year, the ledger columns of ``Plan.annual`` that sweeps keep, prices, costs),
+        and for a group its own rows (year, pool, link costs; else None). A group's entity costs
+        include the settlement of transfers at the internal price, as in the group plan."""
+        _, vals = self.report_values()
+        sel, ri, ci, rows, cols = self._report["layout"]["entity"]
+        mat = np.full((len(rows), len(cols)), np.nan)
+        mat[ri, ci] = vals[sel]
+        out: dict[str, np.ndarray] = {"entity": np.asarray([e for e, _ in rows], dtype=object),
+                                      "year": np.asarray([y for _, y in rows], dtype=np.int64)}
+        cost = np.zeros(len(rows))
+        for j, c in enumerate(cols):
+            if c.startswith("cost_"):
+                cost += mat[:, j]
+            else:
+                out[c] = mat[:, j]
+        data = prep.data
+        years = list(data.years)
+        # prices as the plan's inputs table states them: each entity's own (before a CCER pool)
+        alone = [p.data.entities[0] for p in prep.entities] if isinstance(prep, PreparedGroup) else list(data.entities)
+        by_id = {e.id: e for e in alone}
+        n_y = len(years)
+        if [e for e, _ in rows[::n_y]] != list(by_id) or [y for _, y in rows[:n_y]] != years:
+            raise ValueError("fast ledger rows are not entity-major")
+        for c, f in (("cea_buy_cny_per_t", "price_buy_cny_per_t"), ("cea_sell_cny_per_t", "price_sell_cny_per_t"),
+                     ("ccer_cny_per_t", "price_ccer_buy_cny_per_t")):
+            out[c] = np.concatenate([np.asarray(getattr(e, f), dtype=float) for e in alone])
+        df = np.tile(np.asarray(data.discount_factor, dtype=float), len(alone))
+        out["total_cost_cny"] = cost
+        out["discounted_cost_cny"] = cost * df
+        out["position_before_trading_t"] = out["allocation_t"] - out["obligation_t"]
+        out["shadow_price_cny_per_t"] = np.full(len(rows), np.nan)
+        if not isinstance(prep, PreparedGroup):
+            return out, None
+        gsel, gri, gci, grows, gcols = self._report["layout"]["group"]
+        g = np.full((len(grows), len(gcols)), np.nan)
+        g[gri, gci] = vals[gsel]
+        link = {"year": np.asarray([y for _, y in grows], dtype=np.int64)}
+        link.update({c: g[:, j] for j, c in enumerate(gcols) if not c.startswith("cost_")})
+        link["link_cost_cny"] = g[:, gcols.index("cost_pool")] + g[:, gcols.index("cost_tiers")]
+        return out, link
+
+    def fast_rows(self, prep: PreparedCase | PreparedGroup) -> pd.DataFrame:
+        """``fast_arrays``' entity rows as a frame like ``Plan.annual``'s sweep columns."""
+        return pd.DataFrame(self.fast_arrays(prep)[0])
+
+    def fast_group_rows(self, prep: PreparedGroup) -> pd.DataFrame:
+        """A group's link rows of the last solution: (year) pool purchases and holdings and the link
+        costs (pool, price tiers) in nominal CNY."""
+        link = self.fast_arrays(prep)[1]
+        assert link is not None
+        return pd.DataFrame({"entity": GROUP_ROW, **link})
+
+    def solve_group(self, prep: PreparedGroup) -> VariantResult:
+        """Plan one prepared group variant (a ``planner.group_api``-equivalent plan without the
+        stand-alone comparison), checked by ``planner.check.check_group``."""
+        from models import extract_links
+        from planner.check import check_group
+        from planner.group_plan import assemble_group_plan
+
+        path, res, results = self.solve_results(prep)
+        if results is None:
+            try:
+                _raise_unless_allowed(res, self.opts)
+            except NonOptimalError as exc:
+                return VariantResult(plan=None, solve=res, path=path, error=str(exc))
+        t0 = time.perf_counter()
+        plan = assemble_group_plan(prep, results, extract_links(self._model), res, None)
+        if self.check:
+            failures = check_group(prep.data, plan, objective=res.objective)
+            if failures:
+                raise PlanCheckError(failures)
+        self.stats.add("plan_s", time.perf_counter() - t0)
+        return VariantResult(plan=plan, solve=res, path=path)
 
     def solve(self, prep: PreparedCase) -> VariantResult:
         """Plan one prepared variant (a ``planner.api``-equivalent plan, checked)."""

@@ -23,12 +23,14 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from planner.errors import CaseValidationError, PlannerError
+from planner.resolve import GROUP_ROW
 from planner.schema import CaseSpec
 from planner.solve import SolveOptions
-from planner.variants import Variant, as_variants, validate_variants, variant_case
+from planner.variants import Variant, as_variants, is_group, validate_variants
 
 logger = logging.getLogger(__name__)
 
@@ -72,70 +74,156 @@ class SweepResult:
         write_parquet(path, self.frame)
 
 
-# ---------------------------------------------------------------------------------------- worker
+LINK_COLUMNS = ("market_buy_t", "market_sell_t", "transfer_in_t", "transfer_out_t")
+"""Entity-year columns of group sweeps: each entity's trades split into market and intra-group parts."""
+GROUP_COLUMNS = ("pool_buy_t", "pool_hold_t", "link_cost_cny")
+"""Group-year columns: the CCER pool and the link costs (pool purchases, price tiers), nominal CNY."""
+FLOW_COLUMNS = (
+    "emissions_t", "abatement_measures_t", "abatement_projects_t", "allocation_t", "obligation_t",
+    "position_before_trading_t", "buy_t", "sell_t", "ccer_buy_t", "ccer_surrendered_t", "surrender_t",
+    "lapse_t", "shortfall_t", "total_cost_cny", "discounted_cost_cny",
+) + LINK_COLUMNS + ("pool_buy_t", "link_cost_cny")
+"""Columns summed over the years in a group sweep's total rows (stocks and prices are left empty)."""
+
 _WORKER: dict[str, Any] = {}
 
 
-def _solver(case_json: str, opts: SolveOptions, check: bool):
-    """The persistent (case, WarmSolver) of this process for this base case."""
+def _load(case_json: str, kind: str):
+    if kind == "group":
+        from planner.group_schema import GroupCaseSpec
+
+        return GroupCaseSpec.model_validate_json(case_json)
+    return CaseSpec.model_validate_json(case_json)
+
+
+def _solver(case_json: str, opts: SolveOptions, check: bool, kind: str = "entity"):
+    """The persistent (case, WarmSolver, state) of this process for this base case."""
     from planner.resolve import WarmSolver
 
-    key = (hash(case_json), opts, check)
+    key = (hash(case_json), kind, opts, check)
     st = _WORKER.get("state")
     if st is None or st[0] != key:
-        case = CaseSpec.model_validate_json(case_json)
-        st = (key, case, WarmSolver(opts, check=check))
+        st = (key, _load(case_json, kind), WarmSolver(opts, check=check), {})
         _WORKER["state"] = st
-    return st[1], st[2]
+    return st[1], st[2], st[3]
+
+
+def prepared_variant(case: Any, v: Variant, state: dict | None = None, *, inputs: bool = True):
+    """The variant validated (``planner.variants.apply_variant``) and prepared: price-only variants
+    are repriced from the base case's preparation (``planner.reprice``), others prepared in full.
+    ``inputs=False``: a repriced variant keeps no inputs table (``None``; for the fast ledger only).
+    Returns (prepared case or group, "reprice" | "prepare")."""
+    from planner.prepare import prepare
+    from planner.reprice import can_reprice, reprice_entity, reprice_group
+    from planner.variants import apply_variant, is_group
+
+    state = state if state is not None else {}
+    app = apply_variant(case, v)
+    group = is_group(case)
+    if app.reprice:
+        if "base" not in state:
+            if group:
+                from planner.group_prepare import prepare_group
+
+                base = prepare_group(case)
+                ok = all(can_reprice(p) for p in base.entities)
+            else:
+                base = prepare(case)
+                ok = can_reprice(base)
+            state["base"] = (base, ok)
+        base, ok = state["base"]
+        if ok:
+            if group:
+                return reprice_group(base, app.case, app.changed, inputs=inputs), "reprice"
+            return (base if app.case is case else reprice_entity(base, app.case, inputs=inputs)), "reprice"
+    if group:
+        from planner.group_prepare import prepare_group
+
+        return prepare_group(app.case), "prepare"
+    return prepare(app.case), "prepare"
 
 
 def solve_chunk(
-    case_json: str, chunk: list[Variant], opts: SolveOptions, check: bool = True, tables: str = "plan"
+    case_json: str, chunk: list[Variant], opts: SolveOptions, check: bool = True, tables: str = "plan",
+    kind: str = "entity",
 ) -> tuple[pd.DataFrame, dict]:
     """Plan a chunk of variants in this process (worker entry point of every backend).
 
     ``tables="fast"``: the first variant of the chunk is planned in full (plan tables, checker)
     and its ledger from the compiled report map is compared with the plan's; the others get
     their ledger rows from the map only (no plan tables, no checker, no shadow prices).
+    ``kind``: "entity" or "group" (``case_json`` is a ``CaseSpec`` or a ``GroupCaseSpec``).
     """
-    from planner.prepare import prepare
-
-    case, ws = _solver(case_json, opts, check)
-    frames = []
+    case, ws, state = _solver(case_json, opts, check, kind)
+    ws.cold_start()  # repeatable: the chunk's results do not depend on what this worker solved before
+    group = kind == "group"
+    blocks: list[dict[str, np.ndarray]] = []
     paths: dict[str, int] = {}
+    preps: dict[str, int] = {}
     t0 = time.perf_counter()
     per: list[float] = []
+    prep_s: list[float] = []
     for k, v in enumerate(chunk):
         t1 = time.perf_counter()
+        fast = tables == "fast" and k > 0
         try:
-            c = variant_case(case, v)
-            prep = prepare(c)
+            # fast scenarios read prices from the model data: no inputs table is needed
+            prep, how = prepared_variant(case, v, state, inputs=not fast)
+            preps[how] = preps.get(how, 0) + 1
+            prep_s.append(time.perf_counter() - t1)
         except CaseValidationError as exc:
-            frames.append(_rows(v, None, "invalid", str(exc), None))
+            blocks.append(_empty_block(v, "invalid", str(exc)))
             continue
+        cold = ws.is_cold
         try:
-            if tables == "fast" and k > 0:
-                path, res, rows, err = ws.solve_fast(prep)
+            if fast:
+                path, res, ent, link, err = ws.solve_fast(prep)
                 paths[path] = paths.get(path, 0) + 1
-                frames.append(_fast_rows(v, rows, res, path, err))
+                path = "cold" if cold else path
+                if ent is None:
+                    blocks.append(_empty_block(v, str(res.status), err, path))
+                else:
+                    blocks.append(_block(v, ent, link, prep.data, str(res.status), path, float(res.objective)))
             else:
-                vr = ws.solve(prep)
+                vr = ws.solve_group(prep) if group else ws.solve(prep)
                 paths[vr.path] = paths.get(vr.path, 0) + 1
-                frames.append(_rows(v, vr.plan, str(vr.solve.status), vr.error, vr))
-                if tables == "fast" and vr.plan is not None:
-                    _compare_fast(ws.fast_rows(prep), vr.plan.annual, v.id)
+                if cold:  # the chunk's first solve starts cold (see WarmSolver.cold_start)
+                    vr.path = "cold"
+                if vr.plan is None:
+                    blocks.append(_empty_block(v, str(vr.solve.status), vr.error, vr.path))
+                else:
+                    ann = vr.plan.entities.annual if group else vr.plan.annual
+                    link = _plan_link_arrays(vr.plan) if group else None
+                    ent = {c: ann[c].to_numpy() for c in ("entity", "year", *YEAR_COLUMNS, *LINK_COLUMNS) if c in ann.columns}
+                    blocks.append(_block(v, ent, link, prep.data, str(vr.solve.status), vr.path,
+                                         float(vr.plan.summary["npv_cost_cny"])))
+                    if tables == "fast":
+                        _compare_fast(ws.fast_rows(prep), ann, v.id)
+                        if group:
+                            _compare_fast(ws.fast_group_rows(prep), pd.DataFrame({"entity": GROUP_ROW, **link}), v.id)
         except PlannerError as exc:  # e.g. the checker refused the plan
-            frames.append(_rows(v, None, "error", str(exc), None))
+            blocks.append(_empty_block(v, "error", str(exc)))
             continue
         per.append(time.perf_counter() - t1)
     info = {
         "pid": os.getpid(),
         "wall_s": time.perf_counter() - t0,
         "paths": paths,
+        "prepare": preps,
         "per_scenario_s": per,
+        "variant_s": prep_s,
         "highs_s": list(ws.stats.timings.get("solve_s", [])[-len(per) :]) if per else [],
     }
-    return pd.concat(frames, ignore_index=True), info
+    return _frame(blocks, group), info
+
+
+def _plan_link_arrays(gplan) -> dict[str, np.ndarray]:
+    ga = gplan.group_annual
+    out = {"year": ga["year"].to_numpy(dtype=np.int64)}
+    for c in ("pool_buy_t", "pool_hold_t"):
+        out[c] = ga[c].to_numpy(dtype=float) if c in ga.columns else np.zeros(len(ga))
+    out["link_cost_cny"] = ga["link_cost_cny"].to_numpy(dtype=float)
+    return out
 
 
 def _compare_fast(fast: pd.DataFrame, annual: pd.DataFrame, sid: str) -> None:
@@ -157,48 +245,98 @@ def _compare_fast(fast: pd.DataFrame, annual: pd.DataFrame, sid: str) -> None:
         raise PlanCheckError([f"scenario {sid}: fast ledger differs from the plan in {bad}"])
 
 
-def _fast_rows(v: Variant, rows: pd.DataFrame | None, res, path: str, error: str | None) -> pd.DataFrame:
-    if rows is None:
-        return _rows(v, None, str(res.status), error, None)
-    head = {
-        "scenario": v.id,
-        "kind": v.kind,
-        "probability": v.probability if v.probability is not None else math.nan,
-        "status": str(res.status),
-        "error": "",
-        "overrides": json.dumps(v.overrides, sort_keys=True, default=str),
-        "solver_path": path,
-        "npv_cost_cny": float(res.objective),
-        "nominal_cost_cny": float(rows["total_cost_cny"].sum()),
-    }
-    cols = ["entity", "year"] + [c for c in YEAR_COLUMNS if c in rows.columns]
-    df = rows[cols].copy()
-    for k, val in reversed(list(head.items())):
-        df.insert(0, k, val)
-    return df
+HEAD_COLUMNS = ("scenario", "kind", "probability", "status", "error", "overrides", "solver_path",
+                "npv_cost_cny", "nominal_cost_cny")
+_TEXT = {"scenario", "kind", "status", "error", "overrides", "solver_path", "entity", "level"}
 
 
-def _rows(v: Variant, plan, status: str, error: str | None, vr) -> pd.DataFrame:
-    head: dict[str, Any] = {
+def _columns(group: bool) -> list[str]:
+    """The tidy frame's columns, in order (every chunk writes exactly these)."""
+    cols = [*HEAD_COLUMNS, "entity", "year"] + (["level"] if group else []) + list(YEAR_COLUMNS)
+    return cols + (list(LINK_COLUMNS) + list(GROUP_COLUMNS) if group else [])
+
+
+def _head(v: Variant, status: str, error: str | None, path: str, npv: float, nominal: float) -> dict[str, Any]:
+    return {
         "scenario": v.id,
         "kind": v.kind,
         "probability": v.probability if v.probability is not None else math.nan,
         "status": status,
         "error": error or "",
         "overrides": json.dumps(v.overrides, sort_keys=True, default=str),
-        "solver_path": vr.path if vr is not None else "",
-        "npv_cost_cny": math.nan,
-        "nominal_cost_cny": math.nan,
+        "solver_path": path,
+        "npv_cost_cny": npv,
+        "nominal_cost_cny": nominal,
     }
-    if plan is None:
-        return pd.DataFrame([{**head, "entity": "", "year": -1}])
-    head["npv_cost_cny"] = float(plan.summary["npv_cost_cny"])
-    head["nominal_cost_cny"] = float(plan.summary["nominal_cost_cny"])
-    ann = plan.annual
-    cols = ["entity", "year"] + [c for c in YEAR_COLUMNS if c in ann.columns]
-    df = ann[cols].copy()
-    for k, val in reversed(list(head.items())):
-        df.insert(0, k, val)
+
+
+def _empty_block(v: Variant, status: str, error: str | None, path: str = "") -> dict[str, Any]:
+    return {"_head": _head(v, status, error, path, math.nan, math.nan), "_n": 1,
+            "entity": np.asarray([""], dtype=object), "year": np.asarray([-1], dtype=np.int64)}
+
+
+def _block(v: Variant, ent: dict[str, np.ndarray], link: dict[str, np.ndarray] | None, data, status: str,
+           path: str, npv: float) -> dict[str, Any]:
+    """A scenario's rows as column arrays. Entity case: one row per (entity, year). Group case
+    (``link`` given): ``level`` = entity-year rows, group-year rows (entity ``(group)``: sums over the
+    entities plus the link costs and the pool), one total row per entity and one for the group
+    (year 0: flows summed over the years; stocks and prices empty). Entity rows come entity-major."""
+    n = len(ent["year"])
+    if link is None:
+        nominal = float(np.sum(ent["total_cost_cny"]))
+        return {"_head": _head(v, status, None, path, npv, nominal), "_n": n, **ent}
+    years = np.asarray(data.years, dtype=np.int64)
+    ny, ne = len(years), n // len(years)
+    if not np.array_equal(np.asarray(ent["year"], dtype=np.int64), np.tile(years, ne)):
+        raise ValueError("group ledger rows are not entity-major")
+    ids = np.asarray(ent["entity"], dtype=object)[::ny]
+    flows = [c for c in FLOW_COLUMNS if c in ent]
+    gy: dict[str, np.ndarray] = {c: np.asarray(ent[c], dtype=float).reshape(ne, ny).sum(axis=0) for c in flows}
+    for c in GROUP_COLUMNS:
+        gy[c] = np.asarray(link[c], dtype=float)
+    gy["total_cost_cny"] = gy["total_cost_cny"] + gy["link_cost_cny"]
+    gy["discounted_cost_cny"] = gy["discounted_cost_cny"] + gy["link_cost_cny"] * np.asarray(data.discount_factor)
+    et = {c: np.asarray(ent[c], dtype=float).reshape(ne, ny).sum(axis=1) for c in flows}
+    gt = {c: np.asarray([gy[c].sum()]) for c in gy if c in FLOW_COLUMNS}
+    parts = [(ent, n, ent["entity"], ent["year"], "entity-year"),
+             (gy, ny, np.full(ny, GROUP_ROW, dtype=object), years, "group-year"),
+             (et, ne, ids, np.zeros(ne, dtype=np.int64), "entity"),
+             (gt, 1, np.asarray([GROUP_ROW], dtype=object), np.zeros(1, dtype=np.int64), "group")]
+    cols = [c for c in _columns(True)[len(HEAD_COLUMNS) + 3 :]]
+    out: dict[str, Any] = {
+        "entity": np.concatenate([p[2] for p in parts]),
+        "year": np.concatenate([np.asarray(p[3], dtype=np.int64) for p in parts]),
+        "level": np.concatenate([np.full(p[1], p[4], dtype=object) for p in parts]),
+    }
+    for c in cols:
+        out[c] = np.concatenate([np.asarray(p[0][c], dtype=float) if c in p[0] else np.full(p[1], np.nan) for p in parts])
+    out["_n"] = n + ny + ne + 1
+    out["_head"] = _head(v, status, None, path, npv, float(gt["total_cost_cny"][0]))
+    return out
+
+
+def _frame(blocks: list[dict[str, Any]], group: bool) -> pd.DataFrame:
+    """One frame from the scenarios' column arrays (one DataFrame per chunk, not per scenario)."""
+    cols = _columns(group)
+    sizes = [b["_n"] for b in blocks]
+    total = sum(sizes)
+    data: dict[str, Any] = {}
+    for c in cols:
+        if c in HEAD_COLUMNS:
+            vals = [b["_head"][c] for b in blocks]
+            data[c] = np.repeat(np.asarray(vals, dtype=object if c in _TEXT else float), sizes)
+        else:
+            parts = []
+            for b, k in zip(blocks, sizes, strict=True):
+                if c in b:
+                    parts.append(np.asarray(b[c], dtype=object if c in _TEXT else (np.int64 if c == "year" else float)))
+                else:
+                    parts.append(np.full(k, "" if c in _TEXT else np.nan, dtype=object if c in _TEXT else float))
+            data[c] = np.concatenate(parts) if parts else np.empty(0)
+    df = pd.DataFrame(data, index=pd.RangeIndex(total))
+    for c in _TEXT & set(cols):
+        df[c] = df[c].astype(str)
+    df["year"] = df["year"].astype("int64")
     return df
 
 
@@ -208,14 +346,18 @@ def _chunks(items: list[Variant], size: int) -> list[list[Variant]]:
 
 
 def _default_chunk(n: int, workers: int) -> int:
-    # about 4 tasks per worker, 2..50 scenarios each: tasks of roughly a second or more
-    return max(2, min(50, math.ceil(n / max(1, 4 * max(1, workers)))))
+    """About 16 tasks (enough for up to 4 workers to share evenly), 2..50 scenarios each. Not a
+    function of ``workers``: every chunk starts cold (``WarmSolver.cold_start``), so a chunk's
+    results do not depend on which worker ran it or what it ran before, and the same sweep gives
+    byte-identical result files with any number of workers."""
+    del workers
+    return max(2, min(50, math.ceil(n / 16)))
 
 
-def _run_local(case_json, chunks, opts, check, tables, workers, on_done) -> None:
+def _run_local(case_json, chunks, opts, check, tables, workers, on_done, kind="entity") -> None:
     if workers <= 0:
         for ch in chunks:
-            on_done(ch, *solve_chunk(case_json, ch, opts, check, tables))
+            on_done(ch, *solve_chunk(case_json, ch, opts, check, tables, kind))
         return
     import multiprocessing as mp
     from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
@@ -225,7 +367,7 @@ def _run_local(case_json, chunks, opts, check, tables, workers, on_done) -> None
     ctx = mp.get_context("forkserver")
     ctx.set_forkserver_preload(["planner.sweep", "planner.resolve", "planner.prepare"])
     with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
-        pending = {pool.submit(solve_chunk, case_json, ch, opts, check, tables): ch for ch in chunks}
+        pending = {pool.submit(solve_chunk, case_json, ch, opts, check, tables, kind): ch for ch in chunks}
         while pending:
             done, _ = wait(pending, return_when=FIRST_COMPLETED)
             for fut in done:
@@ -233,7 +375,7 @@ def _run_local(case_json, chunks, opts, check, tables, workers, on_done) -> None
                 on_done(ch, *fut.result())
 
 
-def _run_dask(case_json, chunks, opts, check, tables, workers, scheduler, on_done) -> None:
+def _run_dask(case_json, chunks, opts, check, tables, workers, scheduler, on_done, kind="entity") -> None:
     from distributed import Client, LocalCluster, as_completed
 
     cluster = None
@@ -251,7 +393,7 @@ def _run_dask(case_json, chunks, opts, check, tables, workers, scheduler, on_don
         client = Client(scheduler)
     try:
         futs = {
-            client.submit(solve_chunk, case_json, ch, opts, check, tables, pure=False): i
+            client.submit(solve_chunk, case_json, ch, opts, check, tables, kind, pure=False): i
             for i, ch in enumerate(chunks)
         }
         for fut in as_completed(list(futs)):
@@ -263,7 +405,7 @@ def _run_dask(case_json, chunks, opts, check, tables, workers, scheduler, on_don
 
 
 def sweep(
-    case: CaseSpec,
+    case: Any,
     variants: Any,
     *,
     opts: SolveOptions | None = None,
@@ -292,6 +434,7 @@ def sweep(
     t_setup = time.perf_counter()
     if tables not in ("plan", "fast"):
         raise ValueError(f"tables must be 'plan' or 'fast', not {tables!r}")
+    kind = "group" if is_group(case) else "entity"
     vs = as_variants(case, variants)
     validate_variants(case, vs)
     opts = opts or SolveOptions(duals=True)
@@ -341,9 +484,9 @@ def sweep(
     t0 = time.perf_counter()
     try:
         if scheduler is None:
-            _run_local(case_json, chunks, opts, check, tables, workers, on_done)
+            _run_local(case_json, chunks, opts, check, tables, workers, on_done, kind)
         else:
-            _run_dask(case_json, chunks, opts, check, tables, workers, scheduler, on_done)
+            _run_dask(case_json, chunks, opts, check, tables, workers, scheduler, on_done, kind)
     finally:
         if bar is not None:
             bar.close()
@@ -369,16 +512,18 @@ def sweep(
         "run_s": run_s,
         "per_scenario_s": per,
         "highs_s": [x for i in infos for x in i["highs_s"]],
+        "variant_s": [x for i in infos for x in i.get("variant_s", [])],
         "paths": _sum_paths(infos),
+        "prepare": _sum_paths(infos, "prepare"),
         "worker_pids": sorted({i["pid"] for i in infos}),
     }
     return SweepResult(frame=frame, scenarios=scen, stats=stats)
 
 
-def _sum_paths(infos: Iterable[dict]) -> dict[str, int]:
+def _sum_paths(infos: Iterable[dict], key: str = "paths") -> dict[str, int]:
     out: dict[str, int] = {}
     for i in infos:
-        for k, v in i["paths"].items():
+        for k, v in i.get(key, {}).items():
             out[k] = out.get(k, 0) + v
     return out
 
@@ -389,7 +534,8 @@ def _order(frame: pd.DataFrame, ids: list[str]) -> pd.DataFrame:
     rank = {s: i for i, s in enumerate(ids)}
     frame = frame[frame["scenario"].isin(rank)].copy()
     frame["_r"] = frame["scenario"].map(rank)
-    frame = frame.sort_values(["_r", "entity", "year"], kind="stable").drop(columns="_r")
+    # stable: the rows of a scenario keep the order its worker wrote them in
+    frame = frame.sort_values("_r", kind="stable").drop(columns="_r")
     return frame.drop_duplicates(["scenario", "entity", "year"]).reset_index(drop=True)
 
 

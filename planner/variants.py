@@ -130,8 +130,9 @@ def price_path_factors(years: list[int], spec: PricePathSpec) -> list[list[float
     return paths
 
 
-def generate(case: CaseSpec, spec: SweepSpec) -> list[Variant]:
-    """All variants of a sweep, in a deterministic order with unique ids."""
+def generate(case: Any, spec: SweepSpec) -> list[Variant]:
+    """All variants of a sweep, in a deterministic order with unique ids. Price paths of a group case
+    are ``price_factor`` overrides (one factor a year for every entity's prices)."""
     out: list[Variant] = []
     if spec.include_base:
         out.append(Variant("base", {}, "base"))
@@ -147,7 +148,15 @@ def generate(case: CaseSpec, spec: SweepSpec) -> list[Variant]:
             out.append(
                 Variant(f"tornado-{k}-{end}", {k: v}, "tornado", tags={"parameter": k, "end": end})
             )
-    if spec.price_paths is not None:
+    if spec.price_paths is not None and is_group(case):
+        pp = spec.price_paths
+        years = case.group.horizon.years
+        for i, fs in enumerate(price_path_factors(years, pp)):
+            ov = {f"{FACTOR}.{y}": f for y, f in zip(years, fs, strict=True)}
+            ov[f"{FACTOR}_fields"] = ",".join(pp.fields)
+            ov[f"{FACTOR}_decimals"] = pp.decimals
+            out.append(Variant(f"path-{i:05d}", ov, "price_path", 1.0 / pp.n, tags={"path": i}))
+    elif spec.price_paths is not None:
         pp = spec.price_paths
         market = {r.year: r for r in case.market}
         factors = price_path_factors(case.years, pp)
@@ -183,19 +192,264 @@ def variant_case(case: CaseSpec, v: Variant) -> CaseSpec:
         raise CaseValidationError("<sweep>", [(f"scenario {v.id}: {loc}", msg) for loc, msg in exc.problems]) from None
 
 
-def validate_variants(case: CaseSpec, variants: list[Variant]) -> None:
+# ------------------------------------------------------------------------------------ group cases
+GROUP_YEAR_TABLES = {"limits": ("limits",), "rows": ("ccer_pool", "rows")}
+"""Year tables of the group schema: a numeric segment after them selects the row of that year."""
+FACTOR = "price_factor"
+"""Override ``price_factor.<year>`` (group cases): multiply the market prices ``price_factor_fields``
+(default CEA buy and sell prices) of every entity in that year by the factor, rounded to
+``price_factor_decimals`` (default 2); with a CCER pool and ``ccer_cny_per_t`` among the fields the
+pool's CCER price too. Generated price paths of group cases are written this way."""
+
+
+@dataclass
+class Applied:
+    """A variant applied to the base case and validated (see ``planner.reprice``)."""
+
+    case: Any
+    """The variant's ``CaseSpec`` or ``GroupCaseSpec``."""
+    reprice: bool
+    """Only prices changed: the base preparation may be repriced instead of prepared again."""
+    changed: dict[str, CaseSpec] = field(default_factory=dict)
+    """Group cases: the entities whose case changed."""
+
+
+def is_group(case: Any) -> bool:
+    from planner.group_schema import GroupCaseSpec
+
+    return isinstance(case, GroupCaseSpec)
+
+
+def _err(v: Variant, problems: list[tuple[str, str]]) -> CaseValidationError:
+    return CaseValidationError("<sweep>", [(f"scenario {v.id}: {loc}" if loc else f"scenario {v.id}", msg) for loc, msg in problems])
+
+
+def _factor_fields(ov: dict[str, Any]) -> tuple[list[str], int]:
+    fields = ov.get(f"{FACTOR}_fields", "cea_buy_cny_per_t,cea_sell_cny_per_t")
+    if isinstance(fields, str):
+        fields = [f.strip() for f in fields.split(",") if f.strip()]
+    return list(fields), int(ov.get(f"{FACTOR}_decimals", 2))
+
+
+def expand_group_paths(spec: Any, overrides: dict[str, Any]) -> dict[str, Any]:
+    """Group overrides with ``price_factor`` and ``*`` (entities, years) expanded, in order."""
+    from planner.reprice import PRICE_FIELDS
+
+    ids = [c.entity.id for c in spec.entities]
+    out: dict[str, Any] = {}
+    factors = {k: val for k, val in overrides.items() if k.startswith(f"{FACTOR}.")}
+    if factors:
+        fields, dec = _factor_fields(overrides)
+        bad = [f for f in fields if f not in PRICE_FIELDS]
+        if bad:
+            raise CaseValidationError("<sweep>", [(f"{FACTOR}_fields", f"not market price fields: {bad}; expected some of {', '.join(PRICE_FIELDS)}")])
+        years = spec.group.horizon.years
+        pool = {r.year: r for r in spec.ccer_pool.rows} if spec.ccer_pool else {}
+        for key, f in factors.items():
+            y = key.split(".", 1)[1]
+            if not (y.isdigit() and int(y) in years):
+                raise CaseValidationError("<sweep>", [(key, f"expected {FACTOR}.<year> for a year of {years[0]}-{years[-1]}")])
+            yi = int(y)
+            for c in spec.entities:
+                row = next(r for r in c.market if r.year == yi)
+                for fld in fields:
+                    base = getattr(row, fld)
+                    if base is not None:
+                        out[f"entities.{c.entity.id}.market.{yi}.{fld}"] = round(base * float(f), dec)
+            if "ccer_cny_per_t" in fields and yi in pool:
+                out[f"ccer_pool.rows.{yi}.ccer_cny_per_t"] = round(pool[yi].ccer_cny_per_t * float(f), dec)
+    for path, value in overrides.items():
+        if path.startswith(f"{FACTOR}"):
+            continue
+        if path.startswith("entities."):
+            rest = path[len("entities.") :]
+            if rest.startswith("*."):
+                targets = [(i, rest[2:]) for i in ids]
+            else:
+                hit = [i for i in ids if rest.startswith(i + ".")]
+                if not hit:
+                    raise CaseValidationError("<sweep>", [(path, f"no entity of the group matches (entities.<id>.<path>, ids {', '.join(ids[:5])}{'...' if len(ids) > 5 else ''}, or entities.*.<path>)")])
+                i = max(hit, key=len)
+                targets = [(i, rest[len(i) + 1 :])]
+            for i, sub in targets:
+                case = spec.entities[ids.index(i)]
+                for p2, v2 in expand_paths(case, {sub: value}).items():
+                    out[f"entities.{i}.{p2}"] = v2
+            continue
+        parts = path.split(".")
+        if "*" in parts:
+            k = parts.index("*")
+            table = tuple(parts[:k])
+            if table not in GROUP_YEAR_TABLES.values():
+                raise CaseValidationError("<sweep>", [(path, "'*' stands for the years of a year table (limits, ccer_pool.rows) or for every entity (entities.*.<path>)")])
+            node: Any = spec
+            for p in table:
+                node = getattr(node, p, None) if node is not None else None
+            for r in node or []:
+                out[".".join(parts[:k] + [str(r.year)] + parts[k + 1 :])] = value
+            continue
+        out[path] = value
+    return out
+
+
+def _set_group_path(raw: dict, path: str, value: Any) -> None:
+    parts = path.split(".")
+    for table in GROUP_YEAR_TABLES.values():
+        n = len(table)
+        if tuple(parts[:n]) == table and len(parts) > n and parts[n].isdigit() and int(parts[n]) >= 2019:
+            node: Any = raw
+            for p in table:
+                node = node.get(p) if isinstance(node, dict) else None
+            if not isinstance(node, list):
+                raise KeyError(f"{path}: the case has no {'.'.join(table)}")
+            rows = [r for r in node if r.get("year") == int(parts[n])]
+            if not rows:
+                raise KeyError(f"{path}: no row for year {parts[n]}")
+            if len(parts) == n + 1:
+                node[node.index(rows[0])] = value
+            else:
+                set_path(rows[0], ".".join(parts[n + 1 :]), value)
+            return
+    set_path(raw, path, value)
+
+
+def _group_level(spec: Any, v: Variant, grp: dict[str, Any], entities: list[CaseSpec]):
+    from planner.group_schema import GroupCaseSpec
+    from planner.io import _friendly, _loc
+
+    raw = spec.model_dump(mode="python", exclude={"entities"})
+    try:
+        for path, value in grp.items():
+            _set_group_path(raw, path, value)
+    except (KeyError, IndexError, ValueError, TypeError) as exc:
+        msg = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
+        raise _err(v, [("", f"cannot apply overrides: {msg}")]) from None
+    try:
+        # the entities are validated CaseSpec objects (pydantic does not validate them again);
+        # the group's own fields and its cross-field rules are
+        return GroupCaseSpec.model_validate({**raw, "entities": entities})
+    except ValidationError as exc:
+        problems: list[tuple[str, str]] = []
+        for err in exc.errors():
+            loc = _loc(err["loc"], raw)
+            for line in err["msg"].removeprefix("Value error, ").split("\n"):
+                problems.append((loc, _friendly(line, err)) if loc or ": " not in line else tuple(line.split(": ", 1)))  # type: ignore[arg-type]
+        raise _err(v, problems) from None
+
+
+def apply_variant(case: Any, v: Variant) -> Applied:
+    """Apply ``v`` to ``case`` (entity or group) and validate what it changes.
+
+    Entity-case variants that change only market prices validate the changed market rows
+    (``planner.reprice.set_market_prices``); other variants the whole case. Group variants validate
+    every changed entity (likewise) and the group's own settings and cross-field rules; unchanged
+    entities stay the base case's validated objects. Errors name the scenario and the path."""
+    from planner.io import parse_case
+    from planner.reprice import POOL_PRICE_FIELDS, price_path, set_market_prices
+
+    if not is_group(case):
+        ov = expand_paths(case, v.overrides)
+        changes = {}
+        for path in ov:
+            pp = price_path(path.split("."))
+            if pp is None or pp[0] < 2019:
+                return Applied(variant_case(case, v), False)
+            changes[pp] = ov[path]
+        try:
+            return Applied(set_market_prices(case, changes) if changes else case, True)
+        except CaseValidationError as exc:
+            raise _err(v, exc.problems) from None
+    spec = case
+    try:
+        ov = expand_group_paths(spec, v.overrides)
+    except CaseValidationError as exc:
+        raise _err(v, exc.problems) from None
+    per: dict[str, dict[str, Any]] = {}
+    grp: dict[str, Any] = {}
+    ids = [c.entity.id for c in spec.entities]
+    for path, value in ov.items():
+        if path.startswith("entities."):
+            rest = path[len("entities.") :]
+            i = max((i for i in ids if rest.startswith(i + ".")), key=len)
+            per.setdefault(i, {})[rest[len(i) + 1 :]] = value
+        else:
+            grp[path] = value
+    reprice = True
+    changed: dict[str, CaseSpec] = {}
+    problems: list[tuple[str, str]] = []
+    for i, sub in per.items():
+        base = spec.entities[ids.index(i)]
+        changes = {}
+        for path, value in sub.items():
+            pp = price_path(path.split("."))
+            if pp is None or pp[0] < 2019:
+                changes = None
+                break
+            changes[pp] = value
+        try:
+            if changes is not None:
+                changed[i] = set_market_prices(base, changes)
+                continue
+            reprice = False
+            raw = base.model_dump(mode="python")
+            try:
+                for path, value in sub.items():
+                    set_path(raw, path, value)
+            except (KeyError, IndexError, ValueError, TypeError) as exc:
+                msg = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
+                problems.append((f"entities ({i})", f"cannot apply overrides: {msg}"))
+                continue
+            changed[i] = parse_case(raw, f"entities ({i})")
+        except CaseValidationError as exc:
+            problems += [(f"entities ({i}).{loc}" if loc else f"entities ({i})", msg) for loc, msg in exc.problems]
+    if problems:
+        raise _err(v, problems)
+    for path in grp:
+        parts = path.split(".")
+        if not (len(parts) == 4 and parts[:2] == ["ccer_pool", "rows"] and parts[3] in POOL_PRICE_FIELDS):
+            reprice = False
+    entities = [changed.get(c.entity.id, c) for c in spec.entities]
+    if grp or not reprice:
+        new = _group_level(spec, v, grp, entities)
+    else:
+        # only entity market prices changed: the group's validators read entity ids and horizons only
+        new = spec.model_copy(update={"entities": entities})
+    return Applied(new, reprice, changed)
+
+
+def variant_group_full(spec: Any, v: Variant) -> Any:
+    """A group variant validated in full (every entity through the entity schema, then the group):
+    the reference that ``apply_variant`` is tested against."""
+    from planner.group_schema import GroupCaseSpec
+    from planner.io import parse_case
+
+    ov = expand_group_paths(spec, v.overrides)
+    raw = spec.model_dump(mode="python")
+    ids = [c.entity.id for c in spec.entities]
+    for path, value in ov.items():
+        if path.startswith("entities."):
+            rest = path[len("entities.") :]
+            i = max((i for i in ids if rest.startswith(i + ".")), key=len)
+            set_path(raw["entities"][ids.index(i)], rest[len(i) + 1 :], value)
+        else:
+            _set_group_path(raw, path, value)
+    ents = [parse_case(e, f"entities ({e['entity']['id']})") for e in raw.pop("entities")]
+    return GroupCaseSpec.model_validate({**raw, "entities": ents})
+
+
+def validate_variants(case: Any, variants: list[Variant]) -> None:
     """Re-validate every variant; raise one error listing every invalid scenario."""
     problems: list[tuple[str, str]] = []
     for v in variants:
         try:
-            variant_case(case, v)
+            apply_variant(case, v)
         except CaseValidationError as exc:
             problems.extend(exc.problems)
     if problems:
         raise CaseValidationError("<sweep>", problems)
 
 
-def as_variants(case: CaseSpec, variants: Any) -> list[Variant]:
+def as_variants(case: Any, variants: Any) -> list[Variant]:
     """Accept a ``SweepSpec``, its dict form, or a list of override dicts / ``Variant``s."""
     if isinstance(variants, SweepSpec):
         return generate(case, variants)

@@ -1,0 +1,211 @@
+"""Cheap variants for sweeps: validate only what a price variant changes, re-prepare only prices.
+
+A sweep scenario that changes only market prices of a case (``market.<year>.<field>`` for the
+fields in ``PRICE_FIELDS``; in a group also ``ccer_pool.rows.<year>.<price>``) does not need the
+whole schema and the whole preparation again:
+
+- **Validation of the changed subtree.** Every changed market row is validated again by its own
+  schema model (``MarketRow``: field bounds and the row's cross-field rule, e.g. sell price not
+  above the buy price), likewise a changed CCER-pool row (``PoolRow``). The case-level validators
+  (``CaseSpec``'s cross checks, ``GroupCaseSpec``'s) read market rows only through their years,
+  which a price variant cannot change. The result equals the full validation (same case, or an
+  error for the same scenario): ``tests/solver/test_sweep_group.py`` compares both on hundreds of
+  generated variants, valid and invalid.
+- **Re-preparation of the price fields.** ``reprice`` recomputes, from the new rows and the base
+  preparation, exactly the fields of ``planner.prepare.prepare`` that depend on these prices (model
+  prices, fines, terminal values, the inputs table's price columns, the arbitrage warnings) and
+  keeps everything else (allocation, relief, limits, carry-over rules, projects). It is used only
+  when the base case has no absolute-cap price band (``can_reprice``), and the same test compares it
+  with the full ``prepare`` / ``prepare_group`` field by field.
+
+Anything else (volumes, limits, allocation, policy, a CCER sale price, the group's transfer
+settings) takes the full path: schema validation and ``prepare``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+from pydantic import ValidationError
+
+from models.data import EntityData
+from planner.errors import CaseValidationError
+from planner.prepare import PreparedCase, _arbitrage_warnings
+from planner.schema import CaseSpec, MarketRow
+
+PRICE_FIELDS = (
+    "cea_buy_cny_per_t",
+    "cea_sell_cny_per_t",
+    "cea_spread_cny_per_t",
+    "ccer_cny_per_t",
+    "fee_cny_per_t",
+    "ccer_fee_cny_per_t",
+    "penalty_reference_cny_per_t",
+)
+"""Market-row fields whose change re-prepares prices only. (``ccer_sell_cny_per_t`` is not one:
+giving or removing it opens or closes CCER sales, a bound.)"""
+POOL_PRICE_FIELDS = ("ccer_cny_per_t", "fee_cny_per_t")
+
+ENTITY_PRICE_FIELDS = (
+    "price_buy_cny_per_t",
+    "price_sell_cny_per_t",
+    "fee_cea_cny_per_t",
+    "price_ccer_buy_cny_per_t",
+    "price_ccer_sell_cny_per_t",
+    "fee_ccer_cny_per_t",
+    "penalty_cny_per_t",
+    "price_auction_cny_per_t",
+    "terminal_deduction_cny_per_t",
+    "terminal_cea_value_cny_per_t",
+    "borrow_terminal_cny_per_t",
+)
+"""``EntityData`` fields that ``reprice`` recomputes."""
+POOLED = ("price_ccer_buy_cny_per_t", "price_ccer_sell_cny_per_t", "fee_ccer_cny_per_t")
+"""Entity CCER prices a group with a CCER pool replaces by the pool's."""
+
+
+def price_path(parts: list[str]) -> tuple[int, str] | None:
+    """(year, field) when ``parts`` is ``market.<year>.<price field>``, else None."""
+    if len(parts) == 3 and parts[0] == "market" and parts[1].isdigit() and parts[2] in PRICE_FIELDS:
+        return int(parts[1]), parts[2]
+    return None
+
+
+def can_reprice(base: PreparedCase) -> bool:
+    """Prices of the base case enter the model unclamped (no absolute-cap reserve band, no auction)."""
+    return "absolute_cap" not in set(base.inputs["allocation_regime"])
+
+
+def _problems(exc: ValidationError, where: str) -> list[tuple[str, str]]:
+    out = []
+    for e in exc.errors():
+        loc = ".".join(str(x) for x in e["loc"])
+        msg = e["msg"].removeprefix("Value error, ")
+        out.append((f"{where}.{loc}" if loc else where, msg))
+    return out
+
+
+def set_market_prices(case: CaseSpec, changes: dict[tuple[int, str], Any]) -> CaseSpec:
+    """``case`` with market prices changed, each changed row validated again by ``MarketRow``.
+
+    Raises ``CaseValidationError`` naming the row (as a full validation does) and the field."""
+    by_year: dict[int, dict[str, Any]] = {}
+    for (y, f), v in changes.items():
+        by_year.setdefault(y, {})[f] = v
+    rows = list(case.market)
+    index = {r.year: i for i, r in enumerate(rows)}
+    problems: list[tuple[str, str]] = []
+    for y in sorted(by_year, key=lambda y: (index.get(y, len(rows)), y)):  # in row order, as pydantic reports
+        upd = by_year[y]
+        if y not in index:
+            problems.append((f"market.{y}", f"no row for year {y}"))
+            continue
+        i = index[y]
+        raw = rows[i].model_dump(mode="python")
+        raw.update(upd)
+        try:
+            rows[i] = MarketRow.model_validate(raw)
+        except ValidationError as exc:
+            problems += _problems(exc, f"market[{i}] (year {y})")
+    if problems:
+        raise CaseValidationError("<case>", problems)
+    return case.model_copy(update={"market": rows})
+
+
+def reprice_entity(base: PreparedCase, case: CaseSpec, *, inputs: bool = True) -> PreparedCase:
+    """``prepare(case)`` for a ``case`` that differs from ``base.case`` only in ``PRICE_FIELDS`` of its
+    market rows (and ``can_reprice(base)``): the price fields recomputed as ``prepare`` does.
+
+    ``inputs=False`` skips the inputs table (a pandas frame, the slowest part): the result's
+    ``inputs`` is then ``None`` and it serves only the fast sweep ledger, which reads the model data."""
+    years = case.years
+    market = {r.year: r for r in case.market}
+    e0 = base.data.entities[0]
+    buy = [market[y].cea_buy_cny_per_t for y in years]
+    sell = [market[y].sell_price for y in years]
+    ccer_buy = [market[y].ccer_cny_per_t for y in years]
+    multiple = base.pack["penalty.multiple"]
+    penalty = [multiple * (market[y].penalty_reference_cny_per_t or market[y].cea_buy_cny_per_t) for y in years]
+    fin = case.finance
+    term_cea = sell[-1] if fin.terminal_value == "sell_price" else e0.terminal_cea_value_cny_per_t
+    e = replace(
+        e0,
+        price_buy_cny_per_t=tuple(buy),
+        price_sell_cny_per_t=tuple(sell),
+        fee_cea_cny_per_t=tuple(market[y].fee_cny_per_t for y in years),
+        price_ccer_buy_cny_per_t=tuple(ccer_buy),
+        fee_ccer_cny_per_t=tuple(market[y].ccer_fee_cny_per_t for y in years),
+        penalty_cny_per_t=tuple(penalty),
+        terminal_deduction_cny_per_t=buy[-1],
+        terminal_cea_value_cny_per_t=term_cea,
+        borrow_terminal_cny_per_t=buy[-1],
+        price_auction_cny_per_t=tuple(b * (1 - 0.0) for b in buy),  # no auction discount without a cap
+    )
+    data = replace(base.data, entities=(e,))
+    df = list(base.data.discount_factor)
+    rules = list(e0.carry_rules)
+    old = _arbitrage_warnings(
+        years, list(e0.price_buy_cny_per_t), list(e0.price_sell_cny_per_t), df, rules,
+        {r.year: r for r in base.case.market}, e0.terminal_cea_value_cny_per_t,
+    )
+    keep = base.warnings[: len(base.warnings) - len(old)]
+    if base.warnings[len(keep):] != old:  # the arbitrage warnings are prepare's last ones
+        raise AssertionError("reprice: the base warnings do not end with its arbitrage warnings")
+    warnings = keep + _arbitrage_warnings(years, buy, sell, df, rules, market, term_cea)
+    table = None
+    if inputs:
+        table = base.inputs.copy()
+        table["cea_buy_cny_per_t"] = buy
+        table["cea_sell_cny_per_t"] = sell
+        table["ccer_cny_per_t"] = ccer_buy
+        table["fee_cny_per_t"] = list(e.fee_cea_cny_per_t)
+        table["ccer_fee_cny_per_t"] = list(e.fee_ccer_cny_per_t)
+        table["penalty_cny_per_t"] = penalty
+    return replace(base, case=case, data=data, inputs=table, warnings=warnings, notes=list(base.notes))
+
+
+def _with_prices(target: EntityData, source: EntityData, *, pool: bool) -> EntityData:
+    fields = [f for f in ENTITY_PRICE_FIELDS if not (pool and f in POOLED)]
+    return replace(target, **{f: getattr(source, f) for f in fields})
+
+
+def reprice_group(base, spec, changed: dict[str, CaseSpec], *, inputs: bool = True):
+    """``prepare_group(spec)`` for a ``spec`` that differs from ``base.spec`` only in entity market
+    prices (``changed``: the new cases of the entities whose prices changed) and CCER-pool prices.
+
+    Each changed entity is repriced as alone (``reprice_entity``), then placed in the group as
+    ``planner.group_prepare.prepare_group`` does: same prices in the group block (the pooled CCER
+    prices stay the pool's), the default internal transfer price is the mean buy price again."""
+    from planner.group_prepare import PreparedGroup
+
+    assert isinstance(base, PreparedGroup)
+    years = spec.group.horizon.years
+    pool = spec.ccer_pool
+    preps = list(base.entities)
+    gents = list(base.data.entities)
+    alone = list(base.standalone.entities)
+    for k, p in enumerate(preps):
+        c = changed.get(p.case.entity.id)
+        if c is None:
+            continue
+        np_ = reprice_entity(p, c, inputs=inputs)
+        preps[k] = np_
+        new = np_.data.entities[0]
+        gents[k] = _with_prices(gents[k], new, pool=pool is not None)
+        alone[k] = _with_prices(alone[k], new, pool=False)
+    links = base.data.group
+    assert links is not None
+    upd: dict[str, Any] = {}
+    if spec.transfers.price_cny_per_t is None:
+        n = len(years)
+        upd["transfer_price_cny_per_t"] = tuple(sum(e.price_buy_cny_per_t[i] for e in alone) / len(alone) for i in range(n))
+    if pool is not None:
+        prow = {r.year: r for r in pool.rows}
+        upd["pool_price_cny_per_t"] = tuple(prow[y].ccer_cny_per_t for y in years)
+        upd["pool_fee_cny_per_t"] = tuple(prow[y].fee_cny_per_t for y in years)
+    data = replace(base.data, entities=tuple(gents), group=replace(links, **upd))
+    standalone = replace(base.standalone, entities=tuple(alone))
+    warnings = [f"{p.case.entity.id}: {w}" for p in preps for w in p.warnings]
+    return replace(base, spec=spec, data=data, entities=tuple(preps), standalone=standalone,
+                   warnings=warnings, notes=list(base.notes))
