@@ -20,8 +20,9 @@ def check_plan(data: ModelData, plan, *, objective: float | None = None) -> list
     fails: list[str] = []
     years = list(data.years)
     ann = plan.annual
+    by_entity = {e: g for e, g in ann.groupby("entity", sort=False)}
     for ent in data.entities:
-        a = ann[ann["entity"] == ent.id].set_index("year").reindex(years)
+        a = by_entity.get(ent.id, ann.iloc[:0]).set_index("year").reindex(years)
         if a.isna().all(axis=1).any():
             fails.append(f"{ent.id}: the annual table lacks some years")
             continue
@@ -183,22 +184,26 @@ def _check_costs(data: ModelData, plan, objective: float | None, *, link_npv: fl
     years = list(data.years)
     costs = plan.costs.set_index(["entity", "year", "component"])["nominal_cny"]
     total = 0.0
+    def split(df: pd.DataFrame) -> dict[str, pd.DataFrame]:  # once: filtering per entity is quadratic
+        return {e: x for e, x in df.groupby("entity", sort=False)} if not df.empty and "entity" in df.columns else {}
+
+    annual, abatement, builds_by, lots_by = (split(plan.annual), split(plan.abatement), split(plan.builds),
+                                             split(plan.ccer_lots))
     for d in data.entities:
-        a = plan.annual[plan.annual["entity"] == d.id].set_index("year")
-        ab = plan.abatement[plan.abatement["entity"] == d.id] if not plan.abatement.empty else plan.abatement
+        a = annual.get(d.id, plan.annual.iloc[:0]).set_index("year")
+        ab = abatement.get(d.id, plan.abatement.iloc[:0])
         measures = {m.id: m for m in d.measures}
         projects = {p.id: p for p in d.projects}
-        builds = plan.builds[plan.builds["entity"] == d.id]
-        lots = plan.ccer_lots[plan.ccer_lots["entity"] == d.id] if not plan.ccer_lots.empty else plan.ccer_lots
-        for i, y in enumerate(years):
-            r = a.loc[y]
+        builds = builds_by.get(d.id, plan.builds.iloc[:0])
+        lots = lots_by.get(d.id, plan.ccer_lots.iloc[:0])
+        abate_by_year: dict[int, float] = {}
+        for x in ab.itertuples(index=False):
+            abate_by_year[int(x.year)] = abate_by_year.get(int(x.year), 0.0) + measures[x.measure].cost_cny_per_t[years.index(int(x.year))] * x.abate_t
+        rows = a.reindex(years)
+        for i, (y, r) in enumerate(zip(years, rows.itertuples(index=False), strict=True)):
             buy_t, sell_t = (r.market_buy_t, r.market_sell_t) if settle else (r.buy_t, r.sell_t)
             want = {
-                "abatement": sum(
-                    measures[x.measure].cost_cny_per_t[i] * x.abate_t
-                    for x in ab.itertuples(index=False)
-                    if int(x.year) == y
-                ),
+                "abatement": abate_by_year.get(y, 0.0),
                 "capex": 0.0,
                 "opex": 0.0,
                 "purchase": d.price_buy_cny_per_t[i] * buy_t + d.per_year("price_auction_cny_per_t", i) * r.auction_buy_t,
@@ -248,8 +253,9 @@ def check_group(data: ModelData, gplan, *, objective: float | None = None) -> li
     plan = gplan.entities
     ann = plan.annual
     excl = g is not None and g.transfers != "none" and not g.transfers_in_net_sales
+    by_entity = {e: g for e, g in ann.groupby("entity", sort=False)}
     for ent in data.entities:
-        a = ann[ann["entity"] == ent.id].set_index("year").reindex(years)
+        a = by_entity.get(ent.id, ann.iloc[:0]).set_index("year").reindex(years)
         if a.isna().all(axis=1).any():
             fails.append(f"{ent.id}: the annual table lacks some years")
             continue
@@ -259,12 +265,14 @@ def check_group(data: ModelData, gplan, *, objective: float | None = None) -> li
     a = ann.set_index(["entity", "year"])
     scale = max([1.0] + [max(e.emissions_baseline_t) for e in data.entities])
     price = {y: g.transfer_price_cny_per_t[i] for i, y in enumerate(years)} if g.transfer_price_cny_per_t else {}
+    rows = a.reindex(pd.MultiIndex.from_product([[d.id for d in data.entities], years]))
+    cells = iter(rows.itertuples(index=False))
     for k, d in enumerate(data.entities):
         for i, y in enumerate(years):
-            r = a.loc[(d.id, y)]
+            r = next(cells)
             tag = f"{d.id} {y}"
             for q in ("market_buy_t", "market_sell_t", "transfer_in_t", "transfer_out_t"):
-                if r[q] < -_tol(scale):
+                if getattr(r, q) < -_tol(scale):
                     fails.append(f"{tag}: {q} is negative")
             _close(fails, f"{tag}: CEA bought = market + transfers in", r.buy_t, r.market_buy_t + r.transfer_in_t, scale)
             _close(fails, f"{tag}: CEA sold = market + transfers out", r.sell_t, r.market_sell_t + r.transfer_out_t, scale)
@@ -292,9 +300,10 @@ def check_group(data: ModelData, gplan, *, objective: float | None = None) -> li
         # the transfer matrix delivers exactly each entity's net transfers
         sent = tr.groupby(["seller", "year"])["transfer_t"].sum()
         got = tr.groupby(["buyer", "year"])["transfer_t"].sum()
+        cells = iter(rows.itertuples(index=False))
         for d in data.entities:
             for y in years:
-                r = a.loc[(d.id, y)]
+                r = next(cells)
                 net = float(sent.get((d.id, y), 0.0)) - float(got.get((d.id, y), 0.0))
                 _close(fails, f"{d.id} {y}: transfer matrix vs net transfers", net, r.transfer_out_t - r.transfer_in_t, scale)
     link_npv = 0.0
@@ -331,7 +340,7 @@ def check_group(data: ModelData, gplan, *, objective: float | None = None) -> li
         got_pool = float(tiers.get((y, "pool"), 0.0))
         if not math.isclose(got_pool, want_pool, rel_tol=1e-7, abs_tol=1e-3):
             fails.append(f"group {y}: pool cost {got_pool:,.2f} != recomputed {want_pool:,.2f}")
-        settled = float(sum(price.get(y, 0.0) * (a.loc[(d.id, y)].transfer_in_t - a.loc[(d.id, y)].transfer_out_t) for d in data.entities))
+        settled = price.get(y, 0.0) * float(tin[y] - tout[y])
         if abs(settled) > _tol(scale * max(price.values(), default=1.0)):
             fails.append(f"group {y}: internal settlement of transfers does not net to zero ({settled:,.2f} CNY)")
         link_npv += data.discount_factor[i] * (want_pool + want_tiers)

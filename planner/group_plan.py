@@ -100,19 +100,27 @@ def transfer_matrix(transfers: pd.DataFrame, entities: list[str]) -> pd.DataFram
     return wide
 
 
-def _entity_results(results, e: str, discounted: float):
-    def pick(df: pd.DataFrame) -> pd.DataFrame:
-        return df[df["entity"] == e].reset_index(drop=True) if not df.empty else df
+def _by_entity(df: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    """A long table split by entity once (filtering it per entity is quadratic in the fleet size)."""
+    if df.empty or "entity" not in df.columns:
+        return {}
+    return {e: g.reset_index(drop=True) for e, g in df.groupby("entity", sort=False)}
+
+
+def _entity_results(results, split: dict[str, dict[str, pd.DataFrame]], e: str, discounted: float):
+    def pick(name: str) -> pd.DataFrame:
+        df = getattr(results, name)
+        return split[name].get(e, df.iloc[:0].reset_index(drop=True)) if not df.empty else df
 
     return replace(
         results,
-        annual=pick(results.annual),
-        abatement=pick(results.abatement),
-        builds=pick(results.builds),
-        project_years=pick(results.project_years),
-        ccer_lots=pick(results.ccer_lots),
-        costs=pick(results.costs),
-        duals=pick(results.duals),
+        annual=pick("annual"),
+        abatement=pick("abatement"),
+        builds=pick("builds"),
+        project_years=pick("project_years"),
+        ccer_lots=pick("ccer_lots"),
+        costs=pick("costs"),
+        duals=pick("duals"),
         objective_cny=discounted,
     )
 
@@ -126,20 +134,31 @@ def settle_costs(data: ModelData, costs: pd.DataFrame, trades: pd.DataFrame) -> 
     if g is None or g.transfers == "none":
         return costs
     years = list(data.years)
-    tr = trades.set_index(["entity", "year"])
-    c = costs.set_index(["entity", "year", "component"])
-    new_rows = []
-    for d in data.entities:
-        for i, y in enumerate(years):
-            t = tr.loc[(d.id, y)]
-            c.loc[(d.id, y, "purchase"), "nominal_cny"] -= d.price_buy_cny_per_t[i] * t.transfer_in_t
-            c.loc[(d.id, y, "sales"), "nominal_cny"] += d.price_sell_cny_per_t[i] * t.transfer_out_t
-            df = float(c.loc[(d.id, y, "purchase"), "discount_factor"])
-            nominal = g.transfer_price_cny_per_t[i] * (t.transfer_in_t - t.transfer_out_t)
-            new_rows.append({"entity": d.id, "year": y, "component": "transfer", "nominal_cny": nominal,
-                             "discount_factor": df, "discounted_cny": nominal * df})
+    pos = {y: i for i, y in enumerate(years)}
+    k_of = {d.id: k for k, d in enumerate(data.entities)}
+    pb = np.array([d.price_buy_cny_per_t for d in data.entities], dtype=float)
+    ps = np.array([d.price_sell_cny_per_t for d in data.entities], dtype=float)
+    c = costs.copy()
+    t = trades.set_index(["entity", "year"])
+    key = pd.MultiIndex.from_arrays([c["entity"], c["year"]])
+    t_in = t["transfer_in_t"].reindex(key).to_numpy(dtype=float)
+    t_out = t["transfer_out_t"].reindex(key).to_numpy(dtype=float)
+    k = c["entity"].map(k_of).to_numpy()
+    i = c["year"].map(pos).to_numpy()
+    comp = c["component"].to_numpy()
+    nominal = c["nominal_cny"].to_numpy(dtype=float).copy()
+    buy_rows, sell_rows = comp == "purchase", comp == "sales"
+    nominal[buy_rows] -= pb[k[buy_rows], i[buy_rows]] * t_in[buy_rows]
+    nominal[sell_rows] += ps[k[sell_rows], i[sell_rows]] * t_out[sell_rows]
+    c["nominal_cny"] = nominal
+    pr = c[buy_rows]
+    price = np.asarray(g.transfer_price_cny_per_t, dtype=float)[i[buy_rows]]
+    settled = price * (t_in[buy_rows] - t_out[buy_rows])
+    new_rows = pd.DataFrame({"entity": pr["entity"].to_numpy(), "year": pr["year"].to_numpy(), "component": "transfer",
+                             "nominal_cny": settled, "discount_factor": pr["discount_factor"].to_numpy(),
+                             "discounted_cny": settled * pr["discount_factor"].to_numpy()})
     c["discounted_cny"] = c["nominal_cny"] * c["discount_factor"]
-    out = pd.concat([c.reset_index(), pd.DataFrame(new_rows)], ignore_index=True)
+    out = pd.concat([c, new_rows], ignore_index=True)
     order = {e.id: k for k, e in enumerate(data.entities)}
     out["_e"] = out["entity"].map(order)
     return out.sort_values(["_e", "year"], kind="stable").drop(columns="_e").reset_index(drop=True)
@@ -157,14 +176,16 @@ def assemble_group_plan(prep: PreparedGroup, results, links, solve_result, stand
     disc = costs.groupby("entity")["discounted_cny"].sum()
     df_by_year = dict(zip(years, data.discount_factor, strict=True))
     plans = []
+    split = {n: _by_entity(getattr(results, n)) for n in ("annual", "abatement", "builds", "project_years", "ccer_lots", "costs", "duals")}
+    trades_by = _by_entity(trades)
     for k, (p, d) in enumerate(zip(prep.entities, data.entities, strict=True)):
         inputs = p.inputs.copy()
         inputs["discount_factor"] = inputs["year"].map(df_by_year)
         # the group bounds market purchases its own way (a group note says how)
         ep = replace(p, data=ModelData(years=data.years, discount_factor=data.discount_factor, entities=(d,)), inputs=inputs,
                      notes=[n for n in p.notes if not n.startswith(DERIVED_BUY_NOTE)])
-        plan = assemble_plan(ep, _entity_results(results, d.id, float(disc.get(d.id, 0.0))), solve_result,
-                             trades=_with_market_limits(trades[trades["entity"] == d.id], data, k))
+        plan = assemble_plan(ep, _entity_results(results, split, d.id, float(disc.get(d.id, 0.0))), solve_result,
+                             trades=_with_market_limits(trades_by[d.id], data, k))
         plans.append(plan)
     ent = _concat_plans(plans)
     if data.group is not None and data.group.transfers != "none":
