@@ -32,6 +32,7 @@ from pydantic import ValidationError
 from models.data import EntityData
 from planner.errors import CaseValidationError
 from planner.prepare import PreparedCase, _arbitrage_warnings
+from planner.resolve import OBJECTIVE_TUPLES
 from planner.schema import CaseSpec, MarketRow
 
 PRICE_FIELDS = (
@@ -47,15 +48,7 @@ PRICE_FIELDS = (
 giving or removing it opens or closes CCER sales, a bound.)"""
 POOL_PRICE_FIELDS = ("ccer_cny_per_t", "fee_cny_per_t")
 
-ENTITY_PRICE_FIELDS = (
-    "price_buy_cny_per_t",
-    "price_sell_cny_per_t",
-    "fee_cea_cny_per_t",
-    "price_ccer_buy_cny_per_t",
-    "price_ccer_sell_cny_per_t",
-    "fee_ccer_cny_per_t",
-    "penalty_cny_per_t",
-    "price_auction_cny_per_t",
+ENTITY_PRICE_FIELDS = OBJECTIVE_TUPLES + (
     "terminal_deduction_cny_per_t",
     "terminal_cea_value_cny_per_t",
     "borrow_terminal_cny_per_t",
