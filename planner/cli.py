@@ -14,6 +14,7 @@ import platform
 import sys
 from importlib import metadata
 from pathlib import Path
+from typing import Any
 
 from planner.errors import CaseValidationError, PlannerError
 
@@ -67,23 +68,17 @@ def _validate_group(args: argparse.Namespace) -> int:
     return 0
 
 
-def _run_group(args: argparse.Namespace, over: dict) -> int:
-    from planner import group_api
-    from planner.group_report import terminal_group_summary
-    from planner.io import file_sha256, group_input_hashes, load_group_case, write_group_plan
+def _audit_and_run(args: argparse.Namespace, result, units: str, *, input_format: str, input_sha256: str,
+                   **inputs: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The audit record of a plan folder (the same for every run of the same input) and run.json
+    (what differs between runs: timings and timestamp). ``inputs``: more input hashes (groups)."""
     from planner.rulepack import pack_file_sha256
 
-    units = args.units or ("wan" if args.lang == "zh" else "t")
-    spec = load_group_case(args.case)
-    try:
-        result = group_api.run_group(spec, group_api.options_for(spec, **over))
-    except CaseValidationError as exc:
-        raise exc.in_file(str(args.case)) from None
     audit = {
         "input_file": str(args.case),
-        "input_format": "group " + args.case.suffix.lower().lstrip("."),
-        "input_sha256": file_sha256(args.case),
-        "input_files_sha256": group_input_hashes(args.case),
+        "input_format": input_format,
+        "input_sha256": input_sha256,
+        **inputs,
         "rule_pack": result.prep.pack.ref,
         "rule_pack_sha256": pack_file_sha256(result.prep.pack.ref),
         "rule_pack_overrides": dict(result.prep.pack.overrides),
@@ -91,6 +86,7 @@ def _run_group(args: argparse.Namespace, over: dict) -> int:
         "solver": result.solve.solver_version,
         "solver_options": result.solve.options,
         "status": str(result.solve.status),
+        "termination": result.solve.termination,
         "mip_gap": result.solve.gap,
         "objective_cny": result.solve.objective,
         "checker": "passed",
@@ -100,6 +96,22 @@ def _run_group(args: argparse.Namespace, over: dict) -> int:
         "timings_s": {k: round(v, 4) for k, v in result.solve.timings.items()},
         "timestamp": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
     }
+    return audit, run
+
+
+def _run_group(args: argparse.Namespace, over: dict) -> int:
+    from planner import group_api
+    from planner.group_report import terminal_group_summary
+    from planner.io import file_sha256, group_input_hashes, load_group_case, write_group_plan
+
+    units = args.units or ("wan" if args.lang == "zh" else "t")
+    spec = load_group_case(args.case)
+    try:
+        result = group_api.run_group(spec, group_api.options_for(spec, **over))
+    except CaseValidationError as exc:
+        raise exc.in_file(str(args.case)) from None
+    audit, run = _audit_and_run(args, result, units, input_format="group " + args.case.suffix.lower().lstrip("."),
+                                input_sha256=file_sha256(args.case), input_files_sha256=group_input_hashes(args.case))
     out = write_group_plan(result.plan, args.out, audit, run, html=args.html, xlsx=args.xlsx, lang=args.lang, units=units)
     print(terminal_group_summary(result.plan))
     print(f"\nGroup plan written to {out}")
@@ -110,7 +122,6 @@ def cmd_run(args: argparse.Namespace) -> int:
     from planner import api
     from planner.io import is_group_case, read_case, write_plan
     from planner.report import terminal_summary
-    from planner.rulepack import pack_file_sha256
 
     over = {}
     if args.time_limit is not None:
@@ -125,27 +136,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     except CaseValidationError as exc:
         raise exc.in_file(str(args.case)) from None
     units = args.units or ("wan" if args.lang == "zh" else "t")
-    audit = {
-        "input_file": str(args.case),
-        "input_format": args.case.suffix.lower().lstrip("."),
-        "input_sha256": sha,
-        "rule_pack": result.prep.pack.ref,
-        "rule_pack_sha256": pack_file_sha256(result.prep.pack.ref),
-        "rule_pack_overrides": dict(result.prep.pack.overrides),
-        "versions": _versions(),
-        "solver": result.solve.solver_version,
-        "solver_options": result.solve.options,
-        "status": str(result.solve.status),
-        "termination": result.solve.termination,
-        "mip_gap": result.solve.gap,
-        "objective_cny": result.solve.objective,
-        "checker": "passed",
-        "report_options": {"lang": args.lang, "units": units, "html": args.html, "xlsx": args.xlsx},
-    }
-    run = {  # what differs between two runs of the same case: kept out of the other files
-        "timings_s": {k: round(v, 4) for k, v in result.solve.timings.items()},
-        "timestamp": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-    }
+    audit, run = _audit_and_run(args, result, units, input_format=args.case.suffix.lower().lstrip("."), input_sha256=sha)
     out = write_plan(result.plan, args.out, audit, run, html=args.html, xlsx=args.xlsx, lang=args.lang, units=units)
     print(terminal_summary(result.plan))
     print(f"\nPlan written to {out}")

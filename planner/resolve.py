@@ -35,15 +35,14 @@ from planner.group_prepare import PreparedGroup
 from planner.plan import Plan, assemble_plan
 from planner.prepare import PreparedCase
 from planner.solve import (
-    _STATUS,
     CompiledModel,
     SolveOptions,
     SolveResult,
-    SolveStatus,
     _highs,
     _new_highs,
     _raise_unless_allowed,
     compile_model,
+    read_outcome,
 )
 
 OBJECTIVE_TUPLES = (
@@ -558,17 +557,7 @@ class WarmSolver:
         info = h.getInfo()
         is_mip = len(cm.integer_cols) > 0
         has_solution = info.primal_solution_status == 2
-        status = _STATUS.get(raw)
-        if status is None:
-            status = SolveStatus.FEASIBLE if has_solution else SolveStatus.NO_SOLUTION
-        objective = bound = gap = None
-        if has_solution:
-            objective = cm.obj_sign * float(info.objective_function_value)
-            if is_mip:
-                bound = cm.obj_sign * float(info.mip_dual_bound)
-                gap = float(info.mip_gap) if np.isfinite(info.mip_gap) else None
-            else:
-                bound, gap = objective, 0.0
+        status, objective, bound, gap = read_outcome(raw, has_solution, info, cm.obj_sign, is_mip)
         result = SolveResult(
             status=status,
             termination=h.modelStatusToString(h.getModelStatus()),
@@ -728,23 +717,19 @@ class WarmSolver:
         from planner.check import check_group
         from planner.group_plan import assemble_group_plan
 
-        path, res, results = self.solve_results(prep)
-        if results is None:
-            try:
-                _raise_unless_allowed(res, self.opts)
-            except NonOptimalError as exc:
-                return VariantResult(plan=None, solve=res, path=path, error=str(exc))
-        t0 = time.perf_counter()
-        plan = assemble_group_plan(prep, results, extract_links(self._model), res, None)
-        if self.check:
-            failures = check_group(prep.data, plan, objective=res.objective)
-            if failures:
-                raise PlanCheckError(failures)
-        self.stats.add("plan_s", time.perf_counter() - t0)
-        return VariantResult(plan=plan, solve=res, path=path)
+        return self._plan(
+            prep,
+            lambda results, res: assemble_group_plan(prep, results, extract_links(self._model), res, None),
+            check_group,
+        )
 
     def solve(self, prep: PreparedCase) -> VariantResult:
         """Plan one prepared variant (a ``planner.api``-equivalent plan, checked)."""
+        return self._plan(prep, lambda results, res: assemble_plan(prep, results, res), check_plan)
+
+    def _plan(self, prep, assemble, check) -> VariantResult:
+        """Solve, then assemble the plan tables and check them (``check(data, plan, objective=)``);
+        a solve without a plan the options accept is returned with its error."""
         path, res, results = self.solve_results(prep)
         if results is None:
             try:
@@ -752,9 +737,9 @@ class WarmSolver:
             except NonOptimalError as exc:
                 return VariantResult(plan=None, solve=res, path=path, error=str(exc))
         t0 = time.perf_counter()
-        plan = assemble_plan(prep, results, res)
+        plan = assemble(results, res)
         if self.check:
-            failures = check_plan(prep.data, plan, objective=res.objective)
+            failures = check(prep.data, plan, objective=res.objective)
             if failures:
                 raise PlanCheckError(failures)
         self.stats.add("plan_s", time.perf_counter() - t0)

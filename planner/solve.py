@@ -357,19 +357,7 @@ def solve_compiled(cm: CompiledModel, opts: SolveOptions, t_start: float | None 
     info = h.getInfo()
     is_mip = len(cm.integer_cols) > 0
     has_solution = info.primal_solution_status == 2  # kSolutionStatusFeasible
-    status = _STATUS.get(raw)
-    if status is None:
-        status = SolveStatus.FEASIBLE if has_solution else SolveStatus.NO_SOLUTION
-        if raw in ("kModelError", "kLoadError", "kSolveError", "kPresolveError", "kPostsolveError"):
-            status = SolveStatus.ERROR
-    objective = bound = gap = None
-    if has_solution:
-        objective = cm.obj_sign * float(info.objective_function_value)
-        if is_mip:
-            bound = cm.obj_sign * float(info.mip_dual_bound)
-            gap = float(info.mip_gap) if math.isfinite(info.mip_gap) else None
-        else:
-            bound, gap = objective, 0.0
+    status, objective, bound, gap = read_outcome(raw, has_solution, info, cm.obj_sign, is_mip)
     result = SolveResult(
         status=status,
         termination=status_name,
@@ -431,6 +419,24 @@ def solve_compiled(cm: CompiledModel, opts: SolveOptions, t_start: float | None 
     result.wall_s = time.perf_counter() - t_start
     _raise_unless_allowed(result, opts)
     return result
+
+
+def read_outcome(raw: str, has_solution: bool, info, obj_sign: float, is_mip: bool):
+    """(status, objective, bound, gap) of a HiGHS run from its model status name and info."""
+    status = _STATUS.get(raw)
+    if status is None:
+        status = SolveStatus.FEASIBLE if has_solution else SolveStatus.NO_SOLUTION
+        if raw in ("kModelError", "kLoadError", "kSolveError", "kPresolveError", "kPostsolveError"):
+            status = SolveStatus.ERROR
+    objective = bound = gap = None
+    if has_solution:
+        objective = obj_sign * float(info.objective_function_value)
+        if is_mip:
+            bound = obj_sign * float(info.mip_dual_bound)
+            gap = float(info.mip_gap) if math.isfinite(info.mip_gap) else None
+        else:
+            bound, gap = objective, 0.0
+    return status, objective, bound, gap
 
 
 def _raise_unless_allowed(result: SolveResult, opts: SolveOptions) -> None:
