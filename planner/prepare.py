@@ -714,7 +714,7 @@ def _arbitrage_warnings(years, buy, sell, df, rules, market, term_cea) -> list[s
         if market[years[i]].buy_limit_t is not None:
             continue
         for j in range(i + 1, len(years) + 1):
-            if any(rules[t].limited for t in range(i, j)):
+            if rules[j - 1].limited:  # a limited carry-over between year i and year j
                 break
             later = sell[j] * df[j] if j < len(years) else term_cea * df[-1]
             if later > buy[i] * df[i] + 1e-9:

@@ -138,13 +138,16 @@ def reprice_entity(base: PreparedCase, case: CaseSpec, *, inputs: bool = True) -
     data = replace(base.data, entities=(e,))
     df = list(base.data.discount_factor)
     rules = list(e0.carry_rules)
-    old = _arbitrage_warnings(
-        years, list(e0.price_buy_cny_per_t), list(e0.price_sell_cny_per_t), df, rules,
-        {r.year: r for r in base.case.market}, e0.terminal_cea_value_cny_per_t,
-    )
-    keep = base.warnings[: len(base.warnings) - len(old)]
-    if base.warnings[len(keep):] != old:  # the arbitrage warnings are prepare's last ones
-        raise AssertionError("reprice: the base warnings do not end with its arbitrage warnings")
+    keep = base.__dict__.get("_warnings_before_arbitrage")  # once per base preparation
+    if keep is None:
+        old = _arbitrage_warnings(
+            years, list(e0.price_buy_cny_per_t), list(e0.price_sell_cny_per_t), df, rules,
+            {r.year: r for r in base.case.market}, e0.terminal_cea_value_cny_per_t,
+        )
+        keep = base.warnings[: len(base.warnings) - len(old)]
+        if base.warnings[len(keep):] != old:  # the arbitrage warnings are prepare's last ones
+            raise AssertionError("reprice: the base warnings do not end with its arbitrage warnings")
+        base.__dict__["_warnings_before_arbitrage"] = keep
     warnings = keep + _arbitrage_warnings(years, buy, sell, df, rules, market, term_cea)
     table = None
     if inputs:

@@ -239,6 +239,19 @@ def _affine(expr, pidx: dict[int, int]) -> tuple[float, list[tuple[int, float]]]
     return c0, grads
 
 
+class _InfoView:
+    """The HiGHS info fields a run's outcome needs, read one by one (``getInfoValue``) rather than
+    copying the whole info record (``getInfo``) on every warm re-solve."""
+
+    __slots__ = ("_h",)
+
+    def __init__(self, h) -> None:
+        self._h = h
+
+    def __getattr__(self, name: str):
+        return self._h.getInfoValue(name)[1]
+
+
 @dataclass
 class WarmStats:
     """How each variant was solved."""
@@ -274,7 +287,6 @@ class WarmSolver:
         self._holder: pyo.ConcreteModel | None = None
         self._cm: CompiledModel | None = None
         self._h: Any = None
-        self._log: list[str] = []
         self._lower = self._upper = self._cost = None
         self._grad = None
         self._params_dirty = False
@@ -284,6 +296,8 @@ class WarmSolver:
         self._pdata: ModelData | None = None
         self._built_pdata: ModelData | None = None
         self._cold = False
+        self._static: tuple[str, dict[str, int], dict[str, Any]] | None = None
+        self._key_data: ModelData | None = None
 
     @property
     def is_cold(self) -> bool:
@@ -327,12 +341,13 @@ class WarmSolver:
 
     def _load(self, m, holder, cm: CompiledModel, key: tuple) -> None:
         if self._h is None:
-            self._h = _new_highs(self.opts, self._log)
+            self._h = _new_highs(self.opts, None)  # no log: nothing reads it per scenario
         self._h.passModel(cm.lp)
         self._adopt(m, holder, cm, key)
 
     def _adopt(self, m, holder, cm: CompiledModel, key: tuple) -> None:
         self._model, self._holder, self._cm, self._key = m, holder, cm, key
+        self._static = None
         self._pdata = self._built_pdata
         self._grad = None  # found again on the first objective-only change
         self._params_dirty = False
@@ -498,18 +513,30 @@ class WarmSolver:
 
     def report_values(self) -> tuple[list[tuple], np.ndarray]:
         """The ledger columns of the last solution (see ``_compile_report``), without Pyomo."""
-        if self._report is None:
-            self._compile_report()
-        rep = self._report
         x, _ = self._solution
         theta = self._theta if self._theta is not None else np.asarray([pyo.value(p) for p in self._holder.p.values()], dtype=float)
-        vals = rep["b0"].copy()
+        keys, vals = self._report_values_many(x[None, :], theta[None, :])
+        return keys, vals[0]
+
+    def _report_map(self) -> dict:
+        """The current model's ledger map (``_compile_report``), compiled on first use."""
+        if self._report is None:
+            self._compile_report()
+        return self._report
+
+    def _report_values_many(self, xs: np.ndarray, thetas: np.ndarray, rep: dict | None = None) -> tuple[list[tuple], np.ndarray]:
+        """``report_values`` of several solutions of one model at once (``rep``: its ledger map,
+        default the current model's): row ``s`` of the result from ``xs[s]`` and ``thetas[s]``,
+        each value summed in the same order as for one solution."""
+        rep = rep if rep is not None else self._report_map()
+        vals = np.repeat(rep["b0"][None, :], len(xs), axis=0)
+        every = slice(None)
         r, j, a = rep["lin"]
-        np.add.at(vals, r, a * x[j])
+        np.add.at(vals, (every, r), a * xs[:, j])
         r, j, i, g = rep["bil"]
-        np.add.at(vals, r, g * theta[i] * x[j])
+        np.add.at(vals, (every, r), g * thetas[:, i] * xs[:, j])
         r, i, g = rep["const"]
-        np.add.at(vals, r, g * theta[i])
+        np.add.at(vals, (every, r), g * thetas[:, i])
         return rep["keys"], vals
 
     def _sync_params(self) -> None:
@@ -519,10 +546,43 @@ class WarmSolver:
                 p.set_value(float(v))
             self._params_dirty = False
 
+    def _shares_structure(self, data: ModelData) -> bool:
+        """``data``'s structure fields are the very objects of the data the current key was made
+        from (a repriced variant: ``planner.reprice`` replaces prices only), so its key is equal
+        without building it. False means "build the key and compare", not "different"."""
+        old = self._key_data
+        if old is None or has_budget(data) or len(data.entities) != len(old.entities):
+            return False
+        if data.years is not old.years or data.discount_factor is not old.discount_factor:
+            return False
+        fields = _struct_fields()
+        for e, o in zip(data.entities, old.entities, strict=True):
+            if e is o:
+                continue
+            if e.measures is not o.measures or bool(e.price_auction_cny_per_t) != bool(o.price_auction_cny_per_t):
+                return False
+            for f in fields:
+                if getattr(e, f) is not getattr(o, f):
+                    return False
+        g, go = data.group, old.group
+        if g is go:
+            return True
+        if g is None or go is None:
+            return False
+        masked = set(GROUP_OBJECTIVE_TUPLES) | set(GROUP_OBJECTIVE_SCALARS)
+        for f in dataclasses.fields(g):
+            if f.name in masked:
+                if f.name in GROUP_OBJECTIVE_TUPLES and bool(getattr(g, f.name)) != bool(getattr(go, f.name)):
+                    return False
+            elif getattr(g, f.name) is not getattr(go, f.name):
+                return False
+        return True
+
     def prime(self, data: ModelData) -> str:
         """Bring the persistent model to ``data``; return the path taken."""
-        key = structure_key(data)
         t0 = time.perf_counter()
+        same = self._key is not None and self._shares_structure(data)
+        key = self._key if same else structure_key(data)
         if self._key is not None and key == self._key:
             self._set_objective(data)
             self.stats.objective_only += 1
@@ -542,25 +602,41 @@ class WarmSolver:
                 # first solve after a cold start does not depend on which path brought the model here
                 self._set_objective(data)
         self._cold = False
+        self._key_data = data
         self.stats.add("update_s", time.perf_counter() - t0)
         return path
 
     # ------------------------------------------------------------------ solve
-    def _run(self) -> SolveResult:
+    def _run(self, duals: bool | None = None) -> SolveResult:
+        """Run HiGHS on the current model; keep the solution (and the duals when ``duals``,
+        default ``self.opts.duals``) for reading."""
         highspy = _highs()
         h, cm, opts = self._h, self._cm, self.opts
+        want_duals = opts.duals if duals is None else duals
         assert cm is not None
         t0 = time.perf_counter()
         h.run()
         solve_s = time.perf_counter() - t0
-        raw = h.getModelStatus().name
-        info = h.getInfo()
+        ms = h.getModelStatus()
+        info = _InfoView(h)
         is_mip = len(cm.integer_cols) > 0
         has_solution = info.primal_solution_status == 2
-        status, objective, bound, gap = read_outcome(raw, has_solution, info, cm.obj_sign, is_mip)
+        status, objective, bound, gap = read_outcome(ms.name, has_solution, info, cm.obj_sign, is_mip)
+        if self._static is None:  # per loaded model: what every result of it repeats
+            self._static = (
+                f"HiGHS {h.version()}",
+                {
+                    "columns": cm.lp.num_col_,
+                    "rows": cm.lp.num_row_,
+                    "nonzeros": len(cm.lp.a_matrix_.value_),
+                    "integers": len(cm.integer_cols),
+                },
+                opts.highs(),
+            )
+        version, size, options = self._static
         result = SolveResult(
             status=status,
-            termination=h.modelStatusToString(h.getModelStatus()),
+            termination=h.modelStatusToString(ms),
             objective=objective,
             bound=bound,
             gap=gap,
@@ -568,17 +644,13 @@ class WarmSolver:
             wall_s=0.0,
             timings={"solve_s": solve_s},
             solver="highs-warm",
-            solver_version=f"HiGHS {h.version()}",
-            options=opts.highs(),
-            size={
-                "columns": cm.lp.num_col_,
-                "rows": cm.lp.num_row_,
-                "nonzeros": len(cm.lp.a_matrix_.value_),
-                "integers": len(cm.integer_cols),
-            },
+            solver_version=version,
+            options=dict(options),
+            size=dict(size),
         )
         if has_solution:
-            x = np.array(h.getSolution().col_value)
+            sol = h.getSolution()
+            x = np.array(sol.col_value)
             row_dual = None
             if is_mip:
                 # same as planner.solve: primal values and duals from the LP with integers fixed,
@@ -602,13 +674,12 @@ class WarmSolver:
                     len(idx), idx, np.full(len(idx), highspy.HighsVarType.kInteger)
                 )
                 h.changeColsBounds(len(idx), idx, self._lower[idx], self._upper[idx])
-            elif opts.duals:
-                sol = h.getSolution()
+            elif want_duals:
                 if sol.dual_valid:
                     row_dual = np.array(sol.row_dual)
                     result.duals_basis = "LP"
-            self._solution = (x, row_dual if opts.duals else None)
-            if not (opts.duals and row_dual is not None):
+            self._solution = (x, row_dual if want_duals else None)
+            if not (want_duals and row_dual is not None):
                 result.duals_basis = None
         else:
             self._solution = None
@@ -646,15 +717,7 @@ class WarmSolver:
         """Solve one variant and return its ledger from the compiled report map (``fast_arrays``: no
         Pyomo extraction, no plan tables, no checker); without an optimal plan: None and the reason.
         Returns (path, solve result, entity arrays, group arrays, error)."""
-        path = self.prime(prep.data)
-        res = self._run()
-        self.stats.add("solve_s", res.wall_s)
-        try:
-            _raise_unless_allowed(res, self.opts)
-        except NonOptimalError as exc:
-            return path, res, None, None, str(exc)
-        ent, link = self.fast_arrays(prep)
-        return path, res, ent, link, None
+        return self.solve_fast_many([prep])[0]
 
     def fast_arrays(self, prep: PreparedCase | PreparedGroup) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray] | None]:
         """The annual ledger of the last solution as column arrays (numpy only, no pandas): entity
@@ -662,42 +725,111 @@ class WarmSolver:
         and for a group its own rows (year, pool, link costs; else None). A group's entity costs
         include the settlement of transfers at the internal price, as in the group plan."""
         _, vals = self.report_values()
-        sel, ri, ci, rows, cols = self._report["layout"]["entity"]
-        mat = np.full((len(rows), len(cols)), np.nan)
-        mat[ri, ci] = vals[sel]
-        out: dict[str, np.ndarray] = {"entity": np.asarray([e for e, _ in rows], dtype=object),
-                                      "year": np.asarray([y for _, y in rows], dtype=np.int64)}
-        cost = np.zeros(len(rows))
-        for j, c in enumerate(cols):
-            if c.startswith("cost_"):
-                cost += mat[:, j]
-            else:
-                out[c] = mat[:, j]
-        data = prep.data
-        years = list(data.years)
-        # prices as the plan's inputs table states them: each entity's own (before a CCER pool)
-        alone = [p.data.entities[0] for p in prep.entities] if isinstance(prep, PreparedGroup) else list(data.entities)
-        by_id = {e.id: e for e in alone}
-        n_y = len(years)
-        if [e for e, _ in rows[::n_y]] != list(by_id) or [y for _, y in rows[:n_y]] != years:
-            raise ValueError("fast ledger rows are not entity-major")
-        for c, f in (("cea_buy_cny_per_t", "price_buy_cny_per_t"), ("cea_sell_cny_per_t", "price_sell_cny_per_t"),
-                     ("ccer_cny_per_t", "price_ccer_buy_cny_per_t")):
-            out[c] = np.concatenate([np.asarray(getattr(e, f), dtype=float) for e in alone])
-        df = np.tile(np.asarray(data.discount_factor, dtype=float), len(alone))
-        out["total_cost_cny"] = cost
-        out["discounted_cost_cny"] = cost * df
-        out["position_before_trading_t"] = out["allocation_t"] - out["obligation_t"]
-        out["shadow_price_cny_per_t"] = np.full(len(rows), np.nan)
-        if not isinstance(prep, PreparedGroup):
-            return out, None
-        gsel, gri, gci, grows, gcols = self._report["layout"]["group"]
-        g = np.full((len(grows), len(gcols)), np.nan)
-        g[gri, gci] = vals[gsel]
-        link = {"year": np.asarray([y for _, y in grows], dtype=np.int64)}
-        link.update({c: g[:, j] for j, c in enumerate(gcols) if not c.startswith("cost_")})
-        link["link_cost_cny"] = g[:, gcols.index("cost_pool")] + g[:, gcols.index("cost_tiers")]
-        return out, link
+        return self._fast_arrays_many([prep], vals[None, :])[0]
+
+    def _fast_arrays_many(self, preps: list, vals: np.ndarray, rep: dict | None = None) -> list[tuple[dict[str, np.ndarray], dict[str, np.ndarray] | None]]:
+        """``fast_arrays`` of several solutions of one model (``vals``: their report values, one
+        row per prepared variant in ``preps``; ``rep``: the model's ledger map, default the current
+        model's)."""
+        rep = rep if rep is not None else self._report_map()
+        data = preps[0].data
+        group = isinstance(preps[0], PreparedGroup)
+
+        def own(prep) -> list:  # prices as the plan's inputs table states them: each entity's own (before a CCER pool)
+            return [p.data.entities[0] for p in prep.entities] if group else list(prep.data.entities)
+
+        fixed = rep.get("fast")
+        if fixed is None:  # what every scenario of this model shares: row labels, column places
+            sel, ri, ci, rows, cols = rep["layout"]["entity"]
+            alone = own(preps[0])
+            years = list(data.years)
+            n_y = len(years)
+            if [e for e, _ in rows[::n_y]] != [e.id for e in alone] or [y for _, y in rows[:n_y]] != years:
+                raise ValueError("fast ledger rows are not entity-major")
+            fixed = rep["fast"] = {
+                "place": (sel, ri, ci, (len(rows), len(cols))),
+                "entity": np.asarray([e for e, _ in rows], dtype=object),
+                "year": np.asarray([y for _, y in rows], dtype=np.int64),
+                "cost": [j for j, c in enumerate(cols) if c.startswith("cost_")],
+                "other": [(j, c) for j, c in enumerate(cols) if not c.startswith("cost_")],
+                "df": np.tile(np.asarray(data.discount_factor, dtype=float), len(alone)),
+            }
+        sel, ri, ci, shape = fixed["place"]
+        n_s = len(preps)
+        mat = np.full((n_s, *shape), np.nan)
+        mat[:, ri, ci] = vals[:, sel]
+        cost = np.zeros((n_s, shape[0]))
+        for j in fixed["cost"]:  # in column order, as the costs were always summed
+            cost += mat[:, :, j]
+        other = {c: mat[:, :, j] for j, c in fixed["other"]}
+        disc = cost * fixed["df"]
+        before = other["allocation_t"] - other["obligation_t"]
+        nan = np.full(shape[0], np.nan)
+        link = None
+        if group:
+            gsel, gri, gci, grows, gcols = rep["layout"]["group"]
+            g = np.full((n_s, len(grows), len(gcols)), np.nan)
+            g[:, gri, gci] = vals[:, gsel]
+            gyear = np.asarray([y for _, y in grows], dtype=np.int64)
+            glink = {c: g[:, :, j] for j, c in enumerate(gcols) if not c.startswith("cost_")}
+            gcost = g[:, :, gcols.index("cost_pool")] + g[:, :, gcols.index("cost_tiers")]
+        out = []
+        for k, prep in enumerate(preps):
+            alone = own(prep)
+            ent: dict[str, np.ndarray] = {"entity": fixed["entity"], "year": fixed["year"]}
+            ent.update({c: m[k] for c, m in other.items()})
+            for c, f in (("cea_buy_cny_per_t", "price_buy_cny_per_t"), ("cea_sell_cny_per_t", "price_sell_cny_per_t"),
+                         ("ccer_cny_per_t", "price_ccer_buy_cny_per_t")):
+                ent[c] = np.asarray([v for e in alone for v in getattr(e, f)], dtype=float)
+            ent["total_cost_cny"] = cost[k]
+            ent["discounted_cost_cny"] = disc[k]
+            ent["position_before_trading_t"] = before[k]
+            ent["shadow_price_cny_per_t"] = nan
+            if group:
+                link = {"year": gyear, **{c: m[k] for c, m in glink.items()}, "link_cost_cny": gcost[k]}
+            out.append((ent, link))
+        return out
+
+    def solve_fast_many(self, preps: list) -> list[tuple[str, SolveResult, dict | None, dict | None, str | None]]:
+        """``solve_fast`` for several variants in turn: the same HiGHS calls in the same order as one
+        ``solve_fast`` after the other (so the same solutions), without reading duals (the fast
+        ledger has no shadow prices), and the ledgers of each run of variants solved on the same
+        model computed together (``_report_values_many``, ``_fast_arrays_many``: array operations
+        over the variants instead of per variant)."""
+        out: list = [None] * len(preps)
+        todo: list[tuple[int, np.ndarray, np.ndarray]] = []  # (place, x, theta) on the current model
+
+        def flush(rep: dict) -> None:
+            if not todo:
+                return
+            xs = np.stack([x for _, x, _ in todo])
+            thetas = np.stack([t for _, _, t in todo])
+            _, vals = self._report_values_many(xs, thetas, rep)
+            arrays = self._fast_arrays_many([preps[k] for k, _, _ in todo], vals, rep)
+            for (k, _, _), (ent, link) in zip(todo, arrays, strict=True):
+                path, res = out[k]
+                out[k] = (path, res, ent, link, None)
+            todo.clear()
+
+        for k, prep in enumerate(preps):
+            rep = self._report_map() if todo else None
+            path = self.prime(prep.data)
+            if todo and self._report is not rep:
+                flush(rep)  # the earlier variants were solved on the model that map belongs to
+            res = self._run(duals=False)
+            self.stats.add("solve_s", res.wall_s)
+            try:
+                _raise_unless_allowed(res, self.opts)
+            except NonOptimalError as exc:
+                out[k] = (path, res, None, None, str(exc))
+                continue
+            x, _ = self._solution
+            theta = self._theta if self._theta is not None else np.asarray([pyo.value(p) for p in self._holder.p.values()], dtype=float)
+            out[k] = (path, res)
+            todo.append((k, x, np.array(theta)))
+        if todo:
+            flush(self._report_map())
+        return out
 
     def fast_rows(self, prep: PreparedCase | PreparedGroup) -> pd.DataFrame:
         """``fast_arrays``' entity rows as a frame like ``Plan.annual``'s sweep columns."""

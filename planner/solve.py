@@ -290,17 +290,24 @@ _STATUS = {
 }
 
 
-def _new_highs(opts: SolveOptions, log_lines: list[str]):
+def _new_highs(opts: SolveOptions, log_lines: list[str] | None):
+    """A HiGHS object with ``opts``. Its log goes to ``log_lines`` (and the ``highs`` logger); with
+    ``log_lines=None`` and no ``tee`` HiGHS logs nothing (``output_flag`` off: warm re-solves skip
+    the ~20 log messages per run, each a call back into Python)."""
     highspy = _highs()
     h = highspy.Highs()
-    h.setOptionValue("log_to_console", bool(opts.tee))
+    if log_lines is None and not opts.tee:
+        h.setOptionValue("output_flag", False)
+    else:
+        h.setOptionValue("log_to_console", bool(opts.tee))
 
-    def _log(event) -> None:
-        msg = event.message.rstrip("\n")
-        log_lines.append(msg)
-        highs_logger.debug(msg)
+        def _log(event) -> None:
+            msg = event.message.rstrip("\n")
+            if log_lines is not None:
+                log_lines.append(msg)
+            highs_logger.debug(msg)
 
-    h.cbLogging.subscribe(_log)
+        h.cbLogging.subscribe(_log)
     for k, v in opts.highs().items():
         h.setOptionValue(k, v)
     return h

@@ -163,6 +163,7 @@ def solve_chunk(
     t0 = time.perf_counter()
     per: list[float] = []
     prep_s: list[float] = []
+    batch: list[tuple[int, Variant, Any, float]] = []  # fast variants: (block place, variant, prepared, seconds)
     for k, v in enumerate(chunk):
         t1 = time.perf_counter()
         fast = tables == "fast" and k > 0
@@ -174,37 +175,56 @@ def solve_chunk(
         except CaseValidationError as exc:
             blocks.append(_empty_block(v, "invalid", str(exc)))
             continue
+        if fast:  # solved together below, in this order, after the chunk's variants are prepared
+            blocks.append({})
+            batch.append((len(blocks) - 1, v, prep, prep_s[-1]))
+            continue
         cold = ws.is_cold
         try:
-            if fast:
-                path, res, ent, link, err = ws.solve_fast(prep)
-                paths[path] = paths.get(path, 0) + 1
-                path = "cold" if cold else path
-                if ent is None:
-                    blocks.append(_empty_block(v, str(res.status), err, path))
-                else:
-                    blocks.append(_block(v, ent, link, prep.data, str(res.status), path, float(res.objective)))
+            vr = ws.solve_group(prep) if group else ws.solve(prep)
+            paths[vr.path] = paths.get(vr.path, 0) + 1
+            if cold:  # the chunk's first solve starts cold (see WarmSolver.cold_start)
+                vr.path = "cold"
+            if vr.plan is None:
+                blocks.append(_empty_block(v, str(vr.solve.status), vr.error, vr.path))
             else:
-                vr = ws.solve_group(prep) if group else ws.solve(prep)
-                paths[vr.path] = paths.get(vr.path, 0) + 1
-                if cold:  # the chunk's first solve starts cold (see WarmSolver.cold_start)
-                    vr.path = "cold"
-                if vr.plan is None:
-                    blocks.append(_empty_block(v, str(vr.solve.status), vr.error, vr.path))
-                else:
-                    ann = vr.plan.entities.annual if group else vr.plan.annual
-                    link = _plan_link_arrays(vr.plan) if group else None
-                    ent = {c: ann[c].to_numpy() for c in ("entity", "year", *YEAR_COLUMNS, *LINK_COLUMNS) if c in ann.columns}
-                    blocks.append(_block(v, ent, link, prep.data, str(vr.solve.status), vr.path,
-                                         float(vr.plan.summary["npv_cost_cny"])))
-                    if tables == "fast":
-                        _compare_fast(ws.fast_rows(prep), ann, v.id)
-                        if group:
-                            _compare_fast(ws.fast_group_rows(prep), pd.DataFrame({"entity": GROUP_ROW, **link}), v.id)
+                ann = vr.plan.entities.annual if group else vr.plan.annual
+                link = _plan_link_arrays(vr.plan) if group else None
+                ent = {c: ann[c].to_numpy() for c in ("entity", "year", *YEAR_COLUMNS, *LINK_COLUMNS) if c in ann.columns}
+                blocks.append(_block(v, ent, link, prep.data, str(vr.solve.status), vr.path,
+                                     float(vr.plan.summary["npv_cost_cny"])))
+                if tables == "fast":
+                    _compare_fast(ws.fast_rows(prep), ann, v.id)
+                    if group:
+                        _compare_fast(ws.fast_group_rows(prep), pd.DataFrame({"entity": GROUP_ROW, **link}), v.id)
         except PlannerError as exc:  # e.g. the checker refused the plan
             blocks.append(_empty_block(v, "error", str(exc)))
             continue
         per.append(time.perf_counter() - t1)
+    if batch:
+        cold = ws.is_cold
+        t1 = time.perf_counter()
+        n_solved = len(ws.stats.timings.get("solve_s", []))
+        try:
+            solved = ws.solve_fast_many([p for _, _, p, _ in batch])
+        except PlannerError:  # one variant at a time, so that only the failing ones are lost
+            solved = []
+            for _, _, p, _ in batch:
+                try:
+                    solved.append(ws.solve_fast(p))
+                except PlannerError as exc:
+                    solved.append(("", _Failed(), None, None, str(exc)))
+        spent = time.perf_counter() - t1
+        solve_s = ws.stats.timings.get("solve_s", [])[n_solved:]
+        after = (spent - sum(solve_s)) / len(batch)  # priming and the ledgers, shared evenly
+        for j, ((place, v, prep, pv), (path, res, ent, link, err)) in enumerate(zip(batch, solved, strict=True)):
+            paths[path] = paths.get(path, 0) + 1
+            path = "cold" if cold and j == 0 else path
+            if ent is None:
+                blocks[place] = _empty_block(v, str(res.status), err, path)
+            else:
+                blocks[place] = _block(v, ent, link, prep.data, str(res.status), path, float(res.objective))
+            per.append(pv + solve_s[j] + after)
     info = {
         "pid": os.getpid(),
         "wall_s": time.perf_counter() - t0,
@@ -215,6 +235,13 @@ def solve_chunk(
         "highs_s": list(ws.stats.timings.get("solve_s", [])[-len(per) :]) if per else [],
     }
     return _frame(blocks, group), info
+
+
+class _Failed:
+    """The result stand-in of a fast variant whose solve raised (its block says "error")."""
+
+    status = "error"
+    objective = math.nan
 
 
 def _plan_link_arrays(gplan) -> dict[str, np.ndarray]:

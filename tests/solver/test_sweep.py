@@ -221,3 +221,56 @@ def test_fast_tables_equal_the_plan_tables():
     a, b = plan.frame[cols], fast.frame[cols]
     pd.testing.assert_frame_equal(a, b, check_exact=False, rtol=1e-9, atol=1e-6)
     assert fast.frame["shadow_price_cny_per_t"].isna().sum() == len(fast.frame) - 5 * 3  # 5 chunks planned in full
+
+
+def test_solving_fast_variants_together_equals_solving_them_one_by_one():
+    """``WarmSolver.solve_fast_many`` (what a sweep's fast chunk uses) makes the same HiGHS calls
+    in the same order as ``solve_fast`` one variant after the other and computes each run's
+    ledgers together: the results are bit for bit the same, across all three solver paths (the
+    generated variants change prices, bounds and structure) and a MIP (the project)."""
+    import numpy as np
+
+    from planner.sweep import prepared_variant
+    from planner.variants import as_variants
+
+    base = parse_case(_generated_base())
+    rng = random.Random(5)
+    vs = as_variants(base, [_variant(rng, i) for i in range(30)])
+    state: dict = {}
+    preps = [prepared_variant(base, v, state, inputs=False)[0] for v in vs]
+    one, many = WarmSolver(), WarmSolver()
+    singles = [one.solve_fast(p) for p in preps]
+    together = many.solve_fast_many(preps)
+    assert one.stats.in_place > 0 and one.stats.new_structure > 1 and one.stats.objective_only > 0
+    for k, (a, b) in enumerate(zip(singles, together, strict=True)):
+        assert a[0] == b[0] and a[1].status == b[1].status and a[1].objective == b[1].objective, k
+        assert a[4] == b[4], k
+        assert a[2] is not None and b[2] is not None, k
+        assert a[2].keys() == b[2].keys(), k
+        for c in a[2]:
+            x, y = a[2][c], b[2][c]
+            same = np.array_equal(x, y, equal_nan=True) if x.dtype.kind == "f" else list(x) == list(y)
+            assert same, (k, c)
+
+
+def test_a_fast_variant_that_fails_costs_only_its_own_row(monkeypatch):
+    """If the ledger of one variant of a fast chunk raises a planner error, the chunk is solved
+    again one variant at a time: that scenario's row says "error", the others are planned."""
+    from planner.errors import PlanCheckError
+
+    case = _kink_case()
+    real = WarmSolver._fast_arrays_many
+
+    def failing(self, preps, vals, rep=None):
+        if any(p.data.entities[0].price_buy_cny_per_t[0] == 77.0 for p in preps):
+            raise PlanCheckError(["ledger map broken for this variant"])
+        return real(self, preps, vals, rep)
+
+    monkeypatch.setattr(WarmSolver, "_fast_arrays_many", failing)
+    y0 = case.years[0]
+    vs = [{}, {f"market.{y0}.cea_buy_cny_per_t": 71.0}, {f"market.{y0}.cea_buy_cny_per_t": 77.0},
+          {f"market.{y0}.cea_buy_cny_per_t": 79.0}]
+    res = sweep(case, vs, tables="fast", chunk_size=4)
+    st = dict(zip(res.scenarios["scenario"], res.scenarios["status"], strict=True))
+    assert st == {"v00000": "optimal", "v00001": "optimal", "v00002": "error", "v00003": "optimal"}
+    assert "ledger map broken" in res.scenarios.set_index("scenario").loc["v00002", "error"]
