@@ -347,8 +347,15 @@ class CaseSpec(PlannerModel):
     policy: PolicySpec = PolicySpec()
     solver: SolverSpec = SolverSpec()
 
-    @model_validator(mode="after")
-    def _cross_checks(self) -> Self:
+    @model_validator(mode="wrap")
+    @classmethod
+    def _cross_checks(cls, data: Any, handler) -> Self:
+        if isinstance(data, cls):
+            # a case validated when it was made, now placed in another model (a group): pydantic
+            # runs "after" model validators again on such instances (pydantic issue #12085), and
+            # this check dumps the whole case, so it is done once per case, not once per group
+            return data
+        self = handler(data)
         problems = cross_problems(self.model_dump(mode="python"))
         if problems:
             raise ValueError("\n".join(f"{loc}: {msg}" for loc, msg in problems))

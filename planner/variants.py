@@ -231,11 +231,24 @@ def _factor_fields(ov: dict[str, Any]) -> tuple[list[str], int]:
     return list(fields), int(ov.get(f"{FACTOR}_decimals", 2))
 
 
+def _entity_of(rest: str, ids: set[str] | dict[str, Any]) -> str | None:
+    """The longest entity id that ``rest`` (a path after ``entities.``) starts with, followed by a
+    dot; None if there is none. Ids may contain dots: every dotted prefix is tried, longest first
+    (a lookup per prefix, not a scan of the ids per path: groups have thousands of entities)."""
+    parts = rest.split(".")
+    for k in range(len(parts) - 1, 0, -1):
+        cand = ".".join(parts[:k])
+        if cand in ids:
+            return cand
+    return None
+
+
 def expand_group_paths(spec: Any, overrides: dict[str, Any]) -> dict[str, Any]:
     """Group overrides with ``price_factor`` and ``*`` (entities, years) expanded, in order."""
     from planner.reprice import PRICE_FIELDS
 
     ids = [c.entity.id for c in spec.entities]
+    where = {i: k for k, i in enumerate(ids)}
     out: dict[str, Any] = {}
     factors = {k: val for k, val in overrides.items() if k.startswith(f"{FACTOR}.")}
     if factors:
@@ -266,13 +279,12 @@ def expand_group_paths(spec: Any, overrides: dict[str, Any]) -> dict[str, Any]:
             if rest.startswith("*."):
                 targets = [(i, rest[2:]) for i in ids]
             else:
-                hit = [i for i in ids if rest.startswith(i + ".")]
-                if not hit:
+                i = _entity_of(rest, where)
+                if i is None:
                     raise CaseValidationError("<sweep>", [(path, f"no entity of the group matches (entities.<id>.<path>, ids {', '.join(ids[:5])}{'...' if len(ids) > 5 else ''}, or entities.*.<path>)")])
-                i = max(hit, key=len)
                 targets = [(i, rest[len(i) + 1 :])]
             for i, sub in targets:
-                case = spec.entities[ids.index(i)]
+                case = spec.entities[where[i]]
                 for p2, v2 in expand_paths(case, {sub: value}).items():
                     out[f"entities.{i}.{p2}"] = v2
             continue
@@ -367,10 +379,12 @@ def apply_variant(case: Any, v: Variant) -> Applied:
     per: dict[str, dict[str, Any]] = {}
     grp: dict[str, Any] = {}
     ids = [c.entity.id for c in spec.entities]
+    where = {i: k for k, i in enumerate(ids)}
     for path, value in ov.items():
         if path.startswith("entities."):
             rest = path[len("entities.") :]
-            i = max((i for i in ids if rest.startswith(i + ".")), key=len)
+            i = _entity_of(rest, where)
+            assert i is not None  # expand_group_paths refused paths that name no entity
             per.setdefault(i, {})[rest[len(i) + 1 :]] = value
         else:
             grp[path] = value
@@ -378,7 +392,7 @@ def apply_variant(case: Any, v: Variant) -> Applied:
     changed: dict[str, CaseSpec] = {}
     problems: list[tuple[str, str]] = []
     for i, sub in per.items():
-        base = spec.entities[ids.index(i)]
+        base = spec.entities[where[i]]
         changes = {}
         for path, value in sub.items():
             pp = price_path(path.split("."))
@@ -425,12 +439,13 @@ def variant_group_full(spec: Any, v: Variant) -> Any:
 
     ov = expand_group_paths(spec, v.overrides)
     raw = spec.model_dump(mode="python")
-    ids = [c.entity.id for c in spec.entities]
+    where = {c.entity.id: k for k, c in enumerate(spec.entities)}
     for path, value in ov.items():
         if path.startswith("entities."):
             rest = path[len("entities.") :]
-            i = max((i for i in ids if rest.startswith(i + ".")), key=len)
-            set_path(raw["entities"][ids.index(i)], rest[len(i) + 1 :], value)
+            i = _entity_of(rest, where)
+            assert i is not None  # expand_group_paths refused paths that name no entity
+            set_path(raw["entities"][where[i]], rest[len(i) + 1 :], value)
         else:
             _set_group_path(raw, path, value)
     ents = [parse_case(e, f"entities ({e['entity']['id']})") for e in raw.pop("entities")]
