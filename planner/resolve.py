@@ -428,6 +428,13 @@ class WarmSolver:
         self._theta = np.array([saved[i] for i in range(k)], dtype=float)
         self._params_dirty = False
 
+    def ready_objective(self) -> None:
+        """Find the current model's objective gradient now if it is not known yet (once per model,
+        on its first objective-only change otherwise): a sweep does it before timing its batch of
+        variants, so that this per-model cost is not spread over the variants' times."""
+        if self._grad is None and self._holder is not None:
+            self._objective_gradient()
+
     def _set_objective(self, data: ModelData) -> None:
         """Objective-only path: new parameter values -> new cost vector and offset for HiGHS."""
         if self._grad is None:
