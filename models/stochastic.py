@@ -28,11 +28,28 @@ DECISIONS: tuple[str, ...] = (
     "borrow",
 )
 """Variables of an entity block that are decisions (the rest follow from them and the data)."""
+GROUP_DECISIONS: tuple[str, ...] = (
+    "market_buy",
+    "market_sell",
+    "transfer_in",
+    "transfer_out",
+    "transfer",
+    "block_on",
+    "sends",
+    "pool_buy",
+    "pool_hold",
+    "tier_buy",
+)
+"""Variables of a group's links that are decisions (``models.group.add_links``)."""
+GROUP_KEY = "(group)"
+"""The entity part of the key of a link decision that belongs to no single entity."""
 
 
 def decision_vars(m: pyo.ConcreteModel, years: Sequence[int]) -> dict[tuple, pyo.Var]:
     """Decisions of a built model of one scenario, keyed by (entity, name, index), with their year
-    (the last index element that is a model year)."""
+    (the last index element that is a model year). A group's link decisions are keyed by their
+    entity when their index starts with one (``market_buy[e, y]`` -> ``(e, "market_buy", y)``),
+    else by ``GROUP_KEY`` (``pool_buy[y]``, ``transfer[s, d, y]``)."""
     ys = set(years)
     out: dict[tuple, pyo.Var] = {}
     for e in m.ENTITIES:
@@ -43,6 +60,16 @@ def decision_vars(m: pyo.ConcreteModel, years: Sequence[int]) -> dict[tuple, pyo
                 continue
             for idx in comp:
                 out[(e, name, idx)] = comp[idx]
+    ents = set(m.ENTITIES)
+    for name in GROUP_DECISIONS:
+        comp = getattr(m, name, None)
+        if not isinstance(comp, pyo.Var):
+            continue
+        for idx in comp:
+            if isinstance(idx, tuple) and len(idx) == 2 and idx[0] in ents:
+                out[(idx[0], name, idx[1])] = comp[idx]
+            else:
+                out[(GROUP_KEY, name, idx)] = comp[idx]
     return {k: v for k, v in out.items() if decision_year(k[2], ys) is not None}
 
 

@@ -13,6 +13,15 @@ a later year ``y`` is shared by the scenarios whose market and activity rows agr
 
 ``method="ph"`` solves the same two-stage problem by progressive hedging (mpi-sppy, without MPI
 unless it is launched under MPI) and reports its first-stage decisions and expected cost.
+
+A group case (``GroupCaseSpec``) is planned the same way: each scenario is the whole group model
+(entity blocks and links), the shared decisions include the links (market trades, transfers,
+pool purchases and holdings, price tiers; ``models.stochastic.GROUP_DECISIONS``), a history is
+every entity's market and activity rows plus the group's pool and limit rows, the mean-value case
+averages every entity's market rows and the pool's rows, and each scenario's plan is a group plan
+checked by ``check_group``. Scenario overrides use the sweep paths of groups (``entities.<id|*>.…``,
+``price_factor.<year>``, ``ccer_pool.rows.<year>.…``). Progressive hedging is for entity cases only
+(see ``stochastic_plan``).
 """
 
 from __future__ import annotations
@@ -24,15 +33,18 @@ from typing import Any
 import pandas as pd
 import pyomo.environ as pyo
 
-from models import build_model, extract_results
+from models import build_model, extract_links, extract_results
 from models.stochastic import build_extensive_form, decision_vars, decision_year, first_stage_cost
-from planner.check import check_plan
+from planner.check import check_group, check_plan
 from planner.errors import CaseValidationError, NonOptimalError, PlanCheckError
+from planner.group_plan import GroupPlan, assemble_group_plan
+from planner.group_prepare import PreparedGroup, prepare_group
+from planner.group_schema import GroupCaseSpec
 from planner.plan import Plan, assemble_plan
 from planner.prepare import PreparedCase, prepare
 from planner.schema import CaseSpec
 from planner.solve import SolveOptions, solve_model
-from planner.variants import Variant, variant_case
+from planner.variants import Variant, variant_case, variant_group_full
 
 
 @dataclass
@@ -45,7 +57,8 @@ class StochasticResult:
     ws_cny: float
     ev_cny: float
     eev_cny: float
-    plans: dict[str, Plan] = field(default_factory=dict)
+    plans: dict[str, Plan | GroupPlan] = field(default_factory=dict)
+    """Each scenario's plan in the stochastic solution (group plans for a group case)."""
     groups: dict[int, list[list[str]]] = field(default_factory=dict)
     ev_first_stage: pd.DataFrame = field(default_factory=pd.DataFrame)
     ph: dict[str, Any] = field(default_factory=dict)
@@ -75,16 +88,25 @@ def _variants(scenarios: Any) -> list[Variant]:
     return out
 
 
-def _history(case: CaseSpec, y: int) -> str:
+def _history(case: CaseSpec | GroupCaseSpec, y: int) -> str:
+    if isinstance(case, GroupCaseSpec):
+        pool = case.ccer_pool.rows if case.ccer_pool is not None else []
+        rows = [_history(c, y) for c in case.entities]
+        rows += [r.model_dump() for r in (*pool, *case.limits) if r.year <= y]
+        return repr(rows)
     rows = [r.model_dump() for r in case.market if r.year <= y] + [r.model_dump() for r in case.activity if r.year <= y]
     return repr(rows)
 
 
-def nonanticipativity_groups(cases: dict[str, CaseSpec], first_stage_years: int = 1) -> dict[int, list[list[str]]]:
+def _years(case: CaseSpec | GroupCaseSpec) -> list[int]:
+    return list(case.group.horizon.years) if isinstance(case, GroupCaseSpec) else list(case.years)
+
+
+def nonanticipativity_groups(cases: dict[str, CaseSpec | GroupCaseSpec], first_stage_years: int = 1) -> dict[int, list[list[str]]]:
     """Per year, the groups of scenarios that must decide alike: all scenarios in the first
     ``first_stage_years`` years; later, those with the same market and activity rows so far."""
     names = list(cases)
-    years = cases[names[0]].years
+    years = _years(cases[names[0]])
     out: dict[int, list[list[str]]] = {}
     for i, y in enumerate(years):
         if i < first_stage_years:
@@ -99,35 +121,55 @@ def nonanticipativity_groups(cases: dict[str, CaseSpec], first_stage_years: int 
     return out
 
 
-def mean_case(case: CaseSpec, cases: dict[str, CaseSpec], probs: dict[str, float]) -> CaseSpec:
-    """The expected-value case: every numeric market field at its probability-weighted mean."""
+def _mean_rows(prefix: str, rows, scen_rows: list, probs: list[float]) -> dict[str, Any]:
+    """Overrides setting every numeric field of the year rows ``rows`` to its probability-weighted
+    mean over the scenarios' rows (``scen_rows[k]``: scenario k's rows of the same table)."""
     over: dict[str, Any] = {}
-    for r in case.market:
+    for r in rows:
         for fld, val in r.model_dump().items():
             if fld == "year" or isinstance(val, bool):
                 continue
-            vals = [getattr(next(x for x in c.market if x.year == r.year), fld) for c in cases.values()]
+            vals = [getattr(next(x for x in sr if x.year == r.year), fld) for sr in scen_rows]
             if all(v is None for v in vals):
                 continue
             if any(v is None for v in vals):
-                raise CaseValidationError("<scenarios>", [(f"market.{r.year}.{fld}", "given in some scenarios only; cannot average")])
-            over[f"market.{r.year}.{fld}"] = sum(probs[s] * v for s, v in zip(cases, vals, strict=True))
-    return case.with_overrides(over)
+                raise CaseValidationError("<scenarios>", [(f"{prefix}.{r.year}.{fld}", "given in some scenarios only; cannot average")])
+            over[f"{prefix}.{r.year}.{fld}"] = sum(p * v for p, v in zip(probs, vals, strict=True))
+    return over
 
 
-def _plan_of(prep: PreparedCase, m: pyo.ConcreteModel, res, scale: float, check: bool) -> Plan:
+def mean_case(case: CaseSpec | GroupCaseSpec, cases: dict[str, CaseSpec | GroupCaseSpec], probs: dict[str, float]):
+    """The expected-value case: every numeric market field at its probability-weighted mean (for a
+    group: every entity's market rows and the CCER pool's rows)."""
+    p = [probs[s] for s in cases]
+    if not isinstance(case, GroupCaseSpec):
+        return case.with_overrides(_mean_rows("market", case.market, [c.market for c in cases.values()], p))
+    over: dict[str, Any] = {}
+    for k, e in enumerate(case.entities):
+        over.update(_mean_rows(f"entities.{e.entity.id}.market", e.market, [c.entities[k].market for c in cases.values()], p))
+    if case.ccer_pool is not None:
+        over.update(_mean_rows("ccer_pool.rows", case.ccer_pool.rows, [c.ccer_pool.rows for c in cases.values()], p))
+    return variant_group_full(case, Variant("mean", over, "scenario"))
+
+
+def _plan_of(prep: PreparedCase | PreparedGroup, m: pyo.ConcreteModel, res, scale: float, check: bool) -> Plan | GroupPlan:
+    """The plan of one scenario block ``m`` of the solved extensive form (its duals divided by the
+    scenario's probability ``scale``: d expected cost / d bound -> d scenario cost / d bound)."""
     df = dict(zip(prep.data.years, prep.data.discount_factor, strict=True))
     duals = {c: d / scale for c, d in res.duals.items()} if scale != 1.0 else res.duals
     results = extract_results(m, df, duals)
-    plan = assemble_plan(prep, results, res)
-    if check:
-        fails = check_plan(prep.data, plan, objective=results.objective_cny)
-        if fails:
-            raise PlanCheckError(fails)
+    if isinstance(prep, PreparedGroup):
+        plan = assemble_group_plan(prep, results, extract_links(m), res)
+        fails = check_group(prep.data, plan, objective=results.objective_cny) if check else []
+    else:
+        plan = assemble_plan(prep, results, res)
+        fails = check_plan(prep.data, plan, objective=results.objective_cny) if check else []
+    if fails:
+        raise PlanCheckError(fails)
     return plan
 
 
-def _solve_one(prep: PreparedCase, opts: SolveOptions, fixed: dict[tuple, float] | None = None) -> tuple[pyo.ConcreteModel, Any]:
+def _solve_one(prep: PreparedCase | PreparedGroup, opts: SolveOptions, fixed: dict[tuple, float] | None = None) -> tuple[pyo.ConcreteModel, Any]:
     m = build_model(prep.data)
     if fixed:
         dv = decision_vars(m, prep.data.years)
@@ -146,7 +188,7 @@ def _frame(values: dict[tuple, float], years: set[int]) -> pd.DataFrame:
 
 
 def stochastic_plan(
-    case: CaseSpec,
+    case: CaseSpec | GroupCaseSpec,
     scenarios: Any,
     *,
     first_stage_years: int = 1,
@@ -155,13 +197,20 @@ def stochastic_plan(
     method: str = "ef",
     ph_options: dict[str, Any] | None = None,
 ) -> StochasticResult:
-    """Hedged plan over ``scenarios`` (``{id, overrides, probability}`` dicts or ``Variant``s)."""
+    """Hedged plan over ``scenarios`` (``{id, overrides, probability}`` dicts or ``Variant``s) of an
+    entity case or a group case."""
     opts = opts or SolveOptions()
     vs = _variants(scenarios)
-    cases = {v.id: variant_case(case, v) for v in vs}
+    group = isinstance(case, GroupCaseSpec)
+    if group and method == "ph":
+        # intra-group transfers without fees leave first-year decisions degenerate: PH (mpi-sppy,
+        # linearised proximal terms) did not reach a consensus in 500 iterations on a two-plant group
+        raise CaseValidationError("<scenarios>", [("method", "progressive hedging takes entity cases; plan a group case with the extensive form (method 'ef')")])
+    cases = {v.id: (variant_group_full(case, v) if group else variant_case(case, v)) for v in vs}
     probs = {v.id: float(v.probability) for v in vs}
-    preps = {s: prepare(c) for s, c in cases.items()}
-    years = list(case.years)
+    prep_of = prepare_group if group else prepare
+    preps = {s: prep_of(c) for s, c in cases.items()}
+    years = _years(case)
     stage1 = set(years[:first_stage_years])
     groups = nonanticipativity_groups(cases, first_stage_years)
 
@@ -182,7 +231,7 @@ def stochastic_plan(
 
     # expected-value plan and its expected cost when its first-stage decisions are kept
     ev_case = mean_case(case, cases, probs)
-    ev_prep = prepare(ev_case)
+    ev_prep = prep_of(ev_case)
     ev_m, ev_res = _solve_one(ev_prep, opts)
     ev_first = _first_stage(decision_vars(ev_m, years), stage1)
     eev_cost = {}
@@ -222,7 +271,7 @@ def stochastic_plan(
 
 
 def progressive_hedging(
-    preps: dict[str, PreparedCase],
+    preps: dict[str, PreparedCase | PreparedGroup],
     probs: dict[str, float],
     stage1: set[int],
     groups: dict[int, list[list[str]]],
