@@ -20,7 +20,7 @@ import math
 import os
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -157,6 +157,7 @@ def solve_chunk(
     case, ws, state = _solver(case_json, opts, check, kind)
     ws.cold_start()  # repeatable: the chunk's results do not depend on what this worker solved before
     group = kind == "group"
+    alone = _standalone_solver(state, opts) if group and case.value_of_pooling else None
     blocks: list[dict[str, np.ndarray]] = []
     paths: dict[str, int] = {}
     preps: dict[str, int] = {}
@@ -193,6 +194,8 @@ def solve_chunk(
                 ent = {c: ann[c].to_numpy() for c in ("entity", "year", *YEAR_COLUMNS, *LINK_COLUMNS) if c in ann.columns}
                 blocks.append(_block(v, ent, link, prep.data, str(vr.solve.status), vr.path,
                                      float(vr.plan.summary["npv_cost_cny"])))
+                if alone is not None:
+                    _add_pooling(blocks[-1], alone, prep)
                 if tables == "fast":
                     _compare_fast(ws.fast_rows(prep), ann, v.id)
                     if group:
@@ -229,6 +232,8 @@ def solve_chunk(
                 blocks[place] = _empty_block(v, str(res.status), err, path)
             else:
                 blocks[place] = _block(v, ent, link, prep.data, str(res.status), path, float(res.objective))
+                if alone is not None:
+                    _add_pooling(blocks[place], alone, prep)
             per.append(pv + solve_s[j] + after + (model_s if j == 0 else 0.0))
     info = {
         "pid": os.getpid(),
@@ -240,6 +245,36 @@ def solve_chunk(
         "highs_s": list(ws.stats.timings.get("solve_s", [])[-len(per) :]) if per else [],
     }
     return _frame(blocks, group), info
+
+
+def _standalone_solver(state: dict, opts: SolveOptions):
+    """This worker's warm solver of a group's stand-alone model (every entity without links, one
+    block-diagonal LP/MIP: its optimum is the sum of the entities' own optima), cold at each chunk."""
+    from planner.resolve import WarmSolver
+
+    ws = state.get("standalone")
+    if ws is None:
+        ws = state["standalone"] = WarmSolver(replace(opts, duals=False), check=False)
+    ws.cold_start()
+    return ws
+
+
+def _add_pooling(block: dict[str, Any], alone, prep) -> None:
+    """The scenario's value of pooling: its entities planned alone (``prep.standalone``, warm) minus
+    the group's NPV cost. A stand-alone solve without an optimal plan leaves both columns empty
+    and says so in the scenario's error column."""
+    from planner.errors import NonOptimalError
+    from planner.solve import _raise_unless_allowed
+
+    alone.prime(prep.standalone)
+    res = alone._run(duals=False)
+    try:
+        _raise_unless_allowed(res, alone.opts)
+    except NonOptimalError as exc:
+        block["_head"]["error"] = f"stand-alone plans (value of pooling): {exc}"
+        return
+    block["_head"]["standalone_npv_cny"] = float(res.objective)
+    block["_head"]["pooling_value_cny"] = float(res.objective) - block["_head"]["npv_cost_cny"]
 
 
 class _Failed:
@@ -282,9 +317,15 @@ HEAD_COLUMNS = ("scenario", "kind", "probability", "status", "error", "overrides
 _TEXT = {"scenario", "kind", "status", "error", "overrides", "solver_path", "entity", "level"}
 
 
+GROUP_HEAD = ("standalone_npv_cny", "pooling_value_cny")
+"""Scenario columns of group sweeps: the entities' NPV cost when each plans alone, and the value of
+pooling (that minus the group's NPV cost); empty unless the group case asks for the value of
+pooling (``value_of_pooling``)."""
+
+
 def _columns(group: bool) -> list[str]:
     """The tidy frame's columns, in order (every chunk writes exactly these)."""
-    cols = [*HEAD_COLUMNS, "entity", "year"] + (["level"] if group else []) + list(YEAR_COLUMNS)
+    cols = [*HEAD_COLUMNS, *(GROUP_HEAD if group else ()), "entity", "year"] + (["level"] if group else []) + list(YEAR_COLUMNS)
     return cols + (list(LINK_COLUMNS) + list(GROUP_COLUMNS) if group else [])
 
 
@@ -334,7 +375,7 @@ def _block(v: Variant, ent: dict[str, np.ndarray], link: dict[str, np.ndarray] |
              (gy, ny, np.full(ny, GROUP_ROW, dtype=object), years, "group-year"),
              (et, ne, ids, np.zeros(ne, dtype=np.int64), "entity"),
              (gt, 1, np.asarray([GROUP_ROW], dtype=object), np.zeros(1, dtype=np.int64), "group")]
-    cols = [c for c in _columns(True)[len(HEAD_COLUMNS) + 3 :]]
+    cols = [c for c in _columns(True)[len(HEAD_COLUMNS) + len(GROUP_HEAD) + 3 :]]
     out: dict[str, Any] = {
         "entity": np.concatenate([p[2] for p in parts]),
         "year": np.concatenate([np.asarray(p[3], dtype=np.int64) for p in parts]),
@@ -354,8 +395,8 @@ def _frame(blocks: list[dict[str, Any]], group: bool) -> pd.DataFrame:
     total = sum(sizes)
     data: dict[str, Any] = {}
     for c in cols:
-        if c in HEAD_COLUMNS:
-            vals = [b["_head"][c] for b in blocks]
+        if c in HEAD_COLUMNS or c in GROUP_HEAD:
+            vals = [b["_head"].get(c, math.nan) for b in blocks]
             data[c] = np.repeat(np.asarray(vals, dtype=object if c in _TEXT else float), sizes)
         else:
             parts = []
@@ -598,18 +639,6 @@ def scenario_table(frame: pd.DataFrame) -> pd.DataFrame:
     head = [
         c
         for c in frame.columns
-        if c
-        in (
-            "scenario",
-            "kind",
-            "probability",
-            "status",
-            "error",
-            "overrides",
-            "solver_path",
-            "npv_cost_cny",
-            "nominal_cost_cny",
-        )
-        or c.startswith("set:")
+        if c in HEAD_COLUMNS or c in GROUP_HEAD or c.startswith("set:")
     ]
     return frame[head].drop_duplicates("scenario").reset_index(drop=True)

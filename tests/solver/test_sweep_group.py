@@ -386,3 +386,36 @@ def test_group_study_example_validates():
     validate_variants(spec, vs)
     assert len(vs) == 1 + 4 + 20
     assert all(apply_variant(spec, v).reprice for v in vs if v.kind == "price_path")
+
+
+def test_value_of_pooling_per_scenario_by_hand():
+    """The two plants of tests/solver/test_group.py (A balanced, MAC 30 for 10,000 t then 50 for
+    20,000 t; B 25,000 t short, MAC 40 for 10,000 t then 70; sell 10; free transfers) with the
+    CEA buy price P of both swept over 100, 60 and 45:
+    - alone: A does nothing (0); B abates 10,000 at 40 and covers 15,000 at min(P, 70):
+      P = 100 -> 400,000 + 1,050,000 = 1,450,000; 60 -> 400,000 + 900,000 = 1,300,000;
+      45 -> 400,000 + 675,000 = 1,075,000;
+    - group: the merit order over both curves and the market for 25,000 t: 10,000 at 30, 10,000 at
+      40, then 5,000 at min(50, P): 950,000 for P = 100 and 60, 925,000 for P = 45;
+    - value of pooling: 500,000, 350,000, 150,000.
+    Fast tables and full plans give the same columns; each equals run_group's value of pooling."""
+    from planner.group_api import run_group
+    from planner.variants import as_variants, variant_group_full
+    from tests.solver.test_group import entity, group
+
+    spec = group([entity("A", 100_000, [(30, 10_000), (50, 20_000)]), entity("B", 75_000, [(40, 10_000), (70, 20_000)])],
+                 transfers={"mode": "free", "price_cny_per_t": 55})
+    vs = [{"entities.*.market.2025.cea_buy_cny_per_t": p} for p in (100.0, 60.0, 45.0)]
+    want = {"v00000": (1_450_000, 950_000, 500_000), "v00001": (1_300_000, 950_000, 350_000), "v00002": (1_075_000, 925_000, 150_000)}
+    for tables in ("fast", "plan"):
+        sc = sweep(spec, vs, tables=tables, chunk_size=3).scenarios.set_index("scenario")
+        for sid, (alone, grp, pool) in want.items():
+            assert sc.loc[sid, "standalone_npv_cny"] == pytest.approx(alone), (tables, sid)
+            assert sc.loc[sid, "npv_cost_cny"] == pytest.approx(grp), (tables, sid)
+            assert sc.loc[sid, "pooling_value_cny"] == pytest.approx(pool), (tables, sid)
+    for v in as_variants(spec, vs):
+        ref = run_group(variant_group_full(spec, v)).plan.summary["value_of_pooling_cny"]
+        assert ref == pytest.approx(want[v.id][2])
+    # a group case that does not ask for it leaves the columns empty
+    off = sweep(spec.model_copy(update={"value_of_pooling": False}), vs[:1], tables="fast").scenarios
+    assert off["pooling_value_cny"].isna().all() and off["standalone_npv_cny"].isna().all()
