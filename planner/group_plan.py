@@ -3,7 +3,8 @@
 Nothing here touches Pyomo: it reads ``models.Results`` / ``models.LinkResults`` frames and the
 prepared group. Entity tables are the entity plan's (``planner.plan.assemble_plan``), one row set
 per entity, with the market / intra-group split of their trades and the internal settlement of
-transfers as their own cost component (``transfer``).
+transfers as their own cost component (``transfer``): built for all entities at once by
+``planner.group_tables`` (``per_entity=True`` builds them entity by entity, the reference).
 """
 
 from __future__ import annotations
