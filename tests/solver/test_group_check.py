@@ -115,3 +115,43 @@ def test_missing_years_and_negative_quantities_are_named(fleet):
     assert f"{e2}: the annual table lacks some years" in fails
     assert any(f.startswith(f"{e5} 2030: buy_t is negative") for f in fails), fails
     assert np.isfinite(obj)
+
+
+def test_entity_features_beyond_the_fleets_tables_and_checkers_agree():
+    """The fleet of test_assemble with entity features switched on entity by entity (relief as an
+    obligation cap, output losses, CCER cap on emissions, old-CCER expiry, undeducted and forbidden
+    shortfalls, constant and linear carry-over limits) and opening CCER lots on some entities: both
+    table builders agree, the plan passes both checkers, and broken lots are caught alike."""
+    from models.data import CcerLotData
+    from planner.group_api import options_for, solve_arrays
+    from planner.group_prepare import prepare_group
+    from tests.solver.test_assemble import _group_data, _variant
+    from tests.solver.test_group_tables import assert_same_group_plan
+
+    spec = fleet_group(10, 17, binaries=False, last_year=2029, value_of_pooling=False)
+    prep = prepare_group(spec)
+    data = _group_data(10, 17, binaries=False, last_year=2029, limits=True)
+    n = len(data.years)
+    ents = []
+    for k, e in enumerate(data.entities):
+        e = _variant(e, k, n)
+        if k % 3 == 2:
+            lot = CcerLotData(id=f"L{k}", quantity_t=30_000.0, eligible=tuple(i < 3 for i in range(n)), terminal_value_cny_per_t=0.0)
+            e = replace(e, ccer_lots=(lot,))
+        ents.append(e)
+    prep = replace(prep, data=replace(data, entities=tuple(ents)))
+    res, results, links = solve_arrays(prep.data, options_for(spec))
+    assert not results.ccer_lots.empty
+    new = assemble_group_plan(prep, results, links, res, None)
+    assert_same_group_plan(new, assemble_group_plan(prep, results, links, res, None, per_entity=True))
+    assert _both(prep.data, new, res.objective) == []
+    bad = _copy(new)
+    bad = replace(bad, entities=replace(bad.entities, ccer_lots=bad.entities.ccer_lots.assign(
+        ccer_use_lot_t=bad.entities.ccer_lots["ccer_use_lot_t"] + 10_000.0)))
+    fails = _both(prep.data, bad, res.objective)
+    assert any("CCER lot L2 used over all years vs its quantity" in f for f in fails), fails
+    lots = new.entities.ccer_lots.copy()
+    j = lots.index[lots["lot"] == "L2"][0]
+    lots.loc[j, "year"] = 2029  # a lot eligible in 2025-2027 only
+    fails = _both(prep.data, replace(new, entities=replace(new.entities, ccer_lots=lots)), res.objective)
+    assert any(f.endswith("2029: CCER lot L2 used outside its eligible years") for f in fails), fails
