@@ -240,7 +240,16 @@ def _check_costs(data: ModelData, plan, objective: float | None, *, link_npv: fl
 
 
 def check_group(data: ModelData, gplan, *, objective: float | None = None) -> list[str]:
+    """Check a group plan (``check_group_per_entity``'s checks and messages, computed on all entities
+    at once by ``planner.group_check``)."""
+    from planner.group_check import check_group as check_all
+
+    return check_all(data, gplan, objective=objective)
+
+
+def check_group_per_entity(data: ModelData, gplan, *, objective: float | None = None) -> list[str]:
     """Check a group plan: every entity as in ``check_plan``, then the links, from result tables only.
+    Entity by entity: the reference for ``planner.group_check.check_group``.
 
     Links: trades split into market and intra-group parts within the entity's own market limits;
     transfers net to zero in every year (and, for block trades, every transfer is at least the

@@ -119,9 +119,13 @@ def run_group(spec: GroupCaseSpec | str | Path, opts: SolveOptions | None = None
         t2 = time.perf_counter()
         alone_res, alone = solve_standalone(prep, opts)
         res.timings["standalone_s"] = time.perf_counter() - t2
+    t3 = time.perf_counter()
     plan = assemble_group_plan(prep, results, links, res, alone)
-    res.timings["extract_s"] = time.perf_counter() - t1
+    t4 = time.perf_counter()
+    res.timings["extract_s"] = t4 - t1
+    res.timings["plan_tables_s"] = t4 - t3
     failures = check_group(prep.data, plan, objective=res.objective) if check else []
+    res.timings["check_s"] = time.perf_counter() - t4
     if failures:
         raise PlanCheckError(failures)
     if res.status != "optimal":

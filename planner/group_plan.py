@@ -3,7 +3,8 @@
 Nothing here touches Pyomo: it reads ``models.Results`` / ``models.LinkResults`` frames and the
 prepared group. Entity tables are the entity plan's (``planner.plan.assemble_plan``), one row set
 per entity, with the market / intra-group split of their trades and the internal settlement of
-transfers as their own cost component (``transfer``).
+transfers as their own cost component (``transfer``): built for all entities at once by
+``planner.group_tables`` (``per_entity=True`` builds them entity by entity, the reference).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import pandas as pd
 
 from models.data import ModelData
 from planner.group_prepare import PreparedGroup
+from planner.group_tables import entity_plans
 from planner.plan import Plan, assemble_plan
 from planner.prepare import DERIVED_BUY_NOTE
 
@@ -164,9 +166,10 @@ def settle_costs(data: ModelData, costs: pd.DataFrame, trades: pd.DataFrame) -> 
     return out.sort_values(["_e", "year"], kind="stable").drop(columns="_e").reset_index(drop=True)
 
 
-def assemble_group_plan(prep: PreparedGroup, results, links, solve_result, standalone=None) -> GroupPlan:
+def assemble_group_plan(prep: PreparedGroup, results, links, solve_result, standalone=None, *, per_entity: bool = False) -> GroupPlan:
     """Entity plans, group tables and the value of pooling (``standalone``: Results of the entities
-    solved alone, or None)."""
+    solved alone, or None). ``per_entity``: build the entity tables entity by entity with
+    ``planner.plan.assemble_plan`` (the reference the all-entities tables are tested against)."""
     data = prep.data
     years = list(data.years)
     ids = [e.id for e in data.entities]
@@ -175,19 +178,11 @@ def assemble_group_plan(prep: PreparedGroup, results, links, solve_result, stand
     results = replace(results, costs=costs)
     disc = costs.groupby("entity")["discounted_cny"].sum()
     df_by_year = dict(zip(years, data.discount_factor, strict=True))
-    plans = []
-    split = {n: _by_entity(getattr(results, n)) for n in ("annual", "abatement", "builds", "project_years", "ccer_lots", "costs", "duals")}
-    trades_by = _by_entity(trades)
-    for k, (p, d) in enumerate(zip(prep.entities, data.entities, strict=True)):
-        inputs = p.inputs.copy()
-        inputs["discount_factor"] = inputs["year"].map(df_by_year)
-        # the group bounds market purchases its own way (a group note says how)
-        ep = replace(p, data=ModelData(years=data.years, discount_factor=data.discount_factor, entities=(d,)), inputs=inputs,
-                     notes=[n for n in p.notes if not n.startswith(DERIVED_BUY_NOTE)])
-        plan = assemble_plan(ep, _entity_results(results, split, d.id, float(disc.get(d.id, 0.0))), solve_result,
-                             trades=_with_market_limits(trades_by[d.id], data, k))
-        plans.append(plan)
-    ent = _concat_plans(plans)
+    trades_lim = with_market_limits(trades, data)
+    if per_entity:
+        ent, per_notes = entity_plans_per_entity(prep, results, trades_lim, solve_result, disc)
+    else:
+        ent, per_notes = entity_plans(prep, results, trades_lim, solve_result, disc)
     if data.group is not None and data.group.transfers != "none":
         price = dict(zip(years, data.group.transfer_price_cny_per_t, strict=True))
         ent.annual["transfer_price_cny_per_t"] = ent.annual["year"].map(price)
@@ -270,7 +265,7 @@ def assemble_group_plan(prep: PreparedGroup, results, links, solve_result, stand
         summary["standalone_npv_cny"] = total_alone
         summary["value_of_pooling_cny"] = total_alone - group_npv
     notes = list(prep.notes)
-    notes += entity_notes([(p.summary["entity"], p.notes) for p in plans])
+    notes += entity_notes(per_notes)
     warnings = list(prep.warnings) + list(solve_result.warnings)
     return GroupPlan(
         entities=ent,
@@ -290,6 +285,25 @@ def assemble_group_plan(prep: PreparedGroup, results, links, solve_result, stand
     )
 
 
+def entity_plans_per_entity(prep: PreparedGroup, results, trades: pd.DataFrame, solve_result, disc: pd.Series):
+    """The entity tables entity by entity (``assemble_plan`` per entity, concatenated): the reference
+    for ``planner.group_tables.entity_plans``, which builds the same tables for all entities at once."""
+    data = prep.data
+    df_by_year = dict(zip(data.years, data.discount_factor, strict=True))
+    plans = []
+    split = {n: _by_entity(getattr(results, n)) for n in ("annual", "abatement", "builds", "project_years", "ccer_lots", "costs", "duals")}
+    trades_by = _by_entity(trades)
+    for p, d in zip(prep.entities, data.entities, strict=True):
+        inputs = p.inputs.copy()
+        inputs["discount_factor"] = inputs["year"].map(df_by_year)
+        # the group bounds market purchases its own way (a group note says how)
+        ep = replace(p, data=ModelData(years=data.years, discount_factor=data.discount_factor, entities=(d,)), inputs=inputs,
+                     notes=[n for n in p.notes if not n.startswith(DERIVED_BUY_NOTE)])
+        plans.append(assemble_plan(ep, _entity_results(results, split, d.id, float(disc.get(d.id, 0.0))), solve_result,
+                                   trades=trades_by[d.id]))
+    return _concat_plans(plans), [(p.summary["entity"], p.notes) for p in plans]
+
+
 def entity_notes(per_entity: list[tuple[str, list[str]]], shown: int = 5) -> list[str]:
     """The entities' notes, each text once with the entities it concerns in front (in entity order;
     after ``shown`` ids, how many more): 30 plants under the same relief rule make one note, not 30."""
@@ -304,15 +318,16 @@ def entity_notes(per_entity: list[tuple[str, list[str]]], shown: int = 5) -> lis
     return out
 
 
-def _with_market_limits(trades: pd.DataFrame, data: ModelData, k: int) -> pd.DataFrame:
-    """One entity's trades with the bounds on its market trades in the group (given limits, or the
+def with_market_limits(trades: pd.DataFrame, data: ModelData) -> pd.DataFrame:
+    """The trades with the bounds on each entity's market trades in the group (given limits, or the
     group's derived bound where none is given)."""
     g = data.group
     out = trades.copy()
-    pos = {y: i for i, y in enumerate(data.years)}
     if g is not None and g.market_buy_max_t:
-        out["market_buy_max_t"] = [g.market_buy_max_t[k][pos[y]] for y in out["year"]]
-        out["market_sell_max_t"] = [g.market_sell_max_t[k][pos[y]] for y in out["year"]]
+        k = out["entity"].map({d.id: k for k, d in enumerate(data.entities)}).to_numpy()
+        i = out["year"].map({y: i for i, y in enumerate(data.years)}).to_numpy()
+        out["market_buy_max_t"] = np.asarray(g.market_buy_max_t, dtype=float)[k, i]
+        out["market_sell_max_t"] = np.asarray(g.market_sell_max_t, dtype=float)[k, i]
     return out
 
 

@@ -95,9 +95,32 @@ def assemble_plan(prep: PreparedCase, results, solve_result, trades: pd.DataFram
         abatement["cost_cny_per_t"] = [costs_by[(k, y)] for k, y in zip(abatement.measure, abatement.year, strict=True)]
         abatement["cost_cny"] = abatement["abate_t"] * abatement["cost_cny_per_t"]
 
-    npv = float(results.objective_cny)
+    summary = plan_summary(prep, ann, float(results.objective_cny), solve_result)
+    plan = Plan(
+        annual=ann,
+        abatement=abatement,
+        builds=results.builds,
+        project_years=results.project_years,
+        ccer_lots=results.ccer_lots,
+        costs=results.costs,
+        shadow_prices=shadow,
+        bindings=pd.DataFrame(),
+        assumptions=prep.assumptions,
+        summary=summary,
+        notes=list(prep.notes),
+        warnings=list(prep.warnings),
+        allocation_detail=prep.allocation_detail,
+        allocation_schedule=_schedule(prep, ann),
+    )
+    plan.mac = _mac(prep, plan)
+    plan.bindings = explain_bindings(plan, prep)
+    return plan
+
+
+def plan_summary(prep: PreparedCase, ann: pd.DataFrame, npv: float, solve_result) -> dict[str, Any]:
+    """The summary numbers of one entity's plan (``ann``: its annual table; ``npv``: its discounted cost)."""
     total_obligation = float(ann["obligation_t"].sum())
-    summary = {
+    return {
         "entity": prep.case.entity.id,
         "entity_name": prep.case.entity.name,
         "sector": prep.case.entity.sector,
@@ -121,25 +144,6 @@ def assemble_plan(prep: PreparedCase, results, solve_result, trades: pd.DataFram
         "solver_options": dict(solve_result.options),
         "size": dict(solve_result.size),
     }
-    plan = Plan(
-        annual=ann,
-        abatement=abatement,
-        builds=results.builds,
-        project_years=results.project_years,
-        ccer_lots=results.ccer_lots,
-        costs=results.costs,
-        shadow_prices=shadow,
-        bindings=pd.DataFrame(),
-        assumptions=prep.assumptions,
-        summary=summary,
-        notes=list(prep.notes),
-        warnings=list(prep.warnings),
-        allocation_detail=prep.allocation_detail,
-        allocation_schedule=_schedule(prep, ann),
-    )
-    plan.mac = _mac(prep, plan)
-    plan.bindings = explain_bindings(plan, prep)
-    return plan
 
 
 MAC_COLUMNS = ["entity", "kind", "name", "first_year", "potential_t", "cost_cny_per_t", "used_t"]
@@ -242,76 +246,95 @@ def explain_bindings(plan: Plan, prep: PreparedCase) -> pd.DataFrame:
     in_group = "market_buy_max_t" in plan.annual.columns
     sold_to_date = plan.annual.groupby("entity")["sell_t"].cumsum()
     for r, sold in zip(plan.annual.itertuples(index=False), sold_to_date, strict=True):
-        e, y = r.entity, int(r.year)
-        d = ent_data[e]
-        i = prep.data.years.index(y)
-        cap = d.ccer_cap_share[i] * (r.obligation_t if d.ccer_cap_on_obligation else r.emissions_t)
-        if cap > TOL_T and r.ccer_surrendered_t >= cap - TOL_T:
-            s = saving(e, y, "limit_ccer_share")
-            rows.append(_row(e, y, "ccer_cap", f"CCER cap binds in {y}: {r.ccer_surrendered_t:,.0f} t CCER = "
-                              f"{d.ccer_cap_share[i]:.0%} of the obligation"
-                              + (f"; one more tonne of cap would save {s:,.2f} CNY" if s else ""), s))
-        if math.isfinite(r.carry_limit_t) and (r.carry_t >= r.carry_limit_t - TOL_T) and (
-            r.lapse_t > TOL_T or (saving(e, y, "limit_carryover") or 0) > 1e-6
-        ):
-            text = (f"carry-over limit binds in {y}: {r.carry_t:,.0f} t carried into {y + 1} "
-                    f"(limit {r.carry_rule}, net sales {r.net_sales_t:,.0f} t)")
-            raised = r.carry_limit_t - d.carry_rules[i].floor_t
-            if sold > TOL_T and raised > TOL_T:
-                text += f"; selling {sold:,.0f} t in the plan up to {y} helped raise it {raised:,.0f} t above its floor"
-            if r.lapse_t > TOL_T:
-                text += f"; {r.lapse_t:,.0f} t above the limit lapse"
-            rows.append(_row(e, y, "carryover_limit", text, saving(e, y, "limit_carryover")))
-        # in a group the entity's limits apply to its market trades; transfers are not market trades
-        if in_group:
-            bought, sold_y, buy_max, sell_max, market = r.market_buy_t, r.market_sell_t, r.market_buy_max_t, r.market_sell_max_t, "market "
-        else:
-            bought, sold_y, buy_max, sell_max, market = r.buy_t, r.sell_t, r.buy_max_t, r.sell_max_t, ""
-        if bought >= buy_max - TOL_T and buy_max > 0:
-            if r.buy_limit_given:
-                gain = _price_gap(r.shadow_price_cny_per_t, r.cea_buy_cny_per_t + r.fee_cny_per_t)
-                rows.append(_row(e, y, "buy_limit", f"CEA {market}purchase limit binds in {y}: {bought:,.0f} t"
-                                 + (f"; one more tonne of purchase limit would save {gain:,.2f} CNY" if gain else ""), gain))
-            else:
-                rows.append(_row(e, y, "derived_trade_bound", f"{market}purchases hit the derived bound of {buy_max:,.0f} t in {y}: the prices reward speculation; set market limits", None))
-        if math.isfinite(sell_max) and sell_max > 0 and sold_y >= sell_max - TOL_T:
-            rows.append(_row(e, y, "sell_limit", f"CEA {market}sale limit binds in {y}: {sold_y:,.0f} t", None))
-        # (in a group with a CCER pool the entity's own availability gives way to the pool's: d says so)
-        if (math.isfinite(r.ccer_available_t) and math.isfinite(d.ccer_buy_max_t[i]) and r.ccer_available_t > 0
-                and r.ccer_buy_t >= r.ccer_available_t - TOL_T):
-            rows.append(_row(e, y, "ccer_availability", f"CCER availability binds in {y}: all {r.ccer_available_t:,.0f} t bought", None))
-        if r.relief_t > TOL_T and r.relief_rule in ("coal_floor", "gas_topup"):
-            share = d.relief_share[i]
-            what = (f"coal relief applies in {y}: allocation raised to {share:.0%} of verified emissions (+{r.relief_t:,.0f} t)"
-                    if r.relief_rule == "coal_floor" else
-                    f"gas top-up applies in {y}: allocation raised to verified emissions (+{r.relief_t:,.0f} t)")
-            what += f"; a tonne abated here is worth only {1 - share:.0%} of the allowance price"
-            rows.append(_row(e, y, "relief_regime", what, None))
-        if r.borrow_t > TOL_T:
-            rows.append(_row(e, y, "predraw", f"pre-draw of {r.borrow_t:,.0f} t in {y} from a later allocation "
-                             f"(gap {r.emissions_t - r.allocation_benchmark_t - r.relief_t:,.0f} t)", None))
-        if r.auction_max_t > 0 and r.auction_buy_t >= r.auction_max_t - TOL_T:
-            rows.append(_row(e, y, "auction_share", f"the whole auctioned share is bought in {y}: {r.auction_buy_t:,.0f} t", None))
-        if r.shortfall_t > TOL_T:
-            why = [b["rule"] for b in rows if b["year"] == y and b["rule"] in ("buy_limit", "ccer_cap", "ccer_availability")]
-            rows.append(_row(e, y, "shortfall",
-                             f"shortfall of {r.shortfall_t:,.0f} t in {y}, fined at {d.penalty_cny_per_t[i]:,.2f} CNY/t"
-                             + (" and deducted from next year's allocation" if d.shortfall_deducted_next_year else "")
-                             + (f"; forced by {', '.join(why)}" if why else
-                                "; no limit forces it: the fine and the deduction cost less than covering it"), None))
-        mc = _marginal_statement(r, y)
-        if mc:
-            rows.append(_row(e, y, "marginal_cost", mc, None))
-    if not plan.abatement.empty:
-        pot = {(m.id, y): m.potential_t[i] for e in prep.data.entities for m in e.measures for i, y in enumerate(prep.data.years)}
-        for r in plan.abatement.itertuples(index=False):
-            p = pot[(r.measure, r.year)]
-            if p > TOL_T and r.abate_t >= p - TOL_T:
-                rows.append(_row(r.entity, int(r.year), "measure_potential",
-                                 f"measure {r.measure} used to its full potential in {r.year} ({r.abate_t:,.0f} t at {r.cost_cny_per_t:,.2f} CNY/t)", None, r.measure))
+        d = ent_data[r.entity]
+        rows += year_bindings(r, sold, d, prep.data.years.index(int(r.year)), in_group, saving)
+    rows += measure_potential_rows(plan.abatement, prep.data)
     rows += _option_values(plan, prep)
     df = pd.DataFrame(rows, columns=["entity", "year", "rule", "subject", "statement", "saving_cny_per_t"])
     return df.sort_values(["entity", "year", "rule"], kind="stable").reset_index(drop=True)
+
+
+def measure_potential_rows(abatement: pd.DataFrame, data) -> list[dict[str, Any]]:
+    """Measures used to their full potential (``data``: the model data of the abatement's entities)."""
+    rows: list[dict[str, Any]] = []
+    if abatement.empty:
+        return rows
+    pot = {(e.id, m.id, y): m.potential_t[i] for e in data.entities for m in e.measures for i, y in enumerate(data.years)}
+    cols = [abatement[c].tolist() for c in ("entity", "measure", "year", "abate_t", "cost_cny_per_t")]
+    for e, m, y, abate, cost in zip(*cols, strict=True):
+        p = pot[(e, m, y)]
+        if p > TOL_T and abate >= p - TOL_T:
+            rows.append(_row(e, int(y), "measure_potential",
+                             f"measure {m} used to its full potential in {y} ({abate:,.0f} t at {cost:,.2f} CNY/t)", None, m))
+    return rows
+
+
+def year_bindings(r, sold: float, d, i: int, in_group: bool, saving) -> list[dict[str, Any]]:
+    """The rules and limits that bind in one entity-year, in words.
+
+    ``r``: the entity's annual row (attributes); ``sold``: its CEA sold up to this year; ``d``: its
+    model data; ``i``: the year's index; ``saving(entity, year, constraint)``: the shadow price
+    of a limit (None when there is none)."""
+    rows: list[dict[str, Any]] = []
+    e, y = r.entity, int(r.year)
+    cap = d.ccer_cap_share[i] * (r.obligation_t if d.ccer_cap_on_obligation else r.emissions_t)
+    if cap > TOL_T and r.ccer_surrendered_t >= cap - TOL_T:
+        s = saving(e, y, "limit_ccer_share")
+        rows.append(_row(e, y, "ccer_cap", f"CCER cap binds in {y}: {r.ccer_surrendered_t:,.0f} t CCER = "
+                          f"{d.ccer_cap_share[i]:.0%} of the obligation"
+                          + (f"; one more tonne of cap would save {s:,.2f} CNY" if s else ""), s))
+    if math.isfinite(r.carry_limit_t) and (r.carry_t >= r.carry_limit_t - TOL_T) and (
+        r.lapse_t > TOL_T or (saving(e, y, "limit_carryover") or 0) > 1e-6
+    ):
+        text = (f"carry-over limit binds in {y}: {r.carry_t:,.0f} t carried into {y + 1} "
+                f"(limit {r.carry_rule}, net sales {r.net_sales_t:,.0f} t)")
+        raised = r.carry_limit_t - d.carry_rules[i].floor_t
+        if sold > TOL_T and raised > TOL_T:
+            text += f"; selling {sold:,.0f} t in the plan up to {y} helped raise it {raised:,.0f} t above its floor"
+        if r.lapse_t > TOL_T:
+            text += f"; {r.lapse_t:,.0f} t above the limit lapse"
+        rows.append(_row(e, y, "carryover_limit", text, saving(e, y, "limit_carryover")))
+    # in a group the entity's limits apply to its market trades; transfers are not market trades
+    if in_group:
+        bought, sold_y, buy_max, sell_max, market = r.market_buy_t, r.market_sell_t, r.market_buy_max_t, r.market_sell_max_t, "market "
+    else:
+        bought, sold_y, buy_max, sell_max, market = r.buy_t, r.sell_t, r.buy_max_t, r.sell_max_t, ""
+    if bought >= buy_max - TOL_T and buy_max > 0:
+        if r.buy_limit_given:
+            gain = _price_gap(r.shadow_price_cny_per_t, r.cea_buy_cny_per_t + r.fee_cny_per_t)
+            rows.append(_row(e, y, "buy_limit", f"CEA {market}purchase limit binds in {y}: {bought:,.0f} t"
+                             + (f"; one more tonne of purchase limit would save {gain:,.2f} CNY" if gain else ""), gain))
+        else:
+            rows.append(_row(e, y, "derived_trade_bound", f"{market}purchases hit the derived bound of {buy_max:,.0f} t in {y}: the prices reward speculation; set market limits", None))
+    if math.isfinite(sell_max) and sell_max > 0 and sold_y >= sell_max - TOL_T:
+        rows.append(_row(e, y, "sell_limit", f"CEA {market}sale limit binds in {y}: {sold_y:,.0f} t", None))
+    # (in a group with a CCER pool the entity's own availability gives way to the pool's: d says so)
+    if (math.isfinite(r.ccer_available_t) and math.isfinite(d.ccer_buy_max_t[i]) and r.ccer_available_t > 0
+            and r.ccer_buy_t >= r.ccer_available_t - TOL_T):
+        rows.append(_row(e, y, "ccer_availability", f"CCER availability binds in {y}: all {r.ccer_available_t:,.0f} t bought", None))
+    if r.relief_t > TOL_T and r.relief_rule in ("coal_floor", "gas_topup"):
+        share = d.relief_share[i]
+        what = (f"coal relief applies in {y}: allocation raised to {share:.0%} of verified emissions (+{r.relief_t:,.0f} t)"
+                if r.relief_rule == "coal_floor" else
+                f"gas top-up applies in {y}: allocation raised to verified emissions (+{r.relief_t:,.0f} t)")
+        what += f"; a tonne abated here is worth only {1 - share:.0%} of the allowance price"
+        rows.append(_row(e, y, "relief_regime", what, None))
+    if r.borrow_t > TOL_T:
+        rows.append(_row(e, y, "predraw", f"pre-draw of {r.borrow_t:,.0f} t in {y} from a later allocation "
+                         f"(gap {r.emissions_t - r.allocation_benchmark_t - r.relief_t:,.0f} t)", None))
+    if r.auction_max_t > 0 and r.auction_buy_t >= r.auction_max_t - TOL_T:
+        rows.append(_row(e, y, "auction_share", f"the whole auctioned share is bought in {y}: {r.auction_buy_t:,.0f} t", None))
+    if r.shortfall_t > TOL_T:
+        why = [b["rule"] for b in rows if b["year"] == y and b["rule"] in ("buy_limit", "ccer_cap", "ccer_availability")]
+        rows.append(_row(e, y, "shortfall",
+                         f"shortfall of {r.shortfall_t:,.0f} t in {y}, fined at {d.penalty_cny_per_t[i]:,.2f} CNY/t"
+                         + (" and deducted from next year's allocation" if d.shortfall_deducted_next_year else "")
+                         + (f"; forced by {', '.join(why)}" if why else
+                            "; no limit forces it: the fine and the deduction cost less than covering it"), None))
+    mc = _marginal_statement(r, y)
+    if mc:
+        rows.append(_row(e, y, "marginal_cost", mc, None))
+    return rows
 
 
 def _row(e, y, rule, statement, saving, subject="") -> dict[str, Any]:
@@ -360,11 +383,20 @@ def _marginal_statement(r, y: int) -> str | None:
             f"(+{r.fee_cny_per_t:,.2f} fee), sell {r.cea_sell_cny_per_t:,.2f}, CCER {r.ccer_cny_per_t:,.2f} CNY/t; {why}")
 
 
+def measure_value_row(e, m, abated: float, first: int, last: int, cost: float, worth: float) -> dict[str, Any]:
+    """What a measure used in ``first``-``last`` saves: its tonnes at the marginal cost less its cost."""
+    return _row(e, first, "measure_value",
+                f"measure {m} abates {abated:,.0f} t in {first}-{last} "
+                f"for {cost:,.0f} CNY; at the marginal cost of compliance those tonnes are worth {worth:,.0f} CNY "
+                f"(saves {worth - cost:,.0f} CNY, nominal)", None, m)
+
+
 def _option_values(plan: Plan, prep: PreparedCase) -> list[dict[str, Any]]:
     """What each measure used and each project built saves: tonnes abated valued at each year's
     marginal cost of compliance, less what the option costs."""
     rows: list[dict[str, Any]] = []
-    sp = plan.annual.set_index(["entity", "year"])["shadow_price_cny_per_t"]
+    sp = dict(zip(zip(plan.annual["entity"].tolist(), plan.annual["year"].tolist(), strict=True),
+                  plan.annual["shadow_price_cny_per_t"].tolist(), strict=True))
     if not plan.abatement.empty:
         for (e, m), g in plan.abatement.groupby(["entity", "measure"], sort=True):
             g = g[g["abate_t"] > TOL_T]
@@ -374,10 +406,7 @@ def _option_values(plan: Plan, prep: PreparedCase) -> list[dict[str, Any]]:
             cost = float(g["cost_cny"].sum())
             if not math.isfinite(worth):
                 continue
-            rows.append(_row(e, int(g["year"].min()), "measure_value",
-                             f"measure {m} abates {g['abate_t'].sum():,.0f} t in {int(g['year'].min())}-{int(g['year'].max())} "
-                             f"for {cost:,.0f} CNY; at the marginal cost of compliance those tonnes are worth {worth:,.0f} CNY "
-                             f"(saves {worth - cost:,.0f} CNY, nominal)", None, m))
+            rows.append(measure_value_row(e, m, g["abate_t"].sum(), int(g["year"].min()), int(g["year"].max()), cost, worth))
     if not plan.builds.empty:
         years = list(prep.data.years)
         data = {(e.id, p.id): p for e in prep.data.entities for p in e.projects}

@@ -102,3 +102,24 @@ def small_group(folder: Path, n: int = 3, pool_t: int | None = None) -> Path:
         with open(folder / name, "w", encoding="utf-8", newline="") as f:
             csv.writer(f, lineterminator="\n").writerows(table)
     return folder / "group.yaml"
+
+
+def solve_group_parts(spec):
+    """``run_group``'s steps up to the plan tables: (prep, results, links, SolveResult, stand-alone
+    Results or None), on the array path where the group supports it, else the Pyomo path."""
+    from models import build_model, extract_links, extract_results
+    from planner.group_api import fast_path, options_for, solve_arrays, solve_standalone
+    from planner.group_prepare import prepare_group
+    from planner.solve import solve_model
+
+    opts = options_for(spec)
+    prep = prepare_group(spec)
+    if fast_path(prep.data, opts) is None:
+        res, results, links = solve_arrays(prep.data, opts)
+    else:
+        m = build_model(prep.data)
+        res = solve_model(m, opts)
+        results = extract_results(m, dict(zip(prep.data.years, prep.data.discount_factor, strict=True)), res.duals)
+        links = extract_links(m)
+    alone = solve_standalone(prep, opts)[1] if spec.value_of_pooling else None
+    return prep, results, links, res, alone

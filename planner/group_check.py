@@ -1,0 +1,497 @@
+"""The independent plan checker of a group, on all entities at once.
+
+The same checks and messages as ``planner.check.check_group_per_entity`` (``_check_entity`` and
+``_check_costs`` entity by entity), recomputed from the plan tables and the prepared model data
+only (never the Pyomo model or the solver's arrays), but as array arithmetic over entities x years:
+the ledger recursions run year by year over the vector of entities. Failures come out in the
+reference's order (entity, then its checks in order; then the links; then the costs).
+``tests/solver/test_group_check.py`` asserts equal failure lists on corrupted plans.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+
+from models.data import ModelData
+
+QUANTITIES = [
+    "buy_t", "sell_t", "surrender_t", "carry_t", "lapse_t", "shortfall_t", "ccer_buy_t",
+    "ccer_sell_t", "ccer_use_pool_t", "ccer_hold_t", "abatement_measures_t", "relief_t", "borrow_t",
+    "auction_buy_t",
+]
+COMPONENTS = ["abatement", "capex", "opex", "purchase", "fees", "ccer", "penalty", "sales", "terminal"]
+
+
+def _tol(*xs) -> np.ndarray:
+    """``planner.check._tol`` element-wise (NaN ignored, as Python's ``max`` ignores it there)."""
+    m = np.ones(np.broadcast(*[np.asarray(x) for x in xs]).shape)
+    for x in xs:
+        m = np.fmax(m, np.abs(np.asarray(x, dtype=float)))
+    return 1e-6 * m + 1e-4
+
+
+def _isclose(got, want, tol) -> np.ndarray:
+    """``math.isclose(got, want, rel_tol=0, abs_tol=tol)`` element-wise."""
+    got, want = np.asarray(got, dtype=float), np.asarray(want, dtype=float)
+    with np.errstate(invalid="ignore"):
+        return (got == want) | (np.isfinite(got) & np.isfinite(want) & (np.abs(got - want) <= tol))
+
+
+class _Fails:
+    """Failures with a sort key each: sorted, they are in the per-entity checker's order."""
+
+    def __init__(self):
+        self.items: list[tuple[tuple, str]] = []
+
+    def add(self, key: tuple, msg: str) -> None:
+        self.items.append((key, msg))
+
+    def close(self, key, mask, what, got, want, *scale) -> None:
+        """``_close`` for every entity in ``mask`` (``what(k)``: the message head of entity k)."""
+        got = np.broadcast_to(np.asarray(got, dtype=float), mask.shape)
+        want = np.broadcast_to(np.asarray(want, dtype=float), mask.shape)
+        bad = mask & ~_isclose(got, want, _tol(got, want, *scale))
+        for k in np.flatnonzero(bad):
+            self.add(key(k), f"{what(k)}: {float(got[k]):,.6f} != {float(want[k]):,.6f}")
+
+    def le(self, key, mask, what, got, limit, *scale) -> None:
+        got = np.broadcast_to(np.asarray(got, dtype=float), mask.shape)
+        limit = np.broadcast_to(np.asarray(limit, dtype=float), mask.shape)
+        with np.errstate(invalid="ignore"):
+            bad = mask & (got > limit + _tol(got, limit, *scale))
+        for k in np.flatnonzero(bad):
+            self.add(key(k), f"{what(k)}: {float(got[k]):,.6f} > {float(limit[k]):,.6f}")
+
+    def flag(self, key, bad, msg) -> None:
+        for k in np.flatnonzero(bad):
+            self.add(key(k), msg(k))
+
+    def sorted(self) -> list[str]:
+        return [m for _, m in sorted(self.items, key=lambda t: t[0])]
+
+
+def _per_year(ents, name: str, years: int) -> np.ndarray:
+    return np.array([list(getattr(d, name)) if getattr(d, name) else [0.0] * years for d in ents], dtype=float)
+
+
+def _grid(df: pd.DataFrame, ids: list[str], years: list[int], cols: list[str]) -> dict[str, np.ndarray]:
+    """Columns of an (entity, year) table as entity x year arrays (NaN where a row is missing)."""
+    idx = pd.MultiIndex.from_product([ids, years])
+    t = df.set_index(["entity", "year"]).reindex(idx) if len(df) else pd.DataFrame(index=idx, columns=cols, dtype=float)
+    return {c: t[c].to_numpy(dtype=float).reshape(len(ids), len(years)) for c in cols}
+
+
+def _sum_by(df: pd.DataFrame, col: str, ids: list[str], years: list[int]) -> np.ndarray:
+    """``df.groupby(year)[col].sum()`` per entity, as entity x year (0 where none)."""
+    if df.empty:
+        return np.zeros((len(ids), len(years)))
+    s = df.groupby(["entity", "year"])[col].sum()
+    return s.reindex(pd.MultiIndex.from_product([ids, years]), fill_value=0.0).to_numpy(dtype=float).reshape(len(ids), len(years))
+
+
+def check_entities(data: ModelData, plan, *, ns_excludes_transfers: bool = False) -> tuple[list[str], np.ndarray]:
+    """``planner.check._check_entity`` for every entity (and the missing-years message); returns the
+    failures and the entity x year annual values of the group checks."""
+    f = _Fails()
+    ents = list(data.entities)
+    ids = [d.id for d in ents]
+    pos = {e: k for k, e in enumerate(ids)}
+    years = list(data.years)
+    ny, nk = len(years), len(ents)
+    ypos = {y: i for i, y in enumerate(years)}
+    ann = plan.annual
+    cols = [c for c in ann.columns if c not in ("entity", "year")]
+    num = [c for c in cols if pd.api.types.is_numeric_dtype(ann[c])]
+    idx = pd.MultiIndex.from_product([ids, years])
+    full = ann.set_index(["entity", "year"]).reindex(idx)
+    missing = full.isna().all(axis=1).to_numpy().reshape(nk, ny).any(axis=1)
+    A = {c: full[c].to_numpy(dtype=float).reshape(nk, ny) for c in num}
+    active = ~missing
+    for k in np.flatnonzero(missing):
+        f.add((k, -1), f"{ids[k]}: the annual table lacks some years")
+    scale = np.array([max(d.emissions_baseline_t) if d.emissions_baseline_t else 1.0 for d in ents])
+
+    for qn, q in enumerate(QUANTITIES):
+        v = A[q]
+        bad = active[:, None] & (v < -_tol(scale)[:, None])
+        for k, i in zip(*np.nonzero(bad), strict=True):
+            f.add((k, 0, qn, i), f"{ids[k]} {years[i]}: {q} is negative ({v[k, i]:,.6f})")
+
+    # abatement by measure, recomputed from the detail table (row by row, in the table's order)
+    ab = plan.abatement
+    lost = np.zeros((nk, ny))
+    if not ab.empty:
+        ak = ab["entity"].map(pos).to_numpy()
+        ai = ab["year"].map(ypos).to_numpy()
+        mids, abate = ab["measure"].tolist(), ab["abate_t"].to_numpy(dtype=float)
+        mdata = {(d.id, m.id): m for d in ents for m in d.measures}
+        pot = np.array([mdata[(ids[k], m)].potential_t[i] for k, m, i in zip(ak, mids, ai, strict=True)], dtype=float)
+        sc = scale[ak]
+        rows = np.arange(len(ab))
+        act = active[ak]
+        with np.errstate(invalid="ignore"):
+            over = act & (abate > pot + _tol(abate, pot, sc))
+            neg = act & (abate < -_tol(sc))
+        for j in np.flatnonzero(over | neg):
+            tag = f"{ids[ak[j]]} {ab['year'].iat[j]}: measure {mids[j]}"
+            if over[j]:
+                f.add((ak[j], 1, rows[j], 0), f"{tag} abatement vs potential: {float(abate[j]):,.6f} > {float(pot[j]):,.6f}")
+            if neg[j]:
+                f.add((ak[j], 1, rows[j], 1), f"{tag} abatement is negative")
+        # allocation lost to output cuts, accumulated in the table's order
+        loss = np.array([(mdata[(ids[k], m)].allocation_loss_t_per_t[i] if mdata[(ids[k], m)].allocation_loss_t_per_t else 0.0)
+                         for k, m, i in zip(ak, mids, ai, strict=True)], dtype=float)
+        has = np.array([bool(mdata[(ids[k], m)].allocation_loss_t_per_t) for k, m in zip(ak, mids, strict=True)])
+        np.add.at(lost, (ak[has], ai[has]), loss[has] * abate[has])
+    by_measure = _sum_by(ab, "abate_t", ids, years)
+
+    # projects: built once, at an allowed start, operating years following from the builds
+    proj_red = np.zeros((nk, ny))
+    want_ops = np.zeros((nk, ny))
+    builds = plan.builds
+    built_by = {e: g for e, g in builds.groupby("entity", sort=False)} if not builds.empty else {}
+    py = plan.project_years
+    listed = (py.groupby(["entity", "year"]).size().reindex(idx, fill_value=0).to_numpy().reshape(nk, ny)
+              if not py.empty else np.zeros((nk, ny), dtype=int))
+    for e, b in built_by.items():
+        k = pos.get(e)
+        if k is None or missing[k]:
+            continue
+        d = ents[k]
+        projects = {p.id: p for p in d.projects}
+        for j, (p, n) in enumerate(b.groupby("project").size().items()):
+            if n > 1:
+                f.add((k, 2, j), f"{e}: project {p} is built {n} times")
+        for j, r in enumerate(b.itertuples(index=False)):
+            opts = {o.build_year: o for o in projects[r.project].options}
+            if int(r.build_year) not in opts:
+                f.add((k, 3, j), f"{e}: project {r.project} cannot start in {r.build_year}")
+                continue
+            op = np.array(opts[int(r.build_year)].operating, dtype=float)
+            proj_red[k] += op * projects[r.project].reduction_t_per_year
+            want_ops[k] += op
+    bad_ops = active & ~(listed == want_ops).all(axis=1)
+    f.flag(lambda k: (k, 4), bad_ops, lambda k: f"{ids[k]}: project operating years do not follow from the builds, lead times and lifetimes")
+
+    # CCER lots: quantities and eligible years
+    lots = plan.ccer_lots
+    lot_by_year = _sum_by(lots, "ccer_use_lot_t", ids, years)
+    if not lots.empty:
+        for e, g in lots.groupby("entity", sort=False):
+            k = pos.get(e)
+            if k is None or missing[k]:
+                continue
+            lot_data = {lot.id: lot for lot in ents[k].ccer_lots}
+            for j, (lid, gl) in enumerate(gl for gl in g.groupby("lot")):
+                used, qty = float(gl["ccer_use_lot_t"].sum()), lot_data[lid].quantity_t
+                if used > qty + float(_tol(used, qty, scale[k])):
+                    f.add((k, 5, j, -1), f"{e}: CCER lot {lid} used over all years vs its quantity: {used:,.6f} > {qty:,.6f}")
+                for m, r in enumerate(gl.itertuples(index=False)):
+                    if r.ccer_use_lot_t > float(_tol(scale[k])) and not lot_data[lid].eligible[ypos[int(r.year)]]:
+                        f.add((k, 5, j, m), f"{e} {r.year}: CCER lot {lid} used outside its eligible years")
+
+    # the ledger, year by year over all entities
+    base_e = np.array([d.emissions_baseline_t for d in ents], dtype=float)
+    alloc_d = np.array([d.allocation_t for d in ents], dtype=float)
+    relief_share = np.array([d.relief_share for d in ents], dtype=float)
+    rta = np.array([d.relief_to_allocation for d in ents], dtype=bool)
+    borrow_share = _per_year(ents, "borrow_share", ny)
+    auction_max = _per_year(ents, "auction_max_t", ny)
+    cap_share = np.array([d.ccer_cap_share for d in ents], dtype=float)
+    cap_on_ob = np.array([d.ccer_cap_on_obligation for d in ents], dtype=bool)
+    buy_max = np.array([d.buy_max_t for d in ents], dtype=float)
+    sell_max = np.array([d.sell_max_t for d in ents], dtype=float)
+    ccer_buy_max = np.array([d.ccer_buy_max_t for d in ents], dtype=float)
+    ccer_sell_max = np.array([d.ccer_sell_max_t for d in ents], dtype=float)
+    old = np.array([[bool(d.ccer_buy_old and d.ccer_buy_old[i]) for i in range(ny)] for d in ents], dtype=bool)
+    limited = np.array([[r.limited for r in d.carry_rules] for d in ents], dtype=bool)
+    floor = np.array([[r.floor_t for r in d.carry_rules] for d in ents], dtype=float)
+    mult = np.array([[r.multiplier for r in d.carry_rules] for d in ents], dtype=float)
+    thr = np.array([[r.threshold_t for r in d.carry_rules] for d in ents], dtype=float)
+    src = np.array([d.borrow_source_index for d in ents])
+    expiry = np.array([d.ccer_old_expiry_index for d in ents])
+    min_gap = np.array([d.borrow_min_gap_share for d in ents], dtype=float)
+    deducted = np.array([d.shortfall_deducted_next_year for d in ents], dtype=bool)
+    allowed = np.array([d.shortfall_allowed for d in ents], dtype=bool)
+    auc_ns = np.array([d.auction_in_net_sales for d in ents], dtype=bool)
+    total_borrow = np.array([float(pd.Series(A["borrow_t"][k]).sum()) for k in range(nk)])
+    carry_prev = np.array([d.opening_cea_t for d in ents], dtype=float)
+    ccer_prev = np.array([d.opening_ccer_t for d in ents], dtype=float)
+    short_prev = np.zeros(nk)
+    ns = np.array([d.opening_net_sales_t for d in ents], dtype=float)
+    ccer_new = np.array([d.opening_ccer_t for d in ents], dtype=float)
+    tl = _tol(scale)
+    for i, y in enumerate(years):
+        r = {c: A[c][:, i] for c in A}
+        n = iter(range(100))
+
+        def key(c, i=i):
+            return lambda k: (k, 6, i, c)
+
+        def tag(text, y=y):
+            return lambda k: f"{ids[k]} {y}: {text}"
+
+        m = active
+        f.close(key(next(n)), m, tag("measure abatement total"), r["abatement_measures_t"], by_measure[:, i], scale)
+        f.close(key(next(n)), m, tag("project abatement"), r["abatement_projects_t"], proj_red[:, i], scale)
+        emissions = base_e[:, i] - by_measure[:, i] - proj_red[:, i]
+        f.close(key(next(n)), m, tag("emissions = baseline - abatement"), r["emissions_t"], emissions, scale)
+        f.flag(key(next(n)), m & (emissions < -tl), tag("abatement exceeds baseline emissions"))
+        bench = alloc_d[:, i] - lost[:, i]
+        f.close(key(next(n)), m, tag("allocation before relief = formula - output cuts"), r["allocation_benchmark_t"], bench, scale)
+        share = relief_share[:, i]
+        relief = np.where(share > 0, np.maximum(0.0, share * emissions - bench), 0.0)
+        f.close(key(next(n)), m, lambda k, y=y, share=share: f"{ids[k]} {y}: relief = max(0, {share[k]:g} x emissions - allocation)",
+                r["relief_t"], relief, scale)
+        repaid = np.where(src == i, total_borrow, 0.0)
+        allocation = bench + np.where(rta[:, i], relief, 0.0) - repaid
+        f.close(key(next(n)), m, tag("allocation received"), r["allocation_t"], allocation, scale)
+        obligation = emissions - np.where(rta[:, i], 0.0, relief)
+        f.close(key(next(n)), m, tag("obligation"), r["obligation_t"], obligation, scale)
+        phi = borrow_share[:, i]
+        bt = r["borrow_t"]
+        f.flag(key(next(n)), m & (bt < -tl), tag("pre-draw is negative"))
+        pd_on = m & (bt > tl)
+        gap = emissions - bench - relief
+        f.flag(key(next(n)), pd_on & (phi <= 0), lambda k, y=y, bt=bt: f"{ids[k]} {y}: pre-draw of {bt[k]:,.0f} t in a year without the pre-draw rule")
+        f.le(key(next(n)), pd_on, lambda k, y=y, phi=phi: f"{ids[k]} {y}: pre-draw vs {phi[k]:.0%} of the gap", bt, phi * gap, scale)
+        f.le(key(next(n)), pd_on, lambda k, y=y: f"{ids[k]} {y}: pre-draw needs a gap of at least {min_gap[k]:.0%} of emissions",
+             min_gap * emissions, gap, scale)
+        f.le(key(next(n)), m, tag("auction purchase vs auctioned share"), r["auction_buy_t"], auction_max[:, i], scale)
+        f.flag(key(next(n)), m & (r["auction_buy_t"] < -tl), tag("auction purchase is negative"))
+        ccer = r["ccer_use_pool_t"] + lot_by_year[:, i]
+        f.close(key(next(n)), m, tag("CCER surrendered = pool + lots"), r["ccer_surrendered_t"], ccer, scale)
+        deduction = np.where(deducted, short_prev, 0.0)
+        f.close(key(next(n)), m, tag("surrender + CCER + shortfall = obligation + last year's deducted shortfall"),
+                r["surrender_t"] + ccer + r["shortfall_t"], obligation + deduction, scale)
+        lhs = carry_prev + allocation + r["buy_t"] + r["auction_buy_t"] + r["borrow_t"] - r["sell_t"]
+        f.close(key(next(n)), m, tag("allowance stock balance"), lhs, r["surrender_t"] + r["carry_t"] + r["lapse_t"], scale)
+        f.close(key(next(n)), m, tag("CCER pool balance"), ccer_prev + r["ccer_buy_t"] - r["ccer_sell_t"],
+                r["ccer_use_pool_t"] + r["ccer_hold_t"], scale)
+        base = np.where(cap_on_ob, obligation, emissions)
+        cs = cap_share[:, i]
+        f.le(key(next(n)), m, lambda k, y=y, cs=cs: f"{ids[k]} {y}: CCER within {cs[k]:.1%} cap", ccer, cs * base, scale)
+        f.le(key(next(n)), m, tag("CEA bought vs limit"), r["buy_t"], buy_max[:, i], scale)
+        f.le(key(next(n)), m, tag("CEA sold vs limit"), r["sell_t"], sell_max[:, i], scale)
+        f.le(key(next(n)), m, tag("CCER bought vs availability"), r["ccer_buy_t"], ccer_buy_max[:, i], scale)
+        f.le(key(next(n)), m, tag("CCER sold vs limit"), r["ccer_sell_t"], ccer_sell_max[:, i], scale)
+        ccer_new = np.where(old[:, i], ccer_new, ccer_new + r["ccer_buy_t"])
+        f.le(key(next(n)), m & (expiry == i), tag("CCERs held past the old-CCER last use are new-system ones"),
+             r["ccer_hold_t"], ccer_new, scale)
+        f.le(key(next(n)), m & ~allowed, tag("shortfall under hard compliance"), r["shortfall_t"], 0.0, scale)
+        ns = ns + (r["sell_t"] - r["buy_t"] - np.where(auc_ns, r["auction_buy_t"], 0.0))
+        if ns_excludes_transfers:
+            ns = ns - (r["transfer_out_t"] - r["transfer_in_t"])
+        f.close(key(next(n)), m, tag("cumulative net sales"), r["net_sales_t"], ns, scale)
+        lim = limited[:, i]
+        limit = floor[:, i] + mult[:, i] * np.maximum(0.0, ns - thr[:, i])
+        f.le(key(next(n)), m & lim, tag("carry-over vs limit"), r["carry_t"], limit, scale, ns)
+        f.flag(key(next(n)), m & ~lim & (r["lapse_t"] > tl), tag("allowances lapse at a transition without a limit"))
+        carry_prev, ccer_prev, short_prev = r["carry_t"], r["ccer_hold_t"], r["shortfall_t"]
+    return f.sorted(), A
+
+
+def check_costs(data: ModelData, plan, objective: float | None, A: dict[str, np.ndarray], *, link_npv: float = 0.0) -> list[str]:
+    """``planner.check._check_costs`` on all entities at once (``A``: the annual table as entity x
+    year arrays, from ``check_entities``)."""
+    f = _Fails()
+    g = data.group
+    settle = g is not None and g.transfers != "none"
+    ents = list(data.entities)
+    ids = [d.id for d in ents]
+    pos = {e: k for k, e in enumerate(ids)}
+    years = list(data.years)
+    nk, ny = len(ents), len(years)
+    ypos = {y: i for i, y in enumerate(years)}
+    comps = COMPONENTS + (["transfer"] if settle else [])
+    want = {c: np.zeros((nk, ny)) for c in comps}
+    ab = plan.abatement
+    if not ab.empty:
+        ak = ab["entity"].map(pos).to_numpy()
+        ai = ab["year"].map(ypos).to_numpy()
+        mdata = {(d.id, m.id): m for d in ents for m in d.measures}
+        price = np.array([mdata[(ids[k], m)].cost_cny_per_t[i] for k, m, i in zip(ak, ab["measure"].tolist(), ai, strict=True)], dtype=float)
+        np.add.at(want["abatement"], (ak, ai), price * ab["abate_t"].to_numpy(dtype=float))
+    buy_t, sell_t = (A["market_buy_t"], A["market_sell_t"]) if settle else (A["buy_t"], A["sell_t"])
+    pb = np.array([d.price_buy_cny_per_t for d in ents], dtype=float)
+    pauc = _per_year(ents, "price_auction_cny_per_t", ny)
+    fee = np.array([d.fee_cea_cny_per_t for d in ents], dtype=float)
+    fee_c = np.array([d.fee_ccer_cny_per_t for d in ents], dtype=float)
+    pc = np.array([d.price_ccer_buy_cny_per_t for d in ents], dtype=float)
+    pen = np.array([d.penalty_cny_per_t for d in ents], dtype=float)
+    ps = np.array([d.price_sell_cny_per_t for d in ents], dtype=float)
+    psc = np.array([d.price_ccer_sell_cny_per_t for d in ents], dtype=float)
+    want["purchase"] = pb * buy_t + pauc * A["auction_buy_t"]
+    want["fees"] = fee * (A["buy_t"] + A["sell_t"]) + fee_c * (A["ccer_buy_t"] + A["ccer_sell_t"])
+    want["ccer"] = pc * A["ccer_buy_t"]
+    want["penalty"] = pen * A["shortfall_t"]
+    want["sales"] = -(ps * sell_t + psc * A["ccer_sell_t"])
+    if settle:
+        want["transfer"] = np.asarray(g.transfer_price_cny_per_t, dtype=float)[None, :] * (A["transfer_in_t"] - A["transfer_out_t"])
+    if not plan.builds.empty:
+        for b in plan.builds.itertuples(index=False):
+            k = pos[b.entity]
+            o = {o.build_year: o for o in {p.id: p for p in ents[k].projects}[b.project].options}[int(b.build_year)]
+            want["capex"][k] += np.asarray(o.capex_cny, dtype=float)
+            want["opex"][k] += np.asarray(o.opex_cny, dtype=float)
+    last = ny - 1
+    ded = np.array([d.shortfall_deducted_next_year for d in ents], dtype=bool)
+    tded = np.array([d.terminal_deduction_cny_per_t for d in ents], dtype=float)
+    want["penalty"][:, last] = np.where(ded, want["penalty"][:, last] + tded * A["shortfall_t"][:, last], want["penalty"][:, last])
+    value = (np.array([d.terminal_cea_value_cny_per_t for d in ents]) * A["carry_t"][:, last]
+             + np.array([d.terminal_ccer_value_cny_per_t for d in ents]) * A["ccer_hold_t"][:, last])
+    lots = plan.ccer_lots
+    lots_by = {e: x for e, x in lots.groupby("entity", sort=False)} if not lots.empty and "entity" in lots.columns else {}
+    for k, d in enumerate(ents):
+        if not d.ccer_lots:
+            continue
+        lk = lots_by.get(d.id, lots.iloc[:0])
+        for lot in d.ccer_lots:
+            used = float(lk[lk["lot"] == lot.id]["ccer_use_lot_t"].sum()) if len(lk) else 0.0
+            value[k] += lot.terminal_value_cny_per_t * (lot.quantity_t - used)
+    src = np.array([d.borrow_source_index for d in ents])
+    owed = np.array([d.borrow_terminal_cny_per_t * float(pd.Series(A["borrow_t"][k]).sum()) if src[k] < 0 else 0.0
+                     for k, d in enumerate(ents)])
+    want["terminal"][:, last] = owed - value
+    costs = plan.costs.set_index(["entity", "year", "component"])["nominal_cny"]
+    idx = pd.MultiIndex.from_product([ids, years, comps])
+    got = costs.reindex(idx, fill_value=0.0).to_numpy(dtype=float).reshape(nk, ny, len(comps))
+    w = np.stack([want[c] for c in comps], axis=2)
+    with np.errstate(invalid="ignore"):
+        ok = (got == w) | (np.isfinite(got) & np.isfinite(w)
+                           & (np.abs(got - w) <= np.maximum(1e-7 * np.maximum(np.abs(got), np.abs(w)), 1e-3)))
+    for k, i, c in zip(*np.nonzero(~ok), strict=True):
+        f.add((k, i, c), f"{ids[k]} {years[i]}: cost {comps[c]} {float(got[k, i, c]):,.2f} != recomputed {float(w[k, i, c]):,.2f}")
+    total = 0.0
+    for v in (np.asarray(data.discount_factor, dtype=float)[None, :, None] * w).ravel().tolist():
+        total += v
+    total += link_npv
+    fails = f.sorted()
+    if objective is not None and not math.isclose(total, objective, rel_tol=1e-7, abs_tol=1e-2):
+        fails.append(f"objective {objective:,.2f} != discounted sum of recomputed costs {total:,.2f}")
+    return fails
+
+
+def check_group(data: ModelData, gplan, *, objective: float | None = None) -> list[str]:
+    """``planner.check.check_group_per_entity`` on all entities at once: the same checks, messages
+    and order (see that function for what is checked)."""
+    from planner.check import _close, _le
+    from planner.check import _tol as tol1
+
+    g = data.group
+    years = list(data.years)
+    plan = gplan.entities
+    ann = plan.annual
+    excl = g is not None and g.transfers != "none" and not g.transfers_in_net_sales
+    fails, A = check_entities(data, plan, ns_excludes_transfers=excl)
+    if g is None:
+        return fails + check_costs(data, plan, objective, A)
+    ents = list(data.entities)
+    ids = [d.id for d in ents]
+    nk, ny = len(ents), len(years)
+    scale = max([1.0] + [max(e.emissions_baseline_t) for e in ents])
+    price = {y: g.transfer_price_cny_per_t[i] for i, y in enumerate(years)} if g.transfer_price_cny_per_t else {}
+    links = _Fails()
+    allk = np.ones(nk, dtype=bool)
+    tl = float(tol1(scale))
+    for i, y in enumerate(years):
+        n = iter(range(100))
+
+        def key(c, i=i):
+            return lambda k: (k, i, c)
+
+        def tag(text, y=y):
+            return lambda k: f"{ids[k]} {y}: {text}"
+
+        r = {c: A[c][:, i] for c in ("buy_t", "sell_t", "market_buy_t", "market_sell_t", "transfer_in_t", "transfer_out_t")}
+        for q in ("market_buy_t", "market_sell_t", "transfer_in_t", "transfer_out_t"):
+            links.flag(key(next(n)), r[q] < -tl, tag(f"{q} is negative"))
+        links.close(key(next(n)), allk, tag("CEA bought = market + transfers in"), r["buy_t"], r["market_buy_t"] + r["transfer_in_t"], scale)
+        links.close(key(next(n)), allk, tag("CEA sold = market + transfers out"), r["sell_t"], r["market_sell_t"] + r["transfer_out_t"], scale)
+        links.le(key(next(n)), allk, tag("market purchases vs the entity's limit"), r["market_buy_t"],
+                 np.asarray(g.market_buy_max_t, dtype=float)[:, i], scale)
+        links.le(key(next(n)), allk, tag("market sales vs the entity's limit"), r["market_sell_t"],
+                 np.asarray(g.market_sell_max_t, dtype=float)[:, i], scale)
+        if g.transfers == "none":
+            links.flag(key(next(n)), (r["transfer_in_t"] > tl) | (r["transfer_out_t"] > tl), tag("transfers in a group without transfers"))
+        else:
+            links.le(key(next(n)), allk, tag("transfers in vs the derived bound"), r["transfer_in_t"],
+                     np.asarray(g.transfer_in_max_t, dtype=float)[:, i], scale)
+            links.le(key(next(n)), allk, tag("transfers out vs the derived bound"), r["transfer_out_t"],
+                     np.asarray(g.transfer_out_max_t, dtype=float)[:, i], scale)
+    fails += links.sorted()
+    by_year = ann.groupby("year")
+    tin = by_year["transfer_in_t"].sum()
+    tout = by_year["transfer_out_t"].sum()
+    for y in years:
+        _close(fails, f"group {y}: transfers net to zero (in = out)", float(tin[y]), float(tout[y]), scale)
+    tr = gplan.transfers
+    if g.transfers == "block":
+        allowed = set(g.transfer_pairs) or {(s.id, b.id) for s in ents for b in ents if s.id != b.id}
+        for r in tr.itertuples(index=False):
+            if r.transfer_t > tol1(scale) and r.transfer_t < g.transfer_min_lot_t - tol1(scale, g.transfer_min_lot_t):
+                fails.append(f"{r.seller} -> {r.buyer} {r.year}: block transfer {r.transfer_t:,.3f} t below the {g.transfer_min_lot_t:,.0f} t lot")
+            if (r.seller, r.buyer) not in allowed:
+                fails.append(f"{r.seller} -> {r.buyer} {r.year}: transfer between a pair that may not trade")
+    if g.transfers != "none" and len(tr):
+        # the transfer matrix delivers exactly each entity's net transfers
+        idx = pd.MultiIndex.from_product([ids, years])
+        sent = tr.groupby(["seller", "year"])["transfer_t"].sum().reindex(idx, fill_value=0.0).to_numpy(dtype=float).reshape(nk, ny)
+        got = tr.groupby(["buyer", "year"])["transfer_t"].sum().reindex(idx, fill_value=0.0).to_numpy(dtype=float).reshape(nk, ny)
+        mat = _Fails()
+        for i, y in enumerate(years):
+            mat.close(lambda k, i=i: (k, i), allk, lambda k, y=y: f"{ids[k]} {y}: transfer matrix vs net transfers",
+                      sent[:, i] - got[:, i], A["transfer_out_t"][:, i] - A["transfer_in_t"][:, i], scale)
+        fails += mat.sorted()
+    link_npv = 0.0
+    mbuy = by_year["market_buy_t"].sum()
+    msell = by_year["market_sell_t"].sum()
+    pool = gplan.group_annual.set_index("year") if g.pool else None
+    tiers = gplan.group_costs.set_index(["year", "component"])["nominal_cny"]
+    allocated_by = by_year["ccer_buy_t"].sum() if g.pool else None
+    cash_by = (plan.costs[plan.costs["component"] != "terminal"].groupby("year")["nominal_cny"].sum()
+               if g.budget_cny else None)
+    for i, y in enumerate(years):
+        if g.group_buy_max_t:
+            _le(fails, f"group {y}: market purchases vs group limit", float(mbuy[y]), g.group_buy_max_t[i], scale)
+        if g.group_sell_max_t:
+            _le(fails, f"group {y}: market sales vs group limit", float(msell[y]), g.group_sell_max_t[i], scale)
+        # price tiers: a convex curve, so the cheapest split fills the tiers in order
+        left, want_tiers = float(mbuy[y]), 0.0
+        for t in g.tiers:
+            q = min(left, t.width_t)
+            want_tiers += t.premium_cny_per_t * q
+            left -= q
+        got_tiers = float(tiers.get((y, "tiers"), 0.0))
+        if not math.isclose(got_tiers, want_tiers, rel_tol=1e-7, abs_tol=1e-3):
+            fails.append(f"group {y}: price-tier premium {got_tiers:,.2f} != recomputed {want_tiers:,.2f}")
+        want_pool = 0.0
+        if g.pool:
+            r = pool.loc[y]
+            prev = g.pool_opening_t if i == 0 else float(pool.loc[years[i - 1], "pool_hold_t"])
+            allocated = float(allocated_by.get(y, 0.0))
+            _close(fails, f"group {y}: CCER pool: held + bought = allocated + held after", prev + r.pool_buy_t, allocated + r.pool_hold_t, scale)
+            _le(fails, f"group {y}: CCER pool purchases vs availability", r.pool_buy_t, g.pool_max_t[i], scale)
+            if r.pool_hold_t < -tol1(scale):
+                fails.append(f"group {y}: CCER pool holdings are negative")
+            want_pool = (g.pool_price_cny_per_t[i] + g.pool_fee_cny_per_t[i]) * r.pool_buy_t
+            if y == years[-1]:
+                want_pool -= g.pool_terminal_cny_per_t * r.pool_hold_t
+        got_pool = float(tiers.get((y, "pool"), 0.0))
+        if not math.isclose(got_pool, want_pool, rel_tol=1e-7, abs_tol=1e-3):
+            fails.append(f"group {y}: pool cost {got_pool:,.2f} != recomputed {want_pool:,.2f}")
+        settled = price.get(y, 0.0) * float(tin[y] - tout[y])
+        if abs(settled) > tol1(scale * max(price.values(), default=1.0)):
+            fails.append(f"group {y}: internal settlement of transfers does not net to zero ({settled:,.2f} CNY)")
+        link_npv += data.discount_factor[i] * (want_pool + want_tiers)
+        if g.budget_cny and math.isfinite(g.budget_cny[i]):
+            cash = float(cash_by.get(y, 0.0))
+            if g.pool:
+                cash += (g.pool_price_cny_per_t[i] + g.pool_fee_cny_per_t[i]) * float(pool.loc[y, "pool_buy_t"])
+            cash += want_tiers
+            _le(fails, f"group {y}: cash cost vs budget", cash, g.budget_cny[i], abs(g.budget_cny[i]))
+    fails += check_costs(data, plan, objective, A, link_npv=link_npv)
+    return fails

@@ -1,0 +1,157 @@
+"""The group checker on all entities at once (planner.group_check) against the reference, the
+per-entity checker (``planner.check.check_group_per_entity``): the same failures, in the same
+order, on solved plans and on plans corrupted in one entity-year out of many; and the corruptions
+are caught, naming the entity and the year.
+
+The checker's tolerance is 1e-6 of the entity's largest baseline emissions plus 1e-4 t (a few
+tonnes on a multi-Mt plant), so the corruptions here are larger than that.
+"""
+
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from planner.check import check_group, check_group_per_entity
+from planner.fleet import fleet_group
+from planner.group_plan import assemble_group_plan
+from planner.io import load_group_case
+from tests.solver.helpers import solve_group_parts
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def fleet():
+    prep, results, links, res, _ = solve_group_parts(fleet_group(12, 2, binaries=False, value_of_pooling=False))
+    return prep.data, assemble_group_plan(prep, results, links, res, None), res.objective
+
+
+def _copy(gp):
+    e = gp.entities
+    ent = replace(e, annual=e.annual.copy(), abatement=e.abatement.copy(), costs=e.costs.copy())
+    return replace(gp, entities=ent, transfers=gp.transfers.copy(), group_annual=gp.group_annual.copy())
+
+
+def _bump(gp, col: str, entity: str, year: int, by: float):
+    a = gp.entities.annual
+    a.loc[(a["entity"] == entity) & (a["year"] == year), col] += by
+
+
+def _both(data, gp, objective):
+    new = check_group(data, gp, objective=objective)
+    assert new == check_group_per_entity(data, gp, objective=objective)
+    return new
+
+
+@pytest.mark.parametrize("kw", [
+    pytest.param(dict(n=3, seed=1, binaries=True), id="mip-free-pool"),
+    pytest.param(dict(n=12, seed=5, binaries=True, transfers="none", pool=False), id="mip-alone"),
+    pytest.param(dict(n=6, seed=21, binaries=False, projects=True, last_year=2030), id="projects"),
+    pytest.param(dict(n=8, seed=3, binaries=False, transfers="block"), id="block-transfers"),
+])
+def test_solved_fleets_pass_both_checkers(kw):
+    prep, results, links, res, _ = solve_group_parts(fleet_group(**kw, value_of_pooling=False))
+    gp = assemble_group_plan(prep, results, links, res, None)
+    assert _both(prep.data, gp, res.objective) == []
+    # a plan broken everywhere: every abatement row 50% over, every net-sales figure off
+    bad = _copy(gp)
+    bad.entities.abatement["abate_t"] = bad.entities.abatement["abate_t"] * 1.5 + 10.0
+    bad.entities.annual["net_sales_t"] += 100.0
+    assert len(_both(prep.data, bad, res.objective)) > 10
+
+
+def test_group_example_passes_both_checkers():
+    prep, results, links, res, alone = solve_group_parts(load_group_case(ROOT / "cases" / "group_hn_generation" / "group.yaml"))
+    gp = assemble_group_plan(prep, results, links, res, alone)
+    assert _both(prep.data, gp, res.objective) == []
+
+
+def test_a_bank_off_by_50_t_in_one_entity_is_caught(fleet):
+    data, gp, obj = fleet
+    e, y = data.entities[6].id, 2028
+    bad = _copy(gp)
+    _bump(bad, "carry_t", e, y, 50.0)
+    fails = _both(data, bad, obj)
+    assert any(f.startswith(f"{e} {y}: allowance stock balance") for f in fails), fails
+    assert all(f.startswith(e) or f.startswith("objective") for f in fails), fails
+
+
+def test_a_transfer_that_does_not_net_to_zero_is_caught(fleet):
+    data, gp, obj = fleet
+    e, y = data.entities[4].id, 2026
+    bad = _copy(gp)
+    _bump(bad, "transfer_in_t", e, y, 500.0)
+    fails = _both(data, bad, obj)
+    assert f"group {y}: transfers net to zero (in = out)" in " ".join(fails)
+    assert any(f.startswith(f"{e} {y}: CEA bought = market + transfers in") for f in fails), fails
+    assert any(f.startswith(f"{e} {y}: transfer matrix vs net transfers") for f in fails), fails
+
+
+def test_a_ccer_use_over_the_cap_is_caught(fleet):
+    data, gp, obj = fleet
+    k, i = 9, 3
+    d, y = data.entities[k], data.years[3]
+    a = gp.entities.annual
+    row = a[(a["entity"] == d.id) & (a["year"] == y)].iloc[0]
+    over = d.ccer_cap_share[i] * row["obligation_t"] - row["ccer_surrendered_t"] + 1_000.0
+    bad = _copy(gp)
+    for col in ("ccer_use_pool_t", "ccer_surrendered_t", "ccer_buy_t"):
+        _bump(bad, col, d.id, y, over)
+    _bump(bad, "surrender_t", d.id, y, -over)
+    fails = _both(data, bad, obj)
+    assert any(f.startswith(f"{d.id} {y}: CCER within 5.0% cap") for f in fails), fails
+
+
+def test_missing_years_and_negative_quantities_are_named(fleet):
+    data, gp, obj = fleet
+    bad = _copy(gp)
+    a = bad.entities.annual
+    e2, e5 = data.entities[2].id, data.entities[5].id
+    a.loc[(a["entity"] == e5) & (a["year"] == 2030), "buy_t"] = -1_000.0
+    bad = replace(bad, entities=replace(bad.entities, annual=a[~((a["entity"] == e2) & (a["year"] == 2027))].reset_index(drop=True)))
+    fails = _both(data, bad, obj)
+    assert f"{e2}: the annual table lacks some years" in fails
+    assert any(f.startswith(f"{e5} 2030: buy_t is negative") for f in fails), fails
+    assert np.isfinite(obj)
+
+
+def test_entity_features_beyond_the_fleets_tables_and_checkers_agree():
+    """The fleet of test_assemble with entity features switched on entity by entity (relief as an
+    obligation cap, output losses, CCER cap on emissions, old-CCER expiry, undeducted and forbidden
+    shortfalls, constant and linear carry-over limits) and opening CCER lots on some entities: both
+    table builders agree, the plan passes both checkers, and broken lots are caught alike."""
+    from models.data import CcerLotData
+    from planner.group_api import options_for, solve_arrays
+    from planner.group_prepare import prepare_group
+    from tests.solver.test_assemble import _group_data, _variant
+    from tests.solver.test_group_tables import assert_same_group_plan
+
+    spec = fleet_group(10, 17, binaries=False, last_year=2029, value_of_pooling=False)
+    prep = prepare_group(spec)
+    data = _group_data(10, 17, binaries=False, last_year=2029, limits=True)
+    n = len(data.years)
+    ents = []
+    for k, e in enumerate(data.entities):
+        e = _variant(e, k, n)
+        if k % 3 == 2:
+            lot = CcerLotData(id=f"L{k}", quantity_t=30_000.0, eligible=tuple(i < 3 for i in range(n)), terminal_value_cny_per_t=0.0)
+            e = replace(e, ccer_lots=(lot,))
+        ents.append(e)
+    prep = replace(prep, data=replace(data, entities=tuple(ents)))
+    res, results, links = solve_arrays(prep.data, options_for(spec))
+    assert not results.ccer_lots.empty
+    new = assemble_group_plan(prep, results, links, res, None)
+    assert_same_group_plan(new, assemble_group_plan(prep, results, links, res, None, per_entity=True))
+    assert _both(prep.data, new, res.objective) == []
+    bad = _copy(new)
+    bad = replace(bad, entities=replace(bad.entities, ccer_lots=bad.entities.ccer_lots.assign(
+        ccer_use_lot_t=bad.entities.ccer_lots["ccer_use_lot_t"] + 10_000.0)))
+    fails = _both(prep.data, bad, res.objective)
+    assert any("CCER lot L2 used over all years vs its quantity" in f for f in fails), fails
+    lots = new.entities.ccer_lots.copy()
+    j = lots.index[lots["lot"] == "L2"][0]
+    lots.loc[j, "year"] = 2029  # a lot eligible in 2025-2027 only
+    fails = _both(prep.data, replace(new, entities=replace(new.entities, ccer_lots=lots)), res.objective)
+    assert any(f.endswith("2029: CCER lot L2 used outside its eligible years") for f in fails), fails
