@@ -292,19 +292,8 @@ def check_group_per_entity(data: ModelData, gplan, *, objective: float | None = 
             if g.transfers != "none":
                 _le(fails, f"{tag}: transfers in vs the derived bound", r.transfer_in_t, g.transfer_in_max_t[k][i], scale)
                 _le(fails, f"{tag}: transfers out vs the derived bound", r.transfer_out_t, g.transfer_out_max_t[k][i], scale)
-    by_year = ann.groupby("year")
-    tin = by_year["transfer_in_t"].sum()
-    tout = by_year["transfer_out_t"].sum()
-    for y in years:
-        _close(fails, f"group {y}: transfers net to zero (in = out)", float(tin[y]), float(tout[y]), scale)
+    check_transfer_nets(fails, data, gplan, scale)
     tr = gplan.transfers
-    if g.transfers == "block":
-        allowed = set(g.transfer_pairs) or {(s.id, b.id) for s in data.entities for b in data.entities if s.id != b.id}
-        for r in tr.itertuples(index=False):
-            if r.transfer_t > _tol(scale) and r.transfer_t < g.transfer_min_lot_t - _tol(scale, g.transfer_min_lot_t):
-                fails.append(f"{r.seller} -> {r.buyer} {r.year}: block transfer {r.transfer_t:,.3f} t below the {g.transfer_min_lot_t:,.0f} t lot")
-            if (r.seller, r.buyer) not in allowed:
-                fails.append(f"{r.seller} -> {r.buyer} {r.year}: transfer between a pair that may not trade")
     if g.transfers != "none" and len(tr):
         # the transfer matrix delivers exactly each entity's net transfers
         sent = tr.groupby(["seller", "year"])["transfer_t"].sum()
@@ -315,11 +304,49 @@ def check_group_per_entity(data: ModelData, gplan, *, objective: float | None = 
                 r = next(cells)
                 net = float(sent.get((d.id, y), 0.0)) - float(got.get((d.id, y), 0.0))
                 _close(fails, f"{d.id} {y}: transfer matrix vs net transfers", net, r.transfer_out_t - r.transfer_in_t, scale)
+    link_npv = check_group_years(fails, data, gplan, scale, price)
+    fails += _check_costs(data, plan, objective, link_npv=link_npv)
+    return fails
+
+
+def check_transfer_nets(fails: list[str], data: ModelData, gplan, scale: float) -> None:
+    """Transfers net to zero over the group in every year; block transfers are at least the
+    minimum lot, between pairs that may trade. (Shared by both group checkers.)"""
+    g = data.group
+    by_year = gplan.entities.annual.groupby("year")
+    tin = by_year["transfer_in_t"].sum()
+    tout = by_year["transfer_out_t"].sum()
+    for y in data.years:
+        _close(fails, f"group {y}: transfers net to zero (in = out)", float(tin[y]), float(tout[y]), scale)
+    if g.transfers == "block":
+        ents = data.entities
+        allowed = set(g.transfer_pairs) or {(s.id, b.id) for s in ents for b in ents if s.id != b.id}
+        for r in gplan.transfers.itertuples(index=False):
+            if r.transfer_t > _tol(scale) and r.transfer_t < g.transfer_min_lot_t - _tol(scale, g.transfer_min_lot_t):
+                fails.append(f"{r.seller} -> {r.buyer} {r.year}: block transfer {r.transfer_t:,.3f} t below the {g.transfer_min_lot_t:,.0f} t lot")
+            if (r.seller, r.buyer) not in allowed:
+                fails.append(f"{r.seller} -> {r.buyer} {r.year}: transfer between a pair that may not trade")
+
+
+def check_group_years(fails: list[str], data: ModelData, gplan, scale: float, price: dict[int, float]) -> float:
+    """The group's own rules per year, from the result tables: group market limits, price-tier
+    premiums (recomputed by filling the tiers in order), the CCER pool's balance, availability and
+    cost, the internal settlement of transfers netting to zero, and the budget. Returns the
+    discounted link costs (pool and tiers) recomputed. (Shared by both group checkers.)"""
+    g = data.group
+    years = list(data.years)
+    plan = gplan.entities
+    by_year = plan.annual.groupby("year")
+    tin = by_year["transfer_in_t"].sum()
+    tout = by_year["transfer_out_t"].sum()
     link_npv = 0.0
     mbuy = by_year["market_buy_t"].sum()
     msell = by_year["market_sell_t"].sum()
     pool = gplan.group_annual.set_index("year") if g.pool else None
     tiers = gplan.group_costs.set_index(["year", "component"])["nominal_cny"]
+    allocated_by = by_year["ccer_buy_t"].sum() if g.pool else None
+    cash_by = (plan.costs[plan.costs["component"] != "terminal"].groupby("year")["nominal_cny"].sum()
+               if g.budget_cny else None)
     for i, y in enumerate(years):
         if g.group_buy_max_t:
             _le(fails, f"group {y}: market purchases vs group limit", float(mbuy[y]), g.group_buy_max_t[i], scale)
@@ -338,7 +365,7 @@ def check_group_per_entity(data: ModelData, gplan, *, objective: float | None = 
         if g.pool:
             r = pool.loc[y]
             prev = g.pool_opening_t if i == 0 else float(pool.loc[years[i - 1], "pool_hold_t"])
-            allocated = float(ann[ann["year"] == y]["ccer_buy_t"].sum())
+            allocated = float(allocated_by.get(y, 0.0))
             _close(fails, f"group {y}: CCER pool: held + bought = allocated + held after", prev + r.pool_buy_t, allocated + r.pool_hold_t, scale)
             _le(fails, f"group {y}: CCER pool purchases vs availability", r.pool_buy_t, g.pool_max_t[i], scale)
             if r.pool_hold_t < -_tol(scale):
@@ -354,10 +381,9 @@ def check_group_per_entity(data: ModelData, gplan, *, objective: float | None = 
             fails.append(f"group {y}: internal settlement of transfers does not net to zero ({settled:,.2f} CNY)")
         link_npv += data.discount_factor[i] * (want_pool + want_tiers)
         if g.budget_cny and math.isfinite(g.budget_cny[i]):
-            cash = float(plan.costs[(plan.costs["year"] == y) & (plan.costs["component"] != "terminal")]["nominal_cny"].sum())
+            cash = float(cash_by.get(y, 0.0))
             if g.pool:
                 cash += (g.pool_price_cny_per_t[i] + g.pool_fee_cny_per_t[i]) * float(pool.loc[y, "pool_buy_t"])
             cash += want_tiers
             _le(fails, f"group {y}: cash cost vs budget", cash, g.budget_cny[i], abs(g.budget_cny[i]))
-    fails += _check_costs(data, plan, objective, link_npv=link_npv)
-    return fails
+    return link_npv

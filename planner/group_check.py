@@ -378,13 +378,12 @@ def check_costs(data: ModelData, plan, objective: float | None, A: dict[str, np.
 def check_group(data: ModelData, gplan, *, objective: float | None = None) -> list[str]:
     """``planner.check.check_group_per_entity`` on all entities at once: the same checks, messages
     and order (see that function for what is checked)."""
-    from planner.check import _close, _le
     from planner.check import _tol as tol1
+    from planner.check import check_group_years, check_transfer_nets
 
     g = data.group
     years = list(data.years)
     plan = gplan.entities
-    ann = plan.annual
     excl = g is not None and g.transfers != "none" and not g.transfers_in_net_sales
     fails, A = check_entities(data, plan, ns_excludes_transfers=excl)
     if g is None:
@@ -423,19 +422,8 @@ def check_group(data: ModelData, gplan, *, objective: float | None = None) -> li
             links.le(key(next(n)), allk, tag("transfers out vs the derived bound"), r["transfer_out_t"],
                      np.asarray(g.transfer_out_max_t, dtype=float)[:, i], scale)
     fails += links.sorted()
-    by_year = ann.groupby("year")
-    tin = by_year["transfer_in_t"].sum()
-    tout = by_year["transfer_out_t"].sum()
-    for y in years:
-        _close(fails, f"group {y}: transfers net to zero (in = out)", float(tin[y]), float(tout[y]), scale)
+    check_transfer_nets(fails, data, gplan, scale)
     tr = gplan.transfers
-    if g.transfers == "block":
-        allowed = set(g.transfer_pairs) or {(s.id, b.id) for s in ents for b in ents if s.id != b.id}
-        for r in tr.itertuples(index=False):
-            if r.transfer_t > tol1(scale) and r.transfer_t < g.transfer_min_lot_t - tol1(scale, g.transfer_min_lot_t):
-                fails.append(f"{r.seller} -> {r.buyer} {r.year}: block transfer {r.transfer_t:,.3f} t below the {g.transfer_min_lot_t:,.0f} t lot")
-            if (r.seller, r.buyer) not in allowed:
-                fails.append(f"{r.seller} -> {r.buyer} {r.year}: transfer between a pair that may not trade")
     if g.transfers != "none" and len(tr):
         # the transfer matrix delivers exactly each entity's net transfers
         idx = pd.MultiIndex.from_product([ids, years])
@@ -446,52 +434,6 @@ def check_group(data: ModelData, gplan, *, objective: float | None = None) -> li
             mat.close(lambda k, i=i: (k, i), allk, lambda k, y=y: f"{ids[k]} {y}: transfer matrix vs net transfers",
                       sent[:, i] - got[:, i], A["transfer_out_t"][:, i] - A["transfer_in_t"][:, i], scale)
         fails += mat.sorted()
-    link_npv = 0.0
-    mbuy = by_year["market_buy_t"].sum()
-    msell = by_year["market_sell_t"].sum()
-    pool = gplan.group_annual.set_index("year") if g.pool else None
-    tiers = gplan.group_costs.set_index(["year", "component"])["nominal_cny"]
-    allocated_by = by_year["ccer_buy_t"].sum() if g.pool else None
-    cash_by = (plan.costs[plan.costs["component"] != "terminal"].groupby("year")["nominal_cny"].sum()
-               if g.budget_cny else None)
-    for i, y in enumerate(years):
-        if g.group_buy_max_t:
-            _le(fails, f"group {y}: market purchases vs group limit", float(mbuy[y]), g.group_buy_max_t[i], scale)
-        if g.group_sell_max_t:
-            _le(fails, f"group {y}: market sales vs group limit", float(msell[y]), g.group_sell_max_t[i], scale)
-        # price tiers: a convex curve, so the cheapest split fills the tiers in order
-        left, want_tiers = float(mbuy[y]), 0.0
-        for t in g.tiers:
-            q = min(left, t.width_t)
-            want_tiers += t.premium_cny_per_t * q
-            left -= q
-        got_tiers = float(tiers.get((y, "tiers"), 0.0))
-        if not math.isclose(got_tiers, want_tiers, rel_tol=1e-7, abs_tol=1e-3):
-            fails.append(f"group {y}: price-tier premium {got_tiers:,.2f} != recomputed {want_tiers:,.2f}")
-        want_pool = 0.0
-        if g.pool:
-            r = pool.loc[y]
-            prev = g.pool_opening_t if i == 0 else float(pool.loc[years[i - 1], "pool_hold_t"])
-            allocated = float(allocated_by.get(y, 0.0))
-            _close(fails, f"group {y}: CCER pool: held + bought = allocated + held after", prev + r.pool_buy_t, allocated + r.pool_hold_t, scale)
-            _le(fails, f"group {y}: CCER pool purchases vs availability", r.pool_buy_t, g.pool_max_t[i], scale)
-            if r.pool_hold_t < -tol1(scale):
-                fails.append(f"group {y}: CCER pool holdings are negative")
-            want_pool = (g.pool_price_cny_per_t[i] + g.pool_fee_cny_per_t[i]) * r.pool_buy_t
-            if y == years[-1]:
-                want_pool -= g.pool_terminal_cny_per_t * r.pool_hold_t
-        got_pool = float(tiers.get((y, "pool"), 0.0))
-        if not math.isclose(got_pool, want_pool, rel_tol=1e-7, abs_tol=1e-3):
-            fails.append(f"group {y}: pool cost {got_pool:,.2f} != recomputed {want_pool:,.2f}")
-        settled = price.get(y, 0.0) * float(tin[y] - tout[y])
-        if abs(settled) > tol1(scale * max(price.values(), default=1.0)):
-            fails.append(f"group {y}: internal settlement of transfers does not net to zero ({settled:,.2f} CNY)")
-        link_npv += data.discount_factor[i] * (want_pool + want_tiers)
-        if g.budget_cny and math.isfinite(g.budget_cny[i]):
-            cash = float(cash_by.get(y, 0.0))
-            if g.pool:
-                cash += (g.pool_price_cny_per_t[i] + g.pool_fee_cny_per_t[i]) * float(pool.loc[y, "pool_buy_t"])
-            cash += want_tiers
-            _le(fails, f"group {y}: cash cost vs budget", cash, g.budget_cny[i], abs(g.budget_cny[i]))
+    link_npv = check_group_years(fails, data, gplan, scale, price)
     fails += check_costs(data, plan, objective, A, link_npv=link_npv)
     return fails
