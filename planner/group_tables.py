@@ -25,7 +25,7 @@ from planner.plan import (
     TOL_T,
     Plan,
     _option_values,
-    _shadow_prices,
+    annual_derived,
     measure_potential_rows,
     measure_value_row,
     plan_summary,
@@ -108,17 +108,7 @@ def entity_plans(prep, results, trades: pd.DataFrame, solve_result, disc: pd.Ser
         per_entity_cols.append(base + icols + [c for c in tcols if c not in base and c not in icols]
                                + [f"cost_{c}_cny" for c in comps.get(e, [])])
     ann = ann[_union(per_entity_cols)]
-    comp_cols = [c for c in ann.columns if c.startswith("cost_") and c.endswith("_cny")]
-    ann["total_cost_cny"] = ann[comp_cols].sum(axis=1)
-    ann["discounted_cost_cny"] = ann["total_cost_cny"] * ann["discount_factor"]
-    ann["buy_cny"] = ann["buy_t"] * ann["cea_buy_cny_per_t"]
-    ann["sell_cny"] = ann["sell_t"] * ann["cea_sell_cny_per_t"]
-    ann["ccer_buy_cny"] = ann["ccer_buy_t"] * ann["ccer_cny_per_t"]
-    ann["position_before_trading_t"] = ann["allocation_t"] - ann["obligation_t"]
-
-    shadow = _shadow_prices(pick["duals"], inp)
-    sp = shadow[shadow["constraint"] == "balance_surrender"][["entity", "year", "cny_per_t"]]
-    ann = ann.merge(sp.rename(columns={"cny_per_t": "shadow_price_cny_per_t"}), on=["entity", "year"], how="left")
+    ann, shadow = annual_derived(ann, pick["duals"], inp)
 
     abatement = pick["abatement"].copy()
     if not abatement.empty:

@@ -58,6 +58,23 @@ class Plan:
     )
 
 
+def annual_derived(ann: pd.DataFrame, duals: pd.DataFrame, inp: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The annual table's derived columns (total and discounted cost from the cost components,
+    trade values, the position before trading, the shadow price of the surrender balance) and the
+    shadow-price table. Shared by the entity plan and the group tables."""
+    comp_cols = [c for c in ann.columns if c.startswith("cost_") and c.endswith("_cny")]
+    ann["total_cost_cny"] = ann[comp_cols].sum(axis=1)
+    ann["discounted_cost_cny"] = ann["total_cost_cny"] * ann["discount_factor"]
+    ann["buy_cny"] = ann["buy_t"] * ann["cea_buy_cny_per_t"]
+    ann["sell_cny"] = ann["sell_t"] * ann["cea_sell_cny_per_t"]
+    ann["ccer_buy_cny"] = ann["ccer_buy_t"] * ann["ccer_cny_per_t"]
+    ann["position_before_trading_t"] = ann["allocation_t"] - ann["obligation_t"]
+    shadow = _shadow_prices(duals, inp)
+    sp = shadow[shadow["constraint"] == "balance_surrender"][["entity", "year", "cny_per_t"]]
+    ann = ann.merge(sp.rename(columns={"cny_per_t": "shadow_price_cny_per_t"}), on=["entity", "year"], how="left")
+    return ann, shadow
+
+
 def assemble_plan(prep: PreparedCase, results, solve_result, trades: pd.DataFrame | None = None) -> Plan:
     """Join results with the prepared inputs and explain which rules bind.
 
@@ -72,17 +89,7 @@ def assemble_plan(prep: PreparedCase, results, solve_result, trades: pd.DataFram
     )
     cost_wide.columns = [f"cost_{c}_cny" for c in cost_wide.columns]
     ann = ann.merge(cost_wide.reset_index(), on=["entity", "year"], how="left")
-    comp_cols = [c for c in ann.columns if c.startswith("cost_") and c.endswith("_cny")]
-    ann["total_cost_cny"] = ann[comp_cols].sum(axis=1)
-    ann["discounted_cost_cny"] = ann["total_cost_cny"] * ann["discount_factor"]
-    ann["buy_cny"] = ann["buy_t"] * ann["cea_buy_cny_per_t"]
-    ann["sell_cny"] = ann["sell_t"] * ann["cea_sell_cny_per_t"]
-    ann["ccer_buy_cny"] = ann["ccer_buy_t"] * ann["ccer_cny_per_t"]
-    ann["position_before_trading_t"] = ann["allocation_t"] - ann["obligation_t"]
-
-    shadow = _shadow_prices(results.duals, inp)
-    sp = shadow[shadow["constraint"] == "balance_surrender"][["entity", "year", "cny_per_t"]]
-    ann = ann.merge(sp.rename(columns={"cny_per_t": "shadow_price_cny_per_t"}), on=["entity", "year"], how="left")
+    ann, shadow = annual_derived(ann, results.duals, inp)
 
     abatement = results.abatement.copy()
     if not abatement.empty:
