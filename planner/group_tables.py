@@ -29,6 +29,7 @@ from planner.plan import (
     measure_potential_rows,
     measure_value_row,
     plan_summary,
+    schedule_params,
     year_bindings,
 )
 from planner.prepare import DERIVED_BUY_NOTE
@@ -179,15 +180,7 @@ def _schedules(prep, ann: pd.DataFrame) -> pd.DataFrame:
         pack = p.pack
         kw = params.get(id(pack))
         if kw is None:
-            kw = params[id(pack)] = dict(
-                share=pack["allocation.preallocation.share"],
-                basis=pack["allocation.preallocation.basis"],
-                pre_month=pack["allocation.preallocation.month"],
-                trueup_month=pack["allocation.trueup.month"],
-                deadline_month=pack["compliance.deadline_month"],
-                deadlines={int(k): str(v) for k, v in pack["compliance.deadline_by_vintage"].items()},
-                calendar={int(k): v for k, v in pack["allocation.calendar_by_vintage"].items()},
-            )
+            kw = params[id(pack)] = schedule_params(pack)
         js = starts[e]
         rows += allocation_schedule(
             entity=str(e),

@@ -193,7 +193,7 @@ def _mac(prep: PreparedCase, plan: Plan) -> pd.DataFrame:
 
 def _schedule(prep: PreparedCase, ann: pd.DataFrame) -> pd.DataFrame:
     """When allowances arrive and when they are due, per entity and vintage."""
-    pack = prep.pack
+    kw = schedule_params(prep.pack)
     frames = []
     for e, a in ann.groupby("entity", sort=False):
         frames.append(
@@ -204,16 +204,23 @@ def _schedule(prep: PreparedCase, ann: pd.DataFrame) -> pd.DataFrame:
                 emissions_t=a["emissions_t"].tolist(),
                 surrender_t=(a["surrender_t"] + a["ccer_surrendered_t"]).tolist(),
                 prior_emissions_t=prep.case.opening.prior_year_emissions_t,
-                share=pack["allocation.preallocation.share"],
-                basis=pack["allocation.preallocation.basis"],
-                pre_month=pack["allocation.preallocation.month"],
-                trueup_month=pack["allocation.trueup.month"],
-                deadline_month=pack["compliance.deadline_month"],
-                deadlines={int(k): str(v) for k, v in pack["compliance.deadline_by_vintage"].items()},
-                calendar={int(k): v for k, v in pack["allocation.calendar_by_vintage"].items()},
+                **kw,
             )
         )
     return pd.DataFrame([r for f in frames for r in f])
+
+
+def schedule_params(pack) -> dict[str, Any]:
+    """The rule-pack parameters of ``allocation_schedule`` (pre-allocation, true-up, deadlines)."""
+    return dict(
+        share=pack["allocation.preallocation.share"],
+        basis=pack["allocation.preallocation.basis"],
+        pre_month=pack["allocation.preallocation.month"],
+        trueup_month=pack["allocation.trueup.month"],
+        deadline_month=pack["compliance.deadline_month"],
+        deadlines={int(k): str(v) for k, v in pack["compliance.deadline_by_vintage"].items()},
+        calendar={int(k): v for k, v in pack["allocation.calendar_by_vintage"].items()},
+    )
 
 
 def _shadow_prices(duals: pd.DataFrame, inp: pd.DataFrame) -> pd.DataFrame:
