@@ -8,10 +8,12 @@ UPPER_SNAKE, variables short nouns, ``cost_*`` expressions, ``balance_*`` / ``li
 from __future__ import annotations
 
 import math
-
-import pyomo.environ as pyo
+from typing import TYPE_CHECKING
 
 from models.data import EntityData
+
+if TYPE_CHECKING:
+    import pyomo.environ as pyo
 
 COST_COMPONENTS: tuple[str, ...] = (
     "abatement",
@@ -149,6 +151,8 @@ def allocation_upper(d: EntityData, i: int) -> float:
 
 def add_entity(b: pyo.Block, d: EntityData, years: tuple[int, ...]) -> None:
     """Add the variables, expressions and constraints of one entity to block ``b``."""
+    import pyomo.environ as pyo  # here, not at the top: the bounds above serve models.assemble without Pyomo
+
     pos = {y: i for i, y in enumerate(years)}
     first, last = years[0], years[-1]
 

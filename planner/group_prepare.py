@@ -12,16 +12,17 @@ import json
 import math
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
-from typing import Any
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from models.data import EntityData, GroupLinks, ModelData, PriceTier
 from models.entity import allocation_upper
 from planner.errors import CaseValidationError
 from planner.group_schema import GroupCaseSpec
-from planner.prepare import PreparedCase, _assumptions, prepare
+from planner.prepare import PreparedCase, _assumptions, _built_on_first_use, _frame, prepare
 from planner.rulepack import RulePack, load_rule_pack
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 INF = math.inf
 
@@ -41,6 +42,9 @@ class PreparedGroup:
     assumptions: pd.DataFrame
     notes: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+
+
+PreparedGroup.assumptions = _built_on_first_use("assumptions")  # type: ignore[method-assign, assignment]
 
 
 def discount_factors(spec: GroupCaseSpec) -> tuple[float, ...]:
@@ -225,7 +229,7 @@ def _prepare_group(spec: GroupCaseSpec) -> PreparedGroup:
         data=data,
         entities=tuple(preps),
         standalone=standalone,
-        assumptions=_assumptions(pack, used) if used else pd.DataFrame(),
+        assumptions=(lambda: _assumptions(pack, used)) if used else _frame,
         notes=notes,
         warnings=warnings,
     )

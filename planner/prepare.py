@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from models.data import (
     CarryRule,
@@ -36,6 +34,9 @@ from planner.errors import CaseValidationError
 from planner.rulepack import UNCERTAIN, RulePack, load_rule_pack
 from planner.schema import CaseSpec
 
+if TYPE_CHECKING:
+    import pandas as pd  # imported where a table is built: preparing and solving need no pandas
+
 INF = math.inf
 DERIVED_BUY_NOTE = "CEA purchases without a market limit are bounded by"
 """Start of the note on the derived purchase bound (a group replaces it with its own bound)."""
@@ -52,7 +53,7 @@ class PreparedCase:
     """Per-year resolved inputs (allocation parts, relief, prices, limits, carry rule): a DataFrame."""
     assumptions: pd.DataFrame
     """Rule-pack parameters in force: value, unit, confidence, source, overridden."""
-    allocation_detail: Any = field(default_factory=pd.DataFrame)
+    allocation_detail: Any = field(default_factory=lambda: _frame())
     """(unit, year): formula, basis, benchmarks, correction factors and allocation terms: a DataFrame."""
     notes: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
@@ -300,6 +301,8 @@ def prepare(case: CaseSpec, pack: RulePack | None = None) -> PreparedCase:
 
     warnings += _arbitrage_warnings_shared(years, buy, sell, df, carry_rules, market, term_cea)
     def inputs() -> pd.DataFrame:
+        import pandas as pd
+
         return pd.DataFrame({
             "entity": ent.id,
             "year": years,
@@ -434,7 +437,7 @@ def _allocation(case: CaseSpec, rp, e_base: list[float], problems: list, notes: 
                     _detail(ent.id, u, y, ua.formula, ua.basis_mwh, ua.benchmark_electricity, ua.benchmark_heat, ua.f_cool, ua.f_heat, ua.f_load * f, ua.electricity_t * f, ua.heat_t)
                 )
     if problems:
-        return _Allocation([], [], [], [], [], [], [], [], 0.0, True, [], pd.DataFrame())
+        return _Allocation([], [], [], [], [], [], [], [], 0.0, True, [], _frame)
 
     # ---- relief ---------------------------------------------------------------------------------
     coal_on = case.allocation.coal_floor == "on" or (case.allocation.coal_floor == "auto" and is_coal)
@@ -527,7 +530,7 @@ def _allocation(case: CaseSpec, rp, e_base: list[float], problems: list, notes: 
         auction_discount=discount,
         auction_in_net_sales=in_ns,
         price_band=band,
-        detail=lambda: pd.DataFrame(detail, columns=DETAIL_COLUMNS),
+        detail=lambda: _frame(detail, columns=DETAIL_COLUMNS),
     )
 
 
@@ -794,8 +797,21 @@ def _arbitrage_warnings(years, buy, sell, df, rules, market, term_cea) -> list[s
     return out
 
 
-_COPY_ON_WRITE = int(pd.__version__.split(".")[0]) >= 3
-"""pandas 3 copies on write: a shallow copy of the cached table can never change the cache."""
+def _frame(*args, **kwargs) -> pd.DataFrame:
+    """``pandas.DataFrame(...)``, pandas imported on first use (see ``models/__init__.py``: pandas with
+    pyarrow is ~80 MB of memory that need not sit under the solver's peak)."""
+    import pandas as pd
+
+    return pd.DataFrame(*args, **kwargs)
+
+
+def _copy_on_write() -> bool:
+    """pandas 3 copies on write: a shallow copy of the cached table can never change the cache."""
+    import pandas as pd
+
+    return int(pd.__version__.split(".")[0]) >= 3
+
+
 _ASSUMPTIONS_CACHE: dict[tuple[int, tuple[str, ...]], tuple[RulePack, pd.DataFrame]] = {}
 
 
@@ -805,12 +821,12 @@ def _assumptions(pack: RulePack, used: list[str]) -> pd.DataFrame:
     key = (id(pack), tuple(used))
     hit = _ASSUMPTIONS_CACHE.get(key) if SHARE else None
     if hit is not None and hit[0] is pack:
-        return hit[1].copy(deep=not _COPY_ON_WRITE)
+        return hit[1].copy(deep=not _copy_on_write())
     table = _assumptions_table(pack, used)
     if len(_ASSUMPTIONS_CACHE) > 256:
         _ASSUMPTIONS_CACHE.clear()
     _ASSUMPTIONS_CACHE[key] = (pack, table)
-    return table.copy(deep=not _COPY_ON_WRITE)
+    return table.copy(deep=not _copy_on_write())
 
 
 def _assumptions_table(pack: RulePack, used: list[str]) -> pd.DataFrame:
@@ -830,7 +846,7 @@ def _assumptions_table(pack: RulePack, used: list[str]) -> pd.DataFrame:
                 "note": p.note,
             }
         )
-    return pd.DataFrame(rows)
+    return _frame(rows)
 
 
 def _compact(d: dict) -> str:
