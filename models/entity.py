@@ -109,7 +109,12 @@ def relief_regime(d: EntityData, i: int) -> str:
 
 
 def relief_upper(d: EntityData, i: int) -> float:
-    return max(0.0, relief_bounds(d, i)[1]) if relief_regime(d, i) != "off" else 0.0
+    # = max(0, upper relief bound) unless relief_regime is 'off' (share <= 0 or that bound <= 0), with
+    # the bounds worked out once
+    if d.relief_share[i] <= 0:
+        return 0.0
+    hi = relief_bounds(d, i)[1]
+    return hi if hi > 0 else 0.0
 
 
 def gap_bounds(d: EntityData, i: int) -> tuple[float, float]:

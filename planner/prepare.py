@@ -394,7 +394,7 @@ def _allocation(case: CaseSpec, rp, e_base: list[float], problems: list, notes: 
     n = len(years)
     ent = case.entity
     method = case.allocation.method
-    detail: list[dict] = []
+    detail: list[tuple] = []
     formula_total = [0.0] * n
     regime = ["given" if method == "given" else "formula"] * n
     gas_fixed_topup = [0.0] * n
@@ -540,14 +540,9 @@ DETAIL_COLUMNS = [
 ]
 
 
-def _detail(eid, u, y, formula, basis, b_e, b_h, f_cool, f_heat, f_load, out_t, heat_t) -> dict:
-    return dict(
-        zip(
-            DETAIL_COLUMNS,
-            [eid, u.id, u.unit_class, y, formula, basis, b_e, b_h, f_cool, f_heat, f_load, out_t, heat_t, out_t + heat_t],
-            strict=True,
-        )
-    )
+def _detail(eid, u, y, formula, basis, b_e, b_h, f_cool, f_heat, f_load, out_t, heat_t) -> tuple:
+    """One row of the allocation detail table (``DETAIL_COLUMNS``): a tuple, kept until the table is built."""
+    return (eid, u.id, u.unit_class, y, formula, basis, b_e, b_h, f_cool, f_heat, f_load, out_t, heat_t, out_t + heat_t)
 
 
 def _gas_topup_on(case: CaseSpec, rp, classes: set) -> bool:
@@ -573,6 +568,8 @@ def _cycle_formula(year: int, rp) -> str:
 
 
 def _case_benchmark(case: CaseSpec, unit_class: str, year: int):
+    if not case.allocation.benchmarks:
+        return None
     rows = [r for r in case.allocation.benchmarks if r.year == year]
     exact = [r for r in rows if r.unit_class == unit_class]
     general = [r for r in rows if r.unit_class is None]
@@ -599,17 +596,22 @@ def _pack_benchmarks(formula: str, unit_class: str, year: int, rp) -> tuple[floa
     return got[0], (hg[0] if hg else 0.0)
 
 
+def _formula_and_benchmarks(formula: str, unit_class: str, year: int, rp) -> tuple[str, float, float]:
+    """The formula of a year (``formula`` unless 'auto') and the rule pack's benchmarks for it."""
+    if formula == "auto":
+        formula = _cycle_formula(year, rp)
+    return (formula, *_pack_benchmarks(formula, unit_class, year, rp))
+
+
 def _power_unit(case: CaseSpec, u, r, year: int, rp, pack: RulePack) -> UnitAllocation:
-    if case.allocation.formula != "auto":
-        formula = case.allocation.formula
-    else:
-        formula = _shared(pack, rp, ("formula", year), lambda read: _cycle_formula(year, read))
+    given = case.allocation.formula
     row = _case_benchmark(case, u.unit_class, year)
-    if row is not None:
-        b_e, b_h = row.output_t_per_unit, row.heat_t_per_gj
+    if row is None:
+        formula, b_e, b_h = _shared(pack, rp, ("power", given, u.unit_class, year),
+                                    lambda read: _formula_and_benchmarks(given, u.unit_class, year, read))
     else:
-        b_e, b_h = _shared(pack, rp, ("benchmark", formula, u.unit_class, year),
-                           lambda read: _pack_benchmarks(formula, u.unit_class, year, read))
+        formula = given if given != "auto" else _shared(pack, rp, ("formula", year), lambda read: _cycle_formula(year, read))
+        b_e, b_h = row.output_t_per_unit, row.heat_t_per_gj
     cond = u.condensing if u.condensing is not None else r.heat_gj == 0
     uy = UnitYear(
         unit_class=u.unit_class,
