@@ -13,6 +13,8 @@ told apart), report tables exactly, notes, warnings and rule-pack keys in order.
 from __future__ import annotations
 
 import math
+import subprocess
+import sys
 from dataclasses import replace
 from pathlib import Path
 
@@ -183,3 +185,23 @@ def test_shared_work_is_keyed_by_what_it_depends_on():
     assert a.entities[0].used_params != b.entities[0].used_params
     for spec, prep in ((lp, a), (mip, b)):
         assert repr(prep.entities[0].data) == repr(prepare(spec.entities[0]).data)
+
+
+def test_a_group_run_reaches_the_solver_without_pandas_or_pyomo(tmp_path):
+    """`planner run` of a group on the array path imports neither pandas (with pyarrow, ~80 MB) nor
+    Pyomo (~26 MB) before HiGHS runs, so neither sits under the solver's memory peak (bench/RESULTS.md,
+    "Memory"). A fresh interpreter stops at the first ``Highs.run`` and reports what is loaded."""
+    code = (
+        "import os, sys, highspy\n"
+        "def run(self, *a, **k):\n"
+        "    print(sorted(m for m in ('pandas', 'pyarrow', 'pyomo') if m in sys.modules), flush=True)\n"
+        "    os._exit(0)\n"
+        "highspy.Highs.run = run\n"
+        "from planner.cli import main\n"
+        f"main(['run', {str(ROOT / 'cases' / 'group_hn_generation' / 'group.yaml')!r}, '--out', {str(tmp_path / 'plan')!r}])\n"
+        "print('no solve', flush=True)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=300
+    )
+    assert out.stdout.strip() == "[]", (out.stdout, out.stderr[-2000:])
