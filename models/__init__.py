@@ -4,6 +4,8 @@
 features it supports; the Pyomo model stays the reference it is tested against).
 
 This package imports only Pyomo, NumPy/pandas and the standard library; it never imports ``planner``.
+Pyomo and pandas are imported where they are used (``models.entity.add_entity``, ``models.group``,
+``models.extract``), not by ``models.data`` and ``models.assemble``.
 """
 
 from models.data import (
@@ -18,8 +20,25 @@ from models.data import (
     ProjectOption,
 )
 from models.entity import COST_COMPONENTS
-from models.extract import LinkResults, Results, extract_links, extract_results
-from models.group import LINK_COST_COMPONENTS, build_model
+
+_FROM_EXTRACT = ("LinkResults", "Results", "extract_links", "extract_results")
+_FROM_GROUP = ("LINK_COST_COMPONENTS", "build_model")
+
+
+def __getattr__(name: str):
+    """Names imported on first use: the Pyomo model and the pandas results are not needed to assemble
+    and solve the arrays (``models.assemble``), and importing pandas (with pyarrow) and Pyomo costs
+    ~100 MB of memory that would otherwise sit under the solver's peak."""
+    if name in _FROM_EXTRACT:
+        from models import extract as module
+    elif name in _FROM_GROUP:
+        from models import group as module
+    else:
+        raise AttributeError(f"module 'models' has no attribute {name!r}")
+    value = getattr(module, name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "COST_COMPONENTS",

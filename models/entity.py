@@ -8,10 +8,12 @@ UPPER_SNAKE, variables short nouns, ``cost_*`` expressions, ``balance_*`` / ``li
 from __future__ import annotations
 
 import math
-
-import pyomo.environ as pyo
+from typing import TYPE_CHECKING
 
 from models.data import EntityData
+
+if TYPE_CHECKING:
+    import pyomo.environ as pyo
 
 COST_COMPONENTS: tuple[str, ...] = (
     "abatement",
@@ -107,7 +109,12 @@ def relief_regime(d: EntityData, i: int) -> str:
 
 
 def relief_upper(d: EntityData, i: int) -> float:
-    return max(0.0, relief_bounds(d, i)[1]) if relief_regime(d, i) != "off" else 0.0
+    # = max(0, upper relief bound) unless relief_regime is 'off' (share <= 0 or that bound <= 0), with
+    # the bounds worked out once
+    if d.relief_share[i] <= 0:
+        return 0.0
+    hi = relief_bounds(d, i)[1]
+    return hi if hi > 0 else 0.0
 
 
 def gap_bounds(d: EntityData, i: int) -> tuple[float, float]:
@@ -149,6 +156,8 @@ def allocation_upper(d: EntityData, i: int) -> float:
 
 def add_entity(b: pyo.Block, d: EntityData, years: tuple[int, ...]) -> None:
     """Add the variables, expressions and constraints of one entity to block ``b``."""
+    import pyomo.environ as pyo  # here, not at the top: the bounds above serve models.assemble without Pyomo
+
     pos = {y: i for i, y in enumerate(years)}
     first, last = years[0], years[-1]
 

@@ -8,11 +8,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import pandas as pd
-import pyomo.environ as pyo
 
 from models.entity import COST_COMPONENTS
+
+if TYPE_CHECKING:
+    import pyomo.environ as pyo  # read only from solved Pyomo models (see _v): the array path needs no Pyomo
 
 
 @dataclass
@@ -38,7 +41,9 @@ class Results:
 
 
 def _v(x) -> float:
-    val = pyo.value(x, exception=False)
+    from pyomo.environ import value
+
+    val = value(x, exception=False)
     return 0.0 if val is None else float(val)
 
 

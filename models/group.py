@@ -13,11 +13,13 @@ corrects the intra-group part to the internal transfer price, so the group objec
 from __future__ import annotations
 
 import math
-
-import pyomo.environ as pyo
+from typing import TYPE_CHECKING
 
 from models.data import GroupLinks, ModelData
 from models.entity import COST_COMPONENTS, add_entity
+
+if TYPE_CHECKING:
+    import pyomo.environ as pyo  # imported by the functions that build: see models/__init__.py
 
 LINK_COST_COMPONENTS: tuple[str, ...] = ("transfer", "pool", "tiers")
 """Group-level cost expressions ``cost_<name>[y]`` added to the objective (0 without links)."""
@@ -29,6 +31,8 @@ def _bound(x: float) -> float | None:
 
 def build_model(data: ModelData) -> pyo.ConcreteModel:
     """Build the compliance model for ``data``: entity blocks, group links and the discounted-cost objective."""
+    import pyomo.environ as pyo
+
     m = pyo.ConcreteModel(name="cn_ets_compliance")
     years = tuple(data.years)
     m.YEARS = pyo.Set(initialize=years, ordered=True, doc="Compliance years")
@@ -68,6 +72,8 @@ def build_model(data: ModelData) -> pyo.ConcreteModel:
 
 def add_links(m: pyo.ConcreteModel, data: ModelData, g: GroupLinks) -> bool:
     """Add the group's variables, ``link_*`` constraints and ``cost_*`` link expressions to ``m``."""
+    import pyomo.environ as pyo
+
     years = tuple(data.years)
     pos = {y: i for i, y in enumerate(years)}
     ents = [e.id for e in data.entities]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +18,7 @@ from planner.numerics import input_warnings
 from planner.plan import Plan, assemble_plan, infeasibility_hints
 from planner.prepare import PreparedCase, prepare
 from planner.schema import CaseSpec
-from planner.solve import SolveOptions, SolveResult, solve_model
+from planner.solve import SolveOptions, SolveResult, options_from_section, solve_model
 
 logger = logging.getLogger(__name__)
 
@@ -42,9 +42,7 @@ class RunResult:
 
 def options_for(case: CaseSpec, **overrides: Any) -> SolveOptions:
     """Solver options from the case's ``solver`` section, with caller overrides."""
-    s = case.solver
-    opts = SolveOptions(time_limit_s=s.time_limit_s, mip_rel_gap=s.mip_rel_gap, threads=s.threads)
-    return replace(opts, **overrides) if overrides else opts
+    return options_from_section(case.solver, **overrides)
 
 
 def build(case: CaseSpec | str | Path) -> Built:

@@ -101,7 +101,6 @@ def _audit_and_run(args: argparse.Namespace, result, units: str, *, input_format
 
 def _run_group(args: argparse.Namespace, over: dict) -> int:
     from planner import group_api
-    from planner.group_report import terminal_group_summary
     from planner.io import file_sha256, group_input_hashes, load_group_case, write_group_plan
 
     units = args.units or ("wan" if args.lang == "zh" else "t")
@@ -113,15 +112,16 @@ def _run_group(args: argparse.Namespace, over: dict) -> int:
     audit, run = _audit_and_run(args, result, units, input_format="group " + args.case.suffix.lower().lstrip("."),
                                 input_sha256=file_sha256(args.case), input_files_sha256=group_input_hashes(args.case))
     out = write_group_plan(result.plan, args.out, audit, run, html=args.html, xlsx=args.xlsx, lang=args.lang, units=units)
+    # pandas: imported after the solve (see planner.group_api)
+    from planner.group_report import terminal_group_summary
+
     print(terminal_group_summary(result.plan))
     print(f"\nGroup plan written to {out}")
     return 0
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from planner import api
-    from planner.io import is_group_case, read_case, write_plan
-    from planner.report import terminal_summary
+    from planner.io import is_group_case
 
     over = {}
     if args.time_limit is not None:
@@ -130,6 +130,10 @@ def cmd_run(args: argparse.Namespace) -> int:
         over["allow_nonoptimal"] = True
     if is_group_case(args.case):
         return _run_group(args, over)
+    from planner import api
+    from planner.io import read_case, write_plan
+    from planner.report import terminal_summary
+
     case, sha = read_case(args.case)
     try:
         result = api.run(case, api.options_for(case, **over))

@@ -6,15 +6,28 @@ import logging
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from models import build_model, extract_links, extract_results
-from planner.check import check_group
 from planner.errors import PlanCheckError
-from planner.group_plan import GroupPlan, assemble_group_plan
 from planner.group_prepare import PreparedGroup, prepare_group
 from planner.group_schema import GroupCaseSpec
 from planner.io import load_group_case
-from planner.solve import SolveOptions, SolveResult, compile_assembled, solve_compiled, solve_model
+from planner.solve import (
+    SolveOptions,
+    SolveResult,
+    compile_assembled,
+    options_from_section,
+    release_freed_memory,
+    solve_compiled,
+    solve_model,
+)
+
+if TYPE_CHECKING:
+    from planner.group_plan import GroupPlan
+
+# Pyomo (models.build_model, the extraction from a Pyomo model) and pandas (the plan tables, the
+# checker) are imported where they are used, after the solve: preparing, assembling and solving a
+# group needs neither, and their ~100 MB would otherwise sit under the solver's memory peak.
 
 logger = logging.getLogger(__name__)
 
@@ -30,9 +43,7 @@ class GroupRunResult:
 
 def options_for(spec: GroupCaseSpec, **overrides) -> SolveOptions:
     """Solver options of the group: those of the first entity case, with caller overrides."""
-    from planner.api import options_for as entity_options
-
-    return entity_options(spec.entities[0], **overrides)
+    return options_from_section(spec.entities[0].solver, **overrides)
 
 
 def fast_path(data, opts: SolveOptions) -> str | None:
@@ -54,9 +65,14 @@ def solve_arrays(data, opts: SolveOptions):
     warnings = scale_warnings(cm)
     res = solve_compiled(cm, opts, t_start=t0)
     res.warnings = warnings
+    release_freed_memory()  # what HiGHS freed, before the tables are built
     t1 = time.perf_counter()
+    import pandas  # noqa: F401  (first use in a run imports it now, after the solve: timed on its own)
+
+    t2 = time.perf_counter()
+    res.timings["import_tables_s"] = t2 - t1
     results, links = extract_arrays(cm.assembled, data, res.x, res.row_dual)
-    res.timings["extract_arrays_s"] = time.perf_counter() - t1
+    res.timings["extract_arrays_s"] = time.perf_counter() - t2
     return res, results, links
 
 
@@ -64,6 +80,8 @@ def solve_standalone(prep: PreparedGroup, opts: SolveOptions):
     """Every entity alone (no links, the group's discounting), each solved as its own model, as the
     entity planner would: returns the worst status, and the costs and objective summed."""
     import pandas as pd
+
+    from models import build_model, extract_results
 
     data = prep.standalone
     df = dict(zip(data.years, data.discount_factor, strict=True))
@@ -105,6 +123,8 @@ def run_group(spec: GroupCaseSpec | str | Path, opts: SolveOptions | None = None
         t1 = time.perf_counter()
     else:
         logger.info("group %s: Pyomo build (%s is not array-assembled)", spec.group.id, why)
+        from models import build_model, extract_links, extract_results
+
         m = build_model(prep.data)
         build_s = time.perf_counter() - t0
         res = solve_model(m, opts)
@@ -114,6 +134,9 @@ def run_group(spec: GroupCaseSpec | str | Path, opts: SolveOptions | None = None
         df = dict(zip(prep.data.years, prep.data.discount_factor, strict=True))
         results = extract_results(m, df, res.duals)
         links = extract_links(m)
+    from planner.check import check_group
+    from planner.group_plan import assemble_group_plan
+
     alone_res = alone = None
     if spec.value_of_pooling:
         t2 = time.perf_counter()

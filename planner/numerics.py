@@ -50,14 +50,15 @@ def _inputs(name: str) -> str:
     return "the case's numbers"
 
 
-def _extremes(values: np.ndarray, labels) -> tuple[float, str, float, str] | None:
+def _extremes(values: np.ndarray) -> tuple[float, int, float, int] | None:
+    """(smallest, its position, largest, its position) of the finite nonzero magnitudes."""
     a = np.abs(np.asarray(values, dtype=float))
     ok = np.isfinite(a) & (a > 0)
     if ok.sum() < 2:
         return None
     idx = np.flatnonzero(ok)
     lo, hi = idx[np.argmin(a[idx])], idx[np.argmax(a[idx])]
-    return float(a[lo]), labels(lo), float(a[hi]), labels(hi)
+    return float(a[lo]), lo, float(a[hi]), hi
 
 
 def scale_warnings(cm, max_range: float = MAX_RANGE) -> list[str]:
@@ -84,11 +85,13 @@ def scale_warnings(cm, max_range: float = MAX_RANGE) -> list[str]:
     ]
     out = []
     for kind, values, label in checks:
-        ext = _extremes(values, label)
+        ext = _extremes(values)
         if ext is None:
             continue
-        lo, lo_at, hi, hi_at = ext
+        lo, lo_i, hi, hi_i = ext
         if hi / lo > max_range:
+            # named only when warned about (the array path's names need Pyomo's index format)
+            lo_at, hi_at = label(lo_i), label(hi_i)
             lo_name, hi_name = lo_at.split()[-1], hi_at.split()[-1]
             out.append(
                 f"badly scaled {kind}: they span {hi / lo:.1e} (from {lo:.3g} in {lo_at} to {hi:.3g} in "

@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from models.data import (
     CarryRule,
@@ -36,6 +34,9 @@ from planner.errors import CaseValidationError
 from planner.rulepack import UNCERTAIN, RulePack, load_rule_pack
 from planner.schema import CaseSpec
 
+if TYPE_CHECKING:
+    import pandas as pd  # imported where a table is built: preparing and solving need no pandas
+
 INF = math.inf
 DERIVED_BUY_NOTE = "CEA purchases without a market limit are bounded by"
 """Start of the note on the derived purchase bound (a group replaces it with its own bound)."""
@@ -52,7 +53,7 @@ class PreparedCase:
     """Per-year resolved inputs (allocation parts, relief, prices, limits, carry rule): a DataFrame."""
     assumptions: pd.DataFrame
     """Rule-pack parameters in force: value, unit, confidence, source, overridden."""
-    allocation_detail: Any = field(default_factory=pd.DataFrame)
+    allocation_detail: Any = field(default_factory=lambda: _frame())
     """(unit, year): formula, basis, benchmarks, correction factors and allocation terms: a DataFrame."""
     notes: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
@@ -82,16 +83,53 @@ def _built_on_first_use(name: str) -> property:
 
 PreparedCase.inputs = _built_on_first_use("inputs")  # type: ignore[method-assign, assignment]
 PreparedCase.allocation_detail = _built_on_first_use("allocation_detail")  # type: ignore[method-assign, assignment]
+PreparedCase.assumptions = _built_on_first_use("assumptions")  # type: ignore[method-assign, assignment]
+
+
+SHARE = True
+"""Share what ``_shared`` and ``_arbitrage_warnings_shared`` work out between entities (the
+equality tests switch it off to prepare each entity on its own)."""
+_SHARED: dict[tuple, tuple[RulePack, tuple[str, ...], Any]] = {}
+
+
+def _shared(pack: RulePack, rp, key: tuple, build):
+    """``build(read)`` once per loaded rule pack and ``key``; each call replays the rule-pack keys
+    ``build`` read into ``rp``, in the same order (the assumptions table lists them).
+
+    What depends only on the pack and a few shared fields (carry-over rules of a horizon and sector,
+    the benchmark of a class and year, the formula of a year) is worked out once for all entities of
+    a group that share the pack. Values must not be changed by callers (tuples, or copied)."""
+    k = (id(pack), *key)
+    hit = _SHARED.get(k) if SHARE else None
+    if hit is None or hit[0] is not pack:
+        keys: list[str] = []
+
+        def read(name: str) -> Any:
+            keys.append(name)
+            return pack[name]
+
+        try:
+            value = build(read)
+        except Exception:
+            for name in keys:
+                rp(name)
+            raise
+        if len(_SHARED) > 4096:
+            _SHARED.clear()
+        hit = _SHARED[k] = (pack, tuple(keys), value)
+    for name in hit[1]:
+        rp(name)
+    return hit[2]
 
 
 def prepare(case: CaseSpec, pack: RulePack | None = None) -> PreparedCase:
     """Resolve ``case`` against its rule pack into ``ModelData``."""
     pack = pack or load_rule_pack(case.policy.rule_pack, case.policy.overrides)
-    used: list[str] = []
+    used: dict[str, None] = {}  # the keys read, in order (a dict: ordered, constant-time lookups)
 
     def rp(key: str) -> Any:
         if key not in used:
-            used.append(key)
+            used[key] = None
         return pack[key]
 
     years = case.years
@@ -103,10 +141,11 @@ def prepare(case: CaseSpec, pack: RulePack | None = None) -> PreparedCase:
     problems: list[tuple[str, str]] = []
 
     units = case.unit_list()
-    e_base = [sum(_unit_rows(u)[y].baseline_emissions_t for u in units) for y in years]
+    unit_rows = [_unit_rows(u) for u in units]
+    e_base = [sum(rows[y].baseline_emissions_t for rows in unit_rows) for y in years]
 
     # ---- allocation and relief --------------------------------------------------------------
-    al = _allocation(case, rp, e_base, problems, notes)
+    al = _allocation(case, rp, e_base, problems, notes, units, unit_rows, pack)
     if problems:
         raise CaseValidationError("allocation", problems)
     allocation = al.fixed
@@ -126,7 +165,8 @@ def prepare(case: CaseSpec, pack: RulePack | None = None) -> PreparedCase:
     ns0 = case.opening.net_sales_since_2019_t
 
     # ---- carry-over rules per transition -------------------------------------------------------
-    carry_rules, carry_text = _carry_rules(years, sector, rp)
+    carry_rules, carry_text = _shared(pack, rp, ("carry", tuple(years), sector), lambda rec: _carry_rules(years, sector, rec))
+    carry_rules, carry_text = list(carry_rules), list(carry_text)
     b_max = max((r.base_t for r in carry_rules if r.limited), default=0.0)
     k_max = max((r.multiplier for r in carry_rules if r.limited), default=0.0)
     derived_bound = 2.0 * (sum(e_base) + opening_cea + sum(allocation) + sum(al.auction_max)) + b_max + k_max * max(0.0, ns0)
@@ -259,13 +299,15 @@ def prepare(case: CaseSpec, pack: RulePack | None = None) -> PreparedCase:
     notes += _regime_notes(entity, years)
     data = ModelData(years=tuple(years), discount_factor=tuple(df), entities=(entity,))
 
-    warnings += _arbitrage_warnings(years, buy, sell, df, carry_rules, market, term_cea)
+    warnings += _arbitrage_warnings_shared(years, buy, sell, df, carry_rules, market, term_cea)
     def inputs() -> pd.DataFrame:
+        import pandas as pd
+
         return pd.DataFrame({
             "entity": ent.id,
             "year": years,
-            "output": [sum(_unit_rows(u)[y].output for u in units) for y in years],
-            "heat_gj": [sum(_unit_rows(u)[y].heat_gj for u in units) for y in years],
+            "output": [sum(rows[y].output for rows in unit_rows) for y in years],
+            "heat_gj": [sum(rows[y].heat_gj for rows in unit_rows) for y in years],
             "emissions_baseline_t": e_base,
             "allocation_regime": al.regime,
             "allocation_formula_t": al.formula_total,
@@ -299,7 +341,7 @@ def prepare(case: CaseSpec, pack: RulePack | None = None) -> PreparedCase:
         data=data,
         inputs=inputs,
         allocation_detail=al.detail,
-        assumptions=_assumptions(pack, used),
+        assumptions=lambda: _assumptions(pack, list(used)),
         notes=notes,
         warnings=warnings,
         used_params=tuple(used),
@@ -345,14 +387,14 @@ class _Allocation:
     """The allocation detail table, or a function that builds it."""
 
 
-def _allocation(case: CaseSpec, rp, e_base: list[float], problems: list, notes: list[str]) -> _Allocation:
+def _allocation(case: CaseSpec, rp, e_base: list[float], problems: list, notes: list[str], units: list, unit_rows: list[dict],
+                pack: RulePack) -> _Allocation:
     """Free allocation per vintage, relief rule per year and the absolute-cap scenario."""
     years = case.years
     n = len(years)
     ent = case.entity
-    units = case.unit_list()
     method = case.allocation.method
-    detail: list[dict] = []
+    detail: list[tuple] = []
     formula_total = [0.0] * n
     regime = ["given" if method == "given" else "formula"] * n
     gas_fixed_topup = [0.0] * n
@@ -366,7 +408,7 @@ def _allocation(case: CaseSpec, rp, e_base: list[float], problems: list, notes: 
     else:
         verified_years = set(rp("allocation.industry.verified_emissions_years")) if ent.sector == "industry" else set()
         for ui, u in enumerate(units):
-            rows = _unit_rows(u)
+            rows = unit_rows[ui]
             where = f"units[{ui}].activity" if case.units else "activity"
             for i, y in enumerate(years):
                 r = rows[y]
@@ -376,7 +418,7 @@ def _allocation(case: CaseSpec, rp, e_base: list[float], problems: list, notes: 
                     continue
                 try:
                     ua = (
-                        _power_unit(case, u, r, y, rp, notes)
+                        _power_unit(case, u, r, y, rp, pack)
                         if ent.sector == "power"
                         else _industry_unit(case, u, r, y, rp)
                     )
@@ -395,7 +437,7 @@ def _allocation(case: CaseSpec, rp, e_base: list[float], problems: list, notes: 
                     _detail(ent.id, u, y, ua.formula, ua.basis_mwh, ua.benchmark_electricity, ua.benchmark_heat, ua.f_cool, ua.f_heat, ua.f_load * f, ua.electricity_t * f, ua.heat_t)
                 )
     if problems:
-        return _Allocation([], [], [], [], [], [], [], [], 0.0, True, [], pd.DataFrame())
+        return _Allocation([], [], [], [], [], [], [], [], 0.0, True, [], _frame)
 
     # ---- relief ---------------------------------------------------------------------------------
     coal_on = case.allocation.coal_floor == "on" or (case.allocation.coal_floor == "auto" and is_coal)
@@ -488,7 +530,7 @@ def _allocation(case: CaseSpec, rp, e_base: list[float], problems: list, notes: 
         auction_discount=discount,
         auction_in_net_sales=in_ns,
         price_band=band,
-        detail=lambda: pd.DataFrame(detail, columns=DETAIL_COLUMNS),
+        detail=lambda: _frame(detail, columns=DETAIL_COLUMNS),
     )
 
 
@@ -498,14 +540,9 @@ DETAIL_COLUMNS = [
 ]
 
 
-def _detail(eid, u, y, formula, basis, b_e, b_h, f_cool, f_heat, f_load, out_t, heat_t) -> dict:
-    return dict(
-        zip(
-            DETAIL_COLUMNS,
-            [eid, u.id, u.unit_class, y, formula, basis, b_e, b_h, f_cool, f_heat, f_load, out_t, heat_t, out_t + heat_t],
-            strict=True,
-        )
-    )
+def _detail(eid, u, y, formula, basis, b_e, b_h, f_cool, f_heat, f_load, out_t, heat_t) -> tuple:
+    """One row of the allocation detail table (``DETAIL_COLUMNS``): a tuple, kept until the table is built."""
+    return (eid, u.id, u.unit_class, y, formula, basis, b_e, b_h, f_cool, f_heat, f_load, out_t, heat_t, out_t + heat_t)
 
 
 def _gas_topup_on(case: CaseSpec, rp, classes: set) -> bool:
@@ -520,6 +557,10 @@ class _NoBenchmark(Exception):
 def _power_formula(case: CaseSpec, year: int, rp) -> str:
     if case.allocation.formula != "auto":
         return case.allocation.formula
+    return _cycle_formula(year, rp)
+
+
+def _cycle_formula(year: int, rp) -> str:
     for c in rp("allocation.power.cycles"):
         if c["from"] <= year <= c["to"]:
             return c["formula"]
@@ -527,35 +568,50 @@ def _power_formula(case: CaseSpec, year: int, rp) -> str:
 
 
 def _case_benchmark(case: CaseSpec, unit_class: str, year: int):
+    if not case.allocation.benchmarks:
+        return None
     rows = [r for r in case.allocation.benchmarks if r.year == year]
     exact = [r for r in rows if r.unit_class == unit_class]
     general = [r for r in rows if r.unit_class is None]
     return (exact or general or [None])[0]
 
 
-def _power_unit(case: CaseSpec, u, r, year: int, rp, notes: list[str]) -> UnitAllocation:
-    formula = _power_formula(case, year, rp)
-    row = _case_benchmark(case, u.unit_class, year)
-    heat_key = "gas" if u.unit_class == "gas" else "coal"
+def _pack_benchmarks(formula: str, unit_class: str, year: int, rp) -> tuple[float, float]:
+    """(electricity, heat) benchmarks of the rule pack for a class, year and formula."""
+    heat_key = "gas" if unit_class == "gas" else "coal"
     if formula == "generation_2023_2024":
         e_table, h_table = "benchmarks.power.electricity_t_per_mwh", "benchmarks.power.heat_t_per_gj"
     else:
         e_table, h_table = f"benchmarks.power.{formula}.electricity_t_per_mwh", f"benchmarks.power.{formula}.heat_t_per_gj"
-    if row is not None:
-        b_e, b_h = row.output_t_per_unit, row.heat_t_per_gj
+    g = rp("benchmarks.power.tightening_per_year") if formula == "generation_2023_2024" else 0.0
+    table = {int(k): v for k, v in rp(e_table).get(unit_class, {}).items()}
+    heat = {int(k): v for k, v in rp(h_table).get(heat_key, {}).items()}
+    got = tightened(table, year, g) if (formula == "generation_2023_2024" or year in table) else None
+    if got is None:
+        raise _NoBenchmark(
+            f"no {formula} benchmark for {unit_class} in {year}: the rule pack has {sorted(table)}; "
+            "give an allocation.benchmarks row for that year"
+        )
+    hg = tightened(heat, year, g)
+    return got[0], (hg[0] if hg else 0.0)
+
+
+def _formula_and_benchmarks(formula: str, unit_class: str, year: int, rp) -> tuple[str, float, float]:
+    """The formula of a year (``formula`` unless 'auto') and the rule pack's benchmarks for it."""
+    if formula == "auto":
+        formula = _cycle_formula(year, rp)
+    return (formula, *_pack_benchmarks(formula, unit_class, year, rp))
+
+
+def _power_unit(case: CaseSpec, u, r, year: int, rp, pack: RulePack) -> UnitAllocation:
+    given = case.allocation.formula
+    row = _case_benchmark(case, u.unit_class, year)
+    if row is None:
+        formula, b_e, b_h = _shared(pack, rp, ("power", given, u.unit_class, year),
+                                    lambda read: _formula_and_benchmarks(given, u.unit_class, year, read))
     else:
-        g = rp("benchmarks.power.tightening_per_year") if formula == "generation_2023_2024" else 0.0
-        table = {int(k): v for k, v in rp(e_table).get(u.unit_class, {}).items()}
-        heat = {int(k): v for k, v in rp(h_table).get(heat_key, {}).items()}
-        got = tightened(table, year, g) if (formula == "generation_2023_2024" or year in table) else None
-        if got is None:
-            raise _NoBenchmark(
-                f"no {formula} benchmark for {u.unit_class} in {year}: the rule pack has {sorted(table)}; "
-                "give an allocation.benchmarks row for that year"
-            )
-        b_e = got[0]
-        hg = tightened(heat, year, g)
-        b_h = hg[0] if hg else 0.0
+        formula = given if given != "auto" else _shared(pack, rp, ("formula", year), lambda read: _cycle_formula(year, read))
+        b_e, b_h = row.output_t_per_unit, row.heat_t_per_gj
     cond = u.condensing if u.condensing is not None else r.heat_gj == 0
     uy = UnitYear(
         unit_class=u.unit_class,
@@ -708,6 +764,22 @@ def _project(p, years: list[int], rate: float, method: str) -> ProjectData:
     return ProjectData(id=p.id, reduction_t_per_year=p.reduction_t_per_year, options=tuple(options))
 
 
+_ARBITRAGE: dict[tuple, list[str]] = {}
+
+
+def _arbitrage_warnings_shared(years, buy, sell, df, rules, market, term_cea) -> list[str]:
+    """``_arbitrage_warnings``, worked out once per distinct prices, discounting, rules and limits
+    (the entities of a group mostly share them)."""
+    key = (tuple(years), tuple(buy), tuple(sell), tuple(df), tuple(r.limited for r in rules),
+           tuple(market[y].buy_limit_t is not None for y in years), term_cea)
+    hit = _ARBITRAGE.get(key) if SHARE else None
+    if hit is None:
+        if len(_ARBITRAGE) > 4096:
+            _ARBITRAGE.clear()
+        hit = _ARBITRAGE[key] = _arbitrage_warnings(years, buy, sell, df, rules, market, term_cea)
+    return list(hit)
+
+
 def _arbitrage_warnings(years, buy, sell, df, rules, market, term_cea) -> list[str]:
     out = []
     for i, _ in enumerate(years):
@@ -727,8 +799,21 @@ def _arbitrage_warnings(years, buy, sell, df, rules, market, term_cea) -> list[s
     return out
 
 
-_COPY_ON_WRITE = int(pd.__version__.split(".")[0]) >= 3
-"""pandas 3 copies on write: a shallow copy of the cached table can never change the cache."""
+def _frame(*args, **kwargs) -> pd.DataFrame:
+    """``pandas.DataFrame(...)``, pandas imported on first use (see ``models/__init__.py``: pandas with
+    pyarrow is ~80 MB of memory that need not sit under the solver's peak)."""
+    import pandas as pd
+
+    return pd.DataFrame(*args, **kwargs)
+
+
+def _copy_on_write() -> bool:
+    """pandas 3 copies on write: a shallow copy of the cached table can never change the cache."""
+    import pandas as pd
+
+    return int(pd.__version__.split(".")[0]) >= 3
+
+
 _ASSUMPTIONS_CACHE: dict[tuple[int, tuple[str, ...]], tuple[RulePack, pd.DataFrame]] = {}
 
 
@@ -736,14 +821,14 @@ def _assumptions(pack: RulePack, used: list[str]) -> pd.DataFrame:
     """The assumptions table of the rule-pack parameters used (a copy of a table cached per loaded
     pack and list of keys: the entities of a group share one pack and mostly the same keys)."""
     key = (id(pack), tuple(used))
-    hit = _ASSUMPTIONS_CACHE.get(key)
+    hit = _ASSUMPTIONS_CACHE.get(key) if SHARE else None
     if hit is not None and hit[0] is pack:
-        return hit[1].copy(deep=not _COPY_ON_WRITE)
+        return hit[1].copy(deep=not _copy_on_write())
     table = _assumptions_table(pack, used)
     if len(_ASSUMPTIONS_CACHE) > 256:
         _ASSUMPTIONS_CACHE.clear()
     _ASSUMPTIONS_CACHE[key] = (pack, table)
-    return table.copy(deep=not _COPY_ON_WRITE)
+    return table.copy(deep=not _copy_on_write())
 
 
 def _assumptions_table(pack: RulePack, used: list[str]) -> pd.DataFrame:
@@ -763,7 +848,7 @@ def _assumptions_table(pack: RulePack, used: list[str]) -> pd.DataFrame:
                 "note": p.note,
             }
         )
-    return pd.DataFrame(rows)
+    return _frame(rows)
 
 
 def _compact(d: dict) -> str:

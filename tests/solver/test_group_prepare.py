@@ -1,0 +1,207 @@
+"""The group preparation (``planner.group_prepare.prepare_group``) against each entity prepared on
+its own: the same model data, bit for bit, and the same report tables.
+
+``prepare_group`` shares work between entities (one loaded rule pack per pack and overrides, the
+carry-over rules, benchmarks, formulas, arbitrage warnings and assumptions table worked out once per
+distinct input, the cyclic garbage collector paused). The reference here switches all sharing off
+(``planner.prepare.SHARE``) and prepares every entity alone with a freshly loaded pack, then places
+it in the group as the straightforward per-entity code does (derived purchase bounds, transfer
+bounds, pooled CCER fields). Model data are compared by ``repr`` (every float exactly, 0 and 0.0
+told apart), report tables exactly, notes, warnings and rule-pack keys in order.
+"""
+
+from __future__ import annotations
+
+import math
+import subprocess
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+import planner.prepare as prepare_mod
+from models.entity import allocation_upper
+from planner.fleet import fleet_group
+from planner.group_prepare import prepare_group
+from planner.group_schema import GroupCaseSpec
+from planner.io import load_case, load_group_case
+from planner.prepare import prepare
+from planner.rulepack import load_rule_pack
+
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLES = sorted(p for p in (ROOT / "cases").glob("*.yaml") if "backtest" not in p.name)
+
+
+def _examples_group() -> GroupCaseSpec:
+    """Every 2025-2032 example entity (power and industry, their own packs and overrides) in one group
+    with a pool, free transfers, a group limit and price tiers."""
+    years = range(2025, 2033)
+    return GroupCaseSpec.model_validate(
+        {
+            "group": {
+                "id": "EX",
+                "horizon": {"first_year": 2025, "last_year": 2032},
+                "finance": {"discount_rate": 0.06},
+            },
+            "entities": [load_case(p) for p in EXAMPLES],
+            "transfers": {"mode": "free"},
+            "ccer_pool": {
+                "rows": [{"year": y, "ccer_cny_per_t": 80, "fee_cny_per_t": 0.3} for y in years]
+            },
+            "limits": [{"year": 2026, "buy_limit_t": 1e6, "sell_limit_t": 5e5}],
+            "price_tiers": [{"up_to_t": 1e5, "premium_cny_per_t": 0}, {"premium_cny_per_t": 3}],
+        }
+    )
+
+
+SPECS = {
+    "lp-free-pool": lambda: fleet_group(40, 3, binaries=False, value_of_pooling=False),
+    "mip-projects": lambda: fleet_group(30, 5, binaries=True, projects=True),
+    "mip-alone": lambda: fleet_group(20, 7, transfers="none", pool=False, binaries=True),
+    "block-2029": lambda: fleet_group(10, 9, transfers="block", last_year=2029),
+    "group-example": lambda: load_group_case(ROOT / "cases" / "group_hn_generation" / "group.yaml"),
+    "entity-examples": _examples_group,
+    "backtest": lambda: GroupCaseSpec.model_validate(
+        {
+            "group": {
+                "id": "BT",
+                "horizon": {"first_year": 2021, "last_year": 2024},
+                "finance": {"discount_rate": 0.0},
+            },
+            "entities": [load_case(ROOT / "cases" / "backtest_coal_2021_2024.yaml")],
+            "transfers": {"mode": "none"},
+        }
+    ),
+}
+
+
+def _reference_entities(spec: GroupCaseSpec, data):
+    """Each entity prepared alone, nothing shared, then placed in the group per entity."""
+    alone_preps = [
+        prepare(c, load_rule_pack(c.policy.rule_pack, c.policy.overrides)) for c in spec.entities
+    ]
+    years = spec.group.horizon.years
+    n = len(years)
+    alone, group = [], []
+    for p in alone_preps:
+        e = p.data.entities[0]
+        limits = {r.year: r.buy_limit_t for r in p.case.market}
+        bound = [2.0 * e.emissions_baseline_t[i] + e.opening_cea_t for i in range(n)]
+        a = replace(
+            e,
+            buy_max_t=tuple(
+                b if limits[years[i]] is not None else min(b, bound[i])
+                for i, b in enumerate(e.buy_max_t)
+            ),
+        )
+        alone.append(a)
+    t_in = tuple(
+        tuple(2.0 * e.emissions_baseline_t[i] + e.opening_cea_t for i in range(n)) for e in alone
+    )
+    t_out = tuple(
+        tuple(
+            e.opening_cea_t
+            + allocation_upper(e, i)
+            + e.per_year("auction_max_t", i)
+            + 2.0 * e.emissions_baseline_t[i]
+            for i in range(n)
+        )
+        for e in alone
+    )
+    mode = spec.transfers.mode
+    for k, e in enumerate(alone):
+        g = e
+        if mode != "none":
+            g = replace(
+                g,
+                buy_max_t=tuple(b + u for b, u in zip(e.buy_max_t, t_in[k], strict=True)),
+                sell_max_t=tuple(s + u for s, u in zip(e.sell_max_t, t_out[k], strict=True)),
+            )
+        if spec.ccer_pool is not None:
+            g = replace(
+                g,
+                price_ccer_buy_cny_per_t=(0.0,) * n,
+                fee_ccer_cny_per_t=(0.0,) * n,
+                ccer_buy_max_t=(math.inf,) * n,
+                ccer_sell_max_t=(0.0,) * n,
+                price_ccer_sell_cny_per_t=(0.0,) * n,
+            )
+        group.append(g)
+    links = replace(
+        data.group,
+        market_buy_max_t=tuple(e.buy_max_t for e in alone),
+        market_sell_max_t=tuple(e.sell_max_t for e in alone),
+        transfer_in_max_t=t_in if mode != "none" else (),
+        transfer_out_max_t=t_out if mode != "none" else (),
+    )
+    if spec.transfers.price_cny_per_t is None:
+        links = replace(
+            links,
+            transfer_price_cny_per_t=tuple(
+                sum(e.price_buy_cny_per_t[i] for e in alone) / len(alone) for i in range(n)
+            ),
+        )
+    return alone_preps, tuple(alone), replace(data, entities=tuple(group), group=links)
+
+
+@pytest.mark.parametrize("name", list(SPECS))
+def test_group_preparation_equals_each_entity_prepared_alone(name, monkeypatch):
+    spec = SPECS[name]()
+    prep = prepare_group(spec)
+    monkeypatch.setattr(prepare_mod, "SHARE", False)
+    alone_preps, alone, data = _reference_entities(spec, prep.data)
+    assert repr(prep.data) == repr(data)
+    assert repr(prep.standalone.entities) == repr(alone)
+    assert (
+        prep.standalone.years == prep.data.years
+        and prep.standalone.discount_factor == prep.data.discount_factor
+    )
+    assert len(prep.entities) == len(alone_preps)
+    for p, ref in zip(prep.entities, alone_preps, strict=True):
+        assert p.case is not None and p.case.entity.id == ref.case.entity.id
+        assert repr(p.data) == repr(ref.data)
+        pd.testing.assert_frame_equal(p.inputs, ref.inputs, check_exact=True)
+        pd.testing.assert_frame_equal(p.allocation_detail, ref.allocation_detail, check_exact=True)
+        pd.testing.assert_frame_equal(p.assumptions, ref.assumptions, check_exact=True)
+        assert (p.notes, p.warnings, p.used_params) == (ref.notes, ref.warnings, ref.used_params)
+        assert (p.pack.ref, p.pack.overrides) == (ref.pack.ref, ref.pack.overrides)
+    assert all(
+        any(w.startswith(f"{p.case.entity.id}: ") for w in prep.warnings)
+        for p in prep.entities
+        if p.warnings
+    )
+
+
+def test_shared_work_is_keyed_by_what_it_depends_on():
+    """Two packs in one process (the default banking rule and the 'unlimited' override): the carry-over
+    rules and rule-pack keys shared within one pack never leak into the other."""
+    lp, mip = fleet_group(3, 1, binaries=False), fleet_group(3, 1, binaries=True)
+    a, b = prepare_group(lp), prepare_group(mip)
+    assert {r.limited for e in a.data.entities for r in e.carry_rules[1:]} == {False}
+    assert {r.limited for e in b.data.entities for r in e.carry_rules} == {True}
+    assert "carryover.post_legacy.multiplier" not in a.entities[0].used_params
+    assert a.entities[0].used_params != b.entities[0].used_params
+    for spec, prep in ((lp, a), (mip, b)):
+        assert repr(prep.entities[0].data) == repr(prepare(spec.entities[0]).data)
+
+
+def test_a_group_run_reaches_the_solver_without_pandas_or_pyomo(tmp_path):
+    """`planner run` of a group on the array path imports neither pandas (with pyarrow, ~80 MB) nor
+    Pyomo (~26 MB) before HiGHS runs, so neither sits under the solver's memory peak (bench/RESULTS.md,
+    "Memory"). A fresh interpreter stops at the first ``Highs.run`` and reports what is loaded."""
+    code = (
+        "import os, sys, highspy\n"
+        "def run(self, *a, **k):\n"
+        "    print(sorted(m for m in ('pandas', 'pyarrow', 'pyomo') if m in sys.modules), flush=True)\n"
+        "    os._exit(0)\n"
+        "highspy.Highs.run = run\n"
+        "from planner.cli import main\n"
+        f"main(['run', {str(ROOT / 'cases' / 'group_hn_generation' / 'group.yaml')!r}, '--out', {str(tmp_path / 'plan')!r}])\n"
+        "print('no solve', flush=True)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=300
+    )
+    assert out.stdout.strip() == "[]", (out.stdout, out.stderr[-2000:])
