@@ -222,12 +222,62 @@ def _group_inputs(prep: PreparedGroup) -> pd.DataFrame:
 def _affine(expr, pidx: dict[int, int]) -> tuple[float, list[tuple[int, float]]]:
     """``expr`` (a number or an expression of mutable parameters) as ``c0 + sum g_i theta_i``:
     evaluated with its parameters at 0, then each at 1 (exact for the affine coefficients that
-    the model's expressions have). Leaves the parameters at 0: the caller restores them."""
+    the model's expressions have). Leaves the parameters at 0: the caller restores them.
+
+    An expression with many parameters (the objective's constant holds every entity's terminal
+    values and fines: 1,700 parameters at 100 plants) is split first into the terms of its sums
+    (and the parameter-free factors of its products), each term evaluated alone: linear in the size
+    of the expression instead of parameters x size (17 s -> well under a second at 100 plants)."""
     from pyomo.core.expr.visitor import identify_mutable_parameters
 
     if isinstance(expr, int | float):
         return float(expr), []
     ps = list(identify_mutable_parameters(expr))
+    if len(ps) > _SPLIT_PARAMS:
+        return _affine_split(expr, pidx)
+    return _affine_eval(expr, pidx, ps)
+
+
+_SPLIT_PARAMS = 8
+"""Above this many parameters ``_affine`` splits an expression into terms."""
+
+
+def _affine_split(expr, pidx: dict[int, int]) -> tuple[float, list[tuple[int, float]]]:
+    """``_affine`` term by term: sums are opened and parameter-free factors of products carried
+    as weights (an explicit stack: the sums are nested thousands deep)."""
+    from pyomo.core.expr.numeric_expr import ProductExpression, SumExpression
+    from pyomo.core.expr.visitor import identify_mutable_parameters
+
+    c0 = 0.0
+    grads: dict[int, float] = {}
+    stack = [(expr, 1.0)]
+    while stack:
+        e, w = stack.pop()
+        if isinstance(e, SumExpression):
+            stack.extend((a, w) for a in reversed(e.args))
+            continue
+        if isinstance(e, ProductExpression):
+            a, b = e.args
+            if not any(True for _ in identify_mutable_parameters(a)):
+                stack.append((b, w * float(pyo.value(a))))
+                continue
+            if not any(True for _ in identify_mutable_parameters(b)):
+                stack.append((a, w * float(pyo.value(b))))
+                continue
+        base, gs = _affine_eval(e, pidx)
+        c0 += w * base
+        for i, g in gs:
+            grads[i] = grads.get(i, 0.0) + w * g
+    return c0, list(grads.items())
+
+
+def _affine_eval(expr, pidx: dict[int, int], ps: list | None = None) -> tuple[float, list[tuple[int, float]]]:
+    """``_affine`` by evaluation (``ps``: its parameters, if known): with every parameter at 0,
+    then each at 1."""
+    from pyomo.core.expr.visitor import identify_mutable_parameters
+
+    if ps is None:
+        ps = list(identify_mutable_parameters(expr))
     for p in ps:
         p.set_value(0.0)
     c0 = float(pyo.value(expr))

@@ -419,3 +419,35 @@ def test_value_of_pooling_per_scenario_by_hand():
     # a group case that does not ask for it leaves the columns empty
     off = sweep(spec.model_copy(update={"value_of_pooling": False}), vs[:1], tables="fast").scenarios
     assert off["pooling_value_cny"].isna().all() and off["standalone_npv_cny"].isna().all()
+
+
+def test_the_objective_constant_split_into_terms_equals_its_evaluation():
+    """``planner.resolve._affine`` splits an expression with many parameters into the terms of its
+    sums (the objective constant of a group holds every entity's terminal values and fines) instead
+    of evaluating it once per parameter; on a 12-plant group both give the same constant and the
+    same gradient (to rounding), and the split is what the objective gradient uses."""
+    from pyomo.core.expr.visitor import identify_mutable_parameters
+    from pyomo.repn.standard_repn import generate_standard_repn
+
+    from planner.group_prepare import prepare_group
+    from planner.resolve import _SPLIT_PARAMS, WarmSolver, _affine, _affine_eval, _affine_split
+
+    ws = WarmSolver()
+    ws.prime(prepare_group(fleet_group(12, seed=4)).data)
+    holder = ws._holder
+    pidx = {id(holder.p[i]): i for i in holder.p}
+    const = generate_standard_repn(ws._model.objective.expr, compute_values=False, quadratic=False).constant
+    assert len(list(identify_mutable_parameters(const))) > _SPLIT_PARAMS
+    saved = [holder.p[i].value for i in holder.p]
+    c_split, g_split = _affine_split(const, pidx)
+    c_eval, g_eval = _affine_eval(const, pidx)
+    for i, v in enumerate(saved):
+        holder.p[i].set_value(v)
+    assert c_split == pytest.approx(c_eval, rel=1e-12, abs=1e-6)
+    a, b = dict(g_split), dict(g_eval)
+    assert a.keys() == b.keys() and len(a) > _SPLIT_PARAMS
+    for i in a:
+        assert a[i] == pytest.approx(b[i], rel=1e-12, abs=1e-9), i
+    assert _affine(const, pidx) == (c_split, g_split)
+    for i, v in enumerate(saved):
+        holder.p[i].set_value(v)
