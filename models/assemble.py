@@ -340,29 +340,26 @@ def layout(data: ModelData) -> _Layout:
 # ---- assembly ---------------------------------------------------------------------------------------
 
 
-def _grid_var(bld: _Builder, L: _Layout, name: str, mask: np.ndarray, lb, ub, integer=False) -> np.ndarray:
-    """A per-entity variable indexed by (a subset of) years: returns an E x n array of column ids (-1 absent)."""
-    E, n = mask.shape
-    ee, ii = np.nonzero(mask)
-    labels = _LazyLabels(lambda k: (L.ids[ee[k]], L.years[ii[k]]), len(ee))
-    lbv = np.broadcast_to(np.asarray(lb, dtype=float), mask.shape)[mask]
-    ubv = np.broadcast_to(np.asarray(ub, dtype=float), mask.shape)[mask]
-    ids = bld.var(name, ee, labels, lbv, ubv, integer)
-    out = np.full((E, n), -1, dtype=np.int64)
-    out[mask] = ids
-    return out
-
-
-def _grid_con(bld: _Builder, L: _Layout, name: str, mask: np.ndarray, decl: int, lo, up) -> np.ndarray:
-    E, n = mask.shape
+def _on_grid(L: _Layout, mask: np.ndarray, lo, up, add) -> np.ndarray:
+    """Rows or columns on the (entity, year) cells of ``mask``: ``add(entities, labels, lower,
+    upper)`` returns their ids; the result is an E x n array of ids (-1 where ``mask`` is false)."""
     ee, ii = np.nonzero(mask)
     labels = _LazyLabels(lambda k: (L.ids[ee[k]], L.years[ii[k]]), len(ee))
     lov = np.broadcast_to(np.asarray(lo, dtype=float), mask.shape)[mask]
     upv = np.broadcast_to(np.asarray(up, dtype=float), mask.shape)[mask]
-    ids = bld.con(name, ee, labels, decl, lov, upv)
-    out = np.full((E, n), -1, dtype=np.int64)
-    out[mask] = ids
+    out = np.full(mask.shape, -1, dtype=np.int64)
+    out[mask] = add(ee, labels, lov, upv)
     return out
+
+
+def _grid_var(bld: _Builder, L: _Layout, name: str, mask: np.ndarray, lb, ub, integer=False) -> np.ndarray:
+    """A per-entity variable indexed by (a subset of) years: returns an E x n array of column ids (-1 absent)."""
+    return _on_grid(L, mask, lb, ub, lambda ee, labels, lo, up: bld.var(name, ee, labels, lo, up, integer))
+
+
+def _grid_con(bld: _Builder, L: _Layout, name: str, mask: np.ndarray, decl: int, lo, up) -> np.ndarray:
+    """A per-entity constraint indexed by (a subset of) years: an E x n array of row ids (-1 absent)."""
+    return _on_grid(L, mask, lo, up, lambda ee, labels, lo_, up_: bld.con(name, ee, labels, decl, lo_, up_))
 
 
 def _model_var(bld: _Builder, L: _Layout, name: str, shape, lb, ub) -> np.ndarray:

@@ -31,7 +31,7 @@ from pydantic import ValidationError
 
 from models.data import EntityData
 from planner.errors import CaseValidationError
-from planner.prepare import PreparedCase, _arbitrage_warnings
+from planner.prepare import PreparedCase, _arbitrage_warnings, _arbitrage_warnings_shared
 from planner.resolve import OBJECTIVE_TUPLES
 from planner.schema import CaseSpec, MarketRow
 
@@ -138,16 +138,14 @@ def reprice_entity(base: PreparedCase, case: CaseSpec, *, inputs: bool = True) -
     data = replace(base.data, entities=(e,))
     df = list(base.data.discount_factor)
     rules = list(e0.carry_rules)
-    keep = base.__dict__.get("_warnings_before_arbitrage")  # once per base preparation
-    if keep is None:
-        old = _arbitrage_warnings(
-            years, list(e0.price_buy_cny_per_t), list(e0.price_sell_cny_per_t), df, rules,
-            {r.year: r for r in base.case.market}, e0.terminal_cea_value_cny_per_t,
-        )
-        keep = base.warnings[: len(base.warnings) - len(old)]
-        if base.warnings[len(keep):] != old:  # the arbitrage warnings are prepare's last ones
-            raise AssertionError("reprice: the base warnings do not end with its arbitrage warnings")
-        base.__dict__["_warnings_before_arbitrage"] = keep
+    # the base's own arbitrage warnings: the same for every variant, so the memoised ones of prepare
+    old = _arbitrage_warnings_shared(
+        years, list(e0.price_buy_cny_per_t), list(e0.price_sell_cny_per_t), df, rules,
+        {r.year: r for r in base.case.market}, e0.terminal_cea_value_cny_per_t,
+    )
+    keep = base.warnings[: len(base.warnings) - len(old)]
+    if base.warnings[len(keep):] != old:  # the arbitrage warnings are prepare's last ones
+        raise AssertionError("reprice: the base warnings do not end with its arbitrage warnings")
     warnings = keep + _arbitrage_warnings(years, buy, sell, df, rules, market, term_cea)
     table = None
     if inputs:

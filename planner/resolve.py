@@ -571,9 +571,15 @@ class WarmSolver:
     def report_values(self) -> tuple[list[tuple], np.ndarray]:
         """The ledger columns of the last solution (see ``_compile_report``), without Pyomo."""
         x, _ = self._solution
-        theta = self._theta if self._theta is not None else np.asarray([pyo.value(p) for p in self._holder.p.values()], dtype=float)
-        keys, vals = self._report_values_many(x[None, :], theta[None, :])
+        keys, vals = self._report_values_many(x[None, :], self._current_theta()[None, :])
         return keys, vals[0]
+
+    def _current_theta(self) -> np.ndarray:
+        """The parameter values the current objective was built with (a new array whenever they
+        change: ``_set_objective`` and ``_adopt`` replace it, nothing writes into it)."""
+        if self._theta is None:
+            return np.asarray([pyo.value(p) for p in self._holder.p.values()], dtype=float)
+        return self._theta
 
     def _report_map(self) -> dict:
         """The current model's ledger map (``_compile_report``), compiled on first use."""
@@ -881,9 +887,8 @@ class WarmSolver:
                 out[k] = (path, res, None, None, str(exc))
                 continue
             x, _ = self._solution
-            theta = self._theta if self._theta is not None else np.asarray([pyo.value(p) for p in self._holder.p.values()], dtype=float)
             out[k] = (path, res)
-            todo.append((k, x, np.array(theta)))
+            todo.append((k, x, self._current_theta()))
         if todo:
             flush(self._report_map())
         return out
