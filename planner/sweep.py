@@ -149,9 +149,11 @@ def solve_chunk(
 ) -> tuple[pd.DataFrame, dict]:
     """Plan a chunk of variants in this process (worker entry point of every backend).
 
-    ``tables="fast"``: the first variant of the chunk is planned in full (plan tables, checker)
-    and its ledger from the compiled report map is compared with the plan's; the others get
-    their ledger rows from the map only (no plan tables, no checker, no shadow prices).
+    ``tables="fast"``: every variant gets its ledger rows from the compiled report map of its
+    model (no plan tables, no checker, no shadow prices). Each map is verified once per worker
+    (``_verify_fast``): the first variant solved on it is solved again and planned in full (plan
+    tables, checker) and the map's ledger of that solution must equal the plan's; rows whose map
+    fails that say "error". The rows do not depend on which chunk verified the map.
     ``kind``: "entity" or "group" (``case_json`` is a ``CaseSpec`` or a ``GroupCaseSpec``).
     """
     case, ws, state = _solver(case_json, opts, check, kind)
@@ -165,9 +167,11 @@ def solve_chunk(
     per: list[float] = []
     prep_s: list[float] = []
     batch: list[tuple[int, Variant, Any, float]] = []  # fast variants: (block place, variant, prepared, seconds)
-    for k, v in enumerate(chunk):
+    verified = 0  # report maps verified by this chunk (fast tables)
+    highs_s: list[float] = []
+    for v in chunk:
         t1 = time.perf_counter()
-        fast = tables == "fast" and k > 0
+        fast = tables == "fast"
         try:
             # fast scenarios read prices from the model data: no inputs table is needed
             prep, how = prepared_variant(case, v, state, inputs=not fast)
@@ -196,10 +200,6 @@ def solve_chunk(
                                      float(vr.plan.summary["npv_cost_cny"])))
                 if alone is not None:
                     _add_pooling(blocks[-1], alone, prep)
-                if tables == "fast":
-                    _compare_fast(ws.fast_rows(prep), ann, v.id)
-                    if group:
-                        _compare_fast(ws.fast_group_rows(prep), pd.DataFrame({"entity": GROUP_ROW, **link}), v.id)
         except PlannerError as exc:  # e.g. the checker refused the plan
             blocks.append(_empty_block(v, "error", str(exc)))
             continue
@@ -235,6 +235,12 @@ def solve_chunk(
                 if alone is not None:
                     _add_pooling(blocks[place], alone, prep)
             per.append(pv + solve_s[j] + after + (model_s if j == 0 else 0.0))
+        highs_s = list(ws.stats.timings.get("solve_s", [])[-len(per) :])  # before verifying solves again
+        t1 = time.perf_counter()
+        n_verified = _verify_batch(case, ws, state, batch, solved, blocks, group)
+        if per and n_verified:  # the chunk's share of verifying maps: in its first variant's time
+            per[-len(batch)] += time.perf_counter() - t1
+        verified += n_verified
     info = {
         "pid": os.getpid(),
         "wall_s": time.perf_counter() - t0,
@@ -242,7 +248,8 @@ def solve_chunk(
         "prepare": preps,
         "per_scenario_s": per,
         "variant_s": prep_s,
-        "highs_s": list(ws.stats.timings.get("solve_s", [])[-len(per) :]) if per else [],
+        "verified": verified,
+        "highs_s": highs_s if batch else (list(ws.stats.timings.get("solve_s", [])[-len(per) :]) if per else []),
     }
     return _frame(blocks, group), info
 
@@ -275,6 +282,57 @@ def _add_pooling(block: dict[str, Any], alone, prep) -> None:
         return
     block["_head"]["standalone_npv_cny"] = float(res.objective)
     block["_head"]["pooling_value_cny"] = float(res.objective) - block["_head"]["npv_cost_cny"]
+
+
+def _verify_batch(case, ws, state: dict, batch: list, solved: list, blocks: list, group: bool) -> int:
+    """Verify the report map of every model a fast batch used, unless this worker verified it
+    before. A batch's variants use one model from the first and from each variant whose solve
+    changed the model (path not "objective_only") up to the next; the first variant of each run
+    with rows checks the map (``_verify_fast``). When that fails, the run's rows say "error" (the
+    map they come from is wrong). Returns the number of maps verified."""
+    seen = state.setdefault("verified_maps", [])
+    runs: list[list[int]] = []
+    for j, (path, *_rest) in enumerate(solved):
+        if j == 0 or path != "objective_only":
+            runs.append([])
+        runs[-1].append(j)
+    n = 0
+    for run in runs:
+        ok = [j for j in run if solved[j][2] is not None]
+        if not ok:
+            continue
+        place, v, prep, _ = batch[ok[0]]
+        ws.prime(prep.data)
+        if any(r is ws._report_map() for r in seen):
+            continue
+        try:
+            full, _how = prepared_variant(case, v, state)  # with the inputs table: planned in full
+            _verify_fast(ws, full, group, v.id)
+        except PlannerError as exc:
+            for j in ok:
+                pl, vj, _p, _ = batch[j]
+                blocks[pl] = _empty_block(vj, "error", f"fast tables not verified on this model (scenario {v.id}): {exc}",
+                                          blocks[pl]["_head"]["solver_path"])
+            continue
+        seen.append(ws._report_map())
+        n += 1
+    return n
+
+
+def _verify_fast(ws, prep, group: bool, sid: str) -> None:
+    """Solve ``prep`` again from a cold start and plan it in full (plan tables, checker); the
+    compiled report map must give the same ledger for that solution (``_compare_fast``)."""
+    from planner.errors import PlanCheckError
+
+    ws.cold_start()
+    vr = ws.solve_group(prep) if group else ws.solve(prep)
+    if vr.plan is None:
+        raise PlanCheckError([f"scenario {sid}: no plan when solved again in full: {vr.error}"])
+    ann = vr.plan.entities.annual if group else vr.plan.annual
+    _compare_fast(ws.fast_rows(prep), ann, sid)
+    if group:
+        link = _plan_link_arrays(vr.plan)
+        _compare_fast(ws.fast_group_rows(prep), pd.DataFrame({"entity": GROUP_ROW, **link}), sid)
 
 
 class _Failed:
@@ -497,8 +555,8 @@ def sweep(
 
     ``variants``: a ``SweepSpec`` (or its dict form), or a list of override dicts / ``Variant``s.
     ``tables``: "plan" = every scenario a full, checked plan; "fast" = ledger rows from a compiled
-    linear map of the solution (the first scenario of each chunk planned in full, checked and
-    compared with the map; no shadow prices).
+    linear map of the solution (no shadow prices; each map verified once per worker against a
+    full, checked plan: ``solve_chunk``).
     ``scheduler``: None = local processes (``workers`` of them; 0 = in this process); ``"local"`` =
     a Dask LocalCluster on loopback with ``workers`` workers; else a Dask scheduler address.
     """
@@ -588,6 +646,7 @@ def sweep(
         "variant_s": [x for i in infos for x in i.get("variant_s", [])],
         "paths": _sum_paths(infos),
         "prepare": _sum_paths(infos, "prepare"),
+        "verified_maps": sum(i.get("verified", 0) for i in infos),
         "worker_pids": sorted({i["pid"] for i in infos}),
     }
     return SweepResult(frame=frame, scenarios=scen, stats=stats)

@@ -220,7 +220,39 @@ def test_fast_tables_equal_the_plan_tables():
     cols = [c for c in plan.frame.columns if c not in ("shadow_price_cny_per_t", "solver_path")]
     a, b = plan.frame[cols], fast.frame[cols]
     pd.testing.assert_frame_equal(a, b, check_exact=False, rtol=1e-9, atol=1e-6)
-    assert fast.frame["shadow_price_cny_per_t"].isna().sum() == len(fast.frame) - 5 * 3  # 5 chunks planned in full
+    assert fast.frame["shadow_price_cny_per_t"].isna().all()  # no scenario's rows come from a full plan
+    # each model (report map) is verified once: the variants change structure (every change is a new
+    # model), so several are; at most one per change and one per chunk's first model
+    changes = sum(v for k, v in fast.stats["paths"].items() if k != "objective_only")
+    assert 1 < fast.stats["verified_maps"] <= changes + 5, (fast.stats["verified_maps"], fast.stats["paths"])
+
+
+def test_fast_tables_verify_a_price_sweeps_model_once_per_worker(monkeypatch):
+    """A price-only sweep solves every variant on one model: in one process its report map is
+    verified once (not once per chunk), and a map that gives a wrong ledger turns every row it
+    produced into an error instead of a result."""
+    import planner.sweep as sweep_mod
+
+    monkeypatch.setattr(sweep_mod, "_WORKER", {})
+    case = _kink_case()
+    y0 = case.years[0]
+    vs = [{f"market.{y0}.cea_buy_cny_per_t": 60.0 + i} for i in range(12)]
+    res = sweep(case, vs, tables="fast", chunk_size=3)
+    assert res.stats["chunks"] == 4 and res.stats["verified_maps"] == 1
+    assert set(res.scenarios["status"]) == {"optimal"}
+
+    real = WarmSolver._report_values_many
+
+    def off_by_one_tonne(self, xs, thetas, rep=None):
+        keys, vals = real(self, xs, thetas, rep)
+        return keys, vals + 1.0
+
+    monkeypatch.setattr(WarmSolver, "_report_values_many", off_by_one_tonne)
+    monkeypatch.setattr(sweep_mod, "_WORKER", {})  # a fresh worker: the map verified above is not kept
+    bad = sweep(case, vs, tables="fast", chunk_size=3)
+    assert set(bad.scenarios["status"]) == {"error"}, bad.scenarios
+    assert bad.stats["verified_maps"] == 0
+    assert all("fast tables not verified" in e and "fast ledger differs" in e for e in bad.scenarios["error"])
 
 
 def test_solving_fast_variants_together_equals_solving_them_one_by_one():
