@@ -683,8 +683,11 @@ def _add_override_columns(frame: pd.DataFrame, vs: list[Variant]) -> pd.DataFram
     if not keys or len(keys) > 200:
         return frame
     vals = {v.id: v.overrides for v in vs}
+    # one value per scenario, then repeated to its rows (the same values and dtypes as mapping each row)
+    codes, ids = pd.factorize(frame["scenario"])
+    ids = pd.Series(ids)
     extra = pd.DataFrame(
-        {f"set:{k}": frame["scenario"].map(lambda s, k=k: vals.get(s, {}).get(k)) for k in keys},
+        {f"set:{k}": ids.map(lambda s, k=k: vals.get(s, {}).get(k)).to_numpy()[codes] for k in keys},
         index=frame.index,
     )
     pos = list(frame.columns).index("overrides") + 1

@@ -1,0 +1,46 @@
+"""The override columns of a sweep's tidy frame (``planner.sweep._add_override_columns``)."""
+
+import random
+
+import pandas as pd
+
+from planner.sweep import _add_override_columns
+from planner.variants import Variant
+
+
+def _row_by_row(frame: pd.DataFrame, vs: list[Variant]) -> pd.DataFrame:
+    """The reference: each row's value looked up from its scenario's overrides."""
+    keys: list[str] = []
+    for v in vs:
+        keys += [k for k in v.overrides if k not in keys]
+    vals = {v.id: v.overrides for v in vs}
+    extra = pd.DataFrame({f"set:{k}": frame["scenario"].map(lambda s, k=k: vals.get(s, {}).get(k)) for k in keys}, index=frame.index)
+    pos = list(frame.columns).index("overrides") + 1
+    return pd.concat([frame.iloc[:, :pos], extra, frame.iloc[:, pos:]], axis=1)
+
+
+def test_override_columns_equal_a_row_by_row_lookup():
+    """Numbers, integers, text, None (an optional field removed), lists, missing keys and rows of
+    a scenario the variants do not name; rows shuffled: values and dtypes as looked up row by row."""
+    rng = random.Random(1)
+    for trial in range(40):
+        vs = []
+        for i in range(rng.randint(1, 30)):
+            ov = {}
+            for k in ("market.2027.cea_buy_cny_per_t", "policy.overrides.carryover.post_legacy.mode", "x"):
+                r = rng.random()
+                if r < 0.3:
+                    ov[k] = rng.random() * 100
+                elif r < 0.45:
+                    ov[k] = rng.choice(["limited", "unlimited"])
+                elif r < 0.55:
+                    ov[k] = None
+                elif r < 0.65:
+                    ov[k] = rng.randint(0, 5)
+                elif r < 0.7:
+                    ov[k] = [1, 2]
+            vs.append(Variant(f"s{i}", ov, "scenario"))
+        rows = [{"scenario": v.id, "overrides": "{}", "year": y}
+                for v in [*vs, Variant("other", {}, "scenario")] for y in range(rng.randint(1, 4))]
+        frame = pd.DataFrame(rows).sample(frac=1, random_state=trial).reset_index(drop=True)
+        pd.testing.assert_frame_equal(_add_override_columns(frame, vs), _row_by_row(frame, vs), check_exact=True)
