@@ -110,7 +110,7 @@ def engine_run(datas) -> tuple[list[float], list[np.ndarray], list[float], objec
     return times, costs, objs, ws
 
 
-def study_one(n: int, workers: list[int]) -> dict:
+def study_one(n: int, workers: list[int], tables_list: tuple[str, ...] = ("plan", "fast")) -> dict:
     from planner.io import parse_case
     from planner.prepare import prepare
     from planner.sweep import sweep
@@ -119,7 +119,7 @@ def study_one(n: int, workers: list[int]) -> dict:
     case = parse_case(lp_case())
     spec = {"include_base": False, "price_paths": {"n": n, "seed": 1, "volatility": 0.281, "fields": ["cea_buy_cny_per_t", "ccer_cny_per_t"]}}
     out: dict = {"scenarios": n}
-    for tables in ("plan", "fast"):
+    for tables in tables_list:
         for w in workers:
             t0 = time.perf_counter()
             res = sweep(case, spec, workers=w, tables=tables)
@@ -133,6 +133,8 @@ def study_one(n: int, workers: list[int]) -> dict:
                 "per_scenario_median_ms": 1e3 * med(st["per_scenario_s"]),
                 "highs_in_engine_median_ms": 1e3 * med(st["highs_s"]),
                 "scenarios_per_s": n / st["run_s"],
+                "run_per_scenario_ms": 1e3 * st["run_s"] / n,  # everything after setup, amortised
+                "verified_maps": st.get("verified_maps"),
                 "paths": st["paths"],
             }
     # engine and HiGHS alone on the same variants (prepared once, outside the timing)
@@ -247,6 +249,8 @@ def study_group_api(ne: int, n: int, workers: list[int]) -> dict:
             "variant_median_ms": 1e3 * med(st["variant_s"]),
             "highs_in_engine_median_ms": 1e3 * med(st["highs_s"]),
             "scenarios_per_s": n / st["run_s"],
+            "run_per_scenario_ms": 1e3 * st["run_s"] / n,
+            "verified_maps": st.get("verified_maps"),
             "paths": st["paths"],
             "prepare": st["prepare"],
         }
@@ -287,6 +291,7 @@ def main() -> None:
     ap.add_argument("--n100", type=int, default=100)
     ap.add_argument("--workers", default="1,2")
     ap.add_argument("--studies", default="one,group,group_api", help="comma list of: one, group, group_api")
+    ap.add_argument("--tables", default="plan,fast", help="one-entity study: comma list of plan, fast")
     ap.add_argument("--out", type=Path, default=ROOT / "bench" / "out" / "sweep.json")
     args = ap.parse_args()
     import highspy
@@ -299,7 +304,7 @@ def main() -> None:
         load_before = fh.read().split()[:3]
     studies = set(args.studies.split(","))
     workers = [int(w) for w in args.workers.split(",")]
-    one = study_one(args.n1, workers) if "one" in studies else None
+    one = study_one(args.n1, workers, tuple(args.tables.split(","))) if "one" in studies else None
     grp = study_group(args.ne, args.n100) if "group" in studies else None
     gapi = study_group_api(args.ne, args.n100, workers) if "group_api" in studies else None
     with open("/proc/loadavg") as fh:

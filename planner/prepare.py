@@ -61,11 +61,12 @@ class PreparedCase:
 
 
 def _built_on_first_use(name: str) -> property:
-    """A field that may be given as a function building its table: built on first read.
+    """A field that may be given as a function building its value: built on first read.
 
     ``prepare`` defers the two report tables: a group of thousands of entities needs the model data
     at once but these tables only when the entity plans are assembled (pandas spends a few
-    milliseconds per table, i.e. seconds per thousand entities)."""
+    milliseconds per table, i.e. seconds per thousand entities). ``planner.reprice`` defers the
+    warnings of a variant prepared for a fast sweep ledger, which does not read them."""
     slot = f"_{name}_value"
 
     def get(self):
@@ -84,6 +85,7 @@ def _built_on_first_use(name: str) -> property:
 PreparedCase.inputs = _built_on_first_use("inputs")  # type: ignore[method-assign, assignment]
 PreparedCase.allocation_detail = _built_on_first_use("allocation_detail")  # type: ignore[method-assign, assignment]
 PreparedCase.assumptions = _built_on_first_use("assumptions")  # type: ignore[method-assign, assignment]
+PreparedCase.warnings = _built_on_first_use("warnings")  # type: ignore[method-assign, assignment]
 
 
 SHARE = True

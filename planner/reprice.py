@@ -25,6 +25,7 @@ settings) takes the full path: schema validation and ``prepare``.
 from __future__ import annotations
 
 from dataclasses import replace
+from functools import lru_cache
 from typing import Any
 
 from pydantic import ValidationError
@@ -58,8 +59,11 @@ POOLED = ("price_ccer_buy_cny_per_t", "price_ccer_sell_cny_per_t", "fee_ccer_cny
 """Entity CCER prices a group with a CCER pool replaces by the pool's."""
 
 
-def price_path(parts: list[str]) -> tuple[int, str] | None:
-    """(year, field) when ``parts`` is ``market.<year>.<price field>``, else None."""
+@lru_cache(maxsize=8192)
+def price_path(path: str) -> tuple[int, str] | None:
+    """(year, field) when the dotted ``path`` is ``market.<year>.<price field>``, else None
+    (memoised: a sweep's variants repeat the same paths)."""
+    parts = path.split(".")
     if len(parts) == 3 and parts[0] == "market" and parts[1].isdigit() and parts[2] in PRICE_FIELDS:
         return int(parts[1]), parts[2]
     return None
@@ -95,8 +99,7 @@ def set_market_prices(case: CaseSpec, changes: dict[tuple[int, str], Any]) -> Ca
             problems.append((f"market.{y}", f"no row for year {y}"))
             continue
         i = index[y]
-        raw = rows[i].model_dump(mode="python")
-        raw.update(upd)
+        raw = {**rows[i].__dict__, **upd}  # the row's fields (its model_dump, without serialising)
         try:
             rows[i] = MarketRow.model_validate(raw)
         except ValidationError as exc:
@@ -111,7 +114,8 @@ def reprice_entity(base: PreparedCase, case: CaseSpec, *, inputs: bool = True) -
     market rows (and ``can_reprice(base)``): the price fields recomputed as ``prepare`` does.
 
     ``inputs=False`` skips the inputs table (a pandas frame, the slowest part): the result's
-    ``inputs`` is then ``None`` and it serves only the fast sweep ledger, which reads the model data."""
+    ``inputs`` is then ``None`` and it serves only the fast sweep ledger, which reads the model data;
+    its warnings are then worked out when first read."""
     years = case.years
     market = {r.year: r for r in case.market}
     e0 = base.data.entities[0]
@@ -138,15 +142,17 @@ def reprice_entity(base: PreparedCase, case: CaseSpec, *, inputs: bool = True) -
     data = replace(base.data, entities=(e,))
     df = list(base.data.discount_factor)
     rules = list(e0.carry_rules)
-    # the base's own arbitrage warnings: the same for every variant, so the memoised ones of prepare
-    old = _arbitrage_warnings_shared(
-        years, list(e0.price_buy_cny_per_t), list(e0.price_sell_cny_per_t), df, rules,
-        {r.year: r for r in base.case.market}, e0.terminal_cea_value_cny_per_t,
-    )
-    keep = base.warnings[: len(base.warnings) - len(old)]
-    if base.warnings[len(keep):] != old:  # the arbitrage warnings are prepare's last ones
-        raise AssertionError("reprice: the base warnings do not end with its arbitrage warnings")
-    warnings = keep + _arbitrage_warnings(years, buy, sell, df, rules, market, term_cea)
+
+    def warnings() -> list[str]:
+        # the base's own arbitrage warnings: the same for every variant, so the memoised ones of prepare
+        old = _arbitrage_warnings_shared(
+            years, list(e0.price_buy_cny_per_t), list(e0.price_sell_cny_per_t), df, rules,
+            {r.year: r for r in base.case.market}, e0.terminal_cea_value_cny_per_t,
+        )
+        keep = base.warnings[: len(base.warnings) - len(old)]
+        if base.warnings[len(keep):] != old:  # the arbitrage warnings are prepare's last ones
+            raise AssertionError("reprice: the base warnings do not end with its arbitrage warnings")
+        return keep + _arbitrage_warnings(years, buy, sell, df, rules, market, term_cea)
     table = None
     if inputs:
         table = base.inputs.copy()
@@ -156,7 +162,9 @@ def reprice_entity(base: PreparedCase, case: CaseSpec, *, inputs: bool = True) -
         table["fee_cny_per_t"] = list(e.fee_cea_cny_per_t)
         table["ccer_fee_cny_per_t"] = list(e.fee_ccer_cny_per_t)
         table["penalty_cny_per_t"] = penalty
-    return replace(base, case=case, data=data, inputs=table, warnings=warnings, notes=list(base.notes))
+    # without the inputs table (a fast sweep's ledger) the warnings are worked out when first read
+    return replace(base, case=case, data=data, inputs=table, warnings=warnings() if inputs else warnings,
+                   notes=list(base.notes))
 
 
 def _with_prices(target: EntityData, source: EntityData, *, pool: bool) -> EntityData:

@@ -226,6 +226,7 @@ def solve_chunk(
             solve_s = [0.0] * len(batch)
         after = (spent - sum(solve_s)) / len(batch)  # priming and the ledgers, shared evenly
         for j, ((place, v, prep, pv), (path, res, ent, link, err)) in enumerate(zip(batch, solved, strict=True)):
+            tb = time.perf_counter()
             paths[path] = paths.get(path, 0) + 1
             path = "cold" if cold and j == 0 else path
             if ent is None:
@@ -234,13 +235,18 @@ def solve_chunk(
                 blocks[place] = _block(v, ent, link, prep.data, str(res.status), path, float(res.objective))
                 if alone is not None:
                     _add_pooling(blocks[place], alone, prep)
-            per.append(pv + solve_s[j] + after + (model_s if j == 0 else 0.0))
+            per.append(pv + solve_s[j] + after + (model_s if j == 0 else 0.0) + time.perf_counter() - tb)
         highs_s = list(ws.stats.timings.get("solve_s", [])[-len(per) :])  # before verifying solves again
         t1 = time.perf_counter()
         n_verified = _verify_batch(case, ws, state, batch, solved, blocks, group)
         if per and n_verified:  # the chunk's share of verifying maps: in its first variant's time
             per[-len(batch)] += time.perf_counter() - t1
         verified += n_verified
+    t1 = time.perf_counter()
+    frame = _frame(blocks, group)
+    if per:  # the chunk's table, shared evenly: part of each scenario's time
+        share = (time.perf_counter() - t1) / len(per)
+        per = [x + share for x in per]
     info = {
         "pid": os.getpid(),
         "wall_s": time.perf_counter() - t0,
@@ -251,7 +257,7 @@ def solve_chunk(
         "verified": verified,
         "highs_s": highs_s if batch else (list(ws.stats.timings.get("solve_s", [])[-len(per) :]) if per else []),
     }
-    return _frame(blocks, group), info
+    return frame, info
 
 
 def _standalone_solver(state: dict, opts: SolveOptions):
@@ -457,18 +463,16 @@ def _frame(blocks: list[dict[str, Any]], group: bool) -> pd.DataFrame:
             vals = [b["_head"].get(c, math.nan) for b in blocks]
             data[c] = np.repeat(np.asarray(vals, dtype=object if c in _TEXT else float), sizes)
         else:
-            parts = []
-            for b, k in zip(blocks, sizes, strict=True):
-                if c in b:
-                    parts.append(np.asarray(b[c], dtype=object if c in _TEXT else (np.int64 if c == "year" else float)))
-                else:
-                    parts.append(np.full(k, "" if c in _TEXT else np.nan, dtype=object if c in _TEXT else float))
-            data[c] = np.concatenate(parts) if parts else np.empty(0)
-    df = pd.DataFrame(data, index=pd.RangeIndex(total))
-    for c in _TEXT & set(cols):
-        df[c] = df[c].astype(str)
-    df["year"] = df["year"].astype("int64")
-    return df
+            text = c in _TEXT
+            kind = object if text else (np.int64 if c == "year" else float)
+            fill = "" if text else np.nan
+            parts = [b[c] if c in b else np.full(k, fill, dtype=object if text else float)
+                     for b, k in zip(blocks, sizes, strict=True)]
+            # one conversion per column (not per scenario); "same_kind" keeps numbers from turning into text
+            data[c] = np.concatenate(parts, dtype=kind, casting="unsafe" if text else "same_kind") if parts else np.empty(0, dtype=kind)
+    for c in _TEXT & set(cols):  # text columns as pandas' str dtype, as ``Series.astype(str)`` makes them
+        data[c] = pd.array(data[c].astype(str), dtype="str")
+    return pd.DataFrame(data, index=pd.RangeIndex(total))
 
 
 # ---------------------------------------------------------------------------------------- runners
@@ -476,13 +480,27 @@ def _chunks(items: list[Variant], size: int) -> list[list[Variant]]:
     return [items[i : i + size] for i in range(0, len(items), size)]
 
 
-def _default_chunk(n: int, workers: int) -> int:
-    """About 16 tasks (enough for up to 4 workers to share evenly), 2..50 scenarios each. Not a
-    function of ``workers``: every chunk starts cold (``WarmSolver.cold_start``), so a chunk's
-    results do not depend on which worker ran it or what it ran before, and the same sweep gives
-    byte-identical result files with any number of workers."""
-    del workers
-    return max(2, min(50, math.ceil(n / 16)))
+TASK_S = (1.0, 30.0)
+"""Seconds of work a task (chunk) should hold: at least about 1 s (less and the per-task costs,
+i.e. sending the task, a cold start and building the chunk's table, weigh on every scenario), at
+most about 30 s (what a killed sweep loses per worker, and the progress bar's step)."""
+
+
+def _scenario_s(tables: str, entities: int) -> float:
+    """Rough seconds per scenario: a warm re-solve of a small LP per entity (fast tables); plan
+    tables and the checker (about 0.15 s for an entity; a group's are built for all at once)."""
+    return 1e-3 * entities if tables == "fast" else 0.15 + 5e-3 * (entities - 1)
+
+
+def _default_chunk(n: int, tables: str = "plan", entities: int = 1) -> int:
+    """Scenarios per task: at least n/16 and about ``TASK_S[0]`` of work, at most about
+    ``TASK_S[1]`` of work and a quarter of the sweep (so that up to four workers share it), and 2 or
+    more. Not a function of the workers: every chunk starts cold (``WarmSolver.cold_start``), so a
+    chunk's results do not depend on which worker ran it or what it ran before, and the same sweep
+    gives byte-identical result files with any number of workers."""
+    est = _scenario_s(tables, max(1, entities))
+    lo, hi = math.ceil(TASK_S[0] / est), math.ceil(TASK_S[1] / est)
+    return max(2, min(max(lo, math.ceil(n / 16)), hi, math.ceil(n / 4)))
 
 
 def _run_local(case_json, chunks, opts, check, tables, workers, on_done, kind="entity") -> None:
@@ -584,7 +602,7 @@ def sweep(
         }
         done = sweepio.open_out_dir(out, manifest, resume=resume)
     todo = [v for v in vs if v.id not in done]
-    size = chunk_size or _default_chunk(len(todo), workers)
+    size = chunk_size or _default_chunk(len(todo), tables, len(case.entities) if kind == "group" else 1)
     chunks = _chunks(todo, size)
     setup_s = time.perf_counter() - t_setup
     frames: list[pd.DataFrame] = []

@@ -363,7 +363,7 @@ def apply_variant(case: Any, v: Variant) -> Applied:
         ov = expand_paths(case, v.overrides)
         changes = {}
         for path in ov:
-            pp = price_path(path.split("."))
+            pp = price_path(path)
             if pp is None or pp[0] < 2019:
                 return Applied(variant_case(case, v), False)
             changes[pp] = ov[path]
@@ -395,7 +395,7 @@ def apply_variant(case: Any, v: Variant) -> Applied:
         base = spec.entities[where[i]]
         changes = {}
         for path, value in sub.items():
-            pp = price_path(path.split("."))
+            pp = price_path(path)
             if pp is None or pp[0] < 2019:
                 changes = None
                 break

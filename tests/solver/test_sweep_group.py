@@ -195,6 +195,8 @@ def test_cheap_entity_variants_equal_the_full_validation_and_preparation():
         fast, ref = reprice_entity(base, app.case), prepare(full)
         assert fast.data == ref.data and fast.warnings == ref.warnings and fast.notes == ref.notes, i
         pd.testing.assert_frame_equal(fast.inputs, ref.inputs, check_exact=True)
+        lean = reprice_entity(base, app.case, inputs=False)  # a fast sweep's: warnings worked out on reading
+        assert lean.inputs is None and lean.data == ref.data and lean.warnings == ref.warnings, i
         n_ok += 1
     assert n_ok >= 100 and n_bad >= 10
 

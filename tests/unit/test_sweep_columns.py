@@ -44,3 +44,16 @@ def test_override_columns_equal_a_row_by_row_lookup():
                 for v in [*vs, Variant("other", {}, "scenario")] for y in range(rng.randint(1, 4))]
         frame = pd.DataFrame(rows).sample(frac=1, random_state=trial).reset_index(drop=True)
         pd.testing.assert_frame_equal(_add_override_columns(frame, vs), _row_by_row(frame, vs), check_exact=True)
+
+
+def test_default_chunks_hold_about_a_second_of_work_and_leave_room_for_four_workers():
+    """``_default_chunk``: at least ~1 s of work (fast: ~1 ms per scenario and entity) or n/16, at
+    most ~30 s of work or a quarter of the sweep, never fewer than 2 scenarios."""
+    from planner.sweep import _default_chunk
+
+    assert _default_chunk(1000, "fast") == 250  # 1 s would be 1,000: a quarter of the sweep
+    assert _default_chunk(20000, "fast") == 1250  # n/16 is more than 1 s of work
+    assert _default_chunk(1000, "plan") == 63  # n/16 (about 9 s of plan tables)
+    assert _default_chunk(20000, "plan") == 200  # 30 s of plan tables at 0.15 s
+    assert _default_chunk(100, "fast", entities=100) == 10  # 0.1 s per scenario: 1 s
+    assert _default_chunk(3, "fast") == 2 and _default_chunk(1, "plan") == 2
