@@ -31,8 +31,15 @@ def check_plan(data: ModelData, plan, *, objective: float | None = None) -> list
     return fails
 
 
+REL_TOL, ABS_TOL_T = 1e-8, 1e-4
+"""The checker's tolerance: REL_TOL of the largest magnitude involved (an entity's largest baseline
+emissions, or the values compared) plus ABS_TOL_T: 0.06 t on a 5.8 Mt plant, so a one-tonne error
+in its ledger is caught; solved plans reproduce their ledgers to about 1e-16 relative, and HiGHS
+keeps bounds to its feasibility tolerance (1e-7 absolute)."""
+
+
 def _tol(*xs: float) -> float:
-    return 1e-6 * max([1.0] + [abs(float(x)) for x in xs]) + 1e-4
+    return REL_TOL * max([1.0] + [abs(float(x)) for x in xs]) + ABS_TOL_T
 
 
 def _close(fails: list[str], what: str, got: float, want: float, *scale: float) -> None:

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from models.data import ModelData
+from planner.check import ABS_TOL_T, REL_TOL
 
 QUANTITIES = [
     "buy_t", "sell_t", "surrender_t", "carry_t", "lapse_t", "shortfall_t", "ccer_buy_t",
@@ -30,7 +31,7 @@ def _tol(*xs) -> np.ndarray:
     m = np.ones(np.broadcast(*[np.asarray(x) for x in xs]).shape)
     for x in xs:
         m = np.fmax(m, np.abs(np.asarray(x, dtype=float)))
-    return 1e-6 * m + 1e-4
+    return REL_TOL * m + ABS_TOL_T
 
 
 def _isclose(got, want, tol) -> np.ndarray:

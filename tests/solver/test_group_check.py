@@ -3,8 +3,9 @@ per-entity checker (``planner.check.check_group_per_entity``): the same failures
 order, on solved plans and on plans corrupted in one entity-year out of many; and the corruptions
 are caught, naming the entity and the year.
 
-The checker's tolerance is 1e-6 of the entity's largest baseline emissions plus 1e-4 t (a few
-tonnes on a multi-Mt plant), so the corruptions here are larger than that.
+The checker's tolerance is 1e-8 of the entity's largest baseline emissions plus 1e-4 t
+(``planner.check.REL_TOL``, ``ABS_TOL_T``: 0.06 t on a 5.8 Mt plant), so a one-tonne error in the
+ledger of the largest plant is caught.
 """
 
 from dataclasses import replace
@@ -76,6 +77,29 @@ def test_a_bank_off_by_50_t_in_one_entity_is_caught(fleet):
     fails = _both(data, bad, obj)
     assert any(f.startswith(f"{e} {y}: allowance stock balance") for f in fails), fails
     assert all(f.startswith(e) or f.startswith("objective") for f in fails), fails
+
+
+def test_one_tonne_in_the_bank_of_the_largest_plant_is_caught(fleet):
+    """A multi-Mt plant's stock balance off by 1 t (1.7e-7 of 5.8 Mt: the tolerance is 1e-8 of
+    it): both group checkers and the entity checker on a real entity case name it."""
+    from planner.api import run
+    from planner.check import check_plan
+    from planner.io import load_case
+
+    data, gp, obj = fleet
+    big = max(data.entities, key=lambda e: max(e.emissions_baseline_t))
+    assert max(big.emissions_baseline_t) > 1e6
+    bad = _copy(gp)
+    _bump(bad, "carry_t", big.id, 2027, 1.0)
+    fails = _both(data, bad, obj)
+    assert any(f.startswith(f"{big.id} 2027: allowance stock balance") for f in fails), fails
+
+    res = run(load_case(ROOT / "cases" / "coal_2x660.yaml"))  # 5.8 Mt a year
+    assert check_plan(res.prep.data, res.plan) == []
+    y = int(res.plan.annual["year"].iloc[1])
+    res.plan.annual.loc[res.plan.annual["year"] == y, "carry_t"] += 1.0
+    fails = check_plan(res.prep.data, res.plan)
+    assert any(f"{y}: allowance stock balance" in f for f in fails), fails
 
 
 def test_a_transfer_that_does_not_net_to_zero_is_caught(fleet):
