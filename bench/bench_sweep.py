@@ -119,6 +119,11 @@ def study_one(n: int, workers: list[int], tables_list: tuple[str, ...] = ("plan"
     case = parse_case(lp_case())
     spec = {"include_base": False, "price_paths": {"n": n, "seed": 1, "volatility": 0.281, "fields": ["cea_buy_cny_per_t", "ccer_cny_per_t"]}}
     out: dict = {"scenarios": n}
+    # the session's first sweep with workers starts multiprocessing's forkserver (it imports the
+    # planner once for every later worker): timed here, outside the studies
+    t0 = time.perf_counter()
+    sweep(case, {"include_base": True}, workers=1, tables="fast")
+    out["first_sweep_with_workers_s"] = time.perf_counter() - t0
     for tables in tables_list:
         for w in workers:
             t0 = time.perf_counter()

@@ -515,13 +515,44 @@ def _run_local(case_json, chunks, opts, check, tables, workers, on_done, kind="e
     # (safe with threads in the caller, unlike fork; much quicker to start than spawn)
     ctx = mp.get_context("forkserver")
     ctx.set_forkserver_preload(["planner.sweep", "planner.resolve", "planner.prepare"])
-    with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
+    with ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_watch_parent,
+                             initargs=(os.getpid(),)) as pool:
         pending = {pool.submit(solve_chunk, case_json, ch, opts, check, tables, kind): ch for ch in chunks}
         while pending:
             done, _ = wait(pending, return_when=FIRST_COMPLETED)
             for fut in done:
                 ch = pending.pop(fut)
                 on_done(ch, *fut.result())
+
+
+def _alive(pid: int) -> bool:
+    """The process ``pid`` runs (a zombie, killed but not yet reaped, does not)."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as fh:
+            return fh.read().rsplit(b")", 1)[1].split()[0] != b"Z"
+    except FileNotFoundError:
+        return False
+    except OSError:  # no /proc: ask the kernel (a zombie then counts as alive)
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return False
+        return True
+
+
+def _watch_parent(pid: int, every_s: float = 1.0) -> None:
+    """Worker initializer: end this worker when the sweep's process ``pid`` is gone. A sweep killed
+    with SIGKILL (or by the OOM killer) cannot stop its workers, which would otherwise finish their
+    chunk and then block forever writing the result to a pipe nobody reads (the forkserver, their
+    parent, lives on too while they do)."""
+    import threading
+
+    def watch() -> None:
+        while _alive(pid):
+            time.sleep(every_s)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="watch-sweep-parent", daemon=True).start()
 
 
 def _run_dask(case_json, chunks, opts, check, tables, workers, scheduler, on_done, kind="entity") -> None:

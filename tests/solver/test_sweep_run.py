@@ -104,6 +104,58 @@ def test_kill_and_resume_completes_without_redoing_any(tmp_path):
     assert (out / "scenarios.csv").exists()
 
 
+def _descendants(pid: int) -> set[int]:
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    out, todo = set(), [pid]
+    while todo:
+        for c in children.get(todo.pop(), []):
+            out.add(c)
+            todo.append(c)
+    return out
+
+
+def _running(pid: int) -> bool:
+    try:
+        return (Path("/proc") / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads the process table from /proc")
+def test_workers_end_when_only_the_sweeps_process_is_killed(tmp_path):
+    """SIGKILL to the sweep's process alone (as the OOM killer does): its workers and their
+    forkserver notice within seconds and end, instead of blocking forever on the result pipe."""
+    case, spec = _write(tmp_path, n=200)
+    out = tmp_path / "out"
+    cmd = [PLANNER, "sweep", str(case), str(spec), "--out", str(out), "--workers", "2", "--chunk-size", "2"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and len(list((out / "parts").glob("part-*.parquet"))) < 2:
+            assert proc.poll() is None, proc.communicate()
+            time.sleep(0.05)
+        kids = _descendants(proc.pid)
+        assert len(kids) >= 3, kids  # the forkserver and two workers (and the resource tracker)
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and any(_running(k) for k in kids):
+            time.sleep(0.2)
+        assert not [k for k in kids if _running(k)]
+    finally:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        proc.communicate()
+
+
 def test_an_invalid_variant_is_an_input_error_naming_scenario_and_path(tmp_path):
     case = parse_case(_case())
     with pytest.raises(CaseValidationError) as e:
