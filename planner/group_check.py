@@ -85,11 +85,57 @@ def _grid(df: pd.DataFrame, ids: list[str], years: list[int], cols: list[str]) -
 
 
 def _sum_by(df: pd.DataFrame, col: str, ids: list[str], years: list[int]) -> np.ndarray:
-    """``df.groupby(year)[col].sum()`` per entity, as entity x year (0 where none)."""
+    """``df.groupby(year)[col].sum()`` per entity, as entity x year (0 where none): the same
+    grouped sums (pandas' group sum over each cell's rows in table order), grouped on the cell's
+    position instead of (entity, year) labels; rows of other entities or years are left out."""
+    out = np.zeros((len(ids), len(years)))
     if df.empty:
-        return np.zeros((len(ids), len(years)))
-    s = df.groupby(["entity", "year"])[col].sum()
-    return s.reindex(pd.MultiIndex.from_product([ids, years]), fill_value=0.0).to_numpy(dtype=float).reshape(len(ids), len(years))
+        return out
+    pos = {e: k for k, e in enumerate(ids)}
+    ypos = {y: i for i, y in enumerate(years)}
+    ny = len(years)
+    cell = np.array([pos[e] * ny + ypos[y] if e in pos and y in ypos else -1
+                     for e, y in zip(df["entity"].tolist(), df["year"].tolist(), strict=True)], dtype=np.int64)
+    keep = cell >= 0
+    vals = df[col].to_numpy(dtype=float)
+    s = pd.Series(vals[keep]).groupby(cell[keep]).sum()
+    out.flat[s.index.to_numpy()] = s.to_numpy(dtype=float)
+    return out
+
+
+class _Cols(dict):
+    """Columns of an (entity, year) table as entity x year arrays, each converted on first use."""
+
+    def __init__(self, get):
+        super().__init__()
+        self._get = get
+
+    def __missing__(self, c: str) -> np.ndarray:
+        v = self[c] = self._get(c)
+        return v
+
+
+def _annual_arrays(ann: pd.DataFrame, ids: list[str], years: list[int]) -> tuple[_Cols, np.ndarray]:
+    """The annual table's numeric columns as entity x year arrays (NaN where a row is missing), and
+    per entity whether a year's row is missing (absent, or every column empty). When the table's
+    rows are exactly entities x years in that order (a plan's own order), the columns are read
+    as they are, without re-indexing the table."""
+    nk, ny = len(ids), len(years)
+    aligned = (len(ann) == nk * ny and ann["entity"].tolist() == [e for e in ids for _ in years]
+               and ann["year"].tolist() == list(years) * nk)
+    if aligned:
+        A = _Cols(lambda c: ann[c].to_numpy(dtype=float).reshape(nk, ny))
+        if not np.isnan(A["buy_t"]).any():  # no row is empty
+            return A, np.zeros(nk, dtype=bool)
+    cols = [c for c in ann.columns if c not in ("entity", "year")]
+    num = [c for c in cols if pd.api.types.is_numeric_dtype(ann[c])]
+    idx = pd.MultiIndex.from_product([ids, years])
+    full = ann.set_index(["entity", "year"]).reindex(idx)
+    missing = full.isna().all(axis=1).to_numpy().reshape(nk, ny).any(axis=1)
+    A = _Cols(lambda c: full[c].to_numpy(dtype=float).reshape(nk, ny))
+    for c in num:
+        A[c]
+    return A, missing
 
 
 def check_entities(data: ModelData, plan, *, ns_excludes_transfers: bool = False) -> tuple[list[str], np.ndarray]:
@@ -103,12 +149,7 @@ def check_entities(data: ModelData, plan, *, ns_excludes_transfers: bool = False
     ny, nk = len(years), len(ents)
     ypos = {y: i for i, y in enumerate(years)}
     ann = plan.annual
-    cols = [c for c in ann.columns if c not in ("entity", "year")]
-    num = [c for c in cols if pd.api.types.is_numeric_dtype(ann[c])]
-    idx = pd.MultiIndex.from_product([ids, years])
-    full = ann.set_index(["entity", "year"]).reindex(idx)
-    missing = full.isna().all(axis=1).to_numpy().reshape(nk, ny).any(axis=1)
-    A = {c: full[c].to_numpy(dtype=float).reshape(nk, ny) for c in num}
+    A, missing = _annual_arrays(ann, ids, years)
     active = ~missing
     for k in np.flatnonzero(missing):
         f.add((k, -1), f"{ids[k]}: the annual table lacks some years")
@@ -154,7 +195,7 @@ def check_entities(data: ModelData, plan, *, ns_excludes_transfers: bool = False
     builds = plan.builds
     built_by = {e: g for e, g in builds.groupby("entity", sort=False)} if not builds.empty else {}
     py = plan.project_years
-    listed = (py.groupby(["entity", "year"]).size().reindex(idx, fill_value=0).to_numpy().reshape(nk, ny)
+    listed = (py.groupby(["entity", "year"]).size().reindex(pd.MultiIndex.from_product([ids, years]), fill_value=0).to_numpy().reshape(nk, ny)
               if not py.empty else np.zeros((nk, ny), dtype=int))
     for e, b in built_by.items():
         k = pos.get(e)
@@ -225,7 +266,7 @@ def check_entities(data: ModelData, plan, *, ns_excludes_transfers: bool = False
     ccer_new = np.array([d.opening_ccer_t for d in ents], dtype=float)
     tl = _tol(scale)
     for i, y in enumerate(years):
-        r = {c: A[c][:, i] for c in A}
+        r = _YearOf(A, i)
         n = iter(range(100))
 
         def key(c, i=i):
@@ -294,6 +335,16 @@ def check_entities(data: ModelData, plan, *, ns_excludes_transfers: bool = False
     return f.sorted(), A
 
 
+class _YearOf:
+    """One year's column of every annual array (``r[c]`` = ``A[c][:, i]``)."""
+
+    def __init__(self, A: _Cols, i: int):
+        self.A, self.i = A, i
+
+    def __getitem__(self, c: str) -> np.ndarray:
+        return self.A[c][:, self.i]
+
+
 def check_costs(data: ModelData, plan, objective: float | None, A: dict[str, np.ndarray], *, link_npv: float = 0.0) -> list[str]:
     """``planner.check._check_costs`` on all entities at once (``A``: the annual table as entity x
     year arrays, from ``check_entities``)."""
@@ -356,9 +407,7 @@ def check_costs(data: ModelData, plan, objective: float | None, A: dict[str, np.
     owed = np.array([d.borrow_terminal_cny_per_t * float(pd.Series(A["borrow_t"][k]).sum()) if src[k] < 0 else 0.0
                      for k, d in enumerate(ents)])
     want["terminal"][:, last] = owed - value
-    costs = plan.costs.set_index(["entity", "year", "component"])["nominal_cny"]
-    idx = pd.MultiIndex.from_product([ids, years, comps])
-    got = costs.reindex(idx, fill_value=0.0).to_numpy(dtype=float).reshape(nk, ny, len(comps))
+    got = _cost_cells(plan.costs, ids, years, comps)
     w = np.stack([want[c] for c in comps], axis=2)
     with np.errstate(invalid="ignore"):
         ok = (got == w) | (np.isfinite(got) & np.isfinite(w)
@@ -373,6 +422,23 @@ def check_costs(data: ModelData, plan, objective: float | None, A: dict[str, np.
     if objective is not None and not math.isclose(total, objective, rel_tol=1e-7, abs_tol=1e-2):
         fails.append(f"objective {objective:,.2f} != discounted sum of recomputed costs {total:,.2f}")
     return fails
+
+
+def _cost_cells(costs: pd.DataFrame, ids: list[str], years: list[int], comps: list[str]) -> np.ndarray:
+    """The cost table's ``nominal_cny`` as entity x year x component (0 where a cell has no row)."""
+    keys = list(zip(costs["entity"].tolist(), costs["year"].tolist(), costs["component"].tolist(), strict=True))
+    if len(set(keys)) != len(keys):  # as the reference: re-indexing duplicate cells raises
+        s = costs.set_index(["entity", "year", "component"])["nominal_cny"]
+        idx = pd.MultiIndex.from_product([ids, years, comps])
+        return s.reindex(idx, fill_value=0.0).to_numpy(dtype=float).reshape(len(ids), len(years), len(comps))
+    got = np.zeros((len(ids), len(years), len(comps)))
+    pos = {e: k for k, e in enumerate(ids)}
+    ypos = {y: i for i, y in enumerate(years)}
+    cpos = {c: j for j, c in enumerate(comps)}
+    for (e, y, c), v in zip(keys, costs["nominal_cny"].to_numpy(dtype=float).tolist(), strict=True):
+        if e in pos and y in ypos and c in cpos:
+            got[pos[e], ypos[y], cpos[c]] = v
+    return got
 
 
 def check_group(data: ModelData, gplan, *, objective: float | None = None) -> list[str]:

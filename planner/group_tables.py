@@ -41,8 +41,8 @@ class _Rows:
     """Attribute access to the rows of a frame from plain column lists (what ``itertuples`` gives,
     without its per-row pandas work)."""
 
-    def __init__(self, df: pd.DataFrame):
-        self.cols = {c: df[c].tolist() for c in df.columns}
+    def __init__(self, df: pd.DataFrame | None, cols: dict[str, list] | None = None):
+        self.cols = cols if cols is not None else {c: df[c].tolist() for c in df.columns}
         self.i = 0
 
     def __getattr__(self, name: str):
@@ -236,8 +236,9 @@ def _macs(prep, plan: Plan) -> pd.DataFrame:
     return df
 
 
-def _bindings(plan: Plan, data: ModelData, pos: dict[str, int]) -> pd.DataFrame:
-    """``planner.plan.explain_bindings`` for every entity, in group order."""
+def _bindings(plan: Plan, data: ModelData, pos: dict[str, int], cols: dict[str, list] | None = None) -> pd.DataFrame:
+    """``planner.plan.explain_bindings`` for every entity, in group order (``cols``: the annual
+    table's columns as lists, when the caller has them)."""
     sp = plan.shadow_prices
     sav = (dict(zip(zip(sp["entity"].tolist(), sp["year"].tolist(), sp["constraint"].tolist(), strict=True),
                     sp["cny_per_t"].tolist(), strict=True)) if not sp.empty else {})
@@ -246,14 +247,13 @@ def _bindings(plan: Plan, data: ModelData, pos: dict[str, int]) -> pd.DataFrame:
         v = sav.get((e, y, con))
         return None if v is None or (isinstance(v, float) and math.isnan(v)) else float(v)
 
-    sav_year = dict(zip(zip(plan.annual["entity"].tolist(), plan.annual["year"].tolist(), strict=True),
-                        plan.annual["shadow_price_cny_per_t"].tolist(), strict=True))
+    ann = plan.annual
+    r = _Rows(ann, cols)
+    sav_year = dict(zip(zip(r.cols["entity"], r.cols["year"], strict=True), r.cols["shadow_price_cny_per_t"], strict=True))
     ent_data = {e.id: e for e in data.entities}
     ypos = {y: i for i, y in enumerate(data.years)}
-    ann = plan.annual
     in_group = "market_buy_max_t" in ann.columns
     sold_to_date = ann.groupby("entity")["sell_t"].cumsum().tolist()
-    r = _Rows(ann)
     rows: list[dict[str, Any]] = []
     for j, (e, y) in enumerate(zip(r.cols["entity"], r.cols["year"], strict=True)):
         r.i = j
@@ -263,10 +263,9 @@ def _bindings(plan: Plan, data: ModelData, pos: dict[str, int]) -> pd.DataFrame:
     rows += _option_values(replace(plan, abatement=plan.abatement.iloc[:0]), _DataOnly(data))  # projects
     if not rows:
         return pd.DataFrame(rows, columns=BINDING_COLUMNS).sort_values(["entity", "year", "rule"], kind="stable").reset_index(drop=True)
-    df = pd.DataFrame(rows, columns=BINDING_COLUMNS)
-    df["_k"] = df["entity"].map(pos)
-    df = df.sort_values(["_k", "year", "rule"], kind="stable").drop(columns="_k")
-    return df.reset_index(drop=True)
+    # sorted by (entity's place, year, rule), stably: what sort_values(kind="stable") gives
+    rows.sort(key=lambda b: (pos[b["entity"]], b["year"], b["rule"]))
+    return pd.DataFrame(rows, columns=BINDING_COLUMNS)
 
 
 def _measure_values(plan: Plan, sp: dict) -> list[dict[str, Any]]:
