@@ -58,6 +58,7 @@ class _Layout:
     sign: np.ndarray  # per dual row: the sign of its shadow price
     dual_df: np.ndarray  # per dual row: its year's discount factor position in the inputs
     surrender: np.ndarray  # per annual row: its balance_surrender dual row (-1: none)
+    joined: bool = False  # the annual columns are the results', the inputs' (keys first), then cost and derived
 
     @staticmethod
     def make(prep: PreparedCase, results, plan: Plan) -> _Layout | None:
@@ -110,6 +111,9 @@ class _Layout:
         surrender = np.array([sur.get(k, -1) for k in zip(*ann_keys, strict=True)], dtype=np.int64)
         ab = results.abatement
         abate_keys = _keys(ab, ("entity", "measure", "year")) if not ab.empty else ()
+        derived = ["total_cost_cny", "discounted_cost_cny", "buy_cny", "sell_cny", "ccer_buy_cny",
+                   "position_before_trading_t", "shadow_price_cny_per_t"]
+        joined = list(inp.columns[: len(KEY)]) == list(KEY) and columns == expect + derived
         return _Layout(
             res_cols,
             [c for c in inp.columns if c not in KEY],
@@ -125,6 +129,7 @@ class _Layout:
             sign,
             dual_df,
             surrender,
+            joined,
         )
 
     def fits(self, prep: PreparedCase, results) -> bool:
@@ -153,15 +158,14 @@ class _Layout:
         and the annual table's columns as lists."""
         ra, inp = results.annual, prep.inputs
         n = len(ra)
-        cols: dict[str, Any] = {c: ra[c].array for c in self.res_cols}
-        for c in self.inp_cols:
-            cols[c] = inp[c].array
+        cols: dict[str, Any] = {}
         wide = np.full((n, len(self.cost_cols)), np.nan)
         wide[self.cost_cell] = results.costs["nominal_cny"].to_numpy(dtype=float)
         for j, c in enumerate(self.cost_cols):
             cols[c] = wide[:, j]
+        src = {c: ra for c in self.res_cols} | {c: inp for c in self.inp_cols}
         num = {
-            c: np.asarray(cols[c], dtype=float)
+            c: src[c][c].to_numpy(dtype=float)
             for c in (
                 "buy_t",
                 "sell_t",
@@ -178,7 +182,7 @@ class _Layout:
         comp = (
             wide
             if self.comp_cols == self.cost_cols
-            else np.column_stack([np.asarray(cols[c], dtype=float) for c in self.comp_cols])
+            else np.column_stack([np.asarray(cols[c] if c in cols else src[c][c], dtype=float) for c in self.comp_cols])
         )
         total = np.nansum(np.ascontiguousarray(comp), axis=1)
         cols["total_cost_cny"] = total
@@ -199,8 +203,25 @@ class _Layout:
         else:
             sp = np.full(n, np.nan)
         cols["shadow_price_cny_per_t"] = sp
-        ann = pd.DataFrame({c: cols[c] for c in self.columns})
-        return ann, shadow, {c: cols[c].tolist() for c in self.columns}
+        own = pd.DataFrame(cols)
+        if self.joined and ra.index.equals(own.index) and inp.index.equals(own.index):
+            # the result and input columns side by side, then the layout's own columns
+            ann = pd.concat([ra, inp.iloc[:, len(KEY) :], own], axis=1)
+        else:
+            ann = pd.DataFrame({c: (cols[c] if c in cols else src[c][c].array) for c in self.columns})
+        return ann, shadow, _Lists(ann, cols)
+
+
+class _Lists(dict):
+    """The annual table's columns as lists, each made on first use (what the rule statements read)."""
+
+    def __init__(self, ann: pd.DataFrame, arrays: dict[str, np.ndarray]):
+        super().__init__()
+        self._ann, self._arrays = ann, arrays
+
+    def __missing__(self, c: str) -> list:
+        v = self[c] = self._arrays[c].tolist() if c in self._arrays else self._ann[c].tolist()
+        return v
 
 
 class EntityTables:

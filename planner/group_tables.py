@@ -42,6 +42,7 @@ class _Rows:
     without its per-row pandas work)."""
 
     def __init__(self, df: pd.DataFrame | None, cols: dict[str, list] | None = None):
+        """``cols``: the columns as lists (a mapping that may make them on first use)."""
         self.cols = cols if cols is not None else {c: df[c].tolist() for c in df.columns}
         self.i = 0
 
@@ -194,13 +195,25 @@ def _schedules(prep, ann: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def _group_sums(keys, values: pd.Series) -> dict:
+    """``values.groupby(keys).sum()`` as a dict (pandas' group sum over each key's rows in table
+    order; grouped on integer codes of the keys, rows whose key holds a NaN left out)."""
+    codes, index = [], {}
+    for key in keys:
+        codes.append(index.setdefault(key, len(index)) if all(k == k for k in key) else -1)
+    c = np.asarray(codes, dtype=np.int64)
+    keep = c >= 0
+    s = pd.Series(values.to_numpy(dtype=float)[keep]).groupby(c[keep]).sum()
+    inv = list(index)
+    return {inv[j]: v for j, v in zip(s.index.tolist(), s.tolist(), strict=True)}
+
+
 def _macs(prep, plan: Plan) -> pd.DataFrame:
     """``planner.plan._mac`` for every entity, in group order."""
     rows: list[dict[str, Any]] = []
     years = prep.data.years
     ab = plan.abatement
-    used_m = ab.groupby(["entity", "measure"])["abate_t"].sum() if not ab.empty else pd.Series(dtype=float)
-    used_m = dict(zip(used_m.index.tolist(), used_m.tolist(), strict=True)) if len(used_m) else {}
+    used_m = _group_sums(zip(ab["entity"].tolist(), ab["measure"].tolist(), strict=True), ab["abate_t"]) if not ab.empty else {}
     built = {(r.entity, r.project): int(r.build_year) for r in plan.builds.itertuples(index=False)} if not plan.builds.empty else {}
     py = plan.project_years
     op_years = py.groupby(["entity", "project"]).size().to_dict() if not py.empty else {}
@@ -265,7 +278,7 @@ def _bindings(plan: Plan, data: ModelData, pos: dict[str, int], cols: dict[str, 
         return pd.DataFrame(rows, columns=BINDING_COLUMNS).sort_values(["entity", "year", "rule"], kind="stable").reset_index(drop=True)
     # sorted by (entity's place, year, rule), stably: what sort_values(kind="stable") gives
     rows.sort(key=lambda b: (pos[b["entity"]], b["year"], b["rule"]))
-    return pd.DataFrame(rows, columns=BINDING_COLUMNS)
+    return pd.DataFrame({c: [b[c] for b in rows] for c in BINDING_COLUMNS})
 
 
 def _measure_values(plan: Plan, sp: dict) -> list[dict[str, Any]]:
