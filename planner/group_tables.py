@@ -287,13 +287,15 @@ def _measure_values(plan: Plan, sp: dict) -> list[dict[str, Any]]:
     ab = plan.abatement
     if ab.empty:
         return []
-    used = ab[ab["abate_t"] > TOL_T]
-    ent, mea, yr = used["entity"].tolist(), used["measure"].tolist(), used["year"].tolist()
-    abate = used["abate_t"].to_numpy()
-    cost = used["cost_cny"].to_numpy()
+    # the rows abating more than TOL_T (as filtering the frame keeps them, in order)
+    keep = np.flatnonzero(ab["abate_t"].to_numpy() > TOL_T)
+    abate = ab["abate_t"].to_numpy()[keep]
+    cost = ab["cost_cny"].to_numpy()[keep]
+    ent, mea, yr = (ab[c].tolist() for c in ("entity", "measure", "year"))
     groups: dict[tuple, list[int]] = {}
-    for j, key in enumerate(zip(ent, mea, strict=True)):
-        groups.setdefault(key, []).append(j)
+    for j, r in enumerate(keep.tolist()):
+        groups.setdefault((ent[r], mea[r]), []).append(j)
+    yr = [yr[r] for r in keep.tolist()]
     rows: list[dict[str, Any]] = []
     for key in sorted(groups):
         js = groups[key]
