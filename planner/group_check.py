@@ -104,6 +104,13 @@ def _sum_by(df: pd.DataFrame, col: str, ids: list[str], years: list[int]) -> np.
     return out
 
 
+def _rows(df: pd.DataFrame, cols: tuple[str, ...]):
+    """The rows of ``df``'s columns ``cols`` as tuples of plain values (none for an empty table)."""
+    if df.empty:
+        return iter(())
+    return zip(*(df[c].tolist() for c in cols), strict=True)
+
+
 def _series_sum(values) -> float:
     """``float(pd.Series(values).sum())`` (NaN as 0, numpy's sum of the values in order)."""
     v = np.asarray(values, dtype=float)
@@ -214,27 +221,36 @@ def check_entities(data: ModelData, plan, *, ns_excludes_transfers: bool = False
     # projects: built once, at an allowed start, operating years following from the builds
     proj_red = np.zeros((nk, ny))
     want_ops = np.zeros((nk, ny))
-    builds = plan.builds
-    built_by = {e: g for e, g in builds.groupby("entity", sort=False)} if not builds.empty else {}
-    py = plan.project_years
-    listed = (py.groupby(["entity", "year"]).size().reindex(pd.MultiIndex.from_product([ids, years]), fill_value=0).to_numpy().reshape(nk, ny)
-              if not py.empty else np.zeros((nk, ny), dtype=int))
-    for e, b in built_by.items():
+    # (builds grouped by entity, first seen first, and counted by project as groupby would; the
+    # operating years counted per entity and year)
+    built_by: dict[str, list[tuple]] = {}
+    for e, p, s in _rows(plan.builds, ("entity", "project", "build_year")):
+        if not pd.isna(e):
+            built_by.setdefault(e, []).append((p, s))
+    listed = np.zeros((nk, ny), dtype=np.int64)
+    for e, y in _rows(plan.project_years, ("entity", "year")):
+        if e in pos and y in ypos:
+            listed[pos[e], ypos[y]] += 1
+    for e, rows in built_by.items():
         k = pos.get(e)
         if k is None or missing[k]:
             continue
         d = ents[k]
         projects = {p.id: p for p in d.projects}
-        for j, (p, n) in enumerate(b.groupby("project").size().items()):
-            if n > 1:
-                f.add((k, 2, j), f"{e}: project {p} is built {n} times")
-        for j, r in enumerate(b.itertuples(index=False)):
-            opts = {o.build_year: o for o in projects[r.project].options}
-            if int(r.build_year) not in opts:
-                f.add((k, 3, j), f"{e}: project {r.project} cannot start in {r.build_year}")
+        times: dict = {}
+        for p, _ in rows:
+            if not pd.isna(p):
+                times[p] = times.get(p, 0) + 1
+        for j, p in enumerate(sorted(times)):
+            if times[p] > 1:
+                f.add((k, 2, j), f"{e}: project {p} is built {times[p]} times")
+        for j, (p, s) in enumerate(rows):
+            opts = {o.build_year: o for o in projects[p].options}
+            if int(s) not in opts:
+                f.add((k, 3, j), f"{e}: project {p} cannot start in {s}")
                 continue
-            op = np.array(opts[int(r.build_year)].operating, dtype=float)
-            proj_red[k] += op * projects[r.project].reduction_t_per_year
+            op = np.array(opts[int(s)].operating, dtype=float)
+            proj_red[k] += op * projects[p].reduction_t_per_year
             want_ops[k] += op
     bad_ops = active & ~(listed == want_ops).all(axis=1)
     f.flag(lambda k: (k, 4), bad_ops, lambda k: f"{ids[k]}: project operating years do not follow from the builds, lead times and lifetimes")
@@ -414,9 +430,9 @@ def check_costs(data: ModelData, plan, objective: float | None, A: dict[str, np.
     if settle:
         want["transfer"] = np.asarray(g.transfer_price_cny_per_t, dtype=float)[None, :] * (A["transfer_in_t"] - A["transfer_out_t"])
     if not plan.builds.empty:
-        for b in plan.builds.itertuples(index=False):
-            k = pos[b.entity]
-            o = {o.build_year: o for o in {p.id: p for p in ents[k].projects}[b.project].options}[int(b.build_year)]
+        for e, p, s in _rows(plan.builds, ("entity", "project", "build_year")):
+            k = pos[e]
+            o = {o.build_year: o for o in {q.id: q for q in ents[k].projects}[p].options}[int(s)]
             want["capex"][k] += np.asarray(o.capex_cny, dtype=float)
             want["opex"][k] += np.asarray(o.opex_cny, dtype=float)
     last = ny - 1

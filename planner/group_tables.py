@@ -214,9 +214,14 @@ def _macs(prep, plan: Plan) -> pd.DataFrame:
     years = prep.data.years
     ab = plan.abatement
     used_m = _group_sums(zip(ab["entity"].tolist(), ab["measure"].tolist(), strict=True), ab["abate_t"]) if not ab.empty else {}
-    built = {(r.entity, r.project): int(r.build_year) for r in plan.builds.itertuples(index=False)} if not plan.builds.empty else {}
+    from planner.group_check import _rows
+
+    built = {(e, p): int(s) for e, p, s in _rows(plan.builds, ("entity", "project", "build_year"))}
     py = plan.project_years
-    op_years = py.groupby(["entity", "project"]).size().to_dict() if not py.empty else {}
+    op_years: dict[tuple, int] = {}  # operating years per (entity, project), as groupby().size() counts them
+    for key in _rows(py, ("entity", "project")):
+        if not any(pd.isna(k) for k in key):
+            op_years[key] = op_years.get(key, 0) + 1
     data_by = {d.id: d for d in prep.data.entities}
     for p in prep.entities:
         eid = p.case.entity.id
