@@ -3,9 +3,12 @@
 The same checks and messages as ``planner.check.check_group_per_entity`` (``_check_entity`` and
 ``_check_costs`` entity by entity), recomputed from the plan tables and the prepared model data
 only (never the Pyomo model or the solver's arrays), but as array arithmetic over entities x years:
-the ledger recursions run year by year over the vector of entities. Failures come out in the
-reference's order (entity, then its checks in order; then the links; then the costs).
-``tests/solver/test_group_check.py`` asserts equal failure lists on corrupted plans.
+each ledger identity is checked on every entity-year at once, with last year's stocks read from
+the table and the running sums (net sales, new-system CCERs) accumulated year by year. Failures
+come out in the reference's order (entity, then its checks in order; then the links; then the
+costs). ``tests/solver/test_group_check.py`` asserts equal failure lists on corrupted plans. One
+entity's plan is checked by the same entity and cost checks (``planner.entity_tables.
+check_plan_arrays``, against ``planner.check.check_plan`` in ``tests/solver/test_entity_tables.py``).
 """
 
 from __future__ import annotations
