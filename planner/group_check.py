@@ -3,9 +3,12 @@
 The same checks and messages as ``planner.check.check_group_per_entity`` (``_check_entity`` and
 ``_check_costs`` entity by entity), recomputed from the plan tables and the prepared model data
 only (never the Pyomo model or the solver's arrays), but as array arithmetic over entities x years:
-the ledger recursions run year by year over the vector of entities. Failures come out in the
-reference's order (entity, then its checks in order; then the links; then the costs).
-``tests/solver/test_group_check.py`` asserts equal failure lists on corrupted plans.
+each ledger identity is checked on every entity-year at once, with last year's stocks read from
+the table and the running sums (net sales, new-system CCERs) accumulated year by year. Failures
+come out in the reference's order (entity, then its checks in order; then the links; then the
+costs). ``tests/solver/test_group_check.py`` asserts equal failure lists on corrupted plans. One
+entity's plan is checked by the same entity and cost checks (``planner.entity_tables.
+check_plan_arrays``, against ``planner.check.check_plan`` in ``tests/solver/test_entity_tables.py``).
 """
 
 from __future__ import annotations
@@ -51,24 +54,25 @@ class _Fails:
         self.items.append((key, msg))
 
     def close(self, key, mask, what, got, want, *scale) -> None:
-        """``_close`` for every entity in ``mask`` (``what(k)``: the message head of entity k)."""
+        """``_close`` for every place in ``mask`` (entities, or entities x years: ``key(k[, i])``
+        and ``what(k[, i])`` give the sort key and the message head of a place)."""
         got = np.broadcast_to(np.asarray(got, dtype=float), mask.shape)
         want = np.broadcast_to(np.asarray(want, dtype=float), mask.shape)
         bad = mask & ~_isclose(got, want, _tol(got, want, *scale))
-        for k in np.flatnonzero(bad):
-            self.add(key(k), f"{what(k)}: {float(got[k]):,.6f} != {float(want[k]):,.6f}")
+        for at in zip(*np.nonzero(bad), strict=True):
+            self.add(key(*at), f"{what(*at)}: {float(got[at]):,.6f} != {float(want[at]):,.6f}")
 
     def le(self, key, mask, what, got, limit, *scale) -> None:
         got = np.broadcast_to(np.asarray(got, dtype=float), mask.shape)
         limit = np.broadcast_to(np.asarray(limit, dtype=float), mask.shape)
         with np.errstate(invalid="ignore"):
             bad = mask & (got > limit + _tol(got, limit, *scale))
-        for k in np.flatnonzero(bad):
-            self.add(key(k), f"{what(k)}: {float(got[k]):,.6f} > {float(limit[k]):,.6f}")
+        for at in zip(*np.nonzero(bad), strict=True):
+            self.add(key(*at), f"{what(*at)}: {float(got[at]):,.6f} > {float(limit[at]):,.6f}")
 
     def flag(self, key, bad, msg) -> None:
-        for k in np.flatnonzero(bad):
-            self.add(key(k), msg(k))
+        for at in zip(*np.nonzero(bad), strict=True):
+            self.add(key(*at), msg(*at))
 
     def sorted(self) -> list[str]:
         return [m for _, m in sorted(self.items, key=lambda t: t[0])]
@@ -86,11 +90,85 @@ def _grid(df: pd.DataFrame, ids: list[str], years: list[int], cols: list[str]) -
 
 
 def _sum_by(df: pd.DataFrame, col: str, ids: list[str], years: list[int]) -> np.ndarray:
-    """``df.groupby(year)[col].sum()`` per entity, as entity x year (0 where none)."""
+    """``df.groupby(year)[col].sum()`` per entity, as entity x year (0 where none): the same
+    grouped sums (pandas' group sum over each cell's rows in table order), grouped on the cell's
+    position instead of (entity, year) labels; rows of other entities or years are left out."""
+    out = np.zeros((len(ids), len(years)))
     if df.empty:
-        return np.zeros((len(ids), len(years)))
-    s = df.groupby(["entity", "year"])[col].sum()
-    return s.reindex(pd.MultiIndex.from_product([ids, years]), fill_value=0.0).to_numpy(dtype=float).reshape(len(ids), len(years))
+        return out
+    pos = {e: k for k, e in enumerate(ids)}
+    ypos = {y: i for i, y in enumerate(years)}
+    ny = len(years)
+    cell = np.array([pos[e] * ny + ypos[y] if e in pos and y in ypos else -1
+                     for e, y in zip(df["entity"].tolist(), df["year"].tolist(), strict=True)], dtype=np.int64)
+    keep = cell >= 0
+    vals = df[col].to_numpy(dtype=float)
+    s = pd.Series(vals[keep]).groupby(cell[keep]).sum()
+    out.flat[s.index.to_numpy()] = s.to_numpy(dtype=float)
+    return out
+
+
+def _rows(df: pd.DataFrame, cols: tuple[str, ...]):
+    """The rows of ``df``'s columns ``cols`` as tuples of plain values (none for an empty table)."""
+    if df.empty:
+        return iter(())
+    return zip(*(df[c].tolist() for c in cols), strict=True)
+
+
+def _series_sum(values) -> float:
+    """``float(pd.Series(values).sum())`` (NaN as 0, numpy's sum of the values in order)."""
+    v = np.asarray(values, dtype=float)
+    return float(np.where(np.isnan(v), 0.0, v).sum())
+
+
+def _lot_groups(lots: pd.DataFrame) -> dict:
+    """The CCER-lot rows by entity (first seen first) and lot: (years, uses) in table order, as
+    ``groupby("entity", sort=False)`` then ``groupby("lot")`` give them (rows without an entity or
+    lot left out)."""
+    out: dict = {}
+    vals = lots["ccer_use_lot_t"].to_numpy(dtype=float).tolist()
+    for e, lot, y, v in zip(lots["entity"].tolist(), lots["lot"].tolist(), lots["year"].tolist(), vals, strict=True):
+        if pd.isna(e) or pd.isna(lot):
+            continue
+        ys, vs = out.setdefault(e, {}).setdefault(lot, ([], []))
+        ys.append(y)
+        vs.append(v)
+    return {e: {lot: (ys, np.asarray(vs, dtype=float)) for lot, (ys, vs) in g.items()} for e, g in out.items()}
+
+
+class _Cols(dict):
+    """Columns of an (entity, year) table as entity x year arrays, each converted on first use."""
+
+    def __init__(self, get):
+        super().__init__()
+        self._get = get
+
+    def __missing__(self, c: str) -> np.ndarray:
+        v = self[c] = self._get(c)
+        return v
+
+
+def _annual_arrays(ann: pd.DataFrame, ids: list[str], years: list[int]) -> tuple[_Cols, np.ndarray]:
+    """The annual table's numeric columns as entity x year arrays (NaN where a row is missing), and
+    per entity whether a year's row is missing (absent, or every column empty). When the table's
+    rows are exactly entities x years in that order (a plan's own order), the columns are read
+    as they are, without re-indexing the table."""
+    nk, ny = len(ids), len(years)
+    aligned = (len(ann) == nk * ny and ann["entity"].tolist() == [e for e in ids for _ in years]
+               and ann["year"].tolist() == list(years) * nk)
+    if aligned:
+        A = _Cols(lambda c: ann[c].to_numpy(dtype=float).reshape(nk, ny))
+        if not np.isnan(A["buy_t"]).any():  # no row is empty
+            return A, np.zeros(nk, dtype=bool)
+    cols = [c for c in ann.columns if c not in ("entity", "year")]
+    num = [c for c in cols if pd.api.types.is_numeric_dtype(ann[c])]
+    idx = pd.MultiIndex.from_product([ids, years])
+    full = ann.set_index(["entity", "year"]).reindex(idx)
+    missing = full.isna().all(axis=1).to_numpy().reshape(nk, ny).any(axis=1)
+    A = _Cols(lambda c: full[c].to_numpy(dtype=float).reshape(nk, ny))
+    for c in num:
+        A[c]
+    return A, missing
 
 
 def check_entities(data: ModelData, plan, *, ns_excludes_transfers: bool = False) -> tuple[list[str], np.ndarray]:
@@ -104,12 +182,7 @@ def check_entities(data: ModelData, plan, *, ns_excludes_transfers: bool = False
     ny, nk = len(years), len(ents)
     ypos = {y: i for i, y in enumerate(years)}
     ann = plan.annual
-    cols = [c for c in ann.columns if c not in ("entity", "year")]
-    num = [c for c in cols if pd.api.types.is_numeric_dtype(ann[c])]
-    idx = pd.MultiIndex.from_product([ids, years])
-    full = ann.set_index(["entity", "year"]).reindex(idx)
-    missing = full.isna().all(axis=1).to_numpy().reshape(nk, ny).any(axis=1)
-    A = {c: full[c].to_numpy(dtype=float).reshape(nk, ny) for c in num}
+    A, missing = _annual_arrays(ann, ids, years)
     active = ~missing
     for k in np.flatnonzero(missing):
         f.add((k, -1), f"{ids[k]}: the annual table lacks some years")
@@ -125,8 +198,8 @@ def check_entities(data: ModelData, plan, *, ns_excludes_transfers: bool = False
     ab = plan.abatement
     lost = np.zeros((nk, ny))
     if not ab.empty:
-        ak = ab["entity"].map(pos).to_numpy()
-        ai = ab["year"].map(ypos).to_numpy()
+        ak = np.array([pos[e] for e in ab["entity"].tolist()], dtype=np.int64)
+        ai = np.array([ypos[y] for y in ab["year"].tolist()], dtype=np.int64)
         mids, abate = ab["measure"].tolist(), ab["abate_t"].to_numpy(dtype=float)
         mdata = {(d.id, m.id): m for d in ents for m in d.measures}
         pot = np.array([mdata[(ids[k], m)].potential_t[i] for k, m, i in zip(ak, mids, ai, strict=True)], dtype=float)
@@ -152,27 +225,36 @@ def check_entities(data: ModelData, plan, *, ns_excludes_transfers: bool = False
     # projects: built once, at an allowed start, operating years following from the builds
     proj_red = np.zeros((nk, ny))
     want_ops = np.zeros((nk, ny))
-    builds = plan.builds
-    built_by = {e: g for e, g in builds.groupby("entity", sort=False)} if not builds.empty else {}
-    py = plan.project_years
-    listed = (py.groupby(["entity", "year"]).size().reindex(idx, fill_value=0).to_numpy().reshape(nk, ny)
-              if not py.empty else np.zeros((nk, ny), dtype=int))
-    for e, b in built_by.items():
+    # (builds grouped by entity, first seen first, and counted by project as groupby would; the
+    # operating years counted per entity and year)
+    built_by: dict[str, list[tuple]] = {}
+    for e, p, s in _rows(plan.builds, ("entity", "project", "build_year")):
+        if not pd.isna(e):
+            built_by.setdefault(e, []).append((p, s))
+    listed = np.zeros((nk, ny), dtype=np.int64)
+    for e, y in _rows(plan.project_years, ("entity", "year")):
+        if e in pos and y in ypos:
+            listed[pos[e], ypos[y]] += 1
+    for e, rows in built_by.items():
         k = pos.get(e)
         if k is None or missing[k]:
             continue
         d = ents[k]
         projects = {p.id: p for p in d.projects}
-        for j, (p, n) in enumerate(b.groupby("project").size().items()):
-            if n > 1:
-                f.add((k, 2, j), f"{e}: project {p} is built {n} times")
-        for j, r in enumerate(b.itertuples(index=False)):
-            opts = {o.build_year: o for o in projects[r.project].options}
-            if int(r.build_year) not in opts:
-                f.add((k, 3, j), f"{e}: project {r.project} cannot start in {r.build_year}")
+        times: dict = {}
+        for p, _ in rows:
+            if not pd.isna(p):
+                times[p] = times.get(p, 0) + 1
+        for j, p in enumerate(sorted(times)):
+            if times[p] > 1:
+                f.add((k, 2, j), f"{e}: project {p} is built {times[p]} times")
+        for j, (p, s) in enumerate(rows):
+            opts = {o.build_year: o for o in projects[p].options}
+            if int(s) not in opts:
+                f.add((k, 3, j), f"{e}: project {p} cannot start in {s}")
                 continue
-            op = np.array(opts[int(r.build_year)].operating, dtype=float)
-            proj_red[k] += op * projects[r.project].reduction_t_per_year
+            op = np.array(opts[int(s)].operating, dtype=float)
+            proj_red[k] += op * projects[p].reduction_t_per_year
             want_ops[k] += op
     bad_ops = active & ~(listed == want_ops).all(axis=1)
     f.flag(lambda k: (k, 4), bad_ops, lambda k: f"{ids[k]}: project operating years do not follow from the builds, lead times and lifetimes")
@@ -181,18 +263,19 @@ def check_entities(data: ModelData, plan, *, ns_excludes_transfers: bool = False
     lots = plan.ccer_lots
     lot_by_year = _sum_by(lots, "ccer_use_lot_t", ids, years)
     if not lots.empty:
-        for e, g in lots.groupby("entity", sort=False):
+        for e, by_lot in _lot_groups(lots).items():
             k = pos.get(e)
             if k is None or missing[k]:
                 continue
             lot_data = {lot.id: lot for lot in ents[k].ccer_lots}
-            for j, (lid, gl) in enumerate(gl for gl in g.groupby("lot")):
-                used, qty = float(gl["ccer_use_lot_t"].sum()), lot_data[lid].quantity_t
+            for j, lid in enumerate(sorted(by_lot)):
+                ys, vals = by_lot[lid]
+                used, qty = _series_sum(vals), lot_data[lid].quantity_t
                 if used > qty + float(_tol(used, qty, scale[k])):
                     f.add((k, 5, j, -1), f"{e}: CCER lot {lid} used over all years vs its quantity: {used:,.6f} > {qty:,.6f}")
-                for m, r in enumerate(gl.itertuples(index=False)):
-                    if r.ccer_use_lot_t > float(_tol(scale[k])) and not lot_data[lid].eligible[ypos[int(r.year)]]:
-                        f.add((k, 5, j, m), f"{e} {r.year}: CCER lot {lid} used outside its eligible years")
+                for m, (y, v) in enumerate(zip(ys, vals.tolist(), strict=True)):
+                    if v > float(_tol(scale[k])) and not lot_data[lid].eligible[ypos[int(y)]]:
+                        f.add((k, 5, j, m), f"{e} {y}: CCER lot {lid} used outside its eligible years")
 
     # the ledger, year by year over all entities
     base_e = np.array([d.emissions_baseline_t for d in ents], dtype=float)
@@ -218,81 +301,99 @@ def check_entities(data: ModelData, plan, *, ns_excludes_transfers: bool = False
     deducted = np.array([d.shortfall_deducted_next_year for d in ents], dtype=bool)
     allowed = np.array([d.shortfall_allowed for d in ents], dtype=bool)
     auc_ns = np.array([d.auction_in_net_sales for d in ents], dtype=bool)
-    total_borrow = np.array([float(pd.Series(A["borrow_t"][k]).sum()) for k in range(nk)])
-    carry_prev = np.array([d.opening_cea_t for d in ents], dtype=float)
-    ccer_prev = np.array([d.opening_ccer_t for d in ents], dtype=float)
-    short_prev = np.zeros(nk)
+    total_borrow = np.array([_series_sum(A["borrow_t"][k]) for k in range(nk)])
+    tl = _tol(scale)
+    # the ledger over all entities x years at once; the stocks carried between years are the
+    # table's own (last year's carry, CCER holdings, shortfall), the running sums accumulated year
+    # by year as before; failures keep the per-year keys (entity, 6, year, check)
+    yi = np.arange(ny)
+    sc, tl2 = scale[:, None], tl[:, None]
+    m = np.broadcast_to(active[:, None], (nk, ny))
+
+    def prev(c: str, opening) -> np.ndarray:
+        return np.column_stack([np.asarray(opening, dtype=float), A[c][:, :-1]])
+
+    carry_prev = prev("carry_t", [d.opening_cea_t for d in ents])
+    ccer_prev = prev("ccer_hold_t", [d.opening_ccer_t for d in ents])
+    short_prev = prev("shortfall_t", np.zeros(nk))
     ns = np.array([d.opening_net_sales_t for d in ents], dtype=float)
     ccer_new = np.array([d.opening_ccer_t for d in ents], dtype=float)
-    tl = _tol(scale)
-    for i, y in enumerate(years):
-        r = {c: A[c][:, i] for c in A}
-        n = iter(range(100))
-
-        def key(c, i=i):
-            return lambda k: (k, 6, i, c)
-
-        def tag(text, y=y):
-            return lambda k: f"{ids[k]} {y}: {text}"
-
-        m = active
-        f.close(key(next(n)), m, tag("measure abatement total"), r["abatement_measures_t"], by_measure[:, i], scale)
-        f.close(key(next(n)), m, tag("project abatement"), r["abatement_projects_t"], proj_red[:, i], scale)
-        emissions = base_e[:, i] - by_measure[:, i] - proj_red[:, i]
-        f.close(key(next(n)), m, tag("emissions = baseline - abatement"), r["emissions_t"], emissions, scale)
-        f.flag(key(next(n)), m & (emissions < -tl), tag("abatement exceeds baseline emissions"))
-        bench = alloc_d[:, i] - lost[:, i]
-        f.close(key(next(n)), m, tag("allocation before relief = formula - output cuts"), r["allocation_benchmark_t"], bench, scale)
-        share = relief_share[:, i]
-        relief = np.where(share > 0, np.maximum(0.0, share * emissions - bench), 0.0)
-        f.close(key(next(n)), m, lambda k, y=y, share=share: f"{ids[k]} {y}: relief = max(0, {share[k]:g} x emissions - allocation)",
-                r["relief_t"], relief, scale)
-        repaid = np.where(src == i, total_borrow, 0.0)
-        allocation = bench + np.where(rta[:, i], relief, 0.0) - repaid
-        f.close(key(next(n)), m, tag("allocation received"), r["allocation_t"], allocation, scale)
-        obligation = emissions - np.where(rta[:, i], 0.0, relief)
-        f.close(key(next(n)), m, tag("obligation"), r["obligation_t"], obligation, scale)
-        phi = borrow_share[:, i]
-        bt = r["borrow_t"]
-        f.flag(key(next(n)), m & (bt < -tl), tag("pre-draw is negative"))
-        pd_on = m & (bt > tl)
-        gap = emissions - bench - relief
-        f.flag(key(next(n)), pd_on & (phi <= 0), lambda k, y=y, bt=bt: f"{ids[k]} {y}: pre-draw of {bt[k]:,.0f} t in a year without the pre-draw rule")
-        f.le(key(next(n)), pd_on, lambda k, y=y, phi=phi: f"{ids[k]} {y}: pre-draw vs {phi[k]:.0%} of the gap", bt, phi * gap, scale)
-        f.le(key(next(n)), pd_on, lambda k, y=y: f"{ids[k]} {y}: pre-draw needs a gap of at least {min_gap[k]:.0%} of emissions",
-             min_gap * emissions, gap, scale)
-        f.le(key(next(n)), m, tag("auction purchase vs auctioned share"), r["auction_buy_t"], auction_max[:, i], scale)
-        f.flag(key(next(n)), m & (r["auction_buy_t"] < -tl), tag("auction purchase is negative"))
-        ccer = r["ccer_use_pool_t"] + lot_by_year[:, i]
-        f.close(key(next(n)), m, tag("CCER surrendered = pool + lots"), r["ccer_surrendered_t"], ccer, scale)
-        deduction = np.where(deducted, short_prev, 0.0)
-        f.close(key(next(n)), m, tag("surrender + CCER + shortfall = obligation + last year's deducted shortfall"),
-                r["surrender_t"] + ccer + r["shortfall_t"], obligation + deduction, scale)
-        lhs = carry_prev + allocation + r["buy_t"] + r["auction_buy_t"] + r["borrow_t"] - r["sell_t"]
-        f.close(key(next(n)), m, tag("allowance stock balance"), lhs, r["surrender_t"] + r["carry_t"] + r["lapse_t"], scale)
-        f.close(key(next(n)), m, tag("CCER pool balance"), ccer_prev + r["ccer_buy_t"] - r["ccer_sell_t"],
-                r["ccer_use_pool_t"] + r["ccer_hold_t"], scale)
-        base = np.where(cap_on_ob, obligation, emissions)
-        cs = cap_share[:, i]
-        f.le(key(next(n)), m, lambda k, y=y, cs=cs: f"{ids[k]} {y}: CCER within {cs[k]:.1%} cap", ccer, cs * base, scale)
-        f.le(key(next(n)), m, tag("CEA bought vs limit"), r["buy_t"], buy_max[:, i], scale)
-        f.le(key(next(n)), m, tag("CEA sold vs limit"), r["sell_t"], sell_max[:, i], scale)
-        f.le(key(next(n)), m, tag("CCER bought vs availability"), r["ccer_buy_t"], ccer_buy_max[:, i], scale)
-        f.le(key(next(n)), m, tag("CCER sold vs limit"), r["ccer_sell_t"], ccer_sell_max[:, i], scale)
-        ccer_new = np.where(old[:, i], ccer_new, ccer_new + r["ccer_buy_t"])
-        f.le(key(next(n)), m & (expiry == i), tag("CCERs held past the old-CCER last use are new-system ones"),
-             r["ccer_hold_t"], ccer_new, scale)
-        f.le(key(next(n)), m & ~allowed, tag("shortfall under hard compliance"), r["shortfall_t"], 0.0, scale)
-        ns = ns + (r["sell_t"] - r["buy_t"] - np.where(auc_ns, r["auction_buy_t"], 0.0))
+    ns_y, ccer_new_y = np.empty((nk, ny)), np.empty((nk, ny))
+    for i in range(ny):
+        ccer_new = np.where(old[:, i], ccer_new, ccer_new + A["ccer_buy_t"][:, i])
+        ns = ns + (A["sell_t"][:, i] - A["buy_t"][:, i] - np.where(auc_ns, A["auction_buy_t"][:, i], 0.0))
         if ns_excludes_transfers:
-            ns = ns - (r["transfer_out_t"] - r["transfer_in_t"])
-        f.close(key(next(n)), m, tag("cumulative net sales"), r["net_sales_t"], ns, scale)
-        lim = limited[:, i]
-        limit = floor[:, i] + mult[:, i] * np.maximum(0.0, ns - thr[:, i])
-        f.le(key(next(n)), m & lim, tag("carry-over vs limit"), r["carry_t"], limit, scale, ns)
-        f.flag(key(next(n)), m & ~lim & (r["lapse_t"] > tl), tag("allowances lapse at a transition without a limit"))
-        carry_prev, ccer_prev, short_prev = r["carry_t"], r["ccer_hold_t"], r["shortfall_t"]
+            ns = ns - (A["transfer_out_t"][:, i] - A["transfer_in_t"][:, i])
+        ns_y[:, i], ccer_new_y[:, i] = ns, ccer_new
+
+    def key(c):
+        return lambda k, i: (k, 6, i, c)
+
+    def tag(text):
+        return lambda k, i: f"{ids[k]} {years[i]}: {text}"
+
+    n = iter(range(100))
+    f.close(key(next(n)), m, tag("measure abatement total"), A["abatement_measures_t"], by_measure, sc)
+    f.close(key(next(n)), m, tag("project abatement"), A["abatement_projects_t"], proj_red, sc)
+    emissions = base_e - by_measure - proj_red
+    f.close(key(next(n)), m, tag("emissions = baseline - abatement"), A["emissions_t"], emissions, sc)
+    f.flag(key(next(n)), m & (emissions < -tl2), tag("abatement exceeds baseline emissions"))
+    bench = alloc_d - lost
+    f.close(key(next(n)), m, tag("allocation before relief = formula - output cuts"), A["allocation_benchmark_t"], bench, sc)
+    share = relief_share
+    relief = np.where(share > 0, np.maximum(0.0, share * emissions - bench), 0.0)
+    f.close(key(next(n)), m, lambda k, i: f"{ids[k]} {years[i]}: relief = max(0, {share[k, i]:g} x emissions - allocation)",
+            A["relief_t"], relief, sc)
+    repaid = np.where(src[:, None] == yi[None, :], total_borrow[:, None], 0.0)
+    allocation = bench + np.where(rta, relief, 0.0) - repaid
+    f.close(key(next(n)), m, tag("allocation received"), A["allocation_t"], allocation, sc)
+    obligation = emissions - np.where(rta, 0.0, relief)
+    f.close(key(next(n)), m, tag("obligation"), A["obligation_t"], obligation, sc)
+    phi = borrow_share
+    bt = A["borrow_t"]
+    f.flag(key(next(n)), m & (bt < -tl2), tag("pre-draw is negative"))
+    pd_on = m & (bt > tl2)
+    gap = emissions - bench - relief
+    f.flag(key(next(n)), pd_on & (phi <= 0), lambda k, i: f"{ids[k]} {years[i]}: pre-draw of {bt[k, i]:,.0f} t in a year without the pre-draw rule")
+    f.le(key(next(n)), pd_on, lambda k, i: f"{ids[k]} {years[i]}: pre-draw vs {phi[k, i]:.0%} of the gap", bt, phi * gap, sc)
+    f.le(key(next(n)), pd_on, lambda k, i: f"{ids[k]} {years[i]}: pre-draw needs a gap of at least {min_gap[k]:.0%} of emissions",
+         min_gap[:, None] * emissions, gap, sc)
+    f.le(key(next(n)), m, tag("auction purchase vs auctioned share"), A["auction_buy_t"], auction_max, sc)
+    f.flag(key(next(n)), m & (A["auction_buy_t"] < -tl2), tag("auction purchase is negative"))
+    ccer = A["ccer_use_pool_t"] + lot_by_year
+    f.close(key(next(n)), m, tag("CCER surrendered = pool + lots"), A["ccer_surrendered_t"], ccer, sc)
+    deduction = np.where(deducted[:, None], short_prev, 0.0)
+    f.close(key(next(n)), m, tag("surrender + CCER + shortfall = obligation + last year's deducted shortfall"),
+            A["surrender_t"] + ccer + A["shortfall_t"], obligation + deduction, sc)
+    lhs = carry_prev + allocation + A["buy_t"] + A["auction_buy_t"] + A["borrow_t"] - A["sell_t"]
+    f.close(key(next(n)), m, tag("allowance stock balance"), lhs, A["surrender_t"] + A["carry_t"] + A["lapse_t"], sc)
+    f.close(key(next(n)), m, tag("CCER pool balance"), ccer_prev + A["ccer_buy_t"] - A["ccer_sell_t"],
+            A["ccer_use_pool_t"] + A["ccer_hold_t"], sc)
+    base = np.where(cap_on_ob[:, None], obligation, emissions)
+    cs = cap_share
+    f.le(key(next(n)), m, lambda k, i: f"{ids[k]} {years[i]}: CCER within {cs[k, i]:.1%} cap", ccer, cs * base, sc)
+    f.le(key(next(n)), m, tag("CEA bought vs limit"), A["buy_t"], buy_max, sc)
+    f.le(key(next(n)), m, tag("CEA sold vs limit"), A["sell_t"], sell_max, sc)
+    f.le(key(next(n)), m, tag("CCER bought vs availability"), A["ccer_buy_t"], ccer_buy_max, sc)
+    f.le(key(next(n)), m, tag("CCER sold vs limit"), A["ccer_sell_t"], ccer_sell_max, sc)
+    f.le(key(next(n)), m & (expiry[:, None] == yi[None, :]), tag("CCERs held past the old-CCER last use are new-system ones"),
+         A["ccer_hold_t"], ccer_new_y, sc)
+    f.le(key(next(n)), m & ~allowed[:, None], tag("shortfall under hard compliance"), A["shortfall_t"], 0.0, sc)
+    f.close(key(next(n)), m, tag("cumulative net sales"), A["net_sales_t"], ns_y, sc)
+    limit = floor + mult * np.maximum(0.0, ns_y - thr)
+    f.le(key(next(n)), m & limited, tag("carry-over vs limit"), A["carry_t"], limit, sc, ns_y)
+    f.flag(key(next(n)), m & ~limited & (A["lapse_t"] > tl2), tag("allowances lapse at a transition without a limit"))
     return f.sorted(), A
+
+
+class _YearOf:
+    """One year's column of every annual array (``r[c]`` = ``A[c][:, i]``)."""
+
+    def __init__(self, A: _Cols, i: int):
+        self.A, self.i = A, i
+
+    def __getitem__(self, c: str) -> np.ndarray:
+        return self.A[c][:, self.i]
 
 
 def check_costs(data: ModelData, plan, objective: float | None, A: dict[str, np.ndarray], *, link_npv: float = 0.0) -> list[str]:
@@ -311,8 +412,8 @@ def check_costs(data: ModelData, plan, objective: float | None, A: dict[str, np.
     want = {c: np.zeros((nk, ny)) for c in comps}
     ab = plan.abatement
     if not ab.empty:
-        ak = ab["entity"].map(pos).to_numpy()
-        ai = ab["year"].map(ypos).to_numpy()
+        ak = np.array([pos[e] for e in ab["entity"].tolist()], dtype=np.int64)
+        ai = np.array([ypos[y] for y in ab["year"].tolist()], dtype=np.int64)
         mdata = {(d.id, m.id): m for d in ents for m in d.measures}
         price = np.array([mdata[(ids[k], m)].cost_cny_per_t[i] for k, m, i in zip(ak, ab["measure"].tolist(), ai, strict=True)], dtype=float)
         np.add.at(want["abatement"], (ak, ai), price * ab["abate_t"].to_numpy(dtype=float))
@@ -333,9 +434,9 @@ def check_costs(data: ModelData, plan, objective: float | None, A: dict[str, np.
     if settle:
         want["transfer"] = np.asarray(g.transfer_price_cny_per_t, dtype=float)[None, :] * (A["transfer_in_t"] - A["transfer_out_t"])
     if not plan.builds.empty:
-        for b in plan.builds.itertuples(index=False):
-            k = pos[b.entity]
-            o = {o.build_year: o for o in {p.id: p for p in ents[k].projects}[b.project].options}[int(b.build_year)]
+        for e, p, s in _rows(plan.builds, ("entity", "project", "build_year")):
+            k = pos[e]
+            o = {o.build_year: o for o in {q.id: q for q in ents[k].projects}[p].options}[int(s)]
             want["capex"][k] += np.asarray(o.capex_cny, dtype=float)
             want["opex"][k] += np.asarray(o.opex_cny, dtype=float)
     last = ny - 1
@@ -345,21 +446,19 @@ def check_costs(data: ModelData, plan, objective: float | None, A: dict[str, np.
     value = (np.array([d.terminal_cea_value_cny_per_t for d in ents]) * A["carry_t"][:, last]
              + np.array([d.terminal_ccer_value_cny_per_t for d in ents]) * A["ccer_hold_t"][:, last])
     lots = plan.ccer_lots
-    lots_by = {e: x for e, x in lots.groupby("entity", sort=False)} if not lots.empty and "entity" in lots.columns else {}
+    lots_by = _lot_groups(lots) if not lots.empty and "entity" in lots.columns else {}
     for k, d in enumerate(ents):
         if not d.ccer_lots:
             continue
-        lk = lots_by.get(d.id, lots.iloc[:0])
+        lk = lots_by.get(d.id, {})
         for lot in d.ccer_lots:
-            used = float(lk[lk["lot"] == lot.id]["ccer_use_lot_t"].sum()) if len(lk) else 0.0
+            used = _series_sum(lk[lot.id][1]) if lot.id in lk else 0.0
             value[k] += lot.terminal_value_cny_per_t * (lot.quantity_t - used)
     src = np.array([d.borrow_source_index for d in ents])
-    owed = np.array([d.borrow_terminal_cny_per_t * float(pd.Series(A["borrow_t"][k]).sum()) if src[k] < 0 else 0.0
+    owed = np.array([d.borrow_terminal_cny_per_t * _series_sum(A["borrow_t"][k]) if src[k] < 0 else 0.0
                      for k, d in enumerate(ents)])
     want["terminal"][:, last] = owed - value
-    costs = plan.costs.set_index(["entity", "year", "component"])["nominal_cny"]
-    idx = pd.MultiIndex.from_product([ids, years, comps])
-    got = costs.reindex(idx, fill_value=0.0).to_numpy(dtype=float).reshape(nk, ny, len(comps))
+    got = _cost_cells(plan.costs, ids, years, comps)
     w = np.stack([want[c] for c in comps], axis=2)
     with np.errstate(invalid="ignore"):
         ok = (got == w) | (np.isfinite(got) & np.isfinite(w)
@@ -374,6 +473,23 @@ def check_costs(data: ModelData, plan, objective: float | None, A: dict[str, np.
     if objective is not None and not math.isclose(total, objective, rel_tol=1e-7, abs_tol=1e-2):
         fails.append(f"objective {objective:,.2f} != discounted sum of recomputed costs {total:,.2f}")
     return fails
+
+
+def _cost_cells(costs: pd.DataFrame, ids: list[str], years: list[int], comps: list[str]) -> np.ndarray:
+    """The cost table's ``nominal_cny`` as entity x year x component (0 where a cell has no row)."""
+    keys = list(zip(costs["entity"].tolist(), costs["year"].tolist(), costs["component"].tolist(), strict=True))
+    if len(set(keys)) != len(keys):  # as the reference: re-indexing duplicate cells raises
+        s = costs.set_index(["entity", "year", "component"])["nominal_cny"]
+        idx = pd.MultiIndex.from_product([ids, years, comps])
+        return s.reindex(idx, fill_value=0.0).to_numpy(dtype=float).reshape(len(ids), len(years), len(comps))
+    got = np.zeros((len(ids), len(years), len(comps)))
+    pos = {e: k for k, e in enumerate(ids)}
+    ypos = {y: i for i, y in enumerate(years)}
+    cpos = {c: j for j, c in enumerate(comps)}
+    for (e, y, c), v in zip(keys, costs["nominal_cny"].to_numpy(dtype=float).tolist(), strict=True):
+        if e in pos and y in ypos and c in cpos:
+            got[pos[e], ypos[y], cpos[c]] = v
+    return got
 
 
 def check_group(data: ModelData, gplan, *, objective: float | None = None) -> list[str]:

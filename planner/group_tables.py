@@ -41,8 +41,9 @@ class _Rows:
     """Attribute access to the rows of a frame from plain column lists (what ``itertuples`` gives,
     without its per-row pandas work)."""
 
-    def __init__(self, df: pd.DataFrame):
-        self.cols = {c: df[c].tolist() for c in df.columns}
+    def __init__(self, df: pd.DataFrame | None, cols: dict[str, list] | None = None):
+        """``cols``: the columns as lists (a mapping that may make them on first use)."""
+        self.cols = cols if cols is not None else {c: df[c].tolist() for c in df.columns}
         self.i = 0
 
     def __getattr__(self, name: str):
@@ -194,16 +195,33 @@ def _schedules(prep, ann: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def _group_sums(keys, values: pd.Series) -> dict:
+    """``values.groupby(keys).sum()`` as a dict (pandas' group sum over each key's rows in table
+    order; grouped on integer codes of the keys, rows whose key holds a NaN left out)."""
+    codes, index = [], {}
+    for key in keys:
+        codes.append(index.setdefault(key, len(index)) if all(k == k for k in key) else -1)
+    c = np.asarray(codes, dtype=np.int64)
+    keep = c >= 0
+    s = pd.Series(values.to_numpy(dtype=float)[keep]).groupby(c[keep]).sum()
+    inv = list(index)
+    return {inv[j]: v for j, v in zip(s.index.tolist(), s.tolist(), strict=True)}
+
+
 def _macs(prep, plan: Plan) -> pd.DataFrame:
     """``planner.plan._mac`` for every entity, in group order."""
     rows: list[dict[str, Any]] = []
     years = prep.data.years
     ab = plan.abatement
-    used_m = ab.groupby(["entity", "measure"])["abate_t"].sum() if not ab.empty else pd.Series(dtype=float)
-    used_m = dict(zip(used_m.index.tolist(), used_m.tolist(), strict=True)) if len(used_m) else {}
-    built = {(r.entity, r.project): int(r.build_year) for r in plan.builds.itertuples(index=False)} if not plan.builds.empty else {}
+    used_m = _group_sums(zip(ab["entity"].tolist(), ab["measure"].tolist(), strict=True), ab["abate_t"]) if not ab.empty else {}
+    from planner.group_check import _rows
+
+    built = {(e, p): int(s) for e, p, s in _rows(plan.builds, ("entity", "project", "build_year"))}
     py = plan.project_years
-    op_years = py.groupby(["entity", "project"]).size().to_dict() if not py.empty else {}
+    op_years: dict[tuple, int] = {}  # operating years per (entity, project), as groupby().size() counts them
+    for key in _rows(py, ("entity", "project")):
+        if not any(pd.isna(k) for k in key):
+            op_years[key] = op_years.get(key, 0) + 1
     data_by = {d.id: d for d in prep.data.entities}
     for p in prep.entities:
         eid = p.case.entity.id
@@ -236,8 +254,9 @@ def _macs(prep, plan: Plan) -> pd.DataFrame:
     return df
 
 
-def _bindings(plan: Plan, data: ModelData, pos: dict[str, int]) -> pd.DataFrame:
-    """``planner.plan.explain_bindings`` for every entity, in group order."""
+def _bindings(plan: Plan, data: ModelData, pos: dict[str, int], cols: dict[str, list] | None = None) -> pd.DataFrame:
+    """``planner.plan.explain_bindings`` for every entity, in group order (``cols``: the annual
+    table's columns as lists, when the caller has them)."""
     sp = plan.shadow_prices
     sav = (dict(zip(zip(sp["entity"].tolist(), sp["year"].tolist(), sp["constraint"].tolist(), strict=True),
                     sp["cny_per_t"].tolist(), strict=True)) if not sp.empty else {})
@@ -246,14 +265,13 @@ def _bindings(plan: Plan, data: ModelData, pos: dict[str, int]) -> pd.DataFrame:
         v = sav.get((e, y, con))
         return None if v is None or (isinstance(v, float) and math.isnan(v)) else float(v)
 
-    sav_year = dict(zip(zip(plan.annual["entity"].tolist(), plan.annual["year"].tolist(), strict=True),
-                        plan.annual["shadow_price_cny_per_t"].tolist(), strict=True))
+    ann = plan.annual
+    r = _Rows(ann, cols)
+    sav_year = dict(zip(zip(r.cols["entity"], r.cols["year"], strict=True), r.cols["shadow_price_cny_per_t"], strict=True))
     ent_data = {e.id: e for e in data.entities}
     ypos = {y: i for i, y in enumerate(data.years)}
-    ann = plan.annual
     in_group = "market_buy_max_t" in ann.columns
     sold_to_date = ann.groupby("entity")["sell_t"].cumsum().tolist()
-    r = _Rows(ann)
     rows: list[dict[str, Any]] = []
     for j, (e, y) in enumerate(zip(r.cols["entity"], r.cols["year"], strict=True)):
         r.i = j
@@ -263,10 +281,9 @@ def _bindings(plan: Plan, data: ModelData, pos: dict[str, int]) -> pd.DataFrame:
     rows += _option_values(replace(plan, abatement=plan.abatement.iloc[:0]), _DataOnly(data))  # projects
     if not rows:
         return pd.DataFrame(rows, columns=BINDING_COLUMNS).sort_values(["entity", "year", "rule"], kind="stable").reset_index(drop=True)
-    df = pd.DataFrame(rows, columns=BINDING_COLUMNS)
-    df["_k"] = df["entity"].map(pos)
-    df = df.sort_values(["_k", "year", "rule"], kind="stable").drop(columns="_k")
-    return df.reset_index(drop=True)
+    # sorted by (entity's place, year, rule), stably: what sort_values(kind="stable") gives
+    rows.sort(key=lambda b: (pos[b["entity"]], b["year"], b["rule"]))
+    return pd.DataFrame({c: [b[c] for b in rows] for c in BINDING_COLUMNS})
 
 
 def _measure_values(plan: Plan, sp: dict) -> list[dict[str, Any]]:
@@ -275,13 +292,15 @@ def _measure_values(plan: Plan, sp: dict) -> list[dict[str, Any]]:
     ab = plan.abatement
     if ab.empty:
         return []
-    used = ab[ab["abate_t"] > TOL_T]
-    ent, mea, yr = used["entity"].tolist(), used["measure"].tolist(), used["year"].tolist()
-    abate = used["abate_t"].to_numpy()
-    cost = used["cost_cny"].to_numpy()
+    # the rows abating more than TOL_T (as filtering the frame keeps them, in order)
+    keep = np.flatnonzero(ab["abate_t"].to_numpy() > TOL_T)
+    abate = ab["abate_t"].to_numpy()[keep]
+    cost = ab["cost_cny"].to_numpy()[keep]
+    ent, mea, yr = (ab[c].tolist() for c in ("entity", "measure", "year"))
     groups: dict[tuple, list[int]] = {}
-    for j, key in enumerate(zip(ent, mea, strict=True)):
-        groups.setdefault(key, []).append(j)
+    for j, r in enumerate(keep.tolist()):
+        groups.setdefault((ent[r], mea[r]), []).append(j)
+    yr = [yr[r] for r in keep.tolist()]
     rows: list[dict[str, Any]] = []
     for key in sorted(groups):
         js = groups[key]

@@ -917,8 +917,14 @@ class WarmSolver:
             check_group,
         )
 
-    def solve(self, prep: PreparedCase) -> VariantResult:
-        """Plan one prepared variant (a ``planner.api``-equivalent plan, checked)."""
+    def solve(self, prep: PreparedCase, tables=None) -> VariantResult:
+        """Plan one prepared variant (a ``planner.api``-equivalent plan, checked). ``tables``: a
+        ``planner.entity_tables.EntityTables`` (the same tables from the layout it keeps between
+        variants, checked by ``check_plan_arrays``); None: ``assemble_plan`` and ``check_plan``."""
+        if tables is not None:
+            from planner.entity_tables import check_plan_arrays
+
+            return self._plan(prep, lambda results, res: tables.assemble(prep, results, res), check_plan_arrays)
         return self._plan(prep, lambda results, res: assemble_plan(prep, results, res), check_plan)
 
     def _plan(self, prep, assemble, check) -> VariantResult:

@@ -186,7 +186,7 @@ def solve_chunk(
             continue
         cold = ws.is_cold
         try:
-            vr = ws.solve_group(prep) if group else ws.solve(prep)
+            vr = ws.solve_group(prep) if group else ws.solve(prep, _entity_tables(state))
             paths[vr.path] = paths.get(vr.path, 0) + 1
             if cold:  # the chunk's first solve starts cold (see WarmSolver.cold_start)
                 vr.path = "cold"
@@ -258,6 +258,17 @@ def solve_chunk(
         "highs_s": highs_s if batch else (list(ws.stats.timings.get("solve_s", [])[-len(per) :]) if per else []),
     }
     return frame, info
+
+
+def _entity_tables(state: dict):
+    """This worker's plan-table builder of an entity case (``planner.entity_tables``: the tables
+    equal ``assemble_plan``'s, from the layout of the structure last planned)."""
+    from planner.entity_tables import EntityTables
+
+    et = state.get("tables")
+    if et is None:
+        et = state["tables"] = EntityTables()
+    return et
 
 
 def _standalone_solver(state: dict, opts: SolveOptions):
