@@ -220,8 +220,8 @@ def study_group(ne: int, n: int) -> dict:
 def study_group_api(ne: int, n: int, workers: list[int]) -> dict:
     """``ne`` generated plants as one group case (``planner.fleet.fleet_group``: free transfers, a
     CCER pool; LP) x ``n`` price paths through ``planner.sweep.sweep`` with ``tables="fast"``; two
-    chunks (the first scenario of each planned in full, group-checked and compared with the ledger
-    map), so 1 and 2 workers solve the same chunks and must write the same table. Then the warm
+    chunks (each worker verifies the ledger map once against a full, group-checked plan), so 1 and
+    2 workers solve the same chunks and must write the same table. Then the warm
     engine in this process on the same variants (its cost vectors) and warm HiGHS alone on them."""
     import pandas as pd
 
