@@ -204,7 +204,10 @@ def stochastic_plan(
     group = isinstance(case, GroupCaseSpec)
     if group and method == "ph":
         # intra-group transfers without fees leave first-year decisions degenerate: PH (mpi-sppy,
-        # linearised proximal terms) did not reach a consensus in 500 iterations on a two-plant group
+        # linearised proximal terms) did not reach a consensus in 500 iterations on a two-plant group.
+        # Net transfers as the shared decisions, a quadratic proximal term and a bound-gap stop
+        # agree with the extensive form on the hand cases, but HiGHS's QP did not return on a
+        # generated 3-plant group (docs/sweeps.md, "Group cases"): refused until that is solved
         raise CaseValidationError("<scenarios>", [("method", "progressive hedging takes entity cases; plan a group case with the extensive form (method 'ef')")])
     cases = {v.id: (variant_group_full(case, v) if group else variant_case(case, v)) for v in vs}
     probs = {v.id: float(v.probability) for v in vs}
