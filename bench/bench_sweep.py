@@ -112,9 +112,7 @@ def engine_run(datas) -> tuple[list[float], list[np.ndarray], list[float], objec
 
 def study_one(n: int, workers: list[int], tables_list: tuple[str, ...] = ("plan", "fast")) -> dict:
     from planner.io import parse_case
-    from planner.prepare import prepare
     from planner.sweep import sweep
-    from planner.variants import PricePathSpec, price_path_factors
 
     case = parse_case(lp_case())
     spec = {"include_base": False, "price_paths": {"n": n, "seed": 1, "volatility": 0.281, "fields": ["cea_buy_cny_per_t", "ccer_cny_per_t"]}}
@@ -146,10 +144,16 @@ def study_one(n: int, workers: list[int], tables_list: tuple[str, ...] = ("plan"
                 "verified_maps": st.get("verified_maps"),
                 "paths": st["paths"],
             }
-    # engine and HiGHS alone on the same variants (prepared once, outside the timing)
-    base = prepare(case).data
-    facs = price_path_factors(case.years, PricePathSpec(n=n, seed=1, volatility=0.281))
-    datas = [scaled(base, f) for f in facs]
+    # engine and HiGHS alone on the API's own variants (validated and repriced once, outside the
+    # timing): the same LPs. (Until 2026-11-23, fourth session, these were the base model data with
+    # every price scaled by the path's factor, ``scaled``: other LPs than the API's, whose price
+    # paths move the CEA buy and CCER prices only; HiGHS needed ~0.29 ms on those and ~0.36 ms on
+    # the API's.)
+    from planner.sweep import prepared_variant
+    from planner.variants import as_variants
+
+    state: dict = {}
+    datas = [prepared_variant(case, v, state, inputs=False)[0].data for v in as_variants(case, spec)]
     t0 = time.perf_counter()
     times, costs, objs, ws = engine_run(datas)
     out["engine_total_s"] = time.perf_counter() - t0
