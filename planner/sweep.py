@@ -14,6 +14,7 @@ taken by the warm solver) and the year's positions, trades and costs.
 
 from __future__ import annotations
 
+import gc
 import json
 import logging
 import math
@@ -244,6 +245,11 @@ def solve_chunk(
         if per and n_verified:  # the chunk's share of verifying maps: in its first variant's time
             per[-len(batch)] += time.perf_counter() - t1
         verified += n_verified
+    if _WORKER.get("freeze") and not _WORKER.get("frozen"):
+        # a worker process: what its first chunk built (model, ledger map, base preparation) lives
+        # as long as the worker; frozen, the collector no longer walks it on every full collection
+        gc.freeze()
+        _WORKER["frozen"] = True
     t1 = time.perf_counter()
     frame = _frame(blocks, group)
     if per:  # the chunk's table, shared evenly: part of each scenario's time
@@ -556,11 +562,14 @@ def _alive(pid: int) -> bool:
 
 
 def _watch_parent(pid: int, every_s: float = 1.0) -> None:
-    """Worker initializer: end this worker when the sweep's process ``pid`` is gone. A sweep killed
+    """Worker initializer: end this worker when the sweep's process ``pid`` is gone (and freeze
+    the garbage collector's view of what its first chunk builds: ``solve_chunk``). A sweep killed
     with SIGKILL (or by the OOM killer) cannot stop its workers, which would otherwise finish their
     chunk and then block forever writing the result to a pipe nobody reads (the forkserver, their
     parent, lives on too while they do)."""
     import threading
+
+    _WORKER["freeze"] = True  # see solve_chunk: only in worker processes, never in a caller's session
 
     def watch() -> None:
         while _alive(pid):
