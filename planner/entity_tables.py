@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from planner.plan import Plan, assemble_plan, plan_summary
+from planner.plan import Plan, assemble_plan, plan_tables
 from planner.prepare import PreparedCase
 
 KEY = ("entity", "year")
@@ -247,38 +247,8 @@ def _assemble(lay: _Layout, prep: PreparedCase, results, solve_result) -> Plan:
     from planner.group_tables import _bindings, _macs, _schedules
 
     ann, shadow, lists = lay.annual(prep, results)
-    abatement = results.abatement.copy()
-    if not abatement.empty:
-        years = prep.data.years
-        costs_by = {
-            (m.id, y): m.cost_cny_per_t[i]
-            for e in prep.data.entities
-            for m in e.measures
-            for i, y in enumerate(years)
-        }
-        abatement["cost_cny_per_t"] = [
-            costs_by[(k, y)]
-            for k, y in zip(abatement["measure"].tolist(), abatement["year"].tolist(), strict=True)
-        ]
-        abatement["cost_cny"] = abatement["abate_t"] * abatement["cost_cny_per_t"]
-    summary = plan_summary(prep, ann, float(results.objective_cny), solve_result)
     group = _Group(prep)
-    plan = Plan(
-        annual=ann,
-        abatement=abatement,
-        builds=results.builds,
-        project_years=results.project_years,
-        ccer_lots=results.ccer_lots,
-        costs=results.costs,
-        shadow_prices=shadow,
-        bindings=pd.DataFrame(),
-        assumptions=prep.assumptions,
-        summary=summary,
-        notes=list(prep.notes),
-        warnings=list(prep.warnings),
-        allocation_detail=prep.allocation_detail,
-        allocation_schedule=_schedules(group, ann),
-    )
+    plan = plan_tables(prep, results, ann, shadow, solve_result, lambda ann: _schedules(group, ann))
     plan.mac = _macs(group, plan)
     plan.bindings = _bindings(
         plan, prep.data, {d.id: k for k, d in enumerate(prep.data.entities)}, lists

@@ -91,6 +91,17 @@ def assemble_plan(prep: PreparedCase, results, solve_result, trades: pd.DataFram
     ann = ann.merge(cost_wide.reset_index(), on=["entity", "year"], how="left")
     ann, shadow = annual_derived(ann, results.duals, inp)
 
+    plan = plan_tables(prep, results, ann, shadow, solve_result, lambda ann: _schedule(prep, ann))
+    plan.mac = _mac(prep, plan)
+    plan.bindings = explain_bindings(plan, prep)
+    return plan
+
+
+def plan_tables(prep: PreparedCase, results, ann: pd.DataFrame, shadow: pd.DataFrame, solve_result, schedule) -> Plan:
+    """One entity's plan from its annual table ``ann`` and shadow prices: the abatement rows costed,
+    the summary, the result and preparation tables, ``schedule(ann)`` as the allocation schedule;
+    the MAC table and the binding statements are left to the caller (``assemble_plan`` and
+    ``planner.entity_tables`` build them their own ways)."""
     abatement = results.abatement.copy()
     if not abatement.empty:
         costs_by = {
@@ -99,11 +110,11 @@ def assemble_plan(prep: PreparedCase, results, solve_result, trades: pd.DataFram
             for m in e.measures
             for i, y in enumerate(prep.data.years)
         }
-        abatement["cost_cny_per_t"] = [costs_by[(k, y)] for k, y in zip(abatement.measure, abatement.year, strict=True)]
+        abatement["cost_cny_per_t"] = [
+            costs_by[(k, y)] for k, y in zip(abatement["measure"].tolist(), abatement["year"].tolist(), strict=True)
+        ]
         abatement["cost_cny"] = abatement["abate_t"] * abatement["cost_cny_per_t"]
-
-    summary = plan_summary(prep, ann, float(results.objective_cny), solve_result)
-    plan = Plan(
+    return Plan(
         annual=ann,
         abatement=abatement,
         builds=results.builds,
@@ -113,15 +124,12 @@ def assemble_plan(prep: PreparedCase, results, solve_result, trades: pd.DataFram
         shadow_prices=shadow,
         bindings=pd.DataFrame(),
         assumptions=prep.assumptions,
-        summary=summary,
+        summary=plan_summary(prep, ann, float(results.objective_cny), solve_result),
         notes=list(prep.notes),
         warnings=list(prep.warnings),
         allocation_detail=prep.allocation_detail,
-        allocation_schedule=_schedule(prep, ann),
+        allocation_schedule=schedule(ann),
     )
-    plan.mac = _mac(prep, plan)
-    plan.bindings = explain_bindings(plan, prep)
-    return plan
 
 
 def plan_summary(prep: PreparedCase, ann: pd.DataFrame, npv: float, solve_result) -> dict[str, Any]:
