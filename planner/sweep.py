@@ -168,9 +168,6 @@ def solve_chunk(
     per: list[float] = []
     prep_s: list[float] = []
     batch: list[tuple[int, Variant, Any, float]] = []  # fast variants: (block place, variant, prepared, seconds)
-    verified = 0  # report maps verified by this chunk (fast tables)
-    highs_s: list[float] = []
-    calls_s: list[float] = []  # fast scenarios: time in HiGHS's own calls (new costs, run, solution read)
     for v in chunk:
         t1 = time.perf_counter()
         fast = tables == "fast"
@@ -206,45 +203,11 @@ def solve_chunk(
             blocks.append(_empty_block(v, "error", str(exc)))
             continue
         per.append(time.perf_counter() - t1)
+    highs_s = list(ws.stats.timings.get("solve_s", [])[-len(per) :]) if per else []
+    calls_s: list[float] = []  # fast scenarios: time in HiGHS's own calls (new costs, run, solution read)
+    verified = 0  # report maps verified by this chunk (fast tables)
     if batch:
-        cold = ws.is_cold
-        t1 = time.perf_counter()
-        ws.ready_objective()  # once per model: counted in the first variant's time, not spread
-        model_s = time.perf_counter() - t1
-        t1 = time.perf_counter()
-        n_solved = len(ws.stats.timings.get("solve_s", []))
-        try:
-            solved = ws.solve_fast_many([p for _, _, p, _ in batch])
-        except PlannerError:  # one variant at a time, so that only the failing ones are lost
-            solved = []
-            for _, _, p, _ in batch:
-                try:
-                    solved.append(ws.solve_fast(p))
-                except PlannerError as exc:
-                    solved.append(("", _Failed(), None, None, str(exc)))
-        spent = time.perf_counter() - t1
-        solve_s = ws.stats.timings.get("solve_s", [])[n_solved:]
-        if len(solve_s) != len(batch):  # solved again one at a time: time shared evenly
-            solve_s = [0.0] * len(batch)
-        after = (spent - sum(solve_s)) / len(batch)  # priming and the ledgers, shared evenly
-        for j, ((place, v, prep, pv), (path, res, ent, link, err)) in enumerate(zip(batch, solved, strict=True)):
-            tb = time.perf_counter()
-            paths[path] = paths.get(path, 0) + 1
-            path = "cold" if cold and j == 0 else path
-            if ent is None:
-                blocks[place] = _empty_block(v, str(res.status), err, path)
-            else:
-                blocks[place] = _block(v, ent, link, prep.data, str(res.status), path, float(res.objective))
-                if alone is not None:
-                    _add_pooling(blocks[place], alone, prep)
-            per.append(pv + solve_s[j] + after + (model_s if j == 0 else 0.0) + time.perf_counter() - tb)
-        highs_s = list(ws.stats.timings.get("solve_s", [])[-len(per) :])  # before verifying solves again
-        calls_s = list(ws.stats.timings.get("highs_calls_s", [])[-len(per) :])
-        t1 = time.perf_counter()
-        n_verified = _verify_batch(case, ws, state, batch, solved, blocks, group)
-        if per and n_verified:  # the chunk's share of verifying maps: in its first variant's time
-            per[-len(batch)] += time.perf_counter() - t1
-        verified += n_verified
+        per, highs_s, calls_s, verified = _solve_batch(case, ws, state, batch, blocks, paths, alone, group)
     if _WORKER.get("freeze") and not _WORKER.get("frozen"):
         # a worker process: what its first chunk built (model, ledger map, base preparation) lives
         # as long as the worker; frozen, the collector no longer walks it on every full collection
@@ -263,10 +226,57 @@ def solve_chunk(
         "per_scenario_s": per,
         "variant_s": prep_s,
         "verified": verified,
-        "highs_s": highs_s if batch else (list(ws.stats.timings.get("solve_s", [])[-len(per) :]) if per else []),
+        "highs_s": highs_s,
         "highs_calls_s": calls_s,
     }
     return frame, info
+
+
+def _solve_batch(case, ws, state: dict, batch: list, blocks: list, paths: dict[str, int], alone, group: bool):
+    """Solve a chunk's fast variants together (``WarmSolver.solve_fast_many``; one at a time if that
+    raises, so only the failing ones are lost), fill their row blocks and verify the ledger maps
+    they used (``_verify_batch``). Returns each variant's seconds (its validation, solve, its share
+    of priming and ledgers, its block; the model's gradient and the verification in the first),
+    the HiGHS times (``solve_s``, ``highs_calls_s``) and the number of maps verified."""
+    cold = ws.is_cold
+    t1 = time.perf_counter()
+    ws.ready_objective()  # once per model: counted in the first variant's time, not spread
+    model_s = time.perf_counter() - t1
+    t1 = time.perf_counter()
+    timings = ws.stats.timings
+    n_solved, n_calls = len(timings.get("solve_s", [])), len(timings.get("highs_calls_s", []))
+    try:
+        solved = ws.solve_fast_many([p for _, _, p, _ in batch])
+    except PlannerError:
+        solved = []
+        for _, _, p, _ in batch:
+            try:
+                solved.append(ws.solve_fast(p))
+            except PlannerError as exc:
+                solved.append(("", _Failed(), None, None, str(exc)))
+    spent = time.perf_counter() - t1
+    highs_s = timings.get("solve_s", [])[n_solved:]
+    calls_s = timings.get("highs_calls_s", [])[n_calls:]
+    # solved again one at a time: HiGHS's time shared evenly with the rest
+    solve_s = highs_s if len(highs_s) == len(batch) else [0.0] * len(batch)
+    after = (spent - sum(solve_s)) / len(batch)  # priming and the ledgers, shared evenly
+    per: list[float] = []
+    for j, ((place, v, prep, pv), (path, res, ent, link, err)) in enumerate(zip(batch, solved, strict=True)):
+        tb = time.perf_counter()
+        paths[path] = paths.get(path, 0) + 1
+        path = "cold" if cold and j == 0 else path
+        if ent is None:
+            blocks[place] = _empty_block(v, str(res.status), err, path)
+        else:
+            blocks[place] = _block(v, ent, link, prep.data, str(res.status), path, float(res.objective))
+            if alone is not None:
+                _add_pooling(blocks[place], alone, prep)
+        per.append(pv + solve_s[j] + after + (model_s if j == 0 else 0.0) + time.perf_counter() - tb)
+    t1 = time.perf_counter()
+    verified = _verify_batch(case, ws, state, batch, solved, blocks, group)
+    if verified:  # the chunk's share of verifying maps: in its first variant's time
+        per[0] += time.perf_counter() - t1
+    return per, highs_s[-len(batch) :], calls_s[-len(batch) :], verified
 
 
 def _entity_tables(state: dict):
@@ -536,7 +546,7 @@ def _run_local(case_json, chunks, opts, check, tables, workers, on_done, kind="e
     # (safe with threads in the caller, unlike fork; much quicker to start than spawn)
     ctx = mp.get_context("forkserver")
     ctx.set_forkserver_preload(["planner.sweep", "planner.resolve", "planner.prepare"])
-    with ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_watch_parent,
+    with ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_worker_init,
                              initargs=(os.getpid(),)) as pool:
         pending = {pool.submit(solve_chunk, case_json, ch, opts, check, tables, kind): ch for ch in chunks}
         while pending:
@@ -561,15 +571,20 @@ def _alive(pid: int) -> bool:
         return True
 
 
-def _watch_parent(pid: int, every_s: float = 1.0) -> None:
-    """Worker initializer: end this worker when the sweep's process ``pid`` is gone (and freeze
-    the garbage collector's view of what its first chunk builds: ``solve_chunk``). A sweep killed
-    with SIGKILL (or by the OOM killer) cannot stop its workers, which would otherwise finish their
-    chunk and then block forever writing the result to a pipe nobody reads (the forkserver, their
-    parent, lives on too while they do)."""
-    import threading
+def _worker_init(pid: int) -> None:
+    """Initializer of a local worker process: mark it as one (``solve_chunk`` then freezes the
+    garbage collector's view of what its first chunk built; never in a caller's own process) and
+    watch the sweep's process ``pid`` (``_watch_parent``)."""
+    _WORKER["freeze"] = True
+    _watch_parent(pid)
 
-    _WORKER["freeze"] = True  # see solve_chunk: only in worker processes, never in a caller's session
+
+def _watch_parent(pid: int, every_s: float = 1.0) -> None:
+    """End this worker when the sweep's process ``pid`` is gone. A sweep killed with SIGKILL (or
+    by the OOM killer) cannot stop its workers, which would otherwise finish their chunk and then
+    block forever writing the result to a pipe nobody reads (the forkserver, their parent, lives on
+    too while they do)."""
+    import threading
 
     def watch() -> None:
         while _alive(pid):
