@@ -78,6 +78,11 @@ class _Fails:
         return [m for _, m in sorted(self.items, key=lambda t: t[0])]
 
 
+def _col(ents, name: str, dtype=None) -> np.ndarray:
+    """Field ``name`` of every entity as one array (entity x year for per-year fields)."""
+    return np.array([getattr(d, name) for d in ents], dtype=dtype)
+
+
 def _per_year(ents, name: str, years: int) -> np.ndarray:
     return np.array([list(getattr(d, name)) if getattr(d, name) else [0.0] * years for d in ents], dtype=float)
 
@@ -278,29 +283,29 @@ def check_entities(data: ModelData, plan, *, ns_excludes_transfers: bool = False
                         f.add((k, 5, j, m), f"{e} {y}: CCER lot {lid} used outside its eligible years")
 
     # the ledger, year by year over all entities
-    base_e = np.array([d.emissions_baseline_t for d in ents], dtype=float)
-    alloc_d = np.array([d.allocation_t for d in ents], dtype=float)
-    relief_share = np.array([d.relief_share for d in ents], dtype=float)
-    rta = np.array([d.relief_to_allocation for d in ents], dtype=bool)
+    base_e = _col(ents, "emissions_baseline_t", float)
+    alloc_d = _col(ents, "allocation_t", float)
+    relief_share = _col(ents, "relief_share", float)
+    rta = _col(ents, "relief_to_allocation", bool)
     borrow_share = _per_year(ents, "borrow_share", ny)
     auction_max = _per_year(ents, "auction_max_t", ny)
-    cap_share = np.array([d.ccer_cap_share for d in ents], dtype=float)
-    cap_on_ob = np.array([d.ccer_cap_on_obligation for d in ents], dtype=bool)
-    buy_max = np.array([d.buy_max_t for d in ents], dtype=float)
-    sell_max = np.array([d.sell_max_t for d in ents], dtype=float)
-    ccer_buy_max = np.array([d.ccer_buy_max_t for d in ents], dtype=float)
-    ccer_sell_max = np.array([d.ccer_sell_max_t for d in ents], dtype=float)
+    cap_share = _col(ents, "ccer_cap_share", float)
+    cap_on_ob = _col(ents, "ccer_cap_on_obligation", bool)
+    buy_max = _col(ents, "buy_max_t", float)
+    sell_max = _col(ents, "sell_max_t", float)
+    ccer_buy_max = _col(ents, "ccer_buy_max_t", float)
+    ccer_sell_max = _col(ents, "ccer_sell_max_t", float)
     old = np.array([[bool(d.ccer_buy_old and d.ccer_buy_old[i]) for i in range(ny)] for d in ents], dtype=bool)
     limited = np.array([[r.limited for r in d.carry_rules] for d in ents], dtype=bool)
     floor = np.array([[r.floor_t for r in d.carry_rules] for d in ents], dtype=float)
     mult = np.array([[r.multiplier for r in d.carry_rules] for d in ents], dtype=float)
     thr = np.array([[r.threshold_t for r in d.carry_rules] for d in ents], dtype=float)
-    src = np.array([d.borrow_source_index for d in ents])
-    expiry = np.array([d.ccer_old_expiry_index for d in ents])
-    min_gap = np.array([d.borrow_min_gap_share for d in ents], dtype=float)
-    deducted = np.array([d.shortfall_deducted_next_year for d in ents], dtype=bool)
-    allowed = np.array([d.shortfall_allowed for d in ents], dtype=bool)
-    auc_ns = np.array([d.auction_in_net_sales for d in ents], dtype=bool)
+    src = _col(ents, "borrow_source_index")
+    expiry = _col(ents, "ccer_old_expiry_index")
+    min_gap = _col(ents, "borrow_min_gap_share", float)
+    deducted = _col(ents, "shortfall_deducted_next_year", bool)
+    allowed = _col(ents, "shortfall_allowed", bool)
+    auc_ns = _col(ents, "auction_in_net_sales", bool)
     total_borrow = np.array([_series_sum(A["borrow_t"][k]) for k in range(nk)])
     tl = _tol(scale)
     # the ledger over all entities x years at once; the stocks carried between years are the
@@ -316,8 +321,8 @@ def check_entities(data: ModelData, plan, *, ns_excludes_transfers: bool = False
     carry_prev = prev("carry_t", [d.opening_cea_t for d in ents])
     ccer_prev = prev("ccer_hold_t", [d.opening_ccer_t for d in ents])
     short_prev = prev("shortfall_t", np.zeros(nk))
-    ns = np.array([d.opening_net_sales_t for d in ents], dtype=float)
-    ccer_new = np.array([d.opening_ccer_t for d in ents], dtype=float)
+    ns = _col(ents, "opening_net_sales_t", float)
+    ccer_new = _col(ents, "opening_ccer_t", float)
     ns_y, ccer_new_y = np.empty((nk, ny)), np.empty((nk, ny))
     for i in range(ny):
         ccer_new = np.where(old[:, i], ccer_new, ccer_new + A["ccer_buy_t"][:, i])
@@ -418,14 +423,14 @@ def check_costs(data: ModelData, plan, objective: float | None, A: dict[str, np.
         price = np.array([mdata[(ids[k], m)].cost_cny_per_t[i] for k, m, i in zip(ak, ab["measure"].tolist(), ai, strict=True)], dtype=float)
         np.add.at(want["abatement"], (ak, ai), price * ab["abate_t"].to_numpy(dtype=float))
     buy_t, sell_t = (A["market_buy_t"], A["market_sell_t"]) if settle else (A["buy_t"], A["sell_t"])
-    pb = np.array([d.price_buy_cny_per_t for d in ents], dtype=float)
+    pb = _col(ents, "price_buy_cny_per_t", float)
     pauc = _per_year(ents, "price_auction_cny_per_t", ny)
-    fee = np.array([d.fee_cea_cny_per_t for d in ents], dtype=float)
-    fee_c = np.array([d.fee_ccer_cny_per_t for d in ents], dtype=float)
-    pc = np.array([d.price_ccer_buy_cny_per_t for d in ents], dtype=float)
-    pen = np.array([d.penalty_cny_per_t for d in ents], dtype=float)
-    ps = np.array([d.price_sell_cny_per_t for d in ents], dtype=float)
-    psc = np.array([d.price_ccer_sell_cny_per_t for d in ents], dtype=float)
+    fee = _col(ents, "fee_cea_cny_per_t", float)
+    fee_c = _col(ents, "fee_ccer_cny_per_t", float)
+    pc = _col(ents, "price_ccer_buy_cny_per_t", float)
+    pen = _col(ents, "penalty_cny_per_t", float)
+    ps = _col(ents, "price_sell_cny_per_t", float)
+    psc = _col(ents, "price_ccer_sell_cny_per_t", float)
     want["purchase"] = pb * buy_t + pauc * A["auction_buy_t"]
     want["fees"] = fee * (A["buy_t"] + A["sell_t"]) + fee_c * (A["ccer_buy_t"] + A["ccer_sell_t"])
     want["ccer"] = pc * A["ccer_buy_t"]
@@ -440,11 +445,11 @@ def check_costs(data: ModelData, plan, objective: float | None, A: dict[str, np.
             want["capex"][k] += np.asarray(o.capex_cny, dtype=float)
             want["opex"][k] += np.asarray(o.opex_cny, dtype=float)
     last = ny - 1
-    ded = np.array([d.shortfall_deducted_next_year for d in ents], dtype=bool)
-    tded = np.array([d.terminal_deduction_cny_per_t for d in ents], dtype=float)
+    ded = _col(ents, "shortfall_deducted_next_year", bool)
+    tded = _col(ents, "terminal_deduction_cny_per_t", float)
     want["penalty"][:, last] = np.where(ded, want["penalty"][:, last] + tded * A["shortfall_t"][:, last], want["penalty"][:, last])
-    value = (np.array([d.terminal_cea_value_cny_per_t for d in ents]) * A["carry_t"][:, last]
-             + np.array([d.terminal_ccer_value_cny_per_t for d in ents]) * A["ccer_hold_t"][:, last])
+    value = (_col(ents, "terminal_cea_value_cny_per_t") * A["carry_t"][:, last]
+             + _col(ents, "terminal_ccer_value_cny_per_t") * A["ccer_hold_t"][:, last])
     lots = plan.ccer_lots
     lots_by = _lot_groups(lots) if not lots.empty and "entity" in lots.columns else {}
     for k, d in enumerate(ents):
@@ -454,7 +459,7 @@ def check_costs(data: ModelData, plan, objective: float | None, A: dict[str, np.
         for lot in d.ccer_lots:
             used = _series_sum(lk[lot.id][1]) if lot.id in lk else 0.0
             value[k] += lot.terminal_value_cny_per_t * (lot.quantity_t - used)
-    src = np.array([d.borrow_source_index for d in ents])
+    src = _col(ents, "borrow_source_index")
     owed = np.array([d.borrow_terminal_cny_per_t * _series_sum(A["borrow_t"][k]) if src[k] < 0 else 0.0
                      for k, d in enumerate(ents)])
     want["terminal"][:, last] = owed - value
