@@ -27,9 +27,6 @@ integer projects).
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import platform
 import statistics
 import sys
 import time
@@ -40,7 +37,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.bench_sweep import highs_alone, lp_case  # noqa: E402
+from bench.bench_sweep import highs_alone, loadavg, lp_case, machine, write_result  # noqa: E402
 
 
 def med(xs) -> float:
@@ -136,22 +133,9 @@ def main() -> None:
     ap.add_argument("--cases", default="lp,coal")
     ap.add_argument("--out", type=Path, default=ROOT / "bench" / "out" / "plan_tables.json")
     args = ap.parse_args()
-    import highspy
-    import pandas
-    import pyomo
-
-    versions = {"highspy": highspy.Highs().version(), "pyomo": pyomo.version.version, "pandas": pandas.__version__,
-                "numpy": np.__version__}
-    with open("/proc/loadavg") as fh:
-        before = fh.read().split()[:3]
+    before = loadavg()
     res = [study(c, args.n) for c in args.cases.split(",")]
-    with open("/proc/loadavg") as fh:
-        after = fh.read().split()[:3]
-    result = {"machine": {"nproc": os.cpu_count(), "python": platform.python_version(), "loadavg_before": before,
-                          "loadavg_after": after, "versions": versions}, "studies": res}
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=2) + "\n")
-    print(json.dumps(result, indent=2))
+    write_result(args.out, {"machine": machine(before), "studies": res})
 
 
 if __name__ == "__main__":

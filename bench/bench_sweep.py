@@ -309,30 +309,36 @@ def main() -> None:
     ap.add_argument("--tables", default="plan,fast", help="one-entity study: comma list of plan, fast")
     ap.add_argument("--out", type=Path, default=ROOT / "bench" / "out" / "sweep.json")
     args = ap.parse_args()
+    load_before = loadavg()
+    studies = set(args.studies.split(","))
+    workers = [int(w) for w in args.workers.split(",")]
+    one = study_one(args.n1, workers, tuple(args.tables.split(","))) if "one" in studies else None
+    grp = study_group(args.ne, args.n100) if "group" in studies else None
+    gapi = study_group_api(args.ne, args.n100, workers) if "group_api" in studies else None
+    write_result(args.out, {"machine": machine(load_before), "one_entity": one, "group": grp, "group_api": gapi})
+
+
+def loadavg() -> list[str]:
+    with open("/proc/loadavg") as fh:
+        return fh.read().split()[:3]
+
+
+def machine(load_before: list[str]) -> dict:
+    """CPU count, Python, the load average before the studies and now, and the library versions."""
     import highspy
     import pandas
     import pyomo
 
     versions = {"highspy": highspy.Highs().version(), "pyomo": pyomo.version.version, "pandas": pandas.__version__,
                 "numpy": np.__version__}
-    with open("/proc/loadavg") as fh:
-        load_before = fh.read().split()[:3]
-    studies = set(args.studies.split(","))
-    workers = [int(w) for w in args.workers.split(",")]
-    one = study_one(args.n1, workers, tuple(args.tables.split(","))) if "one" in studies else None
-    grp = study_group(args.ne, args.n100) if "group" in studies else None
-    gapi = study_group_api(args.ne, args.n100, workers) if "group_api" in studies else None
-    with open("/proc/loadavg") as fh:
-        load_after = fh.read().split()[:3]
-    result = {
-        "machine": {"nproc": os.cpu_count(), "python": platform.python_version(), "loadavg_before": load_before,
-                    "loadavg_after": load_after, "versions": versions},
-        "one_entity": one,
-        "group": grp,
-        "group_api": gapi,
-    }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=2) + "\n")
+    return {"nproc": os.cpu_count(), "python": platform.python_version(), "loadavg_before": load_before,
+            "loadavg_after": loadavg(), "versions": versions}
+
+
+def write_result(out: Path, result: dict) -> None:
+    """The JSON written to ``out`` and printed."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=2) + "\n")
     print(json.dumps(result, indent=2))
 
 
