@@ -78,6 +78,14 @@ class _Fails:
         return [m for _, m in sorted(self.items, key=lambda t: t[0])]
 
 
+def _axes(data: ModelData):
+    """The entities, their ids and places, the years and their places (the two axes of the checks)."""
+    ents = list(data.entities)
+    ids = [d.id for d in ents]
+    years = list(data.years)
+    return ents, ids, {e: k for k, e in enumerate(ids)}, years, {y: i for i, y in enumerate(years)}
+
+
 def _col(ents, name: str, dtype=None) -> np.ndarray:
     """Field ``name`` of every entity as one array (entity x year for per-year fields)."""
     return np.array([getattr(d, name) for d in ents], dtype=dtype)
@@ -180,12 +188,8 @@ def check_entities(data: ModelData, plan, *, ns_excludes_transfers: bool = False
     """``planner.check._check_entity`` for every entity (and the missing-years message); returns the
     failures and the entity x year annual values of the group checks."""
     f = _Fails()
-    ents = list(data.entities)
-    ids = [d.id for d in ents]
-    pos = {e: k for k, e in enumerate(ids)}
-    years = list(data.years)
-    ny, nk = len(years), len(ents)
-    ypos = {y: i for i, y in enumerate(years)}
+    ents, ids, pos, years, ypos = _axes(data)
+    nk, ny = len(ents), len(years)
     ann = plan.annual
     A, missing = _annual_arrays(ann, ids, years)
     active = ~missing
@@ -407,12 +411,8 @@ def check_costs(data: ModelData, plan, objective: float | None, A: dict[str, np.
     f = _Fails()
     g = data.group
     settle = g is not None and g.transfers != "none"
-    ents = list(data.entities)
-    ids = [d.id for d in ents]
-    pos = {e: k for k, e in enumerate(ids)}
-    years = list(data.years)
+    ents, ids, pos, years, ypos = _axes(data)
     nk, ny = len(ents), len(years)
-    ypos = {y: i for i, y in enumerate(years)}
     comps = COMPONENTS + (["transfer"] if settle else [])
     want = {c: np.zeros((nk, ny)) for c in comps}
     ab = plan.abatement
