@@ -424,6 +424,10 @@ def _columns(group: bool) -> list[str]:
     return cols + (list(LINK_COLUMNS) + list(GROUP_COLUMNS) if group else [])
 
 
+_OVERRIDES_JSON = json.JSONEncoder(sort_keys=True, default=str)
+"""``json.dumps(overrides, sort_keys=True, default=str)``, its encoder made once (not per scenario)."""
+
+
 def _head(v: Variant, status: str, error: str | None, path: str, npv: float, nominal: float) -> dict[str, Any]:
     return {
         "scenario": v.id,
@@ -431,7 +435,7 @@ def _head(v: Variant, status: str, error: str | None, path: str, npv: float, nom
         "probability": v.probability if v.probability is not None else math.nan,
         "status": status,
         "error": error or "",
-        "overrides": json.dumps(v.overrides, sort_keys=True, default=str),
+        "overrides": _OVERRIDES_JSON.encode(v.overrides),
         "solver_path": path,
         "npv_cost_cny": npv,
         "nominal_cost_cny": nominal,
@@ -489,10 +493,14 @@ def _frame(blocks: list[dict[str, Any]], group: bool) -> pd.DataFrame:
     sizes = [b["_n"] for b in blocks]
     total = sum(sizes)
     data: dict[str, Any] = {}
+    per_block = np.repeat(np.arange(len(blocks)), sizes)
     for c in cols:
         if c in HEAD_COLUMNS or c in GROUP_HEAD:
             vals = [b["_head"].get(c, math.nan) for b in blocks]
-            data[c] = np.repeat(np.asarray(vals, dtype=object if c in _TEXT else float), sizes)
+            if c in _TEXT:  # one text per scenario: converted once, then repeated
+                data[c] = _text(np.asarray(vals, dtype=object)).take(per_block)
+            else:
+                data[c] = np.repeat(np.asarray(vals, dtype=float), sizes)
         else:
             text = c in _TEXT
             kind = object if text else (np.int64 if c == "year" else float)
@@ -501,9 +509,16 @@ def _frame(blocks: list[dict[str, Any]], group: bool) -> pd.DataFrame:
                      for b, k in zip(blocks, sizes, strict=True)]
             # one conversion per column (not per scenario); "same_kind" keeps numbers from turning into text
             data[c] = np.concatenate(parts, dtype=kind, casting="unsafe" if text else "same_kind") if parts else np.empty(0, dtype=kind)
-    for c in _TEXT & set(cols):  # text columns as pandas' str dtype, as ``Series.astype(str)`` makes them
-        data[c] = pd.array(data[c].astype(str), dtype="str")
+            if text:  # few distinct texts (entity ids, levels): each converted once
+                seen: dict[Any, int] = {}
+                codes = np.fromiter((seen.setdefault(x, len(seen)) for x in data[c]), dtype=np.intp, count=total)
+                data[c] = _text(np.asarray(list(seen), dtype=object)).take(codes)
     return pd.DataFrame(data, index=pd.RangeIndex(total))
+
+
+def _text(values: np.ndarray):
+    """Texts as pandas' str dtype, as ``Series.astype(str)`` makes them."""
+    return pd.array(values.astype(str), dtype="str")
 
 
 # ---------------------------------------------------------------------------------------- runners

@@ -57,3 +57,66 @@ def test_default_chunks_hold_about_a_second_of_work_and_leave_room_for_four_work
     assert _default_chunk(20000, "plan") == 200  # 30 s of plan tables at 0.15 s
     assert _default_chunk(100, "fast", entities=100) == 10  # 0.1 s per scenario: 1 s
     assert _default_chunk(3, "fast") == 2 and _default_chunk(1, "plan") == 2
+
+
+def _frame_reference(blocks: list[dict], group: bool) -> pd.DataFrame:
+    """The reference tidy frame: every row built alone, each text column converted as a whole."""
+    import math
+
+    import numpy as np
+
+    from planner.sweep import _TEXT, _columns
+
+    rows = []
+    for b in blocks:
+        for k in range(b["_n"]):
+            row = {}
+            for c in _columns(group):
+                if c in b["_head"] or c in ("scenario", "kind", "probability", "status", "error", "overrides",
+                                            "solver_path", "npv_cost_cny", "nominal_cost_cny"):
+                    row[c] = b["_head"].get(c, math.nan)
+                else:
+                    row[c] = b[c][k] if c in b else ("" if c in _TEXT else math.nan)
+            rows.append(row)
+    out = {}
+    for c in _columns(group):
+        vals = [r[c] for r in rows]
+        if c in _TEXT:
+            out[c] = pd.array(np.asarray(vals, dtype=object).astype(str), dtype="str")
+        else:
+            out[c] = np.asarray(vals, dtype=np.int64 if c == "year" else float)
+    return pd.DataFrame(out, index=pd.RangeIndex(len(rows)))
+
+
+def test_chunk_frame_equals_a_row_by_row_frame():
+    """``_frame`` (each text converted once and repeated; numbers concatenated per column) equals a
+    frame built row by row, values and dtypes: scenarios with rows, invalid ones (one empty row),
+    texts with quotes and non-ASCII characters, entity ids repeated across scenarios, no scenarios."""
+    import math
+
+    import numpy as np
+
+    from planner.sweep import GROUP_HEAD, HEAD_COLUMNS, _columns, _frame
+
+    rng = random.Random(3)
+    for group in (False, True):
+        cols = [c for c in _columns(group) if c not in HEAD_COLUMNS and c not in GROUP_HEAD]
+        for _trial in range(30):
+            blocks = []
+            for i in range(rng.randint(0, 12)):
+                head = {"scenario": f"s{i}", "kind": rng.choice(["grid", "price_path"]),
+                        "probability": rng.choice([math.nan, 0.25]), "status": rng.choice(["optimal", "invalid"]),
+                        "error": rng.choice(["", 'bad "x" – ü']), "overrides": '{"a": 1}',
+                        "solver_path": rng.choice(["", "cold", "objective_only"]),
+                        "npv_cost_cny": rng.random(), "nominal_cost_cny": rng.random()}
+                n = rng.randint(1, 5)
+                b = {"_head": head, "_n": n}
+                for c in cols:
+                    if c in ("entity", "level"):
+                        b[c] = np.asarray([rng.choice(["E1", "电厂", "(group)"]) for _ in range(n)], dtype=object)
+                    elif c == "year":
+                        b[c] = np.asarray([rng.randint(2025, 2030) for _ in range(n)], dtype=np.int64)
+                    elif rng.random() < 0.8:
+                        b[c] = np.asarray([rng.random() for _ in range(n)])
+                blocks.append(b)
+            pd.testing.assert_frame_equal(_frame(blocks, group), _frame_reference(blocks, group), check_exact=True)
