@@ -24,13 +24,12 @@ settings) takes the full path: schema validation and ``prepare``.
 
 from __future__ import annotations
 
-from dataclasses import replace
 from functools import lru_cache
 from typing import Any
 
 from pydantic import ValidationError
 
-from models.data import EntityData
+from models.data import EntityData, evolve
 from planner.errors import CaseValidationError
 from planner.prepare import PreparedCase, _arbitrage_warnings, _arbitrage_warnings_shared
 from planner.resolve import OBJECTIVE_TUPLES
@@ -126,7 +125,7 @@ def reprice_entity(base: PreparedCase, case: CaseSpec, *, inputs: bool = True) -
     penalty = [multiple * (market[y].penalty_reference_cny_per_t or market[y].cea_buy_cny_per_t) for y in years]
     fin = case.finance
     term_cea = sell[-1] if fin.terminal_value == "sell_price" else e0.terminal_cea_value_cny_per_t
-    e = replace(
+    e = evolve(  # prices only, one per year as before: ``replace`` would re-run the checks
         e0,
         price_buy_cny_per_t=tuple(buy),
         price_sell_cny_per_t=tuple(sell),
@@ -139,7 +138,7 @@ def reprice_entity(base: PreparedCase, case: CaseSpec, *, inputs: bool = True) -
         borrow_terminal_cny_per_t=buy[-1],
         price_auction_cny_per_t=tuple(b * (1 - 0.0) for b in buy),  # no auction discount without a cap
     )
-    data = replace(base.data, entities=(e,))
+    data = evolve(base.data, entities=(e,))
     df = list(base.data.discount_factor)
     rules = list(e0.carry_rules)
 
@@ -163,13 +162,13 @@ def reprice_entity(base: PreparedCase, case: CaseSpec, *, inputs: bool = True) -
         table["ccer_fee_cny_per_t"] = list(e.fee_ccer_cny_per_t)
         table["penalty_cny_per_t"] = penalty
     # without the inputs table (a fast sweep's ledger) the warnings are worked out when first read
-    return replace(base, case=case, data=data, inputs=table, warnings=warnings() if inputs else warnings,
-                   notes=list(base.notes))
+    return evolve(base, case=case, data=data, inputs=table, warnings=warnings() if inputs else warnings,
+                  notes=list(base.notes))
 
 
 def _with_prices(target: EntityData, source: EntityData, *, pool: bool) -> EntityData:
     fields = [f for f in ENTITY_PRICE_FIELDS if not (pool and f in POOLED)]
-    return replace(target, **{f: getattr(source, f) for f in fields})
+    return evolve(target, **{f: getattr(source, f) for f in fields})
 
 
 def reprice_group(base, spec, changed: dict[str, CaseSpec], *, inputs: bool = True):
@@ -206,8 +205,9 @@ def reprice_group(base, spec, changed: dict[str, CaseSpec], *, inputs: bool = Tr
         prow = {r.year: r for r in pool.rows}
         upd["pool_price_cny_per_t"] = tuple(prow[y].ccer_cny_per_t for y in years)
         upd["pool_fee_cny_per_t"] = tuple(prow[y].fee_cny_per_t for y in years)
-    data = replace(base.data, entities=tuple(gents), group=replace(links, **upd))
-    standalone = replace(base.standalone, entities=tuple(alone))
+    # prices only, one per year as before (``evolve``: without re-running the data checks)
+    data = evolve(base.data, entities=tuple(gents), group=evolve(links, **upd))
+    standalone = evolve(base.standalone, entities=tuple(alone))
     warnings = [f"{p.case.entity.id}: {w}" for p in preps for w in p.warnings]
-    return replace(base, spec=spec, data=data, entities=tuple(preps), standalone=standalone,
-                   warnings=warnings, notes=list(base.notes))
+    return evolve(base, spec=spec, data=data, entities=tuple(preps), standalone=standalone,
+                  warnings=warnings, notes=list(base.notes))

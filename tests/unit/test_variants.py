@@ -84,3 +84,31 @@ def test_history_volatility_is_the_number_in_the_example_sweep():
     v = price_volatility(HISTORY)
     assert v["volatility"] == pytest.approx(0.281, abs=5e-4)
     assert (v["first_date"], v["days"]) == ("2021-07-16", 1229)
+
+
+def test_evolve_equals_dataclass_replace():
+    """``models.data.evolve`` (a copy without re-running ``__init__``) gives what ``dataclasses.replace``
+    gives, for plain fields and fields behind a property (``PreparedCase``'s built on first use,
+    also when given as a function), and refuses a field the class does not have."""
+    import dataclasses
+
+    import pytest
+
+    from models.data import evolve
+    from planner.io import parse_case
+    from planner.prepare import prepare
+    from tests.solver.helpers import case_dict
+
+    prep = prepare(parse_case(case_dict()))
+    e = prep.data.entities[0]
+    new = tuple(2.0 * p for p in e.price_buy_cny_per_t)
+    a, b = evolve(e, price_buy_cny_per_t=new), dataclasses.replace(e, price_buy_cny_per_t=new)
+    assert a == b and a.price_buy_cny_per_t == new and e.price_buy_cny_per_t != new
+    d1, d2 = evolve(prep.data, entities=(a,)), dataclasses.replace(prep.data, entities=(b,))
+    assert d1 == d2
+    p1 = evolve(prep, data=d1, warnings=lambda: ["w"], inputs=None)
+    p2 = dataclasses.replace(prep, data=d2, warnings=lambda: ["w"], inputs=None)
+    assert p1.data == p2.data and p1.warnings == p2.warnings == ["w"] and p1.inputs is None and p2.inputs is None
+    assert prep.inputs is not None and prep.warnings != ["w"]  # the original is untouched
+    with pytest.raises(TypeError, match="no field 'nope'"):
+        evolve(e, nope=1)
