@@ -289,6 +289,20 @@ def _affine_eval(expr, pidx: dict[int, int], ps: list | None = None) -> tuple[fl
     return c0, grads
 
 
+def _steps(terms: tuple[np.ndarray, ...]) -> list[tuple[np.ndarray, ...]]:
+    """Terms (value index first, then their other arrays) as steps: step k holds the k-th term of
+    each value, in term order, so that no value is added to twice in one step."""
+    rows = terms[0]
+    if not len(rows):
+        return []
+    order = np.argsort(rows, kind="stable")
+    r = rows[order]
+    first = np.flatnonzero(np.r_[True, r[1:] != r[:-1]])
+    rank = np.empty(len(r), dtype=np.int64)
+    rank[order] = np.arange(len(r)) - np.repeat(first, np.diff(np.r_[first, len(r)]))
+    return [tuple(t[rank == k] for t in terms) for k in range(int(rank.max()) + 1)]
+
+
 class _InfoView:
     """The HiGHS info fields a run's outcome needs, read one by one (``getInfoValue``) rather than
     copying the whole info record (``getInfo``) on every warm re-solve."""
@@ -595,15 +609,21 @@ class WarmSolver:
         default the current model's): row ``s`` of the result from ``xs[s]`` and ``thetas[s]``,
         each value summed in the same order as for one solution."""
         rep = rep if rep is not None else self._report_map()
-        vals = np.repeat(rep["b0"][None, :], len(xs), axis=0)
-        every = slice(None)
-        r, j, a = rep["lin"]
-        np.add.at(vals, (every, r), a * xs[:, j])
-        r, j, i, g = rep["bil"]
-        np.add.at(vals, (every, r), g * thetas[:, i] * xs[:, j])
-        r, i, g = rep["const"]
-        np.add.at(vals, (every, r), g * thetas[:, i])
-        return rep["keys"], vals
+        # one row per value, one column per solution: each step below gathers whole rows
+        vals = np.repeat(rep["b0"][:, None], len(xs), axis=1)
+        xt, tt = np.ascontiguousarray(xs.T), np.ascontiguousarray(thetas.T)
+        steps = rep.get("steps")
+        if steps is None:
+            steps = rep["steps"] = {k: _steps(rep[k]) for k in ("lin", "bil", "const")}
+        # each value's terms in their order (linear, bilinear, constant), the k-th of every value
+        # at once: the same sums, term by term, as ``np.add.at`` over the terms
+        for r, j, a in steps["lin"]:
+            vals[r] += a[:, None] * xt[j]
+        for r, j, i, g in steps["bil"]:
+            vals[r] += g[:, None] * tt[i] * xt[j]
+        for r, i, g in steps["const"]:
+            vals[r] += g[:, None] * tt[i]
+        return rep["keys"], vals.T
 
     def _sync_params(self) -> None:
         """Give the Pyomo parameters the current values (before reading the model)."""

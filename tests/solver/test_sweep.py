@@ -306,3 +306,39 @@ def test_a_fast_variant_that_fails_costs_only_its_own_row(monkeypatch):
     st = dict(zip(res.scenarios["scenario"], res.scenarios["status"], strict=True))
     assert st == {"v00000": "optimal", "v00001": "optimal", "v00002": "error", "v00003": "optimal"}
     assert "ledger map broken" in res.scenarios.set_index("scenario").loc["v00002", "error"]
+
+
+def test_ledger_map_sums_each_value_term_by_term_like_add_at():
+    """``WarmSolver._report_values_many`` adds each ledger value's terms step by step (the k-th term
+    of every value at once): bit for bit the sums ``np.add.at`` makes one term at a time, for one
+    solution or many, on an entity model and a group model (random solutions and prices, so that
+    every term matters)."""
+    import numpy as np
+
+    from planner.fleet import fleet_group
+    from planner.group_prepare import prepare_group
+
+    def add_at(rep, xs, thetas):  # the reference: one term after the other
+        vals = np.repeat(rep["b0"][None, :], len(xs), axis=0)
+        every = slice(None)
+        r, j, a = rep["lin"]
+        np.add.at(vals, (every, r), a * xs[:, j])
+        r, j, i, g = rep["bil"]
+        np.add.at(vals, (every, r), g * thetas[:, i] * xs[:, j])
+        r, i, g = rep["const"]
+        np.add.at(vals, (every, r), g * thetas[:, i])
+        return vals
+
+    rng = np.random.default_rng(0)
+    for data in (prepare(parse_case(_generated_base())).data,
+                 prepare_group(fleet_group(6, seed=5, binaries=False, value_of_pooling=False)).data):
+        ws = WarmSolver()
+        ws.prime(data)
+        ws._run()
+        rep = ws._report_map()
+        assert len(rep["lin"][0]) > len(rep["b0"])  # values with several terms
+        for n in (1, 2, 17):
+            xs = rng.normal(size=(n, len(ws._solution[0]))) * 1e5
+            thetas = rng.normal(size=(n, len(ws._current_theta()))) * 100
+            _, vals = ws._report_values_many(xs, thetas, rep)
+            assert np.array_equal(vals, add_at(rep, xs, thetas)), n
