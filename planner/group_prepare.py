@@ -45,6 +45,7 @@ class PreparedGroup:
 
 
 PreparedGroup.assumptions = _built_on_first_use("assumptions")  # type: ignore[method-assign, assignment]
+PreparedGroup.warnings = _built_on_first_use("warnings")  # type: ignore[method-assign, assignment]
 
 
 def discount_factors(spec: GroupCaseSpec) -> tuple[float, ...]:

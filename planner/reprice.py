@@ -82,10 +82,14 @@ def _problems(exc: ValidationError, where: str) -> list[tuple[str, str]]:
     return out
 
 
-def set_market_prices(case: CaseSpec, changes: dict[tuple[int, str], Any]) -> CaseSpec:
+def set_market_prices(case: CaseSpec, changes: dict[tuple[int, str], Any], *, validated: bool = False) -> CaseSpec:
     """``case`` with market prices changed, each changed row validated again by ``MarketRow``.
 
-    Raises ``CaseValidationError`` naming the row (as a full validation does) and the field."""
+    Raises ``CaseValidationError`` naming the row (as a full validation does) and the field.
+    ``validated=True``: these very changes of this very case passed this validation before (a sweep
+    validates every variant in its own process before a worker plans it): a row whose new values
+    are all ``float`` is then copied with them (``model_copy``; validating floats into float fields
+    returns the same values, so the same row), any other row is validated again."""
     by_year: dict[int, dict[str, Any]] = {}
     for (y, f), v in changes.items():
         by_year.setdefault(y, {})[f] = v
@@ -98,6 +102,9 @@ def set_market_prices(case: CaseSpec, changes: dict[tuple[int, str], Any]) -> Ca
             problems.append((f"market.{y}", f"no row for year {y}"))
             continue
         i = index[y]
+        if validated and all(type(x) is float for x in upd.values()):
+            rows[i] = rows[i].model_copy(update=upd)
+            continue
         raw = {**rows[i].__dict__, **upd}  # the row's fields (its model_dump, without serialising)
         try:
             rows[i] = MarketRow.model_validate(raw)
@@ -208,6 +215,8 @@ def reprice_group(base, spec, changed: dict[str, CaseSpec], *, inputs: bool = Tr
     # prices only, one per year as before (``evolve``: without re-running the data checks)
     data = evolve(base.data, entities=tuple(gents), group=evolve(links, **upd))
     standalone = evolve(base.standalone, entities=tuple(alone))
-    warnings = [f"{p.case.entity.id}: {w}" for p in preps for w in p.warnings]
+    def warnings() -> list[str]:
+        return [f"{p.case.entity.id}: {w}" for p in preps for w in p.warnings]
+
     return evolve(base, spec=spec, data=data, entities=tuple(preps), standalone=standalone,
-                  warnings=warnings, notes=list(base.notes))
+                  warnings=warnings() if inputs else warnings, notes=list(base.notes))

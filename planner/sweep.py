@@ -109,17 +109,19 @@ def _solver(case_json: str, opts: SolveOptions, check: bool, kind: str = "entity
     return st[1], st[2], st[3]
 
 
-def prepared_variant(case: Any, v: Variant, state: dict | None = None, *, inputs: bool = True):
+def prepared_variant(case: Any, v: Variant, state: dict | None = None, *, inputs: bool = True,
+                     validated: bool = False):
     """The variant validated (``planner.variants.apply_variant``) and prepared: price-only variants
     are repriced from the base case's preparation (``planner.reprice``), others prepared in full.
     ``inputs=False``: a repriced variant keeps no inputs table (``None``; for the fast ledger only).
+    ``validated=True``: the sweep validated ``v`` before (see ``apply_variant``).
     Returns (prepared case or group, "reprice" | "prepare")."""
     from planner.prepare import prepare
     from planner.reprice import can_reprice, reprice_entity, reprice_group
     from planner.variants import apply_variant, is_group
 
     state = state if state is not None else {}
-    app = apply_variant(case, v)
+    app = apply_variant(case, v, validated=validated)
     group = is_group(case)
     if app.reprice:
         if "base" not in state:
@@ -146,7 +148,7 @@ def prepared_variant(case: Any, v: Variant, state: dict | None = None, *, inputs
 
 def solve_chunk(
     case_json: str, chunk: list[Variant], opts: SolveOptions, check: bool = True, tables: str = "plan",
-    kind: str = "entity",
+    kind: str = "entity", validated: bool = False,
 ) -> tuple[pd.DataFrame, dict]:
     """Plan a chunk of variants in this process (worker entry point of every backend).
 
@@ -156,6 +158,9 @@ def solve_chunk(
     tables, checker) and the map's ledger of that solution must equal the plan's; rows whose map
     fails that say "error". The rows do not depend on which chunk verified the map.
     ``kind``: "entity" or "group" (``case_json`` is a ``CaseSpec`` or a ``GroupCaseSpec``).
+    ``validated``: every variant of the chunk passed ``validate_variants`` on this case in the
+    sweep's process (``sweep`` does that before any chunk): market rows given floats are then not
+    validated a second time here (``planner.variants.apply_variant``).
     """
     case, ws, state = _solver(case_json, opts, check, kind)
     ws.cold_start()  # repeatable: the chunk's results do not depend on what this worker solved before
@@ -173,7 +178,7 @@ def solve_chunk(
         fast = tables == "fast"
         try:
             # fast scenarios read prices from the model data: no inputs table is needed
-            prep, how = prepared_variant(case, v, state, inputs=not fast)
+            prep, how = prepared_variant(case, v, state, inputs=not fast, validated=validated)
             preps[how] = preps.get(how, 0) + 1
             prep_s.append(time.perf_counter() - t1)
         except CaseValidationError as exc:
@@ -342,7 +347,7 @@ def _verify_batch(case, ws, state: dict, batch: list, solved: list, blocks: list
         if any(r is ws._report_map() for r in seen):
             continue
         try:
-            full, _how = prepared_variant(case, v, state)  # with the inputs table: planned in full
+            full, _how = prepared_variant(case, v, state)  # validated again, with the inputs table: planned in full
             _verify_fast(ws, full, group, v.id)
         except PlannerError as exc:
             for j in ok:
@@ -552,7 +557,7 @@ def _default_chunk(n: int, tables: str = "plan", entities: int = 1) -> int:
 def _run_local(case_json, chunks, opts, check, tables, workers, on_done, kind="entity") -> None:
     if workers <= 0:
         for ch in chunks:
-            on_done(ch, *solve_chunk(case_json, ch, opts, check, tables, kind))
+            on_done(ch, *solve_chunk(case_json, ch, opts, check, tables, kind, True))
         return
     import multiprocessing as mp
     from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
@@ -563,7 +568,7 @@ def _run_local(case_json, chunks, opts, check, tables, workers, on_done, kind="e
     ctx.set_forkserver_preload(["planner.sweep", "planner.resolve", "planner.prepare"])
     with ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_worker_init,
                              initargs=(os.getpid(),)) as pool:
-        pending = {pool.submit(solve_chunk, case_json, ch, opts, check, tables, kind): ch for ch in chunks}
+        pending = {pool.submit(solve_chunk, case_json, ch, opts, check, tables, kind, True): ch for ch in chunks}
         while pending:
             done, _ = wait(pending, return_when=FIRST_COMPLETED)
             for fut in done:
@@ -627,7 +632,7 @@ def _run_dask(case_json, chunks, opts, check, tables, workers, scheduler, on_don
         client = Client(scheduler)
     try:
         futs = {
-            client.submit(solve_chunk, case_json, ch, opts, check, tables, kind, pure=False): i
+            client.submit(solve_chunk, case_json, ch, opts, check, tables, kind, True, pure=False): i
             for i, ch in enumerate(chunks)
         }
         for fut in as_completed(list(futs)):

@@ -243,13 +243,16 @@ def _entity_of(rest: str, ids: set[str] | dict[str, Any]) -> str | None:
     return None
 
 
-def expand_group_paths(spec: Any, overrides: dict[str, Any]) -> dict[str, Any]:
-    """Group overrides with ``price_factor`` and ``*`` (entities, years) expanded, in order."""
+def split_group_paths(spec: Any, overrides: dict[str, Any]) -> tuple[dict[str, dict[str, Any]], dict[str, Any]]:
+    """Group overrides with ``price_factor`` and ``*`` (entities, years) expanded, split into each
+    named entity's own paths (entity id -> {path within its case: value}, in order) and the group's
+    paths (in order). Raises ``CaseValidationError`` for a path that names no entity."""
     from planner.reprice import PRICE_FIELDS
 
     ids = [c.entity.id for c in spec.entities]
     where = {i: k for k, i in enumerate(ids)}
-    out: dict[str, Any] = {}
+    per: dict[str, dict[str, Any]] = {}
+    grp: dict[str, Any] = {}
     factors = {k: val for k, val in overrides.items() if k.startswith(f"{FACTOR}.")}
     if factors:
         fields, dec = _factor_fields(overrides)
@@ -258,19 +261,26 @@ def expand_group_paths(spec: Any, overrides: dict[str, Any]) -> dict[str, Any]:
             raise CaseValidationError("<sweep>", [(f"{FACTOR}_fields", f"not market price fields: {bad}; expected some of {', '.join(PRICE_FIELDS)}")])
         years = spec.group.horizon.years
         pool = {r.year: r for r in spec.ccer_pool.rows} if spec.ccer_pool else {}
+        ys: list[tuple[int, float]] = []
         for key, f in factors.items():
             y = key.split(".", 1)[1]
             if not (y.isdigit() and int(y) in years):
                 raise CaseValidationError("<sweep>", [(key, f"expected {FACTOR}.<year> for a year of {years[0]}-{years[-1]}")])
-            yi = int(y)
-            for c in spec.entities:
-                row = next(r for r in c.market if r.year == yi)
+            ys.append((int(y), float(f)))
+        for c in spec.entities:
+            rows = {r.year: r for r in c.market}
+            mine = per.setdefault(c.entity.id, {})
+            for yi, f in ys:
+                row = rows[yi]
                 for fld in fields:
                     base = getattr(row, fld)
                     if base is not None:
-                        out[f"entities.{c.entity.id}.market.{yi}.{fld}"] = round(base * float(f), dec)
+                        mine[f"market.{yi}.{fld}"] = round(base * f, dec)
+            if not mine:
+                del per[c.entity.id]
+        for yi, f in ys:
             if "ccer_cny_per_t" in fields and yi in pool:
-                out[f"ccer_pool.rows.{yi}.ccer_cny_per_t"] = round(pool[yi].ccer_cny_per_t * float(f), dec)
+                grp[f"ccer_pool.rows.{yi}.ccer_cny_per_t"] = round(pool[yi].ccer_cny_per_t * f, dec)
     for path, value in overrides.items():
         if path.startswith(f"{FACTOR}"):
             continue
@@ -285,8 +295,7 @@ def expand_group_paths(spec: Any, overrides: dict[str, Any]) -> dict[str, Any]:
                 targets = [(i, rest[len(i) + 1 :])]
             for i, sub in targets:
                 case = spec.entities[where[i]]
-                for p2, v2 in expand_paths(case, {sub: value}).items():
-                    out[f"entities.{i}.{p2}"] = v2
+                per.setdefault(i, {}).update(expand_paths(case, {sub: value}))
             continue
         parts = path.split(".")
         if "*" in parts:
@@ -298,10 +307,10 @@ def expand_group_paths(spec: Any, overrides: dict[str, Any]) -> dict[str, Any]:
             for p in table:
                 node = getattr(node, p, None) if node is not None else None
             for r in node or []:
-                out[".".join(parts[:k] + [str(r.year)] + parts[k + 1 :])] = value
+                grp[".".join(parts[:k] + [str(r.year)] + parts[k + 1 :])] = value
             continue
-        out[path] = value
-    return out
+        grp[path] = value
+    return per, grp
 
 
 def _set_group_path(raw: dict, path: str, value: Any) -> None:
@@ -349,13 +358,16 @@ def _group_level(spec: Any, v: Variant, grp: dict[str, Any], entities: list[Case
         raise _err(v, problems) from None
 
 
-def apply_variant(case: Any, v: Variant) -> Applied:
+def apply_variant(case: Any, v: Variant, *, validated: bool = False) -> Applied:
     """Apply ``v`` to ``case`` (entity or group) and validate what it changes.
 
     Entity-case variants that change only market prices validate the changed market rows
     (``planner.reprice.set_market_prices``); other variants the whole case. Group variants validate
     every changed entity (likewise) and the group's own settings and cross-field rules; unchanged
-    entities stay the base case's validated objects. Errors name the scenario and the path."""
+    entities stay the base case's validated objects. Errors name the scenario and the path.
+    ``validated=True``: ``v`` passed this function on this ``case`` before (``validate_variants`` in
+    the sweep's process): market rows given floats are not validated a second time
+    (``set_market_prices``); everything else is."""
     from planner.io import parse_case
     from planner.reprice import POOL_PRICE_FIELDS, price_path, set_market_prices
 
@@ -368,26 +380,15 @@ def apply_variant(case: Any, v: Variant) -> Applied:
                 return Applied(variant_case(case, v), False)
             changes[pp] = ov[path]
         try:
-            return Applied(set_market_prices(case, changes) if changes else case, True)
+            return Applied(set_market_prices(case, changes, validated=validated) if changes else case, True)
         except CaseValidationError as exc:
             raise _err(v, exc.problems) from None
     spec = case
     try:
-        ov = expand_group_paths(spec, v.overrides)
+        per, grp = split_group_paths(spec, v.overrides)
     except CaseValidationError as exc:
         raise _err(v, exc.problems) from None
-    per: dict[str, dict[str, Any]] = {}
-    grp: dict[str, Any] = {}
-    ids = [c.entity.id for c in spec.entities]
-    where = {i: k for k, i in enumerate(ids)}
-    for path, value in ov.items():
-        if path.startswith("entities."):
-            rest = path[len("entities.") :]
-            i = _entity_of(rest, where)
-            assert i is not None  # expand_group_paths refused paths that name no entity
-            per.setdefault(i, {})[rest[len(i) + 1 :]] = value
-        else:
-            grp[path] = value
+    where = {c.entity.id: k for k, c in enumerate(spec.entities)}
     reprice = True
     changed: dict[str, CaseSpec] = {}
     problems: list[tuple[str, str]] = []
@@ -402,7 +403,7 @@ def apply_variant(case: Any, v: Variant) -> Applied:
             changes[pp] = value
         try:
             if changes is not None:
-                changed[i] = set_market_prices(base, changes)
+                changed[i] = set_market_prices(base, changes, validated=validated)
                 continue
             reprice = False
             raw = base.model_dump(mode="python")
@@ -437,17 +438,14 @@ def variant_group_full(spec: Any, v: Variant) -> Any:
     from planner.group_schema import GroupCaseSpec
     from planner.io import parse_case
 
-    ov = expand_group_paths(spec, v.overrides)
+    per, grp = split_group_paths(spec, v.overrides)
     raw = spec.model_dump(mode="python")
     where = {c.entity.id: k for k, c in enumerate(spec.entities)}
-    for path, value in ov.items():
-        if path.startswith("entities."):
-            rest = path[len("entities.") :]
-            i = _entity_of(rest, where)
-            assert i is not None  # expand_group_paths refused paths that name no entity
-            set_path(raw["entities"][where[i]], rest[len(i) + 1 :], value)
-        else:
-            _set_group_path(raw, path, value)
+    for i, sub in per.items():
+        for path, value in sub.items():
+            set_path(raw["entities"][where[i]], path, value)
+    for path, value in grp.items():
+        _set_group_path(raw, path, value)
     ents = [parse_case(e, f"entities ({e['entity']['id']})") for e in raw.pop("entities")]
     return GroupCaseSpec.model_validate({**raw, "entities": ents})
 

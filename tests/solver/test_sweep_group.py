@@ -118,6 +118,15 @@ def _price_variant(rng, spec, i):
     return ov
 
 
+def _same_case(got, full, i) -> None:
+    """``got`` equals the fully validated ``full``, market row by row, with the same field types
+    (a row copied with floats instead of validated again must be the row validation makes)."""
+    assert got == full, i
+    for a, b in zip(got.market, full.market, strict=True):
+        assert a.model_dump() == b.model_dump(), i
+        assert [type(x) for x in a.__dict__.values()] == [type(x) for x in b.__dict__.values()], i
+
+
 def _same_prep(fast, full):
     assert fast.data == full.data
     assert fast.standalone == full.standalone
@@ -151,7 +160,14 @@ def test_cheap_group_variants_equal_the_full_validation_and_preparation():
             continue
         app = apply_variant(spec, v)
         assert app.reprice and app.case == full, i
-        _same_prep(reprice_group(base, app.case, app.changed), prepare_group(full))
+        again = apply_variant(spec, v, validated=True)  # a sweep's worker, after validate_variants
+        assert again.reprice and again.changed.keys() == app.changed.keys(), i
+        for got, ref_case in zip(again.case.entities, full.entities, strict=True):
+            _same_case(got, ref_case, i)
+        ref = prepare_group(full)
+        _same_prep(reprice_group(base, app.case, app.changed), ref)
+        lean = reprice_group(base, app.case, app.changed, inputs=False)  # a fast sweep's: warnings on reading
+        assert lean.data == ref.data and lean.standalone == ref.standalone and lean.warnings == ref.warnings, i
         n_ok += 1
     assert n_ok >= 100 and n_bad >= 15
 
@@ -192,6 +208,7 @@ def test_cheap_entity_variants_equal_the_full_validation_and_preparation():
             continue
         app = apply_variant(case, v)
         assert app.reprice and app.case == full, i
+        _same_case(apply_variant(case, v, validated=True).case, full, i)  # a sweep's worker, after validate_variants
         fast, ref = reprice_entity(base, app.case), prepare(full)
         assert fast.data == ref.data and fast.warnings == ref.warnings and fast.notes == ref.notes, i
         pd.testing.assert_frame_equal(fast.inputs, ref.inputs, check_exact=True)
