@@ -168,6 +168,15 @@ def compile_assembled(data) -> CompiledModel:
     )
 
 
+def _terms_size(body) -> float:
+    """Sum of the absolute values of the terms of a constraint body whose variables are all fixed."""
+    from pyomo.core.expr.numeric_expr import SumExpression
+    from pyomo.environ import value
+
+    terms = body.args if isinstance(body, SumExpression) else (body,)
+    return sum(abs(float(value(t))) for t in terms)
+
+
 def compile_model(m: pyo.ConcreteModel) -> CompiledModel:
     """Compile a linear Pyomo model to a ``highspy.HighsLp``: one row per constraint, bounds kept.
 
@@ -198,7 +207,13 @@ def compile_model(m: pyo.ConcreteModel) -> CompiledModel:
             raise ValueError(f"constraint {con.name} is not linear")
         const = float(repn.constant)
         if not repn.linear:
-            if (lb is None or lb <= const + 1e-9) and (ub is None or ub >= const - 1e-9):
+            # every variable fixed: the row must hold to 1e-9, relative to the size of its terms
+            # (values fixed from a solution, e.g. a stochastic plan's first year, carry round-off of
+            # that size: 3.5e-9 on a row of 35 Mt)
+            tol = 1e-9
+            if not ((lb is None or lb <= const + tol) and (ub is None or ub >= const - tol)):
+                tol *= max(1.0, _terms_size(body))
+            if (lb is None or lb <= const + tol) and (ub is None or ub >= const - tol):
                 continue
             raise ValueError(f"constraint {con.name} is trivially infeasible")
         k = len(rows)

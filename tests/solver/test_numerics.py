@@ -109,3 +109,29 @@ def test_presolve_on_and_off_agree_on_a_price_path_that_fooled_presolve():
     objs = [run(variant_case(case, v), SolveOptions(highs_options={"presolve": p})).solve.objective for p in ("on", "off")]
     assert objs[0] == pytest.approx(objs[1], rel=1e-7)
     assert objs[0] == pytest.approx(208_331_665, abs=1.0)
+
+
+def test_a_row_of_fixed_variables_may_carry_round_off_of_its_terms_size():
+    """A row whose variables are all fixed (e.g. a stochastic plan's first year fixed for the EEV)
+    is dropped when it holds; the round-off of fixing values of tens of Mt is about 1e-9 of them:
+    x = 34,771,754.354597 t, y = x - w with w = 0.449491 t leave x - y - w = -3.5e-9, which must
+    compile, while a real violation of 1e-6 of the terms' size must still be refused."""
+    import pyomo.environ as pyo
+
+    x, w = 34771754.35459705, 0.4494910647887381
+    y = x - w
+    assert abs(x - y - w) > 1e-9  # the round-off this test is about
+
+    def model(shift: float):
+        m = pyo.ConcreteModel()
+        m.x, m.y, m.z = pyo.Var(), pyo.Var(), pyo.Var(bounds=(0, 1))
+        m.x.fix(x)
+        m.y.fix(y)
+        m.c = pyo.Constraint(expr=m.x - m.y - (w + shift) == 0)
+        m.o = pyo.Objective(expr=m.z)
+        return m
+
+    cm = compile_model(model(0.0))
+    assert cm.lp.num_row_ == 0  # the fixed row holds and is dropped
+    with pytest.raises(ValueError, match="trivially infeasible"):
+        compile_model(model(1e-6 * 2 * x))
