@@ -75,7 +75,13 @@ def test_progressive_hedging_agrees_with_the_extensive_form(p_high, bank, rp):
     ph = r.ph["first_stage"]
     for name in ("buy", "sell", "carry", "surrender"):
         assert _fs(ph, name) == approx(_fs(r.first_stage, name), abs=1e-2)
+    # the consensus decision re-planned per scenario (first year fixed at xbar): the EF's cost and
+    # per scenario the EF's scenario costs
     assert r.ph["expected_cost_cny"] == approx(rp, rel=1e-6)
+    ef_cost = r.scenarios.set_index("scenario")["stochastic_plan_cny"]
+    for s, c in r.ph["scenario_cost_cny"].items():
+        assert c == approx(ef_cost[s], rel=1e-6, abs=1e-3), s
+    assert r.ph["ph_objective_cny"] == approx(rp, rel=1e-4)
 
 
 def test_multi_stage_tree_shares_decisions_where_histories_agree():
