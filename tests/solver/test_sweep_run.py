@@ -128,12 +128,16 @@ def _running(pid: int) -> bool:
 
 
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads the process table from /proc")
-def test_workers_end_when_only_the_sweeps_process_is_killed(tmp_path):
+@pytest.mark.parametrize("scheduler", [None, "local"])
+def test_workers_end_when_only_the_sweeps_process_is_killed(tmp_path, scheduler):
     """SIGKILL to the sweep's process alone (as the OOM killer does): its workers and their
-    forkserver notice within seconds and end, instead of blocking forever on the result pipe."""
+    forkserver notice within seconds and end, instead of blocking forever on the result pipe; a
+    Dask LocalCluster's nannies and workers likewise (measured: gone within a second)."""
     case, spec = _write(tmp_path, n=200)
     out = tmp_path / "out"
     cmd = [PLANNER, "sweep", str(case), str(spec), "--out", str(out), "--workers", "2", "--chunk-size", "2"]
+    if scheduler:
+        cmd += ["--scheduler", scheduler]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
     try:
         deadline = time.monotonic() + 120
@@ -141,7 +145,7 @@ def test_workers_end_when_only_the_sweeps_process_is_killed(tmp_path):
             assert proc.poll() is None, proc.communicate()
             time.sleep(0.05)
         kids = _descendants(proc.pid)
-        assert len(kids) >= 3, kids  # the forkserver and two workers (and the resource tracker)
+        assert len(kids) >= 3, kids  # the forkserver and two workers (and the resource tracker), or two nannies and their workers
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait()
         deadline = time.monotonic() + 30
