@@ -692,8 +692,10 @@ def sweep(
         }
         done = sweepio.open_out_dir(out, manifest, resume=resume)
     todo = [v for v in vs if v.id not in done]
-    size = chunk_size or _default_chunk(len(todo), tables, len(case.entities) if kind == "group" else 1)
-    chunks = _chunks(todo, size)
+    # chunks of the whole sweep, then what is left of them: a resumed sweep solves the chunks an
+    # uninterrupted one would (each starts cold), so it writes the same rows (parts are whole chunks)
+    size = chunk_size or _default_chunk(len(vs), tables, len(case.entities) if kind == "group" else 1)
+    chunks = [rest for ch in _chunks(vs, size) if (rest := [v for v in ch if v.id not in done])]
     setup_s = time.perf_counter() - t_setup
     frames: list[pd.DataFrame] = []
     infos: list[dict] = []
