@@ -265,3 +265,23 @@ def test_array_fast_ledger_equals_the_pyomo_map_for_the_same_solution(transfers)
             assert list(ent2[c]) == list(ent[c]), c
     for c in link:
         np.testing.assert_allclose(link2[c], link[c], rtol=1e-9, atol=1e-6, err_msg=c)
+
+
+def test_array_fast_group_sweep_on_local_processes_matches_in_process():
+    """Two local worker processes (each with its own array solver, verified once) write the same
+    table as the sweep in this process."""
+    spec = _group()
+    sw = {
+        "include_base": True,
+        "price_paths": {
+            "n": 7,
+            "seed": 8,
+            "volatility": 0.3,
+            "fields": ["cea_buy_cny_per_t", "ccer_cny_per_t"],
+        },
+    }
+    ref = sweep(spec, sw, workers=0, chunk_size=2, tables="fast")
+    assert set(ref.scenarios["status"]) == {"optimal"} and len(ref.scenarios) == 8
+    two = sweep(spec, sw, workers=2, chunk_size=2, tables="fast")
+    assert os.getpid() not in two.stats["worker_pids"] and two.stats["verified_maps"] >= 1
+    pd.testing.assert_frame_equal(two.frame, ref.frame)
