@@ -92,7 +92,6 @@ class ArrayWarmSolver(WarmSolver):
     def __init__(self, opts: SolveOptions | None = None, *, check: bool = True) -> None:
         super().__init__(opts, check=check)
         self._map: _Model | None = None
-        self._data: ModelData | None = None
 
     # ------------------------------------------------------------------ model state
     def _build(self, data: ModelData):  # pragma: no cover - a guard: nothing here builds Pyomo
@@ -121,7 +120,7 @@ class ArrayWarmSolver(WarmSolver):
                 self.stats.new_structure += 1
                 path = "new_structure"
         self._cold = False
-        self._key_data = self._data = data
+        self._key_data = data
         self.stats.add("update_s", time.perf_counter() - t0)
         return path
 
