@@ -157,6 +157,9 @@ class Assembled:
     row_perm: np.ndarray | None = None
     layout: object = None
     lots: tuple = ()
+    cost_columns: CostColumns | None = None
+    """What ``objective`` needs to write the cost vector of data with this structure."""
+    cost_used: np.ndarray | None = None
 
     def column_names(self) -> list[str]:
         return _names(self.col_fams, self.col_perm, self.n_col)
@@ -414,7 +417,6 @@ def assemble(data: ModelData) -> Assembled:
     ents = data.entities
     E, n = L.base.shape
     years = L.years
-    df = np.asarray(data.discount_factor, dtype=float)
     bld = _Builder(E)
     g = data.group
     yes = np.ones((E, n), dtype=bool)
@@ -683,19 +685,102 @@ def assemble(data: ModelData) -> Assembled:
     bld.terms(r_fs, ns_pos, 1.0, 0)
     bld.terms(r_fs, floor_off, -(L.ns_hi - L.thr), 1)
 
-    # ---- objective: sum over entities, years, components of df * cost (then the link costs)
+    # ---- objective (``objective``: the one definition of the cost vector, also used by warm re-solves)
+    cc = CostColumns(
+        n_col=bld.n_col, abate=abate, build=build, buy=buy, sell=sell, shortfall=shortfall, ccer_buy=ccer_buy,
+        ccer_sell=ccer_sell, carry=carry, ccer_hold=ccer_hold, use_lot=use_lot,
+        lots=(lot_e, lot_id, lot_q, lot_tv, ly_lot, ly_i), o_capex=L.o_capex, o_opex=L.o_opex,
+        t_in=t_in if has_tr else None, t_out=t_out if has_tr else None,
+        pool_buy=pool_buy if pool else None, pool_hold=pool_hold if pool else None,
+        tier_buy=tier_buy if tiers else None,
+    )
+    cost, offset = objective(data, cc)
+    out = _finish(bld, cost)
+    out.offset = offset
+    out.layout = L
+    out.cost_columns = cc
+    out.lots = (lot_e, lot_id, lot_q, lot_tv, ly_lot, ly_i)
+    out.col_of = {
+        "build": build,
+        "abate": abate, "buy": buy, "sell": sell, "surrender": surrender, "carry": carry, "lapse": lapse,
+        "shortfall": shortfall, "ccer_buy": ccer_buy, "ccer_sell": ccer_sell, "ccer_use": ccer_use,
+        "ccer_hold": ccer_hold, "ccer_use_lot": use_lot, "ns_pos": ns_pos, "floor_off": floor_off, "relief": relief, "relief_on": relief_on,
+    }
+    if has_tr:
+        out.col_of.update(market_buy=market_buy, market_sell=market_sell, transfer_in=t_in, transfer_out=t_out)
+    if pool:
+        out.col_of.update(pool_buy=pool_buy, pool_hold=pool_hold)
+    if tiers:
+        out.col_of.update(tier_buy=tier_buy)
+    out.row_of = {"balance_allowances": r_ba, "balance_surrender": r_bs, "limit_ccer_share": r_cs, "limit_carryover": r_co}
+    _renumber(out)
+    return out
+
+
+@dataclass
+class CostColumns:
+    """Provisional column ids (before ``_finish`` orders the columns) of every column the objective
+    prices, and the structural numbers it reads: with these, ``objective`` writes the cost vector
+    of any data with the same structure (``resolve.structure_key``) without assembling it again."""
+
+    n_col: int
+    abate: np.ndarray
+    build: np.ndarray
+    buy: np.ndarray
+    sell: np.ndarray
+    shortfall: np.ndarray
+    ccer_buy: np.ndarray
+    ccer_sell: np.ndarray
+    carry: np.ndarray
+    ccer_hold: np.ndarray
+    use_lot: np.ndarray
+    lots: tuple
+    o_capex: np.ndarray
+    o_opex: np.ndarray
+    t_in: np.ndarray | None = None
+    t_out: np.ndarray | None = None
+    pool_buy: np.ndarray | None = None
+    pool_hold: np.ndarray | None = None
+    tier_buy: np.ndarray | None = None
+
+
+def objective(data: ModelData, cc: CostColumns) -> tuple[np.ndarray, float]:
+    """The objective of ``data`` on the columns ``cc`` (provisional order): (cost vector, offset).
+    Sum over entities, years and components of df x cost, then the link costs. Prices, fees, fines,
+    measure costs and terminal values are read from ``data``; ``assemble`` and the warm re-solves of
+    ``planner.warm_arrays`` both call this (one definition of the cost formulas)."""
+    ents = data.entities
+    E, n = len(ents), len(data.years)
+    df = np.asarray(data.discount_factor, dtype=float)
+    g = data.group
+    abate, build, buy, sell, shortfall = cc.abate, cc.build, cc.buy, cc.sell, cc.shortfall
+    ccer_buy, ccer_sell, carry, ccer_hold, use_lot = cc.ccer_buy, cc.ccer_sell, cc.carry, cc.ccer_hold, cc.use_lot
+    lot_e, _lot_id, lot_q, lot_tv, ly_lot, _ly_i = cc.lots
+    has_tr, pool, tiers = cc.t_in is not None, cc.pool_buy is not None, cc.tier_buy is not None
+    t_in, t_out, pool_buy, pool_hold, tier_buy = cc.t_in, cc.t_out, cc.pool_buy, cc.pool_hold, cc.tier_buy
+    last = np.zeros((E, n), dtype=bool)
+    last[:, -1] = True
+    deducted = np.array([e.shortfall_deducted_next_year for e in ents], dtype=bool).reshape(E, 1)
+    m_cost = np.asarray([m.cost_cny_per_t for e in ents for m in e.measures], dtype=float).reshape(len(abate), n)
+
+    def ent_vec(name):
+        return np.array([getattr(e, name) for e in ents], dtype=float).reshape(E, 1)
+
+    def per_year(name):
+        return np.array([getattr(e, name) for e in ents], dtype=float).reshape(E, n)
+
     dfy = np.broadcast_to(df, (E, n))
-    cost = np.zeros(bld.n_col)
+    cost = np.zeros(cc.n_col)
     pb, ps = per_year("price_buy_cny_per_t"), per_year("price_sell_cny_per_t")
     fee, fee_c = per_year("fee_cea_cny_per_t"), per_year("fee_ccer_cny_per_t")
     pcb, pcs = per_year("price_ccer_buy_cny_per_t"), per_year("price_ccer_sell_cny_per_t")
     pen = per_year("penalty_cny_per_t")
     tded = ent_vec("terminal_deduction_cny_per_t")
     rate = np.where(last & deducted, pen + tded, pen)
-    cost[abate.ravel()] += (df[None, :] * L.m_cost).ravel()
+    cost[abate.ravel()] += (df[None, :] * m_cost).ravel()
     for i in range(n):  # the objective's order: year by year, capex then opex
-        cost[build] += np.where(L.o_capex[:, i] != 0, df[i] * L.o_capex[:, i], 0.0)
-        cost[build] += np.where(L.o_opex[:, i] != 0, df[i] * L.o_opex[:, i], 0.0)
+        cost[build] += np.where(cc.o_capex[:, i] != 0, df[i] * cc.o_capex[:, i], 0.0)
+        cost[build] += np.where(cc.o_opex[:, i] != 0, df[i] * cc.o_opex[:, i], 0.0)
     cost[buy.ravel()] += (dfy * pb).ravel()
     cost[buy.ravel()] += (dfy * fee).ravel()
     cost[sell.ravel()] += (dfy * fee).ravel()
@@ -731,25 +816,22 @@ def assemble(data: ModelData) -> Assembled:
     if tiers:
         prem = np.array([t.premium_cny_per_t for t in g.tiers], dtype=float)
         cost[tier_buy.ravel()] += (df[None, :] * prem[:, None]).ravel()
-    out = _finish(bld, cost)
-    out.offset = offset
-    out.layout = L
-    out.lots = (lot_e, lot_id, lot_q, lot_tv, ly_lot, ly_i)
-    out.col_of = {
-        "build": build,
-        "abate": abate, "buy": buy, "sell": sell, "surrender": surrender, "carry": carry, "lapse": lapse,
-        "shortfall": shortfall, "ccer_buy": ccer_buy, "ccer_sell": ccer_sell, "ccer_use": ccer_use,
-        "ccer_hold": ccer_hold, "ccer_use_lot": use_lot, "ns_pos": ns_pos, "floor_off": floor_off, "relief": relief, "relief_on": relief_on,
-    }
-    if has_tr:
-        out.col_of.update(market_buy=market_buy, market_sell=market_sell, transfer_in=t_in, transfer_out=t_out)
-    if pool:
-        out.col_of.update(pool_buy=pool_buy, pool_hold=pool_hold)
-    if tiers:
-        out.col_of.update(tier_buy=tier_buy)
-    out.row_of = {"balance_allowances": r_ba, "balance_surrender": r_bs, "limit_ccer_share": r_cs, "limit_carryover": r_co}
-    _renumber(out)
-    return out
+    return cost, offset
+
+
+
+def objective_costs(a: Assembled, data: ModelData) -> tuple[np.ndarray, float]:
+    """The cost vector (final column order) and offset of ``data`` on the assembled model ``a``,
+    whose structure ``data`` shares: ``assemble(data).cost`` and ``.offset``, bit for bit, without
+    assembling the rows again."""
+    cost, offset = objective(data, a.cost_columns)
+    used = a.cost_used
+    if used is None:
+        used = a.cost_used = np.zeros(len(cost), dtype=bool)
+        used[a.col_perm] = True
+    if np.any(cost[~used] != 0):
+        raise UnsupportedModel("a variable appears in the objective only")
+    return cost[a.col_perm], offset
 
 
 def _net_sales_terms(bld: _Builder, rows: np.ndarray, sell: np.ndarray, buy: np.ndarray, coef, pos: int) -> None:
@@ -847,68 +929,162 @@ def _renumber(a: Assembled) -> None:
 # ---- extraction: solution arrays -> the tables of models.extract ----------------------------------
 
 
+def ledger_arrays(a: Assembled, datas: list[ModelData], X: np.ndarray) -> dict[str, np.ndarray]:
+    """The annual ledger of solutions ``X`` (one row per solution, columns in ``a``'s order) of the
+    assembled model ``a``: entity-year quantities as S x E x n arrays (S solutions), each cost
+    component as ``cost_<component>``, a group's links (market and intra-group trades per entity
+    and year, the settlement of transfers at the internal price ``settle``, the pool and the link
+    costs per year: S x n). ``datas``: each solution's model data (same structure as ``a``'s; the
+    prices may differ). The NumPy core that ``extract_arrays`` (plan tables) and the fast sweep
+    ledger of ``planner.warm_arrays`` share."""
+    L = a.layout
+    ents = datas[0].entities
+    E, n = L.base.shape
+    X = np.asarray(X, dtype=float)
+    S = len(X)
+    every = slice(None)
+
+    def val(name, default=0.0):
+        ids = a.col_of[name]
+        return np.where(ids >= 0, X[:, np.maximum(ids, 0)], default)
+
+    def ent_vec(name):
+        return np.array([[getattr(e, name) for e in d.entities] for d in datas], dtype=float).reshape(S, E, 1)
+
+    def per_year(name):
+        return np.array([[getattr(e, name) for e in d.entities] for d in datas], dtype=float).reshape(S, E, n)
+
+    out: dict[str, np.ndarray] = {}
+    ab = val("abate")  # S x M x n
+    m_ent = L.m_ent
+    abated = np.zeros((S, E, n))
+    np.add.at(abated, (every, m_ent), ab)
+    bv = val("build")  # S x options
+    op_o, op_i = np.nonzero(L.o_oper)
+    proj = np.zeros((S, E, n))
+    np.add.at(proj, (every, L.o_ent[op_o], op_i), L.o_red[op_o] * bv[:, op_o])
+    emissions = np.repeat(L.base[None], S, axis=0)
+    np.subtract.at(emissions, (every, m_ent), ab)
+    emissions = emissions - proj
+    abench = np.repeat(L.alloc[None], S, axis=0)
+    lossy = np.where(L.m_has_loss[:, None] & (L.m_loss != 0), L.m_loss * ab, 0.0)
+    np.subtract.at(abench, (every, m_ent), lossy)
+    relief = val("relief")
+    relief_years = a.col_of["relief"] >= 0
+    buy, sell = val("buy"), val("sell")
+    ons = np.array([e.opening_net_sales_t for e in ents], dtype=float).reshape(E, 1)
+    net_sales = ons + np.cumsum(sell - buy, axis=2)
+    kind = L.carry_kind
+    carry_limit = np.select(
+        [kind == 0, kind == 1, kind == 2],
+        [np.inf, L.floor, L.floor + L.mult * (net_sales - L.thr)],
+        L.floor + L.mult * val("ns_pos"),
+    )
+    ccer_use = val("ccer_use")
+    lot_e, lot_id, lot_q, lot_tv, ly_lot, ly_i = a.lots
+    ul = val("ccer_use_lot")
+    ccer_surr = ccer_use.copy()
+    np.add.at(ccer_surr, (every, lot_e[ly_lot], ly_i), ul)
+    out.update(
+        abate=ab, build=bv, ccer_use_lot=ul,
+        abatement_measures_t=abated, abatement_projects_t=proj, emissions_t=emissions,
+        allocation_benchmark_t=abench, relief_t=np.where(relief_years, relief, 0.0),
+        allocation_t=abench + np.where(L.to_alloc, relief, 0.0) - 0.0,
+        obligation_t=emissions - np.where(L.to_alloc, 0.0, relief),
+        buy_t=buy, sell_t=sell, surrender_t=val("surrender"), ccer_buy_t=val("ccer_buy"),
+        ccer_sell_t=val("ccer_sell"), ccer_use_pool_t=ccer_use, ccer_surrendered_t=ccer_surr,
+        ccer_hold_t=val("ccer_hold"), shortfall_t=val("shortfall"), carry_t=val("carry"),
+        lapse_t=val("lapse"), carry_limit_t=carry_limit, net_sales_t=net_sales,
+    )
+    pb, ps = per_year("price_buy_cny_per_t"), per_year("price_sell_cny_per_t")
+    fee, fee_c = per_year("fee_cea_cny_per_t"), per_year("fee_ccer_cny_per_t")
+    pcb, pcs = per_year("price_ccer_buy_cny_per_t"), per_year("price_ccer_sell_cny_per_t")
+    pen = per_year("penalty_cny_per_t")
+    deducted = np.array([e.shortfall_deducted_next_year for e in ents], dtype=bool).reshape(E, 1)
+    last = np.zeros((E, n), dtype=bool)
+    last[:, -1] = True
+    rate = np.where(last & deducted, pen + ent_vec("terminal_deduction_cny_per_t"), pen)
+    m_cost = np.array([[m.cost_cny_per_t for e in d.entities for m in e.measures] for d in datas], dtype=float)
+    c_ab = np.zeros((S, E, n))
+    np.add.at(c_ab, (every, m_ent), m_cost.reshape(S, len(m_ent), n) * ab)
+    ccer_buy, ccer_sell = out["ccer_buy_t"], out["ccer_sell_t"]
+    terminal = np.where(
+        last, 0.0 - (ent_vec("terminal_cea_value_cny_per_t") * out["carry_t"] + ent_vec("terminal_ccer_value_cny_per_t") * out["ccer_hold_t"]), 0.0
+    )
+    capex, opex = np.zeros((S, E, n)), np.zeros((S, E, n))
+    np.add.at(capex, (every, L.o_ent), L.o_capex * bv[:, :, None])
+    np.add.at(opex, (every, L.o_ent), L.o_opex * bv[:, :, None])
+    if len(lot_e):
+        left = np.repeat(np.asarray(lot_q, dtype=float)[None], S, axis=0)
+        np.subtract.at(left, (every, ly_lot), ul)
+        lot_value = np.zeros((S, E))
+        np.add.at(lot_value, (every, lot_e), np.asarray(lot_tv, dtype=float) * left)
+        terminal[:, :, -1] -= lot_value
+    comps = {
+        "abatement": c_ab,
+        "capex": capex,
+        "opex": opex,
+        "purchase": pb * buy + 0.0,
+        "fees": fee * (buy + sell) + fee_c * (ccer_buy + ccer_sell),
+        "ccer": pcb * ccer_buy,
+        "penalty": rate * out["shortfall_t"],
+        "sales": -(ps * sell + pcs * ccer_sell),
+        "terminal": terminal,
+    }
+    for c in COST_COMPONENTS:
+        out[f"cost_{c}"] = comps[c]
+    g = datas[0].group
+    if g is None:
+        return out
+    has_tr = g.transfers != "none"
+    zeros = np.zeros((S, E, n))
+    out["market_buy_t"] = val("market_buy") if has_tr else buy
+    out["market_sell_t"] = val("market_sell") if has_tr else sell
+    out["transfer_in_t"] = val("transfer_in") if has_tr else zeros
+    out["transfer_out_t"] = val("transfer_out") if has_tr else zeros
+    out["settle"] = zeros
+    out["link_transfer"] = out["link_pool"] = out["link_tiers"] = np.zeros((S, n))
+    if has_tr:
+        p = np.array([d.group.transfer_price_cny_per_t for d in datas], dtype=float)[:, None, :]
+        out["settle"] = (p - pb) * out["transfer_in_t"] - (p - ps) * out["transfer_out_t"]
+        out["link_transfer"] = out["settle"].sum(axis=1)
+    if g.pool:
+        pp = np.array([np.asarray(d.group.pool_price_cny_per_t, dtype=float) + np.asarray(d.group.pool_fee_cny_per_t, dtype=float) for d in datas])
+        out["pool_buy_t"], out["pool_hold_t"] = val("pool_buy"), val("pool_hold")
+        c = pp * out["pool_buy_t"]
+        c[:, -1] -= np.array([d.group.pool_terminal_cny_per_t for d in datas], dtype=float) * out["pool_hold_t"][:, -1]
+        out["link_pool"] = c
+    if g.tiers:
+        tb = val("tier_buy")  # S x K x n
+        prem = np.array([t.premium_cny_per_t for t in g.tiers], dtype=float)
+        out["tier_buy_t"] = tb
+        out["link_tiers"] = (prem[:, None] * tb).sum(axis=1)
+    return out
+
+
 def extract_arrays(a: Assembled, data: ModelData, x: np.ndarray, row_dual: np.ndarray | None):
     """``Results`` and ``LinkResults`` of a solved assembled model, as ``models.extract`` reads them
-    from the Pyomo model (same rows, columns and order). ``row_dual``: d objective / d row bound, or None."""
+    from the Pyomo model (same rows, columns and order). ``row_dual``: d objective / d row bound, or None.
+    The numbers come from ``ledger_arrays``."""
     import pandas as pd
 
     from models.extract import LinkResults, Results
     from models.group import LINK_COST_COMPONENTS
 
     L = a.layout
-    ents = data.entities
     E, n = L.base.shape
     years = np.asarray(data.years)
     df = np.asarray(data.discount_factor, dtype=float)
     x = np.asarray(x, dtype=float)
-
-    def val(name, default=0.0):
-        ids = a.col_of[name]
-        return np.where(ids >= 0, x[np.maximum(ids, 0)], default)
-
-    def ent_vec(name):
-        return np.array([getattr(e, name) for e in ents], dtype=float).reshape(E, 1)
-
-    def per_year(name):
-        return np.array([getattr(e, name) for e in ents], dtype=float).reshape(E, n)
-
-    ab = val("abate")  # M x n
+    led = {k: v[0] for k, v in ledger_arrays(a, [data], x[None, :]).items()}
     m_ent = L.m_ent
-    abated = np.zeros((E, n))
-    np.add.at(abated, m_ent, ab)
-    bv = val("build")  # per build option
+    ab, bv, ul = led["abate"], led["build"], led["ccer_use_lot"]
     op_o, op_i = np.nonzero(L.o_oper)
-    proj = np.zeros((E, n))
-    np.add.at(proj, (L.o_ent[op_o], op_i), L.o_red[op_o] * bv[op_o])
-    emissions = L.base.copy()
-    np.subtract.at(emissions, m_ent, ab)
-    emissions = emissions - proj
-    abench = L.alloc.copy()
-    lossy = np.where(L.m_has_loss[:, None] & (L.m_loss != 0), L.m_loss * ab, 0.0)
-    np.subtract.at(abench, m_ent, lossy)
-    relief = val("relief")
-    relief_years = a.col_of["relief"] >= 0
-    allocation = abench + np.where(L.to_alloc, relief, 0.0) - 0.0
-    obligation = emissions - np.where(L.to_alloc, 0.0, relief)
-    buy, sell = val("buy"), val("sell")
-    ons = ent_vec("opening_net_sales_t")
-    net_sales = ons + np.cumsum(sell - buy, axis=1)
-    ns_pos = val("ns_pos")
-    kind = L.carry_kind
-    carry_limit = np.select(
-        [kind == 0, kind == 1, kind == 2],
-        [np.inf, L.floor, L.floor + L.mult * (net_sales - L.thr)],
-        L.floor + L.mult * ns_pos,
-    )
-    ccer_use = val("ccer_use")
     lot_e, lot_id, lot_q, lot_tv, ly_lot, ly_i = a.lots
-    ul = val("ccer_use_lot")
-    ccer_surr = ccer_use.copy()
-    np.add.at(ccer_surr, (lot_e[ly_lot], ly_i), ul)
 
     def flags(name):
         ids = a.col_of[name]
-        v = np.round(val(name)).astype(np.int64)
+        v = np.round(np.where(ids >= 0, x[np.maximum(ids, 0)], 0.0)).astype(np.int64)
         return [int(v.flat[k]) if ids.flat[k] >= 0 else None for k in range(E * n)]
 
     ent_col = np.repeat(np.asarray(L.ids, dtype=object), n)
@@ -916,29 +1092,29 @@ def extract_arrays(a: Assembled, data: ModelData, x: np.ndarray, row_dual: np.nd
     annual = pd.DataFrame({
         "entity": ent_col,
         "year": year_col,
-        "abatement_measures_t": abated.ravel(),
-        "abatement_projects_t": proj.ravel(),
-        "emissions_t": emissions.ravel(),
-        "allocation_benchmark_t": abench.ravel(),
-        "relief_t": np.where(relief_years, relief, 0.0).ravel(),
+        "abatement_measures_t": led["abatement_measures_t"].ravel(),
+        "abatement_projects_t": led["abatement_projects_t"].ravel(),
+        "emissions_t": led["emissions_t"].ravel(),
+        "allocation_benchmark_t": led["allocation_benchmark_t"].ravel(),
+        "relief_t": led["relief_t"].ravel(),
         "relief_on": flags("relief_on"),
-        "allocation_t": allocation.ravel(),
-        "obligation_t": obligation.ravel(),
+        "allocation_t": led["allocation_t"].ravel(),
+        "obligation_t": led["obligation_t"].ravel(),
         "borrow_t": np.zeros(E * n),
         "auction_buy_t": np.zeros(E * n),
-        "buy_t": buy.ravel(),
-        "sell_t": sell.ravel(),
-        "surrender_t": val("surrender").ravel(),
-        "ccer_buy_t": val("ccer_buy").ravel(),
-        "ccer_sell_t": val("ccer_sell").ravel(),
-        "ccer_use_pool_t": ccer_use.ravel(),
-        "ccer_surrendered_t": ccer_surr.ravel(),
-        "ccer_hold_t": val("ccer_hold").ravel(),
-        "shortfall_t": val("shortfall").ravel(),
-        "carry_t": val("carry").ravel(),
-        "lapse_t": val("lapse").ravel(),
-        "carry_limit_t": carry_limit.ravel(),
-        "net_sales_t": net_sales.ravel(),
+        "buy_t": led["buy_t"].ravel(),
+        "sell_t": led["sell_t"].ravel(),
+        "surrender_t": led["surrender_t"].ravel(),
+        "ccer_buy_t": led["ccer_buy_t"].ravel(),
+        "ccer_sell_t": led["ccer_sell_t"].ravel(),
+        "ccer_use_pool_t": led["ccer_use_pool_t"].ravel(),
+        "ccer_surrendered_t": led["ccer_surrendered_t"].ravel(),
+        "ccer_hold_t": led["ccer_hold_t"].ravel(),
+        "shortfall_t": led["shortfall_t"].ravel(),
+        "carry_t": led["carry_t"].ravel(),
+        "lapse_t": led["lapse_t"].ravel(),
+        "carry_limit_t": led["carry_limit_t"].ravel(),
+        "net_sales_t": led["net_sales_t"].ravel(),
         "floor_off": flags("floor_off"),
     })
     M = len(m_ent)
@@ -954,41 +1130,7 @@ def extract_arrays(a: Assembled, data: ModelData, x: np.ndarray, row_dual: np.nd
         key = np.lexsort((np.repeat(rank, n), np.tile(np.arange(n), M), np.repeat(m_ent, n)))
         abatement = abatement.iloc[key].reset_index(drop=True)
 
-    pb, ps = per_year("price_buy_cny_per_t"), per_year("price_sell_cny_per_t")
-    fee, fee_c = per_year("fee_cea_cny_per_t"), per_year("fee_ccer_cny_per_t")
-    pcb, pcs = per_year("price_ccer_buy_cny_per_t"), per_year("price_ccer_sell_cny_per_t")
-    pen = per_year("penalty_cny_per_t")
-    deducted = np.array([e.shortfall_deducted_next_year for e in ents], dtype=bool).reshape(E, 1)
-    last = np.zeros((E, n), dtype=bool)
-    last[:, -1] = True
-    rate = np.where(last & deducted, pen + ent_vec("terminal_deduction_cny_per_t"), pen)
-    c_ab = np.zeros((E, n))
-    np.add.at(c_ab, m_ent, L.m_cost * ab)
-    ccer_buy, ccer_sell = val("ccer_buy"), val("ccer_sell")
-    terminal = np.where(
-        last, 0.0 - (ent_vec("terminal_cea_value_cny_per_t") * val("carry") + ent_vec("terminal_ccer_value_cny_per_t") * val("ccer_hold")), 0.0
-    )
-    capex, opex = np.zeros((E, n)), np.zeros((E, n))
-    np.add.at(capex, L.o_ent, L.o_capex * bv[:, None])
-    np.add.at(opex, L.o_ent, L.o_opex * bv[:, None])
-    if len(lot_e):
-        left = np.asarray(lot_q, dtype=float).copy()
-        np.subtract.at(left, ly_lot, ul)
-        lot_value = np.zeros(E)
-        np.add.at(lot_value, lot_e, np.asarray(lot_tv, dtype=float) * left)
-        terminal[:, -1] -= lot_value
-    comps = {
-        "abatement": c_ab,
-        "capex": capex,
-        "opex": opex,
-        "purchase": pb * buy + 0.0,
-        "fees": fee * (buy + sell) + fee_c * (ccer_buy + ccer_sell),
-        "ccer": pcb * ccer_buy,
-        "penalty": rate * val("shortfall"),
-        "sales": -(ps * sell + pcs * ccer_sell),
-        "terminal": terminal,
-    }
-    nominal = np.stack([comps[c] for c in COST_COMPONENTS], axis=2)  # E x n x C
+    nominal = np.stack([led[f"cost_{c}"] for c in COST_COMPONENTS], axis=2)  # E x n x C
     C = len(COST_COMPONENTS)
     dfs = np.broadcast_to(df[None, :, None], nominal.shape)
     costs = pd.DataFrame({
@@ -1034,37 +1176,21 @@ def extract_arrays(a: Assembled, data: ModelData, x: np.ndarray, row_dual: np.nd
     g = data.group
     if g is None:
         return results, None
-    has_tr = g.transfers != "none"
-    zeros = np.zeros((E, n))
     trades = pd.DataFrame({
         "entity": ent_col,
         "year": year_col,
-        "market_buy_t": (val("market_buy") if has_tr else buy).ravel(),
-        "market_sell_t": (val("market_sell") if has_tr else sell).ravel(),
-        "transfer_in_t": (val("transfer_in") if has_tr else zeros).ravel(),
-        "transfer_out_t": (val("transfer_out") if has_tr else zeros).ravel(),
+        **{c: led[c].ravel() for c in ("market_buy_t", "market_sell_t", "transfer_in_t", "transfer_out_t")},
     })
     pool_cols = ["year", "pool_buy_t", "pool_hold_t"]
     if g.pool:
-        pool = pd.DataFrame({"year": years, "pool_buy_t": val("pool_buy"), "pool_hold_t": val("pool_hold")}, columns=pool_cols)
+        pool = pd.DataFrame({"year": years, "pool_buy_t": led["pool_buy_t"], "pool_hold_t": led["pool_hold_t"]}, columns=pool_cols)
     else:
         pool = pd.DataFrame(columns=pool_cols)
-    link = {"transfer": np.zeros(n), "pool": np.zeros(n), "tiers": np.zeros(n)}
-    if has_tr:
-        p = np.asarray(g.transfer_price_cny_per_t, dtype=float)[None, :]
-        per = (p - pb) * val("transfer_in") - (p - ps) * val("transfer_out")
-        link["transfer"] = per.sum(axis=0)
-    if g.pool:
-        pp = np.asarray(g.pool_price_cny_per_t, dtype=float) + np.asarray(g.pool_fee_cny_per_t, dtype=float)
-        c = pp * val("pool_buy")
-        c[-1] -= g.pool_terminal_cny_per_t * val("pool_hold")[-1]
-        link["pool"] = c
+    link = {c: led[f"link_{c}"] for c in ("transfer", "pool", "tiers")}
     tier_cols = ["year", "tier", "tier_buy_t"]
     if g.tiers:
         K = len(g.tiers)
-        tb = val("tier_buy")  # K x n
-        prem = np.array([t.premium_cny_per_t for t in g.tiers], dtype=float)
-        link["tiers"] = (prem[:, None] * tb).sum(axis=0)
+        tb = led["tier_buy_t"]  # K x n
         tier_frame = pd.DataFrame({"year": np.tile(years, K), "tier": np.repeat(np.arange(K), n), "tier_buy_t": tb.ravel()},
                                   columns=tier_cols)
     else:

@@ -243,6 +243,7 @@ def _solve_batch(case, ws, state: dict, batch: list, blocks: list, paths: dict[s
     they used (``_verify_batch``). Returns each variant's seconds (its validation, solve, its share
     of priming and ledgers, its block; the model's gradient and the verification in the first),
     the HiGHS times (``solve_s``, ``highs_calls_s``) and the number of maps verified."""
+    ws = _fast_solver(ws, state, batch) if group else ws
     cold = ws.is_cold
     t1 = time.perf_counter()
     ws.ready_objective()  # once per model: counted in the first variant's time, not spread
@@ -282,6 +283,21 @@ def _solve_batch(case, ws, state: dict, batch: list, blocks: list, paths: dict[s
     if verified:  # the chunk's share of verifying maps: in its first variant's time
         per[0] += time.perf_counter() - t1
     return per, highs_s[-len(batch) :], calls_s[-len(batch) :], verified
+
+
+def _fast_solver(ws, state: dict, batch: list):
+    """The solver of a fast group batch: this worker's ``planner.warm_arrays.ArrayWarmSolver`` (no
+    Pyomo; cold, as ``ws`` at the chunk's start) when the array assembler writes every variant of
+    the batch, else ``ws`` (Pyomo). ``PLANNER_WARM_PYOMO=1`` in the environment keeps ``ws``."""
+    from planner.warm_arrays import ArrayWarmSolver, supports
+
+    if os.environ.get("PLANNER_WARM_PYOMO") == "1" or not all(supports(p.data, ws.opts) for _, _, p, _ in batch):
+        return ws
+    aws = state.get("arrays")
+    if aws is None:
+        aws = state["arrays"] = ArrayWarmSolver(ws.opts, check=ws.check)
+    aws.cold_start()
+    return aws
 
 
 def _entity_tables(state: dict):

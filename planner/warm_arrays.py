@@ -1,0 +1,301 @@
+"""Warm re-solves of group sweeps without Pyomo: the array assembler's model, changed in place.
+
+``ArrayWarmSolver`` is the ``planner.resolve.WarmSolver`` of fast group sweeps (``tables="fast"``)
+whose model data ``models.assemble`` writes (``supports``). It keeps one HiGHS object per worker
+and never builds a Pyomo model:
+
+1. **Structure** from ``planner.solve.compile_assembled`` (``models.assemble.assemble``), rebuilt when
+   the structure key changes (``planner.resolve.structure_key``, short-cut by ``_shares_structure``
+   as in ``WarmSolver``). When the new problem has the same columns, rows, sparsity pattern and
+   integrality, costs, bounds and changed coefficients are changed in place ("in_place"), else
+   the problem is passed afresh ("new_structure").
+2. **Objective only** (prices, fees, fines, measure costs, terminal values): the cost vector and
+   offset of the variant's data written by the assembler's own objective code
+   (``models.assemble.objective_costs``: bit for bit ``assemble(data).cost`` and ``.offset``) and
+   handed to HiGHS with ``changeColsCost``; HiGHS starts from the previous basis.
+3. **Fast ledger**: ``models.assemble.ledger_arrays`` (the NumPy core of ``extract_arrays``, over all
+   the solutions of a run of variants at once) mapped to the rows of ``WarmSolver``'s fast ledger
+   (``_fast_rows_many``: same columns, order and values).
+4. **Verification** (``planner.sweep._verify_fast``, once per model and worker): ``solve_group``
+   plans in full as ``planner.group_api`` does for an array-assembled group (``extract_arrays``,
+   ``assemble_group_plan``, ``check_group``).
+
+The HiGHS runs (``_run``), cold starts and the fast-sweep entry points are ``WarmSolver``'s: this
+class replaces only how the model reaches HiGHS and how its solution is read.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import numpy as np
+
+from models.assemble import Assembled, ledger_arrays, objective_costs, unsupported
+from models.data import ModelData
+from models.entity import COST_COMPONENTS
+from planner.errors import NonOptimalError, PlanCheckError
+from planner.group_prepare import PreparedGroup
+from planner.resolve import GROUP_ROW, VariantResult, WarmSolver, structure_key
+from planner.solve import (
+    CompiledModel,
+    SolveOptions,
+    _new_highs,
+    _raise_unless_allowed,
+    compile_assembled,
+)
+
+LEDGER_COLUMNS = (
+    "abatement_measures_t",
+    "abatement_projects_t",
+    "emissions_t",
+    "allocation_t",
+    "obligation_t",
+    "buy_t",
+    "sell_t",
+    "surrender_t",
+    "ccer_buy_t",
+    "ccer_surrendered_t",
+    "shortfall_t",
+    "carry_t",
+    "lapse_t",
+    "carry_limit_t",
+    "market_buy_t",
+    "market_sell_t",
+    "transfer_in_t",
+    "transfer_out_t",
+)
+"""Entity-year quantities of the fast ledger, in the order of ``WarmSolver``'s report map
+(``models.extract.annual_expressions`` then ``planner.resolve.link_expressions``)."""
+
+
+def supports(data: ModelData, opts: SolveOptions) -> bool:
+    """``ArrayWarmSolver`` plans ``data``: a group the array assembler writes, solved directly."""
+    return data.group is not None and opts.backend == "direct" and unsupported(data) is None
+
+
+class _Model:
+    """The ledger "map" of one loaded model (``_report_map``): its assembled arrays, and the row
+    labels every scenario of it shares. A new object per model, so that ``planner.sweep`` verifies
+    each model once (it compares maps by identity)."""
+
+    __slots__ = ("a", "rows")
+
+    def __init__(self, a: Assembled) -> None:
+        self.a = a
+        self.rows: dict[str, Any] | None = None
+
+
+class ArrayWarmSolver(WarmSolver):
+    """One array-assembled model per worker, re-solved warm; see the module docstring."""
+
+    def __init__(self, opts: SolveOptions | None = None, *, check: bool = True) -> None:
+        super().__init__(opts, check=check)
+        self._map: _Model | None = None
+
+    # ------------------------------------------------------------------ model state
+    def _build(self, data: ModelData):  # pragma: no cover - a guard: nothing here builds Pyomo
+        raise NotImplementedError("ArrayWarmSolver builds no Pyomo model")
+
+    def prime(self, data: ModelData) -> str:
+        """Bring the persistent model to ``data``; return the path taken."""
+        t0 = time.perf_counter()
+        same = self._key is not None and self._shares_structure(data)
+        key = self._key if same else structure_key(data)
+        if self._key is not None and key == self._key:
+            self._set_costs(data)
+            self.stats.objective_only += 1
+            path = "objective_only"
+        else:
+            cm = compile_assembled(data)  # its costs: objective_costs(data) on this structure
+            if self._cm is not None and self._same_arrays(cm):
+                self._update_in_place(None, None, cm, key)
+                self.stats.in_place += 1
+                path = "in_place"
+            else:
+                if self._h is None:
+                    self._h = _new_highs(self.opts, None)
+                self._h.passModel(cm.lp)
+                self._adopt(None, None, cm, key)
+                self.stats.new_structure += 1
+                path = "new_structure"
+        self._cold = False
+        self._key_data = data
+        self.stats.add("update_s", time.perf_counter() - t0)
+        return path
+
+    def _adopt(self, m, holder, cm: CompiledModel, key: tuple) -> None:
+        self._cm, self._key = cm, key
+        self._static = None
+        self._map = _Model(cm.assembled)
+        self._lower = np.array(cm.lp.col_lower_, dtype=float)
+        self._upper = np.array(cm.lp.col_upper_, dtype=float)
+        self._cost = np.array(cm.lp.col_cost_, dtype=float)
+
+    def _same_arrays(self, cm: CompiledModel) -> bool:
+        """Same columns, rows, sparsity pattern and integrality: the new problem can be written over
+        the loaded one (every cost, bound and changed coefficient; the solution is read through the
+        new arrays' own column map, so which column is which needs no check)."""
+        a, b = self._cm.lp, cm.lp
+        if (a.num_col_, a.num_row_) != (b.num_col_, b.num_row_):
+            return False
+        if not np.array_equal(self._cm.integer_cols, cm.integer_cols):
+            return False
+        return np.array_equal(
+            np.asarray(a.a_matrix_.start_), np.asarray(b.a_matrix_.start_)
+        ) and np.array_equal(np.asarray(a.a_matrix_.index_), np.asarray(b.a_matrix_.index_))
+
+    def _set_costs(self, data: ModelData) -> None:
+        """Objective-only path: the assembler's cost vector and offset of ``data`` to HiGHS."""
+        cost, offset = objective_costs(self._cm.assembled, data)
+        n = len(cost)
+        t0 = time.perf_counter()
+        self._h.changeColsCost(n, np.arange(n, dtype=np.int32), cost)
+        self._h.changeObjectiveOffset(offset)
+        self._cost_s = time.perf_counter() - t0  # HiGHS's part of the update (see ``_run``)
+        self._cost = cost
+
+    def ready_objective(self) -> None:
+        """Nothing to prepare: the cost vector is written from the data (``objective_costs``)."""
+
+    def _report_map(self) -> _Model:
+        assert self._map is not None
+        return self._map
+
+    # ------------------------------------------------------------------ fast ledger
+    def solve_fast_many(
+        self, preps: list
+    ) -> list[tuple[str, Any, dict | None, dict | None, str | None]]:
+        """``WarmSolver.solve_fast_many``: each variant primed and run in turn (no duals); the ledgers
+        of each run of variants solved on one model computed together."""
+        out: list = [None] * len(preps)
+        todo: list[tuple[int, np.ndarray]] = []
+        model = None
+
+        def flush() -> None:
+            if todo:
+                rows = self._fast_rows_many(
+                    model, [preps[k] for k, _ in todo], np.stack([x for _, x in todo])
+                )
+                for (k, _), (ent, link) in zip(todo, rows, strict=True):
+                    path, res = out[k]
+                    out[k] = (path, res, ent, link, None)
+                todo.clear()
+
+        for k, prep in enumerate(preps):
+            path = self.prime(prep.data)
+            if self._map is not model:
+                flush()
+                model = self._map
+            res = self._run(duals=False)
+            self.stats.add("solve_s", res.wall_s)
+            self.stats.add("highs_calls_s", res.timings["highs_calls_s"])
+            try:
+                _raise_unless_allowed(res, self.opts)
+            except NonOptimalError as exc:
+                out[k] = (path, res, None, None, str(exc))
+                continue
+            out[k] = (path, res)
+            todo.append((k, self._solution[0]))
+        flush()
+        return out
+
+    def fast_arrays(self, prep: PreparedGroup):
+        """The fast ledger (entity rows, group rows) of the last solution."""
+        x, _ = self._solution
+        return self._fast_rows_many(self._map, [prep], x[None, :])[0]
+
+    def _fast_rows_many(
+        self, model: _Model, preps: list, xs: np.ndarray
+    ) -> list[tuple[dict, dict]]:
+        """The fast ledger of solutions ``xs`` (one row per prepared variant in ``preps``) of
+        ``model``: ``ledger_arrays`` as ``WarmSolver._fast_arrays_many``'s rows and columns."""
+        a = model.a
+        datas = [p.data for p in preps]
+        led = ledger_arrays(a, datas, xs)
+        S, E, n = led["buy_t"].shape
+        fixed = model.rows
+        if fixed is None:
+            data = datas[0]
+            fixed = model.rows = {
+                "entity": np.repeat(np.asarray(a.layout.ids, dtype=object), n),
+                "year": np.tile(np.asarray(data.years, dtype=np.int64), E),
+                "gyear": np.asarray(data.years, dtype=np.int64),
+                "df": np.tile(np.asarray(data.discount_factor, dtype=float), E),
+            }
+        cost = np.zeros((S, E * n))
+        # in the report map's column order, then the settlement of transfers
+        for c in COST_COMPONENTS:
+            cost += led[f"cost_{c}"].reshape(S, E * n)
+        cost += led["settle"].reshape(S, E * n)
+        disc = cost * fixed["df"]
+        other = {c: led[c].reshape(S, E * n) for c in LEDGER_COLUMNS}
+        before = other["allocation_t"] - other["obligation_t"]
+        nan = np.full(E * n, np.nan)
+        pool_buy = led.get("pool_buy_t", np.zeros((S, n)))
+        pool_hold = led.get("pool_hold_t", np.zeros((S, n)))
+        link_cost = led["link_pool"] + led["link_tiers"]
+        out = []
+        for k, prep in enumerate(preps):
+            # prices as the inputs state them: each entity's own (before a CCER pool)
+            own = [p.data.entities[0] for p in prep.entities]
+            ent: dict[str, np.ndarray] = {"entity": fixed["entity"], "year": fixed["year"]}
+            ent.update({c: v[k] for c, v in other.items()})
+            for c, f in (
+                ("cea_buy_cny_per_t", "price_buy_cny_per_t"),
+                ("cea_sell_cny_per_t", "price_sell_cny_per_t"),
+                ("ccer_cny_per_t", "price_ccer_buy_cny_per_t"),
+            ):
+                ent[c] = np.asarray([v for e in own for v in getattr(e, f)], dtype=float)
+            ent["total_cost_cny"] = cost[k]
+            ent["discounted_cost_cny"] = disc[k]
+            ent["position_before_trading_t"] = before[k]
+            ent["shadow_price_cny_per_t"] = nan
+            link = {
+                "year": fixed["gyear"],
+                "pool_buy_t": pool_buy[k],
+                "pool_hold_t": pool_hold[k],
+                "link_cost_cny": link_cost[k],
+            }
+            out.append((ent, link))
+        return out
+
+    def fast_group_rows(self, prep: PreparedGroup):
+        import pandas as pd
+
+        link = self.fast_arrays(prep)[1]
+        return pd.DataFrame({"entity": GROUP_ROW, **link})
+
+    # ------------------------------------------------------------------ full plans
+    def solve_group(self, prep: PreparedGroup) -> VariantResult:
+        """Plan one prepared group variant in full as ``planner.group_api`` plans an array-assembled
+        group (``extract_arrays``, ``assemble_group_plan``; no stand-alone comparison), checked by
+        ``planner.check.check_group``."""
+        from models.assemble import extract_arrays
+        from planner.check import check_group
+        from planner.group_plan import assemble_group_plan
+
+        path = self.prime(prep.data)
+        res = self._run()
+        self.stats.add("solve_s", res.wall_s)
+        try:
+            _raise_unless_allowed(res, self.opts)
+        except NonOptimalError as exc:
+            return VariantResult(plan=None, solve=res, path=path, error=str(exc))
+        t0 = time.perf_counter()
+        x, row_dual = self._solution
+        res.build, res.x, res.row_dual = "arrays", x, row_dual
+        results, links = extract_arrays(self._cm.assembled, prep.data, x, row_dual)
+        plan = assemble_group_plan(prep, results, links, res, None)
+        if self.check:
+            failures = check_group(prep.data, plan, objective=res.objective)
+            if failures:
+                raise PlanCheckError(failures)
+        self.stats.add("plan_s", time.perf_counter() - t0)
+        return VariantResult(plan=plan, solve=res, path=path)
+
+    def solve(self, prep, tables=None):  # pragma: no cover - a guard
+        raise NotImplementedError("ArrayWarmSolver plans group cases only (solve_group)")
+
+    def solve_results(self, prep):  # pragma: no cover - a guard
+        raise NotImplementedError("ArrayWarmSolver has no Pyomo results (solve_group, solve_fast)")
