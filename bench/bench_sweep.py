@@ -225,11 +225,11 @@ def study_group(ne: int, n: int) -> dict:
     }
 
 
-def study_group_api(ne: int, n: int, workers: list[int]) -> dict:
+def study_group_api(ne: int, n: int, workers: list[int], chunk: int | None = None) -> dict:
     """``ne`` generated plants as one group case (``planner.fleet.fleet_group``: free transfers, a
-    CCER pool; LP) x ``n`` price paths through ``planner.sweep.sweep`` with ``tables="fast"``; two
-    chunks (each worker verifies the ledger map once against a full, group-checked plan), so 1 and
-    2 workers solve the same chunks and must write the same table. Then the warm
+    CCER pool; LP) x ``n`` price paths through ``planner.sweep.sweep`` with ``tables="fast"``, in
+    the sweep's default chunks (``chunk``: another size); chunks do not depend on the workers, so 1
+    and 2 workers solve the same chunks and must write the same table. Then the warm
     engine in this process on the same variants (its cost vectors) and warm HiGHS alone on them."""
     import pandas as pd
 
@@ -244,11 +244,11 @@ def study_group_api(ne: int, n: int, workers: list[int]) -> dict:
     gen_s = time.perf_counter() - t0
     sw = {"include_base": False, "price_paths": {"n": n, "seed": 3, "volatility": 0.281,
                                                  "fields": ["cea_buy_cny_per_t", "ccer_cny_per_t"]}}
-    out: dict = {"entities": ne, "scenarios": n, "generate_case_s": gen_s, "chunk_size": -(-n // 2)}
+    out: dict = {"entities": ne, "scenarios": n, "generate_case_s": gen_s, "chunk_size": chunk or "default"}
     frames = {}
     for w in workers:
         t0 = time.perf_counter()
-        res = sweep(spec, sw, workers=w, tables="fast", chunk_size=-(-n // 2))
+        res = sweep(spec, sw, workers=w, tables="fast", chunk_size=chunk)
         wall = time.perf_counter() - t0
         st = res.stats
         assert set(res.scenarios["status"]) == {"optimal"}, res.scenarios["status"].value_counts()
@@ -257,7 +257,9 @@ def study_group_api(ne: int, n: int, workers: list[int]) -> dict:
             "wall_s": wall,
             "setup_s": st["setup_s"],
             "run_s": st["run_s"],
-            "first_of_chunk_s": [round(x, 2) for x in per[:: out["chunk_size"]]] if w == 0 else None,
+            "chunks": st["chunks"],
+            "chunk_size": st["chunk_size"],
+            "first_of_chunk_s": [round(x, 2) for x in per[:: st["chunk_size"]]] if w == 0 else None,
             "per_scenario_median_ms": 1e3 * med(per),
             "variant_median_ms": 1e3 * med(st["variant_s"]),
             "highs_in_engine_median_ms": 1e3 * med(st["highs_s"]),
@@ -307,6 +309,7 @@ def main() -> None:
     ap.add_argument("--workers", default="1,2")
     ap.add_argument("--studies", default="one,group,group_api", help="comma list of: one, group, group_api")
     ap.add_argument("--tables", default="plan,fast", help="one-entity study: comma list of plan, fast")
+    ap.add_argument("--group-chunk", type=int, default=None, help="group_api study: scenarios per chunk (default: the sweep's)")
     ap.add_argument("--out", type=Path, default=ROOT / "bench" / "out" / "sweep.json")
     args = ap.parse_args()
     load_before = loadavg()
@@ -314,7 +317,7 @@ def main() -> None:
     workers = [int(w) for w in args.workers.split(",")]
     one = study_one(args.n1, workers, tuple(args.tables.split(","))) if "one" in studies else None
     grp = study_group(args.ne, args.n100) if "group" in studies else None
-    gapi = study_group_api(args.ne, args.n100, workers) if "group_api" in studies else None
+    gapi = study_group_api(args.ne, args.n100, workers, args.group_chunk) if "group_api" in studies else None
     write_result(args.out, {"machine": machine(load_before), "one_entity": one, "group": grp, "group_api": gapi})
 
 
