@@ -28,10 +28,12 @@ import numpy as np
 import pandas as pd
 
 from planner.errors import CaseValidationError, PlannerError
+from planner.prepare import prepare
+from planner.reprice import can_reprice, reprice_entity, reprice_group
 from planner.resolve import GROUP_ROW
 from planner.schema import CaseSpec
 from planner.solve import SolveOptions
-from planner.variants import Variant, as_variants, is_group, validate_variants
+from planner.variants import Variant, apply_variant, as_variants, is_group, validate_variants
 
 logger = logging.getLogger(__name__)
 
@@ -116,10 +118,6 @@ def prepared_variant(case: Any, v: Variant, state: dict | None = None, *, inputs
     ``inputs=False``: a repriced variant keeps no inputs table (``None``; for the fast ledger only).
     ``validated=True``: the sweep validated ``v`` before (see ``apply_variant``).
     Returns (prepared case or group, "reprice" | "prepare")."""
-    from planner.prepare import prepare
-    from planner.reprice import can_reprice, reprice_entity, reprice_group
-    from planner.variants import apply_variant, is_group
-
     state = state if state is not None else {}
     app = apply_variant(case, v, validated=validated)
     group = is_group(case)

@@ -17,6 +17,7 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, ValidationError
 
 from planner.errors import CaseValidationError
+from planner.group_schema import GroupCaseSpec
 from planner.schema import YEAR_TABLES, CaseSpec, PlannerModel, set_path
 
 
@@ -215,8 +216,6 @@ class Applied:
 
 
 def is_group(case: Any) -> bool:
-    from planner.group_schema import GroupCaseSpec
-
     return isinstance(case, GroupCaseSpec)
 
 
