@@ -339,6 +339,19 @@ class VariantResult:
     error: str | None = None
 
 
+def same_sparsity(old: CompiledModel, new: CompiledModel) -> bool:
+    """The same numbers of columns and rows, integer columns and sparsity pattern: every cost,
+    bound and changed coefficient of ``new`` can be written over ``old`` in HiGHS."""
+    a, b = old.lp, new.lp
+    if (a.num_col_, a.num_row_) != (b.num_col_, b.num_row_):
+        return False
+    if not np.array_equal(old.integer_cols, new.integer_cols):
+        return False
+    return np.array_equal(np.asarray(a.a_matrix_.start_), np.asarray(b.a_matrix_.start_)) and np.array_equal(
+        np.asarray(a.a_matrix_.index_), np.asarray(b.a_matrix_.index_)
+    )
+
+
 class WarmSolver:
     """One persistent model per worker: re-solves variants warm, rebuilds only when needed."""
 
@@ -388,17 +401,11 @@ class WarmSolver:
         return m, holder, compile_model(m)
 
     def _same_pattern(self, cm: CompiledModel) -> bool:
+        """``cm`` can be written over the loaded model: the same sparsity (``same_sparsity``) and
+        the same Pyomo components behind its columns and rows."""
         old = self._cm
         assert old is not None
-        a, b = old.lp, cm.lp
-        if (a.num_col_, a.num_row_) != (b.num_col_, b.num_row_):
-            return False
-        if not np.array_equal(old.integer_cols, cm.integer_cols):
-            return False
-        if not (
-            np.array_equal(np.asarray(a.a_matrix_.start_), np.asarray(b.a_matrix_.start_))
-            and np.array_equal(np.asarray(a.a_matrix_.index_), np.asarray(b.a_matrix_.index_))
-        ):
+        if not same_sparsity(old, cm):
             return False
         return [v.name for v in old.columns] == [v.name for v in cm.columns] and [
             c.name for c in old.rows

@@ -8,7 +8,9 @@ and never builds a Pyomo model:
    the structure key changes (``planner.resolve.structure_key``, short-cut by ``_shares_structure``
    as in ``WarmSolver``). When the new problem has the same columns, rows, sparsity pattern and
    integrality, costs, bounds and changed coefficients are changed in place ("in_place"), else
-   the problem is passed afresh ("new_structure").
+   the problem is passed afresh ("new_structure"). ``WarmSolver.prime`` takes these decisions for
+   both solvers; this class gives it how to build (``_build``), compare (``_same_pattern``:
+   ``planner.resolve.same_sparsity``) and price (``_set_objective``) a model.
 2. **Objective only** (prices, fees, fines, measure costs, terminal values): the cost vector and
    offset of the variant's data written by the assembler's own objective code
    (``models.assemble.objective_costs``: bit for bit ``assemble(data).cost`` and ``.offset``) and
@@ -36,11 +38,10 @@ from models.data import ModelData
 from models.entity import COST_COMPONENTS
 from planner.errors import NonOptimalError, PlanCheckError
 from planner.group_prepare import PreparedGroup
-from planner.resolve import GROUP_ROW, VariantResult, WarmSolver, structure_key
+from planner.resolve import GROUP_ROW, VariantResult, WarmSolver, same_sparsity
 from planner.solve import (
     CompiledModel,
     SolveOptions,
-    _new_highs,
     _raise_unless_allowed,
     compile_assembled,
 )
@@ -94,35 +95,10 @@ class ArrayWarmSolver(WarmSolver):
         self._map: _Model | None = None
 
     # ------------------------------------------------------------------ model state
-    def _build(self, data: ModelData):  # pragma: no cover - a guard: nothing here builds Pyomo
-        raise NotImplementedError("ArrayWarmSolver builds no Pyomo model")
-
-    def prime(self, data: ModelData) -> str:
-        """Bring the persistent model to ``data``; return the path taken."""
-        t0 = time.perf_counter()
-        same = self._key is not None and self._shares_structure(data)
-        key = self._key if same else structure_key(data)
-        if self._key is not None and key == self._key:
-            self._set_costs(data)
-            self.stats.objective_only += 1
-            path = "objective_only"
-        else:
-            cm = compile_assembled(data)  # its costs: objective_costs(data) on this structure
-            if self._cm is not None and self._same_arrays(cm):
-                self._update_in_place(None, None, cm, key)
-                self.stats.in_place += 1
-                path = "in_place"
-            else:
-                if self._h is None:
-                    self._h = _new_highs(self.opts, None)
-                self._h.passModel(cm.lp)
-                self._adopt(None, None, cm, key)
-                self.stats.new_structure += 1
-                path = "new_structure"
-        self._cold = False
-        self._key_data = data
-        self.stats.add("update_s", time.perf_counter() - t0)
-        return path
+    # ``WarmSolver.prime`` decides the path; these say how this solver builds, compares and prices
+    def _build(self, data: ModelData):
+        """The structure of ``data`` from the array assembler (no Pyomo model, no parameters)."""
+        return None, None, compile_assembled(data)  # its costs: objective_costs(data) on this structure
 
     def _adopt(self, m, holder, cm: CompiledModel, key: tuple) -> None:
         self._cm, self._key = cm, key
@@ -132,20 +108,12 @@ class ArrayWarmSolver(WarmSolver):
         self._upper = np.array(cm.lp.col_upper_, dtype=float)
         self._cost = np.array(cm.lp.col_cost_, dtype=float)
 
-    def _same_arrays(self, cm: CompiledModel) -> bool:
-        """Same columns, rows, sparsity pattern and integrality: the new problem can be written over
-        the loaded one (every cost, bound and changed coefficient; the solution is read through the
-        new arrays' own column map, so which column is which needs no check)."""
-        a, b = self._cm.lp, cm.lp
-        if (a.num_col_, a.num_row_) != (b.num_col_, b.num_row_):
-            return False
-        if not np.array_equal(self._cm.integer_cols, cm.integer_cols):
-            return False
-        return np.array_equal(
-            np.asarray(a.a_matrix_.start_), np.asarray(b.a_matrix_.start_)
-        ) and np.array_equal(np.asarray(a.a_matrix_.index_), np.asarray(b.a_matrix_.index_))
+    def _same_pattern(self, cm: CompiledModel) -> bool:
+        """The same sparsity (the solution is read through the new arrays' own column map, so which
+        column is which needs no check)."""
+        return same_sparsity(self._cm, cm)
 
-    def _set_costs(self, data: ModelData) -> None:
+    def _set_objective(self, data: ModelData) -> None:
         """Objective-only path: the assembler's cost vector and offset of ``data`` to HiGHS."""
         cost, offset = objective_costs(self._cm.assembled, data)
         n = len(cost)
