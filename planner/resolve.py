@@ -894,15 +894,13 @@ class WarmSolver:
         model computed together (``_report_values_many``, ``_fast_arrays_many``: array operations
         over the variants instead of per variant)."""
         out: list = [None] * len(preps)
-        todo: list[tuple[int, np.ndarray, np.ndarray]] = []  # (place, x, theta) on the current model
+        todo: list[tuple[int, np.ndarray, Any]] = []  # (place, x, ledger inputs) on the current model
 
-        def flush(rep: dict) -> None:
+        def flush(rep) -> None:
             if not todo:
                 return
             xs = np.stack([x for _, x, _ in todo])
-            thetas = np.stack([t for _, _, t in todo])
-            _, vals = self._report_values_many(xs, thetas, rep)
-            arrays = self._fast_arrays_many([preps[k] for k, _, _ in todo], vals, rep)
+            arrays = self._ledgers(rep, [preps[k] for k, _, _ in todo], xs, [t for _, _, t in todo])
             for (k, _, _), (ent, link) in zip(todo, arrays, strict=True):
                 path, res = out[k]
                 out[k] = (path, res, ent, link, None)
@@ -923,10 +921,21 @@ class WarmSolver:
                 continue
             x, _ = self._solution
             out[k] = (path, res)
-            todo.append((k, x, self._current_theta()))
+            todo.append((k, x, self._ledger_inputs()))
         if todo:
             flush(self._report_map())
         return out
+
+    def _ledger_inputs(self) -> Any:
+        """What the ledger of the last solution needs besides the solution: the parameters its
+        objective was built with (the ledger map is bilinear in solution and parameters)."""
+        return self._current_theta()
+
+    def _ledgers(self, rep: dict, preps: list, xs: np.ndarray, inputs: list) -> list:
+        """The fast ledgers (``_fast_arrays_many``) of solutions ``xs`` of the model ``rep`` maps,
+        one per prepared variant, with their ``_ledger_inputs``."""
+        _, vals = self._report_values_many(xs, np.stack(inputs), rep)
+        return self._fast_arrays_many(preps, vals, rep)
 
     def fast_rows(self, prep: PreparedCase | PreparedGroup) -> pd.DataFrame:
         """``fast_arrays``' entity rows as a frame like ``Plan.annual``'s sweep columns."""

@@ -90,10 +90,6 @@ class _Model:
 class ArrayWarmSolver(WarmSolver):
     """One array-assembled model per worker, re-solved warm; see the module docstring."""
 
-    def __init__(self, opts: SolveOptions | None = None, *, check: bool = True) -> None:
-        super().__init__(opts, check=check)
-        self._map: _Model | None = None
-
     # ------------------------------------------------------------------ model state
     # ``WarmSolver.prime`` decides the path; these say how this solver builds, compares and prices
     def _build(self, data: ModelData):
@@ -103,7 +99,7 @@ class ArrayWarmSolver(WarmSolver):
     def _adopt(self, m, holder, cm: CompiledModel, key: tuple) -> None:
         self._cm, self._key = cm, key
         self._static = None
-        self._map = _Model(cm.assembled)
+        self._report = _Model(cm.assembled)  # this model's ledger "map" (``_report_map``)
         self._lower = np.array(cm.lp.col_lower_, dtype=float)
         self._upper = np.array(cm.lp.col_upper_, dtype=float)
         self._cost = np.array(cm.lp.col_cost_, dtype=float)
@@ -126,52 +122,21 @@ class ArrayWarmSolver(WarmSolver):
     def ready_objective(self) -> None:
         """Nothing to prepare: the cost vector is written from the data (``objective_costs``)."""
 
-    def _report_map(self) -> _Model:
-        assert self._map is not None
-        return self._map
+    def _compile_report(self) -> None:  # pragma: no cover - a guard: ``_adopt`` sets the map
+        raise AssertionError("ArrayWarmSolver's ledger map is set when a model is loaded")
 
     # ------------------------------------------------------------------ fast ledger
-    def solve_fast_many(
-        self, preps: list
-    ) -> list[tuple[str, Any, dict | None, dict | None, str | None]]:
-        """``WarmSolver.solve_fast_many``: each variant primed and run in turn (no duals); the ledgers
-        of each run of variants solved on one model computed together."""
-        out: list = [None] * len(preps)
-        todo: list[tuple[int, np.ndarray]] = []
-        model = None
+    # ``WarmSolver.solve_fast_many`` solves and groups the variants; the ledgers come from here
+    def _ledger_inputs(self) -> None:
+        """Nothing besides the solution: ``ledger_arrays`` reads prices from the variants' data."""
 
-        def flush() -> None:
-            if todo:
-                rows = self._fast_rows_many(
-                    model, [preps[k] for k, _ in todo], np.stack([x for _, x in todo])
-                )
-                for (k, _), (ent, link) in zip(todo, rows, strict=True):
-                    path, res = out[k]
-                    out[k] = (path, res, ent, link, None)
-                todo.clear()
-
-        for k, prep in enumerate(preps):
-            path = self.prime(prep.data)
-            if self._map is not model:
-                flush()
-                model = self._map
-            res = self._run(duals=False)
-            self.stats.add("solve_s", res.wall_s)
-            self.stats.add("highs_calls_s", res.timings["highs_calls_s"])
-            try:
-                _raise_unless_allowed(res, self.opts)
-            except NonOptimalError as exc:
-                out[k] = (path, res, None, None, str(exc))
-                continue
-            out[k] = (path, res)
-            todo.append((k, self._solution[0]))
-        flush()
-        return out
+    def _ledgers(self, rep: _Model, preps: list, xs: np.ndarray, inputs: list) -> list:
+        return self._fast_rows_many(rep, preps, xs)
 
     def fast_arrays(self, prep: PreparedGroup):
         """The fast ledger (entity rows, group rows) of the last solution."""
         x, _ = self._solution
-        return self._fast_rows_many(self._map, [prep], x[None, :])[0]
+        return self._fast_rows_many(self._report_map(), [prep], x[None, :])[0]
 
     def _fast_rows_many(
         self, model: _Model, preps: list, xs: np.ndarray
