@@ -342,3 +342,43 @@ def test_ledger_map_sums_each_value_term_by_term_like_add_at():
             thetas = rng.normal(size=(n, len(ws._current_theta()))) * 100
             _, vals = ws._report_values_many(xs, thetas, rep)
             assert np.array_equal(vals, add_at(rep, xs, thetas)), n
+
+
+@pytest.mark.parametrize("kind", ["entity", "group"])
+def test_fast_scenarios_make_no_reference_cycles(monkeypatch, kind):
+    """A fast chunk runs its scenarios with the cyclic garbage collector paused
+    (``planner.sweep._cycle_collector_paused``), which is only safe if the scenarios make no
+    reference cycles: with the collector off, a chunk of 60 price scenarios leaves as much cyclic
+    garbage as a chunk of 6 (a per-scenario cycle would leave at least 54 objects more), and the
+    collector is on again afterwards."""
+    import gc
+
+    import planner.sweep as sweep_mod
+    from planner.fleet import fleet_group
+    from planner.solve import SolveOptions
+    from planner.sweep import solve_chunk
+    from planner.variants import as_variants
+
+    monkeypatch.setattr(sweep_mod, "_WORKER", {})
+    if kind == "entity":
+        case = parse_case(_generated_base())
+    else:
+        case = fleet_group(3, seed=11, binaries=False, value_of_pooling=False, last_year=2028)
+    vs = as_variants(case, {"include_base": False, "price_paths": {
+        "n": 70, "seed": 4, "volatility": 0.3, "fields": ["cea_buy_cny_per_t", "ccer_cny_per_t"]}})
+    js, opts = case.model_dump_json(), SolveOptions(duals=False)
+    solve_chunk(js, vs[:4], opts, True, "fast", kind)  # the worker's model, map and verification
+    assert gc.isenabled()
+    left = {}
+    for n in (6, 60):
+        gc.collect()
+        gc.disable()
+        try:
+            frame, info = solve_chunk(js, vs[4 : 4 + n], opts, True, "fast", kind, True)
+            left[n] = gc.collect()
+        finally:
+            gc.enable()
+        assert set(frame["status"]) == {"optimal"} and info["paths"] == {"objective_only": n}, info["paths"]
+    assert left[60] <= left[6] + 5, left
+    solve_chunk(js, vs[:2], opts, True, "fast", kind)
+    assert gc.isenabled()
