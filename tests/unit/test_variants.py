@@ -112,3 +112,24 @@ def test_evolve_equals_dataclass_replace():
     assert prep.inputs is not None and prep.warnings != ["w"]  # the original is untouched
     with pytest.raises(TypeError, match="no field 'nope'"):
         evolve(e, nope=1)
+
+
+def test_copy_row_equals_model_copy():
+    """``planner.reprice._copy_row`` (a validated sweep's market-row copy) is ``model_copy(update=)``:
+    equal rows, fields, fields set, class and properties; the copy shares no dict with the row and
+    leaves it unchanged; ``set_market_prices(validated=True)`` gives the case a full validation gives."""
+    from planner.reprice import _copy_row, set_market_prices
+
+    case = _case()
+    for row in case.market:
+        for upd in ({"cea_buy_cny_per_t": 91.5}, {"cea_buy_cny_per_t": 60.25, "ccer_cny_per_t": 42.0},
+                    {"cea_spread_cny_per_t": 3.0}):
+            a, b = _copy_row(row, upd), row.model_copy(update=upd)
+            assert type(a) is type(b) and a == b and a.model_dump() == b.model_dump()
+            assert a.__pydantic_fields_set__ == b.__pydantic_fields_set__ and a.sell_price == b.sell_price
+            assert a.__dict__ is not row.__dict__ and a.__pydantic_fields_set__ is not row.__pydantic_fields_set__
+            assert all(getattr(a, k) == v for k, v in upd.items()) and row.cea_buy_cny_per_t not in (91.5, 60.25)
+    changes = {(2027, "cea_buy_cny_per_t"): 95.5, (2026, "ccer_cny_per_t"): 41.0, (2028, "cea_buy_cny_per_t"): 99.0}
+    fast, full = set_market_prices(case, changes, validated=True), set_market_prices(case, changes)
+    assert fast == full and fast.model_dump() == full.model_dump()
+    assert [r.year for r in fast.market] == [r.year for r in case.market]
