@@ -1,6 +1,6 @@
 """Benchmark: price sweeps. Warm re-solves (planner.resolve) vs warm HiGHS alone, 1 vs 2 workers.
 
-Usage: python bench/bench_sweep.py [--n1 1000] [--ne 100] [--n100 100] [--workers 1,2]
+Usage: python bench/bench_sweep.py [--n1 1000] [--ne 100] [--n100 100] [--workers 1,2] [--pairs 5]
        [--studies one,group,group_api] [--out bench/out/sweep.json]
 
 Two studies (LP models: the bench entity of bench_entity.py without its projects and with the
@@ -10,7 +10,8 @@ post-2024 carry-over unlimited, so no integer decisions):
    validated, prepared, warm re-solved; ``tables="plan"``: extracted to the plan tables and checked;
    ``tables="fast"``: ledger rows from the compiled map), with 1 and 2 local worker processes; and the warm engine alone (``WarmSolver.prime`` + HiGHS + loading the
    solution), and warm HiGHS alone (one ``highspy.Highs``: ``changeColsCost`` + ``run``) on the
-   same cost vectors.
+   same cost vectors; then ``--pairs`` rounds of (API on 1 worker, fast tables; HiGHS alone),
+   each round's ratio from two medians taken seconds apart (``paired_rounds``).
 2. ``--ne`` entities in one model (``models.build_model`` over a seeded fleet) x ``--n100`` price
    paths: the warm engine (objective update + HiGHS + values loaded) vs warm HiGHS alone vs a
    rebuild (Pyomo build + compile + new HiGHS) per scenario (independent entities, no links).
@@ -110,7 +111,7 @@ def engine_run(datas) -> tuple[list[float], list[np.ndarray], list[float], objec
     return times, costs, objs, ws
 
 
-def study_one(n: int, workers: list[int], tables_list: tuple[str, ...] = ("plan", "fast")) -> dict:
+def study_one(n: int, workers: list[int], tables_list: tuple[str, ...] = ("plan", "fast"), pairs: int = 5) -> dict:
     from planner.io import parse_case
     from planner.sweep import sweep
 
@@ -172,7 +173,28 @@ def study_one(n: int, workers: list[int], tables_list: tuple[str, ...] = ("plan"
         solve_compiled(compile_model(build_model(d)), SolveOptions(duals=False))
         rb.append(time.perf_counter() - t0)
     out["rebuild_median_ms"] = 1e3 * med(rb)
+    if "fast" in tables_list and pairs:
+        out["paired_fast_workers_1"] = paired_rounds(case, spec, ws._cm.lp, costs, pairs)
     return out
+
+
+def paired_rounds(case, spec: dict, lp, costs: list[np.ndarray], rounds: int) -> dict:
+    """The API on one worker (``tables="fast"``) and warm HiGHS alone on the same LPs, one after
+    the other, ``rounds`` times: each round's ratio (per-scenario median / HiGHS alone median) has
+    its two medians taken seconds apart, so a machine that drifts between the studies (this one is
+    shared) moves both; the median of the rounds' ratios is the figure quoted."""
+    from planner.sweep import sweep
+
+    per, alone, ratio = [], [], []
+    for _ in range(rounds):
+        st = sweep(case, spec, workers=1, tables="fast").stats
+        p = 1e3 * med(st["per_scenario_s"])
+        a = 1e3 * med(highs_alone(lp, costs))
+        per.append(round(p, 4))
+        alone.append(round(a, 4))
+        ratio.append(round(p / a, 3))
+    return {"rounds": rounds, "per_scenario_median_ms": per, "highs_alone_median_ms": alone,
+            "ratio": ratio, "median_ratio": med(ratio)}
 
 
 def study_group(ne: int, n: int) -> dict:
@@ -309,13 +331,14 @@ def main() -> None:
     ap.add_argument("--workers", default="1,2")
     ap.add_argument("--studies", default="one,group,group_api", help="comma list of: one, group, group_api")
     ap.add_argument("--tables", default="plan,fast", help="one-entity study: comma list of plan, fast")
+    ap.add_argument("--pairs", type=int, default=5, help="one-entity study: paired rounds of the API (1 worker, fast) and HiGHS alone")
     ap.add_argument("--group-chunk", type=int, default=None, help="group_api study: scenarios per chunk (default: the sweep's)")
     ap.add_argument("--out", type=Path, default=ROOT / "bench" / "out" / "sweep.json")
     args = ap.parse_args()
     load_before = loadavg()
     studies = set(args.studies.split(","))
     workers = [int(w) for w in args.workers.split(",")]
-    one = study_one(args.n1, workers, tuple(args.tables.split(","))) if "one" in studies else None
+    one = study_one(args.n1, workers, tuple(args.tables.split(",")), args.pairs) if "one" in studies else None
     grp = study_group(args.ne, args.n100) if "group" in studies else None
     gapi = study_group_api(args.ne, args.n100, workers, args.group_chunk) if "group_api" in studies else None
     write_result(args.out, {"machine": machine(load_before), "one_entity": one, "group": grp, "group_api": gapi})
