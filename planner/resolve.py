@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -314,6 +315,29 @@ class _InfoView:
 
     def __getattr__(self, name: str):
         return self._h.getInfoValue(name)[1]
+
+
+class LedgerRows(Mapping):
+    """One scenario's fast ledger rows, column -> array, inside its batch's arrays: column ``c`` is
+    ``columns[c][k]`` where ``columns[c]`` holds every scenario of the batch (2-D: scenarios x
+    rows), else ``columns[c]`` itself (1-D, the same for the whole batch: entity, year, ...).
+    A sweep's chunk table takes a run of a batch's scenarios as slices of its 2-D arrays
+    (``planner.sweep._frame``) instead of one small array per scenario and column."""
+
+    __slots__ = ("columns", "k")
+
+    def __init__(self, columns: dict[str, np.ndarray], k: int) -> None:
+        self.columns, self.k = columns, k
+
+    def __getitem__(self, c: str) -> np.ndarray:
+        a = self.columns[c]
+        return a[self.k] if a.ndim == 2 else a
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.columns)
+
+    def __len__(self) -> int:
+        return len(self.columns)
 
 
 @dataclass
@@ -816,7 +840,7 @@ class WarmSolver:
         Returns (path, solve result, entity arrays, group arrays, error)."""
         return self.solve_fast_many([prep])[0]
 
-    def fast_arrays(self, prep: PreparedCase | PreparedGroup) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray] | None]:
+    def fast_arrays(self, prep: PreparedCase | PreparedGroup) -> tuple[Mapping[str, np.ndarray], dict[str, np.ndarray] | None]:
         """The annual ledger of the last solution as column arrays (numpy only, no pandas): entity
         rows (entity, year, the ledger columns of ``Plan.annual`` that sweeps keep, prices, costs),
         and for a group its own rows (year, pool, link costs; else None). A group's entity costs
@@ -824,7 +848,7 @@ class WarmSolver:
         _, vals = self.report_values()
         return self._fast_arrays_many([prep], vals[None, :])[0]
 
-    def _fast_arrays_many(self, preps: list, vals: np.ndarray, rep: dict | None = None) -> list[tuple[dict[str, np.ndarray], dict[str, np.ndarray] | None]]:
+    def _fast_arrays_many(self, preps: list, vals: np.ndarray, rep: dict | None = None) -> list[tuple[LedgerRows, dict[str, np.ndarray] | None]]:
         """``fast_arrays`` of several solutions of one model (``vals``: their report values, one
         row per prepared variant in ``preps``; ``rep``: the model's ledger map, default the current
         model's)."""
@@ -870,21 +894,21 @@ class WarmSolver:
             gyear = np.asarray([y for _, y in grows], dtype=np.int64)
             glink = {c: g[:, :, j] for j, c in enumerate(gcols) if not c.startswith("cost_")}
             gcost = g[:, :, gcols.index("cost_pool")] + g[:, :, gcols.index("cost_tiers")]
+        # the batch's columns: 2-D (scenarios x rows), or 1-D when the same for every scenario
+        cols: dict[str, np.ndarray] = {"entity": fixed["entity"], "year": fixed["year"], **other}
+        alones = [own(p) for p in preps]
+        for c, f in (("cea_buy_cny_per_t", "price_buy_cny_per_t"), ("cea_sell_cny_per_t", "price_sell_cny_per_t"),
+                     ("ccer_cny_per_t", "price_ccer_buy_cny_per_t")):
+            cols[c] = np.array([[v for e in alone for v in getattr(e, f)] for alone in alones], dtype=float)
+        cols["total_cost_cny"] = cost
+        cols["discounted_cost_cny"] = disc
+        cols["position_before_trading_t"] = before
+        cols["shadow_price_cny_per_t"] = nan
         out = []
-        for k, prep in enumerate(preps):
-            alone = own(prep)
-            ent: dict[str, np.ndarray] = {"entity": fixed["entity"], "year": fixed["year"]}
-            ent.update({c: m[k] for c, m in other.items()})
-            for c, f in (("cea_buy_cny_per_t", "price_buy_cny_per_t"), ("cea_sell_cny_per_t", "price_sell_cny_per_t"),
-                         ("ccer_cny_per_t", "price_ccer_buy_cny_per_t")):
-                ent[c] = np.asarray([v for e in alone for v in getattr(e, f)], dtype=float)
-            ent["total_cost_cny"] = cost[k]
-            ent["discounted_cost_cny"] = disc[k]
-            ent["position_before_trading_t"] = before[k]
-            ent["shadow_price_cny_per_t"] = nan
+        for k in range(n_s):
             if group:
                 link = {"year": gyear, **{c: m[k] for c, m in glink.items()}, "link_cost_cny": gcost[k]}
-            out.append((ent, link))
+            out.append((LedgerRows(cols, k), link))
         return out
 
     def solve_fast_many(self, preps: list) -> list[tuple[str, SolveResult, dict | None, dict | None, str | None]]:
@@ -939,7 +963,7 @@ class WarmSolver:
 
     def fast_rows(self, prep: PreparedCase | PreparedGroup) -> pd.DataFrame:
         """``fast_arrays``' entity rows as a frame like ``Plan.annual``'s sweep columns."""
-        return pd.DataFrame(self.fast_arrays(prep)[0])
+        return pd.DataFrame(dict(self.fast_arrays(prep)[0]))
 
     def fast_group_rows(self, prep: PreparedGroup) -> pd.DataFrame:
         """A group's link rows of the last solution: (year) pool purchases and holdings and the link

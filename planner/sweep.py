@@ -31,7 +31,7 @@ import pandas as pd
 from planner.errors import CaseValidationError, PlannerError
 from planner.prepare import prepare
 from planner.reprice import can_reprice, reprice_entity, reprice_group
-from planner.resolve import GROUP_ROW
+from planner.resolve import GROUP_ROW, LedgerRows
 from planner.schema import CaseSpec
 from planner.solve import SolveOptions
 from planner.variants import Variant, apply_variant, as_variants, is_group, validate_variants
@@ -498,6 +498,8 @@ def _block(v: Variant, ent: dict[str, np.ndarray], link: dict[str, np.ndarray] |
     n = len(ent["year"])
     if link is None:
         nominal = float(np.sum(ent["total_cost_cny"]))
+        if isinstance(ent, LedgerRows):  # its columns stay in the batch's arrays (see ``_frame``)
+            return {"_head": _head(v, status, None, path, npv, nominal), "_n": n, "_rows": ent}
         return {"_head": _head(v, status, None, path, npv, nominal), "_n": n, **ent}
     years = np.asarray(data.years, dtype=np.int64)
     ny, ne = len(years), n // len(years)
@@ -530,12 +532,15 @@ def _block(v: Variant, ent: dict[str, np.ndarray], link: dict[str, np.ndarray] |
 
 
 def _frame(blocks: list[dict[str, Any]], group: bool) -> pd.DataFrame:
-    """One frame from the scenarios' column arrays (one DataFrame per chunk, not per scenario)."""
+    """One frame from the scenarios' column arrays (one DataFrame per chunk, not per scenario).
+    A run of blocks whose rows lie in one batch's arrays, scenario after scenario (``_rows``:
+    ``planner.resolve.LedgerRows``), is taken as one slice of each column."""
     cols = _columns(group)
     sizes = [b["_n"] for b in blocks]
     total = sum(sizes)
     data: dict[str, Any] = {}
     per_block = np.repeat(np.arange(len(blocks)), sizes)
+    pieces = _pieces(blocks)
     for c in cols:
         if c in HEAD_COLUMNS or c in GROUP_HEAD:
             vals = [b["_head"].get(c, math.nan) for b in blocks]
@@ -543,19 +548,58 @@ def _frame(blocks: list[dict[str, Any]], group: bool) -> pd.DataFrame:
                 data[c] = _text(np.asarray(vals, dtype=object)).take(per_block)
             else:
                 data[c] = np.repeat(np.asarray(vals, dtype=float), sizes)
-        else:
-            text = c in _TEXT
-            kind = object if text else (np.int64 if c == "year" else float)
-            fill = "" if text else np.nan
-            parts = [b[c] if c in b else np.full(k, fill, dtype=object if text else float)
-                     for b, k in zip(blocks, sizes, strict=True)]
+            continue
+        text = c in _TEXT
+        kind = object if text else (np.int64 if c == "year" else float)
+        fill = "" if text else np.nan
+        parts: list[tuple[np.ndarray, int]] = []  # (array, times in a row)
+        for b, rows, n in pieces:
+            if rows is None:
+                parts.append((b[c] if c in b else np.full(n, fill, dtype=object if text else float), 1))
+                continue
+            columns, k0, k1 = rows
+            a = columns.get(c)
+            if a is None:
+                parts.append((np.full(n, fill, dtype=object if text else float), 1))
+            elif a.ndim == 2:
+                parts.append((a[k0:k1].reshape(-1), 1))
+            else:  # the same rows for every scenario of the batch
+                parts.append((a, k1 - k0))
+        if not text:
             # one conversion per column (not per scenario); "same_kind" keeps numbers from turning into text
-            data[c] = np.concatenate(parts, dtype=kind, casting="unsafe" if text else "same_kind") if parts else np.empty(0, dtype=kind)
-            if text:  # few distinct texts (entity ids, levels): each converted once
-                seen: dict[Any, int] = {}
-                codes = np.fromiter((seen.setdefault(x, len(seen)) for x in data[c]), dtype=np.intp, count=total)
-                data[c] = _text(np.asarray(list(seen), dtype=object)).take(codes)
+            arrays = [np.tile(a, r) if r > 1 else a for a, r in parts]
+            data[c] = np.concatenate(arrays, dtype=kind, casting="same_kind") if arrays else np.empty(0, dtype=kind)
+            continue
+        # few distinct texts (entity ids, levels): each converted once; each array's codes found once
+        seen: dict[Any, int] = {}
+        memo: dict[int, np.ndarray] = {}
+        codes = []
+        for a, r in parts:
+            cs = memo.get(id(a))
+            if cs is None:
+                cs = memo[id(a)] = np.fromiter((seen.setdefault(x, len(seen)) for x in a.astype(object, copy=False)),
+                                               dtype=np.intp, count=len(a))
+            codes.append(np.tile(cs, r) if r > 1 else cs)
+        data[c] = _text(np.asarray(list(seen), dtype=object)).take(np.concatenate(codes) if codes else np.empty(0, np.intp))
     return pd.DataFrame(data, index=pd.RangeIndex(total))
+
+
+def _pieces(blocks: list[dict[str, Any]]) -> list[tuple[dict[str, Any], tuple | None, int]]:
+    """(block, None, rows) per block, except runs of blocks whose rows are consecutive scenarios of
+    one batch's arrays: (first block, (columns, first scenario, end), rows of the run)."""
+    out: list[tuple[dict[str, Any], tuple | None, int]] = []
+    for b in blocks:
+        r = b.get("_rows")
+        if r is None:
+            out.append((b, None, b["_n"]))
+            continue
+        if out and out[-1][1] is not None:
+            first, (columns, k0, k1), n = out[-1]
+            if columns is r.columns and k1 == r.k:
+                out[-1] = (first, (columns, k0, k1 + 1), n + b["_n"])
+                continue
+        out.append((b, (r.columns, r.k, r.k + 1), b["_n"]))
+    return out
 
 
 def _text(values: np.ndarray):

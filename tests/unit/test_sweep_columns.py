@@ -69,6 +69,8 @@ def _frame_reference(blocks: list[dict], group: bool) -> pd.DataFrame:
 
     rows = []
     for b in blocks:
+        if "_rows" in b:  # a scenario inside a batch's arrays (``LedgerRows``): its own arrays
+            b = {**b, **dict(b["_rows"])}
         for k in range(b["_n"]):
             row = {}
             for c in _columns(group):
@@ -120,3 +122,48 @@ def test_chunk_frame_equals_a_row_by_row_frame():
                         b[c] = np.asarray([rng.random() for _ in range(n)])
                 blocks.append(b)
             pd.testing.assert_frame_equal(_frame(blocks, group), _frame_reference(blocks, group), check_exact=True)
+
+
+def test_chunk_frame_takes_runs_of_batch_rows_as_a_row_by_row_frame():
+    """Blocks whose rows lie in a batch's arrays (``planner.resolve.LedgerRows``: 2-D columns per
+    scenario, 1-D columns shared, columns missing) give the frame built row by row: runs of
+    consecutive scenarios, scenarios skipped (a failed solve), runs broken by other blocks, two
+    batches, scenarios out of order, texts shared by the batch."""
+    import math
+
+    import numpy as np
+
+    from planner.resolve import LedgerRows
+    from planner.sweep import HEAD_COLUMNS, _columns, _frame
+
+    rng = random.Random(8)
+    cols = [c for c in _columns(False) if c not in HEAD_COLUMNS]
+    for _trial in range(40):
+        n = rng.randint(1, 4)
+        batches = []
+        for _ in range(2):
+            m = rng.randint(1, 6)
+            columns = {"entity": np.asarray([rng.choice(["E1", "电厂"]) for _ in range(n)], dtype=object),
+                       "year": np.arange(2026, 2026 + n, dtype=np.int64)}
+            for c in cols[2:]:
+                r = rng.random()
+                if r < 0.6:
+                    columns[c] = rng.random() * np.arange(m * n, dtype=float).reshape(m, n)
+                elif r < 0.8:
+                    columns[c] = np.full(n, rng.choice([math.nan, 1.5]))
+            batches.append((columns, m))
+        blocks = []
+        for i in range(rng.randint(0, 14)):
+            head = {"scenario": f"s{i}", "kind": "price_path", "probability": math.nan, "status": "optimal",
+                    "error": "", "overrides": "{}", "solver_path": "objective_only",
+                    "npv_cost_cny": rng.random(), "nominal_cost_cny": rng.random()}
+            columns, m = rng.choice(batches)
+            if rng.random() < 0.2:  # another kind of block in between (an invalid scenario)
+                blocks.append({"_head": {**head, "status": "invalid"}, "_n": 1,
+                               "entity": np.asarray([""], dtype=object), "year": np.asarray([-1], dtype=np.int64)})
+                continue
+            k = blocks[-1]["_rows"].k + 1 if blocks and "_rows" in blocks[-1] and rng.random() < 0.6 else rng.randrange(m)
+            if k >= m:
+                k = 0
+            blocks.append({"_head": head, "_n": n, "_rows": LedgerRows(columns, k)})
+        pd.testing.assert_frame_equal(_frame(blocks, False), _frame_reference(blocks, False), check_exact=True)
