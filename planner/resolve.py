@@ -539,15 +539,19 @@ class WarmSolver:
         rows, cols, vals = self._grad
         cost = self._c0.copy()
         np.add.at(cost, rows, vals * theta[cols])
-        offset = self._off0 + float(self._ograd @ theta)
+        self._send_objective(cost, self._off0 + float(self._ograd @ theta))
+        self._theta = theta
+        self._params_dirty = True
+
+    def _send_objective(self, cost: np.ndarray, offset: float) -> None:
+        """Give HiGHS a new cost vector and objective offset (timed: ``_cost_s``, HiGHS's part of
+        the update, counted in the run's ``highs_calls_s``, see ``_run``)."""
         n = len(cost)
         t0 = time.perf_counter()
         self._h.changeColsCost(n, np.arange(n, dtype=np.int32), cost)
         self._h.changeObjectiveOffset(offset)
-        self._cost_s = time.perf_counter() - t0  # HiGHS's part of the update (see ``_run``)
+        self._cost_s = time.perf_counter() - t0
         self._cost = cost
-        self._theta = theta
-        self._params_dirty = True
 
     def _compile_report(self) -> None:
         """Ledger columns as exact functions of (solution x, parameters theta), once per model:
@@ -830,9 +834,13 @@ class WarmSolver:
             _raise_unless_allowed(res, self.opts)
         except NonOptimalError:
             return path, res, None
+        return path, res, self._results(prep, res)
+
+    def _results(self, prep: PreparedCase | PreparedGroup, res: SolveResult) -> Results:
+        """The result frames of the last solution (optimal or accepted by the options)."""
         self._load_solution(res)
         df = dict(zip(prep.data.years, prep.data.discount_factor, strict=True))
-        return path, res, extract_results(self._model, df, res.duals)
+        return extract_results(self._model, df, res.duals)
 
     def solve_fast(self, prep: PreparedCase | PreparedGroup):
         """Solve one variant and return its ledger from the compiled report map (``fast_arrays``: no

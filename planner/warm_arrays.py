@@ -28,7 +28,6 @@ class replaces only how the model reaches HiGHS and how its solution is read.
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import numpy as np
@@ -36,13 +35,11 @@ import numpy as np
 from models.assemble import Assembled, ledger_arrays, objective_costs, unsupported
 from models.data import ModelData
 from models.entity import COST_COMPONENTS
-from planner.errors import NonOptimalError, PlanCheckError
 from planner.group_prepare import PreparedGroup
 from planner.resolve import GROUP_ROW, VariantResult, WarmSolver, same_sparsity
 from planner.solve import (
     CompiledModel,
     SolveOptions,
-    _raise_unless_allowed,
     compile_assembled,
 )
 
@@ -111,13 +108,7 @@ class ArrayWarmSolver(WarmSolver):
 
     def _set_objective(self, data: ModelData) -> None:
         """Objective-only path: the assembler's cost vector and offset of ``data`` to HiGHS."""
-        cost, offset = objective_costs(self._cm.assembled, data)
-        n = len(cost)
-        t0 = time.perf_counter()
-        self._h.changeColsCost(n, np.arange(n, dtype=np.int32), cost)
-        self._h.changeObjectiveOffset(offset)
-        self._cost_s = time.perf_counter() - t0  # HiGHS's part of the update (see ``_run``)
-        self._cost = cost
+        self._send_objective(*objective_costs(self._cm.assembled, data))
 
     def ready_objective(self) -> None:
         """Nothing to prepare: the cost vector is written from the data (``objective_costs``)."""
@@ -203,32 +194,22 @@ class ArrayWarmSolver(WarmSolver):
     def solve_group(self, prep: PreparedGroup) -> VariantResult:
         """Plan one prepared group variant in full as ``planner.group_api`` plans an array-assembled
         group (``extract_arrays``, ``assemble_group_plan``; no stand-alone comparison), checked by
-        ``planner.check.check_group``."""
-        from models.assemble import extract_arrays
+        ``planner.check.check_group`` (``WarmSolver._plan``)."""
         from planner.check import check_group
         from planner.group_plan import assemble_group_plan
 
-        path = self.prime(prep.data)
-        res = self._run()
-        self.stats.add("solve_s", res.wall_s)
-        try:
-            _raise_unless_allowed(res, self.opts)
-        except NonOptimalError as exc:
-            return VariantResult(plan=None, solve=res, path=path, error=str(exc))
-        t0 = time.perf_counter()
-        x, row_dual = self._solution
-        res.build, res.x, res.row_dual = "arrays", x, row_dual
-        results, links = extract_arrays(self._cm.assembled, prep.data, x, row_dual)
-        plan = assemble_group_plan(prep, results, links, res, None)
-        if self.check:
-            failures = check_group(prep.data, plan, objective=res.objective)
-            if failures:
-                raise PlanCheckError(failures)
-        self.stats.add("plan_s", time.perf_counter() - t0)
-        return VariantResult(plan=plan, solve=res, path=path)
+        return self._plan(
+            prep, lambda rl, res: assemble_group_plan(prep, rl[0], rl[1], res, None), check_group
+        )
 
     def solve(self, prep, tables=None):  # pragma: no cover - a guard
         raise NotImplementedError("ArrayWarmSolver plans group cases only (solve_group)")
 
-    def solve_results(self, prep):  # pragma: no cover - a guard
-        raise NotImplementedError("ArrayWarmSolver has no Pyomo results (solve_group, solve_fast)")
+    def _results(self, prep: PreparedGroup, res):
+        """The array path's result and link frames of the last solution (``extract_arrays``: no
+        Pyomo); ``WarmSolver.solve_results`` solves and decides whether there is a plan."""
+        from models.assemble import extract_arrays
+
+        x, row_dual = self._solution
+        res.build, res.x, res.row_dual = "arrays", x, row_dual
+        return extract_arrays(self._cm.assembled, prep.data, x, row_dual)
