@@ -119,10 +119,8 @@ def set_market_prices(case: CaseSpec, changes: dict[tuple[int, str], Any], *, va
 def _copy_row(row: MarketRow, upd: dict[str, float]) -> MarketRow:
     """``row.model_copy(update=upd)`` (same class, fields, fields set; nothing mutable shared) in
     one step instead of pydantic's generic copy and update: a sweep copies one row per year and
-    variant. Rows have no extra or private attributes (``extra="forbid"``, none declared); a row
-    with either is copied by ``model_copy``. Tested equal to ``model_copy``."""
-    if row.__pydantic_extra__ is not None or row.__pydantic_private__ is not None:
-        return row.model_copy(update=upd)
+    variant. Market rows have no extra or private attributes (``extra="forbid"``, none declared;
+    the test of this function checks both and equality with ``model_copy``)."""
     new = object.__new__(type(row))
     object.__setattr__(new, "__dict__", {**row.__dict__, **upd})
     object.__setattr__(new, "__pydantic_fields_set__", row.__pydantic_fields_set__ | upd.keys())

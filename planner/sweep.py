@@ -148,10 +148,12 @@ def prepared_variant(case: Any, v: Variant, state: dict | None = None, *, inputs
 @contextmanager
 def _cycle_collector_paused(pause: bool = True) -> Iterator[None]:
     """Python's cyclic garbage collector paused while the block runs (when ``pause``; reference
-    counting frees objects as always), then back as it was. For a fast chunk's per-scenario loops:
-    they make no reference cycles (tested: ``test_fast_scenarios_make_no_reference_cycles``), but
-    their many small objects start collections that walk all the worker holds (model, ledger map,
-    base preparation): 40-50 us of a 0.4 ms scenario on one entity (2026-12-06, ``bench/RESULTS.md``)."""
+    counting frees objects as always), then back as it was. For a fast chunk (``solve_chunk``): its
+    scenarios make no reference cycles (tested: ``test_fast_scenarios_make_no_reference_cycles``),
+    but their many small objects start collections that walk all the worker holds (model, ledger
+    map, base preparation): 40-50 us of a 0.4 ms scenario on one entity (2026-12-06,
+    ``bench/RESULTS.md``). What a worker's first model build and map verification leave in cycles
+    is collected after the chunk."""
     was = gc.isenabled()
     if pause:
         gc.disable()
@@ -178,6 +180,12 @@ def solve_chunk(
     sweep's process (``sweep`` does that before any chunk): market rows given floats are then not
     validated a second time here (``planner.variants.apply_variant``).
     """
+    with _cycle_collector_paused(tables == "fast"):
+        return _solve_chunk(case_json, chunk, opts, check, tables, kind, validated)
+
+
+def _solve_chunk(case_json: str, chunk: list[Variant], opts: SolveOptions, check: bool, tables: str, kind: str,
+                 validated: bool) -> tuple[pd.DataFrame, dict]:
     case, ws, state = _solver(case_json, opts, check, kind)
     ws.cold_start()  # repeatable: the chunk's results do not depend on what this worker solved before
     group = kind == "group"
@@ -189,43 +197,41 @@ def solve_chunk(
     per: list[float] = []
     prep_s: list[float] = []
     batch: list[tuple[int, Variant, Any, float]] = []  # fast variants: (block place, variant, prepared, seconds)
-    # fast: the scenarios' loops without cycle collections (``_cycle_collector_paused``)
-    with _cycle_collector_paused(tables == "fast"):
-        for v in chunk:
-            t1 = time.perf_counter()
-            fast = tables == "fast"
-            try:
-                # fast scenarios read prices from the model data: no inputs table is needed
-                prep, how = prepared_variant(case, v, state, inputs=not fast, validated=validated)
-                preps[how] = preps.get(how, 0) + 1
-                prep_s.append(time.perf_counter() - t1)
-            except CaseValidationError as exc:
-                blocks.append(_empty_block(v, "invalid", str(exc)))
-                continue
-            if fast:  # solved together below, in this order, after the chunk's variants are prepared
-                blocks.append({})
-                batch.append((len(blocks) - 1, v, prep, prep_s[-1]))
-                continue
-            cold = ws.is_cold
-            try:
-                vr = ws.solve_group(prep) if group else ws.solve(prep, _entity_tables(state))
-                paths[vr.path] = paths.get(vr.path, 0) + 1
-                if cold:  # the chunk's first solve starts cold (see WarmSolver.cold_start)
-                    vr.path = "cold"
-                if vr.plan is None:
-                    blocks.append(_empty_block(v, str(vr.solve.status), vr.error, vr.path))
-                else:
-                    ann = vr.plan.entities.annual if group else vr.plan.annual
-                    link = _plan_link_arrays(vr.plan) if group else None
-                    ent = {c: ann[c].to_numpy() for c in ("entity", "year", *YEAR_COLUMNS, *LINK_COLUMNS) if c in ann.columns}
-                    blocks.append(_block(v, ent, link, prep.data, str(vr.solve.status), vr.path,
-                                         float(vr.plan.summary["npv_cost_cny"])))
-                    if alone is not None:
-                        _add_pooling(blocks[-1], alone, prep)
-            except PlannerError as exc:  # e.g. the checker refused the plan
-                blocks.append(_empty_block(v, "error", str(exc)))
-                continue
-            per.append(time.perf_counter() - t1)
+    for v in chunk:
+        t1 = time.perf_counter()
+        fast = tables == "fast"
+        try:
+            # fast scenarios read prices from the model data: no inputs table is needed
+            prep, how = prepared_variant(case, v, state, inputs=not fast, validated=validated)
+            preps[how] = preps.get(how, 0) + 1
+            prep_s.append(time.perf_counter() - t1)
+        except CaseValidationError as exc:
+            blocks.append(_empty_block(v, "invalid", str(exc)))
+            continue
+        if fast:  # solved together below, in this order, after the chunk's variants are prepared
+            blocks.append({})
+            batch.append((len(blocks) - 1, v, prep, prep_s[-1]))
+            continue
+        cold = ws.is_cold
+        try:
+            vr = ws.solve_group(prep) if group else ws.solve(prep, _entity_tables(state))
+            paths[vr.path] = paths.get(vr.path, 0) + 1
+            if cold:  # the chunk's first solve starts cold (see WarmSolver.cold_start)
+                vr.path = "cold"
+            if vr.plan is None:
+                blocks.append(_empty_block(v, str(vr.solve.status), vr.error, vr.path))
+            else:
+                ann = vr.plan.entities.annual if group else vr.plan.annual
+                link = _plan_link_arrays(vr.plan) if group else None
+                ent = {c: ann[c].to_numpy() for c in ("entity", "year", *YEAR_COLUMNS, *LINK_COLUMNS) if c in ann.columns}
+                blocks.append(_block(v, ent, link, prep.data, str(vr.solve.status), vr.path,
+                                     float(vr.plan.summary["npv_cost_cny"])))
+                if alone is not None:
+                    _add_pooling(blocks[-1], alone, prep)
+        except PlannerError as exc:  # e.g. the checker refused the plan
+            blocks.append(_empty_block(v, "error", str(exc)))
+            continue
+        per.append(time.perf_counter() - t1)
     highs_s = list(ws.stats.timings.get("solve_s", [])[-len(per) :]) if per else []
     calls_s: list[float] = []  # fast scenarios: time in HiGHS's own calls (new costs, run, solution read)
     verified = 0  # report maps verified by this chunk (fast tables)
@@ -237,8 +243,7 @@ def solve_chunk(
         gc.freeze()
         _WORKER["frozen"] = True
     t1 = time.perf_counter()
-    with _cycle_collector_paused(tables == "fast"):
-        frame = _frame(blocks, group)
+    frame = _frame(blocks, group)
     if per:  # the chunk's table, shared evenly: part of each scenario's time
         share = (time.perf_counter() - t1) / len(per)
         per = [x + share for x in per]
@@ -271,8 +276,7 @@ def _solve_batch(case, ws, state: dict, batch: list, blocks: list, paths: dict[s
     timings = ws.stats.timings
     n_solved, n_calls = len(timings.get("solve_s", [])), len(timings.get("highs_calls_s", []))
     try:
-        with _cycle_collector_paused():
-            solved = ws.solve_fast_many([p for _, _, p, _ in batch])
+        solved = ws.solve_fast_many([p for _, _, p, _ in batch])
     except PlannerError:
         solved = []
         for _, _, p, _ in batch:
@@ -287,18 +291,17 @@ def _solve_batch(case, ws, state: dict, batch: list, blocks: list, paths: dict[s
     solve_s = highs_s if len(highs_s) == len(batch) else [0.0] * len(batch)
     after = (spent - sum(solve_s)) / len(batch)  # priming and the ledgers, shared evenly
     per: list[float] = []
-    with _cycle_collector_paused():
-        for j, ((place, v, prep, pv), (path, res, ent, link, err)) in enumerate(zip(batch, solved, strict=True)):
-            tb = time.perf_counter()
-            paths[path] = paths.get(path, 0) + 1
-            path = "cold" if cold and j == 0 else path
-            if ent is None:
-                blocks[place] = _empty_block(v, str(res.status), err, path)
-            else:
-                blocks[place] = _block(v, ent, link, prep.data, str(res.status), path, float(res.objective))
-                if alone is not None:
-                    _add_pooling(blocks[place], alone, prep)
-            per.append(pv + solve_s[j] + after + (model_s if j == 0 else 0.0) + time.perf_counter() - tb)
+    for j, ((place, v, prep, pv), (path, res, ent, link, err)) in enumerate(zip(batch, solved, strict=True)):
+        tb = time.perf_counter()
+        paths[path] = paths.get(path, 0) + 1
+        path = "cold" if cold and j == 0 else path
+        if ent is None:
+            blocks[place] = _empty_block(v, str(res.status), err, path)
+        else:
+            blocks[place] = _block(v, ent, link, prep.data, str(res.status), path, float(res.objective))
+            if alone is not None:
+                _add_pooling(blocks[place], alone, prep)
+        per.append(pv + solve_s[j] + after + (model_s if j == 0 else 0.0) + time.perf_counter() - tb)
     t1 = time.perf_counter()
     verified = _verify_batch(case, ws, state, batch, solved, blocks, group)
     if verified:  # the chunk's share of verifying maps: in its first variant's time
@@ -554,17 +557,16 @@ def _frame(blocks: list[dict[str, Any]], group: bool) -> pd.DataFrame:
         fill = "" if text else np.nan
         parts: list[tuple[np.ndarray, int]] = []  # (array, times in a row)
         for b, rows, n in pieces:
-            if rows is None:
-                parts.append((b[c] if c in b else np.full(n, fill, dtype=object if text else float), 1))
-                continue
-            columns, k0, k1 = rows
-            a = columns.get(c)
+            a = b.get(c) if rows is None else rows[0].get(c)
             if a is None:
                 parts.append((np.full(n, fill, dtype=object if text else float), 1))
+            elif rows is None:
+                parts.append((a, 1))
             elif a.ndim == 2:
+                _, k0, k1 = rows
                 parts.append((a[k0:k1].reshape(-1), 1))
             else:  # the same rows for every scenario of the batch
-                parts.append((a, k1 - k0))
+                parts.append((a, rows[2] - rows[1]))
         if not text:
             # one conversion per column (not per scenario); "same_kind" keeps numbers from turning into text
             arrays = [np.tile(a, r) if r > 1 else a for a, r in parts]

@@ -119,7 +119,10 @@ def test_copy_row_equals_model_copy():
     equal rows, fields, fields set, class and properties; the copy shares no dict with the row and
     leaves it unchanged; ``set_market_prices(validated=True)`` gives the case a full validation gives."""
     from planner.reprice import _copy_row, set_market_prices
+    from planner.schema import MarketRow
 
+    # what the one-step copy relies on: no extra fields, no private attributes to carry over
+    assert MarketRow.model_config["extra"] == "forbid" and not MarketRow.__private_attributes__
     case = _case()
     for row in case.market:
         for upd in ({"cea_buy_cny_per_t": 91.5}, {"cea_buy_cny_per_t": 60.25, "ccer_cny_per_t": 42.0},
