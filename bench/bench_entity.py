@@ -99,9 +99,9 @@ def main() -> None:
 
     from models import build_model
     from planner.api import build, run, solve
-    from planner.io import parse_case
-    from planner.prepare import prepare
-    from planner.solve import SolveOptions, compile_model
+    from planner.input.read import parse_case
+    from planner.prepare.entity import prepare
+    from planner.solve.highs import SolveOptions, compile_model
 
     case = parse_case(make_case())
     run(case)  # warm imports

@@ -1,11 +1,11 @@
-"""Benchmark: generated groups (planner.fleet), ours vs HiGHS alone on the same problem.
+"""Benchmark: generated groups (planner.testing.fleet), ours vs HiGHS alone on the same problem.
 
 Usage: python bench/bench_group.py [--lp 10 100 1000 3600] [--mip 100 1000] [--repeats 1] [--time-limit 60]
        [--path arrays|pyomo]
 Each size runs in a fresh process (peak memory = VmHWM of that process). "Ours" = the group solve
 path of ``planner.group_api.run_group``: prepare (validated entity cases -> model data), then with
 ``--path arrays`` (what run_group uses when the features are supported) ``group_api.solve_arrays``:
-assemble the standard form with NumPy (models.assemble), HiGHS in our adapter (with the
+assemble the standard form with NumPy (models.arrays.assemble), HiGHS in our adapter (with the
 integer-fixed LP re-solve of a MIP), extract to the plan tables (models.Results, LinkResults); with
 ``--path pyomo`` the Pyomo build, compile and extraction. Not timed: generating and validating the
 fleet (it stands in for reading the case files), the per-entity plan assembly and the checker, and
@@ -42,10 +42,10 @@ def _hwm_mb() -> float:
 
 
 def one(n: int, mip: bool, time_limit: float, mps: str, path: str) -> dict:
-    from planner.fleet import fleet_group
     from planner.group_api import solve_arrays
-    from planner.group_prepare import prepare_group
-    from planner.solve import SolveOptions, compile_assembled, compile_model, solve_compiled
+    from planner.prepare.group import prepare_group
+    from planner.solve.highs import SolveOptions, compile_assembled, compile_model, solve_compiled
+    from planner.testing.fleet import fleet_group
 
     ts = time.perf_counter()
     spec = fleet_group(n, seed=11, binaries=mip, value_of_pooling=False)

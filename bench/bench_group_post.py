@@ -6,7 +6,7 @@ binaries=False, value_of_pooling=False)`` (as in bench_group.py's LP rows), solv
 (``group_api.solve_arrays``); then, timed one by one, what ``run_group`` does after the solve:
 
 - ``deferred_s``: each entity's report tables that preparation builds on first use (inputs and
-  allocation detail, ``planner.prepare``), read once here so that the next stage times our work only;
+  allocation detail, ``planner.prepare.entity``), read once here so that the next stage times our work only;
 - ``plan_s``: ``assemble_group_plan`` (entity plan tables for all entities at once, group tables);
 - ``check_s``: ``check_group`` (the independent checker, all entities at once);
 - with ``--reference``, the per-entity reference path of the same process (``per_entity=True`` and
@@ -34,12 +34,12 @@ sys.path.insert(0, str(ROOT))
 def one(n: int, reference: bool) -> dict:
     import pandas as pd
 
-    from planner.check import check_group, check_group_per_entity
-    from planner.fleet import fleet_group
     from planner.group_api import options_for, solve_arrays
-    from planner.group_plan import GroupPlan, assemble_group_plan
-    from planner.group_prepare import prepare_group
-    from planner.plan import Plan
+    from planner.plan.check import check_group, check_group_per_entity
+    from planner.plan.entity import Plan
+    from planner.plan.group import GroupPlan, assemble_group_plan
+    from planner.prepare.group import prepare_group
+    from planner.testing.fleet import fleet_group
 
     spec = fleet_group(n, seed=11, binaries=False, value_of_pooling=False)
     opts = options_for(spec)

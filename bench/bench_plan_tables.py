@@ -7,8 +7,8 @@ this process (``WarmSolver.solve_results``: objective update, HiGHS, the LP re-s
 MIP, extraction to the result frames). On the same result frames, interleaved so that noise hits
 both, it times:
 
-- reference: ``planner.plan.assemble_plan`` + ``planner.check.check_plan`` (what every scenario of a
-  ``tables: plan`` sweep cost before ``planner.entity_tables``);
+- reference: ``planner.plan.entity.assemble_plan`` + ``planner.plan.check.check_plan`` (what every scenario of a
+  ``tables: plan`` sweep cost before ``planner.plan.entity_tables``);
 - fast: ``EntityTables.assemble`` + ``check_plan_arrays`` (what a sweep runs now), its plans
   asserted equal to the reference's (every table exactly, outside the timing);
 
@@ -16,7 +16,7 @@ then warm HiGHS alone on the same cost vectors (``bench_sweep.highs_alone``: ``c
 ``run``; the compiled model keeps its integrality, so for a MIP case that is the MIP solve alone,
 at HiGHS' default gap), and the public API ``sweep(case, paths,
 tables="plan")`` in this process (``workers=0``) with the fast tables and with the reference
-tables (``planner.sweep._entity_tables`` replaced by one that returns None), whose frames are
+tables (``planner.studies.sweep._entity_tables`` replaced by one that returns None), whose frames are
 asserted equal.
 
 Cases: ``lp`` = the LP bench entity of ``bench_sweep.py`` (``lp_case()``: 8 years, 20 measures, no
@@ -45,7 +45,7 @@ def med(xs) -> float:
 
 
 def load(name: str):
-    from planner.io import load_case, parse_case
+    from planner.input.read import load_case, parse_case
 
     return parse_case(lp_case()) if name == "lp" else load_case(ROOT / "cases" / "coal_2x660.yaml")
 
@@ -53,13 +53,13 @@ def load(name: str):
 def study(name: str, n: int) -> dict:
     import pandas as pd
 
-    import planner.sweep as sw
-    from planner.check import check_plan
-    from planner.entity_tables import EntityTables, check_plan_arrays
-    from planner.plan import Plan, assemble_plan
-    from planner.resolve import WarmSolver
-    from planner.solve import SolveOptions
-    from planner.variants import as_variants
+    import planner.studies.sweep as sw
+    from planner.plan.check import check_plan
+    from planner.plan.entity import Plan, assemble_plan
+    from planner.plan.entity_tables import EntityTables, check_plan_arrays
+    from planner.solve.highs import SolveOptions
+    from planner.solve.warm import WarmSolver
+    from planner.studies.variants import as_variants
 
     case = load(name)
     spec = {"include_base": False, "price_paths": {"n": n, "seed": 1, "volatility": 0.281,

@@ -1,4 +1,4 @@
-"""Benchmark: price sweeps. Warm re-solves (planner.resolve) vs warm HiGHS alone, 1 vs 2 workers.
+"""Benchmark: price sweeps. Warm re-solves (planner.solve.warm) vs warm HiGHS alone, 1 vs 2 workers.
 
 Usage: python bench/bench_sweep.py [--n1 1000] [--ne 100] [--n100 100] [--workers 1,2] [--pairs 5]
        [--studies one,group,group_api] [--out bench/out/sweep.json]
@@ -6,7 +6,7 @@ Usage: python bench/bench_sweep.py [--n1 1000] [--ne 100] [--n100 100] [--worker
 Two studies (LP models: the bench entity of bench_entity.py without its projects and with the
 post-2024 carry-over unlimited, so no integer decisions):
 
-1. one entity x ``--n1`` price paths through the public API ``planner.sweep.sweep`` (every variant
+1. one entity x ``--n1`` price paths through the public API ``planner.studies.sweep.sweep`` (every variant
    validated, prepared, warm re-solved; ``tables="plan"``: extracted to the plan tables and checked;
    ``tables="fast"``: ledger rows from the compiled map), with 1 and 2 local worker processes; and the warm engine alone (``WarmSolver.prime`` + HiGHS + loading the
    solution), and warm HiGHS alone (one ``highspy.Highs``: ``changeColsCost`` + ``run``) on the
@@ -94,7 +94,7 @@ def scaled(data, factors: list[float]):
 
 def engine_run(datas) -> tuple[list[float], list[np.ndarray], list[float], object]:
     """Warm engine per scenario: objective update + HiGHS + solution loaded into the model."""
-    from planner.resolve import WarmSolver
+    from planner.solve.warm import WarmSolver
 
     ws = WarmSolver()
     ws.prime(datas[0])
@@ -112,8 +112,8 @@ def engine_run(datas) -> tuple[list[float], list[np.ndarray], list[float], objec
 
 
 def study_one(n: int, workers: list[int], tables_list: tuple[str, ...] = ("plan", "fast"), pairs: int = 5) -> dict:
-    from planner.io import parse_case
-    from planner.sweep import sweep
+    from planner.input.read import parse_case
+    from planner.studies.sweep import sweep
 
     case = parse_case(lp_case())
     spec = {"include_base": False, "price_paths": {"n": n, "seed": 1, "volatility": 0.281, "fields": ["cea_buy_cny_per_t", "ccer_cny_per_t"]}}
@@ -150,8 +150,8 @@ def study_one(n: int, workers: list[int], tables_list: tuple[str, ...] = ("plan"
     # every price scaled by the path's factor, ``scaled``: other LPs than the API's, whose price
     # paths move the CEA buy and CCER prices only; HiGHS needed ~0.29 ms on those and ~0.36 ms on
     # the API's.)
-    from planner.sweep import prepared_variant
-    from planner.variants import as_variants
+    from planner.studies.sweep import prepared_variant
+    from planner.studies.variants import as_variants
 
     state: dict = {}
     datas = [prepared_variant(case, v, state, inputs=False)[0].data for v in as_variants(case, spec)]
@@ -165,7 +165,7 @@ def study_one(n: int, workers: list[int], tables_list: tuple[str, ...] = ("plan"
     # rebuild per scenario (prepare is not included: Pyomo build + compile + new HiGHS), sampled
     from models import build_model
     from planner.api import build, solve  # noqa: F401
-    from planner.solve import SolveOptions, compile_model, solve_compiled
+    from planner.solve.highs import SolveOptions, compile_model, solve_compiled
 
     rb = []
     for d in datas[: min(30, n)]:
@@ -183,7 +183,7 @@ def paired_rounds(case, spec: dict, lp, costs: list[np.ndarray], rounds: int) ->
     the other, ``rounds`` times: each round's ratio (per-scenario median / HiGHS alone median) has
     its two medians taken seconds apart, so a machine that drifts between the studies (this one is
     shared) moves both; the median of the rounds' ratios is the figure quoted."""
-    from planner.sweep import sweep
+    from planner.studies.sweep import sweep
 
     per, alone, ratio = [], [], []
     for _ in range(rounds):
@@ -200,10 +200,10 @@ def paired_rounds(case, spec: dict, lp, costs: list[np.ndarray], rounds: int) ->
 def study_group(ne: int, n: int) -> dict:
     from models import build_model
     from models.data import ModelData
-    from planner.io import parse_case
-    from planner.prepare import prepare
-    from planner.solve import SolveOptions, compile_model, solve_compiled
-    from planner.variants import PricePathSpec, price_path_factors
+    from planner.input.read import parse_case
+    from planner.prepare.entity import prepare
+    from planner.solve.highs import SolveOptions, compile_model, solve_compiled
+    from planner.studies.variants import PricePathSpec, price_path_factors
 
     t0 = time.perf_counter()
     preps = [prepare(parse_case(lp_case(seed=100 + i, eid=f"E{i:03d}"))) for i in range(ne)]
@@ -212,7 +212,7 @@ def study_group(ne: int, n: int) -> dict:
     facs = price_path_factors(list(d0.years), PricePathSpec(n=n, seed=2, volatility=0.281))
     datas = [scaled(data, f) for f in facs]
     prep_s = time.perf_counter() - t0
-    from planner.resolve import WarmSolver
+    from planner.solve.warm import WarmSolver
 
     t0 = time.perf_counter()
     ws = WarmSolver()
@@ -248,18 +248,18 @@ def study_group(ne: int, n: int) -> dict:
 
 
 def study_group_api(ne: int, n: int, workers: list[int], chunk: int | None = None) -> dict:
-    """``ne`` generated plants as one group case (``planner.fleet.fleet_group``: free transfers, a
-    CCER pool; LP) x ``n`` price paths through ``planner.sweep.sweep`` with ``tables="fast"``, in
+    """``ne`` generated plants as one group case (``planner.testing.fleet.fleet_group``: free transfers, a
+    CCER pool; LP) x ``n`` price paths through ``planner.studies.sweep.sweep`` with ``tables="fast"``, in
     the sweep's default chunks (``chunk``: another size); chunks do not depend on the workers, so 1
     and 2 workers solve the same chunks and must write the same table. Then the warm
     engine in this process on the same variants (its cost vectors) and warm HiGHS alone on them."""
     import pandas as pd
 
-    from planner.fleet import fleet_group
-    from planner.resolve import WarmSolver
-    from planner.solve import SolveOptions
-    from planner.sweep import prepared_variant, sweep
-    from planner.variants import as_variants
+    from planner.solve.highs import SolveOptions
+    from planner.solve.warm import WarmSolver
+    from planner.studies.sweep import prepared_variant, sweep
+    from planner.studies.variants import as_variants
+    from planner.testing.fleet import fleet_group
 
     t0 = time.perf_counter()
     spec = fleet_group(ne, seed=5, binaries=False, value_of_pooling=False)

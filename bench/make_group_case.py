@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from planner.fleet import generate_fleet
+from planner.testing.fleet import generate_fleet
 
 OUT = Path(__file__).resolve().parents[1] / "cases" / "group_hn_generation"
 

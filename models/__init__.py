@@ -1,11 +1,11 @@
 """Compliance-planner math: plain data in, a Pyomo model out, tidy results back.
 
-``models.assemble`` writes the same model's standard form straight from the data with NumPy (for the
+``models.arrays.assemble`` writes the same model's standard form straight from the data with NumPy (for the
 features it supports; the Pyomo model stays the reference it is tested against).
 
 This package imports only Pyomo, NumPy/pandas and the standard library; it never imports ``planner``.
 Pyomo and pandas are imported where they are used (``models.entity.add_entity``, ``models.group``,
-``models.extract``), not by ``models.data`` and ``models.assemble``.
+``models.extract``), not by ``models.data`` and ``models.arrays.assemble``.
 """
 
 from models.data import (
@@ -27,7 +27,7 @@ _FROM_GROUP = ("LINK_COST_COMPONENTS", "build_model")
 
 def __getattr__(name: str):
     """Names imported on first use: the Pyomo model and the pandas results are not needed to assemble
-    and solve the arrays (``models.assemble``), and importing pandas (with pyarrow) and Pyomo costs
+    and solve the arrays (``models.arrays.assemble``), and importing pandas (with pyarrow) and Pyomo costs
     ~100 MB of memory that would otherwise sit under the solver's peak."""
     if name in _FROM_EXTRACT:
         from models import extract as module

@@ -3,7 +3,7 @@
 Base units are tonnes CO2e (t) and yuan (CNY), without prefixes. Every per-year field is a tuple
 aligned with ``ModelData.years``. Unlimited quantities are ``math.inf``; there are no Optionals.
 Everything here is already resolved: rule-pack values, defaults, allocation and relief are computed
-in ``planner.prepare`` so that the math never decides policy.
+in ``planner.prepare.entity`` so that the math never decides policy.
 """
 
 from __future__ import annotations

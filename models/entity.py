@@ -156,7 +156,7 @@ def allocation_upper(d: EntityData, i: int) -> float:
 
 def add_entity(b: pyo.Block, d: EntityData, years: tuple[int, ...]) -> None:
     """Add the variables, expressions and constraints of one entity to block ``b``."""
-    import pyomo.environ as pyo  # here, not at the top: the bounds above serve models.assemble without Pyomo
+    import pyomo.environ as pyo  # here, not at the top: the bounds above serve models.arrays.assemble without Pyomo
 
     pos = {y: i for i, y in enumerate(years)}
     first, last = years[0], years[-1]

@@ -1,7 +1,7 @@
 """Solved Pyomo model -> tidy pandas frames. The only module that knows component names.
 
 Duals are passed in as a mapping from constraint data to the sensitivity of the objective (discounted
-CNY) to the constraint's bound, as produced by ``planner.solve``. Reports never see Pyomo objects.
+CNY) to the constraint's bound, as produced by ``planner.solve.highs``. Reports never see Pyomo objects.
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 non-anticipativity constraints on the decisions that must not depend on the scenario.
 
 Decisions are the entity's actions (``DECISIONS``); a decision belongs to the year of its index
-(the build year for ``build[p, s]``). The caller (``planner.stochastic``) says, for each year, which
+(the build year for ``build[p, s]``). The caller (``planner.studies.stochastic``) says, for each year, which
 scenarios share a history up to that year and so must take the same decisions in it.
 """
 

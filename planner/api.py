@@ -11,14 +11,14 @@ from typing import Any
 import pyomo.environ as pyo
 
 from models import build_model, extract_results
-from planner.check import check_plan
 from planner.errors import InfeasibleError, PlanCheckError
-from planner.io import load_case
-from planner.numerics import input_warnings
-from planner.plan import Plan, assemble_plan, infeasibility_hints
-from planner.prepare import PreparedCase, prepare
-from planner.schema import CaseSpec
-from planner.solve import SolveOptions, SolveResult, options_from_section, solve_model
+from planner.input.read import load_case
+from planner.input.schema import CaseSpec
+from planner.plan.check import check_plan
+from planner.plan.entity import Plan, assemble_plan, infeasibility_hints
+from planner.prepare.entity import PreparedCase, prepare
+from planner.solve.highs import SolveOptions, SolveResult, options_from_section, solve_model
+from planner.solve.numerics import input_warnings
 
 logger = logging.getLogger(__name__)
 

@@ -32,9 +32,9 @@ def _versions() -> dict[str, str]:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    from planner.io import is_group_case, load_case
-    from planner.numerics import input_warnings
-    from planner.prepare import prepare
+    from planner.input.read import is_group_case, load_case
+    from planner.prepare.entity import prepare
+    from planner.solve.numerics import input_warnings
 
     if is_group_case(args.case):
         return _validate_group(args)
@@ -52,8 +52,8 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def _validate_group(args: argparse.Namespace) -> int:
-    from planner.group_prepare import prepare_group
-    from planner.io import load_group_case
+    from planner.input.read import load_group_case
+    from planner.prepare.group import prepare_group
 
     spec = load_group_case(args.case)
     try:
@@ -72,7 +72,7 @@ def _audit_and_run(args: argparse.Namespace, result, units: str, *, input_format
                    **inputs: Any) -> tuple[dict[str, Any], dict[str, Any]]:
     """The audit record of a plan folder (the same for every run of the same input) and run.json
     (what differs between runs: timings and timestamp). ``inputs``: more input hashes (groups)."""
-    from planner.rulepack import pack_file_sha256
+    from planner.input.rulepack import pack_file_sha256
 
     audit = {
         "input_file": str(args.case),
@@ -101,7 +101,8 @@ def _audit_and_run(args: argparse.Namespace, result, units: str, *, input_format
 
 def _run_group(args: argparse.Namespace, over: dict) -> int:
     from planner import group_api
-    from planner.io import file_sha256, group_input_hashes, load_group_case, write_group_plan
+    from planner.input.read import file_sha256, group_input_hashes, load_group_case
+    from planner.report.write import write_group_plan
 
     units = args.units or ("wan" if args.lang == "zh" else "t")
     spec = load_group_case(args.case)
@@ -113,7 +114,7 @@ def _run_group(args: argparse.Namespace, over: dict) -> int:
                                 input_sha256=file_sha256(args.case), input_files_sha256=group_input_hashes(args.case))
     out = write_group_plan(result.plan, args.out, audit, run, html=args.html, xlsx=args.xlsx, lang=args.lang, units=units)
     # pandas: imported after the solve (see planner.group_api)
-    from planner.group_report import terminal_group_summary
+    from planner.report.group import terminal_group_summary
 
     print(terminal_group_summary(result.plan))
     print(f"\nGroup plan written to {out}")
@@ -121,7 +122,7 @@ def _run_group(args: argparse.Namespace, over: dict) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from planner.io import is_group_case
+    from planner.input.read import is_group_case
 
     over = {}
     if args.time_limit is not None:
@@ -131,8 +132,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     if is_group_case(args.case):
         return _run_group(args, over)
     from planner import api
-    from planner.io import read_case, write_plan
-    from planner.report import terminal_summary
+    from planner.input.read import read_case
+    from planner.report.text import terminal_summary
+    from planner.report.write import write_plan
 
     case, sha = read_case(args.case)
     try:
@@ -150,11 +152,17 @@ def cmd_run(args: argparse.Namespace) -> int:
 def cmd_sweep(args: argparse.Namespace) -> int:
     import os
 
-    from planner import sweepio
-    from planner.io import file_sha256, is_group_case, load_case, load_group_case, read_case_data
-    from planner.plots import all_figures
-    from planner.sweep import sweep
-    from planner.variants import SweepSpec
+    from planner.input.read import (
+        file_sha256,
+        is_group_case,
+        load_case,
+        load_group_case,
+        read_case_data,
+    )
+    from planner.studies import sweepio
+    from planner.studies.plots import all_figures
+    from planner.studies.sweep import sweep
+    from planner.studies.variants import SweepSpec
 
     group = is_group_case(args.case)
     case = load_group_case(args.case) if group else load_case(args.case)
@@ -209,8 +217,9 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     )
     return 2 if len(bad) else 0
 def cmd_template(args: argparse.Namespace) -> int:
-    from planner.io import read_case_data, write_file_atomic
-    from planner.workbook import template_bytes
+    from planner.input.read import read_case_data
+    from planner.input.workbook import template_bytes
+    from planner.report.write import write_file_atomic
 
     if args.xlsx.suffix.lower() != ".xlsx":
         raise CaseValidationError(str(args.xlsx), [("", "the template file name must end in .xlsx")])
@@ -218,7 +227,7 @@ def cmd_template(args: argparse.Namespace) -> int:
         return _template_tables(args)
     data = None
     if args.from_case is not None:
-        from planner.io import parse_case
+        from planner.input.read import parse_case
 
         data = read_case_data(args.from_case)
         parse_case(data, str(args.from_case))  # only a valid case is written into a workbook
@@ -229,12 +238,13 @@ def cmd_template(args: argparse.Namespace) -> int:
 
 def _template_tables(args: argparse.Namespace) -> int:
     """The entity-tables workbook of a group case, filled from a group case's tables with --from."""
-    from planner.io import group_table_rows, write_file_atomic
-    from planner.workbook import tables_template_bytes
+    from planner.input.read import group_table_rows
+    from planner.input.workbook import tables_template_bytes
+    from planner.report.write import write_file_atomic
 
     tables = None
     if args.from_case is not None:
-        from planner.io import load_group_case
+        from planner.input.read import load_group_case
 
         load_group_case(args.from_case)  # only a valid group case is written into a workbook
         tables = group_table_rows(args.from_case)
@@ -244,8 +254,8 @@ def _template_tables(args: argparse.Namespace) -> int:
 
 
 def cmd_doctor(args: argparse.Namespace) -> int:
-    from planner.rulepack import available_packs
-    from planner.solve import check_solver
+    from planner.input.rulepack import available_packs
+    from planner.solve.highs import check_solver
 
     ok, info = check_solver()
     for k, v in _versions().items():
@@ -264,14 +274,14 @@ def cmd_doctor(args: argparse.Namespace) -> int:
 
 
 def cmd_schema(args: argparse.Namespace) -> int:
-    from planner.schema import CaseSpec
+    from planner.input.schema import CaseSpec
 
     print(json.dumps(CaseSpec.model_json_schema(), indent=2, ensure_ascii=False))
     return 0
 
 
 def cmd_rulepack(args: argparse.Namespace) -> int:
-    from planner.rulepack import available_packs, load_rule_pack, reference_markdown
+    from planner.input.rulepack import available_packs, load_rule_pack, reference_markdown
 
     if args.list:
         print("\n".join(available_packs()))

@@ -9,10 +9,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from planner.errors import PlanCheckError
-from planner.group_prepare import PreparedGroup, prepare_group
-from planner.group_schema import GroupCaseSpec
-from planner.io import load_group_case
-from planner.solve import (
+from planner.input.group_schema import GroupCaseSpec
+from planner.input.read import load_group_case
+from planner.prepare.group import PreparedGroup, prepare_group
+from planner.solve.highs import (
     SolveOptions,
     SolveResult,
     compile_assembled,
@@ -23,7 +23,7 @@ from planner.solve import (
 )
 
 if TYPE_CHECKING:
-    from planner.group_plan import GroupPlan
+    from planner.plan.group import GroupPlan
 
 # Pyomo (models.build_model, the extraction from a Pyomo model) and pandas (the plan tables, the
 # checker) are imported where they are used, after the solve: preparing, assembling and solving a
@@ -47,8 +47,8 @@ def options_for(spec: GroupCaseSpec, **overrides) -> SolveOptions:
 
 
 def fast_path(data, opts: SolveOptions) -> str | None:
-    """Why the group cannot take the array-assembly path (``models.assemble``), or None when it can."""
-    from models.assemble import unsupported
+    """Why the group cannot take the array-assembly path (``models.arrays.assemble``), or None when it can."""
+    from models.arrays.assemble import unsupported
 
     if opts.backend != "direct":
         return f"solver backend {opts.backend}"
@@ -57,8 +57,8 @@ def fast_path(data, opts: SolveOptions) -> str | None:
 
 def solve_arrays(data, opts: SolveOptions):
     """Assemble ``data`` without Pyomo, solve it, and read the tables: (SolveResult, Results, LinkResults)."""
-    from models.assemble import extract_arrays
-    from planner.numerics import scale_warnings
+    from models.arrays.assemble import extract_arrays
+    from planner.solve.numerics import scale_warnings
 
     t0 = time.perf_counter()
     cm = compile_assembled(data)
@@ -134,8 +134,8 @@ def run_group(spec: GroupCaseSpec | str | Path, opts: SolveOptions | None = None
         df = dict(zip(prep.data.years, prep.data.discount_factor, strict=True))
         results = extract_results(m, df, res.duals)
         links = extract_links(m)
-    from planner.check import check_group
-    from planner.group_plan import assemble_group_plan
+    from planner.plan.check import check_group
+    from planner.plan.group import assemble_group_plan
 
     alone_res = alone = None
     if spec.value_of_pooling:

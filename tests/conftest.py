@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from planner.solve import check_solver
+from planner.solve.highs import check_solver
 
 HERE = Path(__file__).parent
 

@@ -14,12 +14,12 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from planner.io import load_case, read_case_data
-from planner.plots import all_figures
-from planner.stochastic import stochastic_plan
-from planner.sweep import sweep
-from planner.sweepio import price_volatility, save_figures
-from planner.variants import SweepSpec
+from planner.input.read import load_case, read_case_data
+from planner.studies.plots import all_figures
+from planner.studies.stochastic import stochastic_plan
+from planner.studies.sweep import sweep
+from planner.studies.sweepio import price_volatility, save_figures
+from planner.studies.variants import SweepSpec
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]

@@ -290,7 +290,7 @@ def broken_workbooks(draw) -> tuple[bytes, str]:
 
     import openpyxl
 
-    from planner.workbook import template_bytes
+    from planner.input.workbook import template_bytes
 
     d = draw(seeds(examples=draw(st.integers(0, 4)) == 0))
     wb = openpyxl.load_workbook(io.BytesIO(template_bytes(d)))

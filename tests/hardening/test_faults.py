@@ -17,7 +17,7 @@ import yaml
 
 import planner.api
 from planner.cli import main
-from planner.io import OutputFolderError, _plain_name, write_atomic_dir
+from planner.report.write import OutputFolderError, _plain_name, write_atomic_dir
 from tests.solver.helpers import case_dict
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -32,7 +32,7 @@ RUNNER = textwrap.dedent(
     """
     import os, sys, time, pathlib
     import pandas as pd
-    import planner.io as io
+    import planner.report.write as io
     from planner.cli import main
 
     KILL_AT = os.environ["KILL_AT"]
@@ -274,7 +274,7 @@ def test_stopped_with_a_plan_is_refused_unless_allowed(tmp_path, capsys, node_li
 
 def test_the_same_case_is_solved_to_optimality_without_the_limit():
     """The limit, not the case, is what stops the solver above."""
-    from planner.io import parse_case
+    from planner.input.read import parse_case
 
     res = planner.api.run(parse_case(copy.deepcopy(MIP)))
     assert str(res.solve.status) == "optimal" and res.solve.is_mip
@@ -315,7 +315,7 @@ def test_plan_csv_never_prints_negative_zero(tmp_path):
     """Solver noise such as -3e-8 t or an exact -0.0 prints as 0.000000; real values keep 6 decimals."""
     import pandas as pd
 
-    from planner.io import write_table_csv
+    from planner.report.write import write_table_csv
 
     df = pd.DataFrame({"entity": ["A", "A", "A"], "t": [-0.0, -3e-8, -1.25], "n": [1, 2, 3]})
     write_table_csv(df, tmp_path / "x.csv")

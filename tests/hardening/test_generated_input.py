@@ -31,9 +31,9 @@ from hypothesis import strategies as st
 
 from planner.cli import main
 from planner.errors import CaseValidationError
-from planner.io import parse_case
-from planner.numerics import input_warnings
-from planner.prepare import prepare
+from planner.input.read import parse_case
+from planner.prepare.entity import prepare
+from planner.solve.numerics import input_warnings
 from tests.hardening.strategies import _mutate, broken_files, mutated_cases, small_valid_cases
 
 TOTAL = int(os.environ.get("HARDEN_EXAMPLES", "2000"))

@@ -6,8 +6,8 @@ import math
 from pathlib import Path
 
 from planner.api import run
-from planner.check import check_plan
-from planner.io import parse_case
+from planner.input.read import parse_case
+from planner.plan.check import check_plan
 
 
 def case_dict(years=(2025,), emissions=100_000, allocation=90_000, buy=60.0, sell=None, ccer=50.0, **market_extra):
@@ -109,8 +109,8 @@ def solve_group_parts(spec):
     Results or None), on the array path where the group supports it, else the Pyomo path."""
     from models import build_model, extract_links, extract_results
     from planner.group_api import fast_path, options_for, solve_arrays, solve_standalone
-    from planner.group_prepare import prepare_group
-    from planner.solve import solve_model
+    from planner.prepare.group import prepare_group
+    from planner.solve.highs import solve_model
 
     opts = options_for(spec)
     prep = prepare_group(spec)

@@ -1,5 +1,5 @@
-"""The array assembler (models.assemble) against the reference: the Pyomo model of models.entity /
-models.group compiled by planner.solve.compile_model.
+"""The array assembler (models.arrays.assemble) against the reference: the Pyomo model of models.entity /
+models.group compiled by planner.solve.highs.compile_model.
 
 The assembled problem must be the same problem entry by entry: same columns and rows in the same
 order (matched by name), same matrix, bounds, costs, offset and integrality; solving it must give
@@ -13,14 +13,14 @@ import pandas as pd
 import pytest
 
 from models import build_model, extract_links, extract_results
-from models.assemble import UnsupportedModel, assemble, extract_arrays, unsupported
-from planner.check import check_group
-from planner.fleet import fleet_group
+from models.arrays.assemble import UnsupportedModel, assemble, extract_arrays, unsupported
 from planner.group_api import run_group
-from planner.group_prepare import prepare_group
-from planner.io import load_case, load_group_case
-from planner.prepare import prepare
-from planner.solve import SolveOptions, compile_assembled, compile_model, solve_compiled
+from planner.input.read import load_case, load_group_case
+from planner.plan.check import check_group
+from planner.prepare.entity import prepare
+from planner.prepare.group import prepare_group
+from planner.solve.highs import SolveOptions, compile_assembled, compile_model, solve_compiled
+from planner.testing.fleet import fleet_group
 
 
 def _group_data(n, seed, *, binaries, transfers="free", pool=True, limits=False, last_year=2032, projects=False):

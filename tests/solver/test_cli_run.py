@@ -69,8 +69,8 @@ def test_doctor_reports_solver(capsys):
 @pytest.mark.parametrize("backend", ["direct", "pyomo"])
 def test_backends_agree(backend):
     from planner.api import build, solve
-    from planner.io import parse_case
-    from planner.solve import SolveOptions
+    from planner.input.read import parse_case
+    from planner.solve.highs import SolveOptions
 
     case = parse_case(copy.deepcopy(CASE))
     res = solve(build(case), SolveOptions(backend=backend))
@@ -82,8 +82,8 @@ def test_time_limit_without_a_plan_is_reported_not_returned(tmp_path, capsys):
     """A 1 microsecond limit stops HiGHS before any plan: typed status, exit code 2, nothing written."""
     from planner.api import build, solve
     from planner.errors import NonOptimalError
-    from planner.io import parse_case
-    from planner.solve import SolveOptions, SolveStatus
+    from planner.input.read import parse_case
+    from planner.solve.highs import SolveOptions, SolveStatus
 
     d = copy.deepcopy(CASE)
     d["abatement"] = {"projects": [{"id": f"p{i}", "capex_cny": 10_000 * (i + 1), "reduction_t_per_year": 1_000, "lifetime_years": 5} for i in range(4)]}
@@ -100,7 +100,7 @@ def test_solver_log_goes_to_the_logger(caplog):
     import logging
 
     from planner.api import build, solve
-    from planner.io import parse_case
+    from planner.input.read import parse_case
 
     with caplog.at_level(logging.DEBUG, logger="planner.solve.highs"):
         solve(build(parse_case(copy.deepcopy(CASE))))

@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from planner.cli import main
-from planner.labels import label
+from planner.report.labels import label
 from tests.solver.helpers import assert_workbook_matches_csvs
 
 pytestmark = pytest.mark.solver

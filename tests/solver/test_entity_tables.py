@@ -1,5 +1,5 @@
-"""The fast entity plan tables of sweeps (planner.entity_tables) against the reference
-(``planner.plan.assemble_plan`` and ``planner.check.check_plan``): every table of every variant's
+"""The fast entity plan tables of sweeps (planner.plan.entity_tables) against the reference
+(``planner.plan.entity.assemble_plan`` and ``planner.plan.check.check_plan``): every table of every variant's
 plan exactly equal (pandas ``assert_frame_equal``, no tolerance), the same summary, notes and
 warnings, the same checker findings; on a MIP case with integer projects, on generated cases (with
 shortfalls, project and lot warnings, binding limits), and on plans corrupted after assembly,
@@ -16,14 +16,14 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from planner.check import check_plan
-from planner.entity_tables import EntityTables, check_plan_arrays
-from planner.io import load_case, parse_case
-from planner.plan import Plan, assemble_plan
-from planner.resolve import WarmSolver
-from planner.solve import SolveOptions
-from planner.sweep import prepared_variant, sweep
-from planner.variants import as_variants
+from planner.input.read import load_case, parse_case
+from planner.plan.check import check_plan
+from planner.plan.entity import Plan, assemble_plan
+from planner.plan.entity_tables import EntityTables, check_plan_arrays
+from planner.solve.highs import SolveOptions
+from planner.solve.warm import WarmSolver
+from planner.studies.sweep import prepared_variant, sweep
+from planner.studies.variants import as_variants
 from tests.solver.test_properties import cases
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -265,7 +265,7 @@ def test_corrupted_plans_fail_the_array_checker_as_the_reference(coal_plans, wha
 
 def test_sweep_frames_equal_with_the_reference_tables(monkeypatch):
     """``sweep(tables="plan")`` through the fast tables gives the frame the reference gives."""
-    import planner.sweep as sw
+    import planner.studies.sweep as sw
 
     case = load_case(ROOT / "cases" / "coal_2x660.yaml")
     spec = {

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from planner.labels import note_zh, rule_label, statement_zh
-from planner.report_html import why_items
+from planner.report.html import why_items
+from planner.report.labels import note_zh, rule_label, statement_zh
 from tests.solver.helpers import case_dict, row, solve
 
 pytestmark = pytest.mark.solver

@@ -7,11 +7,11 @@ import pandas as pd
 import pytest
 
 from planner.api import run
-from planner.check import check_group
 from planner.errors import InfeasibleError
 from planner.group_api import run_group
-from planner.group_schema import GroupCaseSpec
-from planner.io import load_case, parse_case
+from planner.input.group_schema import GroupCaseSpec
+from planner.input.read import load_case, parse_case
+from planner.plan.check import check_group
 from tests.solver.helpers import case_dict
 
 approx = pytest.approx
@@ -323,7 +323,7 @@ def test_derived_transfer_bound_is_reported_on_net_flows():
     """group_bindings on made-up trades: A receiving exactly its derived bound (2 x 100,000 t of
     baseline + 0 opening = 200,000 t) is reported; the same inflow with an equal outflow (a cycle)
     is not; B passing on 5 t is not."""
-    from planner.group_plan import group_bindings
+    from planner.plan.group import group_bindings
 
     res = run_group(group([entity("A", 90_000), entity("B", 110_000)], transfers={"mode": "free", "price_cny_per_t": 100}))
     data = res.prep.data

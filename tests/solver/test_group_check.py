@@ -1,10 +1,10 @@
-"""The group checker on all entities at once (planner.group_check) against the reference, the
-per-entity checker (``planner.check.check_group_per_entity``): the same failures, in the same
+"""The group checker on all entities at once (planner.plan.group_check) against the reference, the
+per-entity checker (``planner.plan.check.check_group_per_entity``): the same failures, in the same
 order, on solved plans and on plans corrupted in one entity-year out of many; and the corruptions
 are caught, naming the entity and the year.
 
 The checker's tolerance is 1e-8 of the entity's largest baseline emissions plus 1e-4 t
-(``planner.check.REL_TOL``, ``ABS_TOL_T``: 0.06 t on a 5.8 Mt plant), so a one-tonne error in the
+(``planner.plan.check.REL_TOL``, ``ABS_TOL_T``: 0.06 t on a 5.8 Mt plant), so a one-tonne error in the
 ledger of the largest plant is caught.
 """
 
@@ -14,10 +14,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from planner.check import check_group, check_group_per_entity
-from planner.fleet import fleet_group
-from planner.group_plan import assemble_group_plan
-from planner.io import load_group_case
+from planner.input.read import load_group_case
+from planner.plan.check import check_group, check_group_per_entity
+from planner.plan.group import assemble_group_plan
+from planner.testing.fleet import fleet_group
 from tests.solver.helpers import solve_group_parts
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -83,8 +83,8 @@ def test_one_tonne_in_the_bank_of_the_largest_plant_is_caught(fleet):
     """A multi-Mt plant's stock balance off by 1 t (1.7e-7 of 5.8 Mt: the tolerance is 1e-8 of
     it): both group checkers and the entity checker on a real entity case name it."""
     from planner.api import run
-    from planner.check import check_plan
-    from planner.io import load_case
+    from planner.input.read import load_case
+    from planner.plan.check import check_plan
 
     data, gp, obj = fleet
     big = max(data.entities, key=lambda e: max(e.emissions_baseline_t))
@@ -148,7 +148,7 @@ def test_entity_features_beyond_the_fleets_tables_and_checkers_agree():
     table builders agree, the plan passes both checkers, and broken lots are caught alike."""
     from models.data import CcerLotData
     from planner.group_api import options_for, solve_arrays
-    from planner.group_prepare import prepare_group
+    from planner.prepare.group import prepare_group
     from tests.solver.test_assemble import _group_data, _variant
     from tests.solver.test_group_tables import assert_same_group_plan
 

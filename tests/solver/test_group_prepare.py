@@ -1,10 +1,10 @@
-"""The group preparation (``planner.group_prepare.prepare_group``) against each entity prepared on
+"""The group preparation (``planner.prepare.group.prepare_group``) against each entity prepared on
 its own: the same model data, bit for bit, and the same report tables.
 
 ``prepare_group`` shares work between entities (one loaded rule pack per pack and overrides, the
 carry-over rules, benchmarks, formulas, arbitrage warnings and assumptions table worked out once per
 distinct input, the cyclic garbage collector paused). The reference here switches all sharing off
-(``planner.prepare.SHARE``) and prepares every entity alone with a freshly loaded pack, then places
+(``planner.prepare.entity.SHARE``) and prepares every entity alone with a freshly loaded pack, then places
 it in the group as the straightforward per-entity code does (derived purchase bounds, transfer
 bounds, pooled CCER fields). Model data are compared by ``repr`` (every float exactly, 0 and 0.0
 told apart), report tables exactly, notes, warnings and rule-pack keys in order.
@@ -21,14 +21,14 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-import planner.prepare as prepare_mod
+import planner.prepare.entity as prepare_mod
 from models.entity import allocation_upper
-from planner.fleet import fleet_group
-from planner.group_prepare import prepare_group
-from planner.group_schema import GroupCaseSpec
-from planner.io import load_case, load_group_case
-from planner.prepare import prepare
-from planner.rulepack import load_rule_pack
+from planner.input.group_schema import GroupCaseSpec
+from planner.input.read import load_case, load_group_case
+from planner.input.rulepack import load_rule_pack
+from planner.prepare.entity import prepare
+from planner.prepare.group import prepare_group
+from planner.testing.fleet import fleet_group
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = sorted(p for p in (ROOT / "cases").glob("*.yaml") if "backtest" not in p.name)

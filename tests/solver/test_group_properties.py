@@ -6,9 +6,9 @@ import os
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from planner.check import check_group
-from planner.fleet import fleet_group
 from planner.group_api import run_group
+from planner.plan.check import check_group
+from planner.testing.fleet import fleet_group
 
 SETTINGS = settings(
     max_examples=6,

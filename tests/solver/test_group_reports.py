@@ -11,8 +11,8 @@ import openpyxl
 import pytest
 
 from planner.cli import main
-from planner.io import file_sha256
-from planner.labels import label, note_zh, statement_zh
+from planner.input.read import file_sha256
+from planner.report.labels import label, note_zh, statement_zh
 from tests.solver.helpers import assert_workbook_matches_csvs, small_group
 
 pytestmark = pytest.mark.solver
@@ -92,7 +92,7 @@ def test_group_reports_in_chinese(group_runs):
 def test_group_notes_state_the_group_purchase_bound_not_the_entity_ones(group_runs):
     """A group bounds unlimited market purchases by twice the year's baseline plus opening holdings;
     the entity cases' own (larger) derived bounds are not in force and are not stated."""
-    from planner.prepare import DERIVED_BUY_NOTE
+    from planner.prepare.entity import DERIVED_BUY_NOTE
 
     notes = json.loads((group_runs / "en1" / "plan.json").read_text(encoding="utf-8"))["notes"]
     assert any(n.startswith("Market purchases without a given limit are bounded by twice") for n in notes)
@@ -100,7 +100,7 @@ def test_group_notes_state_the_group_purchase_bound_not_the_entity_ones(group_ru
 
 
 def test_entity_notes_are_listed_once_with_their_entities():
-    from planner.group_plan import entity_notes
+    from planner.plan.group import entity_notes
 
     got = entity_notes([("A", ["x", "y"]), ("B", ["x"]), ("C", ["x", "z"]), ("D", ["x"])], shown=2)
     assert got == ["A, B and 2 more: x", "A: y", "C: z"]
@@ -171,8 +171,8 @@ def test_tables_template_round_trip(tmp_path, group_runs):
     """`planner template --tables --from GROUP` writes the group's tables into a workbook (help row
     skipped by the reader); the group case pointed at it gives the same plan CSVs; the blank
     template has every column the readers know, and the same bytes every time."""
-    from planner.io import TABLE_SPECS
-    from planner.workbook import TABLE_COLUMNS, tables_template_bytes
+    from planner.input.read import TABLE_SPECS
+    from planner.input.workbook import TABLE_COLUMNS, tables_template_bytes
 
     assert {k: {n for n, _ in v} for k, v in TABLE_COLUMNS.items()} == {k: v[0] for k, v in TABLE_SPECS.items()}
     assert tables_template_bytes() == tables_template_bytes()

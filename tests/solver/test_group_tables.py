@@ -1,5 +1,5 @@
-"""The group plan tables for all entities at once (planner.group_tables) against the reference:
-``planner.plan.assemble_plan`` entity by entity (``assemble_group_plan(..., per_entity=True)``).
+"""The group plan tables for all entities at once (planner.plan.group_tables) against the reference:
+``planner.plan.entity.assemble_plan`` entity by entity (``assemble_group_plan(..., per_entity=True)``).
 
 Every table, summary, note and warning must be equal, values and dtypes, on generated fleets (LP
 and MIP, free / block / no transfers, CCER pool, group limits, projects, the value of pooling) and
@@ -11,11 +11,11 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from planner.fleet import fleet_group
-from planner.group_plan import GroupPlan, assemble_group_plan
-from planner.group_schema import GroupLimitRow
-from planner.io import load_group_case
-from planner.plan import Plan
+from planner.input.group_schema import GroupLimitRow
+from planner.input.read import load_group_case
+from planner.plan.entity import Plan
+from planner.plan.group import GroupPlan, assemble_group_plan
+from planner.testing.fleet import fleet_group
 from tests.solver.helpers import solve_group_parts
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -7,7 +7,7 @@ cap with an auctioned share and output cuts (R9.1, M15).
 import pytest
 
 from planner.api import build
-from planner.io import parse_case
+from planner.input.read import parse_case
 from tests.solver.helpers import case_dict, row, solve
 
 pytestmark = pytest.mark.solver
@@ -108,7 +108,7 @@ def test_checker_refuses_old_ccers_held_past_their_last_use():
     """Move 5,000 t of the 2024 purchase to 2022 and bank it through 2023: every balance still holds,
     only the old-CCER expiry is broken, and the checker names it."""
     from planner.api import run
-    from planner.check import check_plan
+    from planner.plan.check import check_plan
 
     res = run(parse_case(old_ccer_case()))
     a = res.plan.annual

@@ -8,9 +8,9 @@ import yaml
 
 from planner.api import build, run
 from planner.cli import main
-from planner.io import load_case, parse_case
-from planner.numerics import input_warnings, scale_warnings
-from planner.solve import compile_model
+from planner.input.read import load_case, parse_case
+from planner.solve.highs import compile_model
+from planner.solve.numerics import input_warnings, scale_warnings
 from tests.solver.helpers import case_dict, row, solve
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -41,7 +41,7 @@ def test_scale_warnings_reach_the_plan_and_the_error(tmp_path, capsys, caplog):
     p.write_text(yaml.safe_dump(d), encoding="utf-8")
     rc = main(["run", str(p), "--out", str(tmp_path / "plan")])
     out, err = capsys.readouterr()
-    logged = [r.getMessage() for r in caplog.records if r.name == "planner.numerics"]
+    logged = [r.getMessage() for r in caplog.records if r.name == "planner.solve.numerics"]
     assert any(m.startswith("badly scaled costs") for m in logged)  # before solving, whatever the outcome
     assert any("market[0] (year 2025).cea_buy_cny_per_t" in m for m in logged)
     if rc == 0:
@@ -100,8 +100,8 @@ def test_presolve_on_and_off_agree_on_a_price_path_that_fooled_presolve():
     """Scenario path-00043 of cases/studies/price_study.yaml on the coal case: HiGHS with presolve
     reported 609.9 M CNY 'optimal' (shortfalls fined at 330-675 CNY/t) when presolve off found
     208.3 M. With data-derived big-M values both give 208,331,665 CNY."""
-    from planner.solve import SolveOptions
-    from planner.variants import SweepSpec, generate, variant_case
+    from planner.solve.highs import SolveOptions
+    from planner.studies.variants import SweepSpec, generate, variant_case
 
     case = load_case(ROOT / "cases" / "coal_2x660.yaml")
     spec = SweepSpec.model_validate(yaml.safe_load((ROOT / "cases" / "studies" / "price_study.yaml").read_text()))

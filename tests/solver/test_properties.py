@@ -7,9 +7,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from planner.api import run
-from planner.check import check_plan
 from planner.errors import InfeasibleError
-from planner.io import parse_case
+from planner.input.read import parse_case
+from planner.plan.check import check_plan
 
 
 @st.composite

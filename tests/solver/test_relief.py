@@ -12,10 +12,10 @@ import random
 import pytest
 
 from planner.api import build
-from planner.check import check_plan
 from planner.errors import InfeasibleError
-from planner.io import parse_case
-from planner.solve import SolveOptions, solve_model
+from planner.input.read import parse_case
+from planner.plan.check import check_plan
+from planner.solve.highs import SolveOptions, solve_model
 from tests.solver.helpers import case_dict, row, solve
 
 pytestmark = pytest.mark.solver

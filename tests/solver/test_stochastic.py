@@ -3,8 +3,8 @@
 import pytest
 
 from planner.errors import CaseValidationError
-from planner.io import parse_case
-from planner.stochastic import stochastic_plan
+from planner.input.read import parse_case
+from planner.studies.stochastic import stochastic_plan
 from tests.solver.helpers import case_dict
 
 approx = pytest.approx
@@ -121,7 +121,7 @@ def _bank_entity(eid, allocation_2028, measure_cost=130.0):
 
 
 def _bank_group(*entities):
-    from planner.group_schema import GroupCaseSpec
+    from planner.input.group_schema import GroupCaseSpec
 
     return GroupCaseSpec.model_validate({
         "group": {"id": "G", "horizon": {"first_year": 2027, "last_year": 2028},

@@ -9,11 +9,11 @@ import pytest
 
 from models import build_model, extract_results
 from planner.api import options_for, run
-from planner.io import parse_case
-from planner.prepare import prepare
-from planner.resolve import WarmSolver
-from planner.solve import solve_model
-from planner.sweep import sweep
+from planner.input.read import parse_case
+from planner.prepare.entity import prepare
+from planner.solve.highs import solve_model
+from planner.solve.warm import WarmSolver
+from planner.studies.sweep import sweep
 from tests.solver.helpers import case_dict
 
 approx = pytest.approx
@@ -170,7 +170,7 @@ def _same_frames(a, b, what):
 
 
 def _cold(case):
-    """The rebuild: prepare, a new Pyomo model, a new HiGHS object (planner.solve.solve_model)."""
+    """The rebuild: prepare, a new Pyomo model, a new HiGHS object (planner.solve.highs.solve_model)."""
     prep = prepare(case)
     m = build_model(prep.data)
     res = solve_model(m, options_for(case))
@@ -231,7 +231,7 @@ def test_fast_tables_verify_a_price_sweeps_model_once_per_worker(monkeypatch):
     """A price-only sweep solves every variant on one model: in one process its report map is
     verified once (not once per chunk), and a map that gives a wrong ledger turns every row it
     produced into an error instead of a result."""
-    import planner.sweep as sweep_mod
+    import planner.studies.sweep as sweep_mod
 
     monkeypatch.setattr(sweep_mod, "_WORKER", {})
     case = _kink_case()
@@ -262,8 +262,8 @@ def test_solving_fast_variants_together_equals_solving_them_one_by_one():
     generated variants change prices, bounds and structure) and a MIP (the project)."""
     import numpy as np
 
-    from planner.sweep import prepared_variant
-    from planner.variants import as_variants
+    from planner.studies.sweep import prepared_variant
+    from planner.studies.variants import as_variants
 
     base = parse_case(_generated_base())
     rng = random.Random(5)
@@ -315,8 +315,8 @@ def test_ledger_map_sums_each_value_term_by_term_like_add_at():
     every term matters)."""
     import numpy as np
 
-    from planner.fleet import fleet_group
-    from planner.group_prepare import prepare_group
+    from planner.prepare.group import prepare_group
+    from planner.testing.fleet import fleet_group
 
     def add_at(rep, xs, thetas):  # the reference: one term after the other
         vals = np.repeat(rep["b0"][None, :], len(xs), axis=0)
@@ -347,17 +347,17 @@ def test_ledger_map_sums_each_value_term_by_term_like_add_at():
 @pytest.mark.parametrize("kind", ["entity", "group"])
 def test_fast_scenarios_make_no_reference_cycles(monkeypatch, kind):
     """A fast chunk runs its scenarios with the cyclic garbage collector paused
-    (``planner.sweep._cycle_collector_paused``), which is only safe if the scenarios make no
+    (``planner.studies.sweep._cycle_collector_paused``), which is only safe if the scenarios make no
     reference cycles: with the collector off, a chunk of 60 price scenarios leaves as much cyclic
     garbage as a chunk of 6 (a per-scenario cycle would leave at least 54 objects more), and the
     collector is on again afterwards."""
     import gc
 
-    import planner.sweep as sweep_mod
-    from planner.fleet import fleet_group
-    from planner.solve import SolveOptions
-    from planner.sweep import solve_chunk
-    from planner.variants import as_variants
+    import planner.studies.sweep as sweep_mod
+    from planner.solve.highs import SolveOptions
+    from planner.studies.sweep import solve_chunk
+    from planner.studies.variants import as_variants
+    from planner.testing.fleet import fleet_group
 
     monkeypatch.setattr(sweep_mod, "_WORKER", {})
     if kind == "entity":

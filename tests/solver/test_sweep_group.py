@@ -9,20 +9,20 @@ import pandas as pd
 import pytest
 
 from models import build_model, extract_links, extract_results
-from planner.check import check_group
 from planner.errors import CaseValidationError
-from planner.fleet import fleet_group
 from planner.group_api import options_for
-from planner.group_plan import assemble_group_plan
-from planner.group_prepare import prepare_group
-from planner.group_schema import GroupCaseSpec
-from planner.io import parse_case
-from planner.prepare import prepare
-from planner.reprice import PRICE_FIELDS, reprice_entity, reprice_group
-from planner.resolve import GROUP_ROW, WarmSolver
-from planner.solve import compile_model, solve_model
-from planner.sweep import prepared_variant, sweep
-from planner.variants import Variant, apply_variant, variant_case, variant_group_full
+from planner.input.group_schema import GroupCaseSpec
+from planner.input.read import parse_case
+from planner.plan.check import check_group
+from planner.plan.group import assemble_group_plan
+from planner.prepare.entity import prepare
+from planner.prepare.group import prepare_group
+from planner.prepare.reprice import PRICE_FIELDS, reprice_entity, reprice_group
+from planner.solve.highs import compile_model, solve_model
+from planner.solve.warm import GROUP_ROW, WarmSolver
+from planner.studies.sweep import prepared_variant, sweep
+from planner.studies.variants import Variant, apply_variant, variant_case, variant_group_full
+from planner.testing.fleet import fleet_group
 from tests.solver.helpers import case_dict
 
 approx = pytest.approx
@@ -395,8 +395,8 @@ def test_group_study_example_validates():
     """The example sweep file of the 30-plant group case: every variant validates."""
     from pathlib import Path
 
-    from planner.io import load_group_case, read_case_data
-    from planner.variants import SweepSpec, as_variants, validate_variants
+    from planner.input.read import load_group_case, read_case_data
+    from planner.studies.variants import SweepSpec, as_variants, validate_variants
 
     root = Path(__file__).resolve().parents[2]
     spec = load_group_case(root / "cases/group_hn_generation/group.yaml")
@@ -419,7 +419,7 @@ def test_value_of_pooling_per_scenario_by_hand():
     - value of pooling: 500,000, 350,000, 150,000.
     Fast tables and full plans give the same columns; each equals run_group's value of pooling."""
     from planner.group_api import run_group
-    from planner.variants import as_variants, variant_group_full
+    from planner.studies.variants import as_variants, variant_group_full
     from tests.solver.test_group import entity, group
 
     spec = group([entity("A", 100_000, [(30, 10_000), (50, 20_000)]), entity("B", 75_000, [(40, 10_000), (70, 20_000)])],
@@ -441,15 +441,15 @@ def test_value_of_pooling_per_scenario_by_hand():
 
 
 def test_the_objective_constant_split_into_terms_equals_its_evaluation():
-    """``planner.resolve._affine`` splits an expression with many parameters into the terms of its
+    """``planner.solve.warm._affine`` splits an expression with many parameters into the terms of its
     sums (the objective constant of a group holds every entity's terminal values and fines) instead
     of evaluating it once per parameter; on a 12-plant group both give the same constant and the
     same gradient (to rounding), and the split is what the objective gradient uses."""
     from pyomo.core.expr.visitor import identify_mutable_parameters
     from pyomo.repn.standard_repn import generate_standard_repn
 
-    from planner.group_prepare import prepare_group
-    from planner.resolve import _SPLIT_PARAMS, WarmSolver, _affine, _affine_eval, _affine_split
+    from planner.prepare.group import prepare_group
+    from planner.solve.warm import _SPLIT_PARAMS, WarmSolver, _affine, _affine_eval, _affine_split
 
     ws = WarmSolver()
     ws.prime(prepare_group(fleet_group(12, seed=4)).data)

@@ -13,8 +13,8 @@ import pytest
 import yaml
 
 from planner.errors import CaseValidationError
-from planner.io import parse_case
-from planner.sweep import sweep
+from planner.input.read import parse_case
+from planner.studies.sweep import sweep
 from tests.solver.helpers import case_dict
 
 approx = pytest.approx
@@ -250,7 +250,7 @@ def test_group_sweep_on_dask_localcluster_matches_in_process():
     """A group case (4 generated plants, free transfers, a CCER pool) swept over price paths on a
     Dask LocalCluster (two workers on loopback) gives the same table as in this process, fast
     tables and full plans alike (every full plan group-checked in its worker)."""
-    from planner.fleet import fleet_group
+    from planner.testing.fleet import fleet_group
 
     spec = fleet_group(4, seed=3, binaries=False, value_of_pooling=False)
     sw = {"include_base": True, "price_paths": {"n": 5, "seed": 2, "volatility": 0.28, "fields": ["cea_buy_cny_per_t", "ccer_cny_per_t"]}}

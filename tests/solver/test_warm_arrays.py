@@ -1,4 +1,4 @@
-"""The Pyomo-free warm solver of fast group sweeps (planner.warm_arrays.ArrayWarmSolver).
+"""The Pyomo-free warm solver of fast group sweeps (planner.solve.warm_arrays.ArrayWarmSolver).
 
 - Its objective-only path writes the cost vector and offset with the assembler's own objective
   code: bit for bit what a fresh ``assemble`` of the variant writes, on generated variants.
@@ -18,21 +18,21 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import planner.sweep as sweep_mod
-from models.assemble import assemble, objective_costs
-from planner.fleet import fleet_group
-from planner.group_prepare import prepare_group
-from planner.resolve import (
+import planner.studies.sweep as sweep_mod
+from models.arrays.assemble import assemble, objective_costs
+from planner.prepare.group import prepare_group
+from planner.solve.highs import SolveOptions
+from planner.solve.warm import (
     GROUP_OBJECTIVE_SCALARS,
     GROUP_OBJECTIVE_TUPLES,
     OBJECTIVE_SCALARS,
     OBJECTIVE_TUPLES,
     structure_key,
 )
-from planner.solve import SolveOptions
-from planner.sweep import solve_chunk, sweep
-from planner.variants import Variant, as_variants
-from planner.warm_arrays import ArrayWarmSolver
+from planner.solve.warm_arrays import ArrayWarmSolver
+from planner.studies.sweep import solve_chunk, sweep
+from planner.studies.variants import Variant, as_variants
+from planner.testing.fleet import fleet_group
 
 SETTINGS = settings(
     max_examples=25,
@@ -243,7 +243,7 @@ def test_array_fast_ledger_verified_once_per_worker_and_a_wrong_one_is_an_error(
 def test_array_fast_ledger_equals_the_pyomo_map_for_the_same_solution(transfers):
     """For one solution vector, the array ledger equals the Pyomo report map's (the same LP: the
     columns are in the same order), entity rows and group rows."""
-    from planner.resolve import WarmSolver
+    from planner.solve.warm import WarmSolver
 
     spec = fleet_group(
         4, seed=3, binaries=False, value_of_pooling=False, last_year=2029, transfers=transfers

@@ -8,7 +8,9 @@ import copy
 
 import pytest
 
-from planner.allocation import (
+from planner.input.read import parse_case
+from planner.input.rulepack import load_rule_pack
+from planner.prepare.allocation import (
     UnitYear,
     absolute_cap,
     allocation_schedule,
@@ -20,9 +22,7 @@ from planner.allocation import (
     power_supply,
     tightened,
 )
-from planner.io import parse_case
-from planner.prepare import prepare
-from planner.rulepack import load_rule_pack
+from planner.prepare.entity import prepare
 
 pytestmark = pytest.mark.unit
 PACK = load_rule_pack("cn-national")

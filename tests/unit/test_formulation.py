@@ -93,7 +93,7 @@ def test_models_never_import_planner_and_report_never_imports_pyomo():
             for mod in mods:
                 assert not mod.startswith("planner"), f"{path} imports {mod}"
                 assert mod.split(".")[0] in {"pyomo", "models", "pandas", "numpy", "math", "dataclasses", "collections", "__future__", "typing"}, f"{path} imports {mod}"
-    for name in ("report.py", "plan.py", "check.py"):
+    for name in ("report/text.py", "plan/entity.py", "plan/check.py"):
         src = (ROOT / "planner" / name).read_text(encoding="utf-8")
         for node in ast.walk(ast.parse(src)):
             if isinstance(node, ast.Import | ast.ImportFrom):
@@ -103,7 +103,7 @@ def test_models_never_import_planner_and_report_never_imports_pyomo():
 
 def test_only_solve_module_uses_the_solver():
     for path in (ROOT / "planner").rglob("*.py"):
-        if path.name == "solve.py":
+        if path.relative_to(ROOT).as_posix() == "planner/solve/highs.py":
             continue
         tree = ast.parse(path.read_text(encoding="utf-8"))
         for node in ast.walk(tree):

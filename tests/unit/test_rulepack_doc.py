@@ -4,7 +4,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from planner.cli import main
-from planner.rulepack import load_rule_pack, reference_markdown
+from planner.input.rulepack import load_rule_pack, reference_markdown
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "rulepack.md"
 

@@ -13,7 +13,7 @@ import yaml
 
 from planner.cli import main
 from planner.errors import CaseValidationError
-from planner.io import MAX_DEPTH, MAX_NODES, read_case_data
+from planner.input.read import MAX_DEPTH, MAX_NODES, read_case_data
 
 
 def _problems(path):
@@ -97,7 +97,7 @@ def test_too_many_values_in_json_is_refused(tmp_path):
     [
         "entity: !!python/object/apply:os.system ['echo pwned']\n",
         "entity: !!python/name:os.system\n",
-        "entity: !!python/object:planner.schema.CaseSpec {}\n",
+        "entity: !!python/object:planner.input.schema.CaseSpec {}\n",
         "entity: !custom {a: 1}\n",
     ],
 )

@@ -1,11 +1,11 @@
-"""The override columns of a sweep's tidy frame (``planner.sweep._add_override_columns``)."""
+"""The override columns of a sweep's tidy frame (``planner.studies.sweep._add_override_columns``)."""
 
 import random
 
 import pandas as pd
 
-from planner.sweep import _add_override_columns
-from planner.variants import Variant
+from planner.studies.sweep import _add_override_columns
+from planner.studies.variants import Variant
 
 
 def _row_by_row(frame: pd.DataFrame, vs: list[Variant]) -> pd.DataFrame:
@@ -49,7 +49,7 @@ def test_override_columns_equal_a_row_by_row_lookup():
 def test_default_chunks_hold_about_a_second_of_work_and_leave_room_for_four_workers():
     """``_default_chunk``: at least ~1 s of work (fast: ~1 ms per scenario and entity) or n/16, at
     most ~30 s of work or a quarter of the sweep, never fewer than 2 scenarios."""
-    from planner.sweep import _default_chunk
+    from planner.studies.sweep import _default_chunk
 
     assert _default_chunk(1000, "fast") == 250  # 1 s would be 1,000: a quarter of the sweep
     assert _default_chunk(20000, "fast") == 1250  # n/16 is more than 1 s of work
@@ -65,7 +65,7 @@ def _frame_reference(blocks: list[dict], group: bool) -> pd.DataFrame:
 
     import numpy as np
 
-    from planner.sweep import _TEXT, _columns
+    from planner.studies.sweep import _TEXT, _columns
 
     rows = []
     for b in blocks:
@@ -98,7 +98,7 @@ def test_chunk_frame_equals_a_row_by_row_frame():
 
     import numpy as np
 
-    from planner.sweep import GROUP_HEAD, HEAD_COLUMNS, _columns, _frame
+    from planner.studies.sweep import GROUP_HEAD, HEAD_COLUMNS, _columns, _frame
 
     rng = random.Random(3)
     for group in (False, True):
@@ -125,7 +125,7 @@ def test_chunk_frame_equals_a_row_by_row_frame():
 
 
 def test_chunk_frame_takes_runs_of_batch_rows_as_a_row_by_row_frame():
-    """Blocks whose rows lie in a batch's arrays (``planner.resolve.LedgerRows``: 2-D columns per
+    """Blocks whose rows lie in a batch's arrays (``planner.solve.warm.LedgerRows``: 2-D columns per
     scenario, 1-D columns shared, columns missing) give the frame built row by row: runs of
     consecutive scenarios, scenarios skipped (a failed solve), runs broken by other blocks, two
     batches, scenarios out of order, texts shared by the batch."""
@@ -133,8 +133,8 @@ def test_chunk_frame_takes_runs_of_batch_rows_as_a_row_by_row_frame():
 
     import numpy as np
 
-    from planner.resolve import LedgerRows
-    from planner.sweep import HEAD_COLUMNS, _columns, _frame
+    from planner.solve.warm import LedgerRows
+    from planner.studies.sweep import HEAD_COLUMNS, _columns, _frame
 
     rng = random.Random(8)
     cols = [c for c in _columns(False) if c not in HEAD_COLUMNS]

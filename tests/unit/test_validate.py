@@ -7,7 +7,7 @@ import yaml
 
 from planner.cli import main
 from planner.errors import CaseValidationError
-from planner.io import parse_case
+from planner.input.read import parse_case
 
 pytestmark = pytest.mark.unit
 
@@ -115,7 +115,7 @@ def test_rule_pack_ranges_refuse_absurd_overrides():
     import pytest
 
     from planner.errors import CaseValidationError
-    from planner.rulepack import RuleParam, load_rule_pack
+    from planner.input.rulepack import RuleParam, load_rule_pack
 
     pack = load_rule_pack("cn-national")
     ranged = [k for k, p in pack.params.items() if p.range is not None]

@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 
 from planner.errors import CaseValidationError
-from planner.io import parse_case
-from planner.sweepio import price_volatility
-from planner.variants import (
+from planner.input.read import parse_case
+from planner.studies.sweepio import price_volatility
+from planner.studies.variants import (
     PricePathSpec,
     SweepSpec,
     expand_paths,
@@ -95,8 +95,8 @@ def test_evolve_equals_dataclass_replace():
     import pytest
 
     from models.data import evolve
-    from planner.io import parse_case
-    from planner.prepare import prepare
+    from planner.input.read import parse_case
+    from planner.prepare.entity import prepare
     from tests.solver.helpers import case_dict
 
     prep = prepare(parse_case(case_dict()))
@@ -115,11 +115,11 @@ def test_evolve_equals_dataclass_replace():
 
 
 def test_copy_row_equals_model_copy():
-    """``planner.reprice._copy_row`` (a validated sweep's market-row copy) is ``model_copy(update=)``:
+    """``planner.prepare.reprice._copy_row`` (a validated sweep's market-row copy) is ``model_copy(update=)``:
     equal rows, fields, fields set, class and properties; the copy shares no dict with the row and
     leaves it unchanged; ``set_market_prices(validated=True)`` gives the case a full validation gives."""
-    from planner.reprice import _copy_row, set_market_prices
-    from planner.schema import MarketRow
+    from planner.input.schema import MarketRow
+    from planner.prepare.reprice import _copy_row, set_market_prices
 
     # what the one-step copy relies on: no extra fields, no private attributes to carry over
     assert MarketRow.model_config["extra"] == "forbid" and not MarketRow.__private_attributes__

@@ -11,8 +11,8 @@ import yaml
 
 from planner.cli import main
 from planner.errors import CaseValidationError
-from planner.io import parse_case, read_case
-from planner.workbook import CASE_SHEET, INSTRUCTIONS_SHEET, SHEETS, template_bytes
+from planner.input.read import parse_case, read_case
+from planner.input.workbook import CASE_SHEET, INSTRUCTIONS_SHEET, SHEETS, template_bytes
 
 pytestmark = pytest.mark.unit
 CASES = sorted((Path(__file__).parents[2] / "cases").glob("*.yaml"))
@@ -168,7 +168,7 @@ def test_multi_unit_case_round_trips():
     d["entity"].pop("unit_class")
     d["units"] = [{"id": "U1", "unit_class": "coal_gt300", "activity": act},
                   {"id": "U2", "unit_class": "coal_le300", "cooling": "air", "activity": act}]
-    from planner.workbook import read_workbook
+    from planner.input.workbook import read_workbook
 
     data, _ = read_workbook(template_bytes(d), "m.xlsx")
     assert parse_case(data).model_dump() == parse_case(d).model_dump()

@@ -1,0 +1,1 @@
+"""Input stage: case schemas (pydantic), reading case files and workbooks safely, rule packs."""

@@ -1,0 +1,637 @@
+"""Reading case files: YAML, JSON and case workbooks, safely and within limits, into validated specs."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from planner.errors import CaseValidationError
+from planner.input.schema import CaseSpec, cross_problems
+
+MAX_CASE_BYTES = 5_000_000
+MAX_DEPTH = 32
+"""Deepest nesting of lists and mappings a case file may have (a real case needs about 5)."""
+MAX_NODES = 200_000
+"""Most values (scalars, lists, mappings) a case file may expand to, every alias use counted in full."""
+
+
+class _CaseLoader(yaml.SafeLoader):
+    """PyYAML's safe loader (no Python objects) with limits: nesting depth, expanded size (so that
+    aliases cannot multiply a small file into a huge one: "billion laughs"), no recursive aliases,
+    no duplicate keys."""
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self._depth = 0
+        self._nodes = 0
+        self._open_anchors: list[str] = []
+        self._size: dict[int, tuple[int, int]] = {}  # id(node) -> (expanded nodes, height)
+
+    def _measure(self, node: yaml.Node) -> tuple[int, int]:
+        """(expanded node count, height) of a composed node, shared sub-nodes counted at every use."""
+        got = self._size.get(id(node))
+        if got is None:
+            children: list[yaml.Node] = []
+            if isinstance(node, yaml.SequenceNode):
+                children = list(node.value)
+            elif isinstance(node, yaml.MappingNode):
+                children = [n for pair in node.value for n in pair]
+            sizes = [self._measure(c) for c in children]
+            got = (1 + sum(n for n, _ in sizes), 1 + max((h for _, h in sizes), default=0))
+            self._size[id(node)] = got
+        return got
+
+    def _limit(self, problem: str, mark: Any) -> yaml.composer.ComposerError:
+        return _LimitError(None, None, problem, mark)
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        event = self.peek_event()
+        if isinstance(event, yaml.AliasEvent):
+            if event.anchor in self._open_anchors:
+                raise self._limit(f"alias *{event.anchor} refers to a value that contains it", event.start_mark)
+            node = super().compose_node(parent, index)
+            count, height = self._measure(node)
+            self._nodes += count
+            if self._depth + height > MAX_DEPTH:
+                raise self._limit(f"alias *{event.anchor} nests values deeper than {MAX_DEPTH} levels", event.start_mark)
+        else:
+            self._nodes += 1
+            if self._depth + 1 > MAX_DEPTH:
+                raise self._limit(f"values nested deeper than {MAX_DEPTH} levels", event.start_mark)
+            self._depth += 1
+            if event.anchor is not None:
+                self._open_anchors.append(event.anchor)
+            try:
+                node = super().compose_node(parent, index)
+            finally:
+                self._depth -= 1
+                if event.anchor is not None:
+                    self._open_anchors.pop()
+        if self._nodes > MAX_NODES:
+            raise self._limit(
+                f"the file expands to more than {MAX_NODES:,} values (aliases counted at every use)",
+                event.start_mark,
+            )
+        return node
+
+    def construct_mapping(self, node: Any, deep: bool = False) -> dict:
+        if isinstance(node, yaml.MappingNode):
+            seen: dict[Any, Any] = {}
+            for key_node, _ in node.value:
+                if not isinstance(key_node, yaml.ScalarNode) or key_node.tag == "tag:yaml.org,2002:merge":
+                    continue
+                key = self.construct_object(key_node)
+                if key in seen:
+                    raise yaml.constructor.ConstructorError(
+                        None, None,
+                        f"duplicate key {key!r} (first at line {seen[key].line + 1})",
+                        key_node.start_mark,
+                    )
+                seen[key] = key_node.start_mark
+        return super().construct_mapping(node, deep=deep)
+
+    def construct_object(self, node: yaml.Node, deep: bool = False) -> Any:
+        """PyYAML's scalar constructors raise plain Python errors on values they cannot build
+        (``2025-02-30``, ``!!int abc``, ``!!timestamp x``); report those with their line."""
+        try:
+            return super().construct_object(node, deep=deep)
+        except yaml.YAMLError:
+            raise
+        except (ValueError, TypeError, AttributeError, KeyError, OverflowError) as exc:
+            what = f"{node.value!r}" if isinstance(node, yaml.ScalarNode) else "this value"
+            tag = node.tag.removeprefix("tag:yaml.org,2002:")
+            raise yaml.constructor.ConstructorError(
+                None, None, f"{_short(what)} is not a valid {tag} ({exc})", node.start_mark
+            ) from None
+
+
+def _short(s: str, n: int = 60) -> str:
+    return s if len(s) <= n else s[: n - 3] + "..."
+
+
+class _LimitError(yaml.composer.ComposerError):
+    """A case file over one of the reader's limits (depth, expanded size, recursive alias)."""
+
+
+def _load_yaml(text: str, src: str) -> Any:
+    try:
+        return yaml.load(text, Loader=_CaseLoader)  # a SafeLoader subclass
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        kind = "not a usable case file" if isinstance(exc, _LimitError) else "not valid YAML"
+        raise CaseValidationError(src, [(where, f"{kind}: {problem}")]) from None
+    except (ValueError, TypeError, AttributeError, KeyError, OverflowError, RecursionError) as exc:
+        # a value PyYAML resolves but cannot build, outside construct_object (a safety net)
+        raise CaseValidationError(src, [("", f"not valid YAML: {type(exc).__name__}: {_short(str(exc))}")]) from None
+
+
+def _load_json(text: str, src: str) -> Any:
+    try:
+        data = json.loads(text, object_pairs_hook=_json_pairs)
+    except json.JSONDecodeError as exc:
+        raise CaseValidationError(src, [(f"line {exc.lineno}, column {exc.colno}", f"not valid JSON: {exc.msg}")]) from None
+    except ValueError as exc:  # duplicate key (from _json_pairs), or a number Python cannot read
+        raise CaseValidationError(src, [("", f"not valid JSON: {exc}")]) from None
+    except RecursionError:
+        data = None
+        shape = f"values nested deeper than {MAX_DEPTH} levels"
+    else:
+        shape = _json_shape_problem(data)
+    if shape:
+        raise CaseValidationError(src, [("", f"not a usable case file: {shape}")])
+    return data
+
+
+def _json_pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k, v in pairs:
+        if k in out:
+            raise ValueError(f"duplicate key {k!r}")
+        out[k] = v
+    return out
+
+
+def _json_shape_problem(data: Any) -> str | None:
+    """Depth and size limits for JSON data (YAML is checked while it is composed)."""
+    stack = [(data, 1)]
+    nodes = 0
+    while stack:
+        node, depth = stack.pop()
+        nodes += 1
+        if depth > MAX_DEPTH:
+            return f"values nested deeper than {MAX_DEPTH} levels"
+        if nodes > MAX_NODES:
+            return f"the file has more than {MAX_NODES:,} values"
+        if isinstance(node, dict):
+            stack.extend((v, depth + 1) for v in node.values())
+        elif isinstance(node, list):
+            stack.extend((v, depth + 1) for v in node)
+    return None
+
+
+def _read_bytes(path: str | Path) -> bytes:
+    p = Path(path)
+    src = str(p)
+    if not p.is_file():
+        raise CaseValidationError(src, [("", "file not found")])
+    size = p.stat().st_size
+    if size > MAX_CASE_BYTES:
+        raise CaseValidationError(src, [("", f"file is {size:,} bytes; the limit is {MAX_CASE_BYTES:,}")])
+    return p.read_bytes()
+
+
+CASE_SUFFIXES = (".yaml", ".yml", ".json", ".xlsx")
+
+
+def _parse_text_case(raw: bytes, suffix: str, src: str) -> dict[str, Any]:
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise CaseValidationError(src, [("", f"not UTF-8 text (byte {exc.start})")]) from None
+    if suffix == ".json":
+        data = _load_json(text, src)
+    else:
+        data = _load_yaml(text, src)
+    if not isinstance(data, dict):
+        raise CaseValidationError(src, [("", "the case file must be a mapping of sections (entity, horizon, ...)")])
+    return data
+
+
+def _suffix(path: str | Path) -> str:
+    suffix = Path(path).suffix.lower()
+    if suffix not in CASE_SUFFIXES:
+        raise CaseValidationError(
+            str(path), [("", f"unknown case file type {suffix!r}; expected .yaml, .yml, .json or .xlsx")]
+        )
+    return suffix
+
+
+def read_case_data(path: str | Path) -> dict[str, Any]:
+    """Read a YAML, JSON or Excel (.xlsx) case file into plain data.
+
+    Safe: YAML tags cannot build Python objects; size, nesting depth and the expanded number of
+    values (aliases counted at every use) are limited; duplicate keys are errors. Workbooks are read
+    by ``planner.input.workbook`` (problems name the sheet, row and column).
+    """
+    suffix = _suffix(path)
+    raw = _read_bytes(path)
+    if suffix == ".xlsx":
+        from planner.input.workbook import read_workbook
+
+        return read_workbook(raw, str(path))[0]
+    return _parse_text_case(raw, suffix, str(path))
+
+
+def parse_case(data: dict[str, Any], source: str = "<case>") -> CaseSpec:
+    """Validate plain data into a ``CaseSpec``; every problem is listed with its path."""
+    problems: list[tuple[str, str]] = list(cross_problems(data))
+    seen = {f"{loc}: {msg}" for loc, msg in problems}
+    try:
+        case = CaseSpec.model_validate(data)
+    except ValidationError as exc:
+        for err in exc.errors():
+            loc = _loc(err["loc"], data)
+            msg = err["msg"].removeprefix("Value error, ")
+            for line in msg.split("\n"):
+                if line in seen:
+                    continue
+                if not loc and ": " in line:
+                    problems.append(tuple(line.split(": ", 1)))  # type: ignore[arg-type]
+                else:
+                    problems.append((loc, _friendly(line, err)))
+        raise CaseValidationError(source, _dedupe(problems)) from None
+    if problems:
+        raise CaseValidationError(source, _dedupe(problems))
+    return case
+
+
+def read_case(path: str | Path) -> tuple[CaseSpec, str]:
+    """Read and validate a case file; also the SHA-256 of the bytes that were read (for the audit).
+
+    Problems in a workbook name the sheet, row and column of the cell they come from.
+    """
+    suffix = _suffix(path)
+    raw = _read_bytes(path)
+    sha = hashlib.sha256(raw).hexdigest()
+    src = str(path)
+    if suffix == ".xlsx":
+        from planner.input.workbook import locate, read_workbook
+
+        data, cells = read_workbook(raw, src)
+        try:
+            return parse_case(data, src), sha
+        except CaseValidationError as exc:
+            raise locate(exc, cells, src) from None
+    return parse_case(_parse_text_case(raw, suffix, src), src), sha
+
+
+def load_case(path: str | Path) -> CaseSpec:
+    """Read and validate a case file."""
+    return read_case(path)[0]
+
+
+def file_sha256(path: str | Path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def _friendly(msg: str, err: dict) -> str:
+    if err["type"] == "extra_forbidden":
+        return "unknown key (not part of the case schema; check the spelling)"
+    if err["type"] == "missing":
+        return "required field is missing"
+    return msg
+
+
+def _loc(loc: tuple, data: Any) -> str:
+    """A readable path; rows of year tables also name their year."""
+    out: list[str] = []
+    node: Any = data
+    for part in loc:
+        if isinstance(part, int):
+            label = f"[{part}]"
+            if isinstance(node, list) and 0 <= part < len(node) and isinstance(node[part], dict):
+                year = node[part].get("year")
+                if year is not None:
+                    label = f"[{part}] (year {year})"
+            out.append(label)
+            node = node[part] if isinstance(node, list) and 0 <= part < len(node) else None
+        else:
+            part_s = str(part)
+            if part_s.startswith("function-") or part_s in ("float", "int", "str", "bool"):
+                continue
+            out.append(("." if out else "") + part_s)
+            node = node.get(part) if isinstance(node, dict) else None
+    return "".join(out)
+
+
+def _dedupe(problems: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    seen, out = set(), []
+    for p in problems:
+        if p not in seen:
+            seen.add(p)
+            out.append(p)
+    return out
+
+
+# ---- group cases -----------------------------------------------------------------------------
+
+MAX_TABLE_ROWS = 100_000
+"""Most rows an entity table (CSV file or workbook sheet) may have."""
+
+PLANT_COLUMNS = {
+    "id", "name", "sector", "unit_class", "cooling", "output", "intensity_t_per_unit", "emissions_t",
+    "heat_gj", "heat_intensity_t_per_gj", "output_growth", "opening_cea_t", "net_sales_since_2019_t",
+    "compliance",
+}
+ACTIVITY_COLUMNS = {"entity", "year", "output", "emissions_t", "intensity_t_per_unit", "heat_gj", "heat_intensity_t_per_gj"}
+MEASURE_COLUMNS = {"entity", "id", "name", "cost_cny_per_t", "potential_t_per_year", "first_year", "last_year", "kind"}
+_NUMERIC = {
+    "output", "intensity_t_per_unit", "emissions_t", "heat_gj", "heat_intensity_t_per_gj", "output_growth",
+    "opening_cea_t", "net_sales_since_2019_t", "cost_cny_per_t", "potential_t_per_year",
+}
+_INTEGER = {"year", "first_year", "last_year"}
+
+
+def is_group_case(path: str | Path) -> bool:
+    """Whether a case file is a group case (it has a top-level ``group`` section). Workbooks hold
+    entity cases only."""
+    if _suffix(path) == ".xlsx":
+        return False
+    data = read_case_data(path)
+    return isinstance(data, dict) and "group" in data
+
+
+_Rows = tuple[list[str], list[tuple[str, list[Any], dict[str, str] | None]]]
+"""A table's header and its rows: (row label, values, cell label per column or None)."""
+
+
+def _csv_rows(path: Path, problems: list[tuple[str, str]]) -> _Rows | None:
+    """Header and rows of a CSV table; None after a problem with the whole file."""
+    import csv
+
+    src = path.name
+    try:
+        text = path.read_bytes().decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        problems.append((src, f"not UTF-8 text (byte {exc.start})"))
+        return None
+    lines = list(csv.reader(text.splitlines()))
+    if not lines:
+        return [], []
+    return [h.strip() for h in lines[0]], [(f"{src} row {n}", r, None) for n, r in enumerate(lines[1:], start=2) if any(x.strip() for x in r)]
+
+
+def _xlsx_rows(path: Path, kind: str, columns: set[str], problems: list[tuple[str, str]]) -> _Rows | None:
+    """Header and rows of an entity table in a workbook: the sheet named ``kind``
+    (plants, activity, measures), or the only sheet. Cells go through the case workbook's reader
+    (formulas without a saved value, Excel errors and dates are problems naming the cell)."""
+    import io
+    import zipfile
+
+    import openpyxl
+
+    from planner.input.workbook import _cell, _empty, _is_comment, _Reader
+
+    src = path.name
+    try:
+        raw = path.read_bytes()
+        wb = openpyxl.load_workbook(io.BytesIO(raw), data_only=True)
+        wbf = openpyxl.load_workbook(io.BytesIO(raw), data_only=False)
+    except (zipfile.BadZipFile, KeyError, ValueError, OSError, TypeError, IndexError) as exc:
+        problems.append((src, f"not a readable .xlsx workbook ({type(exc).__name__}: {str(exc)[:120]})"))
+        return None
+    if kind in wb.sheetnames:
+        name = kind
+    elif len(wb.sheetnames) == 1:
+        name = wb.sheetnames[0]
+    else:
+        problems.append((src, f"no sheet named {kind!r} (sheets: {', '.join(wb.sheetnames)})"))
+        return None
+    ws, wsf = wb[name], wbf[name]
+    rd = _Reader(src)
+    for rng in ws.merged_cells.ranges:
+        rd.problem(f"sheet '{name}' cells {rng.coord}", "merged cells; unmerge them and give a value in each cell")
+    ncol = ws.max_column or 0
+    header = ["" if (h := ws.cell(row=1, column=c).value) is None else str(h).strip() for c in range(1, ncol + 1)]
+    rows: list[tuple[str, list[Any], dict[str, str] | None]] = []
+    for r in range(2, (ws.max_row or 1) + 1):
+        vals = [ws.cell(row=r, column=c).value for c in range(1, ncol + 1)]
+        if _empty(vals) or _is_comment(vals):
+            continue
+        out = []
+        for c in range(1, ncol + 1):
+            h = header[c - 1]
+            k = "int" if h in _INTEGER else "number" if h in _NUMERIC else "text"
+            out.append(rd.value(ws, wsf, r, c, k) if h in columns else vals[c - 1])
+        rows.append((f"{src} {_cell(name, r)}", out, {h: f"{src} {_cell(name, r, c + 1, h)}" for c, h in enumerate(header) if h}))
+    problems += [(f"{src} {where}", msg) for where, msg in rd.problems]
+    return header, rows
+
+
+def read_table(
+    path: Path, kind: str, columns: set[str], required: set[str], problems: list[tuple[str, str]]
+) -> list[tuple[str, dict[str, Any]]]:
+    """Read entity table ``kind`` (plants, activity, measures) from a CSV file or an .xlsx workbook
+    (its sheet ``kind``, or its only sheet): (row label, row) pairs with numbers parsed; problems
+    name the file, the row (sheet and row in a workbook) and the column."""
+    import math
+
+    src = path.name
+    if not path.is_file():
+        problems.append((src, "file not found"))
+        return []
+    if path.stat().st_size > MAX_CASE_BYTES * 4:
+        problems.append((src, f"file is over {MAX_CASE_BYTES * 4:,} bytes"))
+        return []
+    got = _xlsx_rows(path, kind, columns, problems) if path.suffix.lower() == ".xlsx" else _csv_rows(path, problems)
+    if got is None:
+        return []
+    header, raw_rows = got
+    named = [h for h in header if h]
+    unknown = [h for h in named if h not in columns]
+    if unknown:
+        problems.append((f"{src} header", f"unknown column(s) {', '.join(unknown)}; expected some of {', '.join(sorted(columns))}"))
+    twice = sorted({h for h in named if named.count(h) > 1})
+    if twice:
+        problems.append((f"{src} header", f"column(s) given twice: {', '.join(twice)}"))
+    missing = sorted(required - set(named))
+    if missing:
+        problems.append((f"{src} header", f"missing required column(s) {', '.join(missing)}"))
+    if unknown or missing or twice:
+        return []
+    out: list[tuple[str, dict[str, Any]]] = []
+    for k, (where, values, cells) in enumerate(raw_rows, start=1):
+        if k > MAX_TABLE_ROWS:
+            problems.append((src, f"more than {MAX_TABLE_ROWS:,} rows"))
+            break
+        if len(values) > len(header) and any(str(v).strip() for v in values[len(header):] if v is not None):
+            problems.append((where, "more values than columns"))
+            continue
+        row: dict[str, Any] = {}
+
+        def at(h: str, where=where, cells=cells) -> str:
+            return cells[h] if cells and h in cells else f"{where}.{h}"
+
+        for h, v in zip(header, values, strict=False):
+            if not h:
+                continue
+            if isinstance(v, str):
+                v = v.strip()
+            if v is None or v == "":
+                continue
+            if h in _NUMERIC or h in _INTEGER:
+                if isinstance(v, bool):
+                    problems.append((at(h), f"expected a number, got {v!r}"))
+                    continue
+                try:
+                    x = float(v)
+                except (TypeError, ValueError):
+                    problems.append((at(h), f"expected a number, got {_short(str(v), 30)!r}"))
+                    continue
+                if not math.isfinite(x):
+                    problems.append((at(h), f"expected a finite number, got {v!r}"))
+                    continue
+                if h in _INTEGER:
+                    if x != int(x):
+                        problems.append((at(h), f"expected a whole year, got {v!r}"))
+                        continue
+                    x = int(x)
+                row[h] = x
+            else:
+                row[h] = v if isinstance(v, str) else str(v)
+        for h in sorted(required):
+            if h not in row:
+                problems.append((at(h), "required value is empty"))
+        out.append((where, row))
+    return out
+
+
+def _table_cases(spec: dict[str, Any], base: Path, years: list[int], problems: list[tuple[str, str]]) -> list[tuple[str, dict[str, Any]]]:
+    """Entity case dicts built from the rows of entity tables, each with its source label."""
+    from planner.input.group_schema import case_from_row
+
+    if not isinstance(spec, dict) or "plants" not in spec:
+        problems.append(("entity_tables", "needs at least 'plants' (a CSV file name)"))
+        return []
+    unknown = sorted(set(spec) - {"plants", "activity", "measures", "defaults"})
+    if unknown:
+        problems.append(("entity_tables", f"unknown key(s) {', '.join(unknown)}"))
+    defaults = spec.get("defaults") or {}
+    if not isinstance(defaults, dict):
+        problems.append(("entity_tables.defaults", "must be a mapping of entity-case sections"))
+        defaults = {}
+    plants_path = base / str(spec["plants"])
+    plants = read_table(plants_path, "plants", *TABLE_SPECS["plants"], problems)
+    activity: dict[str, list[dict[str, Any]]] = {}
+    if spec.get("activity"):
+        for _n, r in read_table(base / str(spec["activity"]), "activity", *TABLE_SPECS["activity"], problems):
+            ent = r.pop("entity", None)
+            if ent is not None:
+                activity.setdefault(str(ent), []).append(r)
+    measures: dict[str, list[dict[str, Any]]] = {}
+    if spec.get("measures"):
+        for _n, r in read_table(base / str(spec["measures"]), "measures", *TABLE_SPECS["measures"], problems):
+            ent = r.pop("entity", None)
+            if ent is not None:
+                measures.setdefault(str(ent), []).append(r)
+    known = {str(r.get("id")) for _, r in plants}
+    for name, table in (("activity", activity), ("measures", measures)):
+        stray = sorted(set(table) - known)
+        if stray:
+            problems.append((f"{spec[name]}", f"rows for entities not in {spec['plants']}: {', '.join(stray[:10])}"))
+    out = []
+    for where, r in plants:
+        pid = str(r.get("id", ""))
+        out.append((f"{where} (id {pid})", case_from_row(r, years, defaults, activity.get(pid), measures.get(pid))))
+    return out
+
+
+def load_group_case(path: str | Path):
+    """Read and validate a group case: inline entity cases, file references and entity tables.
+
+    Every problem is listed at once, each naming its file (and row, for tables) and field.
+    """
+    from planner.input.group_schema import GroupCaseSpec
+
+    p = Path(path)
+    src = str(p)
+    data = read_case_data(p)
+    base = p.parent
+    problems: list[tuple[str, str]] = []
+    unknown = sorted(set(data) - set(GroupCaseSpec.model_fields) - {"entity_tables"})
+    for k in unknown:
+        problems.append((k, "unknown key (not part of the group case schema; check the spelling)"))
+    group = data.get("group")
+    years: list[int] = []
+    if isinstance(group, dict) and isinstance(group.get("horizon"), dict):
+        h = group["horizon"]
+        if isinstance(h.get("first_year"), int) and isinstance(h.get("last_year"), int) and 0 <= h["last_year"] - h["first_year"] < 30:
+            years = list(range(h["first_year"], h["last_year"] + 1))
+    if not years:
+        problems.append(("group.horizon", "first_year and last_year (whole years, at most 30 apart) are required"))
+    sources: list[tuple[str, dict[str, Any]]] = []
+    raw_entities = data.get("entities") or []
+    if not isinstance(raw_entities, list):
+        problems.append(("entities", "must be a list of entity cases or {file: ...} references"))
+        raw_entities = []
+    for k, item in enumerate(raw_entities):
+        if isinstance(item, dict) and set(item) == {"file"}:
+            ref = base / str(item["file"])
+            try:
+                sources.append((str(ref), read_case_data(ref)))
+            except CaseValidationError as exc:
+                problems += [(f"entities[{k}] -> {exc.source}" + (f": {loc}" if loc else ""), msg) for loc, msg in exc.problems]
+        elif isinstance(item, dict):
+            sources.append((f"entities[{k}]", item))
+        else:
+            problems.append((f"entities[{k}]", "must be an entity case (a mapping) or {file: path}"))
+    if "entity_tables" in data and years:
+        sources += _table_cases(data["entity_tables"], base, years, problems)
+    cases = []
+    for label, raw in sources:
+        try:
+            cases.append(parse_case(raw, label))
+        except CaseValidationError as exc:
+            problems += [(f"{label}" + (f".{loc}" if loc and not loc.startswith("[") else loc), msg) for loc, msg in exc.problems]
+    if problems:
+        raise CaseValidationError(src, _dedupe(problems))
+    rest = {k: v for k, v in data.items() if k not in ("entities", "entity_tables")}
+    try:
+        return GroupCaseSpec.model_validate({**rest, "entities": cases})
+    except ValidationError as exc:
+        for err in exc.errors():
+            loc = _loc(err["loc"], rest)
+            msg = err["msg"].removeprefix("Value error, ")
+            for line in msg.split("\n"):
+                if not loc and ": " in line:
+                    problems.append(tuple(line.split(": ", 1)))  # type: ignore[arg-type]
+                else:
+                    problems.append((loc, _friendly(line, err)))
+        raise CaseValidationError(src, _dedupe(problems)) from None
+
+
+TABLE_SPECS: dict[str, tuple[set[str], set[str]]] = {
+    "plants": (PLANT_COLUMNS, {"id", "unit_class", "output"}),
+    "activity": (ACTIVITY_COLUMNS, {"entity", "year", "output"}),
+    "measures": (MEASURE_COLUMNS, {"entity", "id", "cost_cny_per_t", "potential_t_per_year"}),
+}
+"""Columns and required columns of each entity table."""
+
+
+def group_table_rows(path: str | Path) -> dict[str, list[dict[str, Any]]]:
+    """The rows of a group case's entity tables by table (plants, activity, measures), parsed as the
+    case reader parses them; problems raise one ``CaseValidationError``."""
+    p = Path(path)
+    data = read_case_data(p)
+    tables = data.get("entity_tables")
+    if not isinstance(tables, dict):
+        raise CaseValidationError(str(p), [("entity_tables", "the group case has no entity tables")])
+    problems: list[tuple[str, str]] = []
+    out = {}
+    for kind, (columns, required) in TABLE_SPECS.items():
+        if tables.get(kind):
+            out[kind] = [r for _, r in read_table(p.parent / str(tables[kind]), kind, columns, required, problems)]
+    if problems:
+        raise CaseValidationError(str(p), problems)
+    return out
+
+
+def group_input_hashes(path: str | Path) -> dict[str, str]:
+    """SHA-256 of every file a (valid) group case reads besides itself: entity case files and
+    entity tables, by the name the group file gives them."""
+    p = Path(path)
+    data = read_case_data(p)
+    names: list[str] = [str(e["file"]) for e in data.get("entities") or [] if isinstance(e, dict) and set(e) == {"file"}]
+    tables = data.get("entity_tables")
+    if isinstance(tables, dict):
+        names += [str(tables[k]) for k in ("plants", "activity", "measures") if tables.get(k)]
+    return {n: file_sha256(p.parent / n) for n in names}
+
+

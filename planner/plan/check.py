@@ -1,0 +1,396 @@
+"""Independent plan checker: recompute every ledger identity and rule from the plan tables.
+
+It reads only the prepared model data (plain dataclasses) and the plan's pandas tables, never the
+Pyomo model, so a wrong constraint in the math cannot hide behind its own arithmetic. Every solved
+plan in the tests goes through it, and the CLI refuses to write a plan that fails it.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+
+from models.data import EntityData, ModelData
+
+
+def check_plan(data: ModelData, plan, *, objective: float | None = None) -> list[str]:
+    """Return a list of failures (empty when the plan is consistent with every rule)."""
+    fails: list[str] = []
+    years = list(data.years)
+    ann = plan.annual
+    by_entity = {e: g for e, g in ann.groupby("entity", sort=False)}
+    for ent in data.entities:
+        a = by_entity.get(ent.id, ann.iloc[:0]).set_index("year").reindex(years)
+        if a.isna().all(axis=1).any():
+            fails.append(f"{ent.id}: the annual table lacks some years")
+            continue
+        fails += _check_entity(ent, years, a, plan)
+    fails += _check_costs(data, plan, objective)
+    return fails
+
+
+REL_TOL, ABS_TOL_T = 1e-8, 1e-4
+"""The checker's tolerance: REL_TOL of the largest magnitude involved (an entity's largest baseline
+emissions, or the values compared) plus ABS_TOL_T: 0.06 t on a 5.8 Mt plant, so a one-tonne error
+in its ledger is caught; solved plans reproduce their ledgers to about 1e-16 relative, and HiGHS
+keeps bounds to its feasibility tolerance (1e-7 absolute)."""
+
+
+def _tol(*xs: float) -> float:
+    return REL_TOL * max([1.0] + [abs(float(x)) for x in xs]) + ABS_TOL_T
+
+
+def _close(fails: list[str], what: str, got: float, want: float, *scale: float) -> None:
+    if not math.isclose(got, want, rel_tol=0, abs_tol=_tol(got, want, *scale)):
+        fails.append(f"{what}: {got:,.6f} != {want:,.6f}")
+
+
+def _le(fails: list[str], what: str, got: float, limit: float, *scale: float) -> None:
+    if got > limit + _tol(got, limit, *scale):
+        fails.append(f"{what}: {got:,.6f} > {limit:,.6f}")
+
+
+def _check_entity(d: EntityData, years: list[int], a: pd.DataFrame, plan, *, ns_excludes_transfers: bool = False) -> list[str]:
+    f: list[str] = []
+    e = d.id
+    scale = max(d.emissions_baseline_t) if d.emissions_baseline_t else 1.0
+    quantities = [
+        "buy_t", "sell_t", "surrender_t", "carry_t", "lapse_t", "shortfall_t", "ccer_buy_t",
+        "ccer_sell_t", "ccer_use_pool_t", "ccer_hold_t", "abatement_measures_t", "relief_t", "borrow_t",
+        "auction_buy_t",
+    ]
+    for q in quantities:
+        neg = a[a[q] < -_tol(scale)]
+        for y in neg.index:
+            f.append(f"{e} {y}: {q} is negative ({neg.loc[y, q]:,.6f})")
+
+    # abatement by measure and project, recomputed from the detail tables
+    ab = plan.abatement[plan.abatement["entity"] == e] if not plan.abatement.empty else plan.abatement
+    measures = {m.id: m for m in d.measures}
+    for r in ab.itertuples(index=False):
+        i = years.index(int(r.year))
+        _le(f, f"{e} {r.year}: measure {r.measure} abatement vs potential", r.abate_t, measures[r.measure].potential_t[i], scale)
+        if r.abate_t < -_tol(scale):
+            f.append(f"{e} {r.year}: measure {r.measure} abatement is negative")
+    projects = {p.id: p for p in d.projects}
+    builds = plan.builds[plan.builds["entity"] == e]
+    for p, n in builds.groupby("project").size().items():
+        if n > 1:
+            f.append(f"{e}: project {p} is built {n} times")
+    proj_red = np.zeros(len(years))  # reduction delivered by the built projects
+    want_ops = np.zeros(len(years))  # number of projects operating
+    for b in builds.itertuples(index=False):
+        opts = {o.build_year: o for o in projects[b.project].options}
+        if int(b.build_year) not in opts:
+            f.append(f"{e}: project {b.project} cannot start in {b.build_year}")
+            continue
+        op = np.array(opts[int(b.build_year)].operating, dtype=float)
+        proj_red += op * projects[b.project].reduction_t_per_year
+        want_ops += op
+    py = plan.project_years[plan.project_years["entity"] == e]
+    listed = py.groupby("year").size().reindex(years, fill_value=0).to_numpy()
+    if not np.array_equal(listed, want_ops):
+        f.append(f"{e}: project operating years do not follow from the builds, lead times and lifetimes")
+
+    by_measure = ab.groupby("year")["abate_t"].sum().reindex(years, fill_value=0.0) if len(ab) else pd.Series(0.0, index=years)
+    lots = plan.ccer_lots[plan.ccer_lots["entity"] == e] if not plan.ccer_lots.empty else plan.ccer_lots
+    lot_by_year = lots.groupby("year")["ccer_use_lot_t"].sum().reindex(years, fill_value=0.0) if len(lots) else pd.Series(0.0, index=years)
+    lot_data = {l.id: l for l in d.ccer_lots}
+    for lid, g in (lots.groupby("lot") if len(lots) else []):
+        _le(f, f"{e}: CCER lot {lid} used over all years vs its quantity", float(g["ccer_use_lot_t"].sum()), lot_data[lid].quantity_t, scale)
+        for r in g.itertuples(index=False):
+            if r.ccer_use_lot_t > _tol(scale) and not lot_data[lid].eligible[years.index(int(r.year))]:
+                f.append(f"{e} {r.year}: CCER lot {lid} used outside its eligible years")
+
+    loss = {m.id: m.allocation_loss_t_per_t for m in d.measures if m.allocation_loss_t_per_t}
+    lost = pd.Series(0.0, index=years)
+    for r in ab.itertuples(index=False):
+        if r.measure in loss:
+            lost[int(r.year)] += loss[r.measure][years.index(int(r.year))] * r.abate_t
+    total_borrow = float(a["borrow_t"].sum())
+    carry_prev = d.opening_cea_t
+    ccer_prev = d.opening_ccer_t
+    short_prev = 0.0
+    ns = d.opening_net_sales_t
+    ccer_new = d.opening_ccer_t  # new-system CCERs bought so far (old ones are used or sold first)
+    for i, y in enumerate(years):
+        r = a.loc[y]
+        tag = f"{e} {y}"
+        _close(f, f"{tag}: measure abatement total", r.abatement_measures_t, by_measure[y], scale)
+        _close(f, f"{tag}: project abatement", r.abatement_projects_t, proj_red[i], scale)
+        emissions = d.emissions_baseline_t[i] - by_measure[y] - proj_red[i]
+        _close(f, f"{tag}: emissions = baseline - abatement", r.emissions_t, emissions, scale)
+        if emissions < -_tol(scale):
+            f.append(f"{tag}: abatement exceeds baseline emissions")
+        bench = d.allocation_t[i] - lost[y]
+        _close(f, f"{tag}: allocation before relief = formula - output cuts", r.allocation_benchmark_t, bench, scale)
+        share = d.relief_share[i]
+        relief = max(0.0, share * emissions - bench) if share > 0 else 0.0
+        _close(f, f"{tag}: relief = max(0, {share:g} x emissions - allocation)", r.relief_t, relief, scale)
+        repaid = total_borrow if i == d.borrow_source_index else 0.0
+        allocation = bench + (relief if d.relief_to_allocation[i] else 0.0) - repaid
+        _close(f, f"{tag}: allocation received", r.allocation_t, allocation, scale)
+        obligation = emissions - (0.0 if d.relief_to_allocation[i] else relief)
+        _close(f, f"{tag}: obligation", r.obligation_t, obligation, scale)
+        phi = d.per_year("borrow_share", i)
+        if r.borrow_t < -_tol(scale):
+            f.append(f"{tag}: pre-draw is negative")
+        if r.borrow_t > _tol(scale):
+            gap = emissions - bench - relief
+            if phi <= 0:
+                f.append(f"{tag}: pre-draw of {r.borrow_t:,.0f} t in a year without the pre-draw rule")
+            _le(f, f"{tag}: pre-draw vs {phi:.0%} of the gap", r.borrow_t, phi * gap, scale)
+            _le(f, f"{tag}: pre-draw needs a gap of at least {d.borrow_min_gap_share:.0%} of emissions", d.borrow_min_gap_share * emissions, gap, scale)
+        _le(f, f"{tag}: auction purchase vs auctioned share", r.auction_buy_t, d.per_year("auction_max_t", i), scale)
+        if r.auction_buy_t < -_tol(scale):
+            f.append(f"{tag}: auction purchase is negative")
+        ccer = r.ccer_use_pool_t + lot_by_year[y]
+        _close(f, f"{tag}: CCER surrendered = pool + lots", r.ccer_surrendered_t, ccer, scale)
+        deduction = short_prev if d.shortfall_deducted_next_year else 0.0
+        _close(f, f"{tag}: surrender + CCER + shortfall = obligation + last year's deducted shortfall", r.surrender_t + ccer + r.shortfall_t, obligation + deduction, scale)
+        lhs = carry_prev + allocation + r.buy_t + r.auction_buy_t + r.borrow_t - r.sell_t
+        _close(f, f"{tag}: allowance stock balance", lhs, r.surrender_t + r.carry_t + r.lapse_t, scale)
+        _close(f, f"{tag}: CCER pool balance", ccer_prev + r.ccer_buy_t - r.ccer_sell_t, r.ccer_use_pool_t + r.ccer_hold_t, scale)
+        base = obligation if d.ccer_cap_on_obligation else emissions
+        _le(f, f"{tag}: CCER within {d.ccer_cap_share[i]:.1%} cap", ccer, d.ccer_cap_share[i] * base, scale)
+        _le(f, f"{tag}: CEA bought vs limit", r.buy_t, d.buy_max_t[i], scale)
+        _le(f, f"{tag}: CEA sold vs limit", r.sell_t, d.sell_max_t[i], scale)
+        _le(f, f"{tag}: CCER bought vs availability", r.ccer_buy_t, d.ccer_buy_max_t[i], scale)
+        _le(f, f"{tag}: CCER sold vs limit", r.ccer_sell_t, d.ccer_sell_max_t[i], scale)
+        if not (d.ccer_buy_old and d.ccer_buy_old[i]):
+            ccer_new += r.ccer_buy_t
+        if i == d.ccer_old_expiry_index:
+            _le(f, f"{tag}: CCERs held past the old-CCER last use are new-system ones", r.ccer_hold_t, ccer_new, scale)
+        if not d.shortfall_allowed:
+            _le(f, f"{tag}: shortfall under hard compliance", r.shortfall_t, 0.0, scale)
+        ns += r.sell_t - r.buy_t - (r.auction_buy_t if d.auction_in_net_sales else 0.0)
+        if ns_excludes_transfers:  # a group whose rule pack does not count transfers as trades
+            ns -= r.transfer_out_t - r.transfer_in_t
+        _close(f, f"{tag}: cumulative net sales", r.net_sales_t, ns, scale)
+        rule = d.carry_rules[i]
+        if rule.limited:
+            limit = rule.floor_t + rule.multiplier * max(0.0, ns - rule.threshold_t)
+            _le(f, f"{tag}: carry-over vs limit", r.carry_t, limit, scale, ns)
+        elif r.lapse_t > _tol(scale):
+            f.append(f"{tag}: allowances lapse at a transition without a limit")
+        carry_prev, ccer_prev, short_prev = r.carry_t, r.ccer_hold_t, r.shortfall_t
+    return f
+
+
+def _check_costs(data: ModelData, plan, objective: float | None, *, link_npv: float = 0.0) -> list[str]:
+    """Recompute every cost component from prices and quantities; compare with the plan and objective.
+
+    In a group with transfers, purchases and sales are priced on the market part of the trades and
+    the intra-group part is settled at the transfer price (component ``transfer``); ``link_npv`` is
+    the discounted cost of the group links, recomputed by the caller."""
+    f: list[str] = []
+    g = data.group
+    settle = g is not None and g.transfers != "none"
+    years = list(data.years)
+    costs = plan.costs.set_index(["entity", "year", "component"])["nominal_cny"]
+    total = 0.0
+    def split(df: pd.DataFrame) -> dict[str, pd.DataFrame]:  # once: filtering per entity is quadratic
+        return {e: x for e, x in df.groupby("entity", sort=False)} if not df.empty and "entity" in df.columns else {}
+
+    annual, abatement, builds_by, lots_by = (split(plan.annual), split(plan.abatement), split(plan.builds),
+                                             split(plan.ccer_lots))
+    for d in data.entities:
+        a = annual.get(d.id, plan.annual.iloc[:0]).set_index("year")
+        ab = abatement.get(d.id, plan.abatement.iloc[:0])
+        measures = {m.id: m for m in d.measures}
+        projects = {p.id: p for p in d.projects}
+        builds = builds_by.get(d.id, plan.builds.iloc[:0])
+        lots = lots_by.get(d.id, plan.ccer_lots.iloc[:0])
+        abate_by_year: dict[int, float] = {}
+        for x in ab.itertuples(index=False):
+            abate_by_year[int(x.year)] = abate_by_year.get(int(x.year), 0.0) + measures[x.measure].cost_cny_per_t[years.index(int(x.year))] * x.abate_t
+        rows = a.reindex(years)
+        for i, (y, r) in enumerate(zip(years, rows.itertuples(index=False), strict=True)):
+            buy_t, sell_t = (r.market_buy_t, r.market_sell_t) if settle else (r.buy_t, r.sell_t)
+            want = {
+                "abatement": abate_by_year.get(y, 0.0),
+                "capex": 0.0,
+                "opex": 0.0,
+                "purchase": d.price_buy_cny_per_t[i] * buy_t + d.per_year("price_auction_cny_per_t", i) * r.auction_buy_t,
+                "fees": d.fee_cea_cny_per_t[i] * (r.buy_t + r.sell_t) + d.fee_ccer_cny_per_t[i] * (r.ccer_buy_t + r.ccer_sell_t),
+                "ccer": d.price_ccer_buy_cny_per_t[i] * r.ccer_buy_t,
+                "penalty": d.penalty_cny_per_t[i] * r.shortfall_t,
+                "sales": -(d.price_sell_cny_per_t[i] * sell_t + d.price_ccer_sell_cny_per_t[i] * r.ccer_sell_t),
+                "terminal": 0.0,
+            }
+            if settle:
+                want["transfer"] = g.transfer_price_cny_per_t[i] * (r.transfer_in_t - r.transfer_out_t)
+            for b in builds.itertuples(index=False):
+                o = {o.build_year: o for o in projects[b.project].options}[int(b.build_year)]
+                want["capex"] += o.capex_cny[i]
+                want["opex"] += o.opex_cny[i]
+            if y == years[-1]:
+                if d.shortfall_deducted_next_year:
+                    want["penalty"] += d.terminal_deduction_cny_per_t * r.shortfall_t
+                value = d.terminal_cea_value_cny_per_t * r.carry_t + d.terminal_ccer_value_cny_per_t * r.ccer_hold_t
+                for lot in d.ccer_lots:
+                    used = float(lots[lots["lot"] == lot.id]["ccer_use_lot_t"].sum()) if len(lots) else 0.0
+                    value += lot.terminal_value_cny_per_t * (lot.quantity_t - used)
+                owed = d.borrow_terminal_cny_per_t * float(a["borrow_t"].sum()) if d.borrow_source_index < 0 else 0.0
+                want["terminal"] = owed - value
+            for comp, w in want.items():
+                got = float(costs.get((d.id, y, comp), 0.0))
+                if not math.isclose(got, w, rel_tol=1e-7, abs_tol=1e-3):
+                    f.append(f"{d.id} {y}: cost {comp} {got:,.2f} != recomputed {w:,.2f}")
+                total += data.discount_factor[i] * w
+    total += link_npv
+    if objective is not None and not math.isclose(total, objective, rel_tol=1e-7, abs_tol=1e-2):
+        f.append(f"objective {objective:,.2f} != discounted sum of recomputed costs {total:,.2f}")
+    return f
+
+
+def check_group(data: ModelData, gplan, *, objective: float | None = None) -> list[str]:
+    """Check a group plan (``check_group_per_entity``'s checks and messages, computed on all entities
+    at once by ``planner.plan.group_check``)."""
+    from planner.plan.group_check import check_group as check_all
+
+    return check_all(data, gplan, objective=objective)
+
+
+def check_group_per_entity(data: ModelData, gplan, *, objective: float | None = None) -> list[str]:
+    """Check a group plan: every entity as in ``check_plan``, then the links, from result tables only.
+    Entity by entity: the reference for ``planner.plan.group_check.check_group``.
+
+    Links: trades split into market and intra-group parts within the entity's own market limits;
+    transfers net to zero in every year (and, for block trades, every transfer is at least the
+    minimum lot between an allowed pair); the CCER pool adds up; group limits, price tiers and the
+    budget hold; the objective equals the discounted entity costs plus the link costs.
+    """
+    fails: list[str] = []
+    g = data.group
+    years = list(data.years)
+    plan = gplan.entities
+    ann = plan.annual
+    excl = g is not None and g.transfers != "none" and not g.transfers_in_net_sales
+    by_entity = {e: g for e, g in ann.groupby("entity", sort=False)}
+    for ent in data.entities:
+        a = by_entity.get(ent.id, ann.iloc[:0]).set_index("year").reindex(years)
+        if a.isna().all(axis=1).any():
+            fails.append(f"{ent.id}: the annual table lacks some years")
+            continue
+        fails += _check_entity(ent, years, a, plan, ns_excludes_transfers=excl)
+    if g is None:
+        return fails + _check_costs(data, plan, objective)
+    a = ann.set_index(["entity", "year"])
+    scale = max([1.0] + [max(e.emissions_baseline_t) for e in data.entities])
+    price = {y: g.transfer_price_cny_per_t[i] for i, y in enumerate(years)} if g.transfer_price_cny_per_t else {}
+    rows = a.reindex(pd.MultiIndex.from_product([[d.id for d in data.entities], years]))
+    cells = iter(rows.itertuples(index=False))
+    for k, d in enumerate(data.entities):
+        for i, y in enumerate(years):
+            r = next(cells)
+            tag = f"{d.id} {y}"
+            for q in ("market_buy_t", "market_sell_t", "transfer_in_t", "transfer_out_t"):
+                if getattr(r, q) < -_tol(scale):
+                    fails.append(f"{tag}: {q} is negative")
+            _close(fails, f"{tag}: CEA bought = market + transfers in", r.buy_t, r.market_buy_t + r.transfer_in_t, scale)
+            _close(fails, f"{tag}: CEA sold = market + transfers out", r.sell_t, r.market_sell_t + r.transfer_out_t, scale)
+            _le(fails, f"{tag}: market purchases vs the entity's limit", r.market_buy_t, g.market_buy_max_t[k][i], scale)
+            _le(fails, f"{tag}: market sales vs the entity's limit", r.market_sell_t, g.market_sell_max_t[k][i], scale)
+            if g.transfers == "none" and (r.transfer_in_t > _tol(scale) or r.transfer_out_t > _tol(scale)):
+                fails.append(f"{tag}: transfers in a group without transfers")
+            if g.transfers != "none":
+                _le(fails, f"{tag}: transfers in vs the derived bound", r.transfer_in_t, g.transfer_in_max_t[k][i], scale)
+                _le(fails, f"{tag}: transfers out vs the derived bound", r.transfer_out_t, g.transfer_out_max_t[k][i], scale)
+    check_transfer_nets(fails, data, gplan, scale)
+    tr = gplan.transfers
+    if g.transfers != "none" and len(tr):
+        # the transfer matrix delivers exactly each entity's net transfers
+        sent = tr.groupby(["seller", "year"])["transfer_t"].sum()
+        got = tr.groupby(["buyer", "year"])["transfer_t"].sum()
+        cells = iter(rows.itertuples(index=False))
+        for d in data.entities:
+            for y in years:
+                r = next(cells)
+                net = float(sent.get((d.id, y), 0.0)) - float(got.get((d.id, y), 0.0))
+                _close(fails, f"{d.id} {y}: transfer matrix vs net transfers", net, r.transfer_out_t - r.transfer_in_t, scale)
+    link_npv = check_group_years(fails, data, gplan, scale, price)
+    fails += _check_costs(data, plan, objective, link_npv=link_npv)
+    return fails
+
+
+def check_transfer_nets(fails: list[str], data: ModelData, gplan, scale: float) -> None:
+    """Transfers net to zero over the group in every year; block transfers are at least the
+    minimum lot, between pairs that may trade. (Shared by both group checkers.)"""
+    g = data.group
+    by_year = gplan.entities.annual.groupby("year")
+    tin = by_year["transfer_in_t"].sum()
+    tout = by_year["transfer_out_t"].sum()
+    for y in data.years:
+        _close(fails, f"group {y}: transfers net to zero (in = out)", float(tin[y]), float(tout[y]), scale)
+    if g.transfers == "block":
+        ents = data.entities
+        allowed = set(g.transfer_pairs) or {(s.id, b.id) for s in ents for b in ents if s.id != b.id}
+        for r in gplan.transfers.itertuples(index=False):
+            if r.transfer_t > _tol(scale) and r.transfer_t < g.transfer_min_lot_t - _tol(scale, g.transfer_min_lot_t):
+                fails.append(f"{r.seller} -> {r.buyer} {r.year}: block transfer {r.transfer_t:,.3f} t below the {g.transfer_min_lot_t:,.0f} t lot")
+            if (r.seller, r.buyer) not in allowed:
+                fails.append(f"{r.seller} -> {r.buyer} {r.year}: transfer between a pair that may not trade")
+
+
+def check_group_years(fails: list[str], data: ModelData, gplan, scale: float, price: dict[int, float]) -> float:
+    """The group's own rules per year, from the result tables: group market limits, price-tier
+    premiums (recomputed by filling the tiers in order), the CCER pool's balance, availability and
+    cost, the internal settlement of transfers netting to zero, and the budget. Returns the
+    discounted link costs (pool and tiers) recomputed. (Shared by both group checkers.)"""
+    g = data.group
+    years = list(data.years)
+    plan = gplan.entities
+    by_year = plan.annual.groupby("year")
+    tin = by_year["transfer_in_t"].sum()
+    tout = by_year["transfer_out_t"].sum()
+    link_npv = 0.0
+    mbuy = by_year["market_buy_t"].sum()
+    msell = by_year["market_sell_t"].sum()
+    pool = gplan.group_annual.set_index("year") if g.pool else None
+    tiers = gplan.group_costs.set_index(["year", "component"])["nominal_cny"]
+    allocated_by = by_year["ccer_buy_t"].sum() if g.pool else None
+    cash_by = (plan.costs[plan.costs["component"] != "terminal"].groupby("year")["nominal_cny"].sum()
+               if g.budget_cny else None)
+    for i, y in enumerate(years):
+        if g.group_buy_max_t:
+            _le(fails, f"group {y}: market purchases vs group limit", float(mbuy[y]), g.group_buy_max_t[i], scale)
+        if g.group_sell_max_t:
+            _le(fails, f"group {y}: market sales vs group limit", float(msell[y]), g.group_sell_max_t[i], scale)
+        # price tiers: a convex curve, so the cheapest split fills the tiers in order
+        left, want_tiers = float(mbuy[y]), 0.0
+        for t in g.tiers:
+            q = min(left, t.width_t)
+            want_tiers += t.premium_cny_per_t * q
+            left -= q
+        got_tiers = float(tiers.get((y, "tiers"), 0.0))
+        if not math.isclose(got_tiers, want_tiers, rel_tol=1e-7, abs_tol=1e-3):
+            fails.append(f"group {y}: price-tier premium {got_tiers:,.2f} != recomputed {want_tiers:,.2f}")
+        want_pool = 0.0
+        if g.pool:
+            r = pool.loc[y]
+            prev = g.pool_opening_t if i == 0 else float(pool.loc[years[i - 1], "pool_hold_t"])
+            allocated = float(allocated_by.get(y, 0.0))
+            _close(fails, f"group {y}: CCER pool: held + bought = allocated + held after", prev + r.pool_buy_t, allocated + r.pool_hold_t, scale)
+            _le(fails, f"group {y}: CCER pool purchases vs availability", r.pool_buy_t, g.pool_max_t[i], scale)
+            if r.pool_hold_t < -_tol(scale):
+                fails.append(f"group {y}: CCER pool holdings are negative")
+            want_pool = (g.pool_price_cny_per_t[i] + g.pool_fee_cny_per_t[i]) * r.pool_buy_t
+            if y == years[-1]:
+                want_pool -= g.pool_terminal_cny_per_t * r.pool_hold_t
+        got_pool = float(tiers.get((y, "pool"), 0.0))
+        if not math.isclose(got_pool, want_pool, rel_tol=1e-7, abs_tol=1e-3):
+            fails.append(f"group {y}: pool cost {got_pool:,.2f} != recomputed {want_pool:,.2f}")
+        settled = price.get(y, 0.0) * float(tin[y] - tout[y])
+        if abs(settled) > _tol(scale * max(price.values(), default=1.0)):
+            fails.append(f"group {y}: internal settlement of transfers does not net to zero ({settled:,.2f} CNY)")
+        link_npv += data.discount_factor[i] * (want_pool + want_tiers)
+        if g.budget_cny and math.isfinite(g.budget_cny[i]):
+            cash = float(cash_by.get(y, 0.0))
+            if g.pool:
+                cash += (g.pool_price_cny_per_t[i] + g.pool_fee_cny_per_t[i]) * float(pool.loc[y, "pool_buy_t"])
+            cash += want_tiers
+            _le(fails, f"group {y}: cash cost vs budget", cash, g.budget_cny[i], abs(g.budget_cny[i]))
+    return link_npv

@@ -1,0 +1,504 @@
+"""The compliance plan: tidy tables built from the prepared case and the extracted results.
+
+Nothing here touches Pyomo: it reads ``models.Results`` frames (plain pandas) and the prepared case.
+Binding rules are stated in words from the tables and the duals.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from planner.prepare.allocation import allocation_schedule
+from planner.prepare.entity import PreparedCase
+
+TOL_T = 1e-3  # tonnes: quantities closer than this count as equal (reporting only)
+
+
+@dataclass
+class Plan:
+    """A solved, checked compliance plan for one entity (or each entity of a group)."""
+
+    annual: pd.DataFrame
+    abatement: pd.DataFrame
+    builds: pd.DataFrame
+    project_years: pd.DataFrame
+    ccer_lots: pd.DataFrame
+    costs: pd.DataFrame
+    shadow_prices: pd.DataFrame
+    bindings: pd.DataFrame
+    assumptions: pd.DataFrame
+    summary: dict[str, Any]
+    notes: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    allocation_detail: pd.DataFrame = field(default_factory=pd.DataFrame)
+    """(unit, year): the official formula's terms."""
+    allocation_schedule: pd.DataFrame = field(default_factory=pd.DataFrame)
+    """Per vintage: pre-allocation, true-up and surrender, with their months."""
+    mac: pd.DataFrame = field(default_factory=pd.DataFrame)
+    """Abatement options by cost per tonne (MAC curve): measures, and projects at their levelised cost."""
+
+    TABLES = (
+        "annual",
+        "allocation_detail",
+        "allocation_schedule",
+        "abatement",
+        "builds",
+        "project_years",
+        "ccer_lots",
+        "costs",
+        "shadow_prices",
+        "bindings",
+        "assumptions",
+        "mac",
+    )
+
+
+def annual_derived(ann: pd.DataFrame, duals: pd.DataFrame, inp: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The annual table's derived columns (total and discounted cost from the cost components,
+    trade values, the position before trading, the shadow price of the surrender balance) and the
+    shadow-price table. Shared by the entity plan and the group tables."""
+    comp_cols = [c for c in ann.columns if c.startswith("cost_") and c.endswith("_cny")]
+    ann["total_cost_cny"] = ann[comp_cols].sum(axis=1)
+    ann["discounted_cost_cny"] = ann["total_cost_cny"] * ann["discount_factor"]
+    ann["buy_cny"] = ann["buy_t"] * ann["cea_buy_cny_per_t"]
+    ann["sell_cny"] = ann["sell_t"] * ann["cea_sell_cny_per_t"]
+    ann["ccer_buy_cny"] = ann["ccer_buy_t"] * ann["ccer_cny_per_t"]
+    ann["position_before_trading_t"] = ann["allocation_t"] - ann["obligation_t"]
+    shadow = _shadow_prices(duals, inp)
+    sp = shadow[shadow["constraint"] == "balance_surrender"][["entity", "year", "cny_per_t"]]
+    ann = ann.merge(sp.rename(columns={"cny_per_t": "shadow_price_cny_per_t"}), on=["entity", "year"], how="left")
+    return ann, shadow
+
+
+def assemble_plan(prep: PreparedCase, results, solve_result, trades: pd.DataFrame | None = None) -> Plan:
+    """Join results with the prepared inputs and explain which rules bind.
+
+    ``trades``: in a group, the entity's (entity, year) market / intra-group split of its trades;
+    its limits are then judged on the market trades only."""
+    inp = prep.inputs
+    ann = results.annual.merge(inp, on=["entity", "year"], how="left")
+    if trades is not None:
+        ann = ann.merge(trades, on=["entity", "year"], how="left")
+    cost_wide = results.costs.pivot_table(
+        index=["entity", "year"], columns="component", values="nominal_cny", sort=False
+    )
+    cost_wide.columns = [f"cost_{c}_cny" for c in cost_wide.columns]
+    ann = ann.merge(cost_wide.reset_index(), on=["entity", "year"], how="left")
+    ann, shadow = annual_derived(ann, results.duals, inp)
+
+    plan = plan_tables(prep, results, ann, shadow, solve_result, lambda ann: _schedule(prep, ann))
+    plan.mac = _mac(prep, plan)
+    plan.bindings = explain_bindings(plan, prep)
+    return plan
+
+
+def plan_tables(prep: PreparedCase, results, ann: pd.DataFrame, shadow: pd.DataFrame, solve_result, schedule) -> Plan:
+    """One entity's plan from its annual table ``ann`` and shadow prices: the abatement rows costed,
+    the summary, the result and preparation tables, ``schedule(ann)`` as the allocation schedule;
+    the MAC table and the binding statements are left to the caller (``assemble_plan`` and
+    ``planner.plan.entity_tables`` build them their own ways)."""
+    abatement = results.abatement.copy()
+    if not abatement.empty:
+        costs_by = {
+            (m.id, y): m.cost_cny_per_t[i]
+            for e in prep.data.entities
+            for m in e.measures
+            for i, y in enumerate(prep.data.years)
+        }
+        abatement["cost_cny_per_t"] = [
+            costs_by[(k, y)] for k, y in zip(abatement["measure"].tolist(), abatement["year"].tolist(), strict=True)
+        ]
+        abatement["cost_cny"] = abatement["abate_t"] * abatement["cost_cny_per_t"]
+    return Plan(
+        annual=ann,
+        abatement=abatement,
+        builds=results.builds,
+        project_years=results.project_years,
+        ccer_lots=results.ccer_lots,
+        costs=results.costs,
+        shadow_prices=shadow,
+        bindings=pd.DataFrame(),
+        assumptions=prep.assumptions,
+        summary=plan_summary(prep, ann, float(results.objective_cny), solve_result),
+        notes=list(prep.notes),
+        warnings=list(prep.warnings),
+        allocation_detail=prep.allocation_detail,
+        allocation_schedule=schedule(ann),
+    )
+
+
+def plan_summary(prep: PreparedCase, ann: pd.DataFrame, npv: float, solve_result) -> dict[str, Any]:
+    """The summary numbers of one entity's plan (``ann``: its annual table; ``npv``: its discounted cost)."""
+    total_obligation = float(ann["obligation_t"].sum())
+    return {
+        "entity": prep.case.entity.id,
+        "entity_name": prep.case.entity.name,
+        "sector": prep.case.entity.sector,
+        "unit_class": prep.case.entity.unit_class,
+        "years": [int(prep.data.years[0]), int(prep.data.years[-1])],
+        "status": str(solve_result.status),
+        "termination": solve_result.termination,
+        "objective_cny": npv,
+        "npv_cost_cny": npv,
+        "nominal_cost_cny": float(ann["total_cost_cny"].sum()),
+        "cost_per_t_obligation_cny": npv / total_obligation if total_obligation else None,
+        "total_obligation_t": total_obligation,
+        "total_shortfall_t": float(ann["shortfall_t"].sum()),
+        "mip_gap": solve_result.gap,
+        "is_mip": solve_result.is_mip,
+        "shadow_price_basis": solve_result.duals_basis,
+        "rule_pack": prep.pack.ref,
+        "rule_pack_overrides": dict(prep.pack.overrides),
+        "compliance_mode": prep.case.policy.compliance,
+        "solver": f"{solve_result.solver} ({solve_result.solver_version})",
+        "solver_options": dict(solve_result.options),
+        "size": dict(solve_result.size),
+    }
+
+
+MAC_COLUMNS = ["entity", "kind", "name", "first_year", "potential_t", "cost_cny_per_t", "used_t"]
+
+
+def _mac(prep: PreparedCase, plan: Plan) -> pd.DataFrame:
+    """One row per measure (cost and potential of its first available year) and per project
+    (reduction per year at its levelised cost: capex x capital recovery factor at the case's discount
+    rate over its lifetime, plus opex, per tonne), with the tonnes the plan uses over the horizon."""
+    rows: list[dict[str, Any]] = []
+    years = prep.data.years
+    used_m = plan.abatement.groupby(["entity", "measure"])["abate_t"].sum() if not plan.abatement.empty else pd.Series(dtype=float)
+    for e in prep.data.entities:
+        for m in e.measures:
+            i = next((k for k, p in enumerate(m.potential_t) if p > 0), None)
+            if i is None:
+                continue
+            rows.append({"entity": e.id, "kind": "measure", "name": m.id, "first_year": int(years[i]),
+                         "potential_t": float(m.potential_t[i]), "cost_cny_per_t": float(m.cost_cny_per_t[i]),
+                         "used_t": float(used_m.get((e.id, m.id), 0.0))})
+    rate = prep.case.finance.discount_rate
+    built = {(r.entity, r.project): int(r.build_year) for r in plan.builds.itertuples(index=False)} if not plan.builds.empty else {}
+    py = plan.project_years
+    for p in prep.case.abatement.projects:
+        if p.reduction_t_per_year <= 0:
+            continue
+        n = p.lifetime_years
+        crf = (1 / n) if rate == 0 else rate * (1 + rate) ** n / ((1 + rate) ** n - 1)
+        used = 0.0
+        if (prep.case.entity.id, p.id) in built and not py.empty:
+            used = float((py["project"] == p.id).sum()) * p.reduction_t_per_year  # operating years
+        rows.append({"entity": prep.case.entity.id, "kind": "project", "name": p.id,
+                     "first_year": int(max(p.earliest_start_year or years[0], years[0]) + p.lead_time_years),
+                     "potential_t": float(p.reduction_t_per_year),
+                     "cost_cny_per_t": (p.capex_cny * crf + p.opex_cny_per_year) / p.reduction_t_per_year,
+                     "used_t": used})
+    df = pd.DataFrame(rows, columns=MAC_COLUMNS)
+    return df.sort_values(["entity", "cost_cny_per_t", "name"], kind="stable").reset_index(drop=True)
+
+
+def _schedule(prep: PreparedCase, ann: pd.DataFrame) -> pd.DataFrame:
+    """When allowances arrive and when they are due, per entity and vintage."""
+    kw = schedule_params(prep.pack)
+    frames = []
+    for e, a in ann.groupby("entity", sort=False):
+        frames.append(
+            allocation_schedule(
+                entity=str(e),
+                years=[int(y) for y in a["year"]],
+                allocation_t=a["allocation_t"].tolist(),
+                emissions_t=a["emissions_t"].tolist(),
+                surrender_t=(a["surrender_t"] + a["ccer_surrendered_t"]).tolist(),
+                prior_emissions_t=prep.case.opening.prior_year_emissions_t,
+                **kw,
+            )
+        )
+    return pd.DataFrame([r for f in frames for r in f])
+
+
+def schedule_params(pack) -> dict[str, Any]:
+    """The rule-pack parameters of ``allocation_schedule`` (pre-allocation, true-up, deadlines)."""
+    return dict(
+        share=pack["allocation.preallocation.share"],
+        basis=pack["allocation.preallocation.basis"],
+        pre_month=pack["allocation.preallocation.month"],
+        trueup_month=pack["allocation.trueup.month"],
+        deadline_month=pack["compliance.deadline_month"],
+        deadlines={int(k): str(v) for k, v in pack["compliance.deadline_by_vintage"].items()},
+        calendar={int(k): v for k, v in pack["allocation.calendar_by_vintage"].items()},
+    )
+
+
+def _shadow_prices(duals: pd.DataFrame, inp: pd.DataFrame) -> pd.DataFrame:
+    """Duals in nominal CNY per tonne, signed so that a positive number is a cost.
+
+    ``balance_surrender``: cost of one more tonne of obligation in that year.
+    ``limit_ccer_share`` / ``limit_carryover``: saving from one more tonne of cap or limit.
+    """
+    if duals.empty:
+        return pd.DataFrame(columns=["entity", "year", "constraint", "cny_per_t", "meaning"])
+    d = duals.merge(inp[["entity", "year", "discount_factor"]], on=["entity", "year"])
+    sign = d["constraint"].map(
+        {"balance_surrender": 1.0, "balance_allowances": 1.0, "limit_ccer_share": -1.0, "limit_carryover": -1.0}
+    )
+    d["cny_per_t"] = sign * d["dual"] / d["discount_factor"]
+    d["cny_per_t"] = d["cny_per_t"].where(d["cny_per_t"].abs() > 1e-9, 0.0)
+    meaning = {
+        "balance_surrender": "cost of one more tonne of obligation",
+        "balance_allowances": "value of one more allowance received in the cycle",
+        "limit_ccer_share": "saving from one more tonne of CCER cap",
+        "limit_carryover": "saving from one more tonne of carry-over limit",
+    }
+    d["meaning"] = d["constraint"].map(meaning)
+    return d[["entity", "year", "constraint", "cny_per_t", "meaning"]]
+
+
+def explain_bindings(plan: Plan, prep: PreparedCase) -> pd.DataFrame:
+    """Which rules and limits bind, per year, in words."""
+    rows: list[dict[str, Any]] = []
+    sp = plan.shadow_prices.set_index(["entity", "year", "constraint"])["cny_per_t"] if not plan.shadow_prices.empty else pd.Series(dtype=float)
+
+    def saving(e, y, con) -> float | None:
+        v = sp.get((e, y, con))
+        return None if v is None or (isinstance(v, float) and math.isnan(v)) else float(v)
+
+    ent_data = {e.id: e for e in prep.data.entities}
+    in_group = "market_buy_max_t" in plan.annual.columns
+    sold_to_date = plan.annual.groupby("entity")["sell_t"].cumsum()
+    for r, sold in zip(plan.annual.itertuples(index=False), sold_to_date, strict=True):
+        d = ent_data[r.entity]
+        rows += year_bindings(r, sold, d, prep.data.years.index(int(r.year)), in_group, saving)
+    rows += measure_potential_rows(plan.abatement, prep.data)
+    rows += _option_values(plan, prep)
+    df = pd.DataFrame(rows, columns=["entity", "year", "rule", "subject", "statement", "saving_cny_per_t"])
+    return df.sort_values(["entity", "year", "rule"], kind="stable").reset_index(drop=True)
+
+
+def measure_potential_rows(abatement: pd.DataFrame, data) -> list[dict[str, Any]]:
+    """Measures used to their full potential (``data``: the model data of the abatement's entities)."""
+    rows: list[dict[str, Any]] = []
+    if abatement.empty:
+        return rows
+    pot = {(e.id, m.id, y): m.potential_t[i] for e in data.entities for m in e.measures for i, y in enumerate(data.years)}
+    cols = [abatement[c].tolist() for c in ("entity", "measure", "year", "abate_t", "cost_cny_per_t")]
+    for e, m, y, abate, cost in zip(*cols, strict=True):
+        p = pot[(e, m, y)]
+        if p > TOL_T and abate >= p - TOL_T:
+            rows.append(_row(e, int(y), "measure_potential",
+                             f"measure {m} used to its full potential in {y} ({abate:,.0f} t at {cost:,.2f} CNY/t)", None, m))
+    return rows
+
+
+def year_bindings(r, sold: float, d, i: int, in_group: bool, saving) -> list[dict[str, Any]]:
+    """The rules and limits that bind in one entity-year, in words.
+
+    ``r``: the entity's annual row (attributes); ``sold``: its CEA sold up to this year; ``d``: its
+    model data; ``i``: the year's index; ``saving(entity, year, constraint)``: the shadow price
+    of a limit (None when there is none)."""
+    rows: list[dict[str, Any]] = []
+    e, y = r.entity, int(r.year)
+    cap = d.ccer_cap_share[i] * (r.obligation_t if d.ccer_cap_on_obligation else r.emissions_t)
+    if cap > TOL_T and r.ccer_surrendered_t >= cap - TOL_T:
+        s = saving(e, y, "limit_ccer_share")
+        rows.append(_row(e, y, "ccer_cap", f"CCER cap binds in {y}: {r.ccer_surrendered_t:,.0f} t CCER = "
+                          f"{d.ccer_cap_share[i]:.0%} of the obligation"
+                          + (f"; one more tonne of cap would save {s:,.2f} CNY" if s else ""), s))
+    if math.isfinite(r.carry_limit_t) and (r.carry_t >= r.carry_limit_t - TOL_T) and (
+        r.lapse_t > TOL_T or (saving(e, y, "limit_carryover") or 0) > 1e-6
+    ):
+        text = (f"carry-over limit binds in {y}: {r.carry_t:,.0f} t carried into {y + 1} "
+                f"(limit {r.carry_rule}, net sales {r.net_sales_t:,.0f} t)")
+        raised = r.carry_limit_t - d.carry_rules[i].floor_t
+        if sold > TOL_T and raised > TOL_T:
+            text += f"; selling {sold:,.0f} t in the plan up to {y} helped raise it {raised:,.0f} t above its floor"
+        if r.lapse_t > TOL_T:
+            text += f"; {r.lapse_t:,.0f} t above the limit lapse"
+        rows.append(_row(e, y, "carryover_limit", text, saving(e, y, "limit_carryover")))
+    # in a group the entity's limits apply to its market trades; transfers are not market trades
+    if in_group:
+        bought, sold_y, buy_max, sell_max, market = r.market_buy_t, r.market_sell_t, r.market_buy_max_t, r.market_sell_max_t, "market "
+    else:
+        bought, sold_y, buy_max, sell_max, market = r.buy_t, r.sell_t, r.buy_max_t, r.sell_max_t, ""
+    if bought >= buy_max - TOL_T and buy_max > 0:
+        if r.buy_limit_given:
+            gain = _price_gap(r.shadow_price_cny_per_t, r.cea_buy_cny_per_t + r.fee_cny_per_t)
+            rows.append(_row(e, y, "buy_limit", f"CEA {market}purchase limit binds in {y}: {bought:,.0f} t"
+                             + (f"; one more tonne of purchase limit would save {gain:,.2f} CNY" if gain else ""), gain))
+        else:
+            rows.append(_row(e, y, "derived_trade_bound", f"{market}purchases hit the derived bound of {buy_max:,.0f} t in {y}: the prices reward speculation; set market limits", None))
+    if math.isfinite(sell_max) and sell_max > 0 and sold_y >= sell_max - TOL_T:
+        rows.append(_row(e, y, "sell_limit", f"CEA {market}sale limit binds in {y}: {sold_y:,.0f} t", None))
+    # (in a group with a CCER pool the entity's own availability gives way to the pool's: d says so)
+    if (math.isfinite(r.ccer_available_t) and math.isfinite(d.ccer_buy_max_t[i]) and r.ccer_available_t > 0
+            and r.ccer_buy_t >= r.ccer_available_t - TOL_T):
+        rows.append(_row(e, y, "ccer_availability", f"CCER availability binds in {y}: all {r.ccer_available_t:,.0f} t bought", None))
+    if r.relief_t > TOL_T and r.relief_rule in ("coal_floor", "gas_topup"):
+        share = d.relief_share[i]
+        what = (f"coal relief applies in {y}: allocation raised to {share:.0%} of verified emissions (+{r.relief_t:,.0f} t)"
+                if r.relief_rule == "coal_floor" else
+                f"gas top-up applies in {y}: allocation raised to verified emissions (+{r.relief_t:,.0f} t)")
+        what += f"; a tonne abated here is worth only {1 - share:.0%} of the allowance price"
+        rows.append(_row(e, y, "relief_regime", what, None))
+    if r.borrow_t > TOL_T:
+        rows.append(_row(e, y, "predraw", f"pre-draw of {r.borrow_t:,.0f} t in {y} from a later allocation "
+                         f"(gap {r.emissions_t - r.allocation_benchmark_t - r.relief_t:,.0f} t)", None))
+    if r.auction_max_t > 0 and r.auction_buy_t >= r.auction_max_t - TOL_T:
+        rows.append(_row(e, y, "auction_share", f"the whole auctioned share is bought in {y}: {r.auction_buy_t:,.0f} t", None))
+    if r.shortfall_t > TOL_T:
+        why = [b["rule"] for b in rows if b["year"] == y and b["rule"] in ("buy_limit", "ccer_cap", "ccer_availability")]
+        rows.append(_row(e, y, "shortfall",
+                         f"shortfall of {r.shortfall_t:,.0f} t in {y}, fined at {d.penalty_cny_per_t[i]:,.2f} CNY/t"
+                         + (" and deducted from next year's allocation" if d.shortfall_deducted_next_year else "")
+                         + (f"; forced by {', '.join(why)}" if why else
+                            "; no limit forces it: the fine and the deduction cost less than covering it"), None))
+    mc = _marginal_statement(r, y)
+    if mc:
+        rows.append(_row(e, y, "marginal_cost", mc, None))
+    return rows
+
+
+def _row(e, y, rule, statement, saving, subject="") -> dict[str, Any]:
+    return {"entity": e, "year": y, "rule": rule, "subject": subject, "statement": statement,
+            "saving_cny_per_t": np.nan if saving is None else saving}
+
+
+def _price_gap(sp: float, price: float) -> float | None:
+    """Saving from one more tonne of a purchase-type limit: marginal cost minus the price paid."""
+    if sp is None or not math.isfinite(sp):
+        return None
+    gap = sp - price
+    return gap if gap > 1e-6 else None
+
+
+def _near(a: float, b: float) -> bool:
+    return math.isfinite(a) and math.isfinite(b) and abs(a - b) <= 1e-3 * max(1.0, abs(b))
+
+
+def _marginal_statement(r, y: int) -> str | None:
+    """The marginal cost of compliance of a year against the market prices, and what sets it."""
+    sp = r.shadow_price_cny_per_t
+    if sp is None or not math.isfinite(sp):
+        return None
+    buy = r.cea_buy_cny_per_t + r.fee_cny_per_t
+    sell = r.cea_sell_cny_per_t - r.fee_cny_per_t
+    ccer = r.ccer_cny_per_t + r.ccer_fee_cny_per_t
+
+    if _near(sp, buy):
+        why = "set by buying CEA (price plus fee)"
+    elif _near(sp, sell):
+        why = "set by selling CEA: a tonne not needed is a tonne sold (price less fee)"
+    elif _near(sp, ccer):
+        why = "set by buying CCER"
+    elif r.shortfall_t > TOL_T:
+        why = "set by the shortfall (fine and next-year deduction)"
+    elif sell < sp < buy:
+        why = "between the sale and purchase prices: set by allowances carried between years"
+    elif sp > buy:
+        why = "above the purchase price: a purchase, CCER or carry-over limit binds"
+    elif sp < sell:
+        why = "below the sale price: a sale or carry-over limit binds"
+    else:
+        why = "set by abatement"
+    return (f"marginal cost of compliance in {y}: {sp:,.2f} CNY/t against CEA buy {r.cea_buy_cny_per_t:,.2f} "
+            f"(+{r.fee_cny_per_t:,.2f} fee), sell {r.cea_sell_cny_per_t:,.2f}, CCER {r.ccer_cny_per_t:,.2f} CNY/t; {why}")
+
+
+def measure_value_row(e, m, abated: float, first: int, last: int, cost: float, worth: float) -> dict[str, Any]:
+    """What a measure used in ``first``-``last`` saves: its tonnes at the marginal cost less its cost."""
+    return _row(e, first, "measure_value",
+                f"measure {m} abates {abated:,.0f} t in {first}-{last} "
+                f"for {cost:,.0f} CNY; at the marginal cost of compliance those tonnes are worth {worth:,.0f} CNY "
+                f"(saves {worth - cost:,.0f} CNY, nominal)", None, m)
+
+
+def _option_values(plan: Plan, prep: PreparedCase) -> list[dict[str, Any]]:
+    """What each measure used and each project built saves: tonnes abated valued at each year's
+    marginal cost of compliance, less what the option costs."""
+    rows: list[dict[str, Any]] = []
+    sp = dict(zip(zip(plan.annual["entity"].tolist(), plan.annual["year"].tolist(), strict=True),
+                  plan.annual["shadow_price_cny_per_t"].tolist(), strict=True))
+    if not plan.abatement.empty:
+        for (e, m), g in plan.abatement.groupby(["entity", "measure"], sort=True):
+            g = g[g["abate_t"] > TOL_T]
+            if g.empty:
+                continue
+            worth = sum(float(r.abate_t) * float(sp.get((e, int(r.year)), math.nan)) for r in g.itertuples(index=False))
+            cost = float(g["cost_cny"].sum())
+            if not math.isfinite(worth):
+                continue
+            rows.append(measure_value_row(e, m, g["abate_t"].sum(), int(g["year"].min()), int(g["year"].max()), cost, worth))
+    if not plan.builds.empty:
+        years = list(prep.data.years)
+        data = {(e.id, p.id): p for e in prep.data.entities for p in e.projects}
+        for b in plan.builds.itertuples(index=False):
+            p = data.get((b.entity, b.project))
+            opt = next((o for o in p.options if o.build_year == int(b.build_year)), None) if p else None
+            if opt is None:
+                continue
+            op_years = [y for y, on in zip(years, opt.operating, strict=True) if on]
+            cost = sum(opt.capex_cny) + sum(opt.opex_cny)
+            worth = sum(p.reduction_t_per_year * float(sp.get((b.entity, y), math.nan)) for y in op_years)
+            if not math.isfinite(worth):
+                continue
+            span = f"{op_years[0]}-{op_years[-1]}" if op_years else "no planned year"
+            rows.append(_row(b.entity, int(b.build_year), "project_value",
+                             f"project {b.project} (build starts {b.build_year}) reduces {p.reduction_t_per_year * len(op_years):,.0f} t "
+                             f"in {span} for {cost:,.0f} CNY of capex and opex in the horizon; those tonnes are worth "
+                             f"{worth:,.0f} CNY at the marginal cost of compliance (saves {worth - cost:,.0f} CNY, nominal)",
+                             None, b.project))
+    return rows
+
+
+def infeasibility_hints(data) -> list[str]:
+    """For an infeasible solve, which inputs conflict: per entity, the first year by which the
+    obligations (baseline emissions less every measure and project at full potential) exceed every
+    tonne that could possibly be surrendered (opening CEA, allocation with the most relief, purchase
+    and auction limits, pre-draw, CCER within the cap and what can be bought). Carry-over limits are
+    left out, so these are bounds: when no year fails them, the carry-over limits or several rules
+    together are the conflict, and the hint says so."""
+    hints: list[str] = []
+    years = list(data.years)
+    for e in data.entities:
+        if e.shortfall_allowed:
+            continue
+        cum_need = cum_cea = cum_cap = 0.0
+        ccer_avail = e.opening_ccer_t + sum(lot.quantity_t for lot in e.ccer_lots)
+        cum_cea = e.opening_cea_t
+        found = False
+        for i, y in enumerate(years):
+            abate = sum(m.potential_t[i] for m in e.measures) + sum(p.reduction_t_per_year for p in e.projects)
+            need = max(0.0, e.emissions_baseline_t[i] - abate)
+            alloc = max(e.allocation_t[i], e.relief_share[i] * e.emissions_baseline_t[i])
+            buy = e.buy_max_t[i]
+            extra = e.per_year("auction_max_t", i) + e.per_year("borrow_share", i) * e.emissions_baseline_t[i]
+            cum_need += need
+            cum_cea += alloc + buy + extra
+            cum_cap += e.ccer_cap_share[i] * e.emissions_baseline_t[i]
+            ccer_avail += e.ccer_buy_max_t[i]
+            ccer = min(cum_cap, ccer_avail)
+            supply = cum_cea + ccer
+            if math.isfinite(supply) and cum_need > supply + TOL_T:
+                hints.append(
+                    f"{e.id}: by {y} the obligations are at least {cum_need:,.0f} t (baseline emissions less every "
+                    f"measure and project at full potential) but at most {supply:,.0f} t can be surrendered "
+                    f"(opening CEA, allocation with relief, purchases up to market.buy_limit_t {_limit_text(e.buy_max_t[: i + 1])}, "
+                    f"CCER {ccer:,.0f} t within the cap and market.ccer_available_t): {cum_need - supply:,.0f} t short "
+                    "under policy.compliance 'hard'. Raise the purchase or CCER limits, add abatement, or use "
+                    "compliance 'penalty'."
+                )
+                found = True
+                break
+        if not found:
+            hints.append(
+                f"{e.id}: the volume limits alone leave enough allowances in every year if they could be carried "
+                "forward freely, so the conflict involves the carry-over limits (carryover.*), CCER eligibility "
+                "windows or several rules together, under policy.compliance 'hard'."
+            )
+    return hints
+
+
+def _limit_text(limits) -> str:
+    fin = [v for v in limits if math.isfinite(v)]
+    return f"({sum(fin):,.0f} t in all)" if fin and len(fin) == len(limits) else "(some years unlimited)"

@@ -1,0 +1,860 @@
+"""Validated case + rule pack -> plain ``ModelData`` for the math, plus what the report must say.
+
+All policy decisions happen here, in plain Python: which carry-over rule applies at which
+transition, free allocation and relief, penalty rates, discount factors, project cash flows. The
+result also records every rule-pack parameter used and the modelling notes a plan must show.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from models.data import (
+    CarryRule,
+    CcerLotData,
+    EntityData,
+    MeasureData,
+    ModelData,
+    ProjectData,
+    ProjectOption,
+)
+from models.entity import relief_regime
+from planner.errors import CaseValidationError
+from planner.input.rulepack import UNCERTAIN, RulePack, load_rule_pack
+from planner.input.schema import CaseSpec
+from planner.prepare.allocation import (
+    UnitAllocation,
+    UnitYear,
+    absolute_cap,
+    industry_intensity,
+    power_generation,
+    power_supply,
+    tightened,
+)
+
+if TYPE_CHECKING:
+    import pandas as pd  # imported where a table is built: preparing and solving need no pandas
+
+INF = math.inf
+DERIVED_BUY_NOTE = "CEA purchases without a market limit are bounded by"
+"""Start of the note on the derived purchase bound (a group replaces it with its own bound)."""
+
+
+@dataclass(frozen=True)
+class PreparedCase:
+    """Everything downstream of validation needs: the model data and what the plan must state."""
+
+    case: CaseSpec
+    pack: RulePack
+    data: ModelData
+    inputs: Any
+    """Per-year resolved inputs (allocation parts, relief, prices, limits, carry rule): a DataFrame."""
+    assumptions: pd.DataFrame
+    """Rule-pack parameters in force: value, unit, confidence, source, overridden."""
+    allocation_detail: Any = field(default_factory=lambda: _frame())
+    """(unit, year): formula, basis, benchmarks, correction factors and allocation terms: a DataFrame."""
+    notes: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    used_params: tuple[str, ...] = ()
+
+
+def _built_on_first_use(name: str) -> property:
+    """A field that may be given as a function building its value: built on first read.
+
+    ``prepare`` defers the two report tables: a group of thousands of entities needs the model data
+    at once but these tables only when the entity plans are assembled (pandas spends a few
+    milliseconds per table, i.e. seconds per thousand entities). ``planner.prepare.reprice`` defers the
+    warnings of a variant prepared for a fast sweep ledger, which does not read them."""
+    slot = f"_{name}_value"
+
+    def get(self):
+        value = self.__dict__[slot]
+        if callable(value):
+            value = value()
+            self.__dict__[slot] = value
+        return value
+
+    def set_(self, value):  # only the dataclass __init__ sets it (the class is frozen)
+        self.__dict__[slot] = value
+
+    return property(get, set_)
+
+
+PreparedCase.inputs = _built_on_first_use("inputs")  # type: ignore[method-assign, assignment]
+PreparedCase.allocation_detail = _built_on_first_use("allocation_detail")  # type: ignore[method-assign, assignment]
+PreparedCase.assumptions = _built_on_first_use("assumptions")  # type: ignore[method-assign, assignment]
+PreparedCase.warnings = _built_on_first_use("warnings")  # type: ignore[method-assign, assignment]
+
+
+SHARE = True
+"""Share what ``_shared`` and ``_arbitrage_warnings_shared`` work out between entities (the
+equality tests switch it off to prepare each entity on its own)."""
+_SHARED: dict[tuple, tuple[RulePack, tuple[str, ...], Any]] = {}
+
+
+def _shared(pack: RulePack, rp, key: tuple, build):
+    """``build(read)`` once per loaded rule pack and ``key``; each call replays the rule-pack keys
+    ``build`` read into ``rp``, in the same order (the assumptions table lists them).
+
+    What depends only on the pack and a few shared fields (carry-over rules of a horizon and sector,
+    the benchmark of a class and year, the formula of a year) is worked out once for all entities of
+    a group that share the pack. Values must not be changed by callers (tuples, or copied)."""
+    k = (id(pack), *key)
+    hit = _SHARED.get(k) if SHARE else None
+    if hit is None or hit[0] is not pack:
+        keys: list[str] = []
+
+        def read(name: str) -> Any:
+            keys.append(name)
+            return pack[name]
+
+        try:
+            value = build(read)
+        except Exception:
+            for name in keys:
+                rp(name)
+            raise
+        if len(_SHARED) > 4096:
+            _SHARED.clear()
+        hit = _SHARED[k] = (pack, tuple(keys), value)
+    for name in hit[1]:
+        rp(name)
+    return hit[2]
+
+
+def prepare(case: CaseSpec, pack: RulePack | None = None) -> PreparedCase:
+    """Resolve ``case`` against its rule pack into ``ModelData``."""
+    pack = pack or load_rule_pack(case.policy.rule_pack, case.policy.overrides)
+    used: dict[str, None] = {}  # the keys read, in order (a dict: ordered, constant-time lookups)
+
+    def rp(key: str) -> Any:
+        if key not in used:
+            used[key] = None
+        return pack[key]
+
+    years = case.years
+    ent = case.entity
+    sector = ent.sector
+    market = {r.year: r for r in case.market}
+    notes: list[str] = []
+    warnings: list[str] = []
+    problems: list[tuple[str, str]] = []
+
+    units = case.unit_list()
+    unit_rows = [_unit_rows(u) for u in units]
+    e_base = [sum(rows[y].baseline_emissions_t for rows in unit_rows) for y in years]
+
+    # ---- allocation and relief --------------------------------------------------------------
+    al = _allocation(case, rp, e_base, problems, notes, units, unit_rows, pack)
+    if problems:
+        raise CaseValidationError("allocation", problems)
+    allocation = al.fixed
+    # ---- market ------------------------------------------------------------------------------
+    buy = [_clamp(market[y].cea_buy_cny_per_t, al.price_band[i]) for i, y in enumerate(years)]
+    sell = [_clamp(market[y].sell_price, al.price_band[i]) for i, y in enumerate(years)]
+    if any(b != market[y].cea_buy_cny_per_t for b, y in zip(buy, years, strict=True)):
+        notes.append(
+            "Absolute-cap reserve: CEA prices of capped years are held within the reserve's floor and "
+            "ceiling (inputs table, cea_buy_cny_per_t)."
+        )
+    auction_price = [b * (1 - al.auction_discount) for b in buy]
+    ccer_buy = [market[y].ccer_cny_per_t for y in years]
+    ccer_sell = [market[y].ccer_sell_cny_per_t or 0.0 for y in years]
+    ccer_sell_max = [INF if market[y].ccer_sell_cny_per_t is not None else 0.0 for y in years]
+    opening_cea = float(sum(case.opening.cea_by_vintage.values()))
+    ns0 = case.opening.net_sales_since_2019_t
+
+    # ---- carry-over rules per transition -------------------------------------------------------
+    carry_rules, carry_text = _shared(pack, rp, ("carry", tuple(years), sector), lambda rec: _carry_rules(years, sector, rec))
+    carry_rules, carry_text = list(carry_rules), list(carry_text)
+    b_max = max((r.base_t for r in carry_rules if r.limited), default=0.0)
+    k_max = max((r.multiplier for r in carry_rules if r.limited), default=0.0)
+    derived_bound = 2.0 * (sum(e_base) + opening_cea + sum(allocation) + sum(al.auction_max)) + b_max + k_max * max(0.0, ns0)
+    buy_max = [
+        market[y].buy_limit_t if market[y].buy_limit_t is not None else derived_bound for y in years
+    ]
+    if any(market[y].buy_limit_t is None for y in years):
+        notes.append(
+            f"{DERIVED_BUY_NOTE} {derived_bound:,.0f} t a year, "
+            "a bound derived from the data that no compliance plan needs; the plan says if it binds."
+        )
+    sell_max = [market[y].sell_limit_t if market[y].sell_limit_t is not None else INF for y in years]
+    ccer_max = [
+        market[y].ccer_available_t if market[y].ccer_available_t is not None else INF for y in years
+    ]
+
+    # ---- penalty ---------------------------------------------------------------------------
+    multiple = rp("penalty.multiple")
+    deduction = bool(rp("penalty.next_year_deduction"))
+    penalty = [
+        multiple * (market[y].penalty_reference_cny_per_t or market[y].cea_buy_cny_per_t)
+        for y in years
+    ]
+    hard = case.policy.compliance == "hard"
+    rp("borrowing.allowed")
+    borrow_share, borrow_theta, borrow_src = _borrowing(case, rp, notes)
+
+    # ---- CCER --------------------------------------------------------------------------------
+    cap_share = rp("ccer.cap_share")
+    cap_on_obligation = rp("ccer.cap_base") == "obligation"
+    old_last = rp("ccer.old_last_compliance_year")
+    ccer_buy_old, ccer_expiry = _old_market_ccers(years, pack, rp, old_last, ccer_max, notes)
+
+    # ---- finance ----------------------------------------------------------------------------
+    fin = case.finance
+    base_year = fin.base_year or years[0]
+    r = fin.discount_rate
+    df = [(1 + r) ** -(y - base_year) for y in years]
+    if fin.terminal_value == "sell_price":
+        term_cea, term_ccer = sell[-1], ccer_sell[-1]
+    elif fin.terminal_value == "zero":
+        term_cea, term_ccer = 0.0, 0.0
+    else:
+        term_cea, term_ccer = fin.terminal_cea_cny_per_t or 0.0, fin.terminal_ccer_cny_per_t or 0.0
+
+    lots = []
+    for lot in case.opening.ccer_lots:
+        lo = lot.eligible_from_year or -10**9
+        hi = lot.eligible_to_year or 10**9
+        if lot.system == "old":
+            hi = min(hi, old_last)
+        eligible = tuple(lo <= y <= hi for y in years)
+        if not any(eligible):
+            warnings.append(f"CCER lot {lot.id} is not eligible in any planned year and is ignored")
+        lots.append(
+            CcerLotData(
+                id=lot.id,
+                quantity_t=lot.quantity_t,
+                eligible=eligible,
+                terminal_value_cny_per_t=term_ccer if hi > years[-1] else 0.0,
+            )
+        )
+
+    measures = []
+    for m in case.abatement.measures:
+        lo, hi = m.first_year or years[0], m.last_year or years[-1]
+        cost = m.cost_cny_per_t
+        measures.append(
+            MeasureData(
+                id=m.id,
+                cost_cny_per_t=tuple(
+                    float(cost[y]) if isinstance(cost, dict) else float(cost) for y in years
+                ),
+                potential_t=tuple(m.potential_t_per_year if lo <= y <= hi else 0.0 for y in years),
+                allocation_loss_t_per_t=tuple(al.output_loss) if m.kind == "output" else (),
+            )
+        )
+    if any(m.kind == "output" for m in case.abatement.measures):
+        notes.append(
+            "Output measures lose output-based allocation at the entity's allocation per tonne of baseline "
+            "emissions (inputs table, output_loss_t_per_t); under an absolute cap or a verified-emissions "
+            "allocation they lose none. The load-rate factor is held at its input value."
+        )
+    projects = [_project(p, years, r, fin.capex_method) for p in case.abatement.projects]
+    for p, pd_ in zip(case.abatement.projects, projects, strict=True):
+        if not pd_.options:
+            warnings.append(f"project {p.id} cannot start operating within the horizon and is ignored")
+
+    entity = EntityData(
+        id=ent.id,
+        emissions_baseline_t=tuple(e_base),
+        allocation_t=tuple(allocation),
+        relief_share=tuple(al.relief_share),
+        relief_to_allocation=tuple(al.to_allocation),
+        price_buy_cny_per_t=tuple(buy),
+        price_sell_cny_per_t=tuple(sell),
+        fee_cea_cny_per_t=tuple(market[y].fee_cny_per_t for y in years),
+        price_ccer_buy_cny_per_t=tuple(ccer_buy),
+        price_ccer_sell_cny_per_t=tuple(ccer_sell),
+        fee_ccer_cny_per_t=tuple(market[y].ccer_fee_cny_per_t for y in years),
+        buy_max_t=tuple(buy_max),
+        sell_max_t=tuple(sell_max),
+        ccer_buy_max_t=tuple(ccer_max),
+        ccer_sell_max_t=tuple(ccer_sell_max),
+        ccer_cap_share=tuple(cap_share for _ in years),
+        ccer_cap_on_obligation=cap_on_obligation,
+        penalty_cny_per_t=tuple(penalty),
+        shortfall_allowed=not hard,
+        shortfall_deducted_next_year=deduction,
+        terminal_deduction_cny_per_t=buy[-1],
+        opening_cea_t=opening_cea,
+        opening_net_sales_t=ns0,
+        carry_rules=tuple(carry_rules),
+        terminal_cea_value_cny_per_t=term_cea,
+        terminal_ccer_value_cny_per_t=term_ccer,
+        measures=tuple(measures),
+        projects=tuple(projects),
+        ccer_lots=tuple(lots),
+        opening_ccer_t=case.opening.ccer_unrestricted_t,
+        ccer_buy_old=ccer_buy_old,
+        ccer_old_expiry_index=ccer_expiry,
+        borrow_share=tuple(borrow_share),
+        borrow_min_gap_share=borrow_theta,
+        borrow_source_index=years.index(borrow_src) if borrow_src in years else -1,
+        borrow_terminal_cny_per_t=buy[-1],
+        auction_max_t=tuple(al.auction_max),
+        price_auction_cny_per_t=tuple(auction_price),
+        auction_in_net_sales=al.auction_in_net_sales,
+    )
+    notes += _regime_notes(entity, years)
+    data = ModelData(years=tuple(years), discount_factor=tuple(df), entities=(entity,))
+
+    warnings += _arbitrage_warnings_shared(years, buy, sell, df, carry_rules, market, term_cea)
+    def inputs() -> pd.DataFrame:
+        import pandas as pd
+
+        return pd.DataFrame({
+            "entity": ent.id,
+            "year": years,
+            "output": [sum(rows[y].output for rows in unit_rows) for y in years],
+            "heat_gj": [sum(rows[y].heat_gj for rows in unit_rows) for y in years],
+            "emissions_baseline_t": e_base,
+            "allocation_regime": al.regime,
+            "allocation_formula_t": al.formula_total,
+            "allocation_fixed_t": allocation,
+            "relief_rule": al.relief_kind,
+            "relief_share": al.relief_share,
+            "relief_as_allowances": al.to_allocation,
+            "output_loss_t_per_t": al.output_loss,
+            "auction_max_t": al.auction_max,
+            "auction_cny_per_t": [p if a > 0 else 0.0 for p, a in zip(auction_price, al.auction_max, strict=True)],
+            "borrow_share": borrow_share,
+            "cea_buy_cny_per_t": buy,
+            "cea_sell_cny_per_t": sell,
+            "ccer_cny_per_t": ccer_buy,
+            "ccer_sell_cny_per_t": ccer_sell,
+            "fee_cny_per_t": list(entity.fee_cea_cny_per_t),
+            "ccer_fee_cny_per_t": list(entity.fee_ccer_cny_per_t),
+            "buy_max_t": buy_max,
+            "buy_limit_given": [market[y].buy_limit_t is not None for y in years],
+            "sell_max_t": sell_max,
+            "ccer_available_t": ccer_max,
+            "penalty_cny_per_t": penalty,
+            "ccer_cap_share": [cap_share] * len(years),
+            "discount_factor": df,
+            "carry_rule": carry_text,
+        })
+
+    return PreparedCase(
+        case=case,
+        pack=pack,
+        data=data,
+        inputs=inputs,
+        allocation_detail=al.detail,
+        assumptions=lambda: _assumptions(pack, list(used)),
+        notes=notes,
+        warnings=warnings,
+        used_params=tuple(used),
+    )
+
+
+def _years_text(ys: list[int]) -> str:
+    if len(ys) > 2 and ys == list(range(ys[0], ys[-1] + 1)):
+        return f"{ys[0]}-{ys[-1]}"
+    return ", ".join(map(str, ys))
+
+
+def _unit_rows(u) -> dict:
+    return {r.year: r for r in u.activity}
+
+
+def _clamp(price: float, band: tuple[float, float]) -> float:
+    lo, hi = band
+    if lo > 0:
+        price = max(price, lo)
+    if hi > 0:
+        price = min(price, hi)
+    return price
+
+
+@dataclass
+class _Allocation:
+    """Allocation of every planned vintage, resolved from the official formulas (or given)."""
+
+    regime: list[str]
+    """formula | verified_emissions | absolute_cap | given."""
+    formula_total: list[float]
+    fixed: list[float]
+    relief_share: list[float]
+    relief_kind: list[str]
+    to_allocation: list[bool]
+    output_loss: list[float]
+    auction_max: list[float]
+    auction_discount: float
+    auction_in_net_sales: bool
+    price_band: list[tuple[float, float]]
+    detail: Any
+    """The allocation detail table, or a function that builds it."""
+
+
+def _allocation(case: CaseSpec, rp, e_base: list[float], problems: list, notes: list[str], units: list, unit_rows: list[dict],
+                pack: RulePack) -> _Allocation:
+    """Free allocation per vintage, relief rule per year and the absolute-cap scenario."""
+    years = case.years
+    n = len(years)
+    ent = case.entity
+    method = case.allocation.method
+    detail: list[tuple] = []
+    formula_total = [0.0] * n
+    regime = ["given" if method == "given" else "formula"] * n
+    gas_fixed_topup = [0.0] * n
+    classes = {u.unit_class for u in units}
+    is_coal = any(c.startswith("coal") for c in classes)
+    gas_only = classes == {"gas"}
+
+    if method == "given":
+        given = {r.year: r.allocation_t for r in case.allocation.given}
+        formula_total = [given[y] for y in years]
+    else:
+        verified_years = set(rp("allocation.industry.verified_emissions_years")) if ent.sector == "industry" else set()
+        for ui, u in enumerate(units):
+            rows = unit_rows[ui]
+            where = f"units[{ui}].activity" if case.units else "activity"
+            for i, y in enumerate(years):
+                r = rows[y]
+                if y in verified_years:
+                    regime[i] = "verified_emissions"
+                    detail.append(_detail(ent.id, u, y, "verified_emissions", r.output, None, None, 1, 1, 1, r.baseline_emissions_t, 0.0))
+                    continue
+                try:
+                    ua = (
+                        _power_unit(case, u, r, y, rp, pack)
+                        if ent.sector == "power"
+                        else _industry_unit(case, u, r, y, rp)
+                    )
+                except _NoBenchmark as exc:
+                    problems.append(("allocation.benchmarks", str(exc)))
+                    continue
+                except ValueError as exc:
+                    problems.append((f"{where}.{y}.supply_mwh", f"{exc}; {y} uses the {_power_formula(case, y, rp)} formula"))
+                    continue
+                f = case.allocation.correction_factor
+                total = ua.electricity_t * f + ua.heat_t
+                formula_total[i] += total
+                if u.unit_class == "gas" and not gas_only and _gas_topup_on(case, rp, classes):
+                    gas_fixed_topup[i] += max(0.0, r.baseline_emissions_t - total)
+                detail.append(
+                    _detail(ent.id, u, y, ua.formula, ua.basis_mwh, ua.benchmark_electricity, ua.benchmark_heat, ua.f_cool, ua.f_heat, ua.f_load * f, ua.electricity_t * f, ua.heat_t)
+                )
+    if problems:
+        return _Allocation([], [], [], [], [], [], [], [], 0.0, True, [], _frame)
+
+    # ---- relief ---------------------------------------------------------------------------------
+    coal_on = case.allocation.coal_floor == "on" or (case.allocation.coal_floor == "auto" and is_coal)
+    gas_on = not coal_on and _gas_topup_on(case, rp, classes) and (gas_only or case.allocation.gas_topup == "on")
+    share, kind = 0.0, ""
+    if coal_on:
+        share, kind = 1 - rp("relief.coal_shortfall_cap_share"), "coal_floor"
+    elif gas_on:
+        share, kind = 1.0, "gas_topup"
+    to_alloc = (rp("relief.mechanism") == "extra_allocation") if share else True
+    relief_share = [share] * n
+    relief_kind = [kind] * n
+    to_allocation = [to_alloc] * n
+    fixed = [a + g for a, g in zip(formula_total, gas_fixed_topup, strict=True)]
+    if any(gas_fixed_topup):
+        notes.append(
+            "Gas units of this mixed entity are topped up to their own baseline emissions (fixed); the coal "
+            "floor applies to the entity's total."
+        )
+    for i in range(n):
+        if regime[i] == "verified_emissions":
+            fixed[i], relief_share[i], relief_kind[i], to_allocation[i] = 0.0, 1.0, "verified_emissions", True
+
+    # ---- output cuts lose output-based allocation --------------------------------------------------
+    output_loss = [
+        (formula_total[i] / e_base[i]) if (regime[i] == "formula" and e_base[i] > 0) else 0.0 for i in range(n)
+    ]
+
+    # ---- absolute cap scenario ---------------------------------------------------------------------
+    auction_max = [0.0] * n
+    band = [(0.0, 0.0)] * n
+    discount = 0.0
+    in_ns = True
+    if rp("absolute_cap.enabled"):
+        start = rp("absolute_cap.start_year")
+        capped = [i for i, y in enumerate(years) if y >= start]
+        if method == "given":
+            notes.append("Absolute cap: the case gives its allocation, so the cap scenario does not change it.")
+        elif capped:
+            decline = rp("absolute_cap.decline_per_year")
+            alpha = rp("absolute_cap.auction_share")
+            discount = rp("absolute_cap.auction_price_discount")
+            in_ns = bool(rp("absolute_cap.auction_counts_in_net_sales"))
+            relief_continues = bool(rp("absolute_cap.relief_continues"))
+            floor, ceiling = rp("absolute_cap.reserve_floor_cny_per_t"), rp("absolute_cap.reserve_ceiling_cny_per_t")
+            if start - 1 in years:
+                j = years.index(start - 1)
+                ref = fixed[j] if regime[j] == "formula" else e_base[j]
+                ref_text = f"the {start - 1} allocation"
+            else:
+                j = capped[0]
+                ref = fixed[j]
+                ref_text = f"the output-based allocation of {years[j]} (the year before the cap is not planned)"
+            for i in capped:
+                cap = absolute_cap(ref, decline, years[i] - start)
+                regime[i] = "absolute_cap"
+                fixed[i] = (1 - alpha) * cap
+                auction_max[i] = alpha * cap
+                output_loss[i] = 0.0
+                band[i] = (floor, ceiling)
+                if not relief_continues:
+                    relief_share[i], relief_kind[i] = 0.0, ""
+            notes.append(
+                f"Absolute cap from {start}: cap = {ref:,.0f} t ({ref_text}) x (1 - {decline:g})^(t - {start}); "
+                f"{alpha:.0%} auctioned at the market price less {discount:.0%}; allocation no longer follows "
+                "output, so cutting output creates surplus."
+                + ("" if relief_continues else " Coal and gas relief end with the cap.")
+            )
+    if any(relief_share) and kind:
+        ys = [y for y, s_, k in zip(years, relief_share, relief_kind, strict=True) if s_ and k == kind]
+        if ys:
+            what = "coal floor: the gap is capped at 20% of verified emissions" if kind == "coal_floor" else "gas top-up: allocation raised to verified emissions"
+            notes.append(
+                f"Relief ({what}) is modelled exactly in {_years_text(ys)}: it is computed from the emissions "
+                "after abatement, so abatement inside the relief regime is worth only the uncovered share of "
+                "the price."
+            )
+    if "verified_emissions" in regime:
+        ys = [y for y, r in zip(years, regime, strict=True) if r == "verified_emissions"]
+        notes.append(f"Industrial allocation equals verified emissions in {_years_text(ys)}: no net position, abatement saves nothing there.")
+    return _Allocation(
+        regime=regime,
+        formula_total=formula_total,
+        fixed=fixed,
+        relief_share=relief_share,
+        relief_kind=relief_kind,
+        to_allocation=to_allocation,
+        output_loss=output_loss,
+        auction_max=auction_max,
+        auction_discount=discount,
+        auction_in_net_sales=in_ns,
+        price_band=band,
+        detail=lambda: _frame(detail, columns=DETAIL_COLUMNS),
+    )
+
+
+DETAIL_COLUMNS = [
+    "entity", "unit", "unit_class", "year", "formula", "basis", "benchmark_output", "benchmark_heat_t_per_gj",
+    "f_cool", "f_heat", "f_load", "allocation_output_t", "allocation_heat_t", "allocation_t",
+]
+
+
+def _detail(eid, u, y, formula, basis, b_e, b_h, f_cool, f_heat, f_load, out_t, heat_t) -> tuple:
+    """One row of the allocation detail table (``DETAIL_COLUMNS``): a tuple, kept until the table is built."""
+    return (eid, u.id, u.unit_class, y, formula, basis, b_e, b_h, f_cool, f_heat, f_load, out_t, heat_t, out_t + heat_t)
+
+
+def _gas_topup_on(case: CaseSpec, rp, classes: set) -> bool:
+    g = case.allocation.gas_topup
+    return g == "on" or (g == "auto" and "gas" in classes and bool(rp("relief.gas_topup")))
+
+
+class _NoBenchmark(Exception):
+    pass
+
+
+def _power_formula(case: CaseSpec, year: int, rp) -> str:
+    if case.allocation.formula != "auto":
+        return case.allocation.formula
+    return _cycle_formula(year, rp)
+
+
+def _cycle_formula(year: int, rp) -> str:
+    for c in rp("allocation.power.cycles"):
+        if c["from"] <= year <= c["to"]:
+            return c["formula"]
+    raise _NoBenchmark(f"the rule pack has no power allocation formula for {year}")
+
+
+def _case_benchmark(case: CaseSpec, unit_class: str, year: int):
+    if not case.allocation.benchmarks:
+        return None
+    rows = [r for r in case.allocation.benchmarks if r.year == year]
+    exact = [r for r in rows if r.unit_class == unit_class]
+    general = [r for r in rows if r.unit_class is None]
+    return (exact or general or [None])[0]
+
+
+def _pack_benchmarks(formula: str, unit_class: str, year: int, rp) -> tuple[float, float]:
+    """(electricity, heat) benchmarks of the rule pack for a class, year and formula."""
+    heat_key = "gas" if unit_class == "gas" else "coal"
+    if formula == "generation_2023_2024":
+        e_table, h_table = "benchmarks.power.electricity_t_per_mwh", "benchmarks.power.heat_t_per_gj"
+    else:
+        e_table, h_table = f"benchmarks.power.{formula}.electricity_t_per_mwh", f"benchmarks.power.{formula}.heat_t_per_gj"
+    g = rp("benchmarks.power.tightening_per_year") if formula == "generation_2023_2024" else 0.0
+    table = {int(k): v for k, v in rp(e_table).get(unit_class, {}).items()}
+    heat = {int(k): v for k, v in rp(h_table).get(heat_key, {}).items()}
+    got = tightened(table, year, g) if (formula == "generation_2023_2024" or year in table) else None
+    if got is None:
+        raise _NoBenchmark(
+            f"no {formula} benchmark for {unit_class} in {year}: the rule pack has {sorted(table)}; "
+            "give an allocation.benchmarks row for that year"
+        )
+    hg = tightened(heat, year, g)
+    return got[0], (hg[0] if hg else 0.0)
+
+
+def _formula_and_benchmarks(formula: str, unit_class: str, year: int, rp) -> tuple[str, float, float]:
+    """The formula of a year (``formula`` unless 'auto') and the rule pack's benchmarks for it."""
+    if formula == "auto":
+        formula = _cycle_formula(year, rp)
+    return (formula, *_pack_benchmarks(formula, unit_class, year, rp))
+
+
+def _power_unit(case: CaseSpec, u, r, year: int, rp, pack: RulePack) -> UnitAllocation:
+    given = case.allocation.formula
+    row = _case_benchmark(case, u.unit_class, year)
+    if row is None:
+        formula, b_e, b_h = _shared(pack, rp, ("power", given, u.unit_class, year),
+                                    lambda read: _formula_and_benchmarks(given, u.unit_class, year, read))
+    else:
+        formula = given if given != "auto" else _shared(pack, rp, ("formula", year), lambda read: _cycle_formula(year, read))
+        b_e, b_h = row.output_t_per_unit, row.heat_t_per_gj
+    cond = u.condensing if u.condensing is not None else r.heat_gj == 0
+    uy = UnitYear(
+        unit_class=u.unit_class,
+        cooling=u.cooling,
+        condensing=cond,
+        generation_mwh=r.output,
+        supply_mwh=r.supply_mwh,
+        heat_gj=r.heat_gj,
+        load_rate=r.load_rate,
+        heat_supply_ratio=r.heat_supply_ratio,
+    )
+    air = rp("benchmarks.power.air_cooling_factor") if u.cooling == "air" else 1.0
+    if formula == "generation_2023_2024":
+        if r.load_rate is None:
+            return power_generation(uy, b_e, b_h, air_factor=air, load_threshold=0.0, load_slope=0.0, load_scope="coal")
+        return power_generation(
+            uy, b_e, b_h, air_factor=air,
+            load_threshold=rp("allocation.power.load_rate_2023.threshold"),
+            load_slope=rp("allocation.power.load_rate_2023.slope_per_point"),
+            load_scope=rp("allocation.power.load_rate_2023.applies_to"),
+        )
+    return power_supply(
+        uy, formula, b_e, b_h, air_factor=air,
+        heat_coef=rp("allocation.power.heat_ratio_factor"),
+        load_coef=rp("allocation.power.load_factor_2019") if r.load_rate is not None else {},
+        load_scope=rp("allocation.power.load_factor_2019.applies_to")[formula],
+    )
+
+
+def _industry_unit(case: CaseSpec, u, r, year: int, rp) -> UnitAllocation:
+    refs = {}
+    for row in case.allocation.benchmarks:
+        if row.unit_class in (None, u.unit_class):
+            if row.year not in refs or row.unit_class == u.unit_class:
+                refs[row.year] = row.output_t_per_unit
+    g = rp("benchmarks.industry.tightening_per_year")
+    got = tightened(refs, year, g)
+    if got is None:
+        raise _NoBenchmark(
+            f"no intensity reference for {u.unit_class} at or before {year}; give an allocation.benchmarks row "
+            f"(t CO2 per t of product) for {year} or an earlier year"
+        )
+    out = industry_intensity(r.output, got[0])
+    return UnitAllocation("industry_intensity", r.output, got[0], 0.0, 1.0, 1.0, 1.0, out, 0.0)
+
+
+def _old_market_ccers(years, pack, rp, old_last: int, ccer_max: list[float], notes: list[str]):
+    """Which years' market CCERs are old-system, and the year index after which they expire.
+
+    Old CCERs bought for a year after their last-use year could never be surrendered: such purchases
+    are closed (availability 0). The model then needs one constraint, at the last-use year: the pool
+    held out of it is at most the new-system CCERs bought so far (using old ones first is always
+    possible, so this is exact)."""
+    old_until = pack["ccer.market_old_system_last_year"]  # recorded as used only when it matters
+    if years[0] > old_until:
+        return tuple(False for _ in years), -1
+    rp("ccer.market_old_system_last_year")
+    old = tuple(y <= old_until for y in years)
+    for i, y in enumerate(years):
+        if old[i] and y > old_last and ccer_max[i] > 0:
+            ccer_max[i] = 0.0
+            notes.append(f"Market CCERs for {y} are old-system and past their last use ({old_last}): none can be bought.")
+    expiry = years.index(old_last) if years[0] <= old_last < years[-1] or old_last == years[-1] else -1
+    if expiry >= 0:
+        notes.append(
+            f"Market CCERs bought for {years[0]}-{min(old_until, years[-1])} are old-system CCERs, usable up to "
+            f"the {old_last} surrender; only new-system CCERs are carried beyond it."
+        )
+    return old, expiry
+
+
+def _borrowing(case: CaseSpec, rp, notes: list[str]) -> tuple[list[float], float, int]:
+    years = case.years
+    ys = [y for y in rp("borrowing.conditional.years") if y in years]
+    if case.entity.sector != "power" or not ys:
+        return [0.0] * len(years), 0.0, -1
+    phi = rp("borrowing.conditional.max_share_of_gap")
+    theta = rp("borrowing.conditional.min_gap_share")
+    src = rp("borrowing.conditional.source_year")
+    notes.append(
+        f"Conditional pre-draw in {_years_text(ys)}: with a gap of at least {theta:.0%} of verified emissions, up "
+        f"to {phi:.0%} of the gap may be drawn from the {src} allocation"
+        + ("." if src in years else f" ({src} is beyond the horizon: repaid at the last buy price).")
+    )
+    return [phi if y in ys else 0.0 for y in years], theta, src
+
+
+def _regime_notes(entity: EntityData, years: list[int]) -> list[str]:
+    switch = [y for i, y in enumerate(years) if relief_regime(entity, i) == "switch"]
+    if not switch:
+        return []
+    return [
+        f"Relief can switch on or off with abatement in {_years_text(switch)}: one binary per year "
+        "decides the regime (bounds ruled it out elsewhere)."
+    ]
+
+
+def _carry_rules(years: list[int], sector: str, rp) -> tuple[list[CarryRule], list[str]]:
+    last_legacy = rp(f"carryover.legacy.last_vintage.{sector}")
+    rules, text = [], []
+    floor_at_zero = None
+    for y in years:
+        if y < last_legacy:
+            mode = rp("carryover.pre_legacy.mode")
+            base = k = None
+        elif y == last_legacy:
+            mode, base, k = "formula", rp(f"carryover.legacy.base_t.{sector}"), rp("carryover.legacy.multiplier")
+        else:
+            post = rp("carryover.post_legacy.mode")
+            if post == "unlimited":
+                mode, base, k = "unlimited", None, None
+            elif post == "same":
+                mode = "formula"
+                base, k = rp(f"carryover.legacy.base_t.{sector}"), rp("carryover.legacy.multiplier")
+            else:
+                mode = "formula"
+                base = rp(f"carryover.post_legacy.base_t.{sector}")
+                k = rp("carryover.post_legacy.multiplier")
+        if mode == "unlimited":
+            rules.append(CarryRule(limited=False))
+            text.append("unlimited")
+            continue
+        if floor_at_zero is None:
+            floor_at_zero = bool(rp("carryover.net_sales_floor_at_zero"))
+        if floor_at_zero or k == 0:
+            rules.append(CarryRule(True, floor_t=base, multiplier=k, threshold_t=0.0, base_t=base))
+            text.append(f"{base:,.0f} + {k:g} x max(0, net sales)")
+        else:
+            rules.append(CarryRule(True, floor_t=0.0, multiplier=k, threshold_t=-base / k, base_t=base))
+            text.append(f"max(0, {base:,.0f} + {k:g} x net sales)")
+    return rules, text
+
+
+def _project(p, years: list[int], rate: float, method: str) -> ProjectData:
+    options = []
+    start = max(p.earliest_start_year or years[0], years[0])
+    n = p.lifetime_years
+    crf = (1 / n) if rate == 0 else rate * (1 + rate) ** n / ((1 + rate) ** n - 1)
+    for s in range(start, years[-1] + 1):
+        first_op = s + p.lead_time_years
+        if first_op > years[-1]:
+            break
+        operating = tuple(first_op <= y < first_op + n for y in years)
+        if method == "upfront":
+            capex = tuple(p.capex_cny if y == s else 0.0 for y in years)
+        else:
+            capex = tuple(p.capex_cny * crf if op else 0.0 for y, op in zip(years, operating, strict=True))
+        opex = tuple(p.opex_cny_per_year if op else 0.0 for op in operating)
+        options.append(ProjectOption(build_year=s, operating=operating, capex_cny=capex, opex_cny=opex))
+    return ProjectData(id=p.id, reduction_t_per_year=p.reduction_t_per_year, options=tuple(options))
+
+
+_ARBITRAGE: dict[tuple, list[str]] = {}
+
+
+def _arbitrage_warnings_shared(years, buy, sell, df, rules, market, term_cea) -> list[str]:
+    """``_arbitrage_warnings``, worked out once per distinct prices, discounting, rules and limits
+    (the entities of a group mostly share them)."""
+    key = (tuple(years), tuple(buy), tuple(sell), tuple(df), tuple(r.limited for r in rules),
+           tuple(market[y].buy_limit_t is not None for y in years), term_cea)
+    hit = _ARBITRAGE.get(key) if SHARE else None
+    if hit is None:
+        if len(_ARBITRAGE) > 4096:
+            _ARBITRAGE.clear()
+        hit = _ARBITRAGE[key] = _arbitrage_warnings(years, buy, sell, df, rules, market, term_cea)
+    return list(hit)
+
+
+def _arbitrage_warnings(years, buy, sell, df, rules, market, term_cea) -> list[str]:
+    out = []
+    for i, _ in enumerate(years):
+        if market[years[i]].buy_limit_t is not None:
+            continue
+        for j in range(i + 1, len(years) + 1):
+            if rules[j - 1].limited:  # a limited carry-over between year i and year j
+                break
+            later = sell[j] * df[j] if j < len(years) else term_cea * df[-1]
+            if later > buy[i] * df[i] + 1e-9:
+                where = years[j] if j < len(years) else "the horizon end"
+                out.append(
+                    f"buying in {years[i]} and selling in {where} is profitable at these prices and no "
+                    "carry-over limit stops it; purchases are bounded only by the derived bound"
+                )
+                break
+    return out
+
+
+def _frame(*args, **kwargs) -> pd.DataFrame:
+    """``pandas.DataFrame(...)``, pandas imported on first use (see ``models/__init__.py``: pandas with
+    pyarrow is ~80 MB of memory that need not sit under the solver's peak)."""
+    import pandas as pd
+
+    return pd.DataFrame(*args, **kwargs)
+
+
+def _copy_on_write() -> bool:
+    """pandas 3 copies on write: a shallow copy of the cached table can never change the cache."""
+    import pandas as pd
+
+    return int(pd.__version__.split(".")[0]) >= 3
+
+
+_ASSUMPTIONS_CACHE: dict[tuple[int, tuple[str, ...]], tuple[RulePack, pd.DataFrame]] = {}
+
+
+def _assumptions(pack: RulePack, used: list[str]) -> pd.DataFrame:
+    """The assumptions table of the rule-pack parameters used (a copy of a table cached per loaded
+    pack and list of keys: the entities of a group share one pack and mostly the same keys)."""
+    key = (id(pack), tuple(used))
+    hit = _ASSUMPTIONS_CACHE.get(key) if SHARE else None
+    if hit is not None and hit[0] is pack:
+        return hit[1].copy(deep=not _copy_on_write())
+    table = _assumptions_table(pack, used)
+    if len(_ASSUMPTIONS_CACHE) > 256:
+        _ASSUMPTIONS_CACHE.clear()
+    _ASSUMPTIONS_CACHE[key] = (pack, table)
+    return table.copy(deep=not _copy_on_write())
+
+
+def _assumptions_table(pack: RulePack, used: list[str]) -> pd.DataFrame:
+    rows = []
+    for key in used:
+        value, p, overridden = pack.used(key)
+        rows.append(
+            {
+                "parameter": key,
+                "value": value if not isinstance(value, dict) else _compact(value),
+                "unit": p.unit,
+                "confidence": p.confidence,
+                "uncertain": p.confidence in UNCERTAIN,
+                "overridden": overridden,
+                "source": p.source,
+                "url": p.url,
+                "note": p.note,
+            }
+        )
+    return _frame(rows)
+
+
+def _compact(d: dict) -> str:
+    return "; ".join(
+        f"{k}: " + (", ".join(f"{kk}={vv}" for kk, vv in v.items()) if isinstance(v, dict) else str(v))
+        for k, v in d.items()
+    )

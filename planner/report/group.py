@@ -1,0 +1,105 @@
+"""Group plan -> text: terminal summary, Markdown summary, JSON. Frames only; never imports Pyomo."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pandas as pd
+
+from planner.report.text import _fmt, _json_default, _md_table, markdown_audit, render_text_table
+
+GROUP_COLUMNS = (
+    ("year", "year", "{:d}"),
+    ("emissions_t", "emissions t", "{:,.0f}"),
+    ("allocation_t", "allocation t", "{:,.0f}"),
+    ("abated_t", "abated t", "{:,.0f}"),
+    ("market_buy_t", "market buy t", "{:,.0f}"),
+    ("market_sell_t", "market sell t", "{:,.0f}"),
+    ("transfers_t", "transfers t", "{:,.0f}"),
+    ("ccer_surrendered_t", "CCER t", "{:,.0f}"),
+    ("shortfall_t", "shortfall t", "{:,.0f}"),
+    ("total_cost_cny", "cost CNY", "{:,.0f}"),
+)
+
+ENTITY_COLUMNS = (
+    ("entity", "entity", "{}"),
+    ("side", "position", "{}"),
+    ("position_t", "allocation - obligation t", "{:,.0f}"),
+    ("abatement_t", "abated t", "{:,.0f}"),
+    ("market_buy_t", "market buy t", "{:,.0f}"),
+    ("market_sell_t", "market sell t", "{:,.0f}"),
+    ("transfer_in_t", "in t", "{:,.0f}"),
+    ("transfer_out_t", "out t", "{:,.0f}"),
+    ("npv_cost_cny", "NPV in group", "{:,.0f}"),
+    ("standalone_npv_cny", "NPV alone", "{:,.0f}"),
+)
+
+
+def group_table(gplan) -> pd.DataFrame:
+    a = gplan.group_annual.copy()
+    a["abated_t"] = a["abatement_measures_t"] + a["abatement_projects_t"]
+    return pd.DataFrame({label: [_fmt(fmt, v) for v in a[col]] for col, label, fmt in GROUP_COLUMNS})
+
+
+def entity_table(gplan, limit: int | None = None) -> pd.DataFrame:
+    es = gplan.entity_summary if limit is None else gplan.entity_summary.head(limit)
+    cols = [c for c in ENTITY_COLUMNS if c[0] in es.columns]
+    return pd.DataFrame({label: [_fmt(fmt, v) if fmt != "{}" else str(v) for v in es[col]] for col, label, fmt in cols})
+
+
+def _headline(s: dict[str, Any]) -> list[str]:
+    out = [
+        f"  {s['entities']} entities, years {s['years'][0]}-{s['years'][1]}, status {s['status']}, rule pack {s['rule_pack']}",
+        f"  group NPV cost {s['npv_cost_cny']:,.0f} CNY; transfers {s['transfers']} "
+        f"({s['total_transfers_t']:,.0f} t in total; counted in net sales: {'yes' if s['transfers_count_in_net_sales'] else 'no'})",
+    ]
+    if "value_of_pooling_cny" in s:
+        out.append(f"  value of pooling: {s['value_of_pooling_cny']:,.0f} CNY (entities alone {s['standalone_npv_cny']:,.0f} CNY NPV)")
+    return out
+
+
+def terminal_group_summary(gplan, max_entities: int = 40) -> str:
+    s = gplan.summary
+    out = [f"Group compliance plan: {s['group']} {s.get('group_name') or ''}".rstrip(), *_headline(s), ""]
+    out += [render_text_table(group_table(gplan)), ""]
+    out += [render_text_table(entity_table(gplan, max_entities))]
+    if s["entities"] > max_entities:
+        out.append(f"  ... {s['entities'] - max_entities} more entities in entity_summary.csv")
+    for b in gplan.group_bindings["statement"].head(10):
+        out.append(f"Binds: {b}")
+    if len(gplan.group_bindings) > 10:
+        out.append(f"Binds: ... {len(gplan.group_bindings) - 10} more in group_bindings.csv")
+    for n in gplan.notes[:20]:
+        out.append(f"Note: {n}")
+    if len(gplan.notes) > 20:
+        out.append(f"Note: ... {len(gplan.notes) - 20} more notes in summary.md")
+    for w in gplan.warnings:
+        out.append(f"Warning: {w}")
+    return "\n".join(out)
+
+
+def markdown_group_summary(gplan, audit: dict[str, Any] | None = None) -> str:
+    s = gplan.summary
+    lines = [f"# Group compliance plan: {s['group']} {s.get('group_name') or ''}".rstrip(), ""]
+    lines += [f"- {h.strip()}" for h in _headline(s)]
+    lines += ["", "## Group per year", "", _md_table(group_table(gplan)), "", "## Entities", "", _md_table(entity_table(gplan)), ""]
+    if not gplan.transfers.empty:
+        lines += ["## Transfers (seller -> buyer)", "", _md_table(gplan.transfers.assign(transfer_t=gplan.transfers["transfer_t"].map("{:,.0f}".format))), ""]
+    if not gplan.group_bindings.empty:
+        lines += ["## Group limits that bind", ""] + [f"- {b}" for b in gplan.group_bindings["statement"]] + [""]
+    if gplan.notes or gplan.warnings:
+        lines += ["## Notes", ""] + [f"- {n}" for n in gplan.notes] + [f"- Warning: {w}" for w in gplan.warnings]
+    lines += markdown_audit(audit)
+    return "\n".join(lines) + "\n"
+
+
+def group_plan_json(gplan, audit: dict[str, Any]) -> str:
+    body = {
+        "summary": gplan.summary,
+        "audit": audit,
+        "notes": gplan.notes,
+        "warnings": gplan.warnings,
+        "group_assumptions": gplan.assumptions.to_dict(orient="records"),
+    }
+    return json.dumps(body, indent=2, ensure_ascii=False, default=_json_default, sort_keys=True) + "\n"

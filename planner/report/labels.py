@@ -1,0 +1,409 @@
+"""Display labels in English and Chinese, and number display in t/CNY or 万 (10,000) units.
+
+Only what people read changes with the language: file names, CSV columns and the numbers stored
+in the workbook stay the same (t and CNY), so that outputs in both languages compare equal.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+LANGS = ("en", "zh")
+UNITS = ("t", "wan")
+
+LABELS: dict[str, tuple[str, str]] = {
+    # annual columns
+    "year": ("year", "年度"),
+    "entity": ("entity", "控排企业"),
+    "emissions_baseline_t": ("baseline emissions t", "基准排放量 t"),
+    "emissions_t": ("emissions t", "排放量 t"),
+    "abatement_t": ("abated t", "减排量 t"),
+    "abatement_measures_t": ("abated by measures t", "措施减排 t"),
+    "abatement_projects_t": ("abated by projects t", "项目减排 t"),
+    "allocation_benchmark_t": ("benchmark allocation t", "基准法配额 t"),
+    "relief_t": ("relief t", "缺口补足 t"),
+    "allocation_t": ("allocation t", "免费配额 t"),
+    "obligation_t": ("obligation t", "履约义务 t"),
+    "buy_t": ("CEA bought t", "购入配额 t"),
+    "buy_cny": ("CEA bought CNY", "购入配额金额 元"),
+    "sell_t": ("CEA sold t", "出售配额 t"),
+    "sell_cny": ("CEA sold CNY", "出售配额金额 元"),
+    "auction_buy_t": ("auctioned CEA bought t", "拍卖购入 t"),
+    "borrow_t": ("pre-draw t", "预支配额 t"),
+    "surrender_t": ("CEA surrendered t", "清缴配额 t"),
+    "ccer_buy_t": ("CCER bought t", "购入CCER t"),
+    "ccer_buy_cny": ("CCER bought CNY", "购入CCER金额 元"),
+    "ccer_surrendered_t": ("CCER surrendered t", "抵销CCER t"),
+    "carry_t": ("carried over t", "结转量 t"),
+    "carry_limit_t": ("carry-over limit t", "结转上限 t"),
+    "carry_rule": ("carry-over rule", "结转规则"),
+    "lapse_t": ("lapsed t", "作废 t"),
+    "net_sales_t": ("cumulative net sales t", "累计净卖出 t"),
+    "shortfall_t": ("shortfall t", "履约缺口 t"),
+    "total_cost_cny": ("cost CNY", "成本 元"),
+    "discounted_cost_cny": ("discounted cost CNY", "折现成本 元"),
+    "shadow_price_cny_per_t": ("marginal cost CNY/t", "边际成本 元/t"),
+    "cea_buy_cny_per_t": ("CEA buy price CNY/t", "配额买价 元/t"),
+    "cea_sell_cny_per_t": ("CEA sell price CNY/t", "配额卖价 元/t"),
+    "ccer_cny_per_t": ("CCER price CNY/t", "CCER价格 元/t"),
+    "component": ("cost component", "成本项"),
+    "nominal_cny": ("nominal CNY", "名义成本 元"),
+    "discounted_cny": ("discounted CNY", "折现成本 元"),
+    "measure": ("measure", "减排措施"),
+    "abate_t": ("abated t", "减排量 t"),
+    "cost_cny_per_t": ("cost CNY/t", "成本 元/t"),
+    "cost_cny": ("cost CNY", "成本 元"),
+    "project": ("project", "减排项目"),
+    "build_year": ("build year", "建设年份"),
+    "rule": ("rule", "规则"),
+    "statement": ("why", "说明"),
+    "saving_cny_per_t": ("saving per t of relaxation CNY/t", "放宽一吨可节省 元/t"),
+    "parameter": ("parameter", "参数"),
+    "value": ("value", "取值"),
+    "unit": ("unit", "单位"),
+    "confidence": ("confidence", "可信度"),
+    "overridden": ("overridden", "已覆盖"),
+    "source": ("source", "来源"),
+    # cost components
+    "abatement": ("abatement", "减排措施"),
+    "capex": ("capex", "项目投资"),
+    "opex": ("opex", "项目运维"),
+    "purchase": ("CEA purchases", "购买配额"),
+    "fees": ("fees", "交易费"),
+    "ccer": ("CCER", "CCER"),
+    "penalty": ("fines", "罚款"),
+    "sales": ("CEA sales", "出售配额"),
+    "terminal": ("value left at the end", "期末剩余价值"),
+    "auction": ("auction", "拍卖"),
+    # sheets, sections, charts
+    "summary": ("Summary", "概要"),
+    "plan": ("Plan per year", "年度计划"),
+    "trades": ("Trades", "交易计划"),
+    "carryover": ("Carry-over", "结转"),
+    "costs": ("Costs", "成本"),
+    "abatement_sheet": ("Abatement", "减排"),
+    "why": ("Why this plan", "方案说明"),
+    "assumptions": ("Assumptions", "假设与参数"),
+    "audit": ("Audit", "审计记录"),
+    "chart_position": ("Position per year: how the obligation is covered", "年度配额盈缺：履约义务的覆盖方式"),
+    "chart_costs": ("Cost by component per year (nominal)", "年度成本构成（名义）"),
+    "chart_carry": ("Carry-over against its limit", "结转量与结转上限"),
+    "chart_mac": ("Marginal abatement cost curve against the CEA price", "边际减排成本曲线与配额价格"),
+    "from_holdings": ("from holdings (carry-over)", "动用持有配额（结转）"),
+    "purchases": ("CEA purchases", "购买配额"),
+    "sales_neg": ("CEA sales", "出售配额"),
+    "ccer_used": ("CCER", "CCER抵销"),
+    "baseline_line": ("baseline emissions", "基准排放量"),
+    "obligation_line": ("obligation", "履约义务"),
+    "cea_price": ("CEA buy price", "配额买价"),
+    "potential_t": ("potential t/yr", "减排潜力 t/年"),
+    "key": ("item", "项目"),
+    "npv_cost_cny": ("NPV cost CNY", "净现值成本 元"),
+    "nominal_cost_cny": ("nominal cost CNY", "名义成本 元"),
+    "cost_per_t_obligation_cny": ("cost per t of obligation CNY/t", "单位履约成本 元/t"),
+    "total_obligation_t": ("total obligation t", "总履约义务 t"),
+    "total_shortfall_t": ("total shortfall t", "总缺口 t"),
+    "status": ("solver status", "求解状态"),
+    "rule_pack": ("rule pack", "规则包"),
+    "rule_pack_overrides": ("rule pack overrides", "规则包覆盖项"),
+    "compliance_mode": ("compliance mode", "履约模式"),
+    "mip_gap": ("MIP gap", "MIP 间隙"),
+    "notes": ("Notes", "备注"),
+    "years": ("years", "年份"),
+    "report_title": ("Compliance plan", "履约方案"),
+    # group plans
+    "group_report_title": ("Group compliance plan", "集团履约方案"),
+    "entities": ("entities", "控排企业数"),
+    "value_of_pooling_cny": ("value of pooling CNY", "集团统筹价值 元"),
+    "standalone_npv_cny": ("NPV alone CNY", "单独履约净现值 元"),
+    "group_npv_cny": ("NPV in the group CNY", "集团内净现值 元"),
+    "saving_cny": ("saving CNY", "节省 元"),
+    "total_transfers_t": ("transfers in total t", "内部调配总量 t"),
+    "market_buy_t": ("market purchases t", "市场购入 t"),
+    "market_sell_t": ("market sales t", "市场出售 t"),
+    "transfer_in_t": ("transfers received t", "调入 t"),
+    "transfer_out_t": ("transfers passed on t", "调出 t"),
+    "transfers_t": ("transfers t", "内部调配 t"),
+    "ccer_allocated_t": ("pool CCER allocated t", "集团池分配CCER t"),
+    "pool_buy_t": ("pool CCER bought t", "集团池购入CCER t"),
+    "pool_hold_t": ("pool CCER held t", "集团池持有CCER t"),
+    "entity_cost_cny": ("entity costs CNY", "企业成本 元"),
+    "link_cost_cny": ("group-level costs CNY", "集团层面成本 元"),
+    "position_t": ("allocation - obligation t", "配额盈缺 t"),
+    "side": ("position", "盈缺"),
+    "seller": ("seller", "调出方"),
+    "buyer": ("buyer", "调入方"),
+    "transfer_t": ("transfer t", "调配量 t"),
+    "allocated_t": ("allocated t", "分配量 t"),
+    "bought_t": ("bought t", "购入 t"),
+    "held_after_t": ("held after t", "年末持有 t"),
+    "pool": ("CCER pool", "集团CCER池"),
+    "tiers": ("price tier premiums", "分档加价"),
+    "transfer": ("internal transfers", "内部调配结算"),
+    "group_plan": ("Group per year", "集团年度计划"),
+    "entities_sheet": ("Entities", "企业"),
+    "transfers": ("Transfers (seller -> buyer)", "内部调配（调出→调入）"),
+    "ccer_pool": ("CCER pool", "集团CCER池"),
+    "pooling_value": ("Value of pooling", "集团统筹价值"),
+    "group_why": ("Group limits that bind", "集团层面约束"),
+    "chart_pooling": ("Saving per entity from planning as a group (NPV)", "各企业集团统筹节省（净现值）"),
+    "more_rows": ("more rows in", "更多行见"),
+}
+
+RULES: dict[str, tuple[str, str]] = {
+    "ccer_cap": ("CCER cap", "CCER抵销比例上限"),
+    "carryover_limit": ("carry-over limit", "结转上限"),
+    "buy_limit": ("CEA purchase limit", "配额购买量上限"),
+    "sell_limit": ("CEA sale limit", "配额出售量上限"),
+    "derived_trade_bound": ("derived trade bound", "推导交易上限"),
+    "ccer_availability": ("CCER availability", "CCER可购量"),
+    "relief_regime": ("relief regime", "配额缺口补足机制"),
+    "predraw": ("pre-draw", "预支配额"),
+    "auction_share": ("auctioned share", "有偿分配份额"),
+    "shortfall": ("shortfall", "履约缺口"),
+    "measure_potential": ("measure at full potential", "措施达到潜力上限"),
+    "marginal_cost": ("marginal cost of compliance", "边际履约成本"),
+    "measure_value": ("what a measure saves", "措施节省"),
+    "project_value": ("what a project saves", "项目节省"),
+    "group_buy_limit": ("group market purchase limit", "集团市场购买量上限"),
+    "group_sell_limit": ("group market sale limit", "集团市场出售量上限"),
+    "price_tier": ("price tier", "分档价格"),
+    "pool_availability": ("CCER pool availability", "集团CCER池可购量"),
+    "group_budget": ("group budget", "集团预算"),
+    "derived_transfer_bound": ("derived transfer bound", "推导调配上限"),
+}
+
+
+def label(key: str, lang: str = "en") -> str:
+    """The display label of a column, component, sheet or chart; the key itself when unknown."""
+    pair = LABELS.get(key) or RULES.get(key)
+    if pair is None:
+        if key.startswith("cost_") and key.endswith("_cny") and key[5:-4] in LABELS:
+            return label(key[5:-4], lang) + (" CNY" if lang == "en" else " 元")
+        return key
+    return pair[1] if lang == "zh" else pair[0]
+
+
+def rule_label(rule: str, lang: str = "en") -> str:
+    pair = RULES.get(rule)
+    return rule if pair is None else (pair[1] if lang == "zh" else pair[0])
+
+
+def unit_label(col: str, lang: str, units: str) -> str:
+    """A column label with 万 units when ``units`` is 'wan' (t -> 万t, CNY -> 万元)."""
+    text = label(col, lang)
+    if units != "wan":
+        return text
+    if col.endswith("_cny_per_t") or col in ("saving_cny_per_t",):
+        return text
+    if col.endswith("_t"):
+        return text.removesuffix(" t") + (" 万t" if lang == "zh" else " (10k t, 万t)")
+    if col.endswith("_cny"):
+        return text.removesuffix(" CNY").removesuffix(" 元") + (" 万元" if lang == "zh" else " (10k CNY, 万元)")
+    return text
+
+
+def scale(col: str, units: str) -> float:
+    """Divide a column's values by this for display."""
+    if units == "wan" and (col.endswith("_t") or col.endswith("_cny")) and not col.endswith("_per_t"):
+        return 1e4
+    return 1.0
+
+
+def fmt_number(v: Any, col: str = "", units: str = "t") -> str:
+    """A number for people: thousands separators; 万 units divide by 10,000 with two decimals."""
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return "-"
+    if isinstance(v, bool):
+        return "yes" if v else "no"
+    if not isinstance(v, int | float):
+        return str(v)
+    if isinstance(v, float) and math.isinf(v):
+        return "none"
+    if col == "year" or col.endswith("_year"):
+        return str(int(v))
+    s = scale(col, units)
+    x = v / s
+    if s != 1.0:
+        return f"{x:,.2f}"
+    if col.endswith("_per_t") or col in ("saving_cny_per_t",):
+        return f"{x:,.2f}"
+    return f"{x:,.0f}"
+
+
+# ------------------------------------------------------------------ statements of bindings.csv in Chinese
+
+_N = r"(-?[\d,]+(?:\.\d+)?)"
+_CLAUSES: tuple[tuple[str, str], ...] = (
+    (rf"CCER cap binds in (\d+): {_N} t CCER = ([\d.]+%) of the obligation", "{0}年CCER抵销比例上限约束生效：抵销CCER {1} t，占履约义务的{2}"),
+    (rf"one more tonne of cap would save {_N} CNY", "上限每放宽一吨可节省 {0} 元"),
+    (rf"carry-over limit binds in (\d+): {_N} t carried into (\d+) \(limit (.+), net sales {_N} t\)",
+     "{0}年结转上限约束生效：结转至{2}年 {1} t（上限 {3}，累计净卖出 {4} t）"),
+    (rf"selling {_N} t in the plan up to (\d+) helped raise it {_N} t above its floor", "截至{1}年计划出售 {0} t，使结转上限比基础值提高 {2} t"),
+    (rf"{_N} t above the limit lapse", "超出上限的 {0} t 作废"),
+    (rf"CEA purchase limit binds in (\d+): {_N} t", "{0}年配额购买量上限约束生效：{1} t"),
+    (rf"CEA market purchase limit binds in (\d+): {_N} t", "{0}年配额市场购买量上限约束生效：{1} t"),
+    (rf"CEA market sale limit binds in (\d+): {_N} t", "{0}年配额市场出售量上限约束生效：{1} t"),
+    (rf"market purchases hit the derived bound of {_N} t in (\d+): the prices reward speculation", "{1}年市场购买量达到推导上限 {0} t：价格鼓励投机"),
+    (rf"group market purchase limit binds in (\d+): {_N} t bought by the group's entities", "{0}年集团市场购买量上限约束生效：集团内企业共购入 {1} t"),
+    (rf"group market sale limit binds in (\d+): {_N} t sold by the group's entities", "{0}年集团市场出售量上限约束生效：集团内企业共出售 {1} t"),
+    (rf"group purchases in (\d+) reach price tier (\d+) \(\+{_N} CNY/t\): {_N} t bought at the premium",
+     "{0}年集团购买量进入第{1}档价格（加价 {2} 元/t）：{3} t 按加价购入"),
+    (rf"CCER pool availability binds in (\d+): all {_N} t bought", "{0}年集团CCER池可购量约束生效：{1} t 全部购入"),
+    (rf"group budget binds in (\d+): cash cost {_N} CNY of {_N} CNY", "{0}年集团预算约束生效：现金成本 {1} 元，预算 {2} 元"),
+    (rf"(.+): transfers received in (\d+) hit the bound derived from the data \({_N} t\)", "{0}：{1}年调入量达到推导上限（{2} t）"),
+    (rf"(.+): transfers passed on in (\d+) hit the bound derived from the data \({_N} t\)", "{0}：{1}年调出量达到推导上限（{2} t）"),
+    (r"a plan should never need it, so report this case", "合理方案不应触及此上限，请报告此案例"),
+    (rf"one more tonne of purchase limit would save {_N} CNY", "购买上限每放宽一吨可节省 {0} 元"),
+    (rf"purchases hit the derived bound of {_N} t in (\d+): the prices reward speculation", "{1}年购买量达到推导上限 {0} t：价格鼓励投机"),
+    (r"set market limits", "请设置市场交易量上限"),
+    (rf"CEA sale limit binds in (\d+): {_N} t", "{0}年配额出售量上限约束生效：{1} t"),
+    (rf"CCER availability binds in (\d+): all {_N} t bought", "{0}年CCER可购量约束生效：{1} t 全部购入"),
+    (rf"coal relief applies in (\d+): allocation raised to ([\d.]+%) of verified emissions \(\+{_N} t\)",
+     "{0}年燃煤机组配额缺口补足生效：配额提高至核查排放量的{1}（+{2} t）"),
+    (rf"gas top-up applies in (\d+): allocation raised to verified emissions \(\+{_N} t\)", "{0}年燃气机组配额补足生效：配额提高至核查排放量（+{1} t）"),
+    (r"a tonne abated here is worth only ([\d.]+%) of the allowance price", "此时每减排一吨仅值配额价格的{0}"),
+    (rf"pre-draw of {_N} t in (\d+) from a later allocation \(gap {_N} t\)", "{1}年预支后续年度配额 {0} t（缺口 {2} t）"),
+    (rf"the whole auctioned share is bought in (\d+): {_N} t", "{0}年有偿分配份额全部购入：{1} t"),
+    (rf"shortfall of {_N} t in (\d+), fined at {_N} CNY/t and deducted from next year's allocation",
+     "{1}年履约缺口 {0} t，按 {2} 元/t 罚款并在下一年度配额中扣减"),
+    (rf"shortfall of {_N} t in (\d+), fined at {_N} CNY/t", "{1}年履约缺口 {0} t，按 {2} 元/t 罚款"),
+    (r"forced by ([a-z_, ]+)", "由以下约束导致：{0}"),
+    (r"no limit forces it: the fine and the deduction cost less than covering it", "并无约束迫使缺口：罚款和扣减的成本低于补足缺口"),
+    (rf"marginal cost of compliance in (\d+): {_N} CNY/t against CEA buy {_N} \(\+{_N} fee\), sell {_N}, CCER {_N} CNY/t",
+     "{0}年边际履约成本 {1} 元/t；配额买价 {2}（另加手续费 {3}），卖价 {4}，CCER {5} 元/t"),
+    (r"set by buying CEA \(price plus fee\)", "由购买配额（价格加手续费）决定"),
+    (r"set by selling CEA: a tonne not needed is a tonne sold \(price less fee\)", "由出售配额决定：少用一吨即多卖一吨（价格减手续费）"),
+    (r"set by buying CCER", "由购买CCER决定"),
+    (r"set by the shortfall \(fine and next-year deduction\)", "由履约缺口（罚款及次年扣减）决定"),
+    (r"between the sale and purchase prices: set by allowances carried between years", "介于卖价与买价之间：由跨年结转的配额决定"),
+    (r"above the purchase price: a purchase, CCER or carry-over limit binds", "高于买价：购买、CCER或结转上限约束生效"),
+    (r"below the sale price: a sale or carry-over limit binds", "低于卖价：出售或结转上限约束生效"),
+    (r"set by abatement", "由减排决定"),
+    (rf"measure (.+) abates {_N} t in (\d+)-(\d+) for {_N} CNY", "减排措施 {0} 在{2}-{3}年减排 {1} t，成本 {4} 元"),
+    (rf"at the marginal cost of compliance those tonnes are worth {_N} CNY \(saves {_N} CNY, nominal\)",
+     "按边际履约成本计价值 {0} 元（节省 {1} 元，名义值）"),
+    (rf"project (.+) \(build starts (\d+)\) reduces {_N} t in (.+) for {_N} CNY of capex and opex in the horizon",
+     "减排项目 {0}（{1}年开工）在{3}年减排 {2} t，规划期内投资和运维成本 {4} 元"),
+    (rf"those tonnes are worth {_N} CNY at the marginal cost of compliance \(saves {_N} CNY, nominal\)",
+     "按边际履约成本计价值 {0} 元（节省 {1} 元，名义值）"),
+    (rf"measure (.+) used to its full potential in (\d+) \({_N} t at {_N} CNY/t\)", "减排措施 {0} 在{1}年达到潜力上限（{2} t，{3} 元/t）"),
+)
+
+
+def statement_zh(text: str) -> str | None:
+    """A binding statement of ``planner.plan.entity.explain_bindings`` in Chinese, clause by clause (clauses
+    are separated by '; '); None when a clause has no translation (the English is then shown)."""
+    import re
+
+    out = []
+    for clause in text.split("; "):
+        for pattern, zh in _CLAUSES:
+            m = re.fullmatch(pattern, clause)
+            if m:
+                groups = list(m.groups())
+                if zh.startswith("由以下约束导致"):
+                    groups = ["、".join(rule_label(g.strip(), "zh") for g in groups[0].split(","))]
+                out.append(zh.format(*groups))
+                break
+        else:
+            return None
+    return "；".join(out)
+
+
+# ------------------------------------------------------------------ notes and warnings in Chinese
+
+_Y = r"([\d, -]+?)"
+_NOTES: tuple[tuple[str, str], ...] = (
+    (rf"CEA purchases without a market limit are bounded by {_N} t a year, a bound derived from the data that no "
+     r"compliance plan needs; the plan says if it binds\.",
+     "未设市场购买上限的年份，配额购买量以每年 {0} t 为界（由数据推导，任何履约方案都不需要触及；如触及，方案会说明）。"),
+    (rf"Relief \(coal floor: the gap is capped at ([\d.]+%) of verified emissions\) is modelled exactly in {_Y}: it is "
+     r"computed from the emissions after abatement, so abatement inside the relief regime is worth only the uncovered "
+     r"share of the price\.",
+     "{1}年精确建模燃煤机组配额缺口补足（缺口上限为核查排放量的{0}）：按减排后的排放量计算，因此补足机制内的减排只值配额价格中未被补足的部分。"),
+    (rf"Relief \(gas top-up: allocation raised to verified emissions\) is modelled exactly in {_Y}: it is computed from "
+     r"the emissions after abatement, so abatement inside the relief regime is worth only the uncovered share of the price\.",
+     "{0}年精确建模燃气机组配额补足（配额提高至核查排放量）：按减排后的排放量计算，因此补足机制内的减排只值配额价格中未被补足的部分。"),
+    (rf"Relief can switch on or off with abatement in {_Y}: one binary per year decides the regime \(bounds ruled it out elsewhere\)\.",
+     "{0}年补足机制可能随减排开启或关闭：每年用一个0-1变量决定（其余年份已由上下界排除）。"),
+    (r"Gas units of this mixed entity are topped up to their own baseline emissions \(fixed\); the coal floor applies to the entity's total\.",
+     "该混合企业的燃气机组按其基准排放量补足（固定值）；燃煤缺口上限按企业总量适用。"),
+    (rf"Absolute cap from (\d+): cap = {_N} t \((.+?)\) x \(1 - ([\d.]+)\)\^\(t - \d+\); ([\d.]+%) auctioned at the market "
+     r"price less ([\d.]+%); allocation no longer follows output, so cutting output creates surplus\.( Coal and gas relief end with the cap\.)?",
+     "自{0}年起实行总量控制：上限 = {1} t（{2}）×（1 - {3}）^(t - {0})；{4}按市场价格减{5}有偿拍卖；配额不再随产出变化，减产即产生盈余。{6}"),
+    (r"Absolute cap: the case gives its allocation, so the cap scenario does not change it\.", "总量控制：案例已给定配额，总量情景不改变它。"),
+    (r"Absolute-cap reserve: CEA prices of capped years are held within the reserve's floor and ceiling \(inputs table, cea_buy_cny_per_t\)\.",
+     "总量控制储备：总量控制年份的配额价格限定在储备的底价与顶价之间（inputs 表 cea_buy_cny_per_t）。"),
+    (r"Industrial allocation equals verified emissions in ([\d, -]+): no net position, abatement saves nothing there\.",
+     "{0}年工业行业配额等于核查排放量：无净盈缺，减排不产生节省。"),
+    (r"Market CCERs for (\d+) are old-system and past their last use \((\d+)\): none can be bought\.",
+     "{0}年市场上的CCER为旧体系CCER，已超过最后使用年份（{1}）：无法购买。"),
+    (r"Market CCERs bought for ([\d-]+) are old-system CCERs, usable up to the (\d+) surrender; only new-system CCERs are carried beyond it\.",
+     "为{0}年购买的市场CCER为旧体系CCER，可用至{1}年清缴；之后只能结转新体系CCER。"),
+    (rf"Conditional pre-draw in {_Y}: with a gap of at least ([\d.]+%) of verified emissions, up to ([\d.]+%) of the gap may be "
+     r"drawn from the (\d+) allocation\.",
+     "{0}年有条件预支：缺口不低于核查排放量的{1}时，最多可从{3}年配额中预支缺口的{2}。"),
+    (r"Output measures lose output-based allocation at the entity's allocation per tonne of baseline emissions \(inputs table, "
+     r"output_loss_t_per_t\); under an absolute cap or a verified-emissions allocation they lose none\. The load-rate factor is held "
+     r"at its input value\.",
+     "减产类措施按企业每吨基准排放的配额损失基于产出的配额（inputs 表 output_loss_t_per_t）；在总量控制或按核查排放分配时不损失。负荷率修正系数保持输入值。"),
+    (r"Market purchases without a given limit are bounded by twice the year's baseline emissions plus the opening holdings of each "
+     r"entity \(a bound derived from the data that no compliance plan needs; the plan says if it binds\)\.",
+     "未给定上限的市场购买量以各企业当年基准排放量的两倍加期初持有量为界（由数据推导，任何履约方案都不需要触及；如触及，方案会说明）。"),
+    (r"Internal transfer price: the entities' mean CEA buy price of each year \(transfers\.price_cny_per_t not given\)\.",
+     "内部调配价格：各企业当年配额买价的平均值（未给定 transfers.price_cny_per_t）。"),
+    (r"Transfers are bounded per entity and year: received at most twice the year's baseline emissions plus the opening holdings, "
+     r"passed on at most the opening holdings, the year's allocation and twice its emissions \(bounds derived from the data that no "
+     r"compliance plan needs; the plan says if they bind\)\.",
+     "内部调配量按企业和年份设界：调入不超过当年基准排放量的两倍加期初持有量，调出不超过期初持有量、当年配额与两倍排放量之和（由数据推导，任何履约方案都不需要触及；如触及，方案会说明）。"),
+    (r"Transfers do not count in net sales \(rule-pack override\): .+", "内部调配不计入净卖出量（规则包覆盖）：结转上限只按市场交易计算。"),
+    (r"CCERs come from the group pool: entities' own CCER purchases are replaced by allocations from it; each entity still "
+     r"surrenders within its own cap\.",
+     "CCER来自集团CCER池：企业自行购买CCER改为由集团池分配；各企业仍在自身抵销上限内使用。"),
+    (r"The group NPV discounts at ([\d.]+%); entity cases with another rate keep it only for their project annuities\.",
+     "集团净现值按{0}折现；采用其他折现率的企业案例仅在项目年金计算中保留其折现率。"),
+    (r"CCER lot (.+) is not eligible in any planned year and is ignored", "CCER批次 {0} 在规划年份内均不合格，已忽略"),
+    (r"project (.+) cannot start operating within the horizon and is ignored", "项目 {0} 无法在规划期内投运，已忽略"),
+)
+
+
+_FRAGMENTS: dict[str, str] = {
+    " Coal and gas relief end with the cap.": "燃煤与燃气补足机制随总量控制结束。",
+}
+
+
+def _fragment(g: str) -> str:
+    import re
+
+    m = re.fullmatch(r"the (\d+) allocation", g)
+    if m:
+        return f"{m.group(1)}年配额"
+    m = re.fullmatch(r"the output-based allocation of (\d+) \(the year before the cap is not planned\)", g)
+    if m:
+        return f"{m.group(1)}年基于产出的配额（总量控制前一年不在规划期内）"
+    return _FRAGMENTS.get(g, g)
+
+
+def note_zh(text: str) -> str | None:
+    """A note or warning of a plan in Chinese; None when it has no translation (the English is then
+    shown). Group notes may start with the entities they concern ("HN-01, HN-03 and 25 more: ...")."""
+    import re
+
+    head = ""
+    m = re.fullmatch(r"((?:[^:]+?)(?: and \d+ more)?): (.+)", text)
+    candidates = [("", text)] + ([(m.group(1), m.group(2))] if m else [])
+    for prefix, body in candidates:
+        for pattern, zh in _NOTES:
+            mm = re.fullmatch(pattern, body)
+            if mm:
+                head = re.sub(r" and (\d+) more$", r" 等\1家", prefix)
+                out = zh.format(*[_fragment(g) if g else "" for g in mm.groups()])
+                return f"{head}：{out}" if head else out
+    return None
+
+
+def note_text(text: str, lang: str = "en") -> str:
+    """A note or warning as a report shows it: in Chinese where a translation exists."""
+    return (note_zh(text) or text) if lang == "zh" else text

@@ -1,0 +1,1 @@
+"""Generators for tests and benchmarks (seeded fleets of covered plants); not used by planning itself."""
