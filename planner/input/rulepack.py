@@ -21,6 +21,8 @@ Confidence = Literal["P", "S", "R", "I", "EDF"]
 UNCERTAIN: tuple[str, ...] = ("R", "I", "EDF")
 """Marks whose values a plan must list as assumptions to verify."""
 
+Published = tuple[int, int | None] | Literal["none"]
+
 
 class RuleParam(BaseModel):
     """One policy parameter with its provenance."""
@@ -29,6 +31,11 @@ class RuleParam(BaseModel):
     value: Any
     unit: str
     years: str
+    published: Published
+    """The compliance years (vintages) the cited text states the rule for: ``[first, last]``, with
+    ``last`` null while the text is in force with no end year; ``none`` where no text states it
+    (scenario levers, inferences). A plan that applies the rule to a year outside these is
+    extrapolating it: the assumptions table says so and lists the rule among those to verify."""
     source: str
     url: str = ""
     confidence: Confidence
@@ -37,8 +44,24 @@ class RuleParam(BaseModel):
     range: Annotated[list[float], Field(min_length=2, max_length=2)] | None = None
     """Sane bounds of the value (of every number in it, for a table): overrides outside are refused."""
 
+    def beyond(self, years) -> list[int]:
+        """The years of ``years`` outside the published years, sorted."""
+        if self.published == "none":
+            return sorted(set(years))
+        first, last = self.published
+        return sorted({y for y in years if y < first or (last is not None and y > last)})
+
+    @property
+    def published_text(self) -> str:
+        if self.published == "none":
+            return "none"
+        first, last = self.published
+        return f"{first}-" if last is None else (f"{first}" if first == last else f"{first}-{last}")
+
     @model_validator(mode="after")
     def _value_in_range(self) -> RuleParam:
+        if self.published != "none" and self.published[1] is not None and self.published[1] < self.published[0]:
+            raise ValueError(f"published years {list(self.published)} are empty")
         if self.range is not None:
             lo, hi = self.range
             if lo > hi:
@@ -286,7 +309,10 @@ def reference_markdown(pack: RulePack) -> str:
         "",
         f"{pack.title}. Generated from `planner/rulepacks/{pack.ref}.yaml` by `planner rulepack --markdown`;",
         "do not edit by hand. Every parameter can be overridden per case under `policy.overrides`",
-        "(dotted key, same shape). A plan lists each parameter it used whose confidence is R, I or EDF.",
+        "(dotted key, same shape). A plan lists each parameter it used whose confidence is R, I or EDF,",
+        "and each it applied to a year outside the years its source was published for (\"published for\":",
+        "compliance years or vintages; an open end means in force with no end year; none means no text states",
+        "it, as for scenario levers).",
         "",
         "Confidence marks (from `shared/domain/rules.md`):",
         "",
@@ -300,8 +326,8 @@ def reference_markdown(pack: RulePack) -> str:
         head = key.split(".", 1)[0]
         if head != topic:
             topic = head
-            lines += ["", f"## `{head}`", "", "| parameter | value | unit | years | conf. | source | note |",
-                      "|---|---|---|---|---|---|---|"]
+            lines += ["", f"## `{head}`", "", "| parameter | value | unit | years | published for | conf. | source | note |",
+                      "|---|---|---|---|---|---|---|---|"]
         value = _value_text(p.value)
         if p.choices is not None:
             value += f" (one of: {', '.join(map(str, p.choices))})"
@@ -309,7 +335,7 @@ def reference_markdown(pack: RulePack) -> str:
             value += f" (range {p.range[0]:g} to {p.range[1]:g})"
         source = f"[{_cell(p.source)}]({p.url})" if p.url else _cell(p.source)
         lines.append(
-            f"| `{key}` | {_cell(value)} | {_cell(p.unit)} | {_cell(p.years)} | {p.confidence} | {source} | {_cell(p.note)} |"
+            f"| `{key}` | {_cell(value)} | {_cell(p.unit)} | {_cell(p.years)} | {p.published_text} | {p.confidence} | {source} | {_cell(p.note)} |"
         )
     return "\n".join(lines) + "\n"
 def pack_file_sha256(ref: str) -> str | None:

@@ -91,12 +91,13 @@ PreparedCase.warnings = _built_on_first_use("warnings")  # type: ignore[method-a
 SHARE = True
 """Share what ``_shared`` and ``_arbitrage_warnings_shared`` work out between entities (the
 equality tests switch it off to prepare each entity on its own)."""
-_SHARED: dict[tuple, tuple[RulePack, tuple[str, ...], Any]] = {}
+_SHARED: dict[tuple, tuple[RulePack, tuple[tuple[str, Any], ...], Any]] = {}
 
 
 def _shared(pack: RulePack, rp, key: tuple, build):
     """``build(read)`` once per loaded rule pack and ``key``; each call replays the rule-pack keys
-    ``build`` read into ``rp``, in the same order (the assumptions table lists them).
+    ``build`` read (with the years it applied them to) into ``rp``, in the same order (the
+    assumptions table lists them).
 
     What depends only on the pack and a few shared fields (carry-over rules of a horizon and sector,
     the benchmark of a class and year, the formula of a year) is worked out once for all entities of
@@ -104,37 +105,38 @@ def _shared(pack: RulePack, rp, key: tuple, build):
     k = (id(pack), *key)
     hit = _SHARED.get(k) if SHARE else None
     if hit is None or hit[0] is not pack:
-        keys: list[str] = []
+        keys: list[tuple[str, Any]] = []
 
-        def read(name: str) -> Any:
-            keys.append(name)
+        def read(name: str, years: Any = None) -> Any:
+            keys.append((name, None if years is None else tuple(years)))
             return pack[name]
 
         try:
             value = build(read)
         except Exception:
-            for name in keys:
-                rp(name)
+            for name, years in keys:
+                rp(name, years)
             raise
         if len(_SHARED) > 4096:
             _SHARED.clear()
         hit = _SHARED[k] = (pack, tuple(keys), value)
-    for name in hit[1]:
-        rp(name)
+    for name, years in hit[1]:
+        rp(name, years)
     return hit[2]
 
 
 def prepare(case: CaseSpec, pack: RulePack | None = None) -> PreparedCase:
     """Resolve ``case`` against its rule pack into ``ModelData``."""
     pack = pack or load_rule_pack(case.policy.rule_pack, case.policy.overrides)
-    used: dict[str, None] = {}  # the keys read, in order (a dict: ordered, constant-time lookups)
+    years = case.years
+    used: dict[str, set[int]] = {}  # key read -> the years it was applied to, keys in reading order
 
-    def rp(key: str) -> Any:
-        if key not in used:
-            used[key] = None
+    def rp(key: str, applied: Any = None) -> Any:
+        """A rule-pack value, recorded as used for ``applied`` (years; default every year of the
+        horizon; empty for a value that is not applied to particular years)."""
+        used.setdefault(key, set()).update(years if applied is None else applied)
         return pack[key]
 
-    years = case.years
     ent = case.entity
     sector = ent.sector
     market = {r.year: r for r in case.market}
@@ -343,7 +345,7 @@ def prepare(case: CaseSpec, pack: RulePack | None = None) -> PreparedCase:
         data=data,
         inputs=inputs,
         allocation_detail=al.detail,
-        assumptions=lambda: _assumptions(pack, list(used)),
+        assumptions=lambda: _assumptions(pack, used),
         notes=notes,
         warnings=warnings,
         used_params=tuple(used),
@@ -408,7 +410,8 @@ def _allocation(case: CaseSpec, rp, e_base: list[float], problems: list, notes: 
         given = {r.year: r.allocation_t for r in case.allocation.given}
         formula_total = [given[y] for y in years]
     else:
-        verified_years = set(rp("allocation.industry.verified_emissions_years")) if ent.sector == "industry" else set()
+        key = "allocation.industry.verified_emissions_years"
+        verified_years = set(rp(key, [y for y in years if y in pack[key]])) if ent.sector == "industry" else set()
         for ui, u in enumerate(units):
             rows = unit_rows[ui]
             where = f"units[{ui}].activity" if case.units else "activity"
@@ -442,14 +445,15 @@ def _allocation(case: CaseSpec, rp, e_base: list[float], problems: list, notes: 
         return _Allocation([], [], [], [], [], [], [], [], 0.0, True, [], _frame)
 
     # ---- relief ---------------------------------------------------------------------------------
+    relief_years = [y for i, y in enumerate(years) if regime[i] != "verified_emissions"]
     coal_on = case.allocation.coal_floor == "on" or (case.allocation.coal_floor == "auto" and is_coal)
     gas_on = not coal_on and _gas_topup_on(case, rp, classes) and (gas_only or case.allocation.gas_topup == "on")
     share, kind = 0.0, ""
     if coal_on:
-        share, kind = 1 - rp("relief.coal_shortfall_cap_share"), "coal_floor"
+        share, kind = 1 - rp("relief.coal_shortfall_cap_share", relief_years), "coal_floor"
     elif gas_on:
         share, kind = 1.0, "gas_topup"
-    to_alloc = (rp("relief.mechanism") == "extra_allocation") if share else True
+    to_alloc = (rp("relief.mechanism", relief_years) == "extra_allocation") if share else True
     relief_share = [share] * n
     relief_kind = [kind] * n
     to_allocation = [to_alloc] * n
@@ -473,18 +477,19 @@ def _allocation(case: CaseSpec, rp, e_base: list[float], problems: list, notes: 
     band = [(0.0, 0.0)] * n
     discount = 0.0
     in_ns = True
-    if rp("absolute_cap.enabled"):
-        start = rp("absolute_cap.start_year")
+    capped_years = [y for y in years if y >= pack["absolute_cap.start_year"]] if pack["absolute_cap.enabled"] else []
+    if rp("absolute_cap.enabled", capped_years):
+        start = rp("absolute_cap.start_year", capped_years)
         capped = [i for i, y in enumerate(years) if y >= start]
         if method == "given":
             notes.append("Absolute cap: the case gives its allocation, so the cap scenario does not change it.")
         elif capped:
-            decline = rp("absolute_cap.decline_per_year")
-            alpha = rp("absolute_cap.auction_share")
-            discount = rp("absolute_cap.auction_price_discount")
-            in_ns = bool(rp("absolute_cap.auction_counts_in_net_sales"))
-            relief_continues = bool(rp("absolute_cap.relief_continues"))
-            floor, ceiling = rp("absolute_cap.reserve_floor_cny_per_t"), rp("absolute_cap.reserve_ceiling_cny_per_t")
+            decline = rp("absolute_cap.decline_per_year", capped_years)
+            alpha = rp("absolute_cap.auction_share", capped_years)
+            discount = rp("absolute_cap.auction_price_discount", capped_years)
+            in_ns = bool(rp("absolute_cap.auction_counts_in_net_sales", capped_years))
+            relief_continues = bool(rp("absolute_cap.relief_continues", capped_years))
+            floor, ceiling = rp("absolute_cap.reserve_floor_cny_per_t", capped_years), rp("absolute_cap.reserve_ceiling_cny_per_t", capped_years)
             if start - 1 in years:
                 j = years.index(start - 1)
                 ref = fixed[j] if regime[j] == "formula" else e_base[j]
@@ -563,7 +568,7 @@ def _power_formula(case: CaseSpec, year: int, rp) -> str:
 
 
 def _cycle_formula(year: int, rp) -> str:
-    for c in rp("allocation.power.cycles"):
+    for c in rp("allocation.power.cycles", [year]):
         if c["from"] <= year <= c["to"]:
             return c["formula"]
     raise _NoBenchmark(f"the rule pack has no power allocation formula for {year}")
@@ -585,9 +590,9 @@ def _pack_benchmarks(formula: str, unit_class: str, year: int, rp) -> tuple[floa
         e_table, h_table = "benchmarks.power.electricity_t_per_mwh", "benchmarks.power.heat_t_per_gj"
     else:
         e_table, h_table = f"benchmarks.power.{formula}.electricity_t_per_mwh", f"benchmarks.power.{formula}.heat_t_per_gj"
-    g = rp("benchmarks.power.tightening_per_year") if formula == "generation_2023_2024" else 0.0
-    table = {int(k): v for k, v in rp(e_table).get(unit_class, {}).items()}
-    heat = {int(k): v for k, v in rp(h_table).get(heat_key, {}).items()}
+    g = rp("benchmarks.power.tightening_per_year", [year] if year > 2024 else []) if formula == "generation_2023_2024" else 0.0
+    table = {int(k): v for k, v in rp(e_table, [year]).get(unit_class, {}).items()}
+    heat = {int(k): v for k, v in rp(h_table, [year]).get(heat_key, {}).items()}
     got = tightened(table, year, g) if (formula == "generation_2023_2024" or year in table) else None
     if got is None:
         raise _NoBenchmark(
@@ -625,21 +630,21 @@ def _power_unit(case: CaseSpec, u, r, year: int, rp, pack: RulePack) -> UnitAllo
         load_rate=r.load_rate,
         heat_supply_ratio=r.heat_supply_ratio,
     )
-    air = rp("benchmarks.power.air_cooling_factor") if u.cooling == "air" else 1.0
+    air = rp("benchmarks.power.air_cooling_factor", [year]) if u.cooling == "air" else 1.0
     if formula == "generation_2023_2024":
         if r.load_rate is None:
             return power_generation(uy, b_e, b_h, air_factor=air, load_threshold=0.0, load_slope=0.0, load_scope="coal")
         return power_generation(
             uy, b_e, b_h, air_factor=air,
-            load_threshold=rp("allocation.power.load_rate_2023.threshold"),
-            load_slope=rp("allocation.power.load_rate_2023.slope_per_point"),
-            load_scope=rp("allocation.power.load_rate_2023.applies_to"),
+            load_threshold=rp("allocation.power.load_rate_2023.threshold", [year]),
+            load_slope=rp("allocation.power.load_rate_2023.slope_per_point", [year]),
+            load_scope=rp("allocation.power.load_rate_2023.applies_to", [year]),
         )
     return power_supply(
         uy, formula, b_e, b_h, air_factor=air,
-        heat_coef=rp("allocation.power.heat_ratio_factor"),
-        load_coef=rp("allocation.power.load_factor_2019") if r.load_rate is not None else {},
-        load_scope=rp("allocation.power.load_factor_2019.applies_to")[formula],
+        heat_coef=rp("allocation.power.heat_ratio_factor", [year]),
+        load_coef=rp("allocation.power.load_factor_2019", [year]) if r.load_rate is not None else {},
+        load_scope=rp("allocation.power.load_factor_2019.applies_to", [year])[formula],
     )
 
 
@@ -649,7 +654,7 @@ def _industry_unit(case: CaseSpec, u, r, year: int, rp) -> UnitAllocation:
         if row.unit_class in (None, u.unit_class):
             if row.year not in refs or row.unit_class == u.unit_class:
                 refs[row.year] = row.output_t_per_unit
-    g = rp("benchmarks.industry.tightening_per_year")
+    g = rp("benchmarks.industry.tightening_per_year", [year])
     got = tightened(refs, year, g)
     if got is None:
         raise _NoBenchmark(
@@ -670,7 +675,7 @@ def _old_market_ccers(years, pack, rp, old_last: int, ccer_max: list[float], not
     old_until = pack["ccer.market_old_system_last_year"]  # recorded as used only when it matters
     if years[0] > old_until:
         return tuple(False for _ in years), -1
-    rp("ccer.market_old_system_last_year")
+    rp("ccer.market_old_system_last_year", [y for y in years if y <= old_until])
     old = tuple(y <= old_until for y in years)
     for i, y in enumerate(years):
         if old[i] and y > old_last and ccer_max[i] > 0:
@@ -687,12 +692,12 @@ def _old_market_ccers(years, pack, rp, old_last: int, ccer_max: list[float], not
 
 def _borrowing(case: CaseSpec, rp, notes: list[str]) -> tuple[list[float], float, int]:
     years = case.years
-    ys = [y for y in rp("borrowing.conditional.years") if y in years]
+    ys = [y for y in rp("borrowing.conditional.years", ()) if y in years]
     if case.entity.sector != "power" or not ys:
         return [0.0] * len(years), 0.0, -1
-    phi = rp("borrowing.conditional.max_share_of_gap")
-    theta = rp("borrowing.conditional.min_gap_share")
-    src = rp("borrowing.conditional.source_year")
+    phi = rp("borrowing.conditional.max_share_of_gap", ys)
+    theta = rp("borrowing.conditional.min_gap_share", ys)
+    src = rp("borrowing.conditional.source_year", ys)
     notes.append(
         f"Conditional pre-draw in {_years_text(ys)}: with a gap of at least {theta:.0%} of verified emissions, up "
         f"to {phi:.0%} of the gap may be drawn from the {src} allocation"
@@ -712,32 +717,30 @@ def _regime_notes(entity: EntityData, years: list[int]) -> list[str]:
 
 
 def _carry_rules(years: list[int], sector: str, rp) -> tuple[list[CarryRule], list[str]]:
-    last_legacy = rp(f"carryover.legacy.last_vintage.{sector}")
+    last_legacy = rp(f"carryover.legacy.last_vintage.{sector}", ())
     rules, text = [], []
-    floor_at_zero = None
     for y in years:
         if y < last_legacy:
-            mode = rp("carryover.pre_legacy.mode")
+            mode = rp("carryover.pre_legacy.mode", [y])
             base = k = None
         elif y == last_legacy:
-            mode, base, k = "formula", rp(f"carryover.legacy.base_t.{sector}"), rp("carryover.legacy.multiplier")
+            mode, base, k = "formula", rp(f"carryover.legacy.base_t.{sector}", [y]), rp("carryover.legacy.multiplier", [y])
         else:
-            post = rp("carryover.post_legacy.mode")
+            post = rp("carryover.post_legacy.mode", [y])
             if post == "unlimited":
                 mode, base, k = "unlimited", None, None
             elif post == "same":
                 mode = "formula"
-                base, k = rp(f"carryover.legacy.base_t.{sector}"), rp("carryover.legacy.multiplier")
+                base, k = rp(f"carryover.legacy.base_t.{sector}", [y]), rp("carryover.legacy.multiplier", [y])
             else:
                 mode = "formula"
-                base = rp(f"carryover.post_legacy.base_t.{sector}")
-                k = rp("carryover.post_legacy.multiplier")
+                base = rp(f"carryover.post_legacy.base_t.{sector}", [y])
+                k = rp("carryover.post_legacy.multiplier", [y])
         if mode == "unlimited":
             rules.append(CarryRule(limited=False))
             text.append("unlimited")
             continue
-        if floor_at_zero is None:
-            floor_at_zero = bool(rp("carryover.net_sales_floor_at_zero"))
+        floor_at_zero = bool(rp("carryover.net_sales_floor_at_zero", [y]))
         if floor_at_zero or k == 0:
             rules.append(CarryRule(True, floor_t=base, multiplier=k, threshold_t=0.0, base_t=base))
             text.append(f"{base:,.0f} + {k:g} x max(0, net sales)")
@@ -819,10 +822,10 @@ def _copy_on_write() -> bool:
 _ASSUMPTIONS_CACHE: dict[tuple[int, tuple[str, ...]], tuple[RulePack, pd.DataFrame]] = {}
 
 
-def _assumptions(pack: RulePack, used: list[str]) -> pd.DataFrame:
+def _assumptions(pack: RulePack, used: dict[str, set[int]]) -> pd.DataFrame:
     """The assumptions table of the rule-pack parameters used (a copy of a table cached per loaded
-    pack and list of keys: the entities of a group share one pack and mostly the same keys)."""
-    key = (id(pack), tuple(used))
+    pack and keys with their years: the entities of a group share one pack and mostly the same keys)."""
+    key = (id(pack), tuple((k, tuple(sorted(ys))) for k, ys in used.items()))
     hit = _ASSUMPTIONS_CACHE.get(key) if SHARE else None
     if hit is not None and hit[0] is pack:
         return hit[1].copy(deep=not _copy_on_write())
@@ -833,17 +836,20 @@ def _assumptions(pack: RulePack, used: list[str]) -> pd.DataFrame:
     return table.copy(deep=not _copy_on_write())
 
 
-def _assumptions_table(pack: RulePack, used: list[str]) -> pd.DataFrame:
+def _assumptions_table(pack: RulePack, used: dict[str, set[int]]) -> pd.DataFrame:
     rows = []
-    for key in used:
+    for key, applied in used.items():
         value, p, overridden = pack.used(key)
+        beyond = p.beyond(applied)
         rows.append(
             {
                 "parameter": key,
                 "value": value if not isinstance(value, dict) else _compact(value),
                 "unit": p.unit,
                 "confidence": p.confidence,
-                "uncertain": p.confidence in UNCERTAIN,
+                "published": p.published_text,
+                "applied_beyond_published": _years_text(beyond) if beyond else "",
+                "uncertain": p.confidence in UNCERTAIN or bool(beyond),
                 "overridden": overridden,
                 "source": p.source,
                 "url": p.url,

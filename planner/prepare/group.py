@@ -86,14 +86,13 @@ def prepare_group(spec: GroupCaseSpec) -> PreparedGroup:
 
 def _prepare_group(spec: GroupCaseSpec) -> PreparedGroup:
     pack = load_rule_pack(spec.group.rule_pack, spec.group.overrides)
-    used: list[str] = []
+    years = spec.group.horizon.years
+    used: dict[str, set[int]] = {}  # key read -> the years it was applied to (see prepare.entity.prepare)
 
     def rp(key: str) -> Any:
-        if key not in used:
-            used.append(key)
+        used.setdefault(key, set()).update(years)
         return pack[key]
 
-    years = spec.group.horizon.years
     n = len(years)
     df = discount_factors(spec)
     preps: list[PreparedCase] = []

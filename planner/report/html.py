@@ -165,7 +165,7 @@ def _page_tail(notes, warnings, assumptions: pd.DataFrame, audit: dict[str, Any]
                      + "".join(f"<li>{escape(note_text(n, lang))}</li>" for n in notes)
                      + "".join(f'<li class="warn">{escape(note_text(w, lang))}</li>' for w in warnings) + "</ul>")
     if not assumptions.empty:
-        cols = [c for c in ("parameter", "value", "unit", "confidence", "overridden", "source") if c in assumptions.columns]
+        cols = [c for c in ("parameter", "value", "unit", "confidence", "published", "applied_beyond_published", "overridden", "source") if c in assumptions.columns]
         a = assumptions[cols].copy()
         a["value"] = [_text(v) if not isinstance(v, int | float) or isinstance(v, bool) else v for v in a["value"]]
         parts += [f"<h2>{escape(label('assumptions', lang))}</h2>", html_table(a, lang, "t", table_id="assumptions")]

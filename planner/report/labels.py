@@ -64,6 +64,8 @@ LABELS: dict[str, tuple[str, str]] = {
     "unit": ("unit", "单位"),
     "confidence": ("confidence", "可信度"),
     "overridden": ("overridden", "已覆盖"),
+    "published": ("published for", "原文适用年份"),
+    "applied_beyond_published": ("applied beyond (inferred)", "超出原文年份适用（推断）"),
     "source": ("source", "来源"),
     # cost components
     "abatement": ("abatement", "减排措施"),

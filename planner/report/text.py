@@ -83,14 +83,35 @@ def terminal_summary(plan) -> str:
         out.append(f"Note: {n}")
     for w in plan.warnings:
         out.append(f"Warning: {w}")
-    unc = plan.assumptions[plan.assumptions["uncertain"]] if not plan.assumptions.empty else plan.assumptions
-    if len(unc):
-        out.append(
-            f"Assumptions to verify ({len(unc)} uncertain rule-pack values used): "
-            + ", ".join(f"{r.parameter}={_short(r.value)} [{r.confidence}]" for r in unc.itertuples())
-        )
+    out += assumption_lines(plan.assumptions)
     out.append(f"CNY/t = {s.get('shadow_price_basis') or 'no duals'}: cost of one more tonne of obligation.")
     return "\n".join(out)
+
+
+def assumption_lines(assumptions: pd.DataFrame) -> list[str]:
+    """The rule-pack values a plan relies on that a carbon team should verify: those applied beyond
+    the years their source was published for, then those whose source is uncertain (R, I, EDF)."""
+    if assumptions.empty:
+        return []
+    unc = assumptions[assumptions["uncertain"]]
+    if unc.empty:
+        return []
+    beyond = unc["applied_beyond_published"].fillna("").astype(str) if "applied_beyond_published" in unc else None
+    out = [f"Assumptions to verify ({len(unc)} rule-pack values):"]
+    if beyond is not None and (beyond != "").any():
+        out.append(
+            "  applied beyond the years their source was published for: "
+            + "; ".join(f"{r.parameter} ({_published(r.published)}; applied to {b})"
+                        for r, b in zip(unc.itertuples(), beyond, strict=True) if b)
+        )
+        unc = unc[beyond == ""]
+    if len(unc):
+        out.append("  uncertain source: " + ", ".join(f"{r.parameter}={_short(r.value)} [{r.confidence}]" for r in unc.itertuples()))
+    return out
+
+
+def _published(text: str) -> str:
+    return "no published text" if text == "none" else f"published for {text}"
 
 
 def why_lines(bindings: pd.DataFrame, skip: tuple[str, ...] = ()) -> list[str]:
@@ -139,9 +160,10 @@ def markdown_summary(plan, audit: dict[str, Any] | None = None) -> str:
     if plan.notes or plan.warnings:
         lines += ["", "## Notes", ""] + [f"- {n}" for n in plan.notes] + [f"- Warning: {w}" for w in plan.warnings]
     if not plan.assumptions.empty:
-        lines += ["", "## Rule-pack parameters used", "", "| parameter | value | unit | confidence | overridden | source |", "|---|---|---|---|---|---|"]
+        lines += ["", "## Rule-pack parameters used", "", "| parameter | value | unit | confidence | published for | applied beyond | overridden | source |", "|---|---|---|---|---|---|---|---|"]
         for r in plan.assumptions.itertuples():
-            lines.append(f"| {r.parameter} | {_short(r.value)} | {r.unit} | {r.confidence}{' (verify)' if r.uncertain else ''} | {'yes' if r.overridden else 'no'} | {r.source} |")
+            beyond = r.applied_beyond_published if isinstance(r.applied_beyond_published, str) else ""
+            lines.append(f"| {r.parameter} | {_short(r.value)} | {r.unit} | {r.confidence}{' (verify)' if r.uncertain else ''} | {r.published} | {beyond} | {'yes' if r.overridden else 'no'} | {r.source} |")
     lines += markdown_audit(audit)
     return "\n".join(lines) + "\n"
 

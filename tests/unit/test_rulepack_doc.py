@@ -24,8 +24,8 @@ def test_every_parameter_has_a_row_with_its_value_source_and_confidence():
     assert set(rows) == set(pack.params)
     p = pack.params["ccer.cap_share"]
     cells = [c.strip() for c in rows["ccer.cap_share"].split("|")[1:-1]]
-    assert cells[1] == "0.05" and cells[2] == p.unit and cells[4] == p.confidence
-    assert p.url in cells[5]
+    assert cells[1] == "0.05" and cells[2] == p.unit and cells[4] == p.published_text == "2019-" and cells[5] == p.confidence
+    assert p.url in cells[6]
 
 
 def test_a_changed_value_changes_the_table():

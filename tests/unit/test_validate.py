@@ -130,4 +130,4 @@ def test_rule_pack_ranges_refuse_absurd_overrides():
     assert exc.value.problems[0][1] == "expected every value in [0, 3] (t CO2 per MWh generated), got 7.9"
     assert load_rule_pack("cn-national", {"carryover.legacy.multiplier": 2.0})["carryover.legacy.multiplier"] == 2.0
     with pytest.raises(ValueError, match="outside its range"):
-        RuleParam(value={"a": {2023: 4.0}}, range=[0, 3], unit="t", years="all", source="s", confidence="S")
+        RuleParam(value={"a": {2023: 4.0}}, range=[0, 3], unit="t", years="all", published=[2023, None], source="s", confidence="S")
