@@ -6,6 +6,7 @@ import hashlib
 import json
 import math
 import os
+import re
 import stat
 from collections.abc import Sequence
 from pathlib import Path
@@ -256,31 +257,40 @@ def _json_float(text: str) -> float:
     return x
 
 
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+"""Control characters (tab, line feed and carriage return aside): in a name printed to a terminal
+they are commands to it (escape sequences), in a CSV file a NUL ends many readers' lines."""
+
+
+def text_problem(text: str) -> str | None:
+    """Why a text from an input file cannot go into a plan, or None."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return "not valid Unicode text (a lone surrogate such as \\udc80); it cannot be written to a plan"
+    m = _CONTROL.search(text)
+    if m:
+        return f"holds the control character U+{ord(m.group()):04X} (at character {m.start() + 1}); remove it"
+    return None
+
+
 def _text_problem(data: Any) -> tuple[str, str] | None:
-    """The first text (key or value) that cannot be written as UTF-8 (a lone surrogate, which
-    YAML and JSON escapes such as ``\\udc80`` produce), with its path; None if there is none."""
+    """The first text (key or value) that cannot be written to a plan or printed safely
+    (``text_problem``: a lone surrogate, which YAML and JSON escapes such as ``\\udc80`` produce; a
+    control character), with its path; None if there is none."""
     stack: list[tuple[Any, str]] = [(data, "")]
     while stack:
         node, path = stack.pop()
         if isinstance(node, dict):
             for k, v in node.items():
-                where = f"{path}.{k}" if path else str(k)
-                if isinstance(k, str) and not _encodable(k):
-                    return (path, "a key that is not valid Unicode text (a lone surrogate such as \\udc80)")
-                stack.append((v, where))
+                if isinstance(k, str) and (why := text_problem(k)):
+                    return (path, f"a key: {why}")
+                stack.append((v, f"{path}.{k}" if path else str(k)))
         elif isinstance(node, list):
             stack.extend((v, f"{path}[{i}]") for i, v in enumerate(node))
-        elif isinstance(node, str) and not _encodable(node):
-            return (path, "not valid Unicode text (a lone surrogate such as \\udc80); it cannot be written to a plan")
+        elif isinstance(node, str) and (why := text_problem(node)):
+            return (path, why)
     return None
-
-
-def _encodable(text: str) -> bool:
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
 
 
 def _json_shape_problem(data: Any) -> str | None:
@@ -666,6 +676,7 @@ def read_table(
         def at(h: str, where=where, cells=cells) -> str:
             return cells[h] if cells and h in cells else f"{where}.{h}"
 
+        bad = set()
         for h, v in zip(header, values, strict=False):
             if not h:
                 continue
@@ -677,11 +688,18 @@ def read_table(
                 x, why = read_number(v, integer=h in _INTEGER)
                 if why is not None:
                     problems.append((at(h), why))
+                    bad.add(h)
                     continue
                 row[h] = x
             else:
-                row[h] = v if isinstance(v, str) else str(v)
-        for h in sorted(required):
+                text = v if isinstance(v, str) else str(v)
+                why = text_problem(text)
+                if why is not None:
+                    problems.append((at(h), why))
+                    bad.add(h)
+                    continue
+                row[h] = text
+        for h in sorted(required - bad):
             if h not in row:
                 problems.append((at(h), "required value is empty"))
         out.append((where, row))
