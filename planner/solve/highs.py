@@ -76,9 +76,22 @@ class SolveOptions:
         if self.time_limit_s is not None:
             opts["time_limit"] = float(self.time_limit_s)
         if self.threads is not None:
-            opts["threads"] = int(self.threads)
+            opts["threads"] = usable_threads(int(self.threads))
         opts.update(self.highs_options)
         return opts
+
+
+def usable_threads(n: int) -> int:
+    """``n`` solver threads, at most one per processor this process may run on: more give HiGHS no
+    speed, and a machine that limits threads (a container's process limit) may refuse to start them,
+    which HiGHS cannot report (the process would end). The audit records the number used."""
+    import os
+
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        cpus = os.cpu_count() or 1
+    return max(1, min(n, cpus))
 
 
 @dataclass

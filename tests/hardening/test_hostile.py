@@ -668,5 +668,15 @@ def test_the_default_time_limit_and_gap_are_in_the_audit(tmp_path):
     assert audit["solver_options"]["mip_rel_gap"] == 1e-6
 
 
+def test_solver_threads_are_at_most_the_processors_this_process_may_use():
+    """A case may ask for 256 threads (the schema's bound); a machine that cannot start them would end
+    the process inside HiGHS. Threads beyond the processors give no speed, so the solver gets fewer."""
+    from planner.solve.highs import SolveOptions
+
+    cpus = len(os.sched_getaffinity(0))
+    assert SolveOptions(threads=256).highs()["threads"] == cpus
+    assert SolveOptions(threads=1).highs()["threads"] == 1
+
+
 def test_group_reading_is_unchanged_for_the_example():
     assert len(load_group_case(GROUP / "group.yaml").entities) == 30
