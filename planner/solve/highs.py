@@ -312,7 +312,7 @@ def options_from_section(s: Any, *, default_time_limit_s: float = DEFAULT_TIME_L
     return replace(opts, **overrides) if overrides else opts
 
 
-RAISE_LIMIT = "raise it with --time-limit SECONDS or the case's solver.time_limit_s"
+RAISE_LIMIT = "raise the limit with --time-limit SECONDS or the case's solver.time_limit_s"
 """How to give a solve more time (every message about a time limit says it)."""
 
 
@@ -535,15 +535,23 @@ def _raise_unless_allowed(result: SolveResult, opts: SolveOptions) -> None:
     if opts.allow_nonoptimal and s is SolveStatus.FEASIBLE:
         return
     timed_out = "time limit" in result.termination.lower() and opts.time_limit_s is not None
-    limit = f"its time limit of {opts.time_limit_s:g} s ({RAISE_LIMIT})" if timed_out else result.termination
     if s is SolveStatus.FEASIBLE:
+        gap = (f"gap {'unknown' if result.gap is None else f'{result.gap:.2%}'} reached, "
+               f"{opts.mip_rel_gap:g} asked for")
+        if timed_out:
+            raise NonOptimalError(
+                f"the solver stopped at its time limit of {opts.time_limit_s:g} s before proving optimality "
+                f"({gap}); {RAISE_LIMIT}, or allow non-optimal plans to receive it anyway",
+                result,
+            )
         raise NonOptimalError(
-            f"the solver stopped before proving optimality ({limit}; gap "
-            f"{'unknown' if result.gap is None else f'{result.gap:.2%}'} against the {opts.mip_rel_gap:g} asked for); "
+            f"the solver stopped before proving optimality ({result.termination}; {gap}); "
             "allow non-optimal plans to receive it anyway",
             result,
         )
-    raise NonOptimalError(f"the solver found no plan ({limit})", result)
+    if timed_out:
+        raise NonOptimalError(f"the solver found no plan within its time limit of {opts.time_limit_s:g} s; {RAISE_LIMIT}", result)
+    raise NonOptimalError(f"the solver found no plan ({result.termination})", result)
 
 
 def _solve_pyomo(m: pyo.ConcreteModel, opts: SolveOptions) -> SolveResult:

@@ -641,7 +641,7 @@ def test_a_run_stopped_by_the_time_limit_says_how_to_raise_it(tmp_path, capsys):
     case = _yaml(tmp_path / "mip.yaml", MIP)
     assert main(["run", str(case), "--out", str(tmp_path / "p"), "--time-limit", "0.001"]) == 2
     err = capsys.readouterr().err
-    assert "time limit of 0.001 s (raise it with --time-limit SECONDS or the case's solver.time_limit_s)" in err
+    assert "time limit of 0.001 s" in err and "raise the limit with --time-limit SECONDS or the case's solver.time_limit_s" in err
     assert not (tmp_path / "p").exists()
 
 
