@@ -1,6 +1,24 @@
-"""Typed exceptions; the CLI maps them to exit codes."""
+"""Typed exceptions; the CLI maps them to exit codes.
+
+Every failure the planner expects has its own exit code (``EXIT_CODES``, printed in README.md and
+docs/hardening.md); exit 70 is left for defects (an exception nobody foresaw).
+"""
 
 from __future__ import annotations
+
+EXIT_CODES: dict[int, str] = {
+    0: "ok",
+    1: "invalid input: case, tables, sweep file or command-line options (also a limit exceeded)",
+    2: "no proven optimal plan: infeasible, unbounded, stopped by the time limit; a sweep with such scenarios",
+    3: "solver unavailable",
+    4: "the plan failed the independent checker (nothing written)",
+    5: "output not written: the output folder is refused or cannot be written (nothing was changed)",
+    6: "the output was written but the summary could not be printed (standard output closed)",
+    7: "the machine refused resources: worker processes or threads cannot start, out of memory",
+    70: "internal error (a defect: please report it with the --debug traceback)",
+    130: "interrupted",
+}
+"""What each exit code of the ``planner`` command means."""
 
 
 class PlannerError(Exception):
@@ -63,3 +81,22 @@ class PlanCheckError(PlannerError):
         super().__init__(
             "plan failed the independent check:\n" + "\n".join(f"  - {f}" for f in failures)
         )
+
+
+class OutputError(PlannerError):
+    """The output (a plan or sweep folder, a workbook) is refused or cannot be written; nothing was
+    changed. The message names the path and the reason in one line."""
+
+    exit_code = 5
+
+
+class StdoutClosedError(PlannerError):
+    """Standard output was closed before the summary was printed (the output files are written)."""
+
+    exit_code = 6
+
+
+class ResourceError(PlannerError):
+    """The machine cannot provide what the run needs (processes, threads, memory)."""
+
+    exit_code = 7

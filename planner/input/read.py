@@ -4,6 +4,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
+import os
+import re
+import stat
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -11,19 +16,40 @@ import yaml
 from pydantic import ValidationError
 
 from planner.errors import CaseValidationError
+from planner.input.limits import limit, over
+from planner.input.numbers import BOOL, FLOAT, INT, NULL, SPECIAL, ambiguity, quote, read_number
 from planner.input.schema import CaseSpec, cross_problems
 
-MAX_CASE_BYTES = 5_000_000
 MAX_DEPTH = 32
 """Deepest nesting of lists and mappings a case file may have (a real case needs about 5)."""
 MAX_NODES = 200_000
 """Most values (scalars, lists, mappings) a case file may expand to, every alias use counted in full."""
 
+_AMBIGUOUS = "tag:cn-ets-planner,2026:ambiguous"
+"""The tag of plain scalars that YAML 1.1 and YAML 1.2 read differently (refused when built)."""
+_TAG = "tag:yaml.org,2002:"
+
+
+def key_identity(key: Any) -> Any:
+    """What a mapping key means once validated: ``2024``, ``'2024'`` and ``2024.0`` are one year,
+    so two of them in one mapping are the same key given twice."""
+    if isinstance(key, bool) or key is None:
+        return key
+    if isinstance(key, float) and math.isfinite(key) and key.is_integer():
+        return int(key)
+    if isinstance(key, str) and INT.fullmatch(key.strip()):
+        return int(key.strip())
+    return key
+
 
 class _CaseLoader(yaml.SafeLoader):
-    """PyYAML's safe loader (no Python objects) with limits: nesting depth, expanded size (so that
-    aliases cannot multiply a small file into a huge one: "billion laughs"), no recursive aliases,
-    no duplicate keys."""
+    """PyYAML's safe loader (no Python objects) with YAML 1.2 core scalars and limits: nesting
+    depth, expanded size (so that aliases cannot multiply a small file into a huge one: "billion
+    laughs"), no recursive aliases, no duplicate keys (``2024`` and ``'2024'`` included).
+
+    Plain scalars resolve as YAML 1.2's core schema does (``6e0`` is a number; ``yes``, ``on``,
+    ``1:30`` and ``1_000`` are not numbers or booleans); those that YAML 1.1 reads differently are
+    refused with the value quoted (``planner.input.numbers.ambiguity``), never guessed."""
 
     def __init__(self, stream: str) -> None:
         super().__init__(stream)
@@ -31,6 +57,23 @@ class _CaseLoader(yaml.SafeLoader):
         self._nodes = 0
         self._open_anchors: list[str] = []
         self._size: dict[int, tuple[int, int]] = {}  # id(node) -> (expanded nodes, height)
+
+    def resolve(self, kind: Any, value: Any, implicit: Any) -> str:
+        if kind is yaml.ScalarNode and implicit[0]:  # a plain (unquoted, untagged) scalar
+            if value == "<<":
+                return _TAG + "merge"
+            if NULL.fullmatch(value):
+                return _TAG + "null"
+            if BOOL.fullmatch(value):
+                return _TAG + "bool"
+            if ambiguity(value) is not None:
+                return _AMBIGUOUS
+            if INT.fullmatch(value):
+                return _TAG + "int"
+            if FLOAT.fullmatch(value) or SPECIAL.fullmatch(value):
+                return _TAG + "float"
+            return _TAG + "str"
+        return super().resolve(kind, value, implicit)
 
     def _measure(self, node: yaml.Node) -> tuple[int, int]:
         """(expanded node count, height) of a composed node, shared sub-nodes counted at every use."""
@@ -81,33 +124,61 @@ class _CaseLoader(yaml.SafeLoader):
 
     def construct_mapping(self, node: Any, deep: bool = False) -> dict:
         if isinstance(node, yaml.MappingNode):
-            seen: dict[Any, Any] = {}
+            seen: dict[Any, tuple[Any, Any]] = {}
             for key_node, _ in node.value:
-                if not isinstance(key_node, yaml.ScalarNode) or key_node.tag == "tag:yaml.org,2002:merge":
+                if not isinstance(key_node, yaml.ScalarNode) or key_node.tag == _TAG + "merge":
                     continue
                 key = self.construct_object(key_node)
-                if key in seen:
+                try:
+                    ident = key_identity(key)
+                    first = seen.get(ident)
+                except TypeError:  # an unhashable key: PyYAML reports it below
+                    continue
+                if first is not None:
+                    same = "" if first[0] == key and type(first[0]) is type(key) else f" (the same as {first[0]!r})"
                     raise yaml.constructor.ConstructorError(
                         None, None,
-                        f"duplicate key {key!r} (first at line {seen[key].line + 1})",
+                        f"duplicate key {key!r}{same} (first at line {first[1].line + 1})",
                         key_node.start_mark,
                     )
-                seen[key] = key_node.start_mark
+                seen[ident] = (key, key_node.start_mark)
         return super().construct_mapping(node, deep=deep)
 
     def construct_object(self, node: yaml.Node, deep: bool = False) -> Any:
         """PyYAML's scalar constructors raise plain Python errors on values they cannot build
-        (``2025-02-30``, ``!!int abc``, ``!!timestamp x``); report those with their line."""
+        (``!!int abc``, ``!!timestamp x``); report those with their line."""
         try:
             return super().construct_object(node, deep=deep)
         except yaml.YAMLError:
             raise
         except (ValueError, TypeError, AttributeError, KeyError, OverflowError) as exc:
             what = f"{node.value!r}" if isinstance(node, yaml.ScalarNode) else "this value"
-            tag = node.tag.removeprefix("tag:yaml.org,2002:")
+            tag = node.tag.removeprefix(_TAG)
             raise yaml.constructor.ConstructorError(
                 None, None, f"{_short(what)} is not a valid {tag} ({exc})", node.start_mark
             ) from None
+
+    def _ambiguous(self, node: yaml.ScalarNode) -> Any:
+        raise _AmbiguousError(None, None, ambiguity(node.value) or node.value, node.start_mark)
+
+    def _int(self, node: yaml.ScalarNode) -> int:
+        text = self.construct_scalar(node)
+        if not INT.fullmatch(text):
+            raise ValueError("expected a decimal whole number")
+        return int(text)
+
+    def _float(self, node: yaml.ScalarNode) -> float:
+        text = self.construct_scalar(node)
+        if SPECIAL.fullmatch(text):
+            return float(text.replace(".", "", 1))
+        if not FLOAT.fullmatch(text):
+            raise ValueError("expected a decimal number")
+        return float(text)
+
+
+_CaseLoader.add_constructor(_AMBIGUOUS, _CaseLoader._ambiguous)
+_CaseLoader.add_constructor(_TAG + "int", _CaseLoader._int)
+_CaseLoader.add_constructor(_TAG + "float", _CaseLoader._float)
 
 
 def _short(s: str, n: int = 60) -> str:
@@ -118,27 +189,36 @@ class _LimitError(yaml.composer.ComposerError):
     """A case file over one of the reader's limits (depth, expanded size, recursive alias)."""
 
 
+class _AmbiguousError(yaml.constructor.ConstructorError):
+    """A plain scalar that YAML 1.1 and YAML 1.2 read differently."""
+
+
 def _load_yaml(text: str, src: str) -> Any:
     try:
-        return yaml.load(text, Loader=_CaseLoader)  # a SafeLoader subclass
+        data = yaml.load(text, Loader=_CaseLoader)  # a SafeLoader subclass
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        kind = "not a usable case file" if isinstance(exc, _LimitError) else "not valid YAML"
+        kind = ("not a usable case file" if isinstance(exc, _LimitError)
+                else "ambiguous value" if isinstance(exc, _AmbiguousError) else "not valid YAML")
         raise CaseValidationError(src, [(where, f"{kind}: {problem}")]) from None
     except (ValueError, TypeError, AttributeError, KeyError, OverflowError, RecursionError) as exc:
         # a value PyYAML resolves but cannot build, outside construct_object (a safety net)
         raise CaseValidationError(src, [("", f"not valid YAML: {type(exc).__name__}: {_short(str(exc))}")]) from None
+    bad = _text_problem(data)
+    if bad:
+        raise CaseValidationError(src, [bad])
+    return data
 
 
 def _load_json(text: str, src: str) -> Any:
     try:
-        data = json.loads(text, object_pairs_hook=_json_pairs)
+        data = json.loads(text, object_pairs_hook=_json_pairs, parse_constant=_json_constant, parse_float=_json_float)
     except json.JSONDecodeError as exc:
         raise CaseValidationError(src, [(f"line {exc.lineno}, column {exc.colno}", f"not valid JSON: {exc.msg}")]) from None
     except ValueError as exc:  # duplicate key (from _json_pairs), or a number Python cannot read
-        raise CaseValidationError(src, [("", f"not valid JSON: {exc}")]) from None
+        raise CaseValidationError(src, [("", f"not valid JSON: {_short(str(exc), 200)}")]) from None
     except RecursionError:
         data = None
         shape = f"values nested deeper than {MAX_DEPTH} levels"
@@ -146,16 +226,71 @@ def _load_json(text: str, src: str) -> Any:
         shape = _json_shape_problem(data)
     if shape:
         raise CaseValidationError(src, [("", f"not a usable case file: {shape}")])
+    bad = _text_problem(data)
+    if bad:
+        raise CaseValidationError(src, [bad])
     return data
 
 
 def _json_pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     out: dict[str, Any] = {}
+    seen: dict[Any, str] = {}
     for k, v in pairs:
-        if k in out:
-            raise ValueError(f"duplicate key {k!r}")
+        ident = key_identity(k)
+        if ident in seen:
+            same = "" if seen[ident] == k else f" (the same as {seen[ident]!r})"
+            raise ValueError(f"duplicate key {quote(k)}{same}")
+        seen[ident] = k
         out[k] = v
     return out
+
+
+def _json_constant(name: str) -> Any:
+    """NaN, Infinity and -Infinity: Python's reader takes them, JSON has no such numbers."""
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def _json_float(text: str) -> float:
+    x = float(text)
+    if not math.isfinite(x):
+        raise ValueError(f"the number {_short(text, 30)} is too large")
+    return x
+
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+"""Control characters (tab, line feed and carriage return aside): in a name printed to a terminal
+they are commands to it (escape sequences), in a CSV file a NUL ends many readers' lines."""
+
+
+def text_problem(text: str) -> str | None:
+    """Why a text from an input file cannot go into a plan, or None."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return "not valid Unicode text (a lone surrogate such as \\udc80); it cannot be written to a plan"
+    m = _CONTROL.search(text)
+    if m:
+        return f"holds the control character U+{ord(m.group()):04X} (at character {m.start() + 1}); remove it"
+    return None
+
+
+def _text_problem(data: Any) -> tuple[str, str] | None:
+    """The first text (key or value) that cannot be written to a plan or printed safely
+    (``text_problem``: a lone surrogate, which YAML and JSON escapes such as ``\\udc80`` produce; a
+    control character), with its path; None if there is none."""
+    stack: list[tuple[Any, str]] = [(data, "")]
+    while stack:
+        node, path = stack.pop()
+        if isinstance(node, dict):
+            for k, v in node.items():
+                if isinstance(k, str) and (why := text_problem(k)):
+                    return (path, f"a key: {why}")
+                stack.append((v, f"{path}.{k}" if path else str(k)))
+        elif isinstance(node, list):
+            stack.extend((v, f"{path}[{i}]") for i, v in enumerate(node))
+        elif isinstance(node, str) and (why := text_problem(node)):
+            return (path, why)
+    return None
 
 
 def _json_shape_problem(data: Any) -> str | None:
@@ -176,15 +311,36 @@ def _json_shape_problem(data: Any) -> str | None:
     return None
 
 
-def _read_bytes(path: str | Path) -> bytes:
+def read_limited(path: str | Path, cap: str = "case_bytes") -> bytes:
+    """The bytes of a regular file, at most limit ``cap`` of them (read with that bound, so a file
+    that grows or reports no size cannot make the read unbounded). Raises ``CaseValidationError``
+    naming the file: not found, a folder, not a regular file (device, pipe, socket), over the limit,
+    unreadable."""
     p = Path(path)
     src = str(p)
-    if not p.is_file():
-        raise CaseValidationError(src, [("", "file not found")])
-    size = p.stat().st_size
-    if size > MAX_CASE_BYTES:
-        raise CaseValidationError(src, [("", f"file is {size:,} bytes; the limit is {MAX_CASE_BYTES:,}")])
-    return p.read_bytes()
+    try:
+        st = os.stat(p)
+        if stat.S_ISDIR(st.st_mode):
+            raise CaseValidationError(src, [("", "is a folder, not a file")])
+        if not stat.S_ISREG(st.st_mode):
+            raise CaseValidationError(src, [("", "not a regular file (a device, pipe or socket); give a file")])
+        problem = over(cap, st.st_size, "file size in bytes")
+        if problem:
+            raise CaseValidationError(src, [("", problem)])
+        n = limit(cap)
+        with open(p, "rb") as fh:
+            raw = fh.read(n + 1)
+    except (FileNotFoundError, NotADirectoryError):
+        raise CaseValidationError(src, [("", "file not found")]) from None
+    except OSError as exc:
+        raise CaseValidationError(src, [("", f"cannot be read ({exc.strerror or type(exc).__name__})")]) from None
+    if len(raw) > n:
+        raise CaseValidationError(src, [("", over(cap, len(raw), "file size in bytes (at least)") or "")])
+    return raw
+
+
+def _read_bytes(path: str | Path) -> bytes:
+    return read_limited(path)
 
 
 CASE_SUFFIXES = (".yaml", ".yml", ".json", ".xlsx")
@@ -229,8 +385,29 @@ def read_case_data(path: str | Path) -> dict[str, Any]:
     return _parse_text_case(raw, suffix, str(path))
 
 
+_COUNTED = (("measures", ("abatement", "measures")), ("projects", ("abatement", "projects")),
+            ("units", ("units",)), ("ccer_lots", ("opening", "ccer_lots")))
+"""Lists of a case whose length is limited (``planner.input.limits``), and where they are."""
+
+
+def count_problems(data: Any) -> list[tuple[str, str]]:
+    """The lists of an entity case over their limits (checked before anything else is validated:
+    the work of validating and solving grows with them)."""
+    out = []
+    for name, where in _COUNTED:
+        node: Any = data
+        for p in where:
+            node = node.get(p) if isinstance(node, dict) else None
+        if isinstance(node, list) and (problem := over(name, len(node))):
+            out.append((".".join(where), problem))
+    return out
+
+
 def parse_case(data: dict[str, Any], source: str = "<case>") -> CaseSpec:
     """Validate plain data into a ``CaseSpec``; every problem is listed with its path."""
+    counted = count_problems(data)
+    if counted:
+        raise CaseValidationError(source, counted)
     problems: list[tuple[str, str]] = list(cross_problems(data))
     seen = {f"{loc}: {msg}" for loc, msg in problems}
     try:
@@ -286,6 +463,8 @@ def _friendly(msg: str, err: dict) -> str:
         return "unknown key (not part of the case schema; check the spelling)"
     if err["type"] == "missing":
         return "required field is missing"
+    if err["type"] in ("float_parsing", "int_parsing") and isinstance(err.get("input"), str):
+        return read_number(err["input"])[1] or f"expected a number, got {quote(err['input'])}"
     return msg
 
 
@@ -322,9 +501,6 @@ def _dedupe(problems: list[tuple[str, str]]) -> list[tuple[str, str]]:
 
 # ---- group cases -----------------------------------------------------------------------------
 
-MAX_TABLE_ROWS = 100_000
-"""Most rows an entity table (CSV file or workbook sheet) may have."""
-
 PLANT_COLUMNS = {
     "id", "name", "sector", "unit_class", "cooling", "output", "intensity_t_per_unit", "emissions_t",
     "heat_gj", "heat_intensity_t_per_gj", "output_growth", "opening_cea_t", "net_sales_since_2019_t",
@@ -348,60 +524,93 @@ def is_group_case(path: str | Path) -> bool:
     return isinstance(data, dict) and "group" in data
 
 
+def data_roots(case: str | Path, roots: Sequence[str | Path] | None = None) -> list[Path]:
+    """The folders a group case may read files from: its own folder and the ``roots`` the user
+    names (``--data-root``), links resolved. A case file never names a root itself: a case from
+    someone else must not make the planner read (and quote in its errors) the user's other files."""
+    return [Path(case).absolute().parent.resolve()] + [Path(r).resolve() for r in roots or ()]
+
+
+def resolve_ref(base: Path, name: Any, roots: Sequence[Path]) -> tuple[Path | None, str | None]:
+    """The file a group case refers to as ``name`` (relative to the case's folder ``base``), links
+    followed: (path, None) when it lies under one of ``roots``, else (None, the problem)."""
+    text = str(name)
+    if not text or "\0" in text:
+        return None, "not a file name"
+    try:
+        real = (base / text).resolve()
+    except (OSError, RuntimeError):  # a loop of links
+        return None, "cannot be resolved (a loop of links?)"
+    if not any(real == r or real.is_relative_to(r) for r in roots):
+        where = "the case folder" if len(roots) == 1 else "the case folder or a --data-root folder"
+        return None, (f"lies outside {where} (links followed); put the file there, or name its folder "
+                      "with --data-root DIR")
+    return real, None
+
+
 _Rows = tuple[list[str], list[tuple[str, list[Any], dict[str, str] | None]]]
 """A table's header and its rows: (row label, values, cell label per column or None)."""
 
 
-def _csv_rows(path: Path, problems: list[tuple[str, str]]) -> _Rows | None:
+def _csv_rows(raw: bytes, src: str, problems: list[tuple[str, str]]) -> _Rows | None:
     """Header and rows of a CSV table; None after a problem with the whole file."""
     import csv
 
-    src = path.name
     try:
-        text = path.read_bytes().decode("utf-8-sig")
+        text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         problems.append((src, f"not UTF-8 text (byte {exc.start})"))
         return None
-    lines = list(csv.reader(text.splitlines()))
+    ncol = limit("table_columns")
+    lines = []
+    reader = csv.reader(text.splitlines())
+    try:
+        for row in reader:
+            if len(row) > ncol:
+                problems.append((f"{src} row {reader.line_num}", over("table_columns", len(row), "fields in the row") or ""))
+                return None
+            lines.append(row)
+    except csv.Error as exc:  # a field over csv's size limit, a NUL byte, ...
+        problems.append((f"{src} row {reader.line_num}", f"not a readable CSV row ({exc})"))
+        return None
     if not lines:
         return [], []
     return [h.strip() for h in lines[0]], [(f"{src} row {n}", r, None) for n, r in enumerate(lines[1:], start=2) if any(x.strip() for x in r)]
 
 
-def _xlsx_rows(path: Path, kind: str, columns: set[str], problems: list[tuple[str, str]]) -> _Rows | None:
+def _xlsx_rows(raw: bytes, src: str, kind: str, columns: set[str], problems: list[tuple[str, str]]) -> _Rows | None:
     """Header and rows of an entity table in a workbook: the sheet named ``kind``
     (plants, activity, measures), or the only sheet. Cells go through the case workbook's reader
     (formulas without a saved value, Excel errors and dates are problems naming the cell)."""
-    import io
-    import zipfile
+    from planner.input.workbook import (
+        _cell,
+        _empty,
+        _is_comment,
+        _Reader,
+        open_workbook,
+        used_range,
+    )
 
-    import openpyxl
-
-    from planner.input.workbook import _cell, _empty, _is_comment, _Reader
-
-    src = path.name
     try:
-        raw = path.read_bytes()
-        wb = openpyxl.load_workbook(io.BytesIO(raw), data_only=True)
-        wbf = openpyxl.load_workbook(io.BytesIO(raw), data_only=False)
-    except (zipfile.BadZipFile, KeyError, ValueError, OSError, TypeError, IndexError) as exc:
-        problems.append((src, f"not a readable .xlsx workbook ({type(exc).__name__}: {str(exc)[:120]})"))
+        wb, wbf = open_workbook(raw, src)
+    except CaseValidationError as exc:
+        problems += [(src, msg) for _, msg in exc.problems]
         return None
     if kind in wb.sheetnames:
         name = kind
     elif len(wb.sheetnames) == 1:
         name = wb.sheetnames[0]
     else:
-        problems.append((src, f"no sheet named {kind!r} (sheets: {', '.join(wb.sheetnames)})"))
+        problems.append((src, f"no sheet named {kind!r} (sheets: {_header_names(wb.sheetnames)})"))
         return None
     ws, wsf = wb[name], wbf[name]
-    rd = _Reader(src)
+    rd = _Reader(src, numbers="keep")
     for rng in ws.merged_cells.ranges:
         rd.problem(f"sheet '{name}' cells {rng.coord}", "merged cells; unmerge them and give a value in each cell")
-    ncol = ws.max_column or 0
+    nrow, ncol = used_range(ws, wsf, rd, name)
     header = ["" if (h := ws.cell(row=1, column=c).value) is None else str(h).strip() for c in range(1, ncol + 1)]
     rows: list[tuple[str, list[Any], dict[str, str] | None]] = []
-    for r in range(2, (ws.max_row or 1) + 1):
+    for r in range(2, nrow + 1):
         vals = [ws.cell(row=r, column=c).value for c in range(1, ncol + 1)]
         if _empty(vals) or _is_comment(vals):
             continue
@@ -415,42 +624,50 @@ def _xlsx_rows(path: Path, kind: str, columns: set[str], problems: list[tuple[st
     return header, rows
 
 
+def _header_names(names: list[str]) -> str:
+    """Header names for an error message: short printable ones quoted, others only counted (a
+    reference to the wrong file must not print its first line)."""
+    return ", ".join(h if len(h) <= 40 and h.isprintable() else quote(h) for h in names[:20]) + (
+        f" and {len(names) - 20} more" if len(names) > 20 else "")
+
+
 def read_table(
-    path: Path, kind: str, columns: set[str], required: set[str], problems: list[tuple[str, str]]
+    path: Path, kind: str, columns: set[str], required: set[str], problems: list[tuple[str, str]],
+    label: str | None = None,
 ) -> list[tuple[str, dict[str, Any]]]:
     """Read entity table ``kind`` (plants, activity, measures) from a CSV file or an .xlsx workbook
     (its sheet ``kind``, or its only sheet): (row label, row) pairs with numbers parsed; problems
-    name the file, the row (sheet and row in a workbook) and the column."""
-    import math
-
-    src = path.name
-    if not path.is_file():
-        problems.append((src, "file not found"))
+    name the file (``label``, default its name), the row (sheet and row in a workbook) and the
+    column. Numbers are read by ``planner.input.numbers.read_number``; messages quote short values
+    only."""
+    src = label or path.name
+    try:
+        raw = read_limited(path, "table_bytes")
+    except CaseValidationError as exc:
+        problems += [(src, msg) for _, msg in exc.problems]
         return []
-    if path.stat().st_size > MAX_CASE_BYTES * 4:
-        problems.append((src, f"file is over {MAX_CASE_BYTES * 4:,} bytes"))
-        return []
-    got = _xlsx_rows(path, kind, columns, problems) if path.suffix.lower() == ".xlsx" else _csv_rows(path, problems)
+    got = _xlsx_rows(raw, src, kind, columns, problems) if path.suffix.lower() == ".xlsx" else _csv_rows(raw, src, problems)
     if got is None:
         return []
     header, raw_rows = got
     named = [h for h in header if h]
     unknown = [h for h in named if h not in columns]
     if unknown:
-        problems.append((f"{src} header", f"unknown column(s) {', '.join(unknown)}; expected some of {', '.join(sorted(columns))}"))
+        problems.append((f"{src} header", f"unknown column(s) {_header_names(unknown)}; expected some of {', '.join(sorted(columns))}"))
     twice = sorted({h for h in named if named.count(h) > 1})
     if twice:
-        problems.append((f"{src} header", f"column(s) given twice: {', '.join(twice)}"))
+        problems.append((f"{src} header", f"column(s) given twice: {_header_names(twice)}"))
     missing = sorted(required - set(named))
     if missing:
         problems.append((f"{src} header", f"missing required column(s) {', '.join(missing)}"))
     if unknown or missing or twice:
         return []
+    problem = over("table_rows", len(raw_rows), "rows of the table")
+    if problem:
+        problems.append((src, problem))
+        return []
     out: list[tuple[str, dict[str, Any]]] = []
-    for k, (where, values, cells) in enumerate(raw_rows, start=1):
-        if k > MAX_TABLE_ROWS:
-            problems.append((src, f"more than {MAX_TABLE_ROWS:,} rows"))
-            break
+    for where, values, cells in raw_rows:
         if len(values) > len(header) and any(str(v).strip() for v in values[len(header):] if v is not None):
             problems.append((where, "more values than columns"))
             continue
@@ -459,6 +676,7 @@ def read_table(
         def at(h: str, where=where, cells=cells) -> str:
             return cells[h] if cells and h in cells else f"{where}.{h}"
 
+        bad = set()
         for h, v in zip(header, values, strict=False):
             if not h:
                 continue
@@ -467,33 +685,45 @@ def read_table(
             if v is None or v == "":
                 continue
             if h in _NUMERIC or h in _INTEGER:
-                if isinstance(v, bool):
-                    problems.append((at(h), f"expected a number, got {v!r}"))
+                x, why = read_number(v, integer=h in _INTEGER)
+                if why is not None:
+                    problems.append((at(h), why))
+                    bad.add(h)
                     continue
-                try:
-                    x = float(v)
-                except (TypeError, ValueError):
-                    problems.append((at(h), f"expected a number, got {_short(str(v), 30)!r}"))
-                    continue
-                if not math.isfinite(x):
-                    problems.append((at(h), f"expected a finite number, got {v!r}"))
-                    continue
-                if h in _INTEGER:
-                    if x != int(x):
-                        problems.append((at(h), f"expected a whole year, got {v!r}"))
-                        continue
-                    x = int(x)
                 row[h] = x
             else:
-                row[h] = v if isinstance(v, str) else str(v)
-        for h in sorted(required):
+                text = v if isinstance(v, str) else str(v)
+                why = text_problem(text)
+                if why is not None:
+                    problems.append((at(h), why))
+                    bad.add(h)
+                    continue
+                row[h] = text
+        for h in sorted(required - bad):
             if h not in row:
                 problems.append((at(h), "required value is empty"))
         out.append((where, row))
     return out
 
 
-def _table_cases(spec: dict[str, Any], base: Path, years: list[int], problems: list[tuple[str, str]]) -> list[tuple[str, dict[str, Any]]]:
+def _ref_label(name: Any) -> str:
+    text = str(name)
+    return text if len(text) <= 80 and text.isprintable() else quote(text)
+
+
+def _read_ref_table(base: Path, name: Any, kind: str, roots: Sequence[Path],
+                    problems: list[tuple[str, str]]) -> list[tuple[str, dict[str, Any]]]:
+    """Entity table ``kind`` from the file a group case names ``name``, confined to ``roots``."""
+    label = _ref_label(name)
+    path, why = resolve_ref(base, name, roots)
+    if path is None:
+        problems.append((f"entity_tables.{kind} ({label})", why or ""))
+        return []
+    return read_table(path, kind, *TABLE_SPECS[kind], problems, label=label)
+
+
+def _table_cases(spec: dict[str, Any], base: Path, years: list[int], problems: list[tuple[str, str]],
+                 roots: Sequence[Path]) -> list[tuple[str, dict[str, Any]]]:
     """Entity case dicts built from the rows of entity tables, each with its source label."""
     from planner.input.group_schema import case_from_row
 
@@ -502,30 +732,34 @@ def _table_cases(spec: dict[str, Any], base: Path, years: list[int], problems: l
         return []
     unknown = sorted(set(spec) - {"plants", "activity", "measures", "defaults"})
     if unknown:
-        problems.append(("entity_tables", f"unknown key(s) {', '.join(unknown)}"))
+        problems.append(("entity_tables", f"unknown key(s) {', '.join(map(_ref_label, unknown))}"))
     defaults = spec.get("defaults") or {}
     if not isinstance(defaults, dict):
         problems.append(("entity_tables.defaults", "must be a mapping of entity-case sections"))
         defaults = {}
-    plants_path = base / str(spec["plants"])
-    plants = read_table(plants_path, "plants", *TABLE_SPECS["plants"], problems)
+    plants = _read_ref_table(base, spec["plants"], "plants", roots, problems)
     activity: dict[str, list[dict[str, Any]]] = {}
     if spec.get("activity"):
-        for _n, r in read_table(base / str(spec["activity"]), "activity", *TABLE_SPECS["activity"], problems):
+        for _n, r in _read_ref_table(base, spec["activity"], "activity", roots, problems):
             ent = r.pop("entity", None)
             if ent is not None:
                 activity.setdefault(str(ent), []).append(r)
     measures: dict[str, list[dict[str, Any]]] = {}
     if spec.get("measures"):
-        for _n, r in read_table(base / str(spec["measures"]), "measures", *TABLE_SPECS["measures"], problems):
+        for _n, r in _read_ref_table(base, spec["measures"], "measures", roots, problems):
             ent = r.pop("entity", None)
             if ent is not None:
                 measures.setdefault(str(ent), []).append(r)
     known = {str(r.get("id")) for _, r in plants}
     for name, table in (("activity", activity), ("measures", measures)):
         stray = sorted(set(table) - known)
-        if stray:
-            problems.append((f"{spec[name]}", f"rows for entities not in {spec['plants']}: {', '.join(stray[:10])}"))
+        if stray and plants:  # without plants (a problem named above) every row would be listed
+            problems.append((_ref_label(spec[name]), f"rows for entities not in {_ref_label(spec['plants'])}: "
+                             f"{', '.join(map(_ref_label, stray[:10]))}"))
+    problem = over("entities", len(plants), "entities (rows of the plants table)")
+    if problem:
+        problems.append((_ref_label(spec["plants"]), problem))
+        return []
     out = []
     for where, r in plants:
         pid = str(r.get("id", ""))
@@ -533,10 +767,12 @@ def _table_cases(spec: dict[str, Any], base: Path, years: list[int], problems: l
     return out
 
 
-def load_group_case(path: str | Path):
+def load_group_case(path: str | Path, roots: Sequence[str | Path] | None = None):
     """Read and validate a group case: inline entity cases, file references and entity tables.
 
-    Every problem is listed at once, each naming its file (and row, for tables) and field.
+    Every problem is listed at once, each naming its file (and row, for tables) and field. Files
+    the case refers to must lie under its own folder or one of ``roots`` (``data_roots``), links
+    followed, and be regular files.
     """
     from planner.input.group_schema import GroupCaseSpec
 
@@ -544,10 +780,11 @@ def load_group_case(path: str | Path):
     src = str(p)
     data = read_case_data(p)
     base = p.parent
+    allowed = data_roots(p, roots)
     problems: list[tuple[str, str]] = []
-    unknown = sorted(set(data) - set(GroupCaseSpec.model_fields) - {"entity_tables"})
+    unknown = sorted(set(data) - set(GroupCaseSpec.model_fields) - {"entity_tables"}, key=str)
     for k in unknown:
-        problems.append((k, "unknown key (not part of the group case schema; check the spelling)"))
+        problems.append((_ref_label(k), "unknown key (not part of the group case schema; check the spelling)"))
     group = data.get("group")
     years: list[int] = []
     if isinstance(group, dict) and isinstance(group.get("horizon"), dict):
@@ -561,19 +798,30 @@ def load_group_case(path: str | Path):
     if not isinstance(raw_entities, list):
         problems.append(("entities", "must be a list of entity cases or {file: ...} references"))
         raw_entities = []
+    problem = over("entities", len(raw_entities), "entities of the group")
+    if problem:
+        problems.append(("entities", problem))
+        raw_entities = []
     for k, item in enumerate(raw_entities):
         if isinstance(item, dict) and set(item) == {"file"}:
-            ref = base / str(item["file"])
+            label = str(base / _ref_label(item["file"]))
+            ref, why = resolve_ref(base, item["file"], allowed)
+            if ref is None:
+                problems.append((f"entities[{k}] -> {label}", why or ""))
+                continue
             try:
-                sources.append((str(ref), read_case_data(ref)))
+                sources.append((label, read_case_data(ref)))
             except CaseValidationError as exc:
-                problems += [(f"entities[{k}] -> {exc.source}" + (f": {loc}" if loc else ""), msg) for loc, msg in exc.problems]
+                problems += [(f"entities[{k}] -> {label}" + (f": {loc}" if loc else ""), msg) for loc, msg in exc.problems]
         elif isinstance(item, dict):
             sources.append((f"entities[{k}]", item))
         else:
             problems.append((f"entities[{k}]", "must be an entity case (a mapping) or {file: path}"))
     if "entity_tables" in data and years:
-        sources += _table_cases(data["entity_tables"], base, years, problems)
+        sources += _table_cases(data["entity_tables"], base, years, problems, allowed)
+    problem = over("entities", len(sources), "entities of the group (inline, files and table rows)")
+    if problem:
+        raise CaseValidationError(src, _dedupe([*problems, ("entities", problem)]))
     cases = []
     for label, raw in sources:
         try:
@@ -605,9 +853,10 @@ TABLE_SPECS: dict[str, tuple[set[str], set[str]]] = {
 """Columns and required columns of each entity table."""
 
 
-def group_table_rows(path: str | Path) -> dict[str, list[dict[str, Any]]]:
+def group_table_rows(path: str | Path, roots: Sequence[str | Path] | None = None) -> dict[str, list[dict[str, Any]]]:
     """The rows of a group case's entity tables by table (plants, activity, measures), parsed as the
-    case reader parses them; problems raise one ``CaseValidationError``."""
+    case reader parses them (files confined as ``load_group_case`` confines them); problems raise
+    one ``CaseValidationError``."""
     p = Path(path)
     data = read_case_data(p)
     tables = data.get("entity_tables")
@@ -615,15 +864,16 @@ def group_table_rows(path: str | Path) -> dict[str, list[dict[str, Any]]]:
         raise CaseValidationError(str(p), [("entity_tables", "the group case has no entity tables")])
     problems: list[tuple[str, str]] = []
     out = {}
-    for kind, (columns, required) in TABLE_SPECS.items():
+    allowed = data_roots(p, roots)
+    for kind in TABLE_SPECS:
         if tables.get(kind):
-            out[kind] = [r for _, r in read_table(p.parent / str(tables[kind]), kind, columns, required, problems)]
+            out[kind] = [r for _, r in _read_ref_table(p.parent, tables[kind], kind, allowed, problems)]
     if problems:
         raise CaseValidationError(str(p), problems)
     return out
 
 
-def group_input_hashes(path: str | Path) -> dict[str, str]:
+def group_input_hashes(path: str | Path, roots: Sequence[str | Path] | None = None) -> dict[str, str]:
     """SHA-256 of every file a (valid) group case reads besides itself: entity case files and
     entity tables, by the name the group file gives them."""
     p = Path(path)
@@ -632,6 +882,11 @@ def group_input_hashes(path: str | Path) -> dict[str, str]:
     tables = data.get("entity_tables")
     if isinstance(tables, dict):
         names += [str(tables[k]) for k in ("plants", "activity", "measures") if tables.get(k)]
-    return {n: file_sha256(p.parent / n) for n in names}
-
-
+    allowed = data_roots(p, roots)
+    out = {}
+    for n in names:
+        ref, why = resolve_ref(p.parent, n, allowed)
+        if ref is None:
+            raise CaseValidationError(str(p), [(_ref_label(n), why or "")])
+        out[n] = hashlib.sha256(read_limited(ref, "table_bytes")).hexdigest()
+    return out

@@ -325,6 +325,8 @@ class PolicySpec(PlannerModel):
 
 class SolverSpec(PlannerModel):
     time_limit_s: Pos | None = None
+    """Seconds the solver may take; empty: 600 for a plan, 60 for each scenario of a sweep
+    (``planner.solve.highs.DEFAULT_TIME_LIMIT_S``, ``SWEEP_TIME_LIMIT_S``)."""
     mip_rel_gap: Annotated[float, Field(ge=0, le=1)] = 1e-6
     threads: Annotated[int, Field(ge=1, le=256)] = 1
 

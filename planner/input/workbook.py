@@ -28,6 +28,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from planner.errors import CaseValidationError
+from planner.input.numbers import quote, read_number
 from planner.input.schema import (
     ActivityRow,
     AllocationRow,
@@ -298,6 +299,16 @@ class CellMap:
 
     cells: dict[str, str] = field(default_factory=dict)
     paths: list[tuple[tuple, str]] = field(default_factory=list)  # (loc tuple, cell text), resolved later
+    notes: dict[str, str] = field(default_factory=dict)
+    """The reader's own message for a cell (text where a number is expected), by cell name: it
+    replaces the schema's message for that cell."""
+
+    def note(self, where: str) -> str | None:
+        """The reader's message for the cell a located problem names, if any."""
+        if not self.notes:
+            return None
+        head = where.split(":", 1)[0].split(" (", 1)[0]
+        return self.notes.get(head)
 
     def add(self, loc: tuple, where: str) -> None:
         self.paths.append((loc, where))
@@ -332,11 +343,29 @@ def _cell(sheet: str, r: int, c: int | None = None, name: str = "") -> str:
     return f"sheet '{sheet}' row {r} column {_col(c)}" + (f" ({name})" if name else "")
 
 
+class Unread:
+    """A cell's text that is not a number where a number is expected. It stays in the case data,
+    which the schema then refuses at that cell, so that every other problem of the workbook is
+    reported with it; the reader's message (which quotes the text) replaces the schema's there."""
+
+    __slots__ = ("text",)
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    def __repr__(self) -> str:
+        return quote(self.text)
+
+
 class _Reader:
-    def __init__(self, src: str) -> None:
+    def __init__(self, src: str, numbers: str = "defer") -> None:
+        """``numbers``: what becomes of text where a number is expected: "defer" (case workbooks)
+        an ``Unread`` with its message noted; "keep": the text, for the caller to read (group
+        tables read every cell with ``planner.input.numbers.read_number``)."""
         self.src = src
         self.problems: list[tuple[str, str]] = []
         self.map = CellMap()
+        self.numbers = numbers
 
     def problem(self, where: str, msg: str) -> None:
         self.problems.append((where, msg))
@@ -349,7 +378,8 @@ class _Reader:
         f = wsf.cell(row=r, column=c).value if wsf is not None else None
         where = _cell(ws.title, r, c)
         if v is None and isinstance(f, str) and f.startswith("="):
-            self.problem(where, f"formula {f} has no saved value (type the value, or open and save the workbook in Excel)")
+            shown = f if len(f) <= 60 and f.isprintable() else quote(f, 60)
+            self.problem(where, f"formula {shown} has no saved value (type the value, or open and save the workbook in Excel)")
             return None
         if isinstance(v, str):
             if v in ERROR_CODES:
@@ -358,13 +388,13 @@ class _Reader:
             v = v.strip()
             if v == "":
                 return None
-            if kind in ("int", "number"):
-                try:
-                    n = float(v.replace(",", "")) if v.replace(",", "").replace(".", "", 1).lstrip("-").isdigit() else None
-                except ValueError:
-                    n = None
-                if n is not None:
-                    return int(n) if kind == "int" and n.is_integer() else n
+            if kind in ("int", "number") and self.numbers == "defer":
+                # text where a number is expected: the one strict reader of numbers ("83,5" is refused)
+                n, why = read_number(v, integer=kind == "int")
+                if why is not None:
+                    self.map.notes[where] = why
+                    return Unread(v)
+                return n
         if isinstance(v, dt.datetime | dt.date | dt.time):
             self.problem(where, f"a date/time ({v}) where a {'number' if kind in ('int', 'number') else 'value'} is expected")
             return None
@@ -387,21 +417,92 @@ def _empty(values: list[Any]) -> bool:
     return all(v is None or (isinstance(v, str) and not v.strip()) for v in values)
 
 
+def open_workbook(raw: bytes, src: str):
+    """A workbook's bytes opened twice with openpyxl: (saved values, formulas). The package is
+    checked first (``package_problem``); whatever openpyxl raises on a broken part is an input
+    error naming the file."""
+    import openpyxl
+
+    problem = package_problem(raw)
+    if problem:
+        raise CaseValidationError(src, [("", problem)])
+    try:
+        wb = openpyxl.load_workbook(io.BytesIO(raw), data_only=True)
+        wbf = openpyxl.load_workbook(io.BytesIO(raw), data_only=False)
+    except Exception as exc:  # broken parts raise many kinds (ParseError, KeyError, ValueError, TypeError, ...)
+        why = " ".join(str(exc).split())[:120]
+        raise CaseValidationError(src, [("", f"not a readable .xlsx workbook ({type(exc).__name__}: {why})")]) from None
+    return wb, wbf
+
+
+_XML_PARTS = (".xml", ".rels", ".vml")
+
+
+def package_problem(raw: bytes) -> str | None:
+    """Why the bytes are not a workbook package this reader opens, or None. Checked before any XML
+    is parsed: a ZIP archive within the limits on parts and uncompressed size (a small file may
+    expand a thousandfold), XML parts in UTF-8 without a document type declaration (Excel never
+    writes one; its entities can expand without bound)."""
+    import zipfile
+
+    from planner.input.limits import over
+
+    try:
+        with zipfile.ZipFile(io.BytesIO(raw)) as zf:
+            infos = zf.infolist()
+            problem = over("workbook_parts", len(infos), "parts (files) inside the workbook")
+            if problem:
+                return problem
+            # the declared sizes bound what is read: zipfile stops each part at its declared size
+            problem = over("workbook_unpacked_bytes", sum(i.file_size for i in infos), "bytes of the workbook once uncompressed")
+            if problem:
+                return problem
+            for info in infos:
+                if not info.filename.lower().endswith(_XML_PARTS):
+                    continue
+                part = zf.read(info)
+                if b"\x00" in part:
+                    return f"not a readable .xlsx workbook (part {info.filename[:60]} is not UTF-8 XML)"
+                if b"<!DOCTYPE" in part or b"<!ENTITY" in part:
+                    return (f"not a readable .xlsx workbook (part {info.filename[:60]} declares XML entities, "
+                            "which Excel never writes; save the workbook again from Excel)")
+    except Exception as exc:  # not a ZIP, a damaged part (CRC), an encrypted part, ...
+        why = " ".join(str(exc).split())[:120]
+        return f"not a readable .xlsx workbook ({type(exc).__name__}: {why})"
+    return None
+
+
+def used_range(ws, wsf, rd: _Reader, name: str) -> tuple[int, int]:
+    """(rows, columns) of a sheet up to its last cell that holds something (a value or a formula),
+    whatever the sheet's stated dimension or formatted empty cells say; beyond the limits on rows and
+    columns a problem naming the far-away cell, and (0, 0)."""
+    from planner.input.limits import over
+
+    rows = cols = 0
+    far_r = far_c = (0, 0)
+    for sheet in (ws, wsf):
+        for (r, c), cell in sheet._cells.items():  # the cells the file holds, not its whole range
+            if cell.value is None:
+                continue
+            if r > rows:
+                rows, far_r = r, (r, c)
+            if c > cols:
+                cols, far_c = c, (r, c)
+    for n, far, key, what in ((rows, far_r, "table_rows", "rows"), (cols, far_c, "table_columns", "columns")):
+        problem = over(key, n, f"the sheet's used {what} (up to cell {_col(far[1])}{far[0]})")
+        if problem:
+            rd.problem(f"sheet '{name}'", problem + "; delete the far-away cells")
+            return 0, 0
+    return rows, cols
+
+
 def read_workbook(raw: bytes, src: str) -> tuple[dict[str, Any], CellMap]:
     """A filled case workbook as plain case data and the map of paths to cells.
 
     Problems found while reading (unknown sheets or columns, merged cells, formulas without values,
     Excel error values, rows for unknown units) are raised together as one ``CaseValidationError``.
     """
-    import zipfile
-
-    import openpyxl
-
-    try:
-        wb = openpyxl.load_workbook(io.BytesIO(raw), data_only=True)
-        wbf = openpyxl.load_workbook(io.BytesIO(raw), data_only=False)
-    except (zipfile.BadZipFile, KeyError, ValueError, OSError, TypeError, IndexError) as exc:
-        raise CaseValidationError(src, [("", f"not a readable .xlsx workbook ({type(exc).__name__}: {str(exc)[:120]})")]) from None
+    wb, wbf = open_workbook(raw, src)
     rd = _Reader(src)
     data: dict[str, Any] = {}
     known = {CASE_SHEET, INSTRUCTIONS_SHEET, *SHEETS}
@@ -435,7 +536,8 @@ def read_workbook(raw: bytes, src: str) -> tuple[dict[str, Any], CellMap]:
 def _read_case_sheet(rd: _Reader, ws, wsf, data: dict[str, Any]) -> None:
     keys = {k: (model, name) for k, model, name in _section_rows()}
     seen: dict[str, int] = {}
-    for r in range(2, (ws.max_row or 1) + 1):
+    nrow, _ = used_range(ws, wsf, rd, ws.title)
+    for r in range(2, nrow + 1):
         key_v = ws.cell(row=r, column=1).value
         vals = [ws.cell(row=r, column=c).value for c in (1, 2)]
         if _empty(vals) or _is_comment(vals):
@@ -458,7 +560,7 @@ def _read_case_sheet(rd: _Reader, ws, wsf, data: dict[str, Any]) -> None:
 
 
 def _read_table(rd: _Reader, t: TableSheet, ws, wsf) -> list[tuple[int, dict[str, Any]]]:
-    ncol = ws.max_column or 0
+    nrow, ncol = used_range(ws, wsf, rd, t.sheet)
     header: dict[int, str] = {}
     for c in range(1, ncol + 1):
         h = ws.cell(row=1, column=c).value
@@ -472,7 +574,7 @@ def _read_table(rd: _Reader, t: TableSheet, ws, wsf) -> list[tuple[int, dict[str
         else:
             header[c] = h
     rows = []
-    for r in range(2, (ws.max_row or 1) + 1):
+    for r in range(2, nrow + 1):
         vals = [ws.cell(row=r, column=c).value for c in range(1, ncol + 1)]
         if _empty(vals) or _is_comment(vals):
             continue
@@ -644,7 +746,10 @@ def locate(exc: CaseValidationError, cells: CellMap, src: str) -> CaseValidation
         if ".dict[" in loc and not keyed.search(loc) and loc.split(".dict[")[0] not in tables:
             continue  # the table branch of a value given as a scalar
         loc = _UNION_BRANCH.sub("", loc)
-        out.append((cells.where(loc) if loc else loc, msg))
+        where = cells.where(loc) if loc else loc
+        item = (where, cells.note(where) or msg)
+        if item not in out:
+            out.append(item)
     return CaseValidationError(src, out)
 
 

@@ -43,11 +43,25 @@ class SolveStatus(StrEnum):
     ERROR = "error"
 
 
+DEFAULT_TIME_LIMIT_S = 600.0
+"""Seconds a plan's solve may take when neither the case (``solver.time_limit_s``) nor the caller
+(``--time-limit``) sets a limit. Far above what the example cases need (seconds), it turns a MIP
+that does not close into an error that says how to raise the limit, instead of a run that never
+ends. Every plan's audit records the limit and the MIP gap asked for (``solver_options``) and the
+gap reached (``mip_gap``)."""
+SWEEP_TIME_LIMIT_S = 60.0
+"""The same default for one scenario of a sweep: a sweep solves many, and a scenario that takes
+more than a minute where its base case takes seconds is a MIP that HiGHS does not close (seeded
+price paths of the example group case: a dual bound far below the plan after minutes). Such a
+scenario is reported as not proven optimal, with how to raise the limit, and the sweep goes on."""
+
+
 @dataclass(frozen=True)
 class SolveOptions:
     """Canonical solver options; mapped to HiGHS names in this module only."""
 
-    time_limit_s: float | None = None
+    time_limit_s: float | None = DEFAULT_TIME_LIMIT_S
+    """Seconds; None: no limit."""
     mip_rel_gap: float = 1e-6
     threads: int | None = 1
     tee: bool = False
@@ -62,9 +76,22 @@ class SolveOptions:
         if self.time_limit_s is not None:
             opts["time_limit"] = float(self.time_limit_s)
         if self.threads is not None:
-            opts["threads"] = int(self.threads)
+            opts["threads"] = usable_threads(int(self.threads))
         opts.update(self.highs_options)
         return opts
+
+
+def usable_threads(n: int) -> int:
+    """``n`` solver threads, at most one per processor this process may run on: more give HiGHS no
+    speed, and a machine that limits threads (a container's process limit) may refuse to start them,
+    which HiGHS cannot report (the process would end). The audit records the number used."""
+    import os
+
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        cpus = os.cpu_count() or 1
+    return max(1, min(n, cpus))
 
 
 @dataclass
@@ -277,10 +304,16 @@ def compile_model(m: pyo.ConcreteModel) -> CompiledModel:
     )
 
 
-def options_from_section(s: Any, **overrides: Any) -> SolveOptions:
-    """Solver options from a case's ``solver`` section (``planner.input.schema.SolverSpec``), with caller overrides."""
-    opts = SolveOptions(time_limit_s=s.time_limit_s, mip_rel_gap=s.mip_rel_gap, threads=s.threads)
+def options_from_section(s: Any, *, default_time_limit_s: float = DEFAULT_TIME_LIMIT_S, **overrides: Any) -> SolveOptions:
+    """Solver options from a case's ``solver`` section (``planner.input.schema.SolverSpec``), with
+    caller overrides; a section without a time limit gets ``default_time_limit_s``."""
+    limit = default_time_limit_s if s.time_limit_s is None else s.time_limit_s
+    opts = SolveOptions(time_limit_s=limit, mip_rel_gap=s.mip_rel_gap, threads=s.threads)
     return replace(opts, **overrides) if overrides else opts
+
+
+RAISE_LIMIT = "raise the limit with --time-limit SECONDS or the case's solver.time_limit_s"
+"""How to give a solve more time (every message about a time limit says it)."""
 
 
 def release_freed_memory() -> None:
@@ -501,13 +534,23 @@ def _raise_unless_allowed(result: SolveResult, opts: SolveOptions) -> None:
         )
     if opts.allow_nonoptimal and s is SolveStatus.FEASIBLE:
         return
+    timed_out = "time limit" in result.termination.lower() and opts.time_limit_s is not None
     if s is SolveStatus.FEASIBLE:
+        gap = (f"gap {'unknown' if result.gap is None else f'{result.gap:.2%}'} reached, "
+               f"{opts.mip_rel_gap:g} asked for")
+        if timed_out:
+            raise NonOptimalError(
+                f"the solver stopped at its time limit of {opts.time_limit_s:g} s before proving optimality "
+                f"({gap}); {RAISE_LIMIT}, or allow non-optimal plans to receive it anyway",
+                result,
+            )
         raise NonOptimalError(
-            f"the solver stopped before proving optimality ({result.termination}; gap "
-            f"{'unknown' if result.gap is None else f'{result.gap:.2%}'}); "
+            f"the solver stopped before proving optimality ({result.termination}; {gap}); "
             "allow non-optimal plans to receive it anyway",
             result,
         )
+    if timed_out:
+        raise NonOptimalError(f"the solver found no plan within its time limit of {opts.time_limit_s:g} s; {RAISE_LIMIT}", result)
     raise NonOptimalError(f"the solver found no plan ({result.termination})", result)
 
 

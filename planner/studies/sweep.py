@@ -14,6 +14,7 @@ taken by the warm solver) and the year's positions, trades and costs.
 
 from __future__ import annotations
 
+import errno
 import gc
 import json
 import logging
@@ -762,11 +763,20 @@ def sweep(
     t_setup = time.perf_counter()
     if tables not in ("plan", "fast"):
         raise ValueError(f"tables must be 'plan' or 'fast', not {tables!r}")
+    if chunk_size is not None and (isinstance(chunk_size, bool) or not isinstance(chunk_size, int) or chunk_size < 1):
+        raise CaseValidationError("command line", [("--chunk-size", f"expected a whole number of scenarios, 1 or more, got {chunk_size!r}")])
+    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 0:
+        raise CaseValidationError("command line", [("--workers", f"expected a whole number, 0 or more, got {workers!r}")])
     kind = "group" if is_group(case) else "entity"
     vs = as_variants(case, variants)
+    if out is not None:
+        sweepio.check_out_dir(out, resume=resume)  # before the variants are validated (and long before any solve)
     validate_variants(case, vs)
-    opts = opts or SolveOptions(duals=True)
+    opts = opts or case_options(case)
     case_json = case.model_dump_json()
+    # chunks of the whole sweep, then what is left of them: a resumed sweep solves the chunks an
+    # uninterrupted one would (each starts cold), so it writes the same rows (parts are whole chunks)
+    size = chunk_size or _default_chunk(len(vs), tables, len(case.entities) if kind == "group" else 1)
     done: set[str] = set()
     if out is not None:
         manifest = {
@@ -778,12 +788,12 @@ def sweep(
             "workers": workers,
             "scheduler": scheduler or "processes",
             "tables": tables,
+            # what the rows depend on: a resume with other settings would mix two kinds of rows
+            "settings": {"tables": tables, "chunk_size": size, "check": check, "solver": opts.highs(),
+                         "duals": opts.duals, "allow_nonoptimal": opts.allow_nonoptimal, "backend": opts.backend},
         }
         done = sweepio.open_out_dir(out, manifest, resume=resume)
     todo = [v for v in vs if v.id not in done]
-    # chunks of the whole sweep, then what is left of them: a resumed sweep solves the chunks an
-    # uninterrupted one would (each starts cold), so it writes the same rows (parts are whole chunks)
-    size = chunk_size or _default_chunk(len(vs), tables, len(case.entities) if kind == "group" else 1)
     chunks = [rest for ch in _chunks(vs, size) if (rest := [v for v in ch if v.id not in done])]
     setup_s = time.perf_counter() - t_setup
     frames: list[pd.DataFrame] = []
@@ -813,10 +823,11 @@ def sweep(
 
     t0 = time.perf_counter()
     try:
-        if scheduler is None:
-            _run_local(case_json, chunks, opts, check, tables, workers, on_done, kind)
-        else:
-            _run_dask(case_json, chunks, opts, check, tables, workers, scheduler, on_done, kind)
+        with _resources(workers):
+            if scheduler is None:
+                _run_local(case_json, chunks, opts, check, tables, workers, on_done, kind)
+            else:
+                _run_dask(case_json, chunks, opts, check, tables, workers, scheduler, on_done, kind)
     finally:
         if bar is not None:
             bar.close()
@@ -853,6 +864,42 @@ def sweep(
         "worker_pids": sorted({i["pid"] for i in infos}),
     }
     return SweepResult(frame=frame, scenarios=scen, stats=stats)
+
+
+def case_options(case: Any) -> SolveOptions:
+    """The solver options of a case's ``solver`` section (a group: its first entity's, as
+    ``planner.group_api.options_for``), with duals: every scenario is solved as a run of it would
+    be, within the case's time limit or else ``planner.solve.highs.SWEEP_TIME_LIMIT_S``."""
+    from planner.solve.highs import SWEEP_TIME_LIMIT_S, options_from_section
+
+    section = case.entities[0].solver if is_group(case) else case.solver
+    return options_from_section(section, default_time_limit_s=SWEEP_TIME_LIMIT_S, duals=True)
+
+
+@contextmanager
+def _resources(workers: int) -> Iterator[None]:
+    """Failures to start worker processes or threads (the machine's process or thread limit,
+    memory) become ``ResourceError`` (exit 7) with what to do."""
+    from concurrent.futures.process import BrokenProcessPool
+
+    from planner.errors import ResourceError
+
+    hint = "use fewer --workers (0 solves in this process)" if workers else "free memory or processes on the machine"
+    try:
+        yield
+    except BrokenProcessPool as exc:
+        raise ResourceError(f"a sweep worker process ended abruptly (killed by the system, out of memory?): {exc}; "
+                            f"finished scenarios are kept: run again with --resume, and {hint}") from None
+    except MemoryError:
+        raise ResourceError(f"out of memory; finished scenarios are kept: run again with --resume, and {hint}") from None
+    except OSError as exc:
+        if exc.errno not in (errno.EAGAIN, errno.ENOMEM, errno.EMFILE, errno.ENFILE):
+            raise
+        raise ResourceError(f"the machine cannot start {workers} worker process(es) ({exc.strerror or exc}); {hint}") from None
+    except RuntimeError as exc:
+        if "thread" not in str(exc) and "start" not in str(exc):
+            raise
+        raise ResourceError(f"the machine cannot start the sweep's workers ({exc}); {hint}") from None
 
 
 def _sum_paths(infos: Iterable[dict], key: str = "paths") -> dict[str, int]:

@@ -24,15 +24,15 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from planner.errors import PlannerError
+from planner.errors import OutputError, PlannerError
+from planner.report.write import neutralise_text, output_errors
 
 MANIFEST = "sweep.json"
 
 
-class SweepFolderError(PlannerError):
-    """The output folder holds another sweep, or parts without --resume."""
-
-    exit_code = 1
+class SweepFolderError(OutputError):
+    """The output folder is a file, holds something else, holds another sweep or one run with
+    other settings, or holds parts without --resume (exit 5)."""
 
 
 def digest(obj: Any) -> str:
@@ -59,39 +59,66 @@ def _write_frame_atomic(path: Path, frame: pd.DataFrame) -> None:
     os.replace(tmp, path)
 
 
-def open_out_dir(out: str | Path, manifest: dict[str, Any], *, resume: bool) -> set[str]:
-    """Prepare ``out`` for a sweep; return the ids of scenarios already finished there.
-
-    A folder with parts of a sweep is reused only with ``resume`` and only for the same case and
-    sweep (same hashes); leftover temporary files of a killed run are removed.
-    """
+def check_out_dir(out: str | Path, *, resume: bool) -> None:
+    """Refuse an output folder a sweep cannot use, before any work: a file or a link, a folder that
+    holds files but no sweep, a sweep folder with parts when not resuming, a resume without a sweep."""
     out = Path(out)
-    parts = out / "parts"
+    if out.is_symlink() or (out.exists() and not out.is_dir()):
+        raise SweepFolderError(f"{out}: the --out of a sweep must be a folder, not a file or link")
     mpath = out / MANIFEST
-    if mpath.exists():
-        old = json.loads(mpath.read_text())
-        has_parts = any(parts.glob("part-*.parquet")) if parts.is_dir() else False
-        if has_parts and not resume:
+    if mpath.is_file():
+        parts = out / "parts"
+        if not resume and parts.is_dir() and any(parts.glob("part-*.parquet")):
             raise SweepFolderError(
                 f"{out} already holds scenarios of a sweep; pass --resume to complete it, "
                 "or choose another --out folder"
             )
-        if resume and (old.get("case_sha256"), old.get("sweep_sha256")) != (
-            manifest["case_sha256"],
-            manifest["sweep_sha256"],
-        ):
+    elif out.is_dir() and any(out.iterdir()):
+        raise SweepFolderError(f"{out} is not empty and is not a sweep folder; choose another --out folder")
+    elif resume and out.exists():
+        raise SweepFolderError(f"{out} holds no sweep to resume (no {MANIFEST})")
+
+
+_SAME = ("case_sha256", "sweep_sha256", "settings")
+"""What must be the same in a sweep folder and the sweep that resumes it."""
+
+
+def open_out_dir(out: str | Path, manifest: dict[str, Any], *, resume: bool) -> set[str]:
+    """Prepare ``out`` for a sweep; return the ids of scenarios already finished there.
+
+    A folder with parts of a sweep is reused only with ``resume`` and only for the same case, sweep
+    and settings (tables, chunk size, solver options: what the rows depend on; the number of
+    workers and the scheduler may change); leftover temporary files of a killed run are removed.
+    """
+    out = Path(out)
+    check_out_dir(out, resume=resume)
+    parts = out / "parts"
+    mpath = out / MANIFEST
+    if mpath.is_file() and resume:
+        try:
+            old = json.loads(mpath.read_text(encoding="utf-8"))
+            if not isinstance(old, dict):
+                raise ValueError("not a mapping")
+        except (OSError, ValueError) as exc:
+            raise SweepFolderError(f"{out}: {MANIFEST} cannot be read ({exc}); choose another --out folder") from None
+        differ = [k for k in _SAME if old.get(k) != manifest.get(k)]
+        if differ:
+            what = {"case_sha256": "its case", "sweep_sha256": "its sweep file"}
+            said = [what[k] for k in differ if k in what]
+            if "settings" in differ:
+                now, then = manifest.get("settings") or {}, old.get("settings") or {}
+                said += [f"{k} {then.get(k, '(not recorded)')!r} then, {now.get(k)!r} now"
+                         for k in sorted(set(now) | set(then)) if now.get(k) != then.get(k)]
             raise SweepFolderError(
-                f"{out} holds a different sweep (its case or sweep file changed); "
-                "--resume completes only the same sweep"
+                f"{out} holds a sweep run with other settings ({'; '.join(said)} differ); "
+                "--resume completes only the same sweep with the same settings (--workers may change)"
             )
-    elif out.exists() and any(out.iterdir()):
-        raise SweepFolderError(
-            f"{out} is not empty and is not a sweep folder; choose another --out folder"
-        )
-    parts.mkdir(parents=True, exist_ok=True)
-    for tmp in list(out.glob(".*.tmp-*")) + list(parts.glob(".*.tmp-*")):
-        tmp.unlink(missing_ok=True)
-    _write_bytes_atomic(mpath, json.dumps(manifest, indent=2, sort_keys=True).encode())
+    with output_errors(out, "the sweep folder"):
+        parts.mkdir(parents=True, exist_ok=True)
+        for tmp in list(out.glob(".*.tmp-*")) + list(parts.glob(".*.tmp-*")):
+            if tmp.is_file() and not tmp.is_symlink():
+                tmp.unlink(missing_ok=True)
+        _write_bytes_atomic(mpath, json.dumps(manifest, indent=2, sort_keys=True).encode())
     return done_ids(out) if resume else set()
 
 
@@ -104,7 +131,8 @@ def done_ids(out: str | Path) -> set[str]:
 
 def write_part(out: str | Path, frame: pd.DataFrame, first_id: str) -> Path:
     path = Path(out) / "parts" / f"part-{first_id}-{os.getpid()}-{os.urandom(3).hex()}.parquet"
-    _write_frame_atomic(path, frame)
+    with output_errors(out, "a finished part of the sweep", "finished scenarios are kept: run again with --resume"):
+        _write_frame_atomic(path, frame)
     return path
 
 
@@ -117,8 +145,9 @@ def read_parts(out: str | Path) -> pd.DataFrame:
 
 def write_results(out: str | Path, frame: pd.DataFrame, scenarios: pd.DataFrame) -> None:
     out = Path(out)
-    _write_frame_atomic(out / "results.parquet", frame)
-    _write_frame_atomic(out / "scenarios.csv", scenarios)
+    with output_errors(out, "the sweep's result tables", "finished scenarios are kept: run again with --resume"):
+        _write_frame_atomic(out / "results.parquet", frame)
+        _write_frame_atomic(out / "scenarios.csv", neutralise_text(scenarios))
 
 
 def write_parquet(path: str | Path, frame: pd.DataFrame) -> Path:
@@ -133,15 +162,16 @@ def save_figures(out: str | Path, figures: dict[str, Any]) -> list[Path]:
     import matplotlib.pyplot as plt
 
     d = Path(out) / "plots"
-    d.mkdir(parents=True, exist_ok=True)
     paths = []
-    for name, fig in figures.items():
-        p = d / f"{name}.png"
-        tmp = d / f".{name}.tmp-{os.getpid()}.png"
-        fig.savefig(tmp, dpi=110, bbox_inches="tight")
-        os.replace(tmp, p)
-        plt.close(fig)
-        paths.append(p)
+    with output_errors(out, "the sweep's plots", "the result tables are written"):
+        d.mkdir(parents=True, exist_ok=True)
+        for name, fig in figures.items():
+            p = d / f"{name}.png"
+            tmp = d / f".{name}.tmp-{os.getpid()}.png"
+            fig.savefig(tmp, dpi=110, bbox_inches="tight")
+            os.replace(tmp, p)
+            plt.close(fig)
+            paths.append(p)
     return paths
 
 

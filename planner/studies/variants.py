@@ -11,6 +11,7 @@ from __future__ import annotations
 import itertools
 import math
 import random
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal
 
@@ -131,9 +132,33 @@ def price_path_factors(years: list[int], spec: PricePathSpec) -> list[list[float
     return paths
 
 
+def count_problems(spec: SweepSpec) -> list[tuple[str, str]]:
+    """A sweep over the limits on scenarios and override paths (``planner.input.limits``), found from
+    the sweep file alone: before any variant is made (a grid's product can be in the millions)."""
+    from planner.input.limits import over
+
+    n = int(spec.include_base) + len(spec.scenarios) + 2 * len(spec.tornado)
+    n += math.prod(len(v) for v in spec.grid.values()) if spec.grid else 0
+    n += spec.price_paths.n if spec.price_paths is not None else 0
+    problems = []
+    if n == 0:
+        problems.append(("", "the sweep has no scenarios: give scenarios, grid, tornado or price_paths, "
+                             "or include_base: true"))
+    if problem := over("scenarios", n, "scenarios of the sweep (base, scenarios, grid product, tornado ends, price paths)"):
+        problems.append(("", problem))
+    paths = {k for s in spec.scenarios for k in s.overrides} | set(spec.grid) | set(spec.tornado)
+    if problem := over("sweep_paths", len(paths), "different override paths in the sweep file"):
+        problems.append(("", problem))
+    return problems
+
+
 def generate(case: Any, spec: SweepSpec) -> list[Variant]:
     """All variants of a sweep, in a deterministic order with unique ids. Price paths of a group case
-    are ``price_factor`` overrides (one factor a year for every entity's prices)."""
+    are ``price_factor`` overrides (one factor a year for every entity's prices). A sweep over the
+    limits (``count_problems``) is refused before any variant is made."""
+    problems = count_problems(spec)
+    if problems:
+        raise CaseValidationError("<sweep>", problems)
     out: list[Variant] = []
     if spec.include_base:
         out.append(Variant("base", {}, "base"))
@@ -169,10 +194,10 @@ def generate(case: Any, spec: SweepSpec) -> list[Variant]:
                     if base is not None:
                         ov[f"market.{y}.{fld}"] = round(base * f, pp.decimals)
             out.append(Variant(f"path-{i:05d}", ov, "price_path", 1.0 / pp.n, tags={"path": i}))
-    ids = [v.id for v in out]
-    dup = sorted({i for i in ids if ids.count(i) > 1})
+    counts = Counter(v.id for v in out)
+    dup = sorted(i for i, n in counts.items() if n > 1)
     if dup:
-        raise CaseValidationError("<sweep>", [("scenarios", f"duplicate scenario ids {dup}")])
+        raise CaseValidationError("<sweep>", [("scenarios", f"duplicate scenario ids {dup[:20]}")])
     return out
 
 
@@ -450,13 +475,34 @@ def variant_group_full(spec: Any, v: Variant) -> Any:
 
 
 def validate_variants(case: Any, variants: list[Variant]) -> None:
-    """Re-validate every variant; raise one error listing every invalid scenario."""
+    """Re-validate every variant before anything is solved; raise one error listing every invalid
+    scenario. A variant that changes more than prices is also prepared (``planner.prepare``): the
+    rule pack checks its overrides (ranges, units) and the allocation rules its data, as the solve
+    would, so that no invalid variant is found only after the others were solved."""
+    from planner.prepare.entity import prepare
+
     problems: list[tuple[str, str]] = []
+    if not variants:
+        raise CaseValidationError("<sweep>", [("", "the sweep has no scenarios")])
     for v in variants:
         try:
-            apply_variant(case, v)
+            app = apply_variant(case, v)
+            if app.reprice:
+                continue
+            if not is_group(case):
+                prepare(app.case)
+                continue
+            for i, ent in app.changed.items():
+                try:
+                    prepare(ent)
+                except CaseValidationError as exc:
+                    raise _err(v, [(f"entities ({i}).{loc}" if loc else f"entities ({i})", msg)
+                                   for loc, msg in exc.problems]) from None
         except CaseValidationError as exc:
-            problems.extend(exc.problems)
+            if exc.source == "<sweep>":
+                problems.extend(exc.problems)
+            else:  # raised by the rule pack or the preparation: name the scenario
+                problems.extend(_err(v, exc.problems).problems)
     if problems:
         raise CaseValidationError("<sweep>", problems)
 

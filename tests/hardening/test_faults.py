@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import errno
 import json
 import os
 import signal
@@ -153,9 +154,9 @@ def test_writer_failure_keeps_the_previous_folder(tmp_path):
 
     def fill(tmp):
         (tmp / "annual.csv").write_text("half", encoding="utf-8")
-        raise OSError("disk full (simulated)")
+        raise OSError(errno.ENOSPC, "No space left on device (simulated)")
 
-    with pytest.raises(OSError, match="disk full"):
+    with pytest.raises(OutputFolderError, match="no space left on the device [(]nothing was changed[)]"):
         write_atomic_dir(out, fill)
     assert _files(out) == {"plan.json": b"previous"}
     assert [p.name for p in tmp_path.iterdir()] == ["plan"]
@@ -199,8 +200,8 @@ def test_cli_refuses_a_non_plan_output_folder(tmp_path, capsys):
     out.mkdir()
     (out / "notes.txt").write_text("keep me", encoding="utf-8")
     case = _write_case(tmp_path / "case.yaml", CASE)
-    assert main(["run", str(case), "--out", str(out)]) == 1
-    assert "is not a plan folder" in capsys.readouterr().err
+    assert main(["run", str(case), "--out", str(out)]) == 5
+    assert "files this program did not write: notes.txt" in capsys.readouterr().err
     assert (out / "notes.txt").read_text(encoding="utf-8") == "keep me"
 
 

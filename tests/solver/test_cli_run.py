@@ -55,10 +55,10 @@ def test_checker_failure_refuses_to_write(tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(planner.api, "check_plan", lambda *a, **k: ["stock balance broken (injected)"])
     out = tmp_path / "plan"
     out.mkdir()
-    (out / "previous.txt").write_text("old plan", encoding="utf-8")
+    (out / "plan.json").write_text("old plan", encoding="utf-8")  # a previous plan (before manifests)
     assert main(["run", str(_write(tmp_path, CASE)), "--out", str(out)]) == 4
     assert "injected" in capsys.readouterr().err
-    assert (out / "previous.txt").read_text(encoding="utf-8") == "old plan"  # previous plan left intact
+    assert (out / "plan.json").read_text(encoding="utf-8") == "old plan"  # previous plan left intact
 
 
 def test_doctor_reports_solver(capsys):

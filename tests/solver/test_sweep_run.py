@@ -84,7 +84,7 @@ def test_kill_and_resume_completes_without_redoing_any(tmp_path):
     assert not (out / "results.parquet").exists()
     # without --resume the folder is refused
     again = subprocess.run(cmd, capture_output=True, text=True)
-    assert again.returncode == 1 and "--resume" in again.stderr
+    assert again.returncode == 5 and "--resume" in again.stderr
     res = subprocess.run(cmd + ["--resume"], capture_output=True, text=True)
     assert res.returncode == 0, res.stderr
     assert f"({len(done)} already done, {24 - len(done)} solved now)" in res.stdout

@@ -125,16 +125,18 @@ def test_duplicate_keys_are_refused(tmp_path, name, text, where):
 
 
 @pytest.mark.parametrize(
-    "value",
-    ["2025-02-30", "!!timestamp horizon", "!!int abc", "!!float x", "!!bool maybe"],
+    ("value", "needle"),
+    [("2025-02-30", "quote it"), ("!!timestamp horizon", "is not a valid"), ("!!int abc", "is not a valid"),
+     ("!!float x", "is not a valid"), ("!!bool maybe", "is not a valid")],
 )
-def test_values_yaml_cannot_build_are_errors_not_crashes(tmp_path, value):
-    """'2025-02-30' resolves to a YAML timestamp; building it used to raise ValueError, and an explicit
-    ``!!timestamp`` on other text AttributeError (both exit 70, 'internal error')."""
+def test_values_yaml_cannot_build_are_errors_not_crashes(tmp_path, value, needle):
+    """'2025-02-30' resolved to a YAML 1.1 timestamp; building it used to raise ValueError, and an
+    explicit ``!!timestamp`` on other text AttributeError (both exit 70, 'internal error'). A plain
+    date is now refused as ambiguous (text in YAML 1.2, a date in 1.1)."""
     p = tmp_path / "bad.yaml"
     p.write_text(f"entity: {{name: {value}}}\n", encoding="utf-8")
     (loc, msg), = _problems(p)
-    assert loc == "line 1, column 16" and "is not a valid" in msg
+    assert loc == "line 1, column 16" and needle in msg
 
 
 @pytest.mark.parametrize(
