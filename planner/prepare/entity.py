@@ -436,7 +436,7 @@ def _allocation(case: CaseSpec, rp, e_base: list[float], problems: list, notes: 
                 f = case.allocation.correction_factor
                 total = ua.electricity_t * f + ua.heat_t
                 formula_total[i] += total
-                if u.unit_class == "gas" and not gas_only and _gas_topup_on(case, rp, classes):
+                if u.unit_class == "gas" and not gas_only and _gas_topup_on(case, rp, classes, y):
                     gas_fixed_topup[i] += max(0.0, r.baseline_emissions_t - total)
                 detail.append(
                     _detail(ent.id, u, y, ua.formula, ua.basis_mwh, ua.benchmark_electricity, ua.benchmark_heat, ua.f_cool, ua.f_heat, ua.f_load * f, ua.electricity_t * f, ua.heat_t)
@@ -444,24 +444,28 @@ def _allocation(case: CaseSpec, rp, e_base: list[float], problems: list, notes: 
     if problems:
         return _Allocation([], [], [], [], [], [], [], [], 0.0, True, [], _frame)
 
-    # ---- relief ---------------------------------------------------------------------------------
+    # ---- relief: share, kind and mechanism by the plan of each year ------------------------------
     relief_years = [y for i, y in enumerate(years) if regime[i] != "verified_emissions"]
     coal_on = case.allocation.coal_floor == "on" or (case.allocation.coal_floor == "auto" and is_coal)
-    gas_on = not coal_on and _gas_topup_on(case, rp, classes) and (gas_only or case.allocation.gas_topup == "on")
-    share, kind = 0.0, ""
-    if coal_on:
-        share, kind = 1 - rp("relief.coal_shortfall_cap_share", relief_years), "coal_floor"
-    elif gas_on:
-        share, kind = 1.0, "gas_topup"
-    to_alloc = (rp("relief.mechanism", relief_years) == "extra_allocation") if share else True
-    relief_share = [share] * n
-    relief_kind = [kind] * n
-    to_allocation = [to_alloc] * n
+    gas_entity = not coal_on and (gas_only or case.allocation.gas_topup == "on")
+    cap_share = _plan_param("relief.coal_shortfall_cap_share", relief_years, rp) if coal_on else {}
+    relief_share, relief_kind = [0.0] * n, [""] * n
+    for i, y in enumerate(years):
+        if y in cap_share:
+            relief_share[i], relief_kind[i] = 1 - cap_share[y], "coal_floor"
+        elif gas_entity and y in relief_years and _gas_topup_on(case, rp, classes, y):
+            relief_share[i], relief_kind[i] = 1.0, "gas_topup"
+    kind = "coal_floor" if coal_on else ("gas_topup" if "gas_topup" in relief_kind else "")
+    mechanism = _plan_param("relief.mechanism", [y for y, s_ in zip(years, relief_share, strict=True) if s_], rp)
+    to_allocation = [mechanism.get(y, "extra_allocation") == "extra_allocation" for y in years]
     fixed = [a + g for a, g in zip(formula_total, gas_fixed_topup, strict=True)]
     if any(gas_fixed_topup):
+        capped = [y for y, g in zip(years, gas_fixed_topup, strict=True) if g and y in mechanism and mechanism[y] == "obligation_cap"]
         notes.append(
             "Gas units of this mixed entity are topped up to their own baseline emissions (fixed); the coal "
             "floor applies to the entity's total."
+            + (f" In {_years_text(capped)} the plan caps the gas units' obligation instead; the top-up is held as "
+               "allowances, which leaves the CCER cap 5% of the top-up higher." if capped else "")
         )
     for i in range(n):
         if regime[i] == "verified_emissions":
@@ -522,6 +526,7 @@ def _allocation(case: CaseSpec, rp, e_base: list[float], problems: list, notes: 
                 "after abatement, so abatement inside the relief regime is worth only the uncovered share of "
                 "the price."
             )
+            notes += _mechanism_notes(ys, mechanism)
     if "verified_emissions" in regime:
         ys = [y for y, r in zip(years, regime, strict=True) if r == "verified_emissions"]
         notes.append(f"Industrial allocation equals verified emissions in {_years_text(ys)}: no net position, abatement saves nothing there.")
@@ -552,9 +557,42 @@ def _detail(eid, u, y, formula, basis, b_e, b_h, f_cool, f_heat, f_load, out_t, 
     return (eid, u.id, u.unit_class, y, formula, basis, b_e, b_h, f_cool, f_heat, f_load, out_t, heat_t, out_t + heat_t)
 
 
-def _gas_topup_on(case: CaseSpec, rp, classes: set) -> bool:
+def _gas_topup_on(case: CaseSpec, rp, classes: set, year: int) -> bool:
     g = case.allocation.gas_topup
-    return g == "on" or (g == "auto" and "gas" in classes and bool(rp("relief.gas_topup")))
+    return g == "on" or (g == "auto" and "gas" in classes and bool(_plan_param("relief.gas_topup", [year], rp)[year]))
+
+
+def _mechanism_notes(years: list[int], mechanism: dict[int, str]) -> list[str]:
+    """How the relief of ``years`` is granted, by plan: an obligation cap (2019-2022 wording) or extra
+    allowances (2023-2024 per EDF), and what follows for the CCER cap and trading (rules.md R3.13)."""
+    capped = [y for y in years if mechanism.get(y) == "obligation_cap"]
+    issued = [y for y in years if mechanism.get(y) == "extra_allocation"]
+    out = []
+    if capped:
+        out.append(
+            f"Relief in {_years_text(capped)} caps the surrender obligation, as the plan words it (relief.mechanism): "
+            "no allowances are issued, and the CCER 5% cap applies to the capped obligation."
+        )
+    if issued:
+        out.append(
+            f"Relief in {_years_text(issued)} is issued as extra allowances (relief.mechanism): they can be traded "
+            "and banked, and the CCER 5% cap applies to the verified emissions."
+        )
+    return out
+
+
+def _plan_param(base: str, years, rp) -> dict[int, Any]:
+    """Per year of ``years``: the value of the per-plan parameter ``<base>.<cycle>``, the cycle being the
+    plan that covers the year in ``allocation.power.cycles`` (its formula name), recorded as applied to
+    the years of that plan."""
+    by_cycle: dict[str, list[int]] = {}
+    for y in years:
+        by_cycle.setdefault(_cycle_formula(y, rp), []).append(y)
+    out: dict[int, Any] = {}
+    for cycle, ys in by_cycle.items():
+        value = rp(f"{base}.{cycle}", ys)
+        out.update(dict.fromkeys(ys, value))
+    return out
 
 
 class _NoBenchmark(Exception):
@@ -630,7 +668,7 @@ def _power_unit(case: CaseSpec, u, r, year: int, rp, pack: RulePack) -> UnitAllo
         load_rate=r.load_rate,
         heat_supply_ratio=r.heat_supply_ratio,
     )
-    air = rp("benchmarks.power.air_cooling_factor", [year]) if u.cooling == "air" else 1.0
+    air = rp(f"benchmarks.power.air_cooling_factor.{formula}", [year]) if u.cooling == "air" else 1.0
     if formula == "generation_2023_2024":
         if r.load_rate is None:
             return power_generation(uy, b_e, b_h, air_factor=air, load_threshold=0.0, load_slope=0.0, load_scope="coal")
@@ -642,9 +680,9 @@ def _power_unit(case: CaseSpec, u, r, year: int, rp, pack: RulePack) -> UnitAllo
         )
     return power_supply(
         uy, formula, b_e, b_h, air_factor=air,
-        heat_coef=rp("allocation.power.heat_ratio_factor", [year]),
-        load_coef=rp("allocation.power.load_factor_2019", [year]) if r.load_rate is not None else {},
-        load_scope=rp("allocation.power.load_factor_2019.applies_to", [year])[formula],
+        heat_coef=rp(f"allocation.power.heat_ratio_factor.{formula}", [year]),
+        load_coef=rp(f"allocation.power.load_factor.{formula}", [year]) if r.load_rate is not None else {},
+        load_scope=rp(f"allocation.power.load_factor.applies_to.{formula}", [year]),
     )
 
 
