@@ -53,6 +53,10 @@ class EntitySpec(PlannerModel):
     """Power sector (发电行业) or an industrial sector (steel, cement, aluminium)."""
     unit_class: UnitClass | None = None
     """Benchmark class of the entity's single unit (when the case has no ``units`` list)."""
+    capacity_mw: Pos | None = None
+    """Rated capacity of the single power unit in MW (of each, for identical units given as one): checks
+    the coal class against the plans' 300 MW class boundary (coal_gt300 = at least 400 MW rated, rule
+    pack allocation.power.class_boundary_mw.*)."""
     cooling: Literal["water", "air"] = "water"
     """Cooling type of a power unit; air cooling raises the benchmark allocation (rule pack)."""
     condensing: bool | None = None
@@ -140,6 +144,7 @@ class UnitSpec(PlannerModel):
     name: str = ""
     unit_class: UnitClass
     capacity_mw: Pos | None = None
+    """Rated capacity in MW: checks a coal class against the plans' 300 MW class boundary."""
     cooling: Literal["water", "air"] = "water"
     condensing: bool | None = None
     """Pure condensing unit (纯凝); default: true in years without heat supply."""
@@ -376,6 +381,7 @@ class CaseSpec(PlannerModel):
                 id=e.id,
                 name=e.name,
                 unit_class=e.unit_class,
+                capacity_mw=e.capacity_mw,
                 cooling=e.cooling,
                 condensing=e.condensing,
                 activity=list(self.activity),

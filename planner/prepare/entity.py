@@ -25,6 +25,7 @@ from planner.errors import CaseValidationError
 from planner.input.rulepack import UNCERTAIN, RulePack, load_rule_pack
 from planner.input.schema import CaseSpec
 from planner.prepare.allocation import (
+    CONVENTIONAL_COAL,
     UnitAllocation,
     UnitYear,
     absolute_cap,
@@ -149,6 +150,8 @@ def prepare(case: CaseSpec, pack: RulePack | None = None) -> PreparedCase:
     e_base = [sum(rows[y].baseline_emissions_t for rows in unit_rows) for y in years]
 
     # ---- allocation and relief --------------------------------------------------------------
+    if sector == "power":
+        _check_classes(case, units, rp, pack, problems, warnings)
     al = _allocation(case, rp, e_base, problems, notes, units, unit_rows, pack)
     if problems:
         raise CaseValidationError("allocation", problems)
@@ -684,6 +687,59 @@ def _power_unit(case: CaseSpec, u, r, year: int, rp, pack: RulePack) -> UnitAllo
         load_coef=rp(f"allocation.power.load_factor.{formula}", [year]) if r.load_rate is not None else {},
         load_scope=rp(f"allocation.power.load_factor.applies_to.{formula}", [year]),
     )
+
+
+CAPACITY_ASK = "no capacity_mw given for"
+"""Start of the warning that asks for the rated capacity of conventional coal units (a group gathers
+these warnings into one)."""
+
+
+def _check_classes(case: CaseSpec, units: list, rp, pack: RulePack, problems: list, warnings: list[str]) -> None:
+    """A conventional coal unit's class against its rated capacity, by the class boundary of each year's
+    plan: coal_gt300 (300 MW class and above) needs at least the boundary (400 MW in the 2019-2020 plan,
+    annex 1), coal_le300 less. A contradiction is an input error quoting the rule; a missing capacity is
+    a warning naming the field, since the class then cannot be checked (allocation given: not asked)."""
+    years = case.years
+    unasked = []
+    for i, u in enumerate(units):
+        if u.unit_class not in CONVENTIONAL_COAL:
+            continue
+        where = f"units[{i}]" if case.units else "entity"
+        if u.capacity_mw is None:
+            if case.allocation.method != "given":
+                unasked.append(f"{where}.capacity_mw ({u.id}, {u.unit_class})" if case.units else f"{where}.capacity_mw ({u.unit_class})")
+            continue
+        boundary = _plan_param("allocation.power.class_boundary_mw", years, rp)
+        wrong: dict[float, dict[str, list[int]]] = {}  # boundary -> plan cycle -> years the class contradicts
+        for y in years:
+            b = float(boundary[y])
+            if ("coal_gt300" if u.capacity_mw >= b else "coal_le300") != u.unit_class:
+                wrong.setdefault(b, {}).setdefault(_cycle_formula(y, rp), []).append(y)
+        for b, cycles in wrong.items():
+            right = "coal_le300" if u.unit_class == "coal_gt300" else "coal_gt300"
+            ys = sorted(y for c in cycles.values() for y in c)
+            plans = " and ".join(_plan_name(c) for c in cycles)
+            keys = ", ".join(f"allocation.power.class_boundary_mw.{c} [{pack.params[f'allocation.power.class_boundary_mw.{c}'].confidence}]"
+                             for c in cycles)
+            problems.append((
+                f"{where}.capacity_mw",
+                f"{u.capacity_mw:g} MW contradicts unit_class {u.unit_class} ({u.id}) in {_years_text(ys)}: the {plans} "
+                f"plan{'s count' if len(cycles) > 1 else ' counts'} conventional coal units of at least {b:g} MW rated capacity "
+                f"as the '300 MW class and above' (300MW等级以上, coal_gt300) and smaller ones as the '300 MW class and "
+                f"below' (coal_le300), so a {u.capacity_mw:g} MW unit is {right} (rule pack {keys}; the 2019-2020 plan, "
+                "annex 1, rules.md §14); correct the class or the capacity",
+            ))
+    if unasked:
+        warnings.append(
+            f"{CAPACITY_ASK} {', '.join(unasked)}: the class of a conventional coal unit depends on its rated "
+            "capacity (coal_gt300 = at least 400 MW in the 2019-2020 plan, annex 1; allocation.power.class_boundary_mw), "
+            "so it is taken as given; give capacity_mw to have it checked"
+        )
+
+
+def _plan_name(cycle: str) -> str:
+    """'supply_2019_2020' -> '2019-2020' (the plan a cycle's formula is named after)."""
+    return cycle.split("_", 1)[-1].replace("_", "-")
 
 
 def _industry_unit(case: CaseSpec, u, r, year: int, rp) -> UnitAllocation:

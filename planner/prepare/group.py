@@ -19,7 +19,14 @@ from models.entity import allocation_upper
 from planner.errors import CaseValidationError
 from planner.input.group_schema import GroupCaseSpec
 from planner.input.rulepack import RulePack, load_rule_pack
-from planner.prepare.entity import PreparedCase, _assumptions, _built_on_first_use, _frame, prepare
+from planner.prepare.entity import (
+    CAPACITY_ASK,
+    PreparedCase,
+    _assumptions,
+    _built_on_first_use,
+    _frame,
+    prepare,
+)
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -227,8 +234,13 @@ def _prepare_group(spec: GroupCaseSpec) -> PreparedGroup:
             f"The group NPV discounts at {spec.group.finance.discount_rate:.1%}; entity cases with another rate keep it "
             "only for their project annuities."
         )
+    asks: dict[str, list[str]] = {}  # the same request for a unit capacity, once with its entities
     for p in preps:
-        warnings += [f"{p.case.entity.id}: {w}" for w in p.warnings]
+        warnings += [f"{p.case.entity.id}: {w}" for w in p.warnings if not w.startswith(CAPACITY_ASK)]
+        for w in p.warnings:
+            if w.startswith(CAPACITY_ASK):
+                asks.setdefault(w, []).append(p.case.entity.id)
+    warnings += [f"{', '.join(ids[:5])}{f' and {len(ids) - 5} more' if len(ids) > 5 else ''}: {w}" for w, ids in asks.items()]
     return PreparedGroup(
         spec=spec,
         pack=pack,

@@ -345,6 +345,10 @@ _NOTES: tuple[tuple[str, str], ...] = (
     (rf"Relief in {_Y} is issued as extra allowances \(relief\.mechanism\): they can be traded and banked, and the CCER 5% cap "
      r"applies to the verified emissions\.",
      "{0}年的补足以额外配额发放（relief.mechanism）：可交易、可结转，CCER 5%抵销上限按核查排放量计算。"),
+    (r"no capacity_mw given for (.+): the class of a conventional coal unit depends on its rated capacity \(coal_gt300 = at least "
+     r"400 MW in the 2019-2020 plan, annex 1; allocation\.power\.class_boundary_mw\), so it is taken as given; give capacity_mw to "
+     r"have it checked",
+     "未给出 {0}：常规燃煤机组的类别取决于其额定功率（2019-2020年方案附件1：300MW等级以上 = 额定功率不低于400MW；allocation.power.class_boundary_mw），故按所填类别计算；请填写 capacity_mw 以便核对"),
     (rf"Absolute cap from (\d+): cap = {_N} t \((.+?)\) x \(1 - ([\d.]+)\)\^\(t - \d+\); ([\d.]+%) auctioned at the market "
      r"price less ([\d.]+%); allocation no longer follows output, so cutting output creates surplus\.( Coal and gas relief end with the cap\.)?",
      "自{0}年起实行总量控制：上限 = {1} t（{2}）×（1 - {3}）^(t - {0})；{4}按市场价格减{5}有偿拍卖；配额不再随产出变化，减产即产生盈余。{6}"),

@@ -148,7 +148,7 @@ def _cap_case(year, **overrides):
     """One coal_gt300 unit (660 MW, water-cooled, condensing, full load) supplying 3,000,000 MWh and
     emitting 3,500,000 t; CCERs unlimited at 30 CNY/t, CEAs at 50, nothing left has value."""
     return {
-        "entity": {"id": "R", "sector": "power", "unit_class": "coal_gt300"},
+        "entity": {"id": "R", "sector": "power", "unit_class": "coal_gt300", "capacity_mw": 660},
         "horizon": {"first_year": year, "last_year": year},
         "activity": [{"year": year, "output": 3_180_000, "supply_mwh": 3_000_000, "load_rate": 0.9, "emissions_t": 3_500_000}],
         "market": [{"year": year, "cea_buy_cny_per_t": 50.0, "cea_sell_cny_per_t": 49.0, "ccer_cny_per_t": 30.0}],

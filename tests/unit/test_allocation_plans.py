@@ -1,5 +1,5 @@
-"""Allocation to the letter of each cycle's plan (issue 24): relief as the plans word it and the source
-of every parameter by cycle.
+"""Allocation to the letter of each cycle's plan (issue 24): the 300 MW class boundary, relief as the
+plans word it, the pre-allocation basis by cycle, and the source of every parameter by cycle.
 
 Each test works a small case by hand from the official formula of its plan; the numbers in the
 docstrings are the arithmetic the assertions check (rules.md §3, §14).
@@ -7,11 +7,16 @@ docstrings are the arithmetic the assertions check (rules.md §3, §14).
 
 from __future__ import annotations
 
+import csv
+from pathlib import Path
+
 import pytest
 
+from planner.cli import main
+from planner.errors import CaseValidationError
 from planner.input.read import parse_case
 from planner.input.rulepack import load_rule_pack, reference_markdown
-from planner.prepare.entity import prepare
+from planner.prepare.entity import CAPACITY_ASK, prepare
 
 pytestmark = pytest.mark.unit
 
@@ -20,9 +25,11 @@ def approx(x):
     return pytest.approx(x, rel=1e-12, abs=1e-6)
 
 
-def _coal(year=2019, unit_class="coal_gt300", supply=1_417_500, emissions=1_300_000, **entity):
+def _coal(year=2019, unit_class="coal_gt300", capacity=None, supply=1_417_500, emissions=1_300_000, **entity):
     """One water-cooled condensing coal unit at full load (every correction factor 1)."""
     ent = {"id": "C", "sector": "power", "unit_class": unit_class, **entity}
+    if capacity is not None:
+        ent["capacity_mw"] = capacity
     return {
         "entity": ent,
         "horizon": {"first_year": year, "last_year": year},
@@ -32,13 +39,135 @@ def _coal(year=2019, unit_class="coal_gt300", supply=1_417_500, emissions=1_300_
     }
 
 
+# ---- 1. the 300 MW class boundary -----------------------------------------------------------------
+
+
+def test_a_350_mw_unit_is_in_the_300_mw_class_and_below():
+    """2019-2020 plan, annex 1: '300 MW class and above' = at least 400 MW rated. A 350 MW unit
+    supplying 1,417,500 MWh at full load is coal_le300: 1,417,500 x 0.979 = 1,387,732.5 t. Entered as
+    coal_gt300 it would get 1,417,500 x 0.877 = 1,243,147.5 t, i.e. 1,417,500 x 0.102 = 144,585 t
+    less: prepare refuses that, quoting the rule and the rule-pack key."""
+    le = prepare(parse_case(_coal(unit_class="coal_le300", capacity=350)))
+    assert le.data.entities[0].allocation_t == (approx(1_387_732.5),)
+    with pytest.raises(CaseValidationError) as exc:
+        prepare(parse_case(_coal(unit_class="coal_gt300", capacity=350)))
+    ((loc, msg),) = exc.value.problems
+    assert loc == "entity.capacity_mw"
+    assert msg.startswith("350 MW contradicts unit_class coal_gt300 (C) in 2019: the 2019-2020 plan counts "
+                          "conventional coal units of at least 400 MW rated capacity as the '300 MW class and above'")
+    assert "so a 350 MW unit is coal_le300" in msg and "allocation.power.class_boundary_mw.supply_2019_2020 [P]" in msg
+    # the class as entered, without a capacity to check it: 144,585 t less, and a warning asks for it
+    gt = prepare(parse_case(_coal(unit_class="coal_gt300")))
+    assert gt.data.entities[0].allocation_t == (approx(1_243_147.5),)
+    assert 1_387_732.5 - 1_243_147.5 == approx(144_585.0)
+    assert [w for w in gt.warnings if w.startswith(CAPACITY_ASK)] == [
+        "no capacity_mw given for entity.capacity_mw (coal_gt300): the class of a conventional coal unit depends on its "
+        "rated capacity (coal_gt300 = at least 400 MW in the 2019-2020 plan, annex 1; allocation.power.class_boundary_mw), "
+        "so it is taken as given; give capacity_mw to have it checked"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("unit_class", "capacity", "ok"),
+    [("coal_gt300", 400, True), ("coal_gt300", 399.9, False), ("coal_le300", 400, False), ("coal_le300", 399.9, True),
+     ("coal_le300", 1000, False), ("coal_unconventional", 135, True), ("coal_unconventional", 660, True)],
+)
+def test_class_boundary_edges(unit_class, capacity, ok):
+    """At exactly 400 MW a unit is in the 300 MW class and above; unconventional coal (and gas) do not
+    depend on capacity. Every cycle applies its own boundary (400 MW in each, R beyond 2019-2020)."""
+    for year in (2019, 2022, 2024, 2027):
+        case = parse_case(_coal(year=year, unit_class=unit_class, capacity=capacity))
+        if ok:
+            assert not [w for w in prepare(case).warnings if w.startswith(CAPACITY_ASK)]
+        else:
+            with pytest.raises(CaseValidationError, match=f"{capacity:g} MW contradicts unit_class {unit_class}"):
+                prepare(case)
+
+
+def test_the_boundary_of_each_plan_is_its_own_parameter():
+    """A boundary changed for one plan only moves the check in that plan's years: with the 2023-2024
+    boundary at 350 MW, a 360 MW coal_gt300 unit is wrong in 2021-2022 (400 MW) and right in 2023-2024."""
+    d = _coal(year=2021, unit_class="coal_gt300", capacity=360)
+    d["horizon"]["last_year"] = 2024
+    d["activity"] = [dict(d["activity"][0], year=y) for y in range(2021, 2025)]
+    d["market"] = [dict(d["market"][0], year=y) for y in range(2021, 2025)]
+    d["policy"] = {"overrides": {"allocation.power.class_boundary_mw.generation_2023_2024": 350}}
+    with pytest.raises(CaseValidationError) as exc:
+        prepare(parse_case(d))
+    ((loc, msg),) = exc.value.problems
+    assert "in 2021, 2022: the 2021-2022 plan counts conventional coal units of at least 400 MW" in msg
+
+
+def test_units_are_checked_one_by_one_and_a_missing_capacity_is_asked_by_field():
+    d = _coal()
+    act = d.pop("activity")
+    d["entity"].pop("unit_class")
+    d["units"] = [{"id": "U1", "unit_class": "coal_gt300", "capacity_mw": 660, "activity": act},
+                  {"id": "U2", "unit_class": "coal_le300", "activity": act},
+                  {"id": "U3", "unit_class": "gas", "activity": act}]
+    prep = prepare(parse_case(d))
+    (ask,) = [w for w in prep.warnings if w.startswith(CAPACITY_ASK)]
+    assert ask.startswith("no capacity_mw given for units[1].capacity_mw (U2, coal_le300): ")
+    d["units"][1]["capacity_mw"] = 600
+    with pytest.raises(CaseValidationError) as exc:
+        prepare(parse_case(d))
+    assert [loc for loc, _ in exc.value.problems] == ["units[1].capacity_mw"]
+    d["allocation"] = {"method": "given", "given": [{"year": 2019, "allocation_t": 1}]}
+    d["units"][1].pop("capacity_mw")
+    assert not [w for w in prepare(parse_case(d)).warnings if w.startswith(CAPACITY_ASK)]  # class irrelevant
+
+
+def test_planner_validate_refuses_a_contradictory_class_and_capacity(tmp_path, capsys):
+    import yaml
+
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(yaml.safe_dump(_coal(unit_class="coal_gt300", capacity=350)), encoding="utf-8")
+    assert main(["validate", str(bad)]) == 1
+    err = capsys.readouterr().err
+    assert str(bad) in err and "entity.capacity_mw: 350 MW contradicts unit_class coal_gt300" in err
+    good = tmp_path / "good.yaml"
+    good.write_text(yaml.safe_dump(_coal(unit_class="coal_gt300")), encoding="utf-8")
+    assert main(["validate", str(good)]) == 0
+    assert "warning: no capacity_mw given for entity.capacity_mw (coal_gt300)" in capsys.readouterr().out
+
+
+def test_a_group_asks_once_for_the_capacities_and_checks_a_plants_table_column(tmp_path):
+    """A group of plants without unit capacities gets one warning per class naming its entities, not
+    one per plant; a capacity_mw column of the plants table is checked like an entity field."""
+    import shutil
+
+    from planner.input.read import load_group_case
+    from planner.prepare.group import prepare_group
+
+    src = Path(__file__).resolve().parents[2] / "cases" / "group_hn_generation"
+    prep = prepare_group(load_group_case(src / "group.yaml"))
+    asks = [w for w in prep.warnings if CAPACITY_ASK in w]
+    assert [w.split(": ", 1)[0] for w in asks] == ["HN-01, HN-03, HN-08, HN-09, HN-18 and 3 more",
+                                                   "HN-04, HN-05, HN-07, HN-10, HN-11 and 12 more"]
+    dst = tmp_path / "g"
+    shutil.copytree(src, dst)
+    with (dst / "plants.csv").open(encoding="utf-8", newline="") as f:
+        rows = list(csv.DictReader(f))
+    cap = {"coal_gt300": "660", "coal_le300": "300"}
+    for r in rows:
+        r["capacity_mw"] = "350" if r["id"] == "HN-04" else cap.get(r["unit_class"], "")
+    with (dst / "plants.csv").open("w", encoding="utf-8", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=list(rows[0]))
+        w.writeheader()
+        w.writerows(rows)
+    with pytest.raises(CaseValidationError) as exc:
+        prepare_group(load_group_case(dst / "group.yaml"))
+    ((loc, msg),) = exc.value.problems
+    assert loc == "entities (HN-04).entity.capacity_mw" and msg.startswith("350 MW contradicts unit_class coal_gt300")
+
+
 # ---- 2. relief as the plans word it ---------------------------------------------------------------
 
 
 def _short_coal(year, **over):
     """3,000,000 MWh supplied at full load, coal_gt300 (660 MW), 3,500,000 t emitted. 2019: allocation
     3,000,000 x 0.877 = 2,631,000; gap 869,000 = 24.8% > 20%: relief 0.8 x 3,500,000 - 2,631,000 = 169,000."""
-    d = _coal(year=year, supply=3_000_000, emissions=3_500_000)
+    d = _coal(year=year, capacity=660, supply=3_000_000, emissions=3_500_000)
     d.setdefault("policy", {})["overrides"] = over
     return d
 
@@ -77,7 +206,7 @@ CHECKED_2019_2020 = {
     "benchmarks.power.supply_2019_2020.electricity_t_per_mwh", "benchmarks.power.supply_2019_2020.heat_t_per_gj",
     "benchmarks.power.air_cooling_factor.supply_2019_2020", "allocation.power.heat_ratio_factor.supply_2019_2020",
     "allocation.power.load_factor.supply_2019_2020", "allocation.power.load_factor.applies_to.supply_2019_2020",
-    "relief.mechanism.supply_2019_2020",
+    "allocation.power.class_boundary_mw.supply_2019_2020", "relief.mechanism.supply_2019_2020",
     "relief.coal_shortfall_cap_share.supply_2019_2020", "relief.gas_topup.supply_2019_2020",
 }
 
@@ -90,6 +219,7 @@ def test_parameters_checked_against_the_2019_2020_text_are_primary_and_published
     assert pack["benchmarks.power.supply_2019_2020.electricity_t_per_mwh"] == {
         "coal_gt300": {2019: 0.877, 2020: 0.877}, "coal_le300": {2019: 0.979, 2020: 0.979},
         "coal_unconventional": {2019: 1.146, 2020: 1.146}, "gas": {2019: 0.392, 2020: 0.392}}
+    assert pack["allocation.power.class_boundary_mw.supply_2019_2020"] == 400
     # what the later texts did not confirm keeps its own mark, per cycle
     assert pack.params["benchmarks.power.air_cooling_factor.generation_2023_2024"].confidence == "R"
 
@@ -97,7 +227,7 @@ def test_parameters_checked_against_the_2019_2020_text_are_primary_and_published
 def test_every_per_cycle_parameter_exists_for_each_plan_it_is_read_for():
     pack = load_rule_pack("cn-national")
     for base in ("relief.mechanism", "relief.coal_shortfall_cap_share", "relief.gas_topup",
-                 "benchmarks.power.air_cooling_factor"):
+                 "allocation.power.class_boundary_mw", "benchmarks.power.air_cooling_factor"):
         for cycle in ("supply_2019_2020", "supply_2021_2022", "generation_2023_2024"):
             p = pack.params[f"{base}.{cycle}"]
             first = int(cycle[-9:-5])
