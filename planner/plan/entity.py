@@ -212,6 +212,7 @@ def _schedule(prep: PreparedCase, ann: pd.DataFrame) -> pd.DataFrame:
                 emissions_t=a["emissions_t"].tolist(),
                 surrender_t=(a["surrender_t"] + a["ccer_surrendered_t"]).tolist(),
                 prior_emissions_t=prep.case.opening.prior_year_emissions_t,
+                pre=prep.preallocation or None,
                 **kw,
             )
         )
@@ -219,10 +220,9 @@ def _schedule(prep: PreparedCase, ann: pd.DataFrame) -> pd.DataFrame:
 
 
 def schedule_params(pack) -> dict[str, Any]:
-    """The rule-pack parameters of ``allocation_schedule`` (pre-allocation, true-up, deadlines)."""
+    """The rule-pack parameters of ``allocation_schedule`` (months and deadlines; the share and basis
+    of each vintage's pre-allocation come from ``prepare``)."""
     return dict(
-        share=pack["allocation.preallocation.share"],
-        basis=pack["allocation.preallocation.basis"],
         pre_month=pack["allocation.preallocation.month"],
         trueup_month=pack["allocation.trueup.month"],
         deadline_month=pack["compliance.deadline_month"],

@@ -26,6 +26,7 @@ from planner.input.rulepack import UNCERTAIN, RulePack, load_rule_pack
 from planner.input.schema import CaseSpec
 from planner.prepare.allocation import (
     CONVENTIONAL_COAL,
+    Preallocation,
     UnitAllocation,
     UnitYear,
     absolute_cap,
@@ -59,6 +60,10 @@ class PreparedCase:
     notes: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     used_params: tuple[str, ...] = ()
+    preallocation: tuple[Preallocation, ...] = ()
+    """Per planned vintage: the share and basis of its pre-allocation, the basis in t where prepare
+    knows it (activity x benchmark x factors), else None (emissions or allocation of the year before,
+    known only from the solved plan)."""
 
 
 def _built_on_first_use(name: str) -> property:
@@ -155,6 +160,7 @@ def prepare(case: CaseSpec, pack: RulePack | None = None) -> PreparedCase:
     al = _allocation(case, rp, e_base, problems, notes, units, unit_rows, pack)
     if problems:
         raise CaseValidationError("allocation", problems)
+    preallocation = _preallocation(case, rp, pack, units, unit_rows, al, notes)
     allocation = al.fixed
     # ---- market ------------------------------------------------------------------------------
     buy = [_clamp(market[y].cea_buy_cny_per_t, al.price_band[i]) for i, y in enumerate(years)]
@@ -352,6 +358,7 @@ def prepare(case: CaseSpec, pack: RulePack | None = None) -> PreparedCase:
         notes=notes,
         warnings=warnings,
         used_params=tuple(used),
+        preallocation=preallocation,
     )
 
 
@@ -740,6 +747,78 @@ def _check_classes(case: CaseSpec, units: list, rp, pack: RulePack, problems: li
 def _plan_name(cycle: str) -> str:
     """'supply_2019_2020' -> '2019-2020' (the plan a cycle's formula is named after)."""
     return cycle.split("_", 1)[-1].replace("_", "-")
+
+
+def _preallocation(case: CaseSpec, rp, pack: RulePack, units: list, unit_rows: list[dict], al: _Allocation,
+                   notes: list[str]) -> tuple[Preallocation, ...]:
+    """How each vintage is pre-allocated, by its plan (rules.md R3.4, R3.15, R4.3).
+
+    2019-2020: 70% of the units' 2018 net supply and heat x the vintage's benchmark x factors;
+    2021-2022: the same on the 2021 activity (basis year inferred); 2023-2024: 70% of the verified
+    emissions of the year before (EDF); industry 2025: 70% of 2024 emissions, none in the years
+    allocated at verified emissions. An activity basis is worked out here; a basis of the year before
+    (emissions or allocation) is known only from the solved plan (``allocation_schedule``). Without the
+    basis year's activity, the vintage's own allocation before relief stands in and the source says so."""
+    years = case.years
+    if case.entity.sector != "power":
+        planned = [y for i, y in enumerate(years) if al.regime[i] != "verified_emissions"]
+        share = rp("allocation.preallocation.share.industry", planned) if planned else 0.0
+        basis = rp("allocation.preallocation.basis.industry", planned) if planned else "none"
+        return tuple(
+            Preallocation(0.0, "none", 0.0, "none: allocation = verified emissions (rules.md R4.2)")
+            if al.regime[i] == "verified_emissions" else
+            Preallocation(share, basis, al.formula_total[i], f"{y} allocation (no activity basis for industry)")
+            if basis == "activity" else Preallocation(share, basis)
+            for i, y in enumerate(years)
+        )
+    share = _plan_param("allocation.preallocation.share", years, rp)
+    basis = _plan_param("allocation.preallocation.basis", years, rp)
+    out: list[Preallocation] = []
+    missing: dict[int, tuple[list[int], set[str]]] = {}  # basis year -> (vintages, fields lacking it)
+    for i, y in enumerate(years):
+        if basis[y] != "activity":
+            out.append(Preallocation(share[y], basis[y]))
+            continue
+        key = f"allocation.preallocation.basis_year.{_cycle_formula(y, rp)}"
+        by = int(rp(key, [y])) if key in pack.params else y - 1
+        got = _activity_basis(case, rp, pack, units, unit_rows, y, by) if al.regime[i] == "formula" else f"allocation {al.regime[i]}"
+        if isinstance(got, float):
+            out.append(Preallocation(share[y], "activity", got, f"{by} activity"))
+            continue
+        out.append(Preallocation(share[y], "activity", al.formula_total[i], f"{y} allocation ({by} activity not used: {got})"))
+        if al.regime[i] == "formula":
+            ys, fields = missing.setdefault(by, ([], set()))
+            ys.append(y)
+            fields.add(got)
+    for by, (ys, fields) in missing.items():
+        notes.append(
+            f"Pre-allocation of {_years_text(ys)} is a share of the units' {by} activity x the vintage's benchmark and "
+            f"factors (allocation.preallocation.basis_year); {by} activity is not given ({', '.join(sorted(fields))}), "
+            "so the allocation schedule takes each vintage's own allocation before relief instead."
+        )
+    return tuple(out)
+
+
+def _activity_basis(case: CaseSpec, rp, pack: RulePack, units: list, unit_rows: list[dict], year: int,
+                    basis_year: int) -> float | str:
+    """The allocation of vintage ``year`` (its formula, benchmarks and factors) on every unit's activity
+    of ``basis_year``: in t, or the field that lacks the activity."""
+    total = 0.0
+    f = case.allocation.correction_factor
+    for ui, u in enumerate(units):
+        where = f"units[{ui}]" if case.units else ""
+        row = unit_rows[ui].get(basis_year) or {r.year: r for r in u.prior_activity}.get(basis_year)
+        field_ = f"{where}.prior_activity" if where else "prior_activity"
+        if row is None:
+            return field_
+        if row.output is None and _power_formula(case, year, rp) == "generation_2023_2024":
+            return f"{field_}.{basis_year}.output"
+        try:
+            ua = _power_unit(case, u, row, year, rp, pack)
+        except ValueError:
+            return f"{field_}.{basis_year}.supply_mwh"
+        total += ua.electricity_t * f + ua.heat_t
+    return total
 
 
 def _industry_unit(case: CaseSpec, u, r, year: int, rp) -> UnitAllocation:

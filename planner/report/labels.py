@@ -345,6 +345,10 @@ _NOTES: tuple[tuple[str, str], ...] = (
     (rf"Relief in {_Y} is issued as extra allowances \(relief\.mechanism\): they can be traded and banked, and the CCER 5% cap "
      r"applies to the verified emissions\.",
      "{0}年的补足以额外配额发放（relief.mechanism）：可交易、可结转，CCER 5%抵销上限按核查排放量计算。"),
+    (rf"Pre-allocation of {_Y} is a share of the units' (\d+) activity x the vintage's benchmark and factors "
+     r"\(allocation\.preallocation\.basis_year\); \d+ activity is not given \((.+)\), so the allocation schedule takes each "
+     r"vintage's own allocation before relief instead\.",
+     "{0}年的预分配按各机组{1}年的产出×当年基准值和修正系数的一定比例计算（allocation.preallocation.basis_year）；未给出{1}年产出（{2}），配额发放时间表改用各年度自身补足前的配额。"),
     (r"no capacity_mw given for (.+): the class of a conventional coal unit depends on its rated capacity \(coal_gt300 = at least "
      r"400 MW in the 2019-2020 plan, annex 1; allocation\.power\.class_boundary_mw\), so it is taken as given; give capacity_mw to "
      r"have it checked",

@@ -7,6 +7,7 @@ docstrings are the arithmetic the assertions check (rules.md §3, §14).
 
 from __future__ import annotations
 
+import copy
 import csv
 from pathlib import Path
 
@@ -16,6 +17,7 @@ from planner.cli import main
 from planner.errors import CaseValidationError
 from planner.input.read import parse_case
 from planner.input.rulepack import load_rule_pack, reference_markdown
+from planner.prepare.allocation import allocation_schedule
 from planner.prepare.entity import CAPACITY_ASK, prepare
 
 pytestmark = pytest.mark.unit
@@ -198,6 +200,122 @@ def test_gas_relief_2019_caps_the_obligation_at_the_free_allocation():
     assert (e.relief_share, e.relief_to_allocation) == ((1.0,), (False,))
 
 
+# ---- 3. pre-allocation basis by cycle ------------------------------------------------------------
+
+
+def _two_units_2019_2020(prior: bool):
+    """U1: coal_gt300 700 MW, air-cooled, condensing. U2: coal_le300 300 MW CHP (heat ratio 0.3).
+    2019 and 2020 activity differ from 2018; the pre-allocation of both vintages uses 2018."""
+    u1 = [{"year": y, "output": 3_200_000, "supply_mwh": 3_000_000, "load_rate": 0.90, "emissions_t": 2_700_000} for y in (2019, 2020)]
+    u2 = [{"year": y, "output": 1_100_000, "supply_mwh": 1_050_000, "heat_gj": 2_100_000, "heat_supply_ratio": 0.3,
+           "load_rate": 0.7, "emissions_t": 1_300_000} for y in (2019, 2020)]
+    units = [
+        {"id": "U1", "unit_class": "coal_gt300", "capacity_mw": 700, "cooling": "air", "activity": u1},
+        {"id": "U2", "unit_class": "coal_le300", "capacity_mw": 300, "condensing": False, "activity": u2},
+    ]
+    if prior:
+        units[0]["prior_activity"] = [{"year": 2018, "supply_mwh": 2_900_000, "load_rate": 0.83}]
+        units[1]["prior_activity"] = [{"year": 2018, "supply_mwh": 1_000_000, "heat_gj": 2_000_000, "heat_supply_ratio": 0.3,
+                                       "load_rate": 0.7}]
+    return {
+        "entity": {"id": "E", "sector": "power"},
+        "horizon": {"first_year": 2019, "last_year": 2020},
+        "units": units,
+        "market": [{"year": y, "cea_buy_cny_per_t": 50, "ccer_cny_per_t": 30} for y in (2019, 2020)],
+        "finance": {"discount_rate": 0.0, "terminal_value": "zero"},
+    }
+
+
+def test_preallocation_2019_2020_is_70_percent_of_the_2018_activity_times_benchmark_and_factors():
+    """2019-2020 plan: pre-allocation = 70% x (2018 net supply x benchmark x F_cool x F_heat x F_load
+    + 2018 heat x heat benchmark), unit by unit.
+    U1 2018: 2,900,000 x 0.877 x 1.05 (air) x 1.0028 (load 83%: 1 + 0.0014 x 2) = 2,677,942.302 t.
+    U2 2018: 1,000,000 x 0.979 x (1 - 0.22 x 0.3) + 2,000,000 GJ x 0.126 = 914,386 + 252,000 = 1,166,386 t
+    (a CHP unit: no load factor in 2019-2020, whatever its load).
+    Basis 3,844,328.302; pre-allocation 0.7 x basis = 2,691,029.8114 t for 2019 and for 2020.
+    Final 2019 = U1 3,000,000 x 0.877 x 1.05 = 2,762,550 + U2 1,050,000 x 0.979 x 0.934 + 2,100,000 x 0.126
+    = 960,105.3 + 264,600 -> 3,987,255.3; true-up = 3,987,255.3 - 2,691,029.8114 = 1,296,225.4886 t."""
+    prep = prepare(parse_case(_two_units_2019_2020(prior=True)))
+    basis = 2_677_942.302 + 1_166_386.0
+    assert [(p.share, p.basis, p.source) for p in prep.preallocation] == [(0.7, "activity", "2018 activity")] * 2
+    assert [p.basis_t for p in prep.preallocation] == [approx(basis)] * 2
+    assert prep.data.entities[0].allocation_t[0] == approx(3_987_255.3)
+    rows = allocation_schedule(
+        entity="E", years=[2019, 2020], allocation_t=list(prep.data.entities[0].allocation_t),
+        emissions_t=[4_000_000.0] * 2, surrender_t=[4_000_000.0] * 2, prior_emissions_t=None,
+        pre_month=4, trueup_month=10, deadline_month=12, pre=prep.preallocation,
+    )
+    assert rows[0]["pre_allocation_t"] == approx(2_691_029.8114) and rows[1]["pre_allocation_t"] == approx(2_691_029.8114)
+    assert rows[0]["true_up_t"] == approx(1_296_225.4886)
+    assert (rows[0]["basis"], rows[0]["basis_source"], rows[0]["pre_allocation_share"]) == ("activity", "2018 activity", 0.7)
+    a = prep.assumptions.set_index("parameter")
+    assert a.loc["allocation.preallocation.basis_year.supply_2019_2020", "confidence"] == "P"
+    assert not a.loc["allocation.preallocation.share.supply_2019_2020", "applied_beyond_published"]
+
+
+def test_without_the_2018_activity_the_vintage_stands_in_and_the_plan_says_so():
+    """No prior_activity: each vintage's own allocation before relief (3,987,255.3 t in 2019) is the
+    stand-in basis: 0.7 x 3,987,255.3 = 2,791,078.71 t; a note names the missing fields."""
+    prep = prepare(parse_case(_two_units_2019_2020(prior=False)))
+    p = prep.preallocation[0]
+    assert (p.basis, p.basis_t) == ("activity", approx(3_987_255.3))
+    assert p.source == "2019 allocation (2018 activity not used: units[0].prior_activity)"
+    (note,) = [n for n in prep.notes if n.startswith("Pre-allocation of")]
+    assert note.startswith("Pre-allocation of 2019, 2020 is a share of the units' 2018 activity")
+    assert "2018 activity is not given (units[0].prior_activity)" in note
+
+
+def test_preallocation_basis_by_cycle_2021_to_2024():
+    """2021-2022: 70% of the units' 2021 activity x each year's benchmark (the basis year is [I]):
+    2021: 1,000,000 x 0.8218 = 821,800 t; 2022: 1,000,000 x 0.8177 = 817,700 t (2021 activity, 2022
+    benchmark). 2023-2024: 70% of the year before's verified emissions (EDF), from the solved plan."""
+    d = _coal(year=2021, capacity=660, supply=1_000_000, emissions=900_000)
+    d["horizon"]["last_year"] = 2024
+    d["activity"] = [dict(d["activity"][0], year=y, supply_mwh=1_000_000 + 50_000 * (y - 2021)) for y in range(2021, 2025)]
+    d["market"] = [dict(d["market"][0], year=y) for y in range(2021, 2025)]
+    pre = prepare(parse_case(d)).preallocation
+    assert [(p.basis, p.source) for p in pre[:2]] == [("activity", "2021 activity")] * 2
+    assert [p.basis_t for p in pre[:2]] == [approx(821_800.0), approx(817_700.0)]
+    assert [(p.share, p.basis, p.basis_t) for p in pre[2:]] == [(0.7, "prior_year_emissions", None)] * 2
+
+
+def test_industry_2024_has_no_preallocation():
+    """Industry 2024 is allocated at verified emissions (R4.2): no pre-allocation; 2025: 70% of 2024 emissions."""
+    d = {
+        "entity": {"id": "K", "sector": "industry", "unit_class": "cement_clinker"},
+        "horizon": {"first_year": 2024, "last_year": 2025},
+        "activity": [{"year": y, "output": 1_000_000, "intensity_t_per_unit": 0.86} for y in (2024, 2025)],
+        "allocation": {"benchmarks": [{"year": 2025, "output_t_per_unit": 0.85}]},
+        "market": [{"year": y, "cea_buy_cny_per_t": 80, "ccer_cny_per_t": 70} for y in (2024, 2025)],
+    }
+    pre = prepare(parse_case(d)).preallocation
+    assert [(p.share, p.basis) for p in pre] == [(0.0, "none"), (0.7, "prior_year_emissions")]
+    rows = allocation_schedule(entity="K", years=[2024, 2025], allocation_t=[860_000.0, 850_000.0], emissions_t=[860_000.0] * 2,
+                               surrender_t=[860_000.0] * 2, prior_emissions_t=None, pre_month=4, trueup_month=10,
+                               deadline_month=12, pre=pre)
+    assert [r["pre_allocation_t"] for r in rows] == [0.0, approx(602_000.0)]
+    assert rows[0]["true_up_t"] == approx(860_000.0)
+
+
+def test_prior_activity_rows_must_be_before_the_horizon():
+    d = _two_units_2019_2020(prior=True)
+    d["units"][0]["prior_activity"].append({"year": 2019, "supply_mwh": 1})
+    with pytest.raises(Exception, match=r"units\[0\].prior_activity: rows for years \[2019\] are not before the first"):
+        parse_case(d)
+
+
+def test_prior_activity_round_trips_through_a_workbook():
+    from planner.input.workbook import read_workbook, template_bytes
+
+    d = _two_units_2019_2020(prior=True)
+    data, _ = read_workbook(template_bytes(copy.deepcopy(d)), "m.xlsx")
+    assert parse_case(data).model_dump() == parse_case(d).model_dump()
+    single = _coal(capacity=660)
+    single["prior_activity"] = [{"year": 2018, "supply_mwh": 1_400_000}]
+    data, _ = read_workbook(template_bytes(copy.deepcopy(single)), "s.xlsx")
+    assert parse_case(data).model_dump() == parse_case(single).model_dump()
+
+
 # ---- 4. sources by cycle ---------------------------------------------------------------------------
 
 
@@ -208,6 +326,8 @@ CHECKED_2019_2020 = {
     "allocation.power.load_factor.supply_2019_2020", "allocation.power.load_factor.applies_to.supply_2019_2020",
     "allocation.power.class_boundary_mw.supply_2019_2020", "relief.mechanism.supply_2019_2020",
     "relief.coal_shortfall_cap_share.supply_2019_2020", "relief.gas_topup.supply_2019_2020",
+    "allocation.preallocation.share.supply_2019_2020", "allocation.preallocation.basis.supply_2019_2020",
+    "allocation.preallocation.basis_year.supply_2019_2020",
 }
 
 
@@ -222,12 +342,14 @@ def test_parameters_checked_against_the_2019_2020_text_are_primary_and_published
     assert pack["allocation.power.class_boundary_mw.supply_2019_2020"] == 400
     # what the later texts did not confirm keeps its own mark, per cycle
     assert pack.params["benchmarks.power.air_cooling_factor.generation_2023_2024"].confidence == "R"
+    assert pack.params["allocation.preallocation.basis_year.supply_2021_2022"].published == "none"
 
 
 def test_every_per_cycle_parameter_exists_for_each_plan_it_is_read_for():
     pack = load_rule_pack("cn-national")
     for base in ("relief.mechanism", "relief.coal_shortfall_cap_share", "relief.gas_topup",
-                 "allocation.power.class_boundary_mw", "benchmarks.power.air_cooling_factor"):
+                 "allocation.power.class_boundary_mw", "allocation.preallocation.share", "allocation.preallocation.basis",
+                 "benchmarks.power.air_cooling_factor"):
         for cycle in ("supply_2019_2020", "supply_2021_2022", "generation_2023_2024"):
             p = pack.params[f"{base}.{cycle}"]
             first = int(cycle[-9:-5])
