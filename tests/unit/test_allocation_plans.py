@@ -365,3 +365,18 @@ def test_the_reference_shows_sources_by_cycle_with_the_searches_tried():
     row = next(line for line in text.splitlines() if line.startswith("| `relief.mechanism.supply_2019_2020` |"))
     assert "| obligation_cap (one of: extra_allocation, obligation_cap) |" in row and "| 2019-2020 | P |" in row
 
+
+
+def test_the_backtest_case_uses_each_cycles_mechanism_and_basis():
+    """cases/backtest_coal_2021_2024.yaml: relief would cap the obligation in 2021-2022 and be issued as
+    allowances in 2023-2024; pre-allocation from the units' 2021 activity (2021-2022) and from the prior
+    year's emissions (2023-2024); both unit classes agree with their capacities (630 and 300 MW)."""
+    from planner.input.read import load_case
+
+    prep = prepare(load_case(Path(__file__).resolve().parents[2] / "cases" / "backtest_coal_2021_2024.yaml"))
+    e = prep.data.entities[0]
+    assert e.relief_share == (approx(0.8),) * 4
+    assert e.relief_to_allocation == (False, False, True, True)
+    assert [(p.basis, p.source) for p in prep.preallocation] == [
+        ("activity", "2021 activity"), ("activity", "2021 activity"), ("prior_year_emissions", ""), ("prior_year_emissions", "")]
+    assert not [w for w in prep.warnings if w.startswith(CAPACITY_ASK)]
