@@ -155,12 +155,15 @@ def prepare(case: CaseSpec, pack: RulePack | None = None) -> PreparedCase:
     e_base = [sum(rows[y].baseline_emissions_t for rows in unit_rows) for y in years]
 
     # ---- allocation and relief --------------------------------------------------------------
-    if sector == "power":
-        _check_classes(case, units, rp, pack, problems, warnings)
-    al = _allocation(case, rp, e_base, problems, notes, units, unit_rows, pack)
+    try:
+        if sector == "power":
+            _check_classes(case, units, rp, pack, problems, warnings)
+        al = _allocation(case, rp, e_base, problems, notes, units, unit_rows, pack)
+        preallocation = _preallocation(case, rp, pack, units, unit_rows, al, notes) if not problems else ()
+    except _NoBenchmark as exc:  # the plan of a year is looked up for its relief, class boundary, pre-allocation
+        problems.append(("policy.overrides.allocation.power.cycles", str(exc)))
     if problems:
         raise CaseValidationError("allocation", problems)
-    preallocation = _preallocation(case, rp, pack, units, unit_rows, al, notes)
     allocation = al.fixed
     # ---- market ------------------------------------------------------------------------------
     buy = [_clamp(market[y].cea_buy_cny_per_t, al.price_band[i]) for i, y in enumerate(years)]
@@ -530,7 +533,12 @@ def _allocation(case: CaseSpec, rp, e_base: list[float], problems: list, notes: 
     if any(relief_share) and kind:
         ys = [y for y, s_, k in zip(years, relief_share, relief_kind, strict=True) if s_ and k == kind]
         if ys:
-            what = "coal floor: the gap is capped at 20% of verified emissions" if kind == "coal_floor" else "gas top-up: allocation raised to verified emissions"
+            if kind == "coal_floor":
+                what = "coal floor: the gap is capped at 20% of verified emissions"
+            elif all(mechanism.get(y) == "obligation_cap" for y in ys):
+                what = "gas relief: the obligation is capped at the free allocation"
+            else:
+                what = "gas top-up: allocation raised to verified emissions"
             notes.append(
                 f"Relief ({what}) is modelled exactly in {_years_text(ys)}: it is computed from the emissions "
                 "after abatement, so abatement inside the relief regime is worth only the uncovered share of "

@@ -331,6 +331,9 @@ _NOTES: tuple[tuple[str, str], ...] = (
     (rf"Relief \(gas top-up: allocation raised to verified emissions\) is modelled exactly in {_Y}: it is computed from "
      r"the emissions after abatement, so abatement inside the relief regime is worth only the uncovered share of the price\.",
      "{0}年精确建模燃气机组配额补足（配额提高至核查排放量）：按减排后的排放量计算，因此补足机制内的减排只值配额价格中未被补足的部分。"),
+    (rf"Relief \(gas relief: the obligation is capped at the free allocation\) is modelled exactly in {_Y}: it is computed "
+     r"from the emissions after abatement, so abatement inside the relief regime is worth only the uncovered share of the price\.",
+     "{0}年精确建模燃气机组履约豁免（清缴义务上限为免费配额）：按减排后的排放量计算，因此豁免机制内的减排只值配额价格中未被豁免的部分。"),
     (rf"Relief can switch on or off with abatement in {_Y}: one binary per year decides the regime \(bounds ruled it out elsewhere\)\.",
      "{0}年补足机制可能随减排开启或关闭：每年用一个0-1变量决定（其余年份已由上下界排除）。"),
     (r"Gas units of this mixed entity are topped up to their own baseline emissions \(fixed\); the coal floor applies to the entity's total\.",

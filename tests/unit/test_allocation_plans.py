@@ -200,6 +200,26 @@ def test_gas_relief_2019_caps_the_obligation_at_the_free_allocation():
     assert (e.relief_share, e.relief_to_allocation) == ((1.0,), (False,))
 
 
+def test_gas_relief_note_says_what_the_plan_grants():
+    prep = prepare(parse_case(_coal(unit_class="gas", supply=1_000_000, emissions=420_000)))
+    assert any(n.startswith("Relief (gas relief: the obligation is capped at the free allocation) is modelled exactly in 2019")
+               for n in prep.notes)
+    d = _coal(year=2023, unit_class="gas", supply=1_000_000, emissions=420_000)
+    assert any(n.startswith("Relief (gas top-up: allocation raised to verified emissions)") for n in prepare(parse_case(d)).notes)
+
+
+def test_a_year_without_a_plan_is_an_input_error_not_a_crash():
+    """The cycles table overridden to cover 2023-2024 only, a 2021 case with its own formula: the plan
+    of 2021 (relief, class boundary, pre-allocation) cannot be found and the case is refused."""
+    d = _coal(year=2021, capacity=660)
+    d["allocation"] = {"formula": "supply_2021_2022"}
+    d["policy"] = {"overrides": {"allocation.power.cycles": [{"from": 2023, "to": 2024, "formula": "generation_2023_2024"}]}}
+    with pytest.raises(CaseValidationError) as exc:
+        prepare(parse_case(d))
+    assert exc.value.problems == [("policy.overrides.allocation.power.cycles",
+                                   "the rule pack has no power allocation formula for 2021")]
+
+
 # ---- 3. pre-allocation basis by cycle ------------------------------------------------------------
 
 
