@@ -85,6 +85,19 @@ def _gc_paused():
             gc.enable()
 
 
+def entity_warnings(preps) -> list[str]:
+    """The entities' warnings in a group, each named by its entity; the same request for unit
+    capacities once, with the entities it concerns (the first five named, then how many more)."""
+    out: list[str] = []
+    asks: dict[str, list[str]] = {}
+    for p in preps:
+        out += [f"{p.case.entity.id}: {w}" for w in p.warnings if not w.startswith(CAPACITY_ASK)]
+        for w in p.warnings:
+            if w.startswith(CAPACITY_ASK):
+                asks.setdefault(w, []).append(p.case.entity.id)
+    return out + [f"{', '.join(ids[:5])}{f' and {len(ids) - 5} more' if len(ids) > 5 else ''}: {w}" for w, ids in asks.items()]
+
+
 def prepare_group(spec: GroupCaseSpec) -> PreparedGroup:
     """Prepare every entity, then the links of the group."""
     with _gc_paused():
@@ -234,13 +247,7 @@ def _prepare_group(spec: GroupCaseSpec) -> PreparedGroup:
             f"The group NPV discounts at {spec.group.finance.discount_rate:.1%}; entity cases with another rate keep it "
             "only for their project annuities."
         )
-    asks: dict[str, list[str]] = {}  # the same request for a unit capacity, once with its entities
-    for p in preps:
-        warnings += [f"{p.case.entity.id}: {w}" for w in p.warnings if not w.startswith(CAPACITY_ASK)]
-        for w in p.warnings:
-            if w.startswith(CAPACITY_ASK):
-                asks.setdefault(w, []).append(p.case.entity.id)
-    warnings += [f"{', '.join(ids[:5])}{f' and {len(ids) - 5} more' if len(ids) > 5 else ''}: {w}" for w, ids in asks.items()]
+    warnings += entity_warnings(preps)
     return PreparedGroup(
         spec=spec,
         pack=pack,
