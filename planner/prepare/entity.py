@@ -449,7 +449,7 @@ def _allocation(case: CaseSpec, rp, e_base: list[float], problems: list, notes: 
                 f = case.allocation.correction_factor
                 total = ua.electricity_t * f + ua.heat_t
                 formula_total[i] += total
-                if u.unit_class == "gas" and not gas_only and _gas_topup_on(case, rp, classes, y):
+                if u.unit_class == "gas" and not gas_only and _gas_topup_on(case, rp, pack, classes, y):
                     gas_fixed_topup[i] += max(0.0, r.baseline_emissions_t - total)
                 detail.append(
                     _detail(ent.id, u, y, ua.formula, ua.basis_mwh, ua.benchmark_electricity, ua.benchmark_heat, ua.f_cool, ua.f_heat, ua.f_load * f, ua.electricity_t * f, ua.heat_t)
@@ -461,15 +461,15 @@ def _allocation(case: CaseSpec, rp, e_base: list[float], problems: list, notes: 
     relief_years = [y for i, y in enumerate(years) if regime[i] != "verified_emissions"]
     coal_on = case.allocation.coal_floor == "on" or (case.allocation.coal_floor == "auto" and is_coal)
     gas_entity = not coal_on and (gas_only or case.allocation.gas_topup == "on")
-    cap_share = _plan_param("relief.coal_shortfall_cap_share", relief_years, rp) if coal_on else {}
+    cap_share = _plan_param("relief.coal_shortfall_cap_share", relief_years, rp, pack) if coal_on else {}
     relief_share, relief_kind = [0.0] * n, [""] * n
     for i, y in enumerate(years):
         if y in cap_share:
             relief_share[i], relief_kind[i] = 1 - cap_share[y], "coal_floor"
-        elif gas_entity and y in relief_years and _gas_topup_on(case, rp, classes, y):
+        elif gas_entity and y in relief_years and _gas_topup_on(case, rp, pack, classes, y):
             relief_share[i], relief_kind[i] = 1.0, "gas_topup"
     kind = "coal_floor" if coal_on else ("gas_topup" if "gas_topup" in relief_kind else "")
-    mechanism = _plan_param("relief.mechanism", [y for y, s_ in zip(years, relief_share, strict=True) if s_], rp)
+    mechanism = _plan_param("relief.mechanism", [y for y, s_ in zip(years, relief_share, strict=True) if s_], rp, pack)
     to_allocation = [mechanism.get(y, "extra_allocation") == "extra_allocation" for y in years]
     fixed = [a + g for a, g in zip(formula_total, gas_fixed_topup, strict=True)]
     if any(gas_fixed_topup):
@@ -575,9 +575,9 @@ def _detail(eid, u, y, formula, basis, b_e, b_h, f_cool, f_heat, f_load, out_t, 
     return (eid, u.id, u.unit_class, y, formula, basis, b_e, b_h, f_cool, f_heat, f_load, out_t, heat_t, out_t + heat_t)
 
 
-def _gas_topup_on(case: CaseSpec, rp, classes: set, year: int) -> bool:
+def _gas_topup_on(case: CaseSpec, rp, pack: RulePack, classes: set, year: int) -> bool:
     g = case.allocation.gas_topup
-    return g == "on" or (g == "auto" and "gas" in classes and bool(_plan_param("relief.gas_topup", [year], rp)[year]))
+    return g == "on" or (g == "auto" and "gas" in classes and bool(_plan_param("relief.gas_topup", [year], rp, pack)[year]))
 
 
 def _mechanism_notes(years: list[int], mechanism: dict[int, str]) -> list[str]:
@@ -599,18 +599,22 @@ def _mechanism_notes(years: list[int], mechanism: dict[int, str]) -> list[str]:
     return out
 
 
-def _plan_param(base: str, years, rp) -> dict[int, Any]:
+def _plan_param(base: str, years, rp, pack: RulePack) -> dict[int, Any]:
     """Per year of ``years``: the value of the per-plan parameter ``<base>.<cycle>``, the cycle being the
     plan that covers the year in ``allocation.power.cycles`` (its formula name), recorded as applied to
-    the years of that plan."""
-    by_cycle: dict[str, list[int]] = {}
-    for y in years:
-        by_cycle.setdefault(_cycle_formula(y, rp), []).append(y)
-    out: dict[int, Any] = {}
-    for cycle, ys in by_cycle.items():
-        value = rp(f"{base}.{cycle}", ys)
-        out.update(dict.fromkeys(ys, value))
-    return out
+    the years of that plan (worked out once per pack and years: the entities of a group share it)."""
+
+    def build(read) -> dict[int, Any]:
+        by_cycle: dict[str, list[int]] = {}
+        cycles = read("allocation.power.cycles", years)
+        for y in years:
+            by_cycle.setdefault(_cycle_of(cycles, y), []).append(y)
+        out: dict[int, Any] = {}
+        for cycle, ys in by_cycle.items():
+            out.update(dict.fromkeys(ys, read(f"{base}.{cycle}", ys)))
+        return out
+
+    return dict(_shared(pack, rp, ("plan", base, tuple(years)), build))
 
 
 class _NoBenchmark(Exception):
@@ -624,7 +628,12 @@ def _power_formula(case: CaseSpec, year: int, rp) -> str:
 
 
 def _cycle_formula(year: int, rp) -> str:
-    for c in rp("allocation.power.cycles", [year]):
+    return _cycle_of(rp("allocation.power.cycles", [year]), year)
+
+
+def _cycle_of(cycles, year: int) -> str:
+    """The formula (the plan) of ``year`` in an ``allocation.power.cycles`` table."""
+    for c in cycles:
         if c["from"] <= year <= c["to"]:
             return c["formula"]
     raise _NoBenchmark(f"the rule pack has no power allocation formula for {year}")
@@ -724,7 +733,7 @@ def _check_classes(case: CaseSpec, units: list, rp, pack: RulePack, problems: li
             if case.allocation.method != "given":
                 unasked.append(f"{where}.capacity_mw ({u.id}, {u.unit_class})" if case.units else f"{where}.capacity_mw ({u.unit_class})")
             continue
-        boundary = _plan_param("allocation.power.class_boundary_mw", years, rp)
+        boundary = _plan_param("allocation.power.class_boundary_mw", years, rp, pack)
         wrong: dict[float, dict[str, list[int]]] = {}  # boundary -> plan cycle -> years the class contradicts
         for y in years:
             b = float(boundary[y])
@@ -779,8 +788,8 @@ def _preallocation(case: CaseSpec, rp, pack: RulePack, units: list, unit_rows: l
             if basis == "activity" else Preallocation(share, basis)
             for i, y in enumerate(years)
         )
-    share = _plan_param("allocation.preallocation.share", years, rp)
-    basis = _plan_param("allocation.preallocation.basis", years, rp)
+    share = _plan_param("allocation.preallocation.share", years, rp, pack)
+    basis = _plan_param("allocation.preallocation.basis", years, rp, pack)
     out: list[Preallocation] = []
     missing: dict[int, tuple[list[int], set[str]]] = {}  # basis year -> (vintages, fields lacking it)
     for i, y in enumerate(years):
