@@ -12,6 +12,8 @@ import csv
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from planner.cli import main
 from planner.errors import CaseValidationError
@@ -84,6 +86,22 @@ def test_class_boundary_edges(unit_class, capacity, ok):
         else:
             with pytest.raises(CaseValidationError, match=f"{capacity:g} MW contradicts unit_class {unit_class}"):
                 prepare(case)
+
+
+@settings(max_examples=60, deadline=None)
+@given(capacity=st.floats(1.0, 2000.0), gt=st.booleans(), year=st.sampled_from([2019, 2021, 2023, 2026]),
+       boundary=st.sampled_from([300, 400, 600]))
+def test_refused_exactly_when_class_and_capacity_disagree(capacity, gt, year, boundary):
+    """For any capacity, class and plan boundary: refused iff (capacity >= boundary) != coal_gt300."""
+    cycle = {2019: "supply_2019_2020", 2021: "supply_2021_2022"}.get(year, "generation_2023_2024")
+    d = _coal(year=year, unit_class="coal_gt300" if gt else "coal_le300", capacity=capacity)
+    d["policy"] = {"overrides": {f"allocation.power.class_boundary_mw.{cycle}": boundary}}
+    case = parse_case(d)
+    if (capacity >= boundary) == gt:
+        prepare(case)
+    else:
+        with pytest.raises(CaseValidationError, match=f"at least {boundary} MW"):
+            prepare(case)
 
 
 def test_the_boundary_of_each_plan_is_its_own_parameter():
