@@ -502,14 +502,14 @@ def _dedupe(problems: list[tuple[str, str]]) -> list[tuple[str, str]]:
 # ---- group cases -----------------------------------------------------------------------------
 
 PLANT_COLUMNS = {
-    "id", "name", "sector", "unit_class", "cooling", "output", "intensity_t_per_unit", "emissions_t",
+    "id", "name", "sector", "unit_class", "capacity_mw", "cooling", "output", "intensity_t_per_unit", "emissions_t",
     "heat_gj", "heat_intensity_t_per_gj", "output_growth", "opening_cea_t", "net_sales_since_2019_t",
     "compliance",
 }
 ACTIVITY_COLUMNS = {"entity", "year", "output", "emissions_t", "intensity_t_per_unit", "heat_gj", "heat_intensity_t_per_gj"}
 MEASURE_COLUMNS = {"entity", "id", "name", "cost_cny_per_t", "potential_t_per_year", "first_year", "last_year", "kind"}
 _NUMERIC = {
-    "output", "intensity_t_per_unit", "emissions_t", "heat_gj", "heat_intensity_t_per_gj", "output_growth",
+    "capacity_mw", "output", "intensity_t_per_unit", "emissions_t", "heat_gj", "heat_intensity_t_per_gj", "output_growth",
     "opening_cea_t", "net_sales_since_2019_t", "cost_cny_per_t", "potential_t_per_year",
 }
 _INTEGER = {"year", "first_year", "last_year"}

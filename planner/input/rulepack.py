@@ -85,6 +85,26 @@ def _numbers(v: Any) -> list[float]:
     return []
 
 
+class SourceSearch(BaseModel):
+    """One look for a plan's text: where, what was asked, what came back."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    corpus: str
+    query: str
+    result: str
+
+
+class CycleSources(BaseModel):
+    """What is known of one allocation plan's text: found, checked, or looked for and not found."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    cycle: str
+    plan: str
+    url: str = ""
+    status: str
+    searches: list[SourceSearch] = Field(default_factory=list)
+
+
 class RulePackFile(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     id: str
@@ -92,6 +112,7 @@ class RulePackFile(BaseModel):
     title: str
     digest: str = ""
     parameters: dict[str, RuleParam]
+    sources_by_cycle: list[CycleSources] = Field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -103,6 +124,7 @@ class RulePack:
     title: str
     params: dict[str, RuleParam]
     overrides: dict[str, Any] = field(default_factory=dict)
+    sources_by_cycle: tuple[CycleSources, ...] = ()
 
     @property
     def ref(self) -> str:
@@ -186,7 +208,7 @@ def load_rule_pack(ref: str, overrides: dict[str, Any] | None = None) -> RulePac
     ]
     if problems:
         raise CaseValidationError("policy.overrides", problems)
-    return RulePack(data.id, data.version, data.title, dict(data.parameters), overrides)
+    return RulePack(data.id, data.version, data.title, dict(data.parameters), overrides, tuple(data.sources_by_cycle))
 
 
 def _check_override(p: RuleParam | None, key: str, value: Any) -> str | None:
@@ -337,7 +359,26 @@ def reference_markdown(pack: RulePack) -> str:
         lines.append(
             f"| `{key}` | {_cell(value)} | {_cell(p.unit)} | {_cell(p.years)} | {p.published_text} | {p.confidence} | {source} | {_cell(p.note)} |"
         )
+    lines += _sources_markdown(pack)
     return "\n".join(lines) + "\n"
+
+
+def _sources_markdown(pack: RulePack) -> list[str]:
+    """The pack's ``sources_by_cycle``: per allocation plan, what of its text was found and checked, and
+    what was looked for and not found (with the queries tried), so a reader knows which marks can move."""
+    if not pack.sources_by_cycle:
+        return []
+    lines = ["", "## Sources by cycle", "",
+             "Per allocation plan: the text found and checked, and what was looked for and not found. The",
+             "parameters of a cycle end in its name (`relief.mechanism.supply_2019_2020`, ...).", ""]
+    for c in pack.sources_by_cycle:
+        where = f"[{c.plan}]({c.url})" if c.url else c.plan
+        lines += [f"### `{c.cycle}`", "", f"{where}", "", c.status.strip()]
+        if c.searches:
+            lines += ["", "| corpus | query | result |", "|---|---|---|"]
+            lines += [f"| {s.corpus} | {_cell(s.query)} | {_cell(s.result)} |" for s in c.searches]
+        lines.append("")
+    return lines[:-1]
 def pack_file_sha256(ref: str) -> str | None:
     """SHA-256 of the file of a pack reference ``id@version`` (for the audit record)."""
     import hashlib

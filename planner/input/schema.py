@@ -53,6 +53,10 @@ class EntitySpec(PlannerModel):
     """Power sector (发电行业) or an industrial sector (steel, cement, aluminium)."""
     unit_class: UnitClass | None = None
     """Benchmark class of the entity's single unit (when the case has no ``units`` list)."""
+    capacity_mw: Pos | None = None
+    """Rated capacity of the single power unit in MW (of each, for identical units given as one): checks
+    the coal class against the plans' 300 MW class boundary (coal_gt300 = at least 400 MW rated, rule
+    pack allocation.power.class_boundary_mw.*)."""
     cooling: Literal["water", "air"] = "water"
     """Cooling type of a power unit; air cooling raises the benchmark allocation (rule pack)."""
     condensing: bool | None = None
@@ -122,6 +126,21 @@ class ActivityRow(PlannerModel):
         return self.output * (self.intensity_t_per_unit or 0.0) + self.heat_gj * self.heat_intensity_t_per_gj
 
 
+class PriorActivityRow(PlannerModel):
+    """Activity of a year before the horizon that an allocation plan takes as its pre-allocation basis
+    (the 2019-2020 plan: 70% of the unit's 2018 net supply and heat x benchmark x factors)."""
+
+    year: Annotated[int, Field(ge=2013, le=2100)]
+    output: NonNeg | None = None
+    """Gross generation in MWh (a generation-basis formula needs it)."""
+    supply_mwh: NonNeg | None = None
+    """Net supply (供电量) in MWh (the 2019-2022 supply-basis formulas need it)."""
+    heat_gj: NonNeg = 0.0
+    heat_supply_ratio: Annotated[float, Field(ge=0, le=1)] = 0.0
+    load_rate: Annotated[float, Field(ge=0, le=1.5)] | None = None
+    """Annual load factor as a fraction; omitted = load correction 1."""
+
+
 class BenchmarkRow(PlannerModel):
     """Benchmark of one year: t CO2 per unit of output, and per GJ of heat."""
 
@@ -140,10 +159,13 @@ class UnitSpec(PlannerModel):
     name: str = ""
     unit_class: UnitClass
     capacity_mw: Pos | None = None
+    """Rated capacity in MW: checks a coal class against the plans' 300 MW class boundary."""
     cooling: Literal["water", "air"] = "water"
     condensing: bool | None = None
     """Pure condensing unit (纯凝); default: true in years without heat supply."""
     activity: list[ActivityRow]
+    prior_activity: list[PriorActivityRow] = Field(default_factory=list)
+    """Activity of years before the horizon that a plan takes as pre-allocation basis (e.g. 2018)."""
 
 
 class AllocationRow(PlannerModel):
@@ -341,6 +363,8 @@ class CaseSpec(PlannerModel):
     """Activity of the entity's single unit (or give ``units``)."""
     units: list[UnitSpec] = Field(default_factory=list)
     """Units of the entity, each with its own class and activity (or give ``activity``)."""
+    prior_activity: list[PriorActivityRow] = Field(default_factory=list)
+    """Pre-allocation basis years before the horizon of the single unit (or give them inside ``units``)."""
     allocation: AllocationSpec = AllocationSpec()
     opening: OpeningSpec = OpeningSpec()
     market: list[MarketRow]
@@ -378,9 +402,11 @@ class CaseSpec(PlannerModel):
                 id=e.id,
                 name=e.name,
                 unit_class=e.unit_class,
+                capacity_mw=e.capacity_mw,
                 cooling=e.cooling,
                 condensing=e.condensing,
                 activity=list(self.activity),
+                prior_activity=list(self.prior_activity),
             )
         ]
 
@@ -465,9 +491,12 @@ def cross_problems(data: Any) -> list[tuple[str, str]]:
     if isinstance(units, list) and units:
         if _rows(data, "activity"):
             problems.append(("activity", "give the activity inside each unit when the case lists units"))
+        if _rows(data, "prior_activity"):
+            problems.append(("prior_activity", "give the prior activity inside each unit when the case lists units"))
         for i, u in enumerate(units):
             if isinstance(u, dict):
                 _cover(problems, f"units[{i}].activity", _years_of(u.get("activity") if isinstance(u.get("activity"), list) else []), years)
+                _prior(problems, f"units[{i}].prior_activity", _years_of(u.get("prior_activity") if isinstance(u.get("prior_activity"), list) else []), a)
                 allowed = POWER_CLASSES if entity.get("sector") == "power" else INDUSTRY_CLASSES
                 if entity.get("sector") in ("power", "industry") and isinstance(u.get("unit_class"), str) and u["unit_class"] not in allowed:
                     problems.append((f"units[{i}].unit_class", f"{u['unit_class']!r} does not belong to sector {entity.get('sector')!r}; expected one of {', '.join(allowed)}"))
@@ -477,6 +506,7 @@ def cross_problems(data: Any) -> list[tuple[str, str]]:
             problems.append(("units", f"duplicate unit ids {dup}"))
     else:
         _cover(problems, "activity", _years_of(_rows(data, "activity")), years)
+        _prior(problems, "prior_activity", _years_of(_rows(data, "prior_activity")), a)
         if entity and entity.get("unit_class") is None:
             problems.append(("entity.unit_class", "give the entity's unit_class, or list its units"))
     _cover(problems, "market", _years_of(_rows(data, "market")), years)
@@ -541,6 +571,13 @@ def _cover(problems: list[tuple[str, str]], name: str, got: list[int], years: li
         problems.append((name, f"no row for years {missing}"))
     if extra:
         problems.append((name, f"rows for years {extra} outside the horizon"))
+    _unique(problems, name, got)
+
+
+def _prior(problems: list[tuple[str, str]], name: str, got: list[int], first: int) -> None:
+    late = sorted({y for y in got if y >= first})
+    if late:
+        problems.append((name, f"rows for years {late} are not before the first compliance year {first} (give them under activity)"))
     _unique(problems, name, got)
 
 

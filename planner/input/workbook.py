@@ -37,6 +37,7 @@ from planner.input.schema import (
     CcerLotSpec,
     MarketRow,
     MeasureSpec,
+    PriorActivityRow,
     ProjectSpec,
     UnitSpec,
 )
@@ -67,8 +68,10 @@ TABLES: tuple[TableSheet, ...] = (
                "one row per compliance cycle (year): prices in CNY/t, limits in t"),
     TableSheet("activity", ("activity",), ActivityRow, ("unit",) + _model_columns(ActivityRow),
                "one row per year (and unit, when the units sheet lists units): output, heat, baseline emissions"),
-    TableSheet("units", ("units",), UnitSpec, _model_columns(UnitSpec, ("activity",)),
+    TableSheet("units", ("units",), UnitSpec, _model_columns(UnitSpec, ("activity", "prior_activity")),
                "only for entities with several units; leave empty for a single unit (entity fields on the case sheet)"),
+    TableSheet("prior_activity", ("prior_activity",), PriorActivityRow, ("unit",) + _model_columns(PriorActivityRow),
+               "optional: activity of years before the horizon that a plan takes as pre-allocation basis (2019-2020: 2018)"),
     TableSheet("benchmarks", ("allocation", "benchmarks"), BenchmarkRow, _model_columns(BenchmarkRow),
                "optional benchmarks per year (and class); power years not listed use the rule pack"),
     TableSheet("allocation_given", ("allocation", "given"), AllocationRow, _model_columns(AllocationRow),
@@ -271,12 +274,12 @@ def _table_rows(t: TableSheet, data: dict[str, Any]) -> list[dict[str, Any]]:
     node: Any = data
     for p in t.path:
         node = node.get(p) if isinstance(node, dict) else None
-    if t.sheet == "activity":
+    if t.sheet in UNIT_TABLES:
         if data.get("units"):
-            return [{"unit": u.get("id"), **r} for u in data["units"] for r in (u.get("activity") or [])]
+            return [{"unit": u.get("id"), **r} for u in data["units"] for r in (u.get(t.sheet) or [])]
         return list(node or [])
     if t.sheet == "units":
-        return [{k: v for k, v in u.items() if k != "activity"} for u in (node or [])]
+        return [{k: v for k, v in u.items() if k not in UNIT_TABLES} for u in (node or [])]
     if t.sheet == "cea_by_vintage":
         return [{"vintage": k, "quantity_t": v} for k, v in (node or {}).items()]
     if t.sheet == "overrides":
@@ -607,6 +610,45 @@ def _put(rd: _Reader, t: TableSheet, r: int, row: dict[str, Any], loc: tuple) ->
     return out
 
 
+UNIT_TABLES = ("activity", "prior_activity")
+"""Year tables of a unit: rows name their unit when the units sheet lists units."""
+
+
+def _unit_table(rd: _Reader, data: dict[str, Any], tables: dict[str, list[tuple[int, dict[str, Any]]]],
+                unit_rows: list[dict[str, Any]], name: str) -> None:
+    """Rows of a unit year table (``activity``, ``prior_activity``) into each unit named, or into the
+    case's own table for a single-unit entity."""
+    act = SHEETS[name]
+    if unit_rows:
+        ids = [u.get("id") for u in unit_rows]
+        got = tables.get(name, [])
+        if name == "activity" or got:
+            for u in unit_rows:
+                u[name] = []
+        for r, row in got:
+            uid = row.get("unit")
+            if uid not in ids:
+                col = row.get("__cols__", {}).get("unit")
+                rd.problem(_cell(act.sheet, r, col, "unit") if col else _cell(act.sheet, r),
+                           f"unit {uid!r} is not on the units sheet (expected one of {', '.join(map(str, ids))})")
+                continue
+            k = ids.index(uid)
+            j = len(unit_rows[k][name])
+            unit_rows[k][name].append(_put(rd, act, r, row, ("units", k, name, j)))
+        if name == "activity" or got:
+            for k in range(len(unit_rows)):
+                rd.map.add(("units", k, name), f"sheet '{name}'")
+    elif name in tables and (name == "activity" or tables[name]):
+        rows = []
+        for i, (r, row) in enumerate(tables[name]):
+            if row.get("unit") is not None:
+                rd.problem(_cell(act.sheet, r, row["__cols__"]["unit"], "unit"),
+                           "a unit is named but the units sheet is empty (leave unit empty for a single-unit entity)")
+            rows.append(_put(rd, act, r, row, (name, i)))
+        data[name] = rows
+        rd.map.add((name,), f"sheet '{name}'")
+
+
 def _assemble(rd: _Reader, data: dict[str, Any], tables: dict[str, list[tuple[int, dict[str, Any]]]]) -> None:
     def section(*path: str) -> dict[str, Any]:
         node = data
@@ -627,32 +669,8 @@ def _assemble(rd: _Reader, data: dict[str, Any], tables: dict[str, list[tuple[in
     if unit_rows:
         data["units"] = unit_rows
         rd.map.add(("units",), "sheet 'units'")
-    act = SHEETS["activity"]
-    if unit_rows:
-        ids = [u.get("id") for u in unit_rows]
-        for u in unit_rows:
-            u["activity"] = []
-        for r, row in tables.get("activity", []):
-            uid = row.get("unit")
-            if uid not in ids:
-                col = row.get("__cols__", {}).get("unit")
-                rd.problem(_cell(act.sheet, r, col, "unit") if col else _cell(act.sheet, r),
-                           f"unit {uid!r} is not on the units sheet (expected one of {', '.join(map(str, ids))})")
-                continue
-            k = ids.index(uid)
-            j = len(unit_rows[k]["activity"])
-            unit_rows[k]["activity"].append(_put(rd, act, r, row, ("units", k, "activity", j)))
-        for k in range(len(unit_rows)):
-            rd.map.add(("units", k, "activity"), "sheet 'activity'")
-    elif "activity" in tables:
-        rows = []
-        for i, (r, row) in enumerate(tables["activity"]):
-            if row.get("unit") is not None:
-                rd.problem(_cell(act.sheet, r, row["__cols__"]["unit"], "unit"),
-                           "a unit is named but the units sheet is empty (leave unit empty for a single-unit entity)")
-            rows.append(_put(rd, act, r, row, ("activity", i)))
-        data["activity"] = rows
-        rd.map.add(("activity",), "sheet 'activity'")
+    for name in UNIT_TABLES:
+        _unit_table(rd, data, tables, unit_rows, name)
 
     vint = tables.get("cea_by_vintage", [])
     if vint:
@@ -761,6 +779,7 @@ TABLE_COLUMNS: dict[str, tuple[tuple[str, str], ...]] = {
         ("name", "display name"),
         ("sector", "power (default) | steel | cement | aluminium | other"),
         ("unit_class", "coal_gt300 | coal_le300 | coal_unconventional | gas | cement_clinker | steel_bf_bof | aluminium_electrolysis | other_industry [required]"),
+        ("capacity_mw", "rated capacity of one unit, MW (checks the coal class: coal_gt300 = at least 400 MW)"),
         ("cooling", "water | air"),
         ("output", "first-year output: MWh (power) or t product [required]"),
         ("intensity_t_per_unit", "t CO2 per MWh or t product (or give emissions_t)"),

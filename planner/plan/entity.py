@@ -212,6 +212,7 @@ def _schedule(prep: PreparedCase, ann: pd.DataFrame) -> pd.DataFrame:
                 emissions_t=a["emissions_t"].tolist(),
                 surrender_t=(a["surrender_t"] + a["ccer_surrendered_t"]).tolist(),
                 prior_emissions_t=prep.case.opening.prior_year_emissions_t,
+                pre=prep.preallocation or None,
                 **kw,
             )
         )
@@ -219,10 +220,9 @@ def _schedule(prep: PreparedCase, ann: pd.DataFrame) -> pd.DataFrame:
 
 
 def schedule_params(pack) -> dict[str, Any]:
-    """The rule-pack parameters of ``allocation_schedule`` (pre-allocation, true-up, deadlines)."""
+    """The rule-pack parameters of ``allocation_schedule`` (months and deadlines; the share and basis
+    of each vintage's pre-allocation come from ``prepare``)."""
     return dict(
-        share=pack["allocation.preallocation.share"],
-        basis=pack["allocation.preallocation.basis"],
         pre_month=pack["allocation.preallocation.month"],
         trueup_month=pack["allocation.trueup.month"],
         deadline_month=pack["compliance.deadline_month"],
@@ -336,9 +336,14 @@ def year_bindings(r, sold: float, d, i: int, in_group: bool, saving) -> list[dic
         rows.append(_row(e, y, "ccer_availability", f"CCER availability binds in {y}: all {r.ccer_available_t:,.0f} t bought", None))
     if r.relief_t > TOL_T and r.relief_rule in ("coal_floor", "gas_topup"):
         share = d.relief_share[i]
-        what = (f"coal relief applies in {y}: allocation raised to {share:.0%} of verified emissions (+{r.relief_t:,.0f} t)"
-                if r.relief_rule == "coal_floor" else
-                f"gas top-up applies in {y}: allocation raised to verified emissions (+{r.relief_t:,.0f} t)")
+        if d.relief_to_allocation[i]:
+            what = (f"coal relief applies in {y}: allocation raised to {share:.0%} of verified emissions (+{r.relief_t:,.0f} t)"
+                    if r.relief_rule == "coal_floor" else
+                    f"gas top-up applies in {y}: allocation raised to verified emissions (+{r.relief_t:,.0f} t)")
+        else:  # the plan caps the obligation instead (relief.mechanism)
+            what = (f"coal relief applies in {y}: obligation capped at the free allocation + {1 - share:.0%} of verified "
+                    f"emissions (-{r.relief_t:,.0f} t)" if r.relief_rule == "coal_floor" else
+                    f"gas relief applies in {y}: obligation capped at the free allocation (-{r.relief_t:,.0f} t)")
         what += f"; a tonne abated here is worth only {1 - share:.0%} of the allowance price"
         rows.append(_row(e, y, "relief_regime", what, None))
     if r.borrow_t > TOL_T:

@@ -190,6 +190,7 @@ def _schedules(prep, ann: pd.DataFrame) -> pd.DataFrame:
             emissions_t=[cols["emissions_t"][j] for j in js],
             surrender_t=[surrender[j] for j in js],
             prior_emissions_t=p.case.opening.prior_year_emissions_t,
+            pre=p.preallocation or None,
             **kw,
         )
     return pd.DataFrame(rows)

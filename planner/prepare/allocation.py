@@ -18,7 +18,7 @@ entries cite the plan each formula comes from (rules.md §3, §4, §9):
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 COAL_CLASSES = ("coal_gt300", "coal_le300", "coal_unconventional")
@@ -178,8 +178,21 @@ def absolute_cap(reference_t: float, decline: float, years_since_start: int) -> 
 
 
 def preallocation(basis_t: float, share: float) -> float:
-    """Pre-allocation: ``share`` (70%) of the prior-year basis."""
+    """Pre-allocation: ``share`` (70%) of the basis."""
     return share * basis_t
+
+
+@dataclass(frozen=True)
+class Preallocation:
+    """How one vintage is pre-allocated: ``share`` x the basis (rules.md R3.4, R3.15, R4.3)."""
+
+    share: float
+    basis: str
+    """activity (a basis year's output x the vintage's benchmark and factors) | prior_year_emissions |
+    prior_year_allocation | none (no pre-allocation)."""
+    basis_t: float | None = None
+    """The basis in t where it is known before solving (activity), else None (the year before, from the plan)."""
+    source: str = ""
 
 
 def relief_topup(emissions_t: float, allocation_t: float, share: float) -> float:
@@ -196,40 +209,51 @@ def allocation_schedule(
     emissions_t: list[float],
     surrender_t: list[float],
     prior_emissions_t: float | None,
-    share: float,
-    basis: str,
     pre_month: int,
     trueup_month: int,
     deadline_month: int,
+    pre: Sequence[Preallocation] | None = None,
+    share: float = 0.7,
+    basis: str = "prior_year_emissions",
     deadlines: dict[int, str] | None = None,
     calendar: dict[int, dict[str, str]] | None = None,
 ) -> list[dict]:
-    """Per vintage: the pre-allocation (``share`` of the prior-year basis) with its month, the true-up to
-    the final allocation after verification (negative when the pre-allocation exceeded it), and the surrender due at the deadline (rules.md R3.4,
-    R3.15, R6.1-R6.2). Months are in the year after the vintage, unless ``deadlines`` (vintage ->
+    """Per vintage: the pre-allocation (``pre[i]``: a share of its plan's basis, or ``share`` of
+    ``basis`` for every vintage) with its month, the true-up to the final allocation after
+    verification (negative when the pre-allocation exceeded it), and the surrender due at the deadline
+    (rules.md R3.4, R3.15, R6.1-R6.2). A basis known before solving (the activity of a basis year x
+    benchmark x factors) comes in ``pre``; a basis of the year before is the plan's emissions or
+    allocation of that year, for the first vintage ``prior_emissions_t`` if given, else its own (the
+    source says so). Months are in the year after the vintage, unless ``deadlines`` (vintage ->
     "YYYY-MM") or ``calendar`` (vintage -> {pre_allocation, true_up}) give the historical dates (the
-    2019-2022 vintages were allocated late, 2021 and 2022 were due together at the end of 2023). The first vintage's prior-year basis
-    is ``prior_emissions_t`` if given, else its own emissions (stated in ``basis_source``)."""
+    2019-2022 vintages were allocated late, 2021 and 2022 were due together at the end of 2023)."""
     rows = []
     for i, y in enumerate(years):
-        if i > 0:
-            prior = emissions_t[i - 1] if basis == "prior_year_emissions" else allocation_t[i - 1]
+        p = pre[i] if pre is not None else Preallocation(share, basis)
+        if p.basis == "none":
+            prior, source = 0.0, p.source or "none"
+        elif p.basis_t is not None:
+            prior, source = p.basis_t, p.source
+        elif i > 0:
+            prior = emissions_t[i - 1] if p.basis == "prior_year_emissions" else allocation_t[i - 1]
             source = f"{y - 1} plan"
-        elif prior_emissions_t is not None:
+        elif prior_emissions_t is not None and p.basis == "prior_year_emissions":
             prior, source = prior_emissions_t, f"{y - 1} given"
         else:
-            prior, source = (emissions_t[0] if basis == "prior_year_emissions" else allocation_t[0]), f"{y} (no prior year given)"
-        pre = preallocation(prior, share)
+            prior, source = (emissions_t[0] if p.basis == "prior_year_emissions" else allocation_t[0]), f"{y} (no prior year given)"
+        pre_t = preallocation(prior, p.share)
         when = (calendar or {}).get(y, {})
         rows.append(
             {
                 "entity": entity,
                 "vintage": y,
-                "pre_allocation_t": pre,
+                "pre_allocation_t": pre_t,
                 "pre_allocation_month": when.get("pre_allocation", f"{y + 1}-{pre_month:02d}"),
-                "basis": basis,
+                "pre_allocation_share": p.share,
+                "basis": p.basis,
                 "basis_source": source,
-                "true_up_t": allocation_t[i] - pre,
+                "basis_t": prior,
+                "true_up_t": allocation_t[i] - pre_t,
                 "true_up_month": when.get("true_up", f"{y + 1}-{trueup_month:02d}"),
                 "final_allocation_t": allocation_t[i],
                 "surrender_t": surrender_t[i],

@@ -25,6 +25,8 @@ from planner.errors import CaseValidationError
 from planner.input.rulepack import UNCERTAIN, RulePack, load_rule_pack
 from planner.input.schema import CaseSpec
 from planner.prepare.allocation import (
+    CONVENTIONAL_COAL,
+    Preallocation,
     UnitAllocation,
     UnitYear,
     absolute_cap,
@@ -58,6 +60,10 @@ class PreparedCase:
     notes: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     used_params: tuple[str, ...] = ()
+    preallocation: tuple[Preallocation, ...] = ()
+    """Per planned vintage: the share and basis of its pre-allocation, the basis in t where prepare
+    knows it (activity x benchmark x factors), else None (emissions or allocation of the year before,
+    known only from the solved plan)."""
 
 
 def _built_on_first_use(name: str) -> property:
@@ -149,7 +155,13 @@ def prepare(case: CaseSpec, pack: RulePack | None = None) -> PreparedCase:
     e_base = [sum(rows[y].baseline_emissions_t for rows in unit_rows) for y in years]
 
     # ---- allocation and relief --------------------------------------------------------------
-    al = _allocation(case, rp, e_base, problems, notes, units, unit_rows, pack)
+    try:
+        if sector == "power":
+            _check_classes(case, units, rp, pack, problems, warnings)
+        al = _allocation(case, rp, e_base, problems, notes, units, unit_rows, pack)
+        preallocation = _preallocation(case, rp, pack, units, unit_rows, al, notes) if not problems else ()
+    except _NoBenchmark as exc:  # the plan of a year is looked up for its relief, class boundary, pre-allocation
+        problems.append(("policy.overrides.allocation.power.cycles", str(exc)))
     if problems:
         raise CaseValidationError("allocation", problems)
     allocation = al.fixed
@@ -349,6 +361,7 @@ def prepare(case: CaseSpec, pack: RulePack | None = None) -> PreparedCase:
         notes=notes,
         warnings=warnings,
         used_params=tuple(used),
+        preallocation=preallocation,
     )
 
 
@@ -436,7 +449,7 @@ def _allocation(case: CaseSpec, rp, e_base: list[float], problems: list, notes: 
                 f = case.allocation.correction_factor
                 total = ua.electricity_t * f + ua.heat_t
                 formula_total[i] += total
-                if u.unit_class == "gas" and not gas_only and _gas_topup_on(case, rp, classes):
+                if u.unit_class == "gas" and not gas_only and _gas_topup_on(case, rp, pack, classes, y):
                     gas_fixed_topup[i] += max(0.0, r.baseline_emissions_t - total)
                 detail.append(
                     _detail(ent.id, u, y, ua.formula, ua.basis_mwh, ua.benchmark_electricity, ua.benchmark_heat, ua.f_cool, ua.f_heat, ua.f_load * f, ua.electricity_t * f, ua.heat_t)
@@ -444,24 +457,28 @@ def _allocation(case: CaseSpec, rp, e_base: list[float], problems: list, notes: 
     if problems:
         return _Allocation([], [], [], [], [], [], [], [], 0.0, True, [], _frame)
 
-    # ---- relief ---------------------------------------------------------------------------------
+    # ---- relief: share, kind and mechanism by the plan of each year ------------------------------
     relief_years = [y for i, y in enumerate(years) if regime[i] != "verified_emissions"]
     coal_on = case.allocation.coal_floor == "on" or (case.allocation.coal_floor == "auto" and is_coal)
-    gas_on = not coal_on and _gas_topup_on(case, rp, classes) and (gas_only or case.allocation.gas_topup == "on")
-    share, kind = 0.0, ""
-    if coal_on:
-        share, kind = 1 - rp("relief.coal_shortfall_cap_share", relief_years), "coal_floor"
-    elif gas_on:
-        share, kind = 1.0, "gas_topup"
-    to_alloc = (rp("relief.mechanism", relief_years) == "extra_allocation") if share else True
-    relief_share = [share] * n
-    relief_kind = [kind] * n
-    to_allocation = [to_alloc] * n
+    gas_entity = not coal_on and (gas_only or case.allocation.gas_topup == "on")
+    cap_share = _plan_param("relief.coal_shortfall_cap_share", relief_years, rp, pack) if coal_on else {}
+    relief_share, relief_kind = [0.0] * n, [""] * n
+    for i, y in enumerate(years):
+        if y in cap_share:
+            relief_share[i], relief_kind[i] = 1 - cap_share[y], "coal_floor"
+        elif gas_entity and y in relief_years and _gas_topup_on(case, rp, pack, classes, y):
+            relief_share[i], relief_kind[i] = 1.0, "gas_topup"
+    kind = "coal_floor" if coal_on else ("gas_topup" if "gas_topup" in relief_kind else "")
+    mechanism = _plan_param("relief.mechanism", [y for y, s_ in zip(years, relief_share, strict=True) if s_], rp, pack)
+    to_allocation = [mechanism.get(y, "extra_allocation") == "extra_allocation" for y in years]
     fixed = [a + g for a, g in zip(formula_total, gas_fixed_topup, strict=True)]
     if any(gas_fixed_topup):
+        capped = [y for y, g in zip(years, gas_fixed_topup, strict=True) if g and y in mechanism and mechanism[y] == "obligation_cap"]
         notes.append(
             "Gas units of this mixed entity are topped up to their own baseline emissions (fixed); the coal "
             "floor applies to the entity's total."
+            + (f" In {_years_text(capped)} the plan caps the gas units' obligation instead; the top-up is held as "
+               "allowances, which leaves the CCER cap 5% of the top-up higher." if capped else "")
         )
     for i in range(n):
         if regime[i] == "verified_emissions":
@@ -516,12 +533,18 @@ def _allocation(case: CaseSpec, rp, e_base: list[float], problems: list, notes: 
     if any(relief_share) and kind:
         ys = [y for y, s_, k in zip(years, relief_share, relief_kind, strict=True) if s_ and k == kind]
         if ys:
-            what = "coal floor: the gap is capped at 20% of verified emissions" if kind == "coal_floor" else "gas top-up: allocation raised to verified emissions"
+            if kind == "coal_floor":
+                what = "coal floor: the gap is capped at 20% of verified emissions"
+            elif all(mechanism.get(y) == "obligation_cap" for y in ys):
+                what = "gas relief: the obligation is capped at the free allocation"
+            else:
+                what = "gas top-up: allocation raised to verified emissions"
             notes.append(
                 f"Relief ({what}) is modelled exactly in {_years_text(ys)}: it is computed from the emissions "
                 "after abatement, so abatement inside the relief regime is worth only the uncovered share of "
                 "the price."
             )
+            notes += _mechanism_notes(ys, mechanism)
     if "verified_emissions" in regime:
         ys = [y for y, r in zip(years, regime, strict=True) if r == "verified_emissions"]
         notes.append(f"Industrial allocation equals verified emissions in {_years_text(ys)}: no net position, abatement saves nothing there.")
@@ -552,9 +575,46 @@ def _detail(eid, u, y, formula, basis, b_e, b_h, f_cool, f_heat, f_load, out_t, 
     return (eid, u.id, u.unit_class, y, formula, basis, b_e, b_h, f_cool, f_heat, f_load, out_t, heat_t, out_t + heat_t)
 
 
-def _gas_topup_on(case: CaseSpec, rp, classes: set) -> bool:
+def _gas_topup_on(case: CaseSpec, rp, pack: RulePack, classes: set, year: int) -> bool:
     g = case.allocation.gas_topup
-    return g == "on" or (g == "auto" and "gas" in classes and bool(rp("relief.gas_topup")))
+    return g == "on" or (g == "auto" and "gas" in classes and bool(_plan_param("relief.gas_topup", [year], rp, pack)[year]))
+
+
+def _mechanism_notes(years: list[int], mechanism: dict[int, str]) -> list[str]:
+    """How the relief of ``years`` is granted, by plan: an obligation cap (2019-2022 wording) or extra
+    allowances (2023-2024 per EDF), and what follows for the CCER cap and trading (rules.md R3.13)."""
+    capped = [y for y in years if mechanism.get(y) == "obligation_cap"]
+    issued = [y for y in years if mechanism.get(y) == "extra_allocation"]
+    out = []
+    if capped:
+        out.append(
+            f"Relief in {_years_text(capped)} caps the surrender obligation, as the plan words it (relief.mechanism): "
+            "no allowances are issued, and the CCER 5% cap applies to the capped obligation."
+        )
+    if issued:
+        out.append(
+            f"Relief in {_years_text(issued)} is issued as extra allowances (relief.mechanism): they can be traded "
+            "and banked, and the CCER 5% cap applies to the verified emissions."
+        )
+    return out
+
+
+def _plan_param(base: str, years, rp, pack: RulePack) -> dict[int, Any]:
+    """Per year of ``years``: the value of the per-plan parameter ``<base>.<cycle>``, the cycle being the
+    plan that covers the year in ``allocation.power.cycles`` (its formula name), recorded as applied to
+    the years of that plan (worked out once per pack and years: the entities of a group share it)."""
+
+    def build(read) -> dict[int, Any]:
+        by_cycle: dict[str, list[int]] = {}
+        cycles = read("allocation.power.cycles", years)
+        for y in years:
+            by_cycle.setdefault(_cycle_of(cycles, y), []).append(y)
+        out: dict[int, Any] = {}
+        for cycle, ys in by_cycle.items():
+            out.update(dict.fromkeys(ys, read(f"{base}.{cycle}", ys)))
+        return out
+
+    return dict(_shared(pack, rp, ("plan", base, tuple(years)), build))
 
 
 class _NoBenchmark(Exception):
@@ -568,7 +628,12 @@ def _power_formula(case: CaseSpec, year: int, rp) -> str:
 
 
 def _cycle_formula(year: int, rp) -> str:
-    for c in rp("allocation.power.cycles", [year]):
+    return _cycle_of(rp("allocation.power.cycles", [year]), year)
+
+
+def _cycle_of(cycles, year: int) -> str:
+    """The formula (the plan) of ``year`` in an ``allocation.power.cycles`` table."""
+    for c in cycles:
         if c["from"] <= year <= c["to"]:
             return c["formula"]
     raise _NoBenchmark(f"the rule pack has no power allocation formula for {year}")
@@ -630,7 +695,7 @@ def _power_unit(case: CaseSpec, u, r, year: int, rp, pack: RulePack) -> UnitAllo
         load_rate=r.load_rate,
         heat_supply_ratio=r.heat_supply_ratio,
     )
-    air = rp("benchmarks.power.air_cooling_factor", [year]) if u.cooling == "air" else 1.0
+    air = rp(f"benchmarks.power.air_cooling_factor.{formula}", [year]) if u.cooling == "air" else 1.0
     if formula == "generation_2023_2024":
         if r.load_rate is None:
             return power_generation(uy, b_e, b_h, air_factor=air, load_threshold=0.0, load_slope=0.0, load_scope="coal")
@@ -642,10 +707,135 @@ def _power_unit(case: CaseSpec, u, r, year: int, rp, pack: RulePack) -> UnitAllo
         )
     return power_supply(
         uy, formula, b_e, b_h, air_factor=air,
-        heat_coef=rp("allocation.power.heat_ratio_factor", [year]),
-        load_coef=rp("allocation.power.load_factor_2019", [year]) if r.load_rate is not None else {},
-        load_scope=rp("allocation.power.load_factor_2019.applies_to", [year])[formula],
+        heat_coef=rp(f"allocation.power.heat_ratio_factor.{formula}", [year]),
+        load_coef=rp(f"allocation.power.load_factor.{formula}", [year]) if r.load_rate is not None else {},
+        load_scope=rp(f"allocation.power.load_factor.applies_to.{formula}", [year]),
     )
+
+
+CAPACITY_ASK = "no capacity_mw given for"
+"""Start of the warning that asks for the rated capacity of conventional coal units (a group gathers
+these warnings into one)."""
+
+
+def _check_classes(case: CaseSpec, units: list, rp, pack: RulePack, problems: list, warnings: list[str]) -> None:
+    """A conventional coal unit's class against its rated capacity, by the class boundary of each year's
+    plan: coal_gt300 (300 MW class and above) needs at least the boundary (400 MW in the 2019-2020 plan,
+    annex 1), coal_le300 less. A contradiction is an input error quoting the rule; a missing capacity is
+    a warning naming the field, since the class then cannot be checked (allocation given: not asked)."""
+    years = case.years
+    unasked = []
+    for i, u in enumerate(units):
+        if u.unit_class not in CONVENTIONAL_COAL:
+            continue
+        where = f"units[{i}]" if case.units else "entity"
+        if u.capacity_mw is None:
+            if case.allocation.method != "given":
+                unasked.append(f"{where}.capacity_mw ({u.id}, {u.unit_class})" if case.units else f"{where}.capacity_mw ({u.unit_class})")
+            continue
+        boundary = _plan_param("allocation.power.class_boundary_mw", years, rp, pack)
+        wrong: dict[float, dict[str, list[int]]] = {}  # boundary -> plan cycle -> years the class contradicts
+        for y in years:
+            b = float(boundary[y])
+            if ("coal_gt300" if u.capacity_mw >= b else "coal_le300") != u.unit_class:
+                wrong.setdefault(b, {}).setdefault(_cycle_formula(y, rp), []).append(y)
+        for b, cycles in wrong.items():
+            right = "coal_le300" if u.unit_class == "coal_gt300" else "coal_gt300"
+            ys = sorted(y for c in cycles.values() for y in c)
+            plans = " and ".join(_plan_name(c) for c in cycles)
+            keys = ", ".join(f"allocation.power.class_boundary_mw.{c} [{pack.params[f'allocation.power.class_boundary_mw.{c}'].confidence}]"
+                             for c in cycles)
+            problems.append((
+                f"{where}.capacity_mw",
+                f"{u.capacity_mw:g} MW contradicts unit_class {u.unit_class} ({u.id}) in {_years_text(ys)}: the {plans} "
+                f"plan{'s count' if len(cycles) > 1 else ' counts'} conventional coal units of at least {b:g} MW rated capacity "
+                f"as the '300 MW class and above' (300MW等级以上, coal_gt300) and smaller ones as the '300 MW class and "
+                f"below' (coal_le300), so a {u.capacity_mw:g} MW unit is {right} (rule pack {keys}; the 2019-2020 plan, "
+                "annex 1, rules.md §14); correct the class or the capacity",
+            ))
+    if unasked:
+        warnings.append(
+            f"{CAPACITY_ASK} {', '.join(unasked)}: the class of a conventional coal unit depends on its rated "
+            "capacity (coal_gt300 = at least 400 MW in the 2019-2020 plan, annex 1; allocation.power.class_boundary_mw), "
+            "so it is taken as given; give capacity_mw to have it checked"
+        )
+
+
+def _plan_name(cycle: str) -> str:
+    """'supply_2019_2020' -> '2019-2020' (the plan a cycle's formula is named after)."""
+    return cycle.split("_", 1)[-1].replace("_", "-")
+
+
+def _preallocation(case: CaseSpec, rp, pack: RulePack, units: list, unit_rows: list[dict], al: _Allocation,
+                   notes: list[str]) -> tuple[Preallocation, ...]:
+    """How each vintage is pre-allocated, by its plan (rules.md R3.4, R3.15, R4.3).
+
+    2019-2020: 70% of the units' 2018 net supply and heat x the vintage's benchmark x factors;
+    2021-2022: the same on the 2021 activity (basis year inferred); 2023-2024: 70% of the verified
+    emissions of the year before (EDF); industry 2025: 70% of 2024 emissions, none in the years
+    allocated at verified emissions. An activity basis is worked out here; a basis of the year before
+    (emissions or allocation) is known only from the solved plan (``allocation_schedule``). Without the
+    basis year's activity, the vintage's own allocation before relief stands in and the source says so."""
+    years = case.years
+    if case.entity.sector != "power":
+        planned = [y for i, y in enumerate(years) if al.regime[i] != "verified_emissions"]
+        share = rp("allocation.preallocation.share.industry", planned) if planned else 0.0
+        basis = rp("allocation.preallocation.basis.industry", planned) if planned else "none"
+        return tuple(
+            Preallocation(0.0, "none", 0.0, "none: allocation = verified emissions (rules.md R4.2)")
+            if al.regime[i] == "verified_emissions" else
+            Preallocation(share, basis, al.formula_total[i], f"{y} allocation (no activity basis for industry)")
+            if basis == "activity" else Preallocation(share, basis)
+            for i, y in enumerate(years)
+        )
+    share = _plan_param("allocation.preallocation.share", years, rp, pack)
+    basis = _plan_param("allocation.preallocation.basis", years, rp, pack)
+    out: list[Preallocation] = []
+    missing: dict[int, tuple[list[int], set[str]]] = {}  # basis year -> (vintages, fields lacking it)
+    for i, y in enumerate(years):
+        if basis[y] != "activity":
+            out.append(Preallocation(share[y], basis[y]))
+            continue
+        key = f"allocation.preallocation.basis_year.{_cycle_formula(y, rp)}"
+        by = int(rp(key, [y])) if key in pack.params else y - 1
+        got = _activity_basis(case, rp, pack, units, unit_rows, y, by) if al.regime[i] == "formula" else f"allocation {al.regime[i]}"
+        if isinstance(got, float):
+            out.append(Preallocation(share[y], "activity", got, f"{by} activity"))
+            continue
+        out.append(Preallocation(share[y], "activity", al.formula_total[i], f"{y} allocation ({by} activity not used: {got})"))
+        if al.regime[i] == "formula":
+            ys, fields = missing.setdefault(by, ([], set()))
+            ys.append(y)
+            fields.add(got)
+    for by, (ys, fields) in missing.items():
+        notes.append(
+            f"Pre-allocation of {_years_text(ys)} is a share of the units' {by} activity x the vintage's benchmark and "
+            f"factors (allocation.preallocation.basis_year); {by} activity is not given ({', '.join(sorted(fields))}), "
+            "so the allocation schedule takes each vintage's own allocation before relief instead."
+        )
+    return tuple(out)
+
+
+def _activity_basis(case: CaseSpec, rp, pack: RulePack, units: list, unit_rows: list[dict], year: int,
+                    basis_year: int) -> float | str:
+    """The allocation of vintage ``year`` (its formula, benchmarks and factors) on every unit's activity
+    of ``basis_year``: in t, or the field that lacks the activity."""
+    total = 0.0
+    f = case.allocation.correction_factor
+    for ui, u in enumerate(units):
+        where = f"units[{ui}]" if case.units else ""
+        row = unit_rows[ui].get(basis_year) or {r.year: r for r in u.prior_activity}.get(basis_year)
+        field_ = f"{where}.prior_activity" if where else "prior_activity"
+        if row is None:
+            return field_
+        if row.output is None and _power_formula(case, year, rp) == "generation_2023_2024":
+            return f"{field_}.{basis_year}.output"
+        try:
+            ua = _power_unit(case, u, row, year, rp, pack)
+        except ValueError:
+            return f"{field_}.{basis_year}.supply_mwh"
+        total += ua.electricity_t * f + ua.heat_t
+    return total
 
 
 def _industry_unit(case: CaseSpec, u, r, year: int, rp) -> UnitAllocation:

@@ -19,7 +19,14 @@ from models.entity import allocation_upper
 from planner.errors import CaseValidationError
 from planner.input.group_schema import GroupCaseSpec
 from planner.input.rulepack import RulePack, load_rule_pack
-from planner.prepare.entity import PreparedCase, _assumptions, _built_on_first_use, _frame, prepare
+from planner.prepare.entity import (
+    CAPACITY_ASK,
+    PreparedCase,
+    _assumptions,
+    _built_on_first_use,
+    _frame,
+    prepare,
+)
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -76,6 +83,19 @@ def _gc_paused():
         gc.unfreeze()
         if was:
             gc.enable()
+
+
+def entity_warnings(preps) -> list[str]:
+    """The entities' warnings in a group, each named by its entity; the same request for unit
+    capacities once, with the entities it concerns (the first five named, then how many more)."""
+    out: list[str] = []
+    asks: dict[str, list[str]] = {}
+    for p in preps:
+        out += [f"{p.case.entity.id}: {w}" for w in p.warnings if not w.startswith(CAPACITY_ASK)]
+        for w in p.warnings:
+            if w.startswith(CAPACITY_ASK):
+                asks.setdefault(w, []).append(p.case.entity.id)
+    return out + [f"{', '.join(ids[:5])}{f' and {len(ids) - 5} more' if len(ids) > 5 else ''}: {w}" for w, ids in asks.items()]
 
 
 def prepare_group(spec: GroupCaseSpec) -> PreparedGroup:
@@ -227,8 +247,7 @@ def _prepare_group(spec: GroupCaseSpec) -> PreparedGroup:
             f"The group NPV discounts at {spec.group.finance.discount_rate:.1%}; entity cases with another rate keep it "
             "only for their project annuities."
         )
-    for p in preps:
-        warnings += [f"{p.case.entity.id}: {w}" for w in p.warnings]
+    warnings += entity_warnings(preps)
     return PreparedGroup(
         spec=spec,
         pack=pack,

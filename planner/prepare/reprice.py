@@ -230,7 +230,9 @@ def reprice_group(base, spec, changed: dict[str, CaseSpec], *, inputs: bool = Tr
     data = evolve(base.data, entities=tuple(gents), group=evolve(links, **upd))
     standalone = evolve(base.standalone, entities=tuple(alone))
     def warnings() -> list[str]:
-        return [f"{p.case.entity.id}: {w}" for p in preps for w in p.warnings]
+        from planner.prepare.group import entity_warnings
+
+        return entity_warnings(preps)
 
     return evolve(base, spec=spec, data=data, entities=tuple(preps), standalone=standalone,
                   warnings=warnings() if inputs else warnings, notes=list(base.notes))

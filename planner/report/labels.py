@@ -265,6 +265,9 @@ _CLAUSES: tuple[tuple[str, str], ...] = (
     (rf"coal relief applies in (\d+): allocation raised to ([\d.]+%) of verified emissions \(\+{_N} t\)",
      "{0}年燃煤机组配额缺口补足生效：配额提高至核查排放量的{1}（+{2} t）"),
     (rf"gas top-up applies in (\d+): allocation raised to verified emissions \(\+{_N} t\)", "{0}年燃气机组配额补足生效：配额提高至核查排放量（+{1} t）"),
+    (rf"coal relief applies in (\d+): obligation capped at the free allocation \+ ([\d.]+%) of verified emissions \(-{_N} t\)",
+     "{0}年燃煤机组履约豁免生效：清缴义务上限为免费配额加核查排放量的{1}（-{2} t）"),
+    (rf"gas relief applies in (\d+): obligation capped at the free allocation \(-{_N} t\)", "{0}年燃气机组履约豁免生效：清缴义务上限为免费配额（-{1} t）"),
     (r"a tonne abated here is worth only ([\d.]+%) of the allowance price", "此时每减排一吨仅值配额价格的{0}"),
     (rf"pre-draw of {_N} t in (\d+) from a later allocation \(gap {_N} t\)", "{1}年预支后续年度配额 {0} t（缺口 {2} t）"),
     (rf"the whole auctioned share is bought in (\d+): {_N} t", "{0}年有偿分配份额全部购入：{1} t"),
@@ -328,10 +331,31 @@ _NOTES: tuple[tuple[str, str], ...] = (
     (rf"Relief \(gas top-up: allocation raised to verified emissions\) is modelled exactly in {_Y}: it is computed from "
      r"the emissions after abatement, so abatement inside the relief regime is worth only the uncovered share of the price\.",
      "{0}年精确建模燃气机组配额补足（配额提高至核查排放量）：按减排后的排放量计算，因此补足机制内的减排只值配额价格中未被补足的部分。"),
+    (rf"Relief \(gas relief: the obligation is capped at the free allocation\) is modelled exactly in {_Y}: it is computed "
+     r"from the emissions after abatement, so abatement inside the relief regime is worth only the uncovered share of the price\.",
+     "{0}年精确建模燃气机组履约豁免（清缴义务上限为免费配额）：按减排后的排放量计算，因此豁免机制内的减排只值配额价格中未被豁免的部分。"),
     (rf"Relief can switch on or off with abatement in {_Y}: one binary per year decides the regime \(bounds ruled it out elsewhere\)\.",
      "{0}年补足机制可能随减排开启或关闭：每年用一个0-1变量决定（其余年份已由上下界排除）。"),
     (r"Gas units of this mixed entity are topped up to their own baseline emissions \(fixed\); the coal floor applies to the entity's total\.",
      "该混合企业的燃气机组按其基准排放量补足（固定值）；燃煤缺口上限按企业总量适用。"),
+    (rf"Gas units of this mixed entity are topped up to their own baseline emissions \(fixed\); the coal floor applies to the entity's "
+     rf"total\. In {_Y} the plan caps the gas units' obligation instead; the top-up is held as allowances, which leaves the CCER cap 5% "
+     r"of the top-up higher\.",
+     "该混合企业的燃气机组按其基准排放量补足（固定值）；燃煤缺口上限按企业总量适用。{0}年方案对燃气机组的做法是限定清缴义务；此处补足按配额计，CCER抵销上限因此高出补足量的5%。"),
+    (rf"Relief in {_Y} caps the surrender obligation, as the plan words it \(relief\.mechanism\): no allowances are issued, and the "
+     r"CCER 5% cap applies to the capped obligation\.",
+     "{0}年的补足按方案措辞为清缴义务上限（relief.mechanism）：不发放配额，CCER 5%抵销上限按上限后的清缴义务计算。"),
+    (rf"Relief in {_Y} is issued as extra allowances \(relief\.mechanism\): they can be traded and banked, and the CCER 5% cap "
+     r"applies to the verified emissions\.",
+     "{0}年的补足以额外配额发放（relief.mechanism）：可交易、可结转，CCER 5%抵销上限按核查排放量计算。"),
+    (rf"Pre-allocation of {_Y} is a share of the units' (\d+) activity x the vintage's benchmark and factors "
+     r"\(allocation\.preallocation\.basis_year\); \d+ activity is not given \((.+)\), so the allocation schedule takes each "
+     r"vintage's own allocation before relief instead\.",
+     "{0}年的预分配按各机组{1}年的产出×当年基准值和修正系数的一定比例计算（allocation.preallocation.basis_year）；未给出{1}年产出（{2}），配额发放时间表改用各年度自身补足前的配额。"),
+    (r"no capacity_mw given for (.+): the class of a conventional coal unit depends on its rated capacity \(coal_gt300 = at least "
+     r"400 MW in the 2019-2020 plan, annex 1; allocation\.power\.class_boundary_mw\), so it is taken as given; give capacity_mw to "
+     r"have it checked",
+     "未给出 {0}：常规燃煤机组的类别取决于其额定功率（2019-2020年方案附件1：300MW等级以上 = 额定功率不低于400MW；allocation.power.class_boundary_mw），故按所填类别计算；请填写 capacity_mw 以便核对"),
     (rf"Absolute cap from (\d+): cap = {_N} t \((.+?)\) x \(1 - ([\d.]+)\)\^\(t - \d+\); ([\d.]+%) auctioned at the market "
      r"price less ([\d.]+%); allocation no longer follows output, so cutting output creates surplus\.( Coal and gas relief end with the cap\.)?",
      "自{0}年起实行总量控制：上限 = {1} t（{2}）×（1 - {3}）^(t - {0})；{4}按市场价格减{5}有偿拍卖；配额不再随产出变化，减产即产生盈余。{6}"),

@@ -59,7 +59,7 @@ def generate_fleet(n: int, seed: int = 0, *, projects: bool = False, first_year:
     pack = load_rule_pack("cn-national", {})
     table = pack["benchmarks.power.electricity_t_per_mwh"]
     g = pack["benchmarks.power.tightening_per_year"]
-    air = pack["benchmarks.power.air_cooling_factor"]
+    air = pack["benchmarks.power.air_cooling_factor.generation_2023_2024"]
     plants, measures, projs, alloc = [], [], {}, {}
     classes = rng.choice(len(CLASSES), size=n, p=CLASS_SHARE)
     for i in range(n):

@@ -65,7 +65,8 @@ def cases(draw):
             "overrides": {
                 "carryover.post_legacy.mode": draw(st.sampled_from(["same", "unlimited", "custom"])),
                 "carryover.net_sales_floor_at_zero": draw(st.booleans()),
-                "relief.mechanism": draw(st.sampled_from(["extra_allocation", "obligation_cap"])),
+                "relief.mechanism.supply_2021_2022": draw(st.sampled_from(["extra_allocation", "obligation_cap"])),
+                "relief.mechanism.generation_2023_2024": draw(st.sampled_from(["extra_allocation", "obligation_cap"])),
             },
         },
     }

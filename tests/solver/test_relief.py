@@ -142,3 +142,69 @@ def test_checker_catches_wrong_relief():
     res.plan.annual.loc[:, "relief_t"] += 100.0
     fails = check_plan(res.prep.data, res.plan)
     assert any("relief" in f for f in fails)
+
+
+def _cap_case(year, **overrides):
+    """One coal_gt300 unit (660 MW, water-cooled, condensing, full load) supplying 3,000,000 MWh and
+    emitting 3,500,000 t; CCERs unlimited at 30 CNY/t, CEAs at 50, nothing left has value."""
+    return {
+        "entity": {"id": "R", "sector": "power", "unit_class": "coal_gt300", "capacity_mw": 660},
+        "horizon": {"first_year": year, "last_year": year},
+        "activity": [{"year": year, "output": 3_180_000, "supply_mwh": 3_000_000, "load_rate": 0.9, "emissions_t": 3_500_000}],
+        "market": [{"year": year, "cea_buy_cny_per_t": 50.0, "cea_sell_cny_per_t": 49.0, "ccer_cny_per_t": 30.0}],
+        "finance": {"discount_rate": 0.0, "terminal_value": "zero"},
+        "policy": {"overrides": overrides},
+    }
+
+
+@pytest.mark.parametrize(
+    ("overrides", "allocation", "obligation", "ccer", "buy", "objective"),
+    [
+        ({}, 2_631_000.0, 3_331_000.0, 166_550.0, 533_450.0, 31_669_000.0),
+        ({"relief.mechanism.supply_2019_2020": "extra_allocation"}, 2_800_000.0, 3_500_000.0, 175_000.0, 525_000.0, 31_500_000.0),
+    ],
+)
+def test_2019_relief_caps_the_obligation_and_the_ccer_cap_follows(overrides, allocation, obligation, ccer, buy, objective):
+    """2019-2020 plan: 'the obligation is at most the free allocation + 20% of verified emissions' (P).
+    A = 3,000,000 x 0.877 = 2,631,000; E = 3,500,000; relief = 0.8 E - A = 169,000 (gap 24.8% > 20%).
+    Obligation cap (the plan's wording): obligation = E - 169,000 = 3,331,000 = A + 0.2 E; CCER cap =
+    5% x 3,331,000 = 166,550; buy 3,331,000 - 2,631,000 - 166,550 = 533,450; cost 533,450 x 50 +
+    166,550 x 30 = 31,669,000 CNY.
+    As extra allowances (the 2023-2024 reading, overridden here): allocation 2,800,000, obligation
+    3,500,000, CCER cap 175,000, buy 525,000; cost 525,000 x 50 + 175,000 x 30 = 31,500,000 CNY.
+    The net position is the same (700,000 t to find); only the CCER base differs, by 8,450 t."""
+    plan = solve(_cap_case(2019, **overrides))
+    r = row(plan, 2019)
+    assert r.relief_t == pytest.approx(169_000.0)
+    assert r.allocation_t == pytest.approx(allocation)
+    assert r.obligation_t == pytest.approx(obligation)
+    assert r.ccer_surrendered_t == pytest.approx(ccer)
+    assert r.buy_t == pytest.approx(buy)
+    assert plan.summary["objective_cny"] == pytest.approx(objective)
+    statement = next(s for s in plan.bindings["statement"] if "relief applies in 2019" in s)
+    if overrides:
+        assert statement.startswith("coal relief applies in 2019: allocation raised to 80% of verified emissions (+169,000 t)")
+    else:
+        assert statement.startswith("coal relief applies in 2019: obligation capped at the free allocation + 20% of verified "
+                                    "emissions (-169,000 t)")
+    assert any(n.startswith("Relief in 2019 " + ("is issued as extra allowances" if overrides else "caps the surrender obligation"))
+               for n in plan.notes)
+
+
+def test_a_2022_2023_plan_switches_mechanism_with_the_plan():
+    """2022 (2021-2022 plan, obligation cap) and 2023 (2023-2024 plan, extra allowances) in one plan:
+    the same entity, each year under its own plan. 2022: A = 3,000,000 x 0.8177 = 2,453,100; relief
+    0.8 x 3,500,000 - 2,453,100 = 346,900 off the obligation -> 3,153,100, CCER cap 157,655.
+    2023 (generation 3,180,000 x 0.7950 = 2,528,100): relief 271,900 issued -> allocation 2,800,000,
+    CCER cap 175,000. Banking is unlimited between them and nothing is left at the end. (The 2022 gap
+    after relief, 700,000 = 20%, would allow a pre-draw of 350,000 from 2023: switched off here.)"""
+    d = _cap_case(2022, **{"borrowing.conditional.years": []})
+    d["horizon"]["last_year"] = 2023
+    d["activity"].append(dict(d["activity"][0], year=2023))
+    d["market"].append(dict(d["market"][0], year=2023))
+    plan = solve(d)
+    r22, r23 = row(plan, 2022), row(plan, 2023)
+    assert (r22.relief_t, r23.relief_t) == (pytest.approx(346_900.0), pytest.approx(271_900.0))
+    assert (r22.obligation_t, r22.allocation_t) == (pytest.approx(3_153_100.0), pytest.approx(2_453_100.0))
+    assert (r23.obligation_t, r23.allocation_t) == (pytest.approx(3_500_000.0), pytest.approx(2_800_000.0))
+    assert (r22.ccer_surrendered_t, r23.ccer_surrendered_t) == (pytest.approx(157_655.0), pytest.approx(175_000.0))

@@ -26,8 +26,8 @@ from planner.prepare.entity import prepare
 
 pytestmark = pytest.mark.unit
 PACK = load_rule_pack("cn-national")
-LOAD19 = PACK["allocation.power.load_factor_2019"]
-HEAT = PACK["allocation.power.heat_ratio_factor"]
+LOAD19 = PACK["allocation.power.load_factor.supply_2019_2020"]
+HEAT = PACK["allocation.power.heat_ratio_factor.supply_2019_2020"]
 
 
 def approx(x):
@@ -74,7 +74,7 @@ def test_cooling_and_heat_ratio_factors():
 def _supply(u, formula, b_e, b_h):
     return power_supply(
         u, formula, b_e, b_h, air_factor=1.05, heat_coef=HEAT, load_coef=LOAD19,
-        load_scope=PACK["allocation.power.load_factor_2019.applies_to"][formula],
+        load_scope=PACK[f"allocation.power.load_factor.applies_to.{formula}"],
     )
 
 

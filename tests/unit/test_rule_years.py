@@ -74,7 +74,8 @@ def test_a_plan_inside_the_published_years_extrapolates_nothing():
     prep = prepare(parse_case(_power_case(2023, 2024)))
     assert _beyond(prep) == {"carryover.net_sales_floor_at_zero": "2024"}
     used = set(prep.assumptions["parameter"])
-    assert {"benchmarks.power.electricity_t_per_mwh", "relief.coal_shortfall_cap_share", "carryover.legacy.base_t.power"} <= used
+    assert {"benchmarks.power.electricity_t_per_mwh", "relief.coal_shortfall_cap_share.generation_2023_2024",
+            "relief.mechanism.generation_2023_2024", "carryover.legacy.base_t.power"} <= used
 
 
 def test_a_plan_beyond_2024_marks_each_extrapolated_rule_with_its_years():
@@ -82,14 +83,15 @@ def test_a_plan_beyond_2024_marks_each_extrapolated_rule_with_its_years():
     the coal 20% cap and the carry-over formula ('same' at every later transition)."""
     prep = prepare(parse_case(_power_case(2024, 2027)))
     beyond = _beyond(prep)
-    for key in ("benchmarks.power.electricity_t_per_mwh", "allocation.power.cycles", "relief.coal_shortfall_cap_share"):
+    for key in ("benchmarks.power.electricity_t_per_mwh", "allocation.power.cycles",
+                "relief.coal_shortfall_cap_share.generation_2023_2024", "relief.mechanism.generation_2023_2024"):
         assert beyond[key] == "2025-2027", key
     # the legacy limit at the 2024 transition is published; the same formula at 2025-2027 is not
     assert beyond["carryover.legacy.base_t.power"] == "2025-2027"
     assert beyond["carryover.post_legacy.mode"] == "2025-2027"
     a = prep.assumptions.set_index("parameter")
-    assert a.loc["relief.coal_shortfall_cap_share", "confidence"] == "S"  # the source's own mark stays
-    assert bool(a.loc["relief.coal_shortfall_cap_share", "uncertain"])
+    assert a.loc["carryover.legacy.base_t.power", "confidence"] == "S"  # the source's own mark stays
+    assert bool(a.loc["carryover.legacy.base_t.power", "uncertain"])
 
 
 def test_unlimited_banking_after_2024_leaves_the_published_legacy_limit_unmarked():
@@ -164,5 +166,5 @@ def test_example_cases_list_their_extrapolated_rules_as_assumptions_to_verify():
     prep = prepare(load_case(ROOT / "cases" / "coal_2x660.yaml"))
     lines = "\n".join(assumption_lines(prep.assumptions))
     assert "applied beyond the years their source was published for" in lines
-    assert "relief.coal_shortfall_cap_share (published for 2019-2024; applied to 2025-2032)" in lines
+    assert "relief.coal_shortfall_cap_share.generation_2023_2024 (published for 2023-2024; applied to 2025-2032)" in lines
     assert "benchmarks.power.tightening_per_year (no published text; applied to" in lines

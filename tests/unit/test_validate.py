@@ -120,7 +120,8 @@ def test_rule_pack_ranges_refuse_absurd_overrides():
     pack = load_rule_pack("cn-national")
     ranged = [k for k, p in pack.params.items() if p.range is not None]
     assert {"carryover.legacy.multiplier", "carryover.post_legacy.multiplier", "benchmarks.power.electricity_t_per_mwh",
-            "benchmarks.power.air_cooling_factor", "benchmarks.power.tightening_per_year"} <= set(ranged)
+            "benchmarks.power.air_cooling_factor.supply_2019_2020", "benchmarks.power.tightening_per_year",
+            "allocation.power.class_boundary_mw.supply_2019_2020", "allocation.power.load_factor.supply_2019_2020"} <= set(ranged)
     with pytest.raises(CaseValidationError) as exc:
         load_rule_pack("cn-national", {"carryover.legacy.multiplier": 1e300})
     assert exc.value.problems == [("policy.overrides.carryover.legacy.multiplier",
