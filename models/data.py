@@ -203,7 +203,7 @@ class GroupLinks:
     """
 
     market_buy_max_t: tuple[tuple[float, ...], ...]
-    """Each entity's own market purchase limit per year."""
+    """Each entity's own market purchase limit per year (``inf``: none given)."""
     market_sell_max_t: tuple[tuple[float, ...], ...]
     transfers: str = "none"
     """none | free (any volume) | block (each pair's transfer is 0 or at least ``transfer_min_lot_t``)."""
@@ -212,10 +212,9 @@ class GroupLinks:
     transfer_min_lot_t: float = 0.0
     transfer_pairs: tuple[tuple[str, str], ...] = ()
     """Block mode: (seller, buyer) pairs allowed; empty = every ordered pair."""
-    transfer_in_max_t: tuple[tuple[float, ...], ...] = ()
-    """Per entity and year: bound on the transfers it receives (from the data; a plan never needs it)."""
-    transfer_out_max_t: tuple[tuple[float, ...], ...] = ()
-    """Per entity and year: bound on the transfers it passes on."""
+    block_one_way: bool = False
+    """Block mode: an entity only sends or only receives blocks in a year (an option, not a rule:
+    rules.md R7.1 sets only the minimum lot; off, two opposite blocks may move a small net amount)."""
     transfers_in_net_sales: bool = True
     """Transfers count as sales and purchases in each entity's net sales (carry-over rule)."""
     pool: bool = False
@@ -275,8 +274,6 @@ class ModelData:
                 raise ValueError("group market limits need one row per entity")
             if g.transfers not in ("none", "free", "block"):
                 raise ValueError(f"unknown transfer mode {g.transfers!r}")
-            if g.transfers != "none" and (len(g.transfer_in_max_t) != len(ids) or len(g.transfer_out_max_t) != len(ids)):
-                raise ValueError("transfer bounds need one row per entity")
             for name in ("transfer_price_cny_per_t", "pool_price_cny_per_t",
                          "pool_fee_cny_per_t", "pool_max_t", "group_buy_max_t", "group_sell_max_t", "budget_cny"):
                 if getattr(g, name) and len(getattr(g, name)) != n:
@@ -284,3 +281,5 @@ class ModelData:
             premia = [t.premium_cny_per_t for t in g.tiers]
             if premia != sorted(premia):
                 raise ValueError("price tiers must have non-decreasing premiums (a convex price curve)")
+            if g.tiers and not math.isinf(g.tiers[-1].width_t):
+                raise ValueError("the last price tier must be open-ended (a cap on purchases is a group limit)")

@@ -34,45 +34,6 @@ def _bound(x: float) -> float | None:
     return None if math.isinf(x) else x
 
 
-def carry_needs_binary(d: EntityData, i: int) -> bool:
-    """Whether the carry-over limit of year index ``i`` needs a binary for its zero floor.
-
-    The limit ``floor + k * max(0, NS - threshold)`` is non-convex only where the cumulative net
-    sales NS can fall on both sides of the threshold, judged from bounds known before solving.
-    """
-    lo, hi = net_sales_bounds(d, i)
-    r = d.carry_rules[i]
-    return r.limited and r.multiplier > 0 and lo < r.threshold_t < hi
-
-
-def net_sales_bounds(d: EntityData, i: int) -> tuple[float, float]:
-    """Bounds on cumulative net sales after cycle ``i`` implied by the data.
-
-    Lower: every purchase (and counted auction purchase) at its bound. Upper: holdings never go
-    negative, so net sales cannot exceed the opening holdings plus all allocation (with relief and
-    pre-draws at their bounds) received so far.
-    """
-    lo = d.opening_net_sales_t - sum(d.buy_max_t[: i + 1])
-    if d.auction_in_net_sales:
-        lo -= sum(d.per_year("auction_max_t", t) for t in range(i + 1))
-    received = sum(allocation_upper(d, t) for t in range(i + 1))
-    hi = d.opening_net_sales_t + d.opening_cea_t + received
-    hi = min(hi, d.opening_net_sales_t + sum(d.sell_max_t[: i + 1]))
-    rule = d.carry_rules[i]
-    if rule.limited:
-        # Summing the stock balances: purchases - sales = surrenders + carry + lapse - free allowances.
-        # Some optimal plan never buys what it lapses or sells in the same year (cutting both is no
-        # dearer and raises net sales), so there purchases - sales <= surrenders + carry, and
-        # surrenders over years <= obligations <= emissions (deducted shortfalls telescope away).
-        # Net sales below the threshold leave only the floor to carry, so either NS >= threshold
-        # or NS >= opening - emissions so far - floor. This keeps the big-M of the carry-over floor
-        # near the entity's size instead of the derived purchase bound (a 1.5e9 coefficient made
-        # HiGHS's presolve return a wrong "optimal" plan for a coal case).
-        ns_low = d.opening_net_sales_t - sum(emissions_bounds(d, t)[1] for t in range(i + 1)) - rule.floor_t
-        lo = max(lo, min(rule.threshold_t, ns_low))
-    return lo, hi
-
-
 def emissions_bounds(d: EntityData, i: int) -> tuple[float, float]:
     """Bounds on the verified emissions of year ``i``: baseline, less every abatement at its bound."""
     base = d.emissions_baseline_t[i]
@@ -154,11 +115,21 @@ def allocation_upper(d: EntityData, i: int) -> float:
     return d.allocation_t[i] + relief + borrow_upper(d, i)
 
 
-def add_entity(b: pyo.Block, d: EntityData, years: tuple[int, ...]) -> None:
-    """Add the variables, expressions and constraints of one entity to block ``b``."""
+def add_entity(b: pyo.Block, d: EntityData, years: tuple[int, ...], ns_range: tuple[tuple[float, ...], tuple[float, ...]]) -> None:
+    """Add the variables, expressions and constraints of one entity to block ``b``.
+
+    ``ns_range``: the bounds on the entity's cumulative net sales per year (lower, upper), derived
+    for the model the block is in (``models.bounds.net_sales_range``: they depend on the group)."""
     import pyomo.environ as pyo  # here, not at the top: the bounds above serve models.arrays.assemble without Pyomo
 
     pos = {y: i for i, y in enumerate(years)}
+    ns_lo, ns_hi = ns_range
+
+    def needs_binary(i: int) -> bool:
+        # the limit floor + k * max(0, NS - threshold) is non-convex only where NS can fall on both
+        # sides of the threshold, judged from the bounds
+        r = d.carry_rules[i]
+        return r.limited and r.multiplier > 0 and ns_lo[i] < r.threshold_t < ns_hi[i]
     first, last = years[0], years[-1]
 
     b.MEASURES = pyo.Set(initialize=[k.id for k in d.measures], ordered=True, doc="Abatement measures")
@@ -194,7 +165,7 @@ def add_entity(b: pyo.Block, d: EntityData, years: tuple[int, ...]) -> None:
         doc="Years whose transition to the next cycle has a carry-over limit",
     )
     b.FLOOR_YEARS = pyo.Set(
-        initialize=[y for y in years if carry_needs_binary(d, pos[y])],
+        initialize=[y for y in years if needs_binary(pos[y])],
         ordered=True,
         doc="Limited years where the zero floor on net sales can bite (one binary each)",
     )
@@ -372,8 +343,7 @@ def add_entity(b: pyo.Block, d: EntityData, years: tuple[int, ...]) -> None:
         r = d.carry_rules[pos[y]]
         if y in b.FLOOR_YEARS:
             return r.floor_t + r.multiplier * b.ns_pos[y]
-        lo, hi = net_sales_bounds(d, pos[y])
-        if hi <= r.threshold_t or r.multiplier == 0:
+        if ns_hi[pos[y]] <= r.threshold_t or r.multiplier == 0:
             return r.floor_t
         return r.floor_t + r.multiplier * (b.net_sales[y] - r.threshold_t)
 
@@ -478,15 +448,13 @@ def add_entity(b: pyo.Block, d: EntityData, years: tuple[int, ...]) -> None:
     @b.Constraint(b.FLOOR_YEARS, doc="ns_pos <= net sales - threshold when the floor is off (big-M from bounds)")
     def limit_floor_net_sales(b, y):
         r = d.carry_rules[pos[y]]
-        lo, _ = net_sales_bounds(d, pos[y])
-        big_m = r.threshold_t - lo
+        big_m = r.threshold_t - ns_lo[pos[y]]
         return b.ns_pos[y] <= b.net_sales[y] - r.threshold_t + big_m * (1 - b.floor_off[y])
 
     @b.Constraint(b.FLOOR_YEARS, doc="ns_pos = 0 when the floor is on (big-M from bounds)")
     def limit_floor_switch(b, y):
         r = d.carry_rules[pos[y]]
-        _, hi = net_sales_bounds(d, pos[y])
-        return b.ns_pos[y] <= (hi - r.threshold_t) * b.floor_off[y]
+        return b.ns_pos[y] <= (ns_hi[pos[y]] - r.threshold_t) * b.floor_off[y]
 
     # ---- costs (nominal CNY per year) --------------------------------------------------------
     @b.Expression(years, doc="Cost of continuous abatement measures [CNY]")

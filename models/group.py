@@ -15,6 +15,7 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING
 
+from models.bounds import block_bound, net_sales_range
 from models.data import GroupLinks, ModelData
 from models.entity import COST_COMPONENTS, add_entity
 
@@ -29,8 +30,11 @@ def _bound(x: float) -> float | None:
     return None if math.isinf(x) else x
 
 
-def build_model(data: ModelData) -> pyo.ConcreteModel:
-    """Build the compliance model for ``data``: entity blocks, group links and the discounted-cost objective."""
+def build_model(data: ModelData, relax: float = 1.0) -> pyo.ConcreteModel:
+    """Build the compliance model for ``data``: entity blocks, group links and the discounted-cost objective.
+
+    ``relax`` widens every bound the model derives from the data by that factor (``models.bounds``;
+    tests use it to show that the derived bounds never change the optimum)."""
     import pyomo.environ as pyo
 
     m = pyo.ConcreteModel(name="cn_ets_compliance")
@@ -40,14 +44,18 @@ def build_model(data: ModelData) -> pyo.ConcreteModel:
     by_id = {e.id: e for e in data.entities}
     df = dict(zip(years, data.discount_factor, strict=True))
 
+    rng = net_sales_range(data, relax)
+    k_of = {e.id: k for k, e in enumerate(data.entities)}
+
     def _entity(b: pyo.Block, e: str) -> None:
-        add_entity(b, by_id[e], years)
+        k = k_of[e]
+        add_entity(b, by_id[e], years, (tuple(rng.lo[k].tolist()), tuple(rng.hi[k].tolist())))
 
     m.entity = pyo.Block(m.ENTITIES, rule=_entity, doc="One block per covered entity")
 
     link_cost = None
     if data.group is not None:
-        link_cost = add_links(m, data, data.group)
+        link_cost = add_links(m, data, data.group, relax)
 
     @m.Expression(m.YEARS, doc="Discounted cost of all entities (and group links) in a year [CNY]")
     def total_discounted_cost(m, y):
@@ -70,7 +78,7 @@ def build_model(data: ModelData) -> pyo.ConcreteModel:
     return m
 
 
-def add_links(m: pyo.ConcreteModel, data: ModelData, g: GroupLinks) -> bool:
+def add_links(m: pyo.ConcreteModel, data: ModelData, g: GroupLinks, relax: float = 1.0) -> bool:
     """Add the group's variables, ``link_*`` constraints and ``cost_*`` link expressions to ``m``."""
     import pyomo.environ as pyo
 
@@ -96,11 +104,11 @@ def add_links(m: pyo.ConcreteModel, data: ModelData, g: GroupLinks) -> bool:
         )
     if g.transfers == "free":
         m.transfer_in = pyo.Var(
-            m.ENTITIES, m.YEARS, bounds=lambda _, e, y: (0, _bound(g.transfer_in_max_t[idx[e]][pos[y]])),
+            m.ENTITIES, m.YEARS, within=pyo.NonNegativeReals,
             doc="CEA an entity receives from other group entities (free transfers) [t]",
         )
         m.transfer_out = pyo.Var(
-            m.ENTITIES, m.YEARS, bounds=lambda _, e, y: (0, _bound(g.transfer_out_max_t[idx[e]][pos[y]])),
+            m.ENTITIES, m.YEARS, within=pyo.NonNegativeReals,
             doc="CEA an entity passes to other group entities (free transfers) [t]",
         )
 
@@ -117,13 +125,15 @@ def add_links(m: pyo.ConcreteModel, data: ModelData, g: GroupLinks) -> bool:
     elif g.transfers == "block":
         lot = g.transfer_min_lot_t
         pairs = list(g.transfer_pairs) or [(s, d) for s in ents for d in ents if s != d]
-        def cap(s, d, y):
-            return min(g.transfer_out_max_t[idx[s]][pos[y]], g.transfer_in_max_t[idx[d]][pos[y]])
+        u = block_bound(data, relax).tolist()  # the most one block (or one entity's blocks) moves in a year
 
-        open_pairs = [(s, d, y) for (s, d) in pairs for y in years if cap(s, d, y) >= lot]
+        def cap(s, d, y):
+            return u[pos[y]]
+
+        open_pairs = [(s, d, y) for (s, d) in pairs for y in years]
         m.PAIR_YEARS = pyo.Set(
             dimen=3, ordered=True, initialize=open_pairs,
-            doc="(seller, buyer, year) in which a block transfer of at least the minimum lot is possible",
+            doc="(seller, buyer, year) in which a block transfer is allowed",
         )
         m.transfer = pyo.Var(
             m.PAIR_YEARS, bounds=lambda _, s, d, y: (0, cap(s, d, y)),
@@ -145,22 +155,24 @@ def add_links(m: pyo.ConcreteModel, data: ModelData, g: GroupLinks) -> bool:
             outof.setdefault((s, y), []).append((s, d, y))
             into.setdefault((d, y), []).append((s, d, y))
 
-        # an entity either passes blocks on or receives them in a year, never both: otherwise two
-        # opposite blocks of at least the lot would move any small net amount (a wash trade)
-        both = [(e, y) for e in ents for y in years if (e, y) in into and (e, y) in outof]
+        # Option (off by default; not a rule: rules.md R7.1 sets only the minimum lot): an entity either
+        # passes blocks on or receives them in a year, never both. Without it, two opposite blocks of
+        # at least the lot may move a small net amount, and a plant may route a block on in the year
+        # it receives it.
+        both = [(e, y) for e in ents for y in years if (e, y) in into and (e, y) in outof] if g.block_one_way else []
         m.SEND_YEARS = pyo.Set(
             dimen=2, ordered=True, initialize=both,
-            doc="(entity, year) in which the entity could both send and receive blocks (one binary each)",
+            doc="(entity, year) in which the entity could both send and receive blocks, with the one-way option (one binary each)",
         )
         m.sends = pyo.Var(m.SEND_YEARS, within=pyo.Binary, doc="1 if the entity passes blocks on in the year (0: receives)")
 
-        @m.Constraint(m.SEND_YEARS, doc="Blocks passed on only by a sender (bound from the data)")
+        @m.Constraint(m.SEND_YEARS, doc="Blocks passed on only by a sender (derived bound)")
         def link_block_sender(m, e, y):
-            return sum(m.transfer[k] for k in outof[e, y]) <= g.transfer_out_max_t[idx[e]][pos[y]] * m.sends[e, y]
+            return sum(m.transfer[k] for k in outof[e, y]) <= u[pos[y]] * m.sends[e, y]
 
-        @m.Constraint(m.SEND_YEARS, doc="Blocks received only by a receiver (bound from the data)")
+        @m.Constraint(m.SEND_YEARS, doc="Blocks received only by a receiver (derived bound)")
         def link_block_receiver(m, e, y):
-            return sum(m.transfer[k] for k in into[e, y]) <= g.transfer_in_max_t[idx[e]][pos[y]] * (1 - m.sends[e, y])
+            return sum(m.transfer[k] for k in into[e, y]) <= u[pos[y]] * (1 - m.sends[e, y])
 
         def t_in(e, y):
             return sum(m.transfer[k] for k in into.get((e, y), []))

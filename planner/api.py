@@ -17,6 +17,7 @@ from planner.input.schema import CaseSpec
 from planner.plan.check import check_plan
 from planner.plan.entity import Plan, assemble_plan, infeasibility_hints
 from planner.prepare.entity import PreparedCase, prepare
+from planner.solve.bounds import derived_bound_hits, refuse_unbounded, settle_hits
 from planner.solve.highs import SolveOptions, SolveResult, options_from_section, solve_model
 from planner.solve.numerics import input_warnings
 
@@ -64,6 +65,7 @@ def solve(built: Built, opts: SolveOptions | None = None, *, check: bool = True)
     """
     opts = opts or options_for(built.prep.case)
     case_warnings = input_warnings(built.prep.case)
+    refuse_unbounded(built.prep.data)
     try:
         res = solve_model(built.model, opts)
     except InfeasibleError as exc:
@@ -88,6 +90,7 @@ def solve(built: Built, opts: SolveOptions | None = None, *, check: bool = True)
             f"NOT PROVEN OPTIMAL: the solver stopped with status {res.termination}; "
             f"gap {res.gap if res.gap is not None else 'unknown'}.",
         )
+    settle_hits(derived_bound_hits(built.prep.data, plan.annual), res, opts, plan.summary, plan.notes)
     return RunResult(plan=plan, solve=res, prep=built.prep, check_failures=failures)
 
 

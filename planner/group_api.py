@@ -12,6 +12,7 @@ from planner.errors import PlanCheckError
 from planner.input.group_schema import GroupCaseSpec
 from planner.input.read import load_group_case
 from planner.prepare.group import PreparedGroup, prepare_group
+from planner.solve.bounds import derived_bound_hits, refuse_unbounded, settle_hits
 from planner.solve.highs import (
     SolveOptions,
     SolveResult,
@@ -113,6 +114,10 @@ def run_group(spec: GroupCaseSpec | str | Path, opts: SolveOptions | None = None
     t0 = time.perf_counter()
     prep = prepare_group(spec)
     prepare_s = time.perf_counter() - t0
+    refuse_unbounded(prep.data)
+    if spec.value_of_pooling:
+        refuse_unbounded(prep.standalone, "value of pooling, the entities alone (value_of_pooling: false plans the group "
+                                          "without this comparison): ")
     why = fast_path(prep.data, opts)
     if why is None:
         # repeated entity blocks assembled with NumPy: the same problem as the Pyomo build (tested
@@ -153,6 +158,7 @@ def run_group(spec: GroupCaseSpec | str | Path, opts: SolveOptions | None = None
         raise PlanCheckError(failures)
     if res.status != "optimal":
         plan.notes.insert(0, f"NOT PROVEN OPTIMAL: the solver stopped with status {res.termination}; gap {res.gap}.")
+    settle_hits(derived_bound_hits(prep.data, plan.entities.annual, plan.transfers), res, opts, plan.summary, plan.notes)
     if alone_res is not None and alone_res.status != "optimal":
         plan.notes.insert(0, f"The stand-alone plans are not proven optimal ({alone_res.termination}); the value of pooling is approximate.")
     return GroupRunResult(plan=plan, solve=res, prep=prep, standalone=alone_res, check_failures=failures)

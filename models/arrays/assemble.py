@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from models.bounds import net_sales_range
 from models.data import ModelData
 from models.entity import COST_COMPONENTS
 
@@ -254,7 +255,7 @@ def _seq_sum_rows(values: np.ndarray, owner: np.ndarray, n_owner: int) -> np.nda
     return out
 
 
-def layout(data: ModelData) -> _Layout:
+def layout(data: ModelData, relax: float = 1.0) -> _Layout:
     ents = data.entities
     n = len(data.years)
     E = len(ents)
@@ -317,13 +318,8 @@ def layout(data: ModelData) -> _Layout:
     floor = np.array([[float(r.floor_t) for r in e.carry_rules] for e in ents]).reshape(E, n)
     mult = np.array([[float(r.multiplier) for r in e.carry_rules] for e in ents]).reshape(E, n)
     thr = np.array([[float(r.threshold_t) for r in e.carry_rules] for e in ents]).reshape(E, n)
-    ons = np.array([e.opening_net_sales_t for e in ents], dtype=float).reshape(E, 1)
-    opening = np.array([e.opening_cea_t for e in ents], dtype=float).reshape(E, 1)
-    lo = ons - np.cumsum(buy_max, axis=1)
-    hi = ons + opening + np.cumsum(alloc_up, axis=1)
-    hi = np.minimum(hi, ons + np.cumsum(sell_max, axis=1))
-    ns_low = ons - np.cumsum(e_hi, axis=1) - floor
-    lo = np.where(limited, np.maximum(lo, np.minimum(thr, ns_low)), lo)
+    rng = net_sales_range(data, relax, base=base, alloc_up=alloc_up)
+    lo, hi = rng.lo, rng.hi
     floor_years = limited & (mult > 0) & (lo < thr) & (thr < hi)
     kind = np.where(~limited, 0, np.where(floor_years, 3, np.where((hi <= thr) | (mult == 0), 1, 2)))
     lay = _Layout(
@@ -408,12 +404,12 @@ class _LazyLabels:
         return self.n
 
 
-def assemble(data: ModelData) -> Assembled:
-    """The standard form of ``build_model(data)``; raises ``UnsupportedModel`` for unsupported features."""
+def assemble(data: ModelData, relax: float = 1.0) -> Assembled:
+    """The standard form of ``build_model(data, relax)``; raises ``UnsupportedModel`` for unsupported features."""
     why = unsupported(data)
     if why:
         raise UnsupportedModel(why)
-    L = layout(data)
+    L = layout(data, relax)
     ents = data.entities
     E, n = L.base.shape
     years = L.years
@@ -480,8 +476,8 @@ def assemble(data: ModelData) -> Assembled:
     if has_tr:
         market_buy = _model_var(bld, L, "market_buy", (E, n), 0.0, np.asarray(g.market_buy_max_t, dtype=float).reshape(E, n))
         market_sell = _model_var(bld, L, "market_sell", (E, n), 0.0, np.asarray(g.market_sell_max_t, dtype=float).reshape(E, n))
-        t_in = _model_var(bld, L, "transfer_in", (E, n), 0.0, np.asarray(g.transfer_in_max_t, dtype=float).reshape(E, n))
-        t_out = _model_var(bld, L, "transfer_out", (E, n), 0.0, np.asarray(g.transfer_out_max_t, dtype=float).reshape(E, n))
+        t_in = _model_var(bld, L, "transfer_in", (E, n), 0.0, INF)
+        t_out = _model_var(bld, L, "transfer_out", (E, n), 0.0, INF)
     pool = g is not None and g.pool
     if pool:
         pool_buy = _model_var(bld, L, "pool_buy", (n,), 0.0, np.asarray(g.pool_max_t, dtype=float))

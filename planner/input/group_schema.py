@@ -38,6 +38,10 @@ class TransferSpec(PlannerModel):
     """Internal transfer price (constant or per year); default each year's mean buy price of the entities."""
     pairs: list[tuple[str, str]] = Field(default_factory=list)
     """Block mode: the (seller, buyer) pairs allowed to trade; empty = every ordered pair."""
+    one_way_per_year: bool = False
+    """Block mode: an entity only sends or only receives blocks in a year. Not a rule of the exchange
+    (rules.md R7.1 sets only the minimum lot), an option for desks that do not trade both ways in a
+    year; off, a plant may pass a block on in the year it receives one."""
 
 
 class PoolRow(PlannerModel):
@@ -153,6 +157,12 @@ class GroupCaseSpec(PlannerModel):
         if self.price_tiers:
             if any(e is None for e in ends[:-1]):
                 problems.append("price_tiers: only the last tier may be open-ended (up_to_t omitted)")
+            if ends[-1] is not None:
+                problems.append(
+                    f"price_tiers: the last tier ends at {ends[-1]:,.0f} t (up_to_t), which would cap the group's market "
+                    "purchases without saying so; omit up_to_t on the last tier (prices beyond it stay at its premium) and "
+                    "give a cap as limits[].buy_limit_t, which the plan reports when it binds"
+                )
             finite = [e for e in ends if e is not None]
             if finite != sorted(finite) or len(set(finite)) != len(finite):
                 problems.append("price_tiers: up_to_t must increase from tier to tier")

@@ -321,13 +321,10 @@ def year_bindings(r, sold: float, d, i: int, in_group: bool, saving) -> list[dic
         bought, sold_y, buy_max, sell_max, market = r.market_buy_t, r.market_sell_t, r.market_buy_max_t, r.market_sell_max_t, "market "
     else:
         bought, sold_y, buy_max, sell_max, market = r.buy_t, r.sell_t, r.buy_max_t, r.sell_max_t, ""
-    if bought >= buy_max - TOL_T and buy_max > 0:
-        if r.buy_limit_given:
-            gain = _price_gap(r.shadow_price_cny_per_t, r.cea_buy_cny_per_t + r.fee_cny_per_t)
-            rows.append(_row(e, y, "buy_limit", f"CEA {market}purchase limit binds in {y}: {bought:,.0f} t"
-                             + (f"; one more tonne of purchase limit would save {gain:,.2f} CNY" if gain else ""), gain))
-        else:
-            rows.append(_row(e, y, "derived_trade_bound", f"{market}purchases hit the derived bound of {buy_max:,.0f} t in {y}: the prices reward speculation; set market limits", None))
+    if math.isfinite(buy_max) and buy_max > 0 and bought >= buy_max - TOL_T:
+        gain = _price_gap(r.shadow_price_cny_per_t, r.cea_buy_cny_per_t + r.fee_cny_per_t)
+        rows.append(_row(e, y, "buy_limit", f"CEA {market}purchase limit binds in {y}: {bought:,.0f} t"
+                         + (f"; one more tonne of purchase limit would save {gain:,.2f} CNY" if gain else ""), gain))
     if math.isfinite(sell_max) and sell_max > 0 and sold_y >= sell_max - TOL_T:
         rows.append(_row(e, y, "sell_limit", f"CEA {market}sale limit binds in {y}: {sold_y:,.0f} t", None))
     # (in a group with a CCER pool the entity's own availability gives way to the pool's: d says so)

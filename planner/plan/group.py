@@ -19,7 +19,6 @@ import pandas as pd
 from models.data import ModelData
 from planner.plan.entity import Plan, assemble_plan
 from planner.plan.group_tables import entity_plans
-from planner.prepare.entity import DERIVED_BUY_NOTE
 from planner.prepare.group import PreparedGroup
 
 TOL_T = 1e-3
@@ -49,7 +48,7 @@ class GroupPlan:
     """Per entity and for the group: stand-alone NPV, NPV in the group, saving."""
     group_bindings: pd.DataFrame
     """(year, rule, statement): the group's own limits that bind (market limits, price tiers,
-    budget, pool availability) and bounds derived from the data that a plan hit."""
+    budget, pool availability)."""
     summary: dict[str, Any]
     notes: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
@@ -296,9 +295,8 @@ def entity_plans_per_entity(prep: PreparedGroup, results, trades: pd.DataFrame, 
     for p, d in zip(prep.entities, data.entities, strict=True):
         inputs = p.inputs.copy()
         inputs["discount_factor"] = inputs["year"].map(df_by_year)
-        # the group bounds market purchases its own way (a group note says how)
         ep = replace(p, data=ModelData(years=data.years, discount_factor=data.discount_factor, entities=(d,)), inputs=inputs,
-                     notes=[n for n in p.notes if not n.startswith(DERIVED_BUY_NOTE)])
+                     notes=list(p.notes))
         plans.append(assemble_plan(ep, _entity_results(results, split, d.id, float(disc.get(d.id, 0.0))), solve_result,
                                    trades=trades_by[d.id]))
     return _concat_plans(plans), [(p.summary["entity"], p.notes) for p in plans]
@@ -319,8 +317,7 @@ def entity_notes(per_entity: list[tuple[str, list[str]]], shown: int = 5) -> lis
 
 
 def with_market_limits(trades: pd.DataFrame, data: ModelData) -> pd.DataFrame:
-    """The trades with the bounds on each entity's market trades in the group (given limits, or the
-    group's derived bound where none is given)."""
+    """The trades with each entity's market limits in the group (``inf``: none given)."""
     g = data.group
     out = trades.copy()
     if g is not None and g.market_buy_max_t:
@@ -350,27 +347,12 @@ def group_bindings(data: ModelData, trades: pd.DataFrame, links, costs: pd.DataF
         rows.append({"year": y, "rule": rule, "subject": subject, "statement": text})
 
     by_year = trades.groupby("year")[["market_buy_t", "market_sell_t"]].sum()
-    ids = [e.id for e in data.entities]
     for i, y in enumerate(years):
         mb, ms = float(by_year.loc[y, "market_buy_t"]), float(by_year.loc[y, "market_sell_t"])
         if g.group_buy_max_t and _binds(mb, g.group_buy_max_t[i]):
             add(y, "group_buy_limit", "(group)", f"group market purchase limit binds in {y}: {mb:,.0f} t bought by the group's entities")
         if g.group_sell_max_t and _binds(ms, g.group_sell_max_t[i]):
             add(y, "group_sell_limit", "(group)", f"group market sale limit binds in {y}: {ms:,.0f} t sold by the group's entities")
-    if g.transfers == "free" and g.transfer_in_max_t:
-        # judged on the net flow: receiving and passing on in the same year is a cycle that changes
-        # nothing but fees, so a cycle at the bound is no plan the bound cut off (arrays: entity x year)
-        idx = pd.MultiIndex.from_product([ids, years])
-        t = trades.set_index(["entity", "year"]).reindex(idx)
-        net_in = (t["transfer_in_t"] - t["transfer_out_t"]).to_numpy().reshape(len(ids), len(years))
-        for word, bound, net in (("received", np.asarray(g.transfer_in_max_t, dtype=float), net_in),
-                                 ("passed on", np.asarray(g.transfer_out_max_t, dtype=float), -net_in)):
-            hit = (net > TOL_T) & np.isfinite(bound) & (net >= bound - np.maximum(TOL_T, 1e-9 * np.abs(bound)))
-            for k, i in zip(*np.nonzero(hit), strict=True):
-                e, y = ids[k], years[i]
-                add(y, "derived_transfer_bound", e,
-                    f"{e}: transfers {word} in {y} hit the bound derived from the data ({bound[k, i]:,.0f} t); "
-                    "a plan should never need it, so report this case")
     if g.tiers and not links.tiers.empty:
         for (y, k), v in links.tiers.set_index(["year", "tier"])["tier_buy_t"].items():
             tier = g.tiers[int(k)]

@@ -538,11 +538,6 @@ def check_group(data: ModelData, gplan, *, objective: float | None = None) -> li
                  np.asarray(g.market_sell_max_t, dtype=float)[:, i], scale)
         if g.transfers == "none":
             links.flag(key(next(n)), (r["transfer_in_t"] > tl) | (r["transfer_out_t"] > tl), tag("transfers in a group without transfers"))
-        else:
-            links.le(key(next(n)), allk, tag("transfers in vs the derived bound"), r["transfer_in_t"],
-                     np.asarray(g.transfer_in_max_t, dtype=float)[:, i], scale)
-            links.le(key(next(n)), allk, tag("transfers out vs the derived bound"), r["transfer_out_t"],
-                     np.asarray(g.transfer_out_max_t, dtype=float)[:, i], scale)
     fails += links.sorted()
     check_transfer_nets(fails, data, gplan, scale)
     tr = gplan.transfers

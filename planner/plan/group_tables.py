@@ -32,7 +32,6 @@ from planner.plan.entity import (
     year_bindings,
 )
 from planner.prepare.allocation import allocation_schedule
-from planner.prepare.entity import DERIVED_BUY_NOTE
 
 BINDING_COLUMNS = ["entity", "year", "rule", "subject", "statement", "saving_cny_per_t"]
 
@@ -140,7 +139,7 @@ def entity_plans(prep, results, trades: pd.DataFrame, solve_result, disc: pd.Ser
     )
     plan.mac = _macs(prep, plan)
     plan.bindings = _bindings(plan, data, pos)
-    notes = [(p.case.entity.id, [n for n in p.notes if not n.startswith(DERIVED_BUY_NOTE)]) for p in prep.entities]
+    notes = [(p.case.entity.id, list(p.notes)) for p in prep.entities]
     return plan, notes
 
 

@@ -40,8 +40,6 @@ if TYPE_CHECKING:
     import pandas as pd  # imported where a table is built: preparing and solving need no pandas
 
 INF = math.inf
-DERIVED_BUY_NOTE = "CEA purchases without a market limit are bounded by"
-"""Start of the note on the derived purchase bound (a group replaces it with its own bound)."""
 
 
 @dataclass(frozen=True)
@@ -95,8 +93,8 @@ PreparedCase.warnings = _built_on_first_use("warnings")  # type: ignore[method-a
 
 
 SHARE = True
-"""Share what ``_shared`` and ``_arbitrage_warnings_shared`` work out between entities (the
-equality tests switch it off to prepare each entity on its own)."""
+"""Share what ``_shared`` works out between entities (the equality tests switch it off to prepare
+each entity on its own)."""
 _SHARED: dict[tuple, tuple[RulePack, tuple[tuple[str, Any], ...], Any]] = {}
 
 
@@ -183,17 +181,9 @@ def prepare(case: CaseSpec, pack: RulePack | None = None) -> PreparedCase:
     # ---- carry-over rules per transition -------------------------------------------------------
     carry_rules, carry_text = _shared(pack, rp, ("carry", tuple(years), sector), lambda rec: _carry_rules(years, sector, rec))
     carry_rules, carry_text = list(carry_rules), list(carry_text)
-    b_max = max((r.base_t for r in carry_rules if r.limited), default=0.0)
-    k_max = max((r.multiplier for r in carry_rules if r.limited), default=0.0)
-    derived_bound = 2.0 * (sum(e_base) + opening_cea + sum(allocation) + sum(al.auction_max)) + b_max + k_max * max(0.0, ns0)
-    buy_max = [
-        market[y].buy_limit_t if market[y].buy_limit_t is not None else derived_bound for y in years
-    ]
-    if any(market[y].buy_limit_t is None for y in years):
-        notes.append(
-            f"{DERIVED_BUY_NOTE} {derived_bound:,.0f} t a year, "
-            "a bound derived from the data that no compliance plan needs; the plan says if it binds."
-        )
+    # no limit given, no bound: a price path that rewards buying without limit is refused before the
+    # solve (models.bounds.unbounded_arbitrage), not capped by a bound the plan would then hit
+    buy_max = [market[y].buy_limit_t if market[y].buy_limit_t is not None else INF for y in years]
     sell_max = [market[y].sell_limit_t if market[y].sell_limit_t is not None else INF for y in years]
     ccer_max = [
         market[y].ccer_available_t if market[y].ccer_available_t is not None else INF for y in years
@@ -315,7 +305,6 @@ def prepare(case: CaseSpec, pack: RulePack | None = None) -> PreparedCase:
     notes += _regime_notes(entity, years)
     data = ModelData(years=tuple(years), discount_factor=tuple(df), entities=(entity,))
 
-    warnings += _arbitrage_warnings_shared(years, buy, sell, df, carry_rules, market, term_cea)
     def inputs() -> pd.DataFrame:
         import pandas as pd
 
@@ -957,41 +946,6 @@ def _project(p, years: list[int], rate: float, method: str) -> ProjectData:
         opex = tuple(p.opex_cny_per_year if op else 0.0 for op in operating)
         options.append(ProjectOption(build_year=s, operating=operating, capex_cny=capex, opex_cny=opex))
     return ProjectData(id=p.id, reduction_t_per_year=p.reduction_t_per_year, options=tuple(options))
-
-
-_ARBITRAGE: dict[tuple, list[str]] = {}
-
-
-def _arbitrage_warnings_shared(years, buy, sell, df, rules, market, term_cea) -> list[str]:
-    """``_arbitrage_warnings``, worked out once per distinct prices, discounting, rules and limits
-    (the entities of a group mostly share them)."""
-    key = (tuple(years), tuple(buy), tuple(sell), tuple(df), tuple(r.limited for r in rules),
-           tuple(market[y].buy_limit_t is not None for y in years), term_cea)
-    hit = _ARBITRAGE.get(key) if SHARE else None
-    if hit is None:
-        if len(_ARBITRAGE) > 4096:
-            _ARBITRAGE.clear()
-        hit = _ARBITRAGE[key] = _arbitrage_warnings(years, buy, sell, df, rules, market, term_cea)
-    return list(hit)
-
-
-def _arbitrage_warnings(years, buy, sell, df, rules, market, term_cea) -> list[str]:
-    out = []
-    for i, _ in enumerate(years):
-        if market[years[i]].buy_limit_t is not None:
-            continue
-        for j in range(i + 1, len(years) + 1):
-            if rules[j - 1].limited:  # a limited carry-over between year i and year j
-                break
-            later = sell[j] * df[j] if j < len(years) else term_cea * df[-1]
-            if later > buy[i] * df[i] + 1e-9:
-                where = years[j] if j < len(years) else "the horizon end"
-                out.append(
-                    f"buying in {years[i]} and selling in {where} is profitable at these prices and no "
-                    "carry-over limit stops it; purchases are bounded only by the derived bound"
-                )
-                break
-    return out
 
 
 def _frame(*args, **kwargs) -> pd.DataFrame:

@@ -15,7 +15,6 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from models.data import EntityData, GroupLinks, ModelData, PriceTier
-from models.entity import allocation_upper
 from planner.errors import CaseValidationError
 from planner.input.group_schema import GroupCaseSpec
 from planner.input.rulepack import RulePack, load_rule_pack
@@ -128,38 +127,12 @@ def _prepare_group(spec: GroupCaseSpec) -> PreparedGroup:
             problems += [(f"entities ({case.entity.id}).{loc}" if loc else f"entities ({case.entity.id})", msg) for loc, msg in exc.problems]
     if problems:
         raise CaseValidationError("group case", problems)
-    # Purchases without a market limit: the entity planner bounds them by a large derived bound
-    # (2 x all emissions and allocation of the horizon, a year). In a group that bound becomes the
-    # big-M of every entity's net-sales floor and, over many entities, makes the MIP numerically
-    # fragile (measured: HiGHS returned "optimal" group plans 0.02% dearer than the entities alone).
-    # Here the derived bound is per year: twice the year's baseline emissions plus the opening
-    # holdings - still no compliance plan needs it, and the plan says if it binds. The stand-alone
-    # comparison uses the same bounds.
+    # Purchases without a market limit and free transfers have no bound (what they could otherwise
+    # be capped by is the group's need, not the entity's: a small plant may buy for its sisters); a
+    # price path that rewards buying without limit is refused before the solve (models.bounds).
     notes: list[str] = []
     warnings: list[str] = []
-    alone_list = []
-    any_derived = False
-    # bounds on transfers (no compliance plan needs them; the plan says if they bind): an entity
-    # receives at most twice its year's emissions plus its opening holdings (the derived purchase
-    # bound), and passes on at most its opening holdings, a year's allocation (relief and pre-draws
-    # at their bounds, auctions) and twice a year's emissions
-    t_in_list, t_out_list = [], []
-    for p in preps:
-        e = p.data.entities[0]
-        limits = {r.year: r.buy_limit_t for r in p.case.market}
-        given = [limits[y] is not None for y in years]  # the inputs table's buy_limit_given
-        bound = tuple(2.0 * b + e.opening_cea_t for b in e.emissions_baseline_t)
-        alone_list.append(replace(e, buy_max_t=tuple(b if given[i] else min(b, bound[i]) for i, b in enumerate(e.buy_max_t))))
-        any_derived |= not all(given)
-        t_in_list.append(bound)
-        t_out_list.append(tuple(e.opening_cea_t + allocation_upper(e, i) + e.per_year("auction_max_t", i) + 2.0 * e.emissions_baseline_t[i]
-                                for i in range(n)))
-    alone = tuple(alone_list)
-    if any_derived:
-        notes.append(
-            "Market purchases without a given limit are bounded by twice the year's baseline emissions plus the opening "
-            "holdings of each entity (a bound derived from the data that no compliance plan needs; the plan says if it binds)."
-        )
+    alone = tuple(p.data.entities[0] for p in preps)
     standalone = ModelData(years=tuple(years), discount_factor=df, entities=alone)
 
     t = spec.transfers
@@ -174,19 +147,11 @@ def _prepare_group(spec: GroupCaseSpec) -> PreparedGroup:
         price = tuple(sum(e.price_buy_cny_per_t[i] for e in alone) / len(alone) for i in range(n))
         if mode != "none":
             notes.append("Internal transfer price: the entities' mean CEA buy price of each year (transfers.price_cny_per_t not given).")
-    t_in, t_out = tuple(t_in_list), tuple(t_out_list)
-    if mode != "none":
+    if mode != "none" and not in_ns:
         notes.append(
-            "Transfers are bounded per entity and year: received at most twice the year's baseline emissions plus the opening "
-            "holdings, passed on at most the opening holdings, the year's allocation and twice its emissions (bounds derived "
-            "from the data that no compliance plan needs; the plan says if they bind)."
+            "Transfers do not count in net sales (rule-pack override): the carry-over limit follows market trades only, "
+            "so an entity may buy for its sisters (its net sales fall) or sell what they pass on (its net sales rise)."
         )
-        if not in_ns:
-            notes.append(
-                "Transfers do not count in net sales (rule-pack override): the carry-over limit follows market trades only; "
-                "its zero-floor regime is judged from each entity's own bounds, which is conservative for an entity that sells "
-                "on the market more than its own allowances (the limit is then never overstated)."
-            )
     market_buy = tuple(e.buy_max_t for e in alone)
     market_sell = tuple(e.sell_max_t for e in alone)
     pool = spec.ccer_pool
@@ -198,11 +163,11 @@ def _prepare_group(spec: GroupCaseSpec) -> PreparedGroup:
         ccer_sell_max_t=(0.0,) * n,
         price_ccer_sell_cny_per_t=(0.0,) * n,
     ) if pool is not None else {}
-    for k, e in enumerate(alone):
+    for e in alone:
         changes = dict(pooled)
         if mode != "none":
-            changes["buy_max_t"] = tuple(b + u for b, u in zip(e.buy_max_t, t_in[k], strict=True))
-            changes["sell_max_t"] = tuple(s + u for s, u in zip(e.sell_max_t, t_out[k], strict=True))
+            # the block's trades are market trades and transfers: its market limits move to the links
+            changes["buy_max_t"] = changes["sell_max_t"] = (INF,) * n
         group_ents.append(replace(e, **changes) if changes else e)
     if pool is not None:
         notes.append("CCERs come from the group pool: entities' own CCER purchases are replaced by allocations from it; "
@@ -227,8 +192,7 @@ def _prepare_group(spec: GroupCaseSpec) -> PreparedGroup:
         transfer_price_cny_per_t=price,
         transfer_min_lot_t=lot,
         transfer_pairs=tuple((s, d) for s, d in t.pairs),
-        transfer_in_max_t=t_in if mode != "none" else (),
-        transfer_out_max_t=t_out if mode != "none" else (),
+        block_one_way=mode == "block" and t.one_way_per_year,
         transfers_in_net_sales=in_ns,
         pool=pool is not None,
         pool_price_cny_per_t=tuple(prow[y].ccer_cny_per_t for y in years) if pool else (),

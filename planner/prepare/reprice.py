@@ -13,7 +13,7 @@ whole schema and the whole preparation again:
   generated variants, valid and invalid.
 - **Re-preparation of the price fields.** ``reprice`` recomputes, from the new rows and the base
   preparation, exactly the fields of ``planner.prepare.entity.prepare`` that depend on these prices (model
-  prices, fines, terminal values, the inputs table's price columns, the arbitrage warnings) and
+  prices, fines, terminal values, the inputs table's price columns) and
   keeps everything else (allocation, relief, limits, carry-over rules, projects). It is used only
   when the base case has no absolute-cap price band (``can_reprice``), and the same test compares it
   with the full ``prepare`` / ``prepare_group`` field by field.
@@ -32,7 +32,7 @@ from pydantic import ValidationError
 from models.data import EntityData, evolve
 from planner.errors import CaseValidationError
 from planner.input.schema import CaseSpec, MarketRow
-from planner.prepare.entity import PreparedCase, _arbitrage_warnings, _arbitrage_warnings_shared
+from planner.prepare.entity import PreparedCase
 from planner.solve.warm import OBJECTIVE_TUPLES
 
 PRICE_FIELDS = (
@@ -134,8 +134,8 @@ def reprice_entity(base: PreparedCase, case: CaseSpec, *, inputs: bool = True) -
     market rows (and ``can_reprice(base)``): the price fields recomputed as ``prepare`` does.
 
     ``inputs=False`` skips the inputs table (a pandas frame, the slowest part): the result's
-    ``inputs`` is then ``None`` and it serves only the fast sweep ledger, which reads the model data;
-    its warnings are then worked out when first read."""
+    ``inputs`` is then ``None`` and it serves only the fast sweep ledger, which reads the model data.
+    (No warning depends on prices: the base's are kept.)"""
     years = case.years
     market = {r.year: r for r in case.market}
     e0 = base.data.entities[0]
@@ -160,19 +160,6 @@ def reprice_entity(base: PreparedCase, case: CaseSpec, *, inputs: bool = True) -
         price_auction_cny_per_t=tuple(b * (1 - 0.0) for b in buy),  # no auction discount without a cap
     )
     data = evolve(base.data, entities=(e,))
-    df = list(base.data.discount_factor)
-    rules = list(e0.carry_rules)
-
-    def warnings() -> list[str]:
-        # the base's own arbitrage warnings: the same for every variant, so the memoised ones of prepare
-        old = _arbitrage_warnings_shared(
-            years, list(e0.price_buy_cny_per_t), list(e0.price_sell_cny_per_t), df, rules,
-            {r.year: r for r in base.case.market}, e0.terminal_cea_value_cny_per_t,
-        )
-        keep = base.warnings[: len(base.warnings) - len(old)]
-        if base.warnings[len(keep):] != old:  # the arbitrage warnings are prepare's last ones
-            raise AssertionError("reprice: the base warnings do not end with its arbitrage warnings")
-        return keep + _arbitrage_warnings(years, buy, sell, df, rules, market, term_cea)
     table = None
     if inputs:
         table = base.inputs.copy()
@@ -182,9 +169,7 @@ def reprice_entity(base: PreparedCase, case: CaseSpec, *, inputs: bool = True) -
         table["fee_cny_per_t"] = list(e.fee_cea_cny_per_t)
         table["ccer_fee_cny_per_t"] = list(e.fee_ccer_cny_per_t)
         table["penalty_cny_per_t"] = penalty
-    # without the inputs table (a fast sweep's ledger) the warnings are worked out when first read
-    return evolve(base, case=case, data=data, inputs=table, warnings=warnings() if inputs else warnings,
-                  notes=list(base.notes))
+    return evolve(base, case=case, data=data, inputs=table, warnings=list(base.warnings), notes=list(base.notes))
 
 
 def _with_prices(target: EntityData, source: EntityData, *, pool: bool) -> EntityData:

@@ -158,7 +158,6 @@ RULES: dict[str, tuple[str, str]] = {
     "carryover_limit": ("carry-over limit", "结转上限"),
     "buy_limit": ("CEA purchase limit", "配额购买量上限"),
     "sell_limit": ("CEA sale limit", "配额出售量上限"),
-    "derived_trade_bound": ("derived trade bound", "推导交易上限"),
     "ccer_availability": ("CCER availability", "CCER可购量"),
     "relief_regime": ("relief regime", "配额缺口补足机制"),
     "predraw": ("pre-draw", "预支配额"),
@@ -173,7 +172,6 @@ RULES: dict[str, tuple[str, str]] = {
     "price_tier": ("price tier", "分档价格"),
     "pool_availability": ("CCER pool availability", "集团CCER池可购量"),
     "group_budget": ("group budget", "集团预算"),
-    "derived_transfer_bound": ("derived transfer bound", "推导调配上限"),
 }
 
 
@@ -247,19 +245,13 @@ _CLAUSES: tuple[tuple[str, str], ...] = (
     (rf"CEA purchase limit binds in (\d+): {_N} t", "{0}年配额购买量上限约束生效：{1} t"),
     (rf"CEA market purchase limit binds in (\d+): {_N} t", "{0}年配额市场购买量上限约束生效：{1} t"),
     (rf"CEA market sale limit binds in (\d+): {_N} t", "{0}年配额市场出售量上限约束生效：{1} t"),
-    (rf"market purchases hit the derived bound of {_N} t in (\d+): the prices reward speculation", "{1}年市场购买量达到推导上限 {0} t：价格鼓励投机"),
     (rf"group market purchase limit binds in (\d+): {_N} t bought by the group's entities", "{0}年集团市场购买量上限约束生效：集团内企业共购入 {1} t"),
     (rf"group market sale limit binds in (\d+): {_N} t sold by the group's entities", "{0}年集团市场出售量上限约束生效：集团内企业共出售 {1} t"),
     (rf"group purchases in (\d+) reach price tier (\d+) \(\+{_N} CNY/t\): {_N} t bought at the premium",
      "{0}年集团购买量进入第{1}档价格（加价 {2} 元/t）：{3} t 按加价购入"),
     (rf"CCER pool availability binds in (\d+): all {_N} t bought", "{0}年集团CCER池可购量约束生效：{1} t 全部购入"),
     (rf"group budget binds in (\d+): cash cost {_N} CNY of {_N} CNY", "{0}年集团预算约束生效：现金成本 {1} 元，预算 {2} 元"),
-    (rf"(.+): transfers received in (\d+) hit the bound derived from the data \({_N} t\)", "{0}：{1}年调入量达到推导上限（{2} t）"),
-    (rf"(.+): transfers passed on in (\d+) hit the bound derived from the data \({_N} t\)", "{0}：{1}年调出量达到推导上限（{2} t）"),
-    (r"a plan should never need it, so report this case", "合理方案不应触及此上限，请报告此案例"),
     (rf"one more tonne of purchase limit would save {_N} CNY", "购买上限每放宽一吨可节省 {0} 元"),
-    (rf"purchases hit the derived bound of {_N} t in (\d+): the prices reward speculation", "{1}年购买量达到推导上限 {0} t：价格鼓励投机"),
-    (r"set market limits", "请设置市场交易量上限"),
     (rf"CEA sale limit binds in (\d+): {_N} t", "{0}年配额出售量上限约束生效：{1} t"),
     (rf"CCER availability binds in (\d+): all {_N} t bought", "{0}年CCER可购量约束生效：{1} t 全部购入"),
     (rf"coal relief applies in (\d+): allocation raised to ([\d.]+%) of verified emissions \(\+{_N} t\)",
@@ -321,9 +313,6 @@ def statement_zh(text: str) -> str | None:
 
 _Y = r"([\d, -]+?)"
 _NOTES: tuple[tuple[str, str], ...] = (
-    (rf"CEA purchases without a market limit are bounded by {_N} t a year, a bound derived from the data that no "
-     r"compliance plan needs; the plan says if it binds\.",
-     "未设市场购买上限的年份，配额购买量以每年 {0} t 为界（由数据推导，任何履约方案都不需要触及；如触及，方案会说明）。"),
     (rf"Relief \(coal floor: the gap is capped at ([\d.]+%) of verified emissions\) is modelled exactly in {_Y}: it is "
      r"computed from the emissions after abatement, so abatement inside the relief regime is worth only the uncovered "
      r"share of the price\.",
@@ -375,15 +364,8 @@ _NOTES: tuple[tuple[str, str], ...] = (
      r"output_loss_t_per_t\); under an absolute cap or a verified-emissions allocation they lose none\. The load-rate factor is held "
      r"at its input value\.",
      "减产类措施按企业每吨基准排放的配额损失基于产出的配额（inputs 表 output_loss_t_per_t）；在总量控制或按核查排放分配时不损失。负荷率修正系数保持输入值。"),
-    (r"Market purchases without a given limit are bounded by twice the year's baseline emissions plus the opening holdings of each "
-     r"entity \(a bound derived from the data that no compliance plan needs; the plan says if it binds\)\.",
-     "未给定上限的市场购买量以各企业当年基准排放量的两倍加期初持有量为界（由数据推导，任何履约方案都不需要触及；如触及，方案会说明）。"),
     (r"Internal transfer price: the entities' mean CEA buy price of each year \(transfers\.price_cny_per_t not given\)\.",
      "内部调配价格：各企业当年配额买价的平均值（未给定 transfers.price_cny_per_t）。"),
-    (r"Transfers are bounded per entity and year: received at most twice the year's baseline emissions plus the opening holdings, "
-     r"passed on at most the opening holdings, the year's allocation and twice its emissions \(bounds derived from the data that no "
-     r"compliance plan needs; the plan says if they bind\)\.",
-     "内部调配量按企业和年份设界：调入不超过当年基准排放量的两倍加期初持有量，调出不超过期初持有量、当年配额与两倍排放量之和（由数据推导，任何履约方案都不需要触及；如触及，方案会说明）。"),
     (r"Transfers do not count in net sales \(rule-pack override\): .+", "内部调配不计入净卖出量（规则包覆盖）：结转上限只按市场交易计算。"),
     (r"CCERs come from the group pool: entities' own CCER purchases are replaced by allocations from it; each entity still "
      r"surrenders within its own cap\.",

@@ -360,6 +360,23 @@ _STATUS = {
 }
 
 
+def _unbounded_or_infeasible(h) -> str:
+    """Which of the two HiGHS could not tell (its presolve stops at "unbounded or infeasible"): the
+    same constraints with a zero objective are feasible exactly when the model is unbounded. The
+    model is left as it was given (costs restored, not solved)."""
+    import highspy
+
+    n = h.getNumCol()
+    cost = np.asarray(h.getLp().col_cost_, dtype=float)
+    idx = np.arange(n, dtype=np.int32)
+    h.changeColsCost(n, idx, np.zeros(n))
+    h.run()
+    found = h.getModelStatus() == highspy.HighsModelStatus.kOptimal
+    h.changeColsCost(n, idx, cost)
+    h.clearSolver()
+    return "kUnbounded" if found else "kInfeasible"
+
+
 def _new_highs(opts: SolveOptions, log_lines: list[str] | None):
     """A HiGHS object with ``opts``. Its log goes to ``log_lines`` (and the ``highs`` logger); with
     ``log_lines=None`` and no ``tee`` HiGHS logs nothing (``output_flag`` off: warm re-solves skip
@@ -431,6 +448,8 @@ def solve_compiled(cm: CompiledModel, opts: SolveOptions, t_start: float | None 
     solve_s = time.perf_counter() - t0
     status_name = h.modelStatusToString(h.getModelStatus())
     raw = h.getModelStatus().name
+    if raw == "kUnboundedOrInfeasible":
+        raw = _unbounded_or_infeasible(h)
     info = h.getInfo()
     is_mip = len(cm.integer_cols) > 0
     has_solution = info.primal_solution_status == 2  # kSolutionStatusFeasible

@@ -42,6 +42,7 @@ from planner.solve.highs import (
     _highs,
     _new_highs,
     _raise_unless_allowed,
+    _unbounded_or_infeasible,
     compile_model,
     read_outcome,
 )
@@ -740,10 +741,11 @@ class WarmSolver:
         solve_s = time.perf_counter() - t0
         calls_s, self._cost_s = solve_s + self._cost_s, 0.0
         ms = h.getModelStatus()
+        raw = ms.name if ms.name != "kUnboundedOrInfeasible" else _unbounded_or_infeasible(h)
         info = _InfoView(h)
         is_mip = len(cm.integer_cols) > 0
         has_solution = info.primal_solution_status == 2
-        status, objective, bound, gap = read_outcome(ms.name, has_solution, info, cm.obj_sign, is_mip)
+        status, objective, bound, gap = read_outcome(raw, has_solution, info, cm.obj_sign, is_mip)
         if self._static is None:  # per loaded model: what every result of it repeats
             self._static = (
                 f"HiGHS {h.version()}",

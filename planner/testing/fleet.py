@@ -135,11 +135,14 @@ def fleet_defaults(first_year: int = 2025, last_year: int = 2032, *, binaries: b
 
 def fleet_group(n: int, seed: int = 0, *, projects: bool = False, first_year: int = 2025, last_year: int = 2032,
                 transfers: str = "free", pool: bool = True, group_id: str = "FLEET", value_of_pooling: bool = True,
-                binaries: bool = True):
+                binaries: bool = True, group_buy_limit_t: float | None = None):
     """A ``GroupCaseSpec`` for a generated fleet (entities validated through the entity schema).
 
     ``binaries=False`` is the LP instance: the 'unlimited' 2025+ banking scenario (no net-sales floor
-    binaries) and gas plants without measures (no relief-regime binaries, see ``generate_fleet``)."""
+    binaries) and gas plants without measures (no relief-regime binaries, see ``generate_fleet``).
+    ``group_buy_limit_t``: a limit on the group's market purchases in every year. With unlimited
+    banking and no limit, a price path that rises faster than the discount rate (a sweep's price
+    paths) rewards unbounded arbitrage, and such a case has no plan (``models.bounds``)."""
     from planner.input.group_schema import GroupCaseSpec, case_from_row
     from planner.input.read import parse_case
 
@@ -162,6 +165,8 @@ def fleet_group(n: int, seed: int = 0, *, projects: bool = False, first_year: in
         "transfers": {"mode": transfers},
         "value_of_pooling": value_of_pooling,
     }
+    if group_buy_limit_t is not None:
+        spec["limits"] = [{"year": y, "buy_limit_t": group_buy_limit_t} for y in years]
     if pool:
         spec["ccer_pool"] = {"rows": [{"year": y, "ccer_cny_per_t": CCER[min(k, len(CCER) - 1)] - 3, "fee_cny_per_t": 0.3,
                                        "available_t": 50_000 * n} for k, y in enumerate(years)]}

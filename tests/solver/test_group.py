@@ -101,15 +101,25 @@ def test_without_transfers_each_entity_keeps_its_own_marginal_cost():
 
 
 def test_block_transfers_move_at_least_the_minimum_lot():
-    """A balanced with MAC 30 (200,000 t); B 60,000 t short with MAC 70 (300,000 t); buy 100, sell 10.
-    Free transfers: A abates 60,000 for B: 1,800,000. Block trades (lot 100,000 t, rule pack):
-    either no transfer (B abates 60,000 at 70 = 4,200,000) or one block of at least 100,000 t: A
-    abates 100,000 at 30 = 3,000,000 and B sells its 40,000 t surplus at 10 (400,000) = 2,600,000,
-    the optimum. No wash trade: an entity either sends or receives blocks in a year."""
+    """A balanced with MAC 30 (200,000 t); B 60,000 t short with MAC 70 (300,000 t); buy 100, sell 10,
+    no fees. Free transfers: A abates 60,000 for B: 1,800,000.
+
+    Block trades (lot 100,000 t, rule pack), each block at least the lot (rules.md R7.1) and nothing
+    more: A -> B and B -> A are each a block, so A sends 160,000 t and B sends 100,000 t back, a net
+    60,000 t as with free transfers (the trades cost no fees here): 1,800,000.
+
+    With the one-way option (an entity only sends or only receives blocks in a year): either no
+    transfer (B abates 60,000 at 70 = 4,200,000) or one block of at least 100,000 t: A abates 100,000
+    at 30 = 3,000,000 and B sells its 40,000 t surplus at 10 (400,000) = 2,600,000, the optimum."""
     ents = [entity("A", 100_000, [(30, 200_000)]), entity("B", 40_000, [(70, 300_000)])]
     p = solved(group(ents, transfers={"mode": "free", "price_cny_per_t": 60}))
     assert p.summary["objective_cny"] == approx(1_800_000)
     p = solved(group(ents, transfers={"mode": "block", "price_cny_per_t": 60}))
+    assert p.summary["objective_cny"] == approx(1_800_000)
+    t = p.transfers.set_index(["seller", "buyer"])["transfer_t"]
+    assert (t >= 100_000 - 1e-3).all()
+    assert t.loc[("A", "B")] - t.loc[("B", "A")] == approx(60_000)
+    p = solved(group(ents, transfers={"mode": "block", "price_cny_per_t": 60, "one_way_per_year": True}))
     assert p.summary["objective_cny"] == approx(2_600_000)
     t = p.transfers
     assert len(t) == 1 and t.iloc[0].transfer_t == approx(100_000)
@@ -267,9 +277,7 @@ def test_entity_table_errors_name_file_row_and_field(tmp_path, capsys):
 
 def test_group_limits_that_bind_are_named():
     """The tier case above: the group buys 12,000 t at the entity price and B abates 8,000 t at 105,
-    which undercuts tier 2 (110): tier 2 stays empty, nothing of the group's binds. (Transfers carry
-    no fee here, so the solver may cycle allowances through A - received and passed on in the same
-    year; the derived transfer bound is judged on the net flow and is not reported for such a cycle.)
+    which undercuts tier 2 (110): tier 2 stays empty, nothing of the group's binds.
     With a group purchase limit of 10,000 t that limit binds (10,000 t bought), and no entity
     purchase or sale limit is reported: the entities' market trades are judged against their own
     market bounds, not their purchases including transfers. A budget of exactly the cheapest
@@ -282,7 +290,7 @@ def test_group_limits_that_bind_are_named():
     p = solved(group(ents, transfers=free, price_tiers=tiers, limits=[{"year": 2025, "buy_limit_t": 10_000}]))
     assert p.group_bindings["rule"].tolist() == ["group_buy_limit"]
     assert "10,000 t" in p.group_bindings["statement"].iloc[0]
-    assert not p.entities.bindings["rule"].isin(["buy_limit", "derived_trade_bound", "sell_limit"]).any()
+    assert not p.entities.bindings["rule"].isin(["buy_limit", "sell_limit"]).any()
     p = solved(group(ents, transfers=free, price_tiers=tiers, limits=[{"year": 2025, "budget_cny": 2_040_000}]))
     assert p.group_bindings["rule"].tolist() == ["group_budget"]
 
@@ -317,25 +325,3 @@ def test_entity_market_limit_is_judged_on_market_purchases_not_transfers():
         len(stmt) == 1 and stmt[0].startswith("CEA market purchase limit binds in 2025: 20,000 t;")
     )
     assert p.group_bindings.empty
-
-
-def test_derived_transfer_bound_is_reported_on_net_flows():
-    """group_bindings on made-up trades: A receiving exactly its derived bound (2 x 100,000 t of
-    baseline + 0 opening = 200,000 t) is reported; the same inflow with an equal outflow (a cycle)
-    is not; B passing on 5 t is not."""
-    from planner.plan.group import group_bindings
-
-    res = run_group(group([entity("A", 90_000), entity("B", 110_000)], transfers={"mode": "free", "price_cny_per_t": 100}))
-    data = res.prep.data
-    assert data.group.transfer_in_max_t[0][0] == approx(200_000)
-    trades = pd.DataFrame([
-        {"entity": "A", "year": 2025, "market_buy_t": 0.0, "market_sell_t": 0.0, "transfer_in_t": 200_000.0, "transfer_out_t": 0.0},
-        {"entity": "B", "year": 2025, "market_buy_t": 0.0, "market_sell_t": 0.0, "transfer_in_t": 0.0, "transfer_out_t": 5.0},
-    ])
-    empty = res.plan.group_costs.iloc[:0]
-    links = type("L", (), {"tiers": pd.DataFrame(), "pool": pd.DataFrame()})()
-    got = group_bindings(data, trades, links, res.plan.entities.costs, empty)
-    assert got["rule"].tolist() == ["derived_transfer_bound"] and got["subject"].tolist() == ["A"]
-    assert got["statement"].iloc[0].startswith("A: transfers received in 2025 hit the bound derived from the data (200,000 t)")
-    trades.loc[0, "transfer_out_t"] = 200_000.0
-    assert group_bindings(data, trades, links, res.plan.entities.costs, empty).empty

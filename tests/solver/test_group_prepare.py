@@ -2,11 +2,11 @@
 its own: the same model data, bit for bit, and the same report tables.
 
 ``prepare_group`` shares work between entities (one loaded rule pack per pack and overrides, the
-carry-over rules, benchmarks, formulas, arbitrage warnings and assumptions table worked out once per
+carry-over rules, benchmarks, formulas and assumptions table worked out once per
 distinct input, the cyclic garbage collector paused). The reference here switches all sharing off
 (``planner.prepare.entity.SHARE``) and prepares every entity alone with a freshly loaded pack, then places
-it in the group as the straightforward per-entity code does (derived purchase bounds, transfer
-bounds, pooled CCER fields). Model data are compared by ``repr`` (every float exactly, 0 and 0.0
+it in the group as the straightforward per-entity code does (market limits moved to the links,
+pooled CCER fields). Model data are compared by ``repr`` (every float exactly, 0 and 0.0
 told apart), report tables exactly, notes, warnings and rule-pack keys in order.
 """
 
@@ -22,7 +22,6 @@ import pandas as pd
 import pytest
 
 import planner.prepare.entity as prepare_mod
-from models.entity import allocation_upper
 from planner.input.group_schema import GroupCaseSpec
 from planner.input.read import load_case, load_group_case
 from planner.input.rulepack import load_rule_pack
@@ -84,41 +83,13 @@ def _reference_entities(spec: GroupCaseSpec, data):
     ]
     years = spec.group.horizon.years
     n = len(years)
-    alone, group = [], []
-    for p in alone_preps:
-        e = p.data.entities[0]
-        limits = {r.year: r.buy_limit_t for r in p.case.market}
-        bound = [2.0 * e.emissions_baseline_t[i] + e.opening_cea_t for i in range(n)]
-        a = replace(
-            e,
-            buy_max_t=tuple(
-                b if limits[years[i]] is not None else min(b, bound[i])
-                for i, b in enumerate(e.buy_max_t)
-            ),
-        )
-        alone.append(a)
-    t_in = tuple(
-        tuple(2.0 * e.emissions_baseline_t[i] + e.opening_cea_t for i in range(n)) for e in alone
-    )
-    t_out = tuple(
-        tuple(
-            e.opening_cea_t
-            + allocation_upper(e, i)
-            + e.per_year("auction_max_t", i)
-            + 2.0 * e.emissions_baseline_t[i]
-            for i in range(n)
-        )
-        for e in alone
-    )
+    alone = tuple(p.data.entities[0] for p in alone_preps)
+    group = []
     mode = spec.transfers.mode
-    for k, e in enumerate(alone):
+    for e in alone:
         g = e
-        if mode != "none":
-            g = replace(
-                g,
-                buy_max_t=tuple(b + u for b, u in zip(e.buy_max_t, t_in[k], strict=True)),
-                sell_max_t=tuple(s + u for s, u in zip(e.sell_max_t, t_out[k], strict=True)),
-            )
+        if mode != "none":  # the market limits move to the links; transfers have no bound
+            g = replace(g, buy_max_t=(math.inf,) * n, sell_max_t=(math.inf,) * n)
         if spec.ccer_pool is not None:
             g = replace(
                 g,
@@ -133,8 +104,7 @@ def _reference_entities(spec: GroupCaseSpec, data):
         data.group,
         market_buy_max_t=tuple(e.buy_max_t for e in alone),
         market_sell_max_t=tuple(e.sell_max_t for e in alone),
-        transfer_in_max_t=t_in if mode != "none" else (),
-        transfer_out_max_t=t_out if mode != "none" else (),
+        block_one_way=mode == "block" and spec.transfers.one_way_per_year,
     )
     if spec.transfers.price_cny_per_t is None:
         links = replace(
@@ -143,7 +113,7 @@ def _reference_entities(spec: GroupCaseSpec, data):
                 sum(e.price_buy_cny_per_t[i] for e in alone) / len(alone) for i in range(n)
             ),
         )
-    return alone_preps, tuple(alone), replace(data, entities=tuple(group), group=links)
+    return alone_preps, alone, replace(data, entities=tuple(group), group=links)
 
 
 @pytest.mark.parametrize("name", list(SPECS))

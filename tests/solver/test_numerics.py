@@ -83,17 +83,17 @@ def test_numbers_the_solver_cannot_represent_are_input_errors(tmp_path, capsys, 
 
 
 def test_carry_floor_big_m_stays_near_the_entity_size():
-    """The floor's big-M comes from the lower bound on cumulative net sales. Bounded by the derived
+    """The floor's big-M comes from the lower bound on cumulative net sales. Bounded by a derived
     purchase bound (1.8e8 t a year in the coal case) it reached 1.45e9 and HiGHS's presolve returned
     a wrong 'optimal' plan (below); from the stock balances it is at most the emissions so far plus
-    the floor, i.e. under 8 x 5.82e6 + 10,000 t for the coal case."""
-    from models.entity import net_sales_bounds
+    the floor (and its margin, models.bounds), i.e. under 8 x 5.82e6 + 10,000 t (+0.1%) for the coal case."""
+    from models.bounds import net_sales_range
 
-    d = build(load_case(ROOT / "cases" / "coal_2x660.yaml")).prep.data.entities[0]
+    data = build(load_case(ROOT / "cases" / "coal_2x660.yaml")).prep.data
+    d = data.entities[0]
     total = sum(d.emissions_baseline_t)
-    for i in range(len(d.emissions_baseline_t)):
-        lo, _ = net_sales_bounds(d, i)
-        assert -lo <= -d.opening_net_sales_t + total + 10_000 + 1e-6
+    lo = net_sales_range(data).lo[0]
+    assert (-lo <= (-d.opening_net_sales_t + total + 10_000) * 1.001 + 1.0).all()
 
 
 def test_presolve_on_and_off_agree_on_a_price_path_that_fooled_presolve():

@@ -360,12 +360,14 @@ def test_fast_scenarios_make_no_reference_cycles(monkeypatch, kind):
     from planner.testing.fleet import fleet_group
 
     monkeypatch.setattr(sweep_mod, "_WORKER", {})
+    # sale prices move with the buy prices (a sale above the buy price would be unbounded), and the
+    # group's purchases are limited (its banking is not)
     if kind == "entity":
         case = parse_case(_generated_base())
     else:
-        case = fleet_group(3, seed=11, binaries=False, value_of_pooling=False, last_year=2028)
+        case = fleet_group(3, seed=11, binaries=False, value_of_pooling=False, last_year=2028, group_buy_limit_t=2.0e6)
     vs = as_variants(case, {"include_base": False, "price_paths": {
-        "n": 70, "seed": 4, "volatility": 0.3, "fields": ["cea_buy_cny_per_t", "ccer_cny_per_t"]}})
+        "n": 70, "seed": 4, "volatility": 0.3, "fields": ["cea_buy_cny_per_t", "cea_sell_cny_per_t", "ccer_cny_per_t"]}})
     js, opts = case.model_dump_json(), SolveOptions(duals=False)
     solve_chunk(js, vs[:4], opts, True, "fast", kind)  # the worker's model, map and verification
     assert gc.isenabled()

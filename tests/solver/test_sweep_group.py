@@ -93,7 +93,9 @@ def test_hand_checked_group_sweep_with_a_kink_at_the_measure_cost():
 
 # ------------------------------------------------------------------------------- cheap variants
 def _small_group(**kw):
-    return fleet_group(3, seed=11, binaries=False, value_of_pooling=False, last_year=2028, **kw)
+    """Three plants, unlimited banking: the group's purchases are limited so that price paths rising
+    faster than the discount rate stay bounded (the limit binds only in such scenarios)."""
+    return fleet_group(3, seed=11, binaries=False, value_of_pooling=False, last_year=2028, group_buy_limit_t=2.0e6, **kw)
 
 
 def _price_variant(rng, spec, i):

@@ -252,7 +252,7 @@ def test_group_sweep_on_dask_localcluster_matches_in_process():
     tables and full plans alike (every full plan group-checked in its worker)."""
     from planner.testing.fleet import fleet_group
 
-    spec = fleet_group(4, seed=3, binaries=False, value_of_pooling=False)
+    spec = fleet_group(4, seed=3, binaries=False, value_of_pooling=False, group_buy_limit_t=3.0e6)
     sw = {"include_base": True, "price_paths": {"n": 5, "seed": 2, "volatility": 0.28, "fields": ["cea_buy_cny_per_t", "ccer_cny_per_t"]}}
     for tables in ("fast", "plan"):
         ref = sweep(spec, sw, workers=0, chunk_size=3, tables=tables)

@@ -117,7 +117,9 @@ def test_objective_costs_equal_a_fresh_assembly_bit_for_bit(which, seed):
 
 # ---------------------------------------------------------------------------------- sweeps
 def _group():
-    return fleet_group(3, seed=11, binaries=False, value_of_pooling=False, last_year=2028)
+    """Unlimited banking with a limit on the group's purchases: price paths that rise faster than the
+    discount rate reward arbitrage, bounded by the limit (without one such a case has no plan)."""
+    return fleet_group(3, seed=11, binaries=False, value_of_pooling=False, last_year=2028, group_buy_limit_t=2.0e6)
 
 
 def _variants(spec):

@@ -94,8 +94,6 @@ def tiny_group_data(transfers: str = "free", everything: bool = True) -> ModelDa
         transfers=transfers,
         transfer_price_cny_per_t=(59.0,) * n,
         transfer_min_lot_t=20.0,
-        transfer_in_max_t=((500.0,) * n,) * 2,
-        transfer_out_max_t=((500.0,) * n,) * 2,
         pool=everything,
         pool_price_cny_per_t=(40.0,) * n if everything else (),
         pool_fee_cny_per_t=(0.0,) * n if everything else (),
