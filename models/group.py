@@ -38,6 +38,7 @@ def build_model(data: ModelData) -> pyo.ConcreteModel:
     m.YEARS = pyo.Set(initialize=years, ordered=True, doc="Compliance years")
     m.ENTITIES = pyo.Set(initialize=[e.id for e in data.entities], ordered=True, doc="Covered entities")
     by_id = {e.id: e for e in data.entities}
+    m._entity_data = by_id  # read by models.extract (the rules behind the reported limits)
     df = dict(zip(years, data.discount_factor, strict=True))
 
     def _entity(b: pyo.Block, e: str) -> None:

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from models.data import EntityData, GroupLinks, ModelData, PriceTier
-from models.entity import allocation_upper
+from models.entity import allocation_upper, opening_usable
 from planner.errors import CaseValidationError
 from planner.input.group_schema import GroupCaseSpec
 from planner.input.rulepack import RulePack, load_rule_pack
@@ -128,11 +128,11 @@ def _prepare_group(spec: GroupCaseSpec) -> PreparedGroup:
         e = p.data.entities[0]
         limits = {r.year: r.buy_limit_t for r in p.case.market}
         given = [limits[y] is not None for y in years]  # the inputs table's buy_limit_given
-        bound = tuple(2.0 * b + e.opening_cea_t for b in e.emissions_baseline_t)
+        bound = tuple(2.0 * b + opening_usable(e) for b in e.emissions_baseline_t)
         alone_list.append(replace(e, buy_max_t=tuple(b if given[i] else min(b, bound[i]) for i, b in enumerate(e.buy_max_t))))
         any_derived |= not all(given)
         t_in_list.append(bound)
-        t_out_list.append(tuple(e.opening_cea_t + allocation_upper(e, i) + e.per_year("auction_max_t", i) + 2.0 * e.emissions_baseline_t[i]
+        t_out_list.append(tuple(opening_usable(e) + allocation_upper(e, i) + e.per_year("auction_max_t", i) + 2.0 * e.emissions_baseline_t[i]
                                 for i in range(n)))
     alone = tuple(alone_list)
     if any_derived:

@@ -32,7 +32,13 @@ from pydantic import ValidationError
 from models.data import EntityData, evolve
 from planner.errors import CaseValidationError
 from planner.input.schema import CaseSpec, MarketRow
-from planner.prepare.entity import PreparedCase, _arbitrage_warnings, _arbitrage_warnings_shared
+from planner.prepare.entity import (
+    PreparedCase,
+    _arbitrage_warnings,
+    _arbitrage_warnings_shared,
+    _opening_price,
+    penalty_rates,
+)
 from planner.solve.warm import OBJECTIVE_TUPLES
 
 PRICE_FIELDS = (
@@ -142,8 +148,7 @@ def reprice_entity(base: PreparedCase, case: CaseSpec, *, inputs: bool = True) -
     buy = [market[y].cea_buy_cny_per_t for y in years]
     sell = [market[y].sell_price for y in years]
     ccer_buy = [market[y].ccer_cny_per_t for y in years]
-    multiple = base.pack["penalty.multiple"]
-    penalty = [multiple * (market[y].penalty_reference_cny_per_t or market[y].cea_buy_cny_per_t) for y in years]
+    penalty, _ = penalty_rates(years, market, base.pack)
     fin = case.finance
     term_cea = sell[-1] if fin.terminal_value == "sell_price" else e0.terminal_cea_value_cny_per_t
     e = evolve(  # prices only, one per year as before: ``replace`` would re-run the checks
@@ -159,6 +164,8 @@ def reprice_entity(base: PreparedCase, case: CaseSpec, *, inputs: bool = True) -
         borrow_terminal_cny_per_t=buy[-1],
         price_auction_cny_per_t=tuple(b * (1 - 0.0) for b in buy),  # no auction discount without a cap
     )
+    if e0.opening_sell_max_t > 0:  # sales before the opening transition: priced like prepare
+        e = evolve(e, price_opening_sell_cny_per_t=_opening_price(case, sell), fee_opening_cny_per_t=market[years[0]].fee_cny_per_t)
     data = evolve(base.data, entities=(e,))
     df = list(base.data.discount_factor)
     rules = list(e0.carry_rules)
