@@ -8,6 +8,7 @@ are validators here; rule-pack lookups and derived quantities live in ``planner.
 from __future__ import annotations
 
 import copy
+import datetime as dt
 from typing import Annotated, Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -181,6 +182,15 @@ class CcerLotSpec(PlannerModel):
     """'old': filed before 2017-03-14, usable only up to the rule pack's last year for old CCERs."""
     eligible_from_year: Year | None = None
     eligible_to_year: Year | None = None
+    project_start: dt.date | None = None
+    """New-system lots: the project's start date (eligible only after 2012-11-08, rule pack
+    ``ccer.new.project_start_after``); checked when given."""
+    reductions_start: dt.date | None = None
+    """New-system lots: first day of the period whose reductions were issued (eligible only after
+    2020-09-22, ``ccer.new.reductions_after``); checked when given."""
+    from_covered_facility: bool | None = None
+    """The reductions come from a facility whose emissions the national ETS covers (not eligible,
+    ``ccer.new.excludes_covered_facilities``); checked when given."""
 
     @model_validator(mode="after")
     def _window(self) -> Self:
@@ -239,7 +249,8 @@ class MarketRow(PlannerModel):
     buy_limit_t: NonNeg | None = None
     sell_limit_t: NonNeg | None = None
     ccer_available_t: NonNeg | None = None
-    """CCERs the entity can buy in the cycle; omitted = no limit."""
+    """CCERs the entity can buy in the cycle; omitted = the rule pack's default, the entity's share
+    of new-system CCER issuance to date (``ccer.default_supply.*``), with a warning."""
     penalty_reference_cny_per_t: NonNeg | None = None
     """Average CEA price of the month before the surrender deadline, the base of the per-tonne fine
     (vintages from 2023); default the cycle's CEA buy price."""

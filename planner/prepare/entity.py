@@ -41,6 +41,8 @@ if TYPE_CHECKING:
 INF = math.inf
 DERIVED_BUY_NOTE = "CEA purchases without a market limit are bounded by"
 """Start of the note on the derived purchase bound (a group replaces it with its own bound)."""
+CCER_DEFAULT_WARNING = "no CCER availability given"
+"""Start of the warning on the default CCER availability (a group with a CCER pool drops it)."""
 
 
 @dataclass(frozen=True)
@@ -185,9 +187,7 @@ def prepare(case: CaseSpec, pack: RulePack | None = None) -> PreparedCase:
             "a bound derived from the data that no compliance plan needs; the plan says if it binds."
         )
     sell_max = [market[y].sell_limit_t if market[y].sell_limit_t is not None else INF for y in years]
-    ccer_max = [
-        market[y].ccer_available_t if market[y].ccer_available_t is not None else INF for y in years
-    ]
+    ccer_max = _ccer_availability(case, rp, e_base, warnings)
 
     # ---- penalty ---------------------------------------------------------------------------
     deduction = bool(rp("penalty.next_year_deduction"))
@@ -215,6 +215,9 @@ def prepare(case: CaseSpec, pack: RulePack | None = None) -> PreparedCase:
     else:
         term_cea, term_ccer = fin.terminal_cea_cny_per_t or 0.0, fin.terminal_ccer_cny_per_t or 0.0
 
+    lot_problems = _lot_eligibility(case, rp)
+    if lot_problems:
+        raise CaseValidationError("opening.ccer_lots", lot_problems)
     lots = []
     for lot in case.opening.ccer_lots:
         lo = lot.eligible_from_year or -10**9
@@ -483,6 +486,56 @@ def _penalty_notes(years: list[int], pack: RulePack, fixed: list[float], deducti
             "else the cycle's CEA buy price."
         )
     return out
+
+
+def _ccer_availability(case: CaseSpec, rp, e_base: list[float], warnings: list[str]) -> list[float]:
+    """CCERs the entity may buy per year: the case's ``ccer_available_t``, else the rule pack's default,
+    its pro-rata share of new-system issuance to date (``ccer.default_supply.*``, rules.md §14)."""
+    years = case.years
+    market = {r.year: r for r in case.market}
+    missing = [y for y in years if market[y].ccer_available_t is None]
+    if not missing:
+        return [market[y].ccer_available_t for y in years]
+    issued = rp("ccer.default_supply.issued_t", missing)
+    covered = rp("ccer.default_supply.covered_emissions_t", missing)
+    share = issued / covered
+    out = [market[y].ccer_available_t if y not in missing else share * e for y, e in zip(years, e_base, strict=True)]
+    amounts = [out[years.index(y)] for y in missing]
+    span = f"{min(amounts):,.0f} t" if min(amounts) == max(amounts) else f"{min(amounts):,.0f}-{max(amounts):,.0f} t"
+    warnings.append(
+        f"{CCER_DEFAULT_WARNING} (market.ccer_available_t) for {_years_text(missing)}: CCER purchases are limited to {span} a "
+        f"year, the entity's share of new-system CCER issuance to date ({issued / 1e6:,.2f} Mt, first issued 2025-03-06) pro "
+        f"rata to its baseline emissions among {covered / 1e9:,.0f} Gt covered ({share:.3%} of its emissions; rule pack "
+        "ccer.default_supply.*, an assumption); give market.ccer_available_t for your own view of supply"
+    )
+    return out
+
+
+def _lot_eligibility(case: CaseSpec, rp) -> list[tuple[str, str]]:
+    """Problems of new-system CCER lots against the eligibility rules, where the lot gives the facts
+    (rules.md R5.2, §14): project started after ``ccer.new.project_start_after``, reductions after
+    ``ccer.new.reductions_after``, not from a facility the ETS covers."""
+    import datetime as dt
+
+    problems: list[tuple[str, str]] = []
+    lots = [(i, lot) for i, lot in enumerate(case.opening.ccer_lots) if lot.system == "new"]
+    if not any(lot.project_start or lot.reductions_start or lot.from_covered_facility is not None for _, lot in lots):
+        return problems
+    start_after = dt.date.fromisoformat(str(rp("ccer.new.project_start_after", ())))
+    red_after = dt.date.fromisoformat(str(rp("ccer.new.reductions_after", ())))
+    excl = bool(rp("ccer.new.excludes_covered_facilities", ()))
+    for i, lot in lots:
+        at = f"opening.ccer_lots[{i}] ({lot.id})"
+        if lot.project_start is not None and lot.project_start <= start_after:
+            problems.append((f"{at}.project_start", f"{lot.project_start} is not after {start_after}: a new-system CCER "
+                             "needs a project started after that date (rule pack ccer.new.project_start_after)"))
+        if lot.reductions_start is not None and lot.reductions_start <= red_after:
+            problems.append((f"{at}.reductions_start", f"{lot.reductions_start} is not after {red_after}: new-system CCERs are "
+                             "issued only for reductions after that date (rule pack ccer.new.reductions_after)"))
+        if excl and lot.from_covered_facility:
+            problems.append((f"{at}.from_covered_facility", "CCERs from a facility covered by the national ETS cannot offset "
+                             "(rule pack ccer.new.excludes_covered_facilities)"))
+    return problems
 
 
 def _years_text(ys: list[int]) -> str:

@@ -19,7 +19,15 @@ from models.entity import allocation_upper, opening_usable
 from planner.errors import CaseValidationError
 from planner.input.group_schema import GroupCaseSpec
 from planner.input.rulepack import RulePack, load_rule_pack
-from planner.prepare.entity import PreparedCase, _assumptions, _built_on_first_use, _frame, prepare
+from planner.prepare.entity import (
+    CCER_DEFAULT_WARNING,
+    PreparedCase,
+    _assumptions,
+    _built_on_first_use,
+    _frame,
+    _years_text,
+    prepare,
+)
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -78,6 +86,26 @@ def _gc_paused():
             gc.enable()
 
 
+def _pool_availability(prow: dict, years: list[int], ents, rp, warnings: list[str]) -> tuple[float, ...]:
+    """The CCER pool's purchases per year: the case's ``available_t``, else the rule pack's default
+    (the entities' pro-rata share of new-system issuance to date, ``ccer.default_supply.*``, as for
+    an entity alone)."""
+    missing = [y for y in years if prow[y].available_t is None]
+    if not missing:
+        return tuple(prow[y].available_t for y in years)
+    share = rp("ccer.default_supply.issued_t", missing) / rp("ccer.default_supply.covered_emissions_t", missing)
+    out = tuple(prow[y].available_t if y not in missing else share * sum(e.emissions_baseline_t[i] for e in ents)
+                for i, y in enumerate(years))
+    amounts = [out[years.index(y)] for y in missing]
+    warnings.append(
+        f"{CCER_DEFAULT_WARNING} for the CCER pool (ccer_pool.rows.available_t) in {_years_text(missing)}: the pool may buy "
+        f"{min(amounts):,.0f}-{max(amounts):,.0f} t a year, the entities' share of new-system CCER issuance to date pro rata "
+        f"to their baseline emissions ({share:.3%}; rule pack ccer.default_supply.*, an assumption); give available_t for "
+        "your own view of supply"
+    )
+    return out
+
+
 def prepare_group(spec: GroupCaseSpec) -> PreparedGroup:
     """Prepare every entity, then the links of the group."""
     with _gc_paused():
@@ -89,8 +117,8 @@ def _prepare_group(spec: GroupCaseSpec) -> PreparedGroup:
     years = spec.group.horizon.years
     used: dict[str, set[int]] = {}  # key read -> the years it was applied to (see prepare.entity.prepare)
 
-    def rp(key: str) -> Any:
-        used.setdefault(key, set()).update(years)
+    def rp(key: str, applied: Any = None) -> Any:
+        used.setdefault(key, set()).update(years if applied is None else applied)
         return pack[key]
 
     n = len(years)
@@ -188,6 +216,7 @@ def _prepare_group(spec: GroupCaseSpec) -> PreparedGroup:
         notes.append("CCERs come from the group pool: entities' own CCER purchases are replaced by allocations from it; "
                      "each entity still surrenders within its own cap.")
     prow = {r.year: r for r in pool.rows} if pool else {}
+    pool_max = _pool_availability(prow, years, alone, rp, warnings) if pool else ()
     lim = {r.year: r for r in spec.limits}
     tiers: list[PriceTier] = []
     prev = 0.0
@@ -213,7 +242,7 @@ def _prepare_group(spec: GroupCaseSpec) -> PreparedGroup:
         pool=pool is not None,
         pool_price_cny_per_t=tuple(prow[y].ccer_cny_per_t for y in years) if pool else (),
         pool_fee_cny_per_t=tuple(prow[y].fee_cny_per_t for y in years) if pool else (),
-        pool_max_t=tuple(INF if prow[y].available_t is None else prow[y].available_t for y in years) if pool else (),
+        pool_max_t=pool_max,
         pool_opening_t=pool.opening_t if pool else 0.0,
         pool_terminal_cny_per_t=pool.terminal_cny_per_t if pool else 0.0,
         group_buy_max_t=per_year(lambda r: r.buy_limit_t),
@@ -228,7 +257,8 @@ def _prepare_group(spec: GroupCaseSpec) -> PreparedGroup:
             "only for their project annuities."
         )
     for p in preps:
-        warnings += [f"{p.case.entity.id}: {w}" for w in p.warnings]
+        # with a CCER pool the entities' own CCER availability gives way to the pool's
+        warnings += [f"{p.case.entity.id}: {w}" for w in p.warnings if not (pool and w.startswith(CCER_DEFAULT_WARNING))]
     return PreparedGroup(
         spec=spec,
         pack=pack,

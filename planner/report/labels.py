@@ -423,7 +423,16 @@ _NOTES: tuple[tuple[str, str], ...] = (
      lambda m: (f"{m.group(1)}年度配额的罚款为每吨清缴期限前一个月配额平均成交价的 {m.group(2)} 倍（国务院令第775号）"
                 + ("，并在下一年度配额中扣减缺口量" if m.group(3) else "")
                 + "：案例给出 market.penalty_reference_cny_per_t 时用之，否则用当期配额买价。")),
-
+    (rf"no CCER availability given \(market\.ccer_available_t\) for {_Y}: CCER purchases are limited to (.+?) a year, the "
+     rf"entity's share of new-system CCER issuance to date \({_N} Mt, first issued 2025-03-06\) pro rata to its baseline "
+     rf"emissions among {_N} Gt covered \(([\d.]+%) of its emissions; rule pack ccer\.default_supply\.\*, an assumption\); "
+     r"give market\.ccer_available_t for your own view of supply",
+     "{0}年未给出CCER可购量（market.ccer_available_t）：CCER购买量限为每年 {1}，即按基准排放量在 {3} Gt 覆盖排放中的占比分得的新体系CCER迄今签发量（{2} Mt，2025-03-06首次签发）的份额（占其排放量的{4}；规则包 ccer.default_supply.*，为假设）；请给出 market.ccer_available_t 以采用自己的供给判断"),
+    (rf"no CCER availability given for the CCER pool \(ccer_pool\.rows\.available_t\) in {_Y}: the pool may buy (.+?) a year, "
+     r"the entities' share of new-system CCER issuance to date pro rata to their baseline emissions \(([\d.]+%); rule pack "
+     r"ccer\.default_supply\.\*, an assumption\); give available_t for your own view of supply",
+     "{0}年未给出集团CCER池可购量（ccer_pool.rows.available_t）：集团池每年可购 {1}，即各企业按基准排放量分得的新体系CCER迄今签发量份额（{2}；规则包 ccer.default_supply.*，为假设）；请给出 available_t 以采用自己的供给判断"),
+    (r"project (.+) cannot start operating within the horizon and is ignored", "项目 {0} 无法在规划期内投运，已忽略"),
 )
 
 

@@ -250,6 +250,56 @@ def test_a_zero_penalty_reference_is_refused_not_replaced():
     assert "penalty_reference_cny_per_t" in str(exc.value) and "0 would make the fine 0" in str(exc.value)
 
 
+# ---- CCER as the programme is -------------------------------------------------------------------
+
+
+def test_no_ccer_availability_gets_the_issuance_share_and_a_warning():
+    """9.48 Mt issued / 8 Gt covered = 0.1185% of baseline emissions: 118.5 t for 100,000 t."""
+    d = case_dict(years=(2025,))
+    del d["market"][0]["ccer_available_t"]
+    prep = prepare(parse_case(d))
+    assert prep.data.entities[0].ccer_buy_max_t == (approx(118.5),)
+    assert any(w.startswith("no CCER availability given (market.ccer_available_t) for 2025") for w in prep.warnings)
+    assert "ccer.default_supply.issued_t" in set(prep.assumptions.parameter)
+    d["policy"] = {"overrides": {"ccer.default_supply.issued_t": 80_000_000}}
+    assert prepare(parse_case(d)).data.entities[0].ccer_buy_max_t == (approx(1_000),)
+    given = prepare(parse_case(case_dict(years=(2025,), ccer_available_t=3_000)))
+    assert given.data.entities[0].ccer_buy_max_t == (3_000,)
+    assert not any("CCER availability" in w for w in given.warnings)
+
+
+def test_ccers_bought_for_2023_are_old_system():
+    """The old-system market boundary is the 2023 compliance year: CCERs bought for 2023 expire
+    after the 2023 surrender; only 2024 purchases are carried beyond it."""
+    e = prepare(parse_case(case_dict(years=(2023, 2024, 2025)))).data.entities[0]
+    assert e.ccer_buy_old == (True, False, False)
+    assert e.ccer_old_expiry_index == 0
+
+
+@pytest.mark.parametrize(("field", "value", "message"), [
+    ("project_start", "2012-11-08", "is not after 2012-11-08"),
+    ("reductions_start", "2020-06-30", "is not after 2020-09-22"),
+    ("from_covered_facility", True, "covered by the national ETS cannot offset"),
+])
+def test_ineligible_new_ccer_lots_are_refused_by_name(field, value, message):
+    d = case_dict(years=(2025,))
+    d["opening"] = {"ccer_lots": [{"id": "ok", "quantity_t": 10, "project_start": "2015-01-01"},
+                                  {"id": "wind-7", "quantity_t": 100, field: value}]}
+    with pytest.raises(CaseValidationError) as exc:
+        prepare(parse_case(d))
+    (loc, msg), = exc.value.problems
+    assert loc == f"opening.ccer_lots[1] (wind-7).{field}" and message in msg
+
+
+def test_eligible_and_old_lots_pass():
+    d = case_dict(years=(2025,))
+    d["opening"] = {"ccer_lots": [
+        {"id": "new", "quantity_t": 10, "project_start": "2013-01-01", "reductions_start": "2021-01-01", "from_covered_facility": False},
+        {"id": "old", "quantity_t": 10, "system": "old", "project_start": "2010-01-01"},
+    ]}
+    prepare(parse_case(d))
+
+
 def test_a_group_plans_each_entitys_opening_as_alone_and_before_takes_the_pyomo_path():
     """Two entities without transfers: the one 'after' lapses 34,000 t as alone; the one 'before'
     sells 13,600 t before the transition as alone. The array assembler does not write a decided
