@@ -34,6 +34,7 @@ from planner.prepare.allocation import (
     power_supply,
     tightened,
 )
+from planner.prepare.plausibility import plausibility_warnings, price_warnings
 
 if TYPE_CHECKING:
     import pandas as pd  # imported where a table is built: preparing and solving need no pandas
@@ -310,6 +311,9 @@ def prepare(case: CaseSpec, pack: RulePack | None = None) -> PreparedCase:
     notes += _regime_notes(entity, years)
     data = ModelData(years=tuple(years), discount_factor=tuple(df), entities=(entity,))
 
+    warnings += plausibility_warnings(case, pack, unit_rows, al.formula_total, al.regime, e_base,
+                                      lambda u, r, y: _unit_formula_t(case, u, r, y, pack))
+    warnings += price_warnings(case, pack)
     warnings += _arbitrage_warnings_shared(years, buy, sell, df, carry_rules, market, term_cea)
     def inputs() -> pd.DataFrame:
         import pandas as pd
@@ -358,6 +362,22 @@ def prepare(case: CaseSpec, pack: RulePack | None = None) -> PreparedCase:
         warnings=warnings,
         used_params=tuple(used),
     )
+
+
+def _unit_formula_t(case: CaseSpec, u, r, year: int, pack: RulePack) -> float | None:
+    """One unit's formula allocation, read from the pack without recording it as used (for the
+    plausibility warnings of entities with several units); None without a benchmark."""
+    def silent(key: str, applied: Any = None) -> Any:
+        return pack[key]
+
+    try:
+        if case.entity.sector == "power":
+            ua = _power_unit(case, u, r, year, silent, pack)
+        else:
+            ua = _industry_unit(case, u, r, year, silent)
+    except (_NoBenchmark, ValueError):
+        return None
+    return ua.electricity_t * case.allocation.correction_factor + ua.heat_t
 
 
 def _opening_transitions(case: CaseSpec, pack: RulePack, rp, notes: list[str]) -> tuple[tuple[OpeningTransition, ...], bool, float]:

@@ -39,6 +39,7 @@ from planner.prepare.entity import (
     _opening_price,
     penalty_rates,
 )
+from planner.prepare.plausibility import price_warnings
 from planner.solve.warm import OBJECTIVE_TUPLES
 
 PRICE_FIELDS = (
@@ -176,10 +177,11 @@ def reprice_entity(base: PreparedCase, case: CaseSpec, *, inputs: bool = True) -
             years, list(e0.price_buy_cny_per_t), list(e0.price_sell_cny_per_t), df, rules,
             {r.year: r for r in base.case.market}, e0.terminal_cea_value_cny_per_t,
         )
+        old = price_warnings(base.case, base.pack) + old
         keep = base.warnings[: len(base.warnings) - len(old)]
-        if base.warnings[len(keep):] != old:  # the arbitrage warnings are prepare's last ones
-            raise AssertionError("reprice: the base warnings do not end with its arbitrage warnings")
-        return keep + _arbitrage_warnings(years, buy, sell, df, rules, market, term_cea)
+        if base.warnings[len(keep):] != old:  # the price and arbitrage warnings are prepare's last ones
+            raise AssertionError("reprice: the base warnings do not end with its price and arbitrage warnings")
+        return keep + price_warnings(case, base.pack) + _arbitrage_warnings(years, buy, sell, df, rules, market, term_cea)
     table = None
     if inputs:
         table = base.inputs.copy()

@@ -428,6 +428,25 @@ _NOTES: tuple[tuple[str, str], ...] = (
      rf"emissions among {_N} Gt covered \(([\d.]+%) of its emissions; rule pack ccer\.default_supply\.\*, an assumption\); "
      r"give market\.ccer_available_t for your own view of supply",
      "{0}年未给出CCER可购量（market.ccer_available_t）：CCER购买量限为每年 {1}，即按基准排放量在 {3} Gt 覆盖排放中的占比分得的新体系CCER迄今签发量（{2} Mt，2025-03-06首次签发）的份额（占其排放量的{4}；规则包 ccer.default_supply.*，为假设）；请给出 market.ccer_available_t 以采用自己的供给判断"),
+    (rf"baseline emissions of {_Y} are as low as {_N} t, below the {_N} t a year from which an entity is covered \(rule pack "
+     r"coverage\.threshold_t\): check the units of (\S+)\.output \(MWh or t of product, not 万MWh or 万t: those are 10,000 "
+     r"times too small\) and of emissions_t / intensity_t_per_unit",
+     "{0}年基准排放量低至 {1} t，低于纳入全国碳市场的年排放门槛 {2} t（规则包 coverage.threshold_t）：请检查 {3}.output 的单位"
+     "（应为 MWh 或吨产品，而非万MWh或万吨：后者小了一万倍）以及 emissions_t / intensity_t_per_unit 的单位"),
+    (rf"(\S+) \((.+?)\) {_Y}: emissions are (\S+) times (the allocation the case gives|the official formula's allocation "
+     r"\(benchmark x output, heat included\)); an intensity that far from its benchmark is no plant's real position: check "
+     r"(\S+) and (\S+) \(t CO2 per MWh or per t of product; output in MWh or t\)(; a factor of about 1?/?10,000 looks like .+)?",
+     lambda m: (f"{m.group(1)}（{m.group(2)}）{m.group(3)}年：排放量是"
+                + ("案例给定配额" if m.group(5).startswith("the allocation") else "按官方公式计算的配额（基准值×产出，含供热）")
+                + f"的 {m.group(4)} 倍；排放强度与基准值相差如此之大不符合任何电厂/企业的实际：请检查 {m.group(6)} 和 {m.group(7)}"
+                "（单位应为每MWh或每吨产品的吨CO2；产出以MWh或吨计）"
+                + ("；约一万倍的差异像是产出用了万单位（万MWh、万吨）或排放量单位有误" if m.group(8) else ""))),
+    (rf"(market\[\d+\] \(year \d+\)\.\w+)(?: and (\d+) more year\(s\))?: {_N} CNY/t is (more than [\d.]+ times the highest|"
+     r"below a tenth of the lowest) (CEA|CCER) price observed \(([\d.]+), (\d+-\d+)\): .+",
+     lambda m: (f"{m.group(1)}" + (f"（另有{m.group(2)}个年份）" if m.group(2) else "") + f"：{m.group(3)} 元/t "
+                + (f"超过 {m.group(7)} 年观测到的最高" if m.group(4).startswith("more") else f"低于 {m.group(7)} 年观测到的最低")
+                + f"{m.group(5)}价格（{m.group(6)}）"
+                + ("的十倍：是否按每万吨或以分计价？请以元/吨给出" if m.group(4).startswith("more") else "的十分之一：是否以万元/吨计价？请以元/吨给出"))),
     (rf"no CCER availability given for the CCER pool \(ccer_pool\.rows\.available_t\) in {_Y}: the pool may buy (.+?) a year, "
      r"the entities' share of new-system CCER issuance to date pro rata to their baseline emissions \(([\d.]+%); rule pack "
      r"ccer\.default_supply\.\*, an assumption\); give available_t for your own view of supply",

@@ -300,6 +300,44 @@ def test_eligible_and_old_lots_pass():
     prepare(parse_case(d))
 
 
+# ---- plausibility ------------------------------------------------------------------------------
+
+
+def _coal(output, intensity=None, emissions=None, **market):
+    row_ = {"year": 2025, "output": output}
+    row_.update({"intensity_t_per_unit": intensity} if intensity is not None else {"emissions_t": emissions})
+    return {
+        "entity": {"id": "P", "sector": "power", "unit_class": "coal_gt300"},
+        "horizon": {"first_year": 2025, "last_year": 2025},
+        "activity": [row_],
+        "market": [{"year": 2025, "cea_buy_cny_per_t": 83, "ccer_cny_per_t": 85, "ccer_available_t": 0, **market}],
+    }
+
+
+def test_output_in_wan_mwh_with_an_intensity_is_warned_about():
+    """700 (万MWh) x 0.84 = 588 t: far below the 26,000 t coverage threshold."""
+    w = prepare(parse_case(_coal(700, intensity=0.84))).warnings
+    hit = [x for x in w if "coverage.threshold_t" in x]
+    assert hit and "activity.output" in hit[0] and "万MWh" in hit[0] and "588 t" in hit[0]
+
+
+def test_output_in_wan_mwh_with_emissions_is_warned_about():
+    """5,880,000 t from 700 MWh is 8,400 t/MWh, about 10,600 times the 0.787 benchmark."""
+    w = prepare(parse_case(_coal(700, emissions=5_880_000))).warnings
+    hit = [x for x in w if "times the official formula's allocation" in x]
+    assert hit and "activity.emissions_t" in hit[0] and "万 units" in hit[0]
+
+
+def test_price_in_wan_yuan_is_warned_about():
+    w = prepare(parse_case(_coal(7_000_000, intensity=0.84, cea_buy_cny_per_t=0.0083, cea_sell_cny_per_t=0.008))).warnings
+    hit = [x for x in w if x.startswith("market[0] (year 2025).cea_buy_cny_per_t")]
+    assert hit and "万元" in hit[0]
+
+
+def test_a_plausible_case_gets_no_plausibility_warning():
+    assert prepare(parse_case(_coal(7_000_000, intensity=0.84))).warnings == []
+
+
 def test_a_group_plans_each_entitys_opening_as_alone_and_before_takes_the_pyomo_path():
     """Two entities without transfers: the one 'after' lapses 34,000 t as alone; the one 'before'
     sells 13,600 t before the transition as alone. The array assembler does not write a decided
