@@ -96,8 +96,29 @@ def own_resources(data: ModelData, alloc_up: np.ndarray | None = None) -> np.nda
     (opening holdings, allocation with relief and pre-draws at their bounds, auctions) [t]."""
     if alloc_up is None:
         alloc_up = allocation_upper_array(data)
-    opening = np.array([e.opening_cea_t for e in data.entities], dtype=float).reshape(-1, 1)
-    return opening + np.cumsum(alloc_up + _per_entity(data, "auction_max_t"), axis=1)
+    return _opening(data) + np.cumsum(alloc_up + _per_entity(data, "auction_max_t"), axis=1)
+
+
+def _opening(data: ModelData) -> np.ndarray:
+    """Per entity (a column): the opening holdings that can enter the first year, after the lapse at
+    the opening transitions the data decide (holdings above a limit and at it give the same bounds)."""
+    from models.entity import opening_usable
+
+    return np.array([opening_usable(e) for e in data.entities], dtype=float).reshape(-1, 1)
+
+
+def _opening_net_sales_pos(data: ModelData) -> float:
+    """The group's positive opening net sales, sales before a decided opening transition included."""
+    ons = np.array([e.opening_net_sales_t for e in data.entities], dtype=float).reshape(-1, 1)
+    return float(np.maximum(0.0, ons + _opening_sales(data)).sum())
+
+
+def _opening_sales(data: ModelData) -> np.ndarray:
+    """Per entity (a column): the most it can sell before a decided opening transition (such sales
+    raise net sales and are bounded by the holdings that reach the transition, not by market limits)."""
+    from models.entity import opening_sell_upper
+
+    return np.array([opening_sell_upper(e) for e in data.entities], dtype=float).reshape(-1, 1)
 
 
 def allocation_upper_array(data: ModelData) -> np.ndarray:
@@ -138,7 +159,7 @@ def net_sales_range(data: ModelData, relax: float = 1.0, *, base: np.ndarray | N
         alloc_up = allocation_upper_array(data)
     limited, floor, mult, thr = _rules(data)
     ons = np.array([e.opening_net_sales_t for e in ents], dtype=float).reshape(E, 1)
-    opening = np.array([e.opening_cea_t for e in ents], dtype=float).reshape(E, 1)
+    opening = _opening(data)
     auction = _per_entity(data, "auction_max_t")
     counted = np.array([e.auction_in_net_sales for e in ents], dtype=bool).reshape(E, 1)
     bought_auction = np.where(counted, np.cumsum(auction, axis=1), 0.0)
@@ -146,7 +167,7 @@ def net_sales_range(data: ModelData, relax: float = 1.0, *, base: np.ndarray | N
         # holdings never go negative: NS <= NS0 + everything the entity can get without the market
         # (auctioned allowances only where they do not count as purchases)
         hi = ons + opening + np.cumsum(alloc_up + np.where(counted, 0.0, auction), axis=1)
-        hi = np.minimum(hi, ons + np.cumsum(_per_entity(data, "sell_max_t"), axis=1))
+        hi = np.minimum(hi, ons + _opening_sales(data) + np.cumsum(_per_entity(data, "sell_max_t"), axis=1))
         hi_argued = np.zeros((E, n), dtype=bool)
         lo = ons - np.cumsum(_per_entity(data, "buy_max_t"), axis=1) - bought_auction
     else:
@@ -154,7 +175,7 @@ def net_sales_range(data: ModelData, relax: float = 1.0, *, base: np.ndarray | N
         mbuy = np.array(g.market_buy_max_t, dtype=float).reshape(E, n)
         msell = np.array(g.market_sell_max_t, dtype=float).reshape(E, n)
         lo = ons - np.cumsum(mbuy, axis=1) - bought_auction
-        hi_given = ons + np.cumsum(msell, axis=1)
+        hi_given = ons + _opening_sales(data) + np.cumsum(msell, axis=1)
         own = own_resources(data, alloc_up)
         group_own = own.sum(axis=0)
         pump = _pump(data, base, group_own, limited, mult)
@@ -201,7 +222,7 @@ def _group_extra(data, base, alloc_up, limited, floor, mult, in_ns, mode) -> np.
     # their carry-over room, and what they sell to raise their net sales) never come back into NS
     pump = _pump(data, base, group_own, limited, mult)
     kmax = float(mult[limited].max()) if limited.any() else 0.0
-    ons_pos = float(np.maximum(0.0, [e.opening_net_sales_t for e in data.entities]).sum())
+    ons_pos = _opening_net_sales_pos(data)
     room = (floor * limited).sum(axis=0) + kmax * (ons_pos + 2.0 * group_own + pump)
     return np.broadcast_to(base.sum() + room + pump, (E, n)).copy()
 
@@ -253,13 +274,13 @@ def block_bound(data: ModelData, relax: float = 1.0) -> np.ndarray:
         held = np.where(limited, room, 0.0).sum(axis=0)
     else:
         kmax = float(mult[limited].max()) if limited.any() else 0.0
-        ons_pos = float(np.maximum(0.0, [e.opening_net_sales_t for e in ents]).sum())
+        ons_pos = _opening_net_sales_pos(data)
         held = (floor * limited).sum(axis=0) + kmax * (ons_pos + group_own)
     everything = base.sum() + np.where(rolls, base, 0.0).sum() + held.sum()
     held = np.where(limited.all(axis=0), held, everything + group_own)
     # sold or lapsed by the receivers beyond their own stock: their senders' own allowances of the
     # year (carried in within the senders' room, or received)
-    carried_in = np.concatenate([np.array([[e.opening_cea_t] for e in ents], dtype=float).reshape(-1, 1),
+    carried_in = np.concatenate([_opening(data),
                                  np.where(limited[:, :-1] & in_ns, room[:, :-1], own[:, :-1])], axis=1)
     stock = np.minimum(own, carried_in + inflow).sum(axis=0)
     lot = g.transfer_min_lot_t

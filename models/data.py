@@ -115,6 +115,32 @@ class CarryRule:
     base_t: float = 0.0
     """The rule's base as published (for reporting)."""
 
+    def limit_at(self, net_sales_t: float) -> float:
+        """The rule's limit at cumulative net sales ``net_sales_t`` (``inf`` when not limited): what a
+        plan reports, whatever slack the model's own expression of it has where it does not bind."""
+        if not self.limited:
+            return math.inf
+        return self.floor_t + self.multiplier * max(0.0, net_sales_t - self.threshold_t)
+
+
+@dataclass(frozen=True)
+class OpeningTransition:
+    """A transition between the opening holdings and the first planned year (rules.md §14: a plan whose
+    first year is after a limited transition holds its opening vintages after it).
+
+    At the transition after the surrender of ``year``, the holdings of vintages up to ``year`` (what
+    earlier transitions left, plus ``entering_t``) are limited by ``rule`` at the opening net sales;
+    the excess lapses (worthless from then on)."""
+
+    year: int
+    entering_t: float
+    """Opening holdings of the vintages that reach this transition first (vintages after the previous
+    transition's year, up to this one's)."""
+    rule: CarryRule
+
+    def limit_at(self, net_sales_t: float) -> float:
+        return self.rule.limit_at(net_sales_t)
+
 
 @dataclass(frozen=True)
 class EntityData:
@@ -177,6 +203,19 @@ class EntityData:
     price_auction_cny_per_t: tuple[float, ...] = ()
     auction_in_net_sales: bool = True
     """Auction purchases count as purchases in the carry-over rule's net sales."""
+    opening_transitions: tuple[OpeningTransition, ...] = ()
+    """Limited transitions between the opening vintages and the first year, in order; empty = the
+    opening holdings are all carried into the first year."""
+    opening_sell_max_t: float = 0.0
+    """The opening position is before the last opening transition: up to this many tonnes may still be
+    sold before it (raising net sales and so its limit); 0 = the position is after it (the lapse is
+    fixed by the data)."""
+    price_opening_sell_cny_per_t: float = 0.0
+    """Price of those sales (booked in the first year)."""
+    fee_opening_cny_per_t: float = 0.0
+    fine_fixed_cny: tuple[float, ...] = ()
+    """A fine per year in which any obligation is not surrendered, whatever the tonnes (Order 19 for
+    vintages up to 2022: CNY 20,000-30,000 per failure); empty/0 = none."""
 
     def per_year(self, name: str, i: int, default: float = 0.0) -> float:
         """Value ``i`` of an optional per-year field (``default`` when the field is empty)."""
@@ -262,7 +301,7 @@ class ModelData:
             for name in per_year:
                 if len(getattr(e, name)) != n:
                     raise ValueError(f"entity {e.id}: {name} must have {n} values")
-            for name in ("borrow_share", "auction_max_t", "price_auction_cny_per_t"):
+            for name in ("borrow_share", "auction_max_t", "price_auction_cny_per_t", "fine_fixed_cny"):
                 if getattr(e, name) and len(getattr(e, name)) != n:
                     raise ValueError(f"entity {e.id}: {name} must be empty or have {n} values")
             for m in e.measures:

@@ -34,6 +34,83 @@ def _bound(x: float) -> float | None:
     return None if math.isinf(x) else x
 
 
+def _opening_walk(d: EntityData, steps) -> tuple[float, float]:
+    """(holdings of the vintages the ``steps`` cover that pass them, tonnes lapsed at them), each
+    step's limit at the opening net sales."""
+    held = lapsed = 0.0
+    for t in steps:
+        held += t.entering_t
+        cap = t.rule.limit_at(d.opening_net_sales_t)
+        if held > cap:
+            lapsed += held - cap
+            held = cap
+    return held, lapsed
+
+
+def opening_usable(d: EntityData) -> float:
+    """Bound on the opening holdings carried into the first year: all of them less what the
+    opening transitions the data decide take (the plan's own lapse before a decided one can only
+    lower it). The derived bounds use it, so holdings above a limit and at it give the same model."""
+    return d.opening_cea_t - opening_lapse_fixed(d)
+
+
+def opening_decided(d: EntityData) -> bool:
+    """Whether the last opening transition is a decision of the plan (the position is before it)."""
+    return d.opening_sell_max_t > 0 and bool(d.opening_transitions)
+
+
+def opening_lapse_fixed(d: EntityData) -> float:
+    """Opening holdings lapsed at the opening transitions the data decide: all of them when the
+    opening position is after them, all but the last when it is before the last one."""
+    steps = d.opening_transitions[:-1] if opening_decided(d) else d.opening_transitions
+    return _opening_walk(d, steps)[1]
+
+
+def opening_reach(d: EntityData) -> float:
+    """Holdings that reach the last opening transition when it is a decision (0 otherwise)."""
+    if not opening_decided(d):
+        return 0.0
+    return _opening_walk(d, d.opening_transitions[:-1])[0] + d.opening_transitions[-1].entering_t
+
+
+def opening_sell_upper(d: EntityData) -> float:
+    """Bound on the sales before the last opening transition (0 when the position is after it)."""
+    return min(d.opening_sell_max_t, opening_reach(d))
+
+
+def opening_carry_limit(d: EntityData, sold: float = 0.0) -> float:
+    """The limit of the last opening transition at the opening net sales plus ``sold`` (``inf``
+    without opening transitions): what the plan reports next to the opening lapse."""
+    if not d.opening_transitions:
+        return math.inf
+    return d.opening_transitions[-1].rule.limit_at(d.opening_net_sales_t + sold)
+
+
+def opening_needs_binary(d: EntityData) -> bool:
+    """Whether the decided opening limit needs a binary for its zero floor (net sales below the
+    threshold at the opening, above it after the largest sale)."""
+    if not opening_decided(d):
+        return False
+    r = d.opening_transitions[-1].rule
+    ns0 = d.opening_net_sales_t
+    return r.limited and r.multiplier > 0 and ns0 < r.threshold_t < ns0 + opening_sell_upper(d)
+
+
+def fine_years(d: EntityData) -> list[int]:
+    """Year indices with a fixed fine for any shortfall (one binary each)."""
+    if not d.shortfall_allowed:
+        return []
+    return [i for i in range(len(d.emissions_baseline_t)) if d.per_year("fine_fixed_cny", i) > 0]
+
+
+def shortfall_upper(d: EntityData, i: int) -> float:
+    """Bound on the shortfall of year ``i``: the obligation (at most the baseline emissions) plus
+    the deducted shortfalls carried into it."""
+    if not d.shortfall_deducted_next_year:
+        return d.emissions_baseline_t[i]
+    return sum(d.emissions_baseline_t[: i + 1])
+
+
 def emissions_bounds(d: EntityData, i: int) -> tuple[float, float]:
     """Bounds on the verified emissions of year ``i``: baseline, less every abatement at its bound."""
     base = d.emissions_baseline_t[i]
@@ -194,6 +271,21 @@ def add_entity(b: pyo.Block, d: EntityData, years: tuple[int, ...], ns_range: tu
         ordered=True,
         doc="Years with an auctioned share the entity may buy (absolute-cap scenario)",
     )
+    b.OPENING_DECISION = pyo.Set(
+        initialize=[first] if opening_decided(d) else [],
+        ordered=True,
+        doc="The first year, when the opening position is before its last transition (sales before it are a decision)",
+    )
+    b.OPENING_FLOOR = pyo.Set(
+        initialize=[first] if opening_needs_binary(d) else [],
+        ordered=True,
+        doc="The first year, when the zero floor of the decided opening limit can bite (one binary)",
+    )
+    b.FINE_YEARS = pyo.Set(
+        initialize=[years[i] for i in fine_years(d)],
+        ordered=True,
+        doc="Years whose shortfall costs a fixed fine, whatever its size (one binary each)",
+    )
     measures = {k.id: k for k in d.measures}
     projects = {p.id: p for p in d.projects}
     loss = {
@@ -288,6 +380,26 @@ def add_entity(b: pyo.Block, d: EntityData, years: tuple[int, ...], ns_range: tu
         bounds=lambda _, y: (0, d.auction_max_t[pos[y]]),
         doc="Allowances bought at auction (absolute-cap scenario) [t]",
     )
+    b.opening_sell = pyo.Var(
+        b.OPENING_DECISION,
+        within=pyo.NonNegativeReals,
+        bounds=(0, opening_sell_upper(d)),
+        doc="Opening allowances sold before the last opening transition (they count in net sales) [t]",
+    )
+    b.opening_lapse = pyo.Var(
+        b.OPENING_DECISION,
+        within=pyo.NonNegativeReals,
+        doc="Opening allowances above the decided opening limit, unusable after the transition [t]",
+    )
+    b.opening_ns_pos = pyo.Var(
+        b.OPENING_FLOOR,
+        within=pyo.NonNegativeReals,
+        doc="max(0, opening net sales + sales before the transition - threshold) [t]",
+    )
+    b.opening_floor_off = pyo.Var(
+        b.OPENING_FLOOR, within=pyo.Binary, doc="1 if those net sales exceed the threshold"
+    )
+    b.fined = pyo.Var(b.FINE_YEARS, within=pyo.Binary, doc="1 if any obligation of the year is not surrendered (fixed fine)")
 
     # ---- expressions -----------------------------------------------------------------------
     @b.Expression(years, doc="Emission reduction by built projects in a year [t]")
@@ -336,7 +448,8 @@ def add_entity(b: pyo.Block, d: EntityData, years: tuple[int, ...], ns_range: tu
     @b.Expression(years, doc="Cumulative net CEA sales (opening + modelled, auction purchases if counted) at the end of a cycle [t]")
     def net_sales(b, y):
         auction = sum(b.auction_buy[t] for t in b.AUCTION_YEARS if t <= y) if d.auction_in_net_sales else 0.0
-        return d.opening_net_sales_t + sum(b.sell[t] - b.buy[t] for t in years if t <= y) - auction
+        before = sum(b.opening_sell[t] for t in b.OPENING_DECISION)
+        return d.opening_net_sales_t + before + sum(b.sell[t] - b.buy[t] for t in years if t <= y) - auction
 
     @b.Expression(b.LIMITED_YEARS, doc="Carry-over limit in force at the transition after the year [t]")
     def carry_limit(b, y):
@@ -347,11 +460,20 @@ def add_entity(b: pyo.Block, d: EntityData, years: tuple[int, ...], ns_range: tu
             return r.floor_t
         return r.floor_t + r.multiplier * (b.net_sales[y] - r.threshold_t)
 
+    @b.Expression(b.OPENING_DECISION, doc="Opening allowances carried into the first year through the decided opening transition [t]")
+    def opening_carry(b, y):
+        return opening_reach(d) - b.opening_sell[y] - b.opening_lapse[y]
+
     # ---- constraints -----------------------------------------------------------------------
     @b.Constraint(years, doc="Allowance stock: carried in + allocation + buy + auction + pre-draw - sell = surrender + carried out + lapse")
     def balance_allowances(b, y):
         i = pos[y]
-        incoming = d.opening_cea_t if y == first else b.carry[years[i - 1]]
+        if y == first:  # the opening holdings less what the opening transitions take (fixed or decided)
+            incoming = d.opening_cea_t - opening_lapse_fixed(d)
+            if y in b.OPENING_DECISION:
+                incoming = incoming - b.opening_sell[y] - b.opening_lapse[y]
+        else:
+            incoming = b.carry[years[i - 1]]
         outgoing = b.surrender[y] + b.carry[y] + (b.lapse[y] if y in b.LIMITED_YEARS else 0.0)
         extra = (b.auction_buy[y] if y in b.AUCTION_YEARS else 0.0) + (b.borrow[y] if y in b.BORROW_YEARS else 0.0)
         return incoming + b.allocation[y] + b.buy[y] + extra - b.sell[y] == outgoing
@@ -456,6 +578,36 @@ def add_entity(b: pyo.Block, d: EntityData, years: tuple[int, ...], ns_range: tu
         r = d.carry_rules[pos[y]]
         return b.ns_pos[y] <= (ns_hi[pos[y]] - r.threshold_t) * b.floor_off[y]
 
+    @b.Constraint(b.OPENING_DECISION, doc="Opening allowances carried through the decided transition <= its limit at the opening net sales plus the sales before it")
+    def limit_opening_carryover(b, y):
+        r = d.opening_transitions[-1].rule
+        ns0 = d.opening_net_sales_t
+        if y in b.OPENING_FLOOR:
+            limit = r.floor_t + r.multiplier * b.opening_ns_pos[y]
+        elif not r.limited:
+            return pyo.Constraint.Skip
+        elif ns0 + opening_sell_upper(d) <= r.threshold_t or r.multiplier == 0:
+            limit = r.floor_t
+        else:  # net sales at or above the threshold whatever is sold (sales only raise them)
+            limit = r.floor_t + r.multiplier * (ns0 + b.opening_sell[y] - r.threshold_t)
+        return b.opening_carry[y] <= limit
+
+    @b.Constraint(b.OPENING_FLOOR, doc="opening_ns_pos <= opening net sales + sales - threshold when the floor is off (big-M from bounds)")
+    def limit_opening_floor_net_sales(b, y):
+        r = d.opening_transitions[-1].rule
+        ns0 = d.opening_net_sales_t
+        return b.opening_ns_pos[y] <= ns0 + b.opening_sell[y] - r.threshold_t + (r.threshold_t - ns0) * (1 - b.opening_floor_off[y])
+
+    @b.Constraint(b.OPENING_FLOOR, doc="opening_ns_pos = 0 when the floor is on (big-M from bounds)")
+    def limit_opening_floor_switch(b, y):
+        r = d.opening_transitions[-1].rule
+        hi = d.opening_net_sales_t + opening_sell_upper(d)
+        return b.opening_ns_pos[y] <= (hi - r.threshold_t) * b.opening_floor_off[y]
+
+    @b.Constraint(b.FINE_YEARS, doc="Shortfall = 0 unless the fixed fine is paid (big-M: the obligation and deducted shortfalls)")
+    def limit_fine(b, y):
+        return b.shortfall[y] <= shortfall_upper(d, pos[y]) * b.fined[y]
+
     # ---- costs (nominal CNY per year) --------------------------------------------------------
     @b.Expression(years, doc="Cost of continuous abatement measures [CNY]")
     def cost_abatement(b, y):
@@ -478,28 +630,36 @@ def add_entity(b: pyo.Block, d: EntityData, years: tuple[int, ...], ns_range: tu
         auction = d.price_auction_cny_per_t[i] * b.auction_buy[y] if y in b.AUCTION_YEARS else 0.0
         return d.price_buy_cny_per_t[i] * b.buy[y] + auction
 
-    @b.Expression(years, doc="Trading fees on CEA and CCER trades [CNY]")
+    @b.Expression(years, doc="Trading fees on CEA and CCER trades (and sales before an opening transition, first year) [CNY]")
     def cost_fees(b, y):
         i = pos[y]
-        return d.fee_cea_cny_per_t[i] * (b.buy[y] + b.sell[y]) + d.fee_ccer_cny_per_t[i] * (
+        fees = d.fee_cea_cny_per_t[i] * (b.buy[y] + b.sell[y]) + d.fee_ccer_cny_per_t[i] * (
             b.ccer_buy[y] + b.ccer_sell[y]
         )
+        if y in b.OPENING_DECISION:
+            fees = fees + d.fee_opening_cny_per_t * b.opening_sell[y]
+        return fees
 
     @b.Expression(years, doc="CCER purchases [CNY]")
     def cost_ccer(b, y):
         return d.price_ccer_buy_cny_per_t[pos[y]] * b.ccer_buy[y]
 
-    @b.Expression(years, doc="Fine on shortfall, plus the beyond-horizon deduction in the last year [CNY]")
+    @b.Expression(years, doc="Fine on shortfall (per tonne, or fixed), plus the beyond-horizon deduction in the last year [CNY]")
     def cost_penalty(b, y):
         rate = d.penalty_cny_per_t[pos[y]]
         if y == last and d.shortfall_deducted_next_year:
             rate += d.terminal_deduction_cny_per_t
+        if y in b.FINE_YEARS:
+            return rate * b.shortfall[y] + d.fine_fixed_cny[pos[y]] * b.fined[y]
         return rate * b.shortfall[y]
 
-    @b.Expression(years, doc="CEA and CCER sales revenue, negative [CNY]")
+    @b.Expression(years, doc="CEA and CCER sales revenue (and sales before an opening transition, first year), negative [CNY]")
     def cost_sales(b, y):
         i = pos[y]
-        return -(d.price_sell_cny_per_t[i] * b.sell[y] + d.price_ccer_sell_cny_per_t[i] * b.ccer_sell[y])
+        revenue = d.price_sell_cny_per_t[i] * b.sell[y] + d.price_ccer_sell_cny_per_t[i] * b.ccer_sell[y]
+        if y in b.OPENING_DECISION:
+            revenue = revenue + d.price_opening_sell_cny_per_t * b.opening_sell[y]
+        return -revenue
 
     @b.Expression(years, doc="Value of holdings left at the horizon end (negative), less pre-draws repaid beyond it, last year only [CNY]")
     def cost_terminal(b, y):

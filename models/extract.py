@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from models.entity import COST_COMPONENTS
+from models.entity import COST_COMPONENTS, opening_carry_limit, opening_lapse_fixed
 
 if TYPE_CHECKING:
     import pyomo.environ as pyo  # read only from solved Pyomo models (see _v): the array path needs no Pyomo
@@ -56,14 +56,21 @@ def extract_results(
     duals = duals or {}
     years = list(m.YEARS)
     annual, abatement, builds, proj_years, lots, costs, dual_rows = [], [], [], [], [], [], []
+    data = m._entity_data
     for e in m.ENTITIES:
         b = m.entity[e]
+        d = data[e]
         limited = set(b.LIMITED_YEARS)
         floor = set(b.FLOOR_YEARS)
         relief_switch = set(b.RELIEF_SWITCH_YEARS)
         borrow_years = set(b.BORROW_YEARS)
         auction_years = set(b.AUCTION_YEARS)
-        for y in years:
+        fined = set(b.FINE_YEARS)
+        decided = set(b.OPENING_DECISION)
+        for i, y in enumerate(years):
+            ns = _v(b.net_sales[y])
+            o_sell = _v(b.opening_sell[y]) if y in decided else 0.0
+            o_lapse = (opening_lapse_fixed(d) + (_v(b.opening_lapse[y]) if y in decided else 0.0)) if i == 0 else 0.0
             abated_measures = sum(_v(b.abate[k, y]) for k in b.MEASURES)
             annual.append(
                 {
@@ -90,9 +97,13 @@ def extract_results(
                     "shortfall_t": _v(b.shortfall[y]),
                     "carry_t": _v(b.carry[y]),
                     "lapse_t": _v(b.lapse[y]) if y in limited else 0.0,
-                    "carry_limit_t": _v(b.carry_limit[y]) if y in limited else float("inf"),
-                    "net_sales_t": _v(b.net_sales[y]),
+                    "carry_limit_t": d.carry_rules[i].limit_at(ns),
+                    "net_sales_t": ns,
                     "floor_off": (round(_v(b.floor_off[y])) if y in floor else None),
+                    "fined": (round(_v(b.fined[y])) if y in fined else None),
+                    "opening_sell_t": o_sell,
+                    "opening_lapse_t": o_lapse,
+                    "opening_carry_limit_t": opening_carry_limit(d, o_sell) if i == 0 else float("nan"),
                 }
             )
             for k in b.MEASURES:
@@ -156,7 +167,9 @@ def extract_results(
 def annual_expressions(m: pyo.ConcreteModel) -> list[tuple[str, int, str, object]]:
     """(entity, year, column, Pyomo expression or number) for the ledger columns of the annual table
     that are linear in the model's variables: the map that fast sweeps compile once per model.
-    Columns as in ``extract_results`` (``annual``) plus ``cost_<component>`` (nominal CNY)."""
+    Columns as in ``extract_results`` (``annual``) plus ``cost_<component>`` (nominal CNY). The
+    carry-over limit is the rule's value at the net sales, not linear: ``carry_limit_rows`` gives
+    it from the ``net_sales_t`` column."""
     out: list[tuple[str, int, str, object]] = []
     for e in m.ENTITIES:
         b = m.entity[e]
@@ -176,7 +189,7 @@ def annual_expressions(m: pyo.ConcreteModel) -> list[tuple[str, int, str, object
                 "shortfall_t": b.shortfall[y],
                 "carry_t": b.carry[y],
                 "lapse_t": b.lapse[y] if y in limited else 0.0,
-                "carry_limit_t": b.carry_limit[y] if y in limited else float("inf"),
+                "net_sales_t": b.net_sales[y],
             }
             for c in COST_COMPONENTS:
                 cols[f"cost_{c}"] = getattr(b, f"cost_{c}")[y]

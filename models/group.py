@@ -42,6 +42,7 @@ def build_model(data: ModelData, relax: float = 1.0) -> pyo.ConcreteModel:
     m.YEARS = pyo.Set(initialize=years, ordered=True, doc="Compliance years")
     m.ENTITIES = pyo.Set(initialize=[e.id for e in data.entities], ordered=True, doc="Covered entities")
     by_id = {e.id: e for e in data.entities}
+    m._entity_data = by_id  # read by models.extract (the rules behind the reported limits)
     df = dict(zip(years, data.discount_factor, strict=True))
 
     rng = net_sales_range(data, relax)

@@ -26,8 +26,12 @@ DECISIONS: tuple[str, ...] = (
     "ccer_use_lot",
     "auction_buy",
     "borrow",
+    "opening_sell",
+    "opening_lapse",
 )
-"""Variables of an entity block that are decisions (the rest follow from them and the data)."""
+"""Variables of an entity block that are decisions (the rest follow from them and the data). The
+opening sales and lapse of a position before its transition are indexed by the first year: decisions
+of the first stage."""
 GROUP_DECISIONS: tuple[str, ...] = (
     "market_buy",
     "market_sell",

@@ -27,7 +27,13 @@ import numpy as np
 
 from models.bounds import net_sales_range
 from models.data import ModelData
-from models.entity import COST_COMPONENTS
+from models.entity import (
+    COST_COMPONENTS,
+    fine_years,
+    opening_carry_limit,
+    opening_decided,
+    opening_lapse_fixed,
+)
 
 INF = math.inf
 
@@ -39,6 +45,10 @@ def unsupported(data: ModelData) -> str | None:
             return f"entity {e.id}: conditional pre-draw"
         if any(x > 0 for x in e.auction_max_t):
             return f"entity {e.id}: auctions"
+        if opening_decided(e):
+            return f"entity {e.id}: opening position before a transition (sales before it are decided)"
+        if fine_years(e):
+            return f"entity {e.id}: fixed fines (Order 19 vintages)"
     g = data.group
     if g is not None:
         if g.transfers == "block":
@@ -48,6 +58,19 @@ def unsupported(data: ModelData) -> str | None:
         if g.transfers != "none" and not g.transfers_in_net_sales:
             return "transfers outside net sales"
     return None
+
+
+def carry_limits(ents, net_sales: np.ndarray) -> np.ndarray:
+    """The carry-over rules' limits of entities ``ents`` at cumulative net sales ``net_sales`` (any
+    leading axes, then entity x year): ``CarryRule.limit_at`` element-wise, ``inf`` where a
+    transition has no limit. What a plan reports as ``carry_limit_t``: the rule's value, not the
+    model's expression of it (which sits below the rule where the limit does not bind)."""
+    limited = np.array([[r.limited for r in e.carry_rules] for e in ents], dtype=bool)
+    floor = np.array([[float(r.floor_t) for r in e.carry_rules] for e in ents], dtype=float)
+    mult = np.array([[float(r.multiplier) for r in e.carry_rules] for e in ents], dtype=float)
+    thr = np.array([[float(r.threshold_t) for r in e.carry_rules] for e in ents], dtype=float)
+    with np.errstate(invalid="ignore"):
+        return np.where(limited, floor + mult * np.maximum(0.0, net_sales - thr), np.inf)
 
 
 class UnsupportedModel(ValueError):
@@ -550,7 +573,8 @@ def assemble(data: ModelData, relax: float = 1.0) -> Assembled:
         coef = np.broadcast_to(np.asarray(coef_en, dtype=float), (E, n))[op_e, op_i] * L.o_red[op_o]
         bld.terms(rows, build[op_o], coef, pos)
 
-    opening_cea = ent_vec("opening_cea_t")
+    # the opening holdings less what the opening transitions take (fixed by the data here)
+    opening_cea = np.array([e.opening_cea_t - opening_lapse_fixed(e) for e in ents], dtype=float).reshape(E, 1)
     # balance_allowances: (surrender + carry + lapse) - (carry_prev + (A - loss*abate) + relief + buy - sell) == 0
     # (Pyomo stores it in this orientation: the right-hand side is a linear sum, whose class takes
     # precedence in Python's reflected ``==``)
@@ -970,12 +994,7 @@ def ledger_arrays(a: Assembled, datas: list[ModelData], X: np.ndarray) -> dict[s
     buy, sell = val("buy"), val("sell")
     ons = np.array([e.opening_net_sales_t for e in ents], dtype=float).reshape(E, 1)
     net_sales = ons + np.cumsum(sell - buy, axis=2)
-    kind = L.carry_kind
-    carry_limit = np.select(
-        [kind == 0, kind == 1, kind == 2],
-        [np.inf, L.floor, L.floor + L.mult * (net_sales - L.thr)],
-        L.floor + L.mult * val("ns_pos"),
-    )
+    carry_limit = carry_limits(ents, net_sales)
     ccer_use = val("ccer_use")
     lot_e, lot_id, lot_q, lot_tv, ly_lot, ly_i = a.lots
     ul = val("ccer_use_lot")
@@ -1112,6 +1131,10 @@ def extract_arrays(a: Assembled, data: ModelData, x: np.ndarray, row_dual: np.nd
         "carry_limit_t": led["carry_limit_t"].ravel(),
         "net_sales_t": led["net_sales_t"].ravel(),
         "floor_off": flags("floor_off"),
+        "fined": [None] * (E * n),
+        "opening_sell_t": np.zeros(E * n),
+        "opening_lapse_t": np.array([[opening_lapse_fixed(e) if i == 0 else 0.0 for i in range(n)] for e in data.entities]).ravel(),
+        "opening_carry_limit_t": np.array([[opening_carry_limit(e) if i == 0 else np.nan for i in range(n)] for e in data.entities]).ravel(),
     })
     M = len(m_ent)
     abatement = pd.DataFrame({

@@ -4,8 +4,9 @@ The grammar is YAML 1.2's core schema, decimal only: ``[-+]?[0-9]+`` is an integ
 ``[-+]?(.[0-9]+|[0-9]+(.[0-9]*)?)([eE][-+]?[0-9]+)?`` a float (so ``6e0`` is the number 6). Text that
 YAML 1.1 readers (PyYAML, many spreadsheets' exports) read differently from YAML 1.2 is ambiguous and
 refused with the value quoted, never guessed: a leading zero (``017``: octal 15 or 17?), base 60
-(``1:30``), digit separators (``1_000``, ``83,5``: 835 or 83.5?), ``0o``/``0x``/``0b`` numbers,
-``yes``/``no``/``on``/``off`` and dates.
+(``1:30``), digit separators (``1_000``, ``83,5``: 835 or 83.5?), ``0o``/``0x``/``0b`` numbers and
+``yes``/``no``/``on``/``off``. A date (``2021-06-30``) is text, as in YAML 1.2: the fields that take a
+date (a CCER lot's ``project_start``) read it from that text, and any other field refuses it as text.
 """
 
 from __future__ import annotations
@@ -21,7 +22,6 @@ NULL = re.compile(r"~|null|Null|NULL|")
 BOOL = re.compile(r"true|True|TRUE|false|False|FALSE")
 BOOL_11 = re.compile(r"yes|Yes|YES|no|No|NO|on|On|ON|off|Off|OFF")
 """Booleans of YAML 1.1 that YAML 1.2 reads as text."""
-DATE_11 = re.compile(r"[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}(?:(?:[Tt]|[ \t]+)[0-9]{1,2}:[0-9]{2}:[0-9]{2}.*)?")
 NUMBERISH = re.compile(r"[-+]?(?:0[xob][0-9a-fA-F_]+|[0-9][0-9_,:]*(?:\.[0-9_]*)?(?:[eE][-+]?[0-9]+)?|\.[0-9][0-9_]*)")
 """Text that some reader takes for a number: what the ambiguity check looks at."""
 
@@ -33,8 +33,6 @@ def ambiguity(text: str, *, cell: bool = False) -> str | None:
     t = text.strip()
     if not cell and BOOL_11.fullmatch(t):
         return f"{quote(t)} is true/false in YAML 1.1 but text in YAML 1.2: write true or false, or quote it for text"
-    if not cell and DATE_11.fullmatch(t):
-        return f"{quote(t)} is a date in YAML 1.1 but text in YAML 1.2: quote it for text (no field takes a date)"
     if not NUMBERISH.fullmatch(t):
         return None
     body = t.lstrip("+-")

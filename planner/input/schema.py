@@ -8,9 +8,10 @@ are validators here; rule-pack lookups and derived quantities live in ``planner.
 from __future__ import annotations
 
 import copy
+import datetime as dt
 from typing import Annotated, Any, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 NonNeg = Annotated[float, Field(ge=0)]
 Pos = Annotated[float, Field(gt=0)]
@@ -203,6 +204,15 @@ class CcerLotSpec(PlannerModel):
     """'old': filed before 2017-03-14, usable only up to the rule pack's last year for old CCERs."""
     eligible_from_year: Year | None = None
     eligible_to_year: Year | None = None
+    project_start: dt.date | None = None
+    """New-system lots: the project's start date (eligible only after 2012-11-08, rule pack
+    ``ccer.new.project_start_after``); checked when given."""
+    reductions_start: dt.date | None = None
+    """New-system lots: first day of the period whose reductions were issued (eligible only after
+    2020-09-22, ``ccer.new.reductions_after``); checked when given."""
+    from_covered_facility: bool | None = None
+    """The reductions come from a facility whose emissions the national ETS covers (not eligible,
+    ``ccer.new.excludes_covered_facilities``); checked when given."""
 
     @model_validator(mode="after")
     def _window(self) -> Self:
@@ -224,6 +234,20 @@ class OpeningSpec(PlannerModel):
     ccer_unrestricted_t: NonNeg = 0.0
     """New-system CCERs held without an eligibility restriction."""
     ccer_lots: list[CcerLotSpec] = Field(default_factory=list)
+    transition: Literal["after", "before"] = "after"
+    """Where the opening position stands against the carry-over transition into the first year
+    (rules.md §14): 'after' (default), the holdings are carried through it, so covered vintages above
+    its limit (10,000 t + 1.5 x max(0, net sales) for power at the 2024->2025 transition) lapse;
+    'before', the transition is still ahead (its deadline has not passed), so the plan may sell
+    covered vintages before it to raise the net sales and the limit."""
+    transition_sell_cny_per_t: NonNeg | None = None
+    """'before' only: the CEA sale price before the transition; default the first year's sell price."""
+
+    @model_validator(mode="after")
+    def _transition_price(self) -> Self:
+        if self.transition_sell_cny_per_t is not None and self.transition == "after":
+            raise ValueError("transition_sell_cny_per_t is only used with transition: before")
+        return self
 
 
 class MarketRow(PlannerModel):
@@ -247,9 +271,21 @@ class MarketRow(PlannerModel):
     buy_limit_t: NonNeg | None = None
     sell_limit_t: NonNeg | None = None
     ccer_available_t: NonNeg | None = None
-    """CCERs the entity can buy in the cycle; omitted = no limit."""
+    """CCERs the entity can buy in the cycle; omitted = the rule pack's default, the entity's share
+    of new-system CCER issuance to date (``ccer.default_supply.*``), with a warning."""
     penalty_reference_cny_per_t: NonNeg | None = None
-    """Average price of the month before the deadline, for the fine; default the buy price."""
+    """Average CEA price of the month before the surrender deadline, the base of the per-tonne fine
+    (vintages from 2023); default the cycle's CEA buy price."""
+
+    @field_validator("penalty_reference_cny_per_t")
+    @classmethod
+    def _reference_positive(cls, v: float | None) -> float | None:
+        if v == 0:
+            raise ValueError(
+                "0 would make the fine 0; give the average CEA price of the month before the deadline "
+                "(> 0), or leave it out to use the cycle's CEA buy price"
+            )
+        return v
 
     @model_validator(mode="after")
     def _sell_price(self) -> Self:

@@ -59,7 +59,7 @@ def _check_entity(d: EntityData, years: list[int], a: pd.DataFrame, plan, *, ns_
     quantities = [
         "buy_t", "sell_t", "surrender_t", "carry_t", "lapse_t", "shortfall_t", "ccer_buy_t",
         "ccer_sell_t", "ccer_use_pool_t", "ccer_hold_t", "abatement_measures_t", "relief_t", "borrow_t",
-        "auction_buy_t",
+        "auction_buy_t", "opening_sell_t", "opening_lapse_t",
     ]
     for q in quantities:
         neg = a[a[q] < -_tol(scale)]
@@ -110,10 +110,11 @@ def _check_entity(d: EntityData, years: list[int], a: pd.DataFrame, plan, *, ns_
         if r.measure in loss:
             lost[int(r.year)] += loss[r.measure][years.index(int(r.year))] * r.abate_t
     total_borrow = float(a["borrow_t"].sum())
-    carry_prev = d.opening_cea_t
+    carried_in, ns = check_opening(f, d, years, a["opening_sell_t"].tolist(), a["opening_lapse_t"].tolist(),
+                                   float(a["opening_carry_limit_t"].iloc[0]), scale)
+    carry_prev = carried_in
     ccer_prev = d.opening_ccer_t
     short_prev = 0.0
-    ns = d.opening_net_sales_t
     ccer_new = d.opening_ccer_t  # new-system CCERs bought so far (old ones are used or sold first)
     for i, y in enumerate(years):
         r = a.loc[y]
@@ -173,10 +174,63 @@ def _check_entity(d: EntityData, years: list[int], a: pd.DataFrame, plan, *, ns_
         if rule.limited:
             limit = rule.floor_t + rule.multiplier * max(0.0, ns - rule.threshold_t)
             _le(f, f"{tag}: carry-over vs limit", r.carry_t, limit, scale, ns)
-        elif r.lapse_t > _tol(scale):
-            f.append(f"{tag}: allowances lapse at a transition without a limit")
+            _close(f, f"{tag}: reported carry-over limit = the rule at the net sales", r.carry_limit_t, limit, scale, ns)
+        else:
+            if r.lapse_t > _tol(scale):
+                f.append(f"{tag}: allowances lapse at a transition without a limit")
+            if r.carry_limit_t != math.inf:
+                f.append(f"{tag}: a carry-over limit of {r.carry_limit_t:,.0f} t is reported at a transition without one")
         carry_prev, ccer_prev, short_prev = r.carry_t, r.ccer_hold_t, r.shortfall_t
     return f
+
+
+def _rule_limit(rule, ns: float) -> float:
+    if not rule.limited:
+        return math.inf
+    return rule.floor_t + rule.multiplier * max(0.0, ns - rule.threshold_t)
+
+
+def check_opening(f: list[str], d: EntityData, years: list[int], sold_by_year: list[float], lapsed_by_year: list[float],
+                  reported_limit: float, scale: float) -> tuple[float, float]:
+    """The opening holdings through the transitions between their vintages and the first year
+    (rules.md §14): each limits the vintages up to its year to its rule at the opening net sales, the
+    excess lapses; when the position is before the last one, the plan may sell before it (raising
+    the net sales) and carries at most that transition's limit. ``sold_by_year``, ``lapsed_by_year``:
+    the annual table's ``opening_sell_t`` and ``opening_lapse_t``; ``reported_limit``: its first
+    ``opening_carry_limit_t``. Returns (holdings carried into the first year, net sales after the
+    opening sales). (Shared by both checkers.)"""
+    first = years[0]
+    tag = f"{d.id} {first}"
+    sold, lapsed = float(sold_by_year[0]), float(lapsed_by_year[0])
+    for y, s_, x_ in zip(years[1:], sold_by_year[1:], lapsed_by_year[1:], strict=True):
+        if abs(float(s_)) > _tol(scale) or abs(float(x_)) > _tol(scale):
+            f.append(f"{d.id} {y}: opening sales or lapse reported after the first year")
+    ns0 = d.opening_net_sales_t
+    steps = list(d.opening_transitions)
+    decided = d.opening_sell_max_t > 0 and bool(steps)
+    held = fixed = 0.0
+    for t in steps[:-1] if decided else steps:
+        held += t.entering_t
+        cap = _rule_limit(t.rule, ns0)
+        if held > cap:
+            fixed += held - cap
+            held = cap
+    if decided:
+        last = steps[-1]
+        reach = held + last.entering_t
+        _le(f, f"{tag}: sales before the opening transition vs the holdings it covers", sold, min(d.opening_sell_max_t, reach), scale)
+        chosen = lapsed - fixed
+        if chosen < -_tol(scale, fixed):
+            f.append(f"{tag}: opening lapse {lapsed:,.6f} below what the earlier opening transitions take ({fixed:,.6f})")
+        limit = _rule_limit(last.rule, ns0 + sold)
+        _le(f, f"{tag}: opening holdings carried through the {last.year} transition vs its limit", reach - sold - chosen, limit, scale, ns0 + sold)
+    else:
+        if sold > _tol(scale):
+            f.append(f"{tag}: opening sales of {sold:,.0f} t after the opening transition")
+        _close(f, f"{tag}: opening lapse = the opening holdings above the transition limits", lapsed, fixed, scale)
+    want_limit = _rule_limit(steps[-1].rule, ns0 + sold) if steps else math.inf
+    _close(f, f"{tag}: reported opening carry-over limit = the rule at the opening net sales", float(reported_limit), want_limit, scale, ns0 + sold)
+    return d.opening_cea_t - sold - lapsed, ns0 + sold
 
 
 def _check_costs(data: ModelData, plan, objective: float | None, *, link_npv: float = 0.0) -> list[str]:
@@ -220,6 +274,11 @@ def _check_costs(data: ModelData, plan, objective: float | None, *, link_npv: fl
                 "sales": -(d.price_sell_cny_per_t[i] * sell_t + d.price_ccer_sell_cny_per_t[i] * r.ccer_sell_t),
                 "terminal": 0.0,
             }
+            if d.shortfall_allowed and d.per_year("fine_fixed_cny", i) > 0 and r.shortfall_t > _tol(max(d.emissions_baseline_t)):
+                want["penalty"] += d.fine_fixed_cny[i]  # Order 19: a fixed fine for any shortfall
+            if i == 0:  # sales before the opening transition (position before it)
+                want["sales"] -= d.price_opening_sell_cny_per_t * r.opening_sell_t
+                want["fees"] += d.fee_opening_cny_per_t * r.opening_sell_t
             if settle:
                 want["transfer"] = g.transfer_price_cny_per_t[i] * (r.transfer_in_t - r.transfer_out_t)
             for b in builds.itertuples(index=False):

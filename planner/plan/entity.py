@@ -149,6 +149,9 @@ def plan_summary(prep: PreparedCase, ann: pd.DataFrame, npv: float, solve_result
         "cost_per_t_obligation_cny": npv / total_obligation if total_obligation else None,
         "total_obligation_t": total_obligation,
         "total_shortfall_t": float(ann["shortfall_t"].sum()),
+        "opening_cea_t": float(sum(e.opening_cea_t for e in prep.data.entities)),
+        "opening_sell_t": float(ann["opening_sell_t"].sum()),
+        "opening_lapse_t": float(ann["opening_lapse_t"].sum()),
         "mip_gap": solve_result.gap,
         "is_mip": solve_result.is_mip,
         "shadow_price_basis": solve_result.duals_basis,
@@ -299,6 +302,8 @@ def year_bindings(r, sold: float, d, i: int, in_group: bool, saving) -> list[dic
     of a limit (None when there is none)."""
     rows: list[dict[str, Any]] = []
     e, y = r.entity, int(r.year)
+    if i == 0 and d.opening_transitions:
+        rows += _opening_rows(r, d, e, y)
     cap = d.ccer_cap_share[i] * (r.obligation_t if d.ccer_cap_on_obligation else r.emissions_t)
     if cap > TOL_T and r.ccer_surrendered_t >= cap - TOL_T:
         s = saving(e, y, "limit_ccer_share")
@@ -350,14 +355,35 @@ def year_bindings(r, sold: float, d, i: int, in_group: bool, saving) -> list[dic
         rows.append(_row(e, y, "auction_share", f"the whole auctioned share is bought in {y}: {r.auction_buy_t:,.0f} t", None))
     if r.shortfall_t > TOL_T:
         why = [b["rule"] for b in rows if b["year"] == y and b["rule"] in ("buy_limit", "ccer_cap", "ccer_availability")]
+        fixed = d.per_year("fine_fixed_cny", i)
+        fine = (f"fined CNY {fixed:,.0f} once (Order 19)" if fixed > 0 else f"fined at {d.penalty_cny_per_t[i]:,.2f} CNY/t")
         rows.append(_row(e, y, "shortfall",
-                         f"shortfall of {r.shortfall_t:,.0f} t in {y}, fined at {d.penalty_cny_per_t[i]:,.2f} CNY/t"
+                         f"shortfall of {r.shortfall_t:,.0f} t in {y}, {fine}"
                          + (" and deducted from next year's allocation" if d.shortfall_deducted_next_year else "")
                          + (f"; forced by {', '.join(why)}" if why else
                             "; no limit forces it: the fine and the deduction cost less than covering it"), None))
     mc = _marginal_statement(r, y)
     if mc:
         rows.append(_row(e, y, "marginal_cost", mc, None))
+    return rows
+
+
+def _opening_rows(r, d, e, y: int) -> list[dict[str, Any]]:
+    """The opening holdings at the transitions before the first year (rules.md R2.2, §14): what
+    lapses, and what was sold before a transition still ahead to raise its limit."""
+    rows: list[dict[str, Any]] = []
+    last = d.opening_transitions[-1]
+    ns = d.opening_net_sales_t + r.opening_sell_t
+    if r.opening_sell_t > TOL_T:
+        rows.append(_row(e, y, "opening_sale",
+                         f"sells {r.opening_sell_t:,.0f} t of its opening holdings before the transition after the {last.year} "
+                         f"surrender at {d.price_opening_sell_cny_per_t:,.2f} CNY/t: net sales {ns:,.0f} t raise that "
+                         f"transition's limit to {r.opening_carry_limit_t:,.0f} t", None))
+    if r.opening_lapse_t > TOL_T:
+        rows.append(_row(e, y, "opening_lapse",
+                         f"{r.opening_lapse_t:,.0f} t of the {d.opening_cea_t:,.0f} t opening holdings lapse before {y}: the "
+                         f"carry-over limit of the transition after the {last.year} surrender is {r.opening_carry_limit_t:,.0f} t "
+                         f"at net sales {ns:,.0f} t, and what is above it is worthless from then on (rules.md R2.2)", None))
     return rows
 
 

@@ -19,12 +19,12 @@ import numpy as np
 import pandas as pd
 
 from models.data import ModelData
-from planner.plan.check import ABS_TOL_T, REL_TOL
+from planner.plan.check import ABS_TOL_T, REL_TOL, check_opening
 
 QUANTITIES = [
     "buy_t", "sell_t", "surrender_t", "carry_t", "lapse_t", "shortfall_t", "ccer_buy_t",
     "ccer_sell_t", "ccer_use_pool_t", "ccer_hold_t", "abatement_measures_t", "relief_t", "borrow_t",
-    "auction_buy_t",
+    "auction_buy_t", "opening_sell_t", "opening_lapse_t",
 ]
 COMPONENTS = ["abatement", "capex", "opex", "purchase", "fees", "ccer", "penalty", "sales", "terminal"]
 
@@ -322,10 +322,19 @@ def check_entities(data: ModelData, plan, *, ns_excludes_transfers: bool = False
     def prev(c: str, opening) -> np.ndarray:
         return np.column_stack([np.asarray(opening, dtype=float), A[c][:, :-1]])
 
-    carry_prev = prev("carry_t", [d.opening_cea_t for d in ents])
+    # the opening transitions, entity by entity (the reference's own check: a few steps each)
+    carried_in = np.array([d.opening_cea_t for d in ents], dtype=float)
+    ns = _col(ents, "opening_net_sales_t", float)
+    o_sell, o_lapse, o_limit = A["opening_sell_t"], A["opening_lapse_t"], A["opening_carry_limit_t"]
+    for k in np.flatnonzero(active):
+        out: list[str] = []
+        carried_in[k], ns[k] = check_opening(out, ents[k], years, o_sell[k].tolist(), o_lapse[k].tolist(),
+                                             float(o_limit[k, 0]), float(scale[k]))
+        for j, msg in enumerate(out):
+            f.add((k, 6, -1, j), msg)
+    carry_prev = prev("carry_t", carried_in)
     ccer_prev = prev("ccer_hold_t", [d.opening_ccer_t for d in ents])
     short_prev = prev("shortfall_t", np.zeros(nk))
-    ns = _col(ents, "opening_net_sales_t", float)
     ccer_new = _col(ents, "opening_ccer_t", float)
     ns_y, ccer_new_y = np.empty((nk, ny)), np.empty((nk, ny))
     for i in range(ny):
@@ -391,7 +400,11 @@ def check_entities(data: ModelData, plan, *, ns_excludes_transfers: bool = False
     f.close(key(next(n)), m, tag("cumulative net sales"), A["net_sales_t"], ns_y, sc)
     limit = floor + mult * np.maximum(0.0, ns_y - thr)
     f.le(key(next(n)), m & limited, tag("carry-over vs limit"), A["carry_t"], limit, sc, ns_y)
+    f.close(key(next(n)), m & limited, tag("reported carry-over limit = the rule at the net sales"), A["carry_limit_t"], limit, sc, ns_y)
     f.flag(key(next(n)), m & ~limited & (A["lapse_t"] > tl2), tag("allowances lapse at a transition without a limit"))
+    cl = A["carry_limit_t"]
+    f.flag(key(next(n)), m & ~limited & (cl != np.inf),
+           lambda k, i: f"{ids[k]} {years[i]}: a carry-over limit of {cl[k, i]:,.0f} t is reported at a transition without one")
     return f.sorted(), A
 
 
@@ -435,7 +448,15 @@ def check_costs(data: ModelData, plan, objective: float | None, A: dict[str, np.
     want["fees"] = fee * (A["buy_t"] + A["sell_t"]) + fee_c * (A["ccer_buy_t"] + A["ccer_sell_t"])
     want["ccer"] = pc * A["ccer_buy_t"]
     want["penalty"] = pen * A["shortfall_t"]
+    fine = _per_year(ents, "fine_fixed_cny", ny)
+    allowed = _col(ents, "shortfall_allowed", bool)
+    scale = np.array([max(d.emissions_baseline_t) for d in ents], dtype=float)
+    charged = allowed[:, None] & (fine > 0) & (A["shortfall_t"] > _tol(scale)[:, None])  # Order 19: fixed fine
+    want["penalty"] = np.where(charged, want["penalty"] + fine, want["penalty"])
     want["sales"] = -(ps * sell_t + psc * A["ccer_sell_t"])
+    # sales before the opening transition (position before it), in the first year
+    want["sales"][:, 0] -= _col(ents, "price_opening_sell_cny_per_t", float) * A["opening_sell_t"][:, 0]
+    want["fees"][:, 0] += _col(ents, "fee_opening_cny_per_t", float) * A["opening_sell_t"][:, 0]
     if settle:
         want["transfer"] = np.asarray(g.transfer_price_cny_per_t, dtype=float)[None, :] * (A["transfer_in_t"] - A["transfer_out_t"])
     if not plan.builds.empty:

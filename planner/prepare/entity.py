@@ -17,6 +17,7 @@ from models.data import (
     EntityData,
     MeasureData,
     ModelData,
+    OpeningTransition,
     ProjectData,
     ProjectOption,
 )
@@ -35,11 +36,14 @@ from planner.prepare.allocation import (
     power_supply,
     tightened,
 )
+from planner.prepare.plausibility import plausibility_warnings, price_warnings
 
 if TYPE_CHECKING:
     import pandas as pd  # imported where a table is built: preparing and solving need no pandas
 
 INF = math.inf
+CCER_DEFAULT_WARNING = "no CCER availability given"
+"""Start of the warning on the default CCER availability (a group with a CCER pool drops it)."""
 
 
 @dataclass(frozen=True)
@@ -181,21 +185,17 @@ def prepare(case: CaseSpec, pack: RulePack | None = None) -> PreparedCase:
     # ---- carry-over rules per transition -------------------------------------------------------
     carry_rules, carry_text = _shared(pack, rp, ("carry", tuple(years), sector), lambda rec: _carry_rules(years, sector, rec))
     carry_rules, carry_text = list(carry_rules), list(carry_text)
+    opening_steps, opening_before, opening_lapse = _opening_transitions(case, pack, rp, notes)
     # no limit given, no bound: a price path that rewards buying without limit is refused before the
     # solve (models.bounds.unbounded_arbitrage), not capped by a bound the plan would then hit
     buy_max = [market[y].buy_limit_t if market[y].buy_limit_t is not None else INF for y in years]
     sell_max = [market[y].sell_limit_t if market[y].sell_limit_t is not None else INF for y in years]
-    ccer_max = [
-        market[y].ccer_available_t if market[y].ccer_available_t is not None else INF for y in years
-    ]
+    ccer_max = _ccer_availability(case, rp, e_base, warnings)
 
     # ---- penalty ---------------------------------------------------------------------------
-    multiple = rp("penalty.multiple")
     deduction = bool(rp("penalty.next_year_deduction"))
-    penalty = [
-        multiple * (market[y].penalty_reference_cny_per_t or market[y].cea_buy_cny_per_t)
-        for y in years
-    ]
+    penalty, fine_fixed = penalty_rates(years, market, pack, rp)
+    notes += _penalty_notes(years, pack, fine_fixed, deduction)
     hard = case.policy.compliance == "hard"
     rp("borrowing.allowed")
     borrow_share, borrow_theta, borrow_src = _borrowing(case, rp, notes)
@@ -218,6 +218,9 @@ def prepare(case: CaseSpec, pack: RulePack | None = None) -> PreparedCase:
     else:
         term_cea, term_ccer = fin.terminal_cea_cny_per_t or 0.0, fin.terminal_ccer_cny_per_t or 0.0
 
+    lot_problems = _lot_eligibility(case, rp)
+    if lot_problems:
+        raise CaseValidationError("opening.ccer_lots", lot_problems)
     lots = []
     for lot in case.opening.ccer_lots:
         lo = lot.eligible_from_year or -10**9
@@ -301,9 +304,18 @@ def prepare(case: CaseSpec, pack: RulePack | None = None) -> PreparedCase:
         auction_max_t=tuple(al.auction_max),
         price_auction_cny_per_t=tuple(auction_price),
         auction_in_net_sales=al.auction_in_net_sales,
+        opening_transitions=opening_steps,
+        opening_sell_max_t=opening_cea if opening_before else 0.0,
+        price_opening_sell_cny_per_t=_opening_price(case, sell) if opening_before else 0.0,
+        fee_opening_cny_per_t=market[years[0]].fee_cny_per_t if opening_before else 0.0,
+        fine_fixed_cny=tuple(fine_fixed) if any(fine_fixed) else (),
     )
     notes += _regime_notes(entity, years)
     data = ModelData(years=tuple(years), discount_factor=tuple(df), entities=(entity,))
+
+    warnings += plausibility_warnings(case, pack, unit_rows, al.formula_total, al.regime, e_base,
+                                      lambda u, r, y: _unit_formula_t(case, u, r, y, pack))
+    warnings += price_warnings(case, pack)
 
     def inputs() -> pd.DataFrame:
         import pandas as pd
@@ -335,6 +347,7 @@ def prepare(case: CaseSpec, pack: RulePack | None = None) -> PreparedCase:
             "sell_max_t": sell_max,
             "ccer_available_t": ccer_max,
             "penalty_cny_per_t": penalty,
+            "fine_fixed_cny": fine_fixed,
             "ccer_cap_share": [cap_share] * len(years),
             "discount_factor": df,
             "carry_rule": carry_text,
@@ -352,6 +365,200 @@ def prepare(case: CaseSpec, pack: RulePack | None = None) -> PreparedCase:
         used_params=tuple(used),
         preallocation=preallocation,
     )
+
+
+def _unit_formula_t(case: CaseSpec, u, r, year: int, pack: RulePack) -> float | None:
+    """One unit's formula allocation, read from the pack without recording it as used (for the
+    plausibility warnings of entities with several units); None without a benchmark."""
+    def silent(key: str, applied: Any = None) -> Any:
+        return pack[key]
+
+    try:
+        if case.entity.sector == "power":
+            ua = _power_unit(case, u, r, year, silent, pack)
+        else:
+            ua = _industry_unit(case, u, r, year, silent)
+    except (_NoBenchmark, ValueError):
+        return None
+    return ua.electricity_t * case.allocation.correction_factor + ua.heat_t
+
+
+def _opening_transitions(case: CaseSpec, pack: RulePack, rp, notes: list[str]) -> tuple[tuple[OpeningTransition, ...], bool, float]:
+    """The limited carry-over transitions between the opening vintages and the first year, whether
+    the opening position is before the last of them, and the tonnes the transitions the data decide
+    take (rules.md R2.2, §14).
+
+    A case whose first year follows a limited transition holds its opening vintages after it by
+    default: the rule of that transition (the 2019-2024 rule at the 2024->2025 transition for
+    power) limits the vintages it covers at the opening net sales, and the excess is worthless.
+    ``opening.transition: before`` says the last transition into the first year is still ahead: the
+    plan may then sell covered vintages before it."""
+    years = case.years
+    first = years[0]
+    vint = {int(v): float(q) for v, q in case.opening.cea_by_vintage.items()}
+    before = case.opening.transition == "before"
+    sector = case.entity.sector
+    # transitions after the surrender of each year from the oldest opening vintage (or the year
+    # before the first, so that 'before' always has a transition to refer to) up to the first year
+    start = min([*vint, first - 1]) if vint or before else first
+    ys = list(range(start, first))
+    if not ys:
+        if before:
+            raise CaseValidationError("opening.transition", [("opening.transition", "'before' needs a transition before the first year")])
+        return (), False, 0.0
+    rules, _ = _shared(pack, rp, ("carry", tuple(ys), sector), lambda rec: _carry_rules(ys, sector, rec))
+    steps: list[OpeningTransition] = []
+    entering, counted = 0.0, set()
+    for y, rule in zip(ys, rules, strict=True):
+        for v, q in vint.items():
+            if v <= y and v not in counted:
+                entering += q
+                counted.add(v)
+        if rule.limited:
+            steps.append(OpeningTransition(year=y, entering_t=entering, rule=rule))
+            entering = 0.0
+    if before and (not steps or steps[-1].year != first - 1):
+        raise CaseValidationError("opening.transition", [(
+            "opening.transition",
+            f"'before': the transition after the {first - 1} surrender, into the first year {first}, has no carry-over "
+            f"limit under the rule pack ({_carry_rules([first - 1], sector, lambda k, ys=None: pack[k])[1][0]}), so there is "
+            "nothing to sell before it; leave opening.transition at 'after'",
+        )])
+    if not steps:
+        return (), False, 0.0
+    ns0 = case.opening.net_sales_since_2019_t
+    held, lapse, text = 0.0, 0.0, []
+    for t in steps:
+        held += t.entering_t
+        cap = t.rule.limit_at(ns0)
+        cut = max(0.0, held - cap)
+        if t is steps[-1] and before:
+            text.append(f"{held:,.0f} t reach the transition after the {t.year} surrender still ahead (opening.transition: "
+                        f"before): the plan may sell some before it, each tonne sold raising its limit, now {cap:,.0f} t "
+                        f"({_rule_text(t.rule)} at net sales {ns0:,.0f} t), by {t.rule.multiplier:g} t")
+            continue
+        text.append(f"{held:,.0f} t of vintages up to {t.year} pass the transition after the {t.year} surrender limited to "
+                    f"{cap:,.0f} t ({_rule_text(t.rule)} at the opening net sales {ns0:,.0f} t)"
+                    + (f": {cut:,.0f} t lapse, worthless from then on" if cut > 0 else ""))
+        lapse += cut
+        held = min(held, cap)
+    notes.append(
+        "Opening holdings (rules.md R2.2, §14): " + "; ".join(text) + "."
+        + ("" if before else " The position is read as after the transition (opening.transition: after); if it is still "
+           "ahead, say opening.transition: before.")
+    )
+    return tuple(steps), before, lapse
+
+
+def _rule_text(rule: CarryRule) -> str:
+    if rule.threshold_t == 0 and rule.floor_t == rule.base_t:
+        return f"{rule.base_t:,.0f} + {rule.multiplier:g} x max(0, net sales)"
+    return f"max(0, {rule.base_t:,.0f} + {rule.multiplier:g} x net sales)"
+
+
+def _opening_price(case: CaseSpec, sell: list[float]) -> float:
+    """Price of sales before the opening transition: the case's, else the first year's sell price."""
+    p = case.opening.transition_sell_cny_per_t
+    return sell[0] if p is None else p
+
+
+def penalty_rates(years: list[int], market: dict, pack: RulePack, rp=None) -> tuple[list[float], list[float]]:
+    """Per year: the fine per tonne not surrendered and the fixed fine for any shortfall (rules.md
+    R6.4, §14). From ``penalty.decree775_first_vintage`` (2023): ``penalty.multiple`` x the average CEA
+    price of the month before the deadline (``penalty_reference_cny_per_t``, else the cycle's CEA buy
+    price); earlier vintages: Order 19's fixed fine (``penalty.order19.fine_cny``) and no fine per
+    tonne. Both add the next-year deduction (the model's ``balance_surrender``). ``rp``: records the
+    parameters used (``prepare``); None reads them silently (``reprice``)."""
+    def read(key: str, applied: Any = None) -> Any:
+        return pack[key] if rp is None else rp(key, applied)
+
+    first775 = read("penalty.decree775_first_vintage")
+    new = [y for y in years if y >= first775]
+    old = [y for y in years if y < first775]
+    multiple = read("penalty.multiple", new) if new else 0.0
+    fine = read("penalty.order19.fine_cny", old) if old else 0.0
+    per_t, fixed = [], []
+    for y in years:
+        if y >= first775:
+            ref = market[y].penalty_reference_cny_per_t
+            per_t.append(multiple * (market[y].cea_buy_cny_per_t if ref is None else ref))
+            fixed.append(0.0)
+        else:
+            per_t.append(0.0)
+            fixed.append(float(fine))
+    return per_t, fixed
+
+
+def _penalty_notes(years: list[int], pack: RulePack, fixed: list[float], deduction: bool) -> list[str]:
+    """What the fines are, by vintage. (Independent of the market rows' prices, which a repriced
+    sweep variant changes without preparing the notes again.)"""
+    out = []
+    old = [y for y, f in zip(years, fixed, strict=True) if f > 0]
+    ded = " plus the deduction of the tonnes from the next allocation" if deduction else ""
+    if old:
+        out.append(
+            f"Shortfalls of the {_years_text(old)} vintages fall under MEE Order 19: a fixed fine of CNY "
+            f"{fixed[years.index(old[0])]:,.0f} for each year with any shortfall (one binary each){ded}; no fine per tonne "
+            "(market.penalty_reference_cny_per_t is not used for them)."
+        )
+    new = [y for y in years if y not in old]
+    if new:
+        out.append(
+            f"The fine per tonne of {_years_text(new)} is {pack['penalty.multiple']:g} x the average CEA price of the month "
+            f"before the surrender deadline (Decree 775){ded}: market.penalty_reference_cny_per_t where the case gives it, "
+            "else the cycle's CEA buy price."
+        )
+    return out
+
+
+def _ccer_availability(case: CaseSpec, rp, e_base: list[float], warnings: list[str]) -> list[float]:
+    """CCERs the entity may buy per year: the case's ``ccer_available_t``, else the rule pack's default,
+    its pro-rata share of new-system issuance to date (``ccer.default_supply.*``, rules.md §14)."""
+    years = case.years
+    market = {r.year: r for r in case.market}
+    missing = [y for y in years if market[y].ccer_available_t is None]
+    if not missing:
+        return [market[y].ccer_available_t for y in years]
+    issued = rp("ccer.default_supply.issued_t", missing)
+    covered = rp("ccer.default_supply.covered_emissions_t", missing)
+    share = issued / covered
+    out = [market[y].ccer_available_t if y not in missing else share * e for y, e in zip(years, e_base, strict=True)]
+    amounts = [out[years.index(y)] for y in missing]
+    span = f"{min(amounts):,.0f} t" if min(amounts) == max(amounts) else f"{min(amounts):,.0f}-{max(amounts):,.0f} t"
+    warnings.append(
+        f"{CCER_DEFAULT_WARNING} (market.ccer_available_t) for {_years_text(missing)}: CCER purchases are limited to {span} a "
+        f"year, the entity's share of new-system CCER issuance to date ({issued / 1e6:,.2f} Mt, first issued 2025-03-06) pro "
+        f"rata to its baseline emissions among {covered / 1e9:,.0f} Gt covered ({share:.3%} of its emissions; rule pack "
+        "ccer.default_supply.*, an assumption); give market.ccer_available_t for your own view of supply"
+    )
+    return out
+
+
+def _lot_eligibility(case: CaseSpec, rp) -> list[tuple[str, str]]:
+    """Problems of new-system CCER lots against the eligibility rules, where the lot gives the facts
+    (rules.md R5.2, §14): project started after ``ccer.new.project_start_after``, reductions after
+    ``ccer.new.reductions_after``, not from a facility the ETS covers."""
+    import datetime as dt
+
+    problems: list[tuple[str, str]] = []
+    lots = [(i, lot) for i, lot in enumerate(case.opening.ccer_lots) if lot.system == "new"]
+    if not any(lot.project_start or lot.reductions_start or lot.from_covered_facility is not None for _, lot in lots):
+        return problems
+    start_after = dt.date.fromisoformat(str(rp("ccer.new.project_start_after", ())))
+    red_after = dt.date.fromisoformat(str(rp("ccer.new.reductions_after", ())))
+    excl = bool(rp("ccer.new.excludes_covered_facilities", ()))
+    for i, lot in lots:
+        at = f"opening.ccer_lots[{i}] ({lot.id})"
+        if lot.project_start is not None and lot.project_start <= start_after:
+            problems.append((f"{at}.project_start", f"{lot.project_start} is not after {start_after}: a new-system CCER "
+                             "needs a project started after that date (rule pack ccer.new.project_start_after)"))
+        if lot.reductions_start is not None and lot.reductions_start <= red_after:
+            problems.append((f"{at}.reductions_start", f"{lot.reductions_start} is not after {red_after}: new-system CCERs are "
+                             "issued only for reductions after that date (rule pack ccer.new.reductions_after)"))
+        if excl and lot.from_covered_facility:
+            problems.append((f"{at}.from_covered_facility", "CCERs from a facility covered by the national ETS cannot offset "
+                             "(rule pack ccer.new.excludes_covered_facilities)"))
+    return problems
 
 
 def _years_text(ys: list[int]) -> str:

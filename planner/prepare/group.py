@@ -20,10 +20,12 @@ from planner.input.group_schema import GroupCaseSpec
 from planner.input.rulepack import RulePack, load_rule_pack
 from planner.prepare.entity import (
     CAPACITY_ASK,
+    CCER_DEFAULT_WARNING,
     PreparedCase,
     _assumptions,
     _built_on_first_use,
     _frame,
+    _years_text,
     prepare,
 )
 
@@ -84,17 +86,39 @@ def _gc_paused():
             gc.enable()
 
 
-def entity_warnings(preps) -> list[str]:
+def entity_warnings(preps, *, pool: bool = False) -> list[str]:
     """The entities' warnings in a group, each named by its entity; the same request for unit
-    capacities once, with the entities it concerns (the first five named, then how many more)."""
+    capacities once, with the entities it concerns (the first five named, then how many more).
+    With a CCER pool the entities' own CCER availability gives way to the pool's (its warning goes)."""
     out: list[str] = []
     asks: dict[str, list[str]] = {}
     for p in preps:
-        out += [f"{p.case.entity.id}: {w}" for w in p.warnings if not w.startswith(CAPACITY_ASK)]
+        out += [f"{p.case.entity.id}: {w}" for w in p.warnings
+                if not w.startswith(CAPACITY_ASK) and not (pool and w.startswith(CCER_DEFAULT_WARNING))]
         for w in p.warnings:
             if w.startswith(CAPACITY_ASK):
                 asks.setdefault(w, []).append(p.case.entity.id)
     return out + [f"{', '.join(ids[:5])}{f' and {len(ids) - 5} more' if len(ids) > 5 else ''}: {w}" for w, ids in asks.items()]
+
+
+def _pool_availability(prow: dict, years: list[int], ents, rp, warnings: list[str]) -> tuple[float, ...]:
+    """The CCER pool's purchases per year: the case's ``available_t``, else the rule pack's default
+    (the entities' pro-rata share of new-system issuance to date, ``ccer.default_supply.*``, as for
+    an entity alone)."""
+    missing = [y for y in years if prow[y].available_t is None]
+    if not missing:
+        return tuple(prow[y].available_t for y in years)
+    share = rp("ccer.default_supply.issued_t", missing) / rp("ccer.default_supply.covered_emissions_t", missing)
+    out = tuple(prow[y].available_t if y not in missing else share * sum(e.emissions_baseline_t[i] for e in ents)
+                for i, y in enumerate(years))
+    amounts = [out[years.index(y)] for y in missing]
+    warnings.append(
+        f"{CCER_DEFAULT_WARNING} for the CCER pool (ccer_pool.rows.available_t) in {_years_text(missing)}: the pool may buy "
+        f"{min(amounts):,.0f}-{max(amounts):,.0f} t a year, the entities' share of new-system CCER issuance to date pro rata "
+        f"to their baseline emissions ({share:.3%}; rule pack ccer.default_supply.*, an assumption); give available_t for "
+        "your own view of supply"
+    )
+    return out
 
 
 def prepare_group(spec: GroupCaseSpec) -> PreparedGroup:
@@ -108,8 +132,8 @@ def _prepare_group(spec: GroupCaseSpec) -> PreparedGroup:
     years = spec.group.horizon.years
     used: dict[str, set[int]] = {}  # key read -> the years it was applied to (see prepare.entity.prepare)
 
-    def rp(key: str) -> Any:
-        used.setdefault(key, set()).update(years)
+    def rp(key: str, applied: Any = None) -> Any:
+        used.setdefault(key, set()).update(years if applied is None else applied)
         return pack[key]
 
     n = len(years)
@@ -173,6 +197,7 @@ def _prepare_group(spec: GroupCaseSpec) -> PreparedGroup:
         notes.append("CCERs come from the group pool: entities' own CCER purchases are replaced by allocations from it; "
                      "each entity still surrenders within its own cap.")
     prow = {r.year: r for r in pool.rows} if pool else {}
+    pool_max = _pool_availability(prow, years, alone, rp, warnings) if pool else ()
     lim = {r.year: r for r in spec.limits}
     tiers: list[PriceTier] = []
     prev = 0.0
@@ -197,7 +222,7 @@ def _prepare_group(spec: GroupCaseSpec) -> PreparedGroup:
         pool=pool is not None,
         pool_price_cny_per_t=tuple(prow[y].ccer_cny_per_t for y in years) if pool else (),
         pool_fee_cny_per_t=tuple(prow[y].fee_cny_per_t for y in years) if pool else (),
-        pool_max_t=tuple(INF if prow[y].available_t is None else prow[y].available_t for y in years) if pool else (),
+        pool_max_t=pool_max,
         pool_opening_t=pool.opening_t if pool else 0.0,
         pool_terminal_cny_per_t=pool.terminal_cny_per_t if pool else 0.0,
         group_buy_max_t=per_year(lambda r: r.buy_limit_t),
@@ -211,7 +236,7 @@ def _prepare_group(spec: GroupCaseSpec) -> PreparedGroup:
             f"The group NPV discounts at {spec.group.finance.discount_rate:.1%}; entity cases with another rate keep it "
             "only for their project annuities."
         )
-    warnings += entity_warnings(preps)
+    warnings += entity_warnings(preps, pool=pool is not None)
     return PreparedGroup(
         spec=spec,
         pack=pack,

@@ -32,7 +32,8 @@ from pydantic import ValidationError
 from models.data import EntityData, evolve
 from planner.errors import CaseValidationError
 from planner.input.schema import CaseSpec, MarketRow
-from planner.prepare.entity import PreparedCase
+from planner.prepare.entity import PreparedCase, _opening_price, penalty_rates
+from planner.prepare.plausibility import price_warnings
 from planner.solve.warm import OBJECTIVE_TUPLES
 
 PRICE_FIELDS = (
@@ -134,16 +135,15 @@ def reprice_entity(base: PreparedCase, case: CaseSpec, *, inputs: bool = True) -
     market rows (and ``can_reprice(base)``): the price fields recomputed as ``prepare`` does.
 
     ``inputs=False`` skips the inputs table (a pandas frame, the slowest part): the result's
-    ``inputs`` is then ``None`` and it serves only the fast sweep ledger, which reads the model data.
-    (No warning depends on prices: the base's are kept.)"""
+    ``inputs`` is then ``None`` and it serves only the fast sweep ledger, which reads the model data;
+    its warnings are then worked out when first read."""
     years = case.years
     market = {r.year: r for r in case.market}
     e0 = base.data.entities[0]
     buy = [market[y].cea_buy_cny_per_t for y in years]
     sell = [market[y].sell_price for y in years]
     ccer_buy = [market[y].ccer_cny_per_t for y in years]
-    multiple = base.pack["penalty.multiple"]
-    penalty = [multiple * (market[y].penalty_reference_cny_per_t or market[y].cea_buy_cny_per_t) for y in years]
+    penalty, _ = penalty_rates(years, market, base.pack)
     fin = case.finance
     term_cea = sell[-1] if fin.terminal_value == "sell_price" else e0.terminal_cea_value_cny_per_t
     e = evolve(  # prices only, one per year as before: ``replace`` would re-run the checks
@@ -159,7 +159,18 @@ def reprice_entity(base: PreparedCase, case: CaseSpec, *, inputs: bool = True) -
         borrow_terminal_cny_per_t=buy[-1],
         price_auction_cny_per_t=tuple(b * (1 - 0.0) for b in buy),  # no auction discount without a cap
     )
+    if e0.opening_sell_max_t > 0:  # sales before the opening transition: priced like prepare
+        e = evolve(e, price_opening_sell_cny_per_t=_opening_price(case, sell), fee_opening_cny_per_t=market[years[0]].fee_cny_per_t)
     data = evolve(base.data, entities=(e,))
+
+    def warnings() -> list[str]:
+        # prepare's last warnings are the price plausibility ones: the base's replaced by the variant's
+        old = price_warnings(base.case, base.pack)
+        keep = base.warnings[: len(base.warnings) - len(old)]
+        if base.warnings[len(keep):] != old:
+            raise AssertionError("reprice: the base warnings do not end with its price warnings")
+        return keep + price_warnings(case, base.pack)
+
     table = None
     if inputs:
         table = base.inputs.copy()
@@ -169,7 +180,9 @@ def reprice_entity(base: PreparedCase, case: CaseSpec, *, inputs: bool = True) -
         table["fee_cny_per_t"] = list(e.fee_cea_cny_per_t)
         table["ccer_fee_cny_per_t"] = list(e.fee_ccer_cny_per_t)
         table["penalty_cny_per_t"] = penalty
-    return evolve(base, case=case, data=data, inputs=table, warnings=list(base.warnings), notes=list(base.notes))
+    # without the inputs table (a fast sweep's ledger) the warnings are worked out when first read
+    return evolve(base, case=case, data=data, inputs=table, warnings=warnings() if inputs else warnings,
+                  notes=list(base.notes))
 
 
 def _with_prices(target: EntityData, source: EntityData, *, pool: bool) -> EntityData:
@@ -214,10 +227,13 @@ def reprice_group(base, spec, changed: dict[str, CaseSpec], *, inputs: bool = Tr
     # prices only, one per year as before (``evolve``: without re-running the data checks)
     data = evolve(base.data, entities=tuple(gents), group=evolve(links, **upd))
     standalone = evolve(base.standalone, entities=tuple(alone))
+
     def warnings() -> list[str]:
         from planner.prepare.group import entity_warnings
 
-        return entity_warnings(preps)
+        # prepare_group's own warnings (they do not depend on prices) come before the entities'
+        own = len(base.warnings) - len(entity_warnings(base.entities, pool=pool is not None))
+        return base.warnings[:own] + entity_warnings(preps, pool=pool is not None)
 
     return evolve(base, spec=spec, data=data, entities=tuple(preps), standalone=standalone,
                   warnings=warnings() if inputs else warnings, notes=list(base.notes))

@@ -113,6 +113,8 @@ def html_report(
         ("total_obligation_t", s.get("total_obligation_t")),
         ("total_shortfall_t", s.get("total_shortfall_t")),
     ]
+    if s.get("opening_lapse_t"):  # opening holdings above the limit of a transition before the first year
+        kpis.append(("opening_lapse_t", s.get("opening_lapse_t")))
     kpi_html = "".join(
         f'<div class="kpi"><span>{escape(unit_label(k, lang, units if k != "cost_per_t_obligation_cny" else "t"))}</span>'
         f"<b>{escape(fmt_number(v, k if k != 'cost_per_t_obligation_cny' else 'x_per_t', units))}</b></div>"

@@ -39,6 +39,11 @@ LABELS: dict[str, tuple[str, str]] = {
     "carry_limit_t": ("carry-over limit t", "结转上限 t"),
     "carry_rule": ("carry-over rule", "结转规则"),
     "lapse_t": ("lapsed t", "作废 t"),
+    "opening_cea_t": ("opening holdings t", "期初持有配额 t"),
+    "opening_sell_t": ("opening holdings sold before the transition t", "过渡前出售期初配额 t"),
+    "opening_lapse_t": ("opening holdings lapsed t", "期初配额作废 t"),
+    "opening_carry_limit_t": ("opening carry-over limit t", "期初结转上限 t"),
+    "fine_fixed_cny": ("fixed fine CNY", "固定罚款 元"),
     "net_sales_t": ("cumulative net sales t", "累计净卖出 t"),
     "shortfall_t": ("shortfall t", "履约缺口 t"),
     "total_cost_cny": ("cost CNY", "成本 元"),
@@ -163,6 +168,8 @@ RULES: dict[str, tuple[str, str]] = {
     "predraw": ("pre-draw", "预支配额"),
     "auction_share": ("auctioned share", "有偿分配份额"),
     "shortfall": ("shortfall", "履约缺口"),
+    "opening_lapse": ("opening holdings lapse", "期初配额作废"),
+    "opening_sale": ("sale before the opening transition", "过渡前出售期初配额"),
     "measure_potential": ("measure at full potential", "措施达到潜力上限"),
     "marginal_cost": ("marginal cost of compliance", "边际履约成本"),
     "measure_value": ("what a measure saves", "措施节省"),
@@ -266,6 +273,15 @@ _CLAUSES: tuple[tuple[str, str], ...] = (
     (rf"shortfall of {_N} t in (\d+), fined at {_N} CNY/t and deducted from next year's allocation",
      "{1}年履约缺口 {0} t，按 {2} 元/t 罚款并在下一年度配额中扣减"),
     (rf"shortfall of {_N} t in (\d+), fined at {_N} CNY/t", "{1}年履约缺口 {0} t，按 {2} 元/t 罚款"),
+    (rf"shortfall of {_N} t in (\d+), fined CNY {_N} once \(Order 19\) and deducted from next year's allocation",
+     "{1}年履约缺口 {0} t，按19号令一次性罚款 {2} 元并在下一年度配额中扣减"),
+    (rf"shortfall of {_N} t in (\d+), fined CNY {_N} once \(Order 19\)", "{1}年履约缺口 {0} t，按19号令一次性罚款 {2} 元"),
+    (rf"{_N} t of the {_N} t opening holdings lapse before (\d+): the carry-over limit of the transition after the (\d+) "
+     rf"surrender is {_N} t at net sales {_N} t, and what is above it is worthless from then on \(rules\.md R2\.2\)",
+     "期初持有的 {1} t 配额中 {0} t 在{2}年前作废：{3}年清缴后的结转上限为 {4} t（累计净卖出 {5} t），超出部分此后不再有效（rules.md R2.2）"),
+    (rf"sells {_N} t of its opening holdings before the transition after the (\d+) surrender at {_N} CNY/t: net sales {_N} t "
+     rf"raise that transition's limit to {_N} t",
+     "在{1}年清缴后的结转之前出售期初持有配额 {0} t（{2} 元/t）：累计净卖出 {3} t，使该次结转上限提高至 {4} t"),
     (r"forced by ([a-z_, ]+)", "由以下约束导致：{0}"),
     (r"no limit forces it: the fine and the deduction cost less than covering it", "并无约束迫使缺口：罚款和扣减的成本低于补足缺口"),
     (rf"marginal cost of compliance in (\d+): {_N} CNY/t against CEA buy {_N} \(\+{_N} fee\), sell {_N}, CCER {_N} CNY/t",
@@ -310,6 +326,34 @@ def statement_zh(text: str) -> str | None:
 
 
 # ------------------------------------------------------------------ notes and warnings in Chinese
+
+def _opening_clause_zh(clause: str) -> str | None:
+    import re
+
+    m = re.fullmatch(rf"{_N} t of vintages up to (\d+) pass the transition after the (\d+) surrender limited to {_N} t "
+                     rf"\((.+) at the opening net sales {_N} t\)(?:: {_N} t lapse, worthless from then on)?", clause)
+    if m:
+        held, _, year, cap, rule, ns, cut = m.groups()
+        return (f"截至{year}年各年度配额共 {held} t 经{year}年清缴后的结转，上限 {cap} t（{rule}，期初累计净卖出 {ns} t）"
+                + (f"：{cut} t 作废，此后不再有效" if cut else ""))
+    m = re.fullmatch(rf"{_N} t reach the transition after the (\d+) surrender still ahead \(opening\.transition: before\): the "
+                     rf"plan may sell some before it, each tonne sold raising its limit, now {_N} t \((.+) at net sales {_N} t\), by ([\d.]+) t",
+                     clause)
+    if m:
+        held, year, cap, rule, ns, k = m.groups()
+        return (f"{held} t 配额尚未经过{year}年清缴后的结转（opening.transition: before）：方案可在结转前出售部分配额，"
+                f"每出售一吨使上限（目前 {cap} t，{rule}，累计净卖出 {ns} t）提高 {k} t")
+    return None
+
+
+def _opening_zh(m) -> str | None:
+    parts = [_opening_clause_zh(c) for c in m.group(1).split("; ")]
+    if any(p is None for p in parts):
+        return None
+    tail = "该期初持有量按结转之后理解（opening.transition: after）；如结转尚未发生，请设 opening.transition: before。" if m.group(2) else ""
+    return "期初持有配额（rules.md R2.2、§14）：" + "；".join(parts) + "。" + tail
+
+
 
 _Y = r"([\d, -]+?)"
 _NOTES: tuple[tuple[str, str], ...] = (
@@ -373,6 +417,46 @@ _NOTES: tuple[tuple[str, str], ...] = (
     (r"The group NPV discounts at ([\d.]+%); entity cases with another rate keep it only for their project annuities\.",
      "集团净现值按{0}折现；采用其他折现率的企业案例仅在项目年金计算中保留其折现率。"),
     (r"CCER lot (.+) is not eligible in any planned year and is ignored", "CCER批次 {0} 在规划年份内均不合格，已忽略"),
+    (r"Opening holdings \(rules\.md R2\.2, §14\): (.+?)\.( The position is read as after the transition .+)?", _opening_zh),
+    (rf"Shortfalls of the {_Y} vintages fall under MEE Order 19: a fixed fine of CNY {_N} for each year with any shortfall "
+     r"\(one binary each\)( plus the deduction of the tonnes from the next allocation)?; no fine per tonne "
+     r"\(market\.penalty_reference_cny_per_t is not used for them\)\.",
+     lambda m: (f"{m.group(1)}年度配额的履约缺口适用生态环境部19号令：任一年度存在缺口即固定罚款 {m.group(2)} 元（每年一个0-1变量）"
+                + ("，并在下一年度配额中扣减缺口量" if m.group(3) else "") + "；不按吨罚款（不使用 market.penalty_reference_cny_per_t）。")),
+    (rf"The fine per tonne of {_Y} is ([\d.]+) x the average CEA price of the month before the surrender deadline "
+     r"\(Decree 775\)( plus the deduction of the tonnes from the next allocation)?: market\.penalty_reference_cny_per_t where "
+     r"the case gives it, else the cycle's CEA buy price\.",
+     lambda m: (f"{m.group(1)}年度配额的罚款为每吨清缴期限前一个月配额平均成交价的 {m.group(2)} 倍（国务院令第775号）"
+                + ("，并在下一年度配额中扣减缺口量" if m.group(3) else "")
+                + "：案例给出 market.penalty_reference_cny_per_t 时用之，否则用当期配额买价。")),
+    (rf"no CCER availability given \(market\.ccer_available_t\) for {_Y}: CCER purchases are limited to (.+?) a year, the "
+     rf"entity's share of new-system CCER issuance to date \({_N} Mt, first issued 2025-03-06\) pro rata to its baseline "
+     rf"emissions among {_N} Gt covered \(([\d.]+%) of its emissions; rule pack ccer\.default_supply\.\*, an assumption\); "
+     r"give market\.ccer_available_t for your own view of supply",
+     "{0}年未给出CCER可购量（market.ccer_available_t）：CCER购买量限为每年 {1}，即按基准排放量在 {3} Gt 覆盖排放中的占比分得的新体系CCER迄今签发量（{2} Mt，2025-03-06首次签发）的份额（占其排放量的{4}；规则包 ccer.default_supply.*，为假设）；请给出 market.ccer_available_t 以采用自己的供给判断"),
+    (rf"baseline emissions of {_Y} are as low as {_N} t, below the {_N} t a year from which an entity is covered \(rule pack "
+     r"coverage\.threshold_t\): check the units of (\S+)\.output \(MWh or t of product, not 万MWh or 万t: those are 10,000 "
+     r"times too small\) and of emissions_t / intensity_t_per_unit",
+     "{0}年基准排放量低至 {1} t，低于纳入全国碳市场的年排放门槛 {2} t（规则包 coverage.threshold_t）：请检查 {3}.output 的单位"
+     "（应为 MWh 或吨产品，而非万MWh或万吨：后者小了一万倍）以及 emissions_t / intensity_t_per_unit 的单位"),
+    (rf"(\S+) \((.+?)\) {_Y}: emissions are (\S+) times (the allocation the case gives|the official formula's allocation "
+     r"\(benchmark x output, heat included\)); an intensity that far from its benchmark is no plant's real position: check "
+     r"(\S+) and (\S+) \(t CO2 per MWh or per t of product; output in MWh or t\)(; a factor of about 1?/?10,000 looks like .+)?",
+     lambda m: (f"{m.group(1)}（{m.group(2)}）{m.group(3)}年：排放量是"
+                + ("案例给定配额" if m.group(5).startswith("the allocation") else "按官方公式计算的配额（基准值×产出，含供热）")
+                + f"的 {m.group(4)} 倍；排放强度与基准值相差如此之大不符合任何电厂/企业的实际：请检查 {m.group(6)} 和 {m.group(7)}"
+                "（单位应为每MWh或每吨产品的吨CO2；产出以MWh或吨计）"
+                + ("；约一万倍的差异像是产出用了万单位（万MWh、万吨）或排放量单位有误" if m.group(8) else ""))),
+    (rf"(market\[\d+\] \(year \d+\)\.\w+)(?: and (\d+) more year\(s\))?: {_N} CNY/t is (more than [\d.]+ times the highest|"
+     r"below a tenth of the lowest) (CEA|CCER) price observed \(([\d.]+), (\d+-\d+)\): .+",
+     lambda m: (f"{m.group(1)}" + (f"（另有{m.group(2)}个年份）" if m.group(2) else "") + f"：{m.group(3)} 元/t "
+                + (f"超过 {m.group(7)} 年观测到的最高" if m.group(4).startswith("more") else f"低于 {m.group(7)} 年观测到的最低")
+                + f"{m.group(5)}价格（{m.group(6)}）"
+                + ("的十倍：是否按每万吨或以分计价？请以元/吨给出" if m.group(4).startswith("more") else "的十分之一：是否以万元/吨计价？请以元/吨给出"))),
+    (rf"no CCER availability given for the CCER pool \(ccer_pool\.rows\.available_t\) in {_Y}: the pool may buy (.+?) a year, "
+     r"the entities' share of new-system CCER issuance to date pro rata to their baseline emissions \(([\d.]+%); rule pack "
+     r"ccer\.default_supply\.\*, an assumption\); give available_t for your own view of supply",
+     "{0}年未给出集团CCER池可购量（ccer_pool.rows.available_t）：集团池每年可购 {1}，即各企业按基准排放量分得的新体系CCER迄今签发量份额（{2}；规则包 ccer.default_supply.*，为假设）；请给出 available_t 以采用自己的供给判断"),
     (r"project (.+) cannot start operating within the horizon and is ignored", "项目 {0} 无法在规划期内投运，已忽略"),
 )
 
@@ -407,7 +491,9 @@ def note_zh(text: str) -> str | None:
             mm = re.fullmatch(pattern, body)
             if mm:
                 head = re.sub(r" and (\d+) more$", r" 等\1家", prefix)
-                out = zh.format(*[_fragment(g) if g else "" for g in mm.groups()])
+                out = zh(mm) if callable(zh) else zh.format(*[_fragment(g) if g else "" for g in mm.groups()])
+                if out is None:
+                    continue
                 return f"{head}：{out}" if head else out
     return None
 

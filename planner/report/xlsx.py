@@ -192,7 +192,7 @@ def plan_workbook(
 
     _summary_sheet(b, f"{label('report_title', lang)}: {summary.get('entity', '')} {summary.get('entity_name') or ''}".strip(),
                    summary, ("years", "npv_cost_cny", "nominal_cost_cny", "cost_per_t_obligation_cny", "total_obligation_t",
-                             "total_shortfall_t", "status", "mip_gap", "rule_pack", "rule_pack_overrides", "compliance_mode"),
+                             "total_shortfall_t", "opening_cea_t", "opening_lapse_t", "status", "mip_gap", "rule_pack", "rule_pack_overrides", "compliance_mode"),
                    audit, notes, warnings)
 
     head = headline_table(annual)

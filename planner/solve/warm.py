@@ -29,6 +29,7 @@ import pandas as pd
 import pyomo.environ as pyo
 
 from models import Results, build_model, extract_results
+from models.arrays.assemble import carry_limits
 from models.data import EntityData, MeasureData, ModelData
 from planner.errors import NonOptimalError, PlanCheckError
 from planner.plan.check import check_plan
@@ -892,7 +893,12 @@ class WarmSolver:
         cost = np.zeros((n_s, shape[0]))
         for j in fixed["cost"]:  # in column order, as the costs were always summed
             cost += mat[:, :, j]
-        other = {c: mat[:, :, j] for j, c in fixed["other"]}
+        other: dict[str, np.ndarray] = {}
+        for j, c in fixed["other"]:
+            other[c] = mat[:, :, j]
+            if c == "net_sales_t":  # then the rule's limit at those net sales (not linear: not in the map)
+                ns = other[c].reshape(n_s, len(data.entities), len(data.years))
+                other["carry_limit_t"] = carry_limits(data.entities, ns).reshape(n_s, shape[0])
         disc = cost * fixed["df"]
         before = other["allocation_t"] - other["obligation_t"]
         nan = np.full(shape[0], np.nan)

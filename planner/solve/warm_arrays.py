@@ -57,6 +57,7 @@ LEDGER_COLUMNS = (
     "shortfall_t",
     "carry_t",
     "lapse_t",
+    "net_sales_t",
     "carry_limit_t",
     "market_buy_t",
     "market_sell_t",
@@ -64,7 +65,8 @@ LEDGER_COLUMNS = (
     "transfer_out_t",
 )
 """Entity-year quantities of the fast ledger, in the order of ``WarmSolver``'s report map
-(``models.extract.annual_expressions`` then ``planner.solve.warm.link_expressions``)."""
+(``models.extract.annual_expressions`` then ``planner.solve.warm.link_expressions``; the carry-over
+limit, the rule's value at the net sales, follows ``net_sales_t``)."""
 
 
 def supports(data: ModelData, opts: SolveOptions) -> bool:

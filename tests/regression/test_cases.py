@@ -31,6 +31,7 @@ def test_case_runs_and_matches_golden(case, tmp_path, update_golden, capsys):
         "total_allocation_t": float(annual["allocation_t"].sum()),
         "total_auction_t": float(annual["auction_buy_t"].sum()),
         "total_borrow_t": float(annual["borrow_t"].sum()),
+        "opening_lapse_t": float(annual["opening_lapse_t"].sum()),
     }
     golden = EXPECTED / f"{case.stem}.json"
     if update_golden or not golden.exists():

@@ -9,10 +9,16 @@ from planner.api import run
 from planner.input.read import parse_case
 from planner.plan.check import check_plan
 
+UNLIMITED_CCER_T = 1e9
+"""CCER availability of the small cases: none of them could use so many (a case that gives no
+availability gets the rule pack's scarce default, with a warning)."""
+
 
 def case_dict(years=(2025,), emissions=100_000, allocation=90_000, buy=60.0, sell=None, ccer=50.0, **market_extra):
-    """A power entity with given allocation, no discounting, no terminal value, no relief."""
+    """A power entity with given allocation, no discounting, no terminal value, no relief; CCERs
+    available without a practical limit unless ``ccer_available_t`` is given."""
     ys = list(years)
+    market_extra.setdefault("ccer_available_t", UNLIMITED_CCER_T)
     per = lambda v, i: v[i] if isinstance(v, list | tuple) else v  # noqa: E731
     return {
         "entity": {"id": "T", "sector": "power", "unit_class": "coal_gt300"},

@@ -14,7 +14,8 @@ CASE = {
     "horizon": {"first_year": 2025, "last_year": 2026},
     "allocation": {"method": "given", "coal_floor": "off", "given": [{"year": 2025, "allocation_t": 90_000}, {"year": 2026, "allocation_t": 90_000}]},
     "activity": [{"year": y, "output": 100_000, "emissions_t": 100_000} for y in (2025, 2026)],
-    "market": [{"year": y, "cea_buy_cny_per_t": 60, "cea_sell_cny_per_t": 59, "ccer_cny_per_t": 50} for y in (2025, 2026)],
+    "market": [{"year": y, "cea_buy_cny_per_t": 60, "cea_sell_cny_per_t": 59, "ccer_cny_per_t": 50, "ccer_available_t": 1e9}
+               for y in (2025, 2026)],
     "finance": {"discount_rate": 0.0, "terminal_value": "zero"},
 }
 # Each year: gap 10,000 t; CCER (50) is cheaper than CEA (60) up to 5% x 100,000 = 5,000 t,

@@ -123,7 +123,7 @@ def test_chinese_labels_and_wan_units(coal_runs):
     assert ws.cell(row=2, column=j + 1).number_format == '0!.0000"万"'
     html = (zh / "report.html").read_text(encoding="utf-8")
     assert '<html lang="zh-CN">' in html and "履约方案" in html and "万t" in html
-    assert "[CCER抵销比例上限] 2028年CCER抵销比例上限约束生效" in html  # statements in Chinese too
+    assert "[结转上限] 2026年结转上限约束生效" in html  # statements in Chinese too
     wan = f"{annual['buy_t'][0] / 1e4:,.2f}"
     assert f">{wan}<" in html
     audit = json.loads((zh / "plan.json").read_text(encoding="utf-8"))["audit"]

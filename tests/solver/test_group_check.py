@@ -179,3 +179,30 @@ def test_entity_features_beyond_the_fleets_tables_and_checkers_agree():
     lots.loc[j, "year"] = 2029  # a lot eligible in 2025-2027 only
     fails = _both(prep.data, replace(new, entities=replace(new.entities, ccer_lots=lots)), res.objective)
     assert any(f.endswith("2029: CCER lot L2 used outside its eligible years") for f in fails), fails
+
+
+def test_an_opening_lapse_and_a_reported_limit_off_are_caught(fleet):
+    """The opening holdings cross the 2024 -> 2025 transition (rules.md §14): the fleet's long plants
+    hold more than their limit, and the lapse is recomputed from the data; a reported carry-over
+    limit must be the rule's value at the plan's net sales."""
+    data, gp, obj = fleet
+    a = gp.entities.annual
+    first = a[a["year"] == data.years[0]]
+    lapsed = first[first["opening_lapse_t"] > 1.0]
+    assert len(lapsed), "the fleet should hold some opening allowances above the limit"
+    e = lapsed["entity"].iloc[0]
+    bad = _copy(gp)
+    _bump(bad, "opening_lapse_t", e, data.years[0], -500.0)
+    fails = _both(data, bad, obj)
+    assert any(f.startswith(f"{e} {data.years[0]}: opening lapse = the opening holdings above the transition limits") for f in fails), fails
+    assert any(f.startswith(f"{e} {data.years[0]}: allowance stock balance") for f in fails), fails
+    # this fleet banks without limits after 2025 (carryover.post_legacy.mode 'unlimited'): a finite
+    # limit reported there is not the rule's
+    k, y = 3, data.years[2]
+    d = data.entities[k]
+    assert not d.carry_rules[2].limited
+    bad = _copy(gp)
+    a = bad.entities.annual
+    a.loc[(a["entity"] == d.id) & (a["year"] == y), "carry_limit_t"] = 50_000.0
+    fails = _both(data, bad, obj)
+    assert fails == [f"{d.id} {y}: a carry-over limit of 50,000 t is reported at a transition without one"], fails

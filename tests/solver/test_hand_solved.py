@@ -3,7 +3,7 @@
 import pytest
 
 from planner.errors import InfeasibleError
-from tests.solver.helpers import case_dict, row, solve
+from tests.solver.helpers import UNLIMITED_CCER_T, case_dict, row, solve
 
 approx = pytest.approx
 
@@ -163,7 +163,7 @@ def test_shortfall_is_deducted_from_next_year():
     deducted from its allocation: gap 10,000 + 3,000; CCER 5,000 (5% of its own obligation) at 50,
     8,000 bought at 60.
     Cost 2025: 150,000 + 240,000 + 3,000 x 300 = 1,290,000; 2026: 250,000 + 480,000 = 730,000."""
-    d = case_dict(years=(2025, 2026), buy_limit_t=[4_000, None], ccer_available_t=[3_000, None])
+    d = case_dict(years=(2025, 2026), buy_limit_t=[4_000, None], ccer_available_t=[3_000, UNLIMITED_CCER_T])
     p = solve(d)
     assert row(p, 2025).shortfall_t == approx(3_000)
     assert row(p, 2026).buy_t == approx(8_000)

@@ -16,6 +16,9 @@ pytestmark = pytest.mark.solver
 def predraw_case(measures=()):
     d = case_dict(years=(2021, 2022, 2023), emissions=100_000, allocation=[85_000, 95_000, 100_000], buy=[100.0, 100.0, 50.0], ccer=1_000.0)
     d["abatement"] = {"measures": [dict(m, last_year=2021) for m in measures]}
+    # the entity complies: 2021-2022 shortfalls cost only Order 19's fixed fine (rules.md §14) and
+    # would defer the gaps to the cheap 2023 allowances instead of drawing them
+    d["policy"] = {"compliance": "hard"}
     return d
 
 

@@ -99,7 +99,8 @@ def test_carry_floor_big_m_stays_near_the_entity_size():
 def test_presolve_on_and_off_agree_on_a_price_path_that_fooled_presolve():
     """Scenario path-00043 of cases/studies/price_study.yaml on the coal case: HiGHS with presolve
     reported 609.9 M CNY 'optimal' (shortfalls fined at 330-675 CNY/t) when presolve off found
-    208.3 M. With data-derived big-M values both give 208,331,665 CNY."""
+    208.3 M. With data-derived big-M values both agree: 223,537,024 CNY on the case as it is now (its
+    opening holdings at their limit, CCERs at its share of the issuance)."""
     from planner.solve.highs import SolveOptions
     from planner.studies.variants import SweepSpec, generate, variant_case
 
@@ -108,7 +109,7 @@ def test_presolve_on_and_off_agree_on_a_price_path_that_fooled_presolve():
     v = next(v for v in generate(case, spec) if v.id == "path-00043")
     objs = [run(variant_case(case, v), SolveOptions(highs_options={"presolve": p})).solve.objective for p in ("on", "off")]
     assert objs[0] == pytest.approx(objs[1], rel=1e-7)
-    assert objs[0] == pytest.approx(208_331_665, abs=1.0)
+    assert objs[0] == pytest.approx(223_537_024, abs=1.0)
 
 
 def test_a_row_of_fixed_variables_may_carry_round_off_of_its_terms_size():

@@ -126,13 +126,13 @@ def test_duplicate_keys_are_refused(tmp_path, name, text, where):
 
 @pytest.mark.parametrize(
     ("value", "needle"),
-    [("2025-02-30", "quote it"), ("!!timestamp horizon", "is not a valid"), ("!!int abc", "is not a valid"),
+    [("!!timestamp horizon", "is not a valid"), ("!!int abc", "is not a valid"),
      ("!!float x", "is not a valid"), ("!!bool maybe", "is not a valid")],
 )
 def test_values_yaml_cannot_build_are_errors_not_crashes(tmp_path, value, needle):
     """'2025-02-30' resolved to a YAML 1.1 timestamp; building it used to raise ValueError, and an
     explicit ``!!timestamp`` on other text AttributeError (both exit 70, 'internal error'). A plain
-    date is now refused as ambiguous (text in YAML 1.2, a date in 1.1)."""
+    date is text now (YAML 1.2): test_a_plain_date_is_text_and_date_fields_read_it."""
     p = tmp_path / "bad.yaml"
     p.write_text(f"entity: {{name: {value}}}\n", encoding="utf-8")
     (loc, msg), = _problems(p)
@@ -161,3 +161,24 @@ def test_cli_validate_names_the_file_and_exits_1(tmp_path, capsys, raw, needle):
 def test_example_cases_read_as_plain_safe_load(case):
     """The limits change nothing for real case files."""
     assert read_case_data(case) == yaml.safe_load(case.read_text(encoding="utf-8"))
+
+
+def test_a_plain_date_is_text_and_date_fields_read_it(tmp_path):
+    """YAML 1.2 reads ``2025-02-30`` as text (1.1 as a timestamp, which could not even be built): a
+    text field keeps it, a date field (a CCER lot's ``project_start``) parses it and refuses an
+    impossible date with the field named."""
+    p = tmp_path / "name.yaml"
+    p.write_text("entity: {name: 2025-02-30}\n", encoding="utf-8")
+    assert read_case_data(p)["entity"]["name"] == "2025-02-30"
+
+    from planner.input.read import parse_case
+    from tests.solver.helpers import case_dict
+
+    d = case_dict()
+    d["opening"] = {"ccer_lots": [{"id": "n1", "quantity_t": 10, "system": "new", "project_start": "2021-06-30"}]}
+    lot = parse_case(d).opening.ccer_lots[0]
+    assert str(lot.project_start) == "2021-06-30"
+    d["opening"]["ccer_lots"][0]["project_start"] = "2025-02-30"
+    with pytest.raises(CaseValidationError) as exc:
+        parse_case(d)
+    assert any("project_start" in loc for loc, _ in exc.value.problems)
