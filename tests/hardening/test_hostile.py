@@ -394,7 +394,7 @@ def test_variant_generation_is_linear_in_the_number_of_price_paths(monkeypatch):
 
 @pytest.mark.parametrize(("text", "value"), [("6e0", 6.0), ("1.5e3", 1500.0), ("+12", 12), (".5", 0.5), ("0", 0),
                                              ("-0.25", -0.25), ("true", True), ("~", None), ("'017'", "017"),
-                                             ("'yes'", "yes"), ("1,5", "1,5")])
+                                             ("'yes'", "yes"), ("1,5", "1,5"), ("2025-01-01", "2025-01-01")])
 def test_yaml_scalars_read_as_yaml_1_2_core(tmp_path, text, value):
     p = tmp_path / "x.yaml"
     p.write_text(f"a: {text}\n", encoding="utf-8")
@@ -407,7 +407,7 @@ def test_yaml_scalars_read_as_yaml_1_2_core(tmp_path, text, value):
     ("0o17", "'0o17' is not a decimal number"), ("0x1F", "'0x1F' is not a decimal number"),
     ("1_000", "'1_000' has digit separators"), ("1:30", "'1:30' is a base-60 number in YAML 1.1"),
     ("yes", "'yes' is true/false in YAML 1.1"), ("On", "'On' is true/false in YAML 1.1"),
-    ("2025-01-01", "'2025-01-01' is a date in YAML 1.1"), ("0b101", "'0b101' is not a decimal number"),
+    ("0b101", "'0b101' is not a decimal number"),
 ])
 def test_yaml_1_1_forms_are_refused_quoting_the_value(tmp_path, capsys, text, needle):
     p = tmp_path / "case.yaml"
@@ -415,6 +415,15 @@ def test_yaml_1_1_forms_are_refused_quoting_the_value(tmp_path, capsys, text, ne
     assert main(["validate", str(p)]) == 1
     err = capsys.readouterr().err
     assert "ambiguous value: " + needle in err and "line " in err
+
+
+def test_a_date_where_a_number_is_expected_is_refused(tmp_path, capsys):
+    """A plain date is text (YAML 1.2): in a price field it is an error naming the field and row."""
+    p = tmp_path / "case.yaml"
+    p.write_text(yaml.safe_dump(CASE).replace("cea_buy_cny_per_t: 60.0", "cea_buy_cny_per_t: 2025-01-01", 1), encoding="utf-8")
+    assert main(["validate", str(p)]) == 1
+    err = capsys.readouterr().err
+    assert "cea_buy_cny_per_t" in err and "market[0]" in err
 
 
 @pytest.mark.parametrize(("suffix", "text"), [(".yaml", "a: {2024: 1, '2024': 2}"), (".yaml", "a: {2024: 1, 2024.0: 2}"),
