@@ -87,7 +87,8 @@ class EntityTables(PlannerModel):
 
     plants: str
     """CSV: id, unit_class, output, intensity_t_per_unit or emissions_t (+ optional name, sector,
-    capacity_mw (rated capacity of the plant's units, for the coal class check), cooling, heat_gj, heat_intensity_t_per_gj, output_growth, opening_cea_t, net_sales_since_2019_t,
+    capacity_mw (rated capacity of one of the plant's units, for the coal class check), unit_count (identical
+    units the row covers), cooling, heat_gj, heat_intensity_t_per_gj, output_growth, opening_cea_t, net_sales_since_2019_t,
     compliance)."""
     activity: str | None = None
     """Optional CSV of per-year rows (entity, year, output, emissions_t or intensity_t_per_unit, heat_gj)
@@ -190,7 +191,7 @@ def case_from_row(
 
     r = row
     case = copy.deepcopy(defaults)
-    case["entity"] = {k: r[k] for k in ("id", "name", "sector", "unit_class", "capacity_mw", "cooling") if k in r}
+    case["entity"] = {k: r[k] for k in ("id", "name", "sector", "unit_class", "capacity_mw", "unit_count", "cooling") if k in r}
     case["entity"].setdefault("sector", "power")
     case["horizon"] = {"first_year": years[0], "last_year": years[-1]}
     if activity:

@@ -502,7 +502,7 @@ def _dedupe(problems: list[tuple[str, str]]) -> list[tuple[str, str]]:
 # ---- group cases -----------------------------------------------------------------------------
 
 PLANT_COLUMNS = {
-    "id", "name", "sector", "unit_class", "capacity_mw", "cooling", "output", "intensity_t_per_unit", "emissions_t",
+    "id", "name", "sector", "unit_class", "capacity_mw", "unit_count", "cooling", "output", "intensity_t_per_unit", "emissions_t",
     "heat_gj", "heat_intensity_t_per_gj", "output_growth", "opening_cea_t", "net_sales_since_2019_t",
     "compliance",
 }
@@ -512,7 +512,7 @@ _NUMERIC = {
     "capacity_mw", "output", "intensity_t_per_unit", "emissions_t", "heat_gj", "heat_intensity_t_per_gj", "output_growth",
     "opening_cea_t", "net_sales_since_2019_t", "cost_cny_per_t", "potential_t_per_year",
 }
-_INTEGER = {"year", "first_year", "last_year"}
+_INTEGER = {"year", "first_year", "last_year", "unit_count"}
 
 
 def is_group_case(path: str | Path) -> bool:

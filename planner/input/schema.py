@@ -58,6 +58,9 @@ class EntitySpec(PlannerModel):
     """Rated capacity of the single power unit in MW (of each, for identical units given as one): checks
     the coal class against the plans' 300 MW class boundary (coal_gt300 = at least 400 MW rated, rule
     pack allocation.power.class_boundary_mw.*)."""
+    unit_count: Annotated[int, Field(ge=1, le=100)] = 1
+    """How many identical units the entity's activity covers (2 for a 2 x 660 MW plant given as one):
+    the plausibility check of output against capacity uses ``capacity_mw`` x this."""
     cooling: Literal["water", "air"] = "water"
     """Cooling type of a power unit; air cooling raises the benchmark allocation (rule pack)."""
     condensing: bool | None = None
@@ -161,6 +164,8 @@ class UnitSpec(PlannerModel):
     unit_class: UnitClass
     capacity_mw: Pos | None = None
     """Rated capacity in MW: checks a coal class against the plans' 300 MW class boundary."""
+    unit_count: Annotated[int, Field(ge=1, le=100)] = 1
+    """How many identical units of ``capacity_mw`` this row's activity covers."""
     cooling: Literal["water", "air"] = "water"
     condensing: bool | None = None
     """Pure condensing unit (纯凝); default: true in years without heat supply."""
@@ -439,6 +444,7 @@ class CaseSpec(PlannerModel):
                 name=e.name,
                 unit_class=e.unit_class,
                 capacity_mw=e.capacity_mw,
+                unit_count=e.unit_count,
                 cooling=e.cooling,
                 condensing=e.condensing,
                 activity=list(self.activity),

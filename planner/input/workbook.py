@@ -780,6 +780,7 @@ TABLE_COLUMNS: dict[str, tuple[tuple[str, str], ...]] = {
         ("sector", "power (default) | steel | cement | aluminium | other"),
         ("unit_class", "coal_gt300 | coal_le300 | coal_unconventional | gas | cement_clinker | steel_bf_bof | aluminium_electrolysis | other_industry [required]"),
         ("capacity_mw", "rated capacity of one unit, MW (checks the coal class: coal_gt300 = at least 400 MW)"),
+        ("unit_count", "identical units the row covers (2 for a 2 x 660 MW plant), default 1"),
         ("cooling", "water | air"),
         ("output", "first-year output: MWh (power) or t product [required]"),
         ("intensity_t_per_unit", "t CO2 per MWh or t product (or give emissions_t)"),

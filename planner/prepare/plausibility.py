@@ -100,6 +100,7 @@ def plausibility_warnings(case, pack, unit_rows: list[dict], formula_total: list
             )
         cap = getattr(u, "capacity_mw", None)
         if cap and case.entity.sector == "power":
+            cap *= u.unit_count
             over = [y for y in years if rows[y].output > cap * HOURS_PER_YEAR]
             tiny = [y for y in years if 0 < rows[y].output < cap * HOURS_PER_YEAR / 1000]
             if over:

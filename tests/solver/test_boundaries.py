@@ -307,7 +307,7 @@ def _coal(output, intensity=None, emissions=None, **market):
     row_ = {"year": 2025, "output": output}
     row_.update({"intensity_t_per_unit": intensity} if intensity is not None else {"emissions_t": emissions})
     return {
-        "entity": {"id": "P", "sector": "power", "unit_class": "coal_gt300"},
+        "entity": {"id": "P", "sector": "power", "unit_class": "coal_gt300", "capacity_mw": 1000},
         "horizon": {"first_year": 2025, "last_year": 2025},
         "activity": [row_],
         "market": [{"year": 2025, "cea_buy_cny_per_t": 83, "ccer_cny_per_t": 85, "ccer_available_t": 0, **market}],
@@ -375,3 +375,15 @@ def prepare_group_data(cases):
         "group": {"id": "G", "horizon": {"first_year": ys[0], "last_year": ys[-1]}},
         "entities": [parse_case(c) for c in cases], "transfers": {"mode": "none"}, "value_of_pooling": False,
     })).data
+
+
+def test_output_is_checked_against_the_capacity_of_all_identical_units():
+    """7,000,000 MWh from 2 x 660 MW is 5,303 full-load hours: plausible. Read as one 660 MW unit it
+    would be 10,606 hours, more than the 8,784 hours of a year: the warning names capacity_mw."""
+    one = _coal(7_000_000, intensity=0.84)
+    one["entity"] = dict(one["entity"], capacity_mw=660)
+    w = prepare(parse_case(one)).warnings
+    assert any("more than 660 MW x 8,784 h" in x for x in w)
+    two = _coal(7_000_000, intensity=0.84)
+    two["entity"] = dict(two["entity"], capacity_mw=660, unit_count=2)
+    assert prepare(parse_case(two)).warnings == []

@@ -16,7 +16,7 @@ from planner.errors import InfeasibleError
 from planner.input.read import parse_case
 from planner.plan.check import check_plan
 from planner.solve.highs import SolveOptions, solve_model
-from tests.solver.helpers import case_dict, row, solve
+from tests.solver.helpers import UNLIMITED_CCER_T, case_dict, row, solve
 
 pytestmark = pytest.mark.solver
 
@@ -151,7 +151,8 @@ def _cap_case(year, **overrides):
         "entity": {"id": "R", "sector": "power", "unit_class": "coal_gt300", "capacity_mw": 660},
         "horizon": {"first_year": year, "last_year": year},
         "activity": [{"year": year, "output": 3_180_000, "supply_mwh": 3_000_000, "load_rate": 0.9, "emissions_t": 3_500_000}],
-        "market": [{"year": year, "cea_buy_cny_per_t": 50.0, "cea_sell_cny_per_t": 49.0, "ccer_cny_per_t": 30.0}],
+        "market": [{"year": year, "cea_buy_cny_per_t": 50.0, "cea_sell_cny_per_t": 49.0, "ccer_cny_per_t": 30.0,
+                    "ccer_available_t": UNLIMITED_CCER_T}],
         "finance": {"discount_rate": 0.0, "terminal_value": "zero"},
         "policy": {"overrides": overrides},
     }
