@@ -50,7 +50,7 @@ class PoolRow(PlannerModel):
     year: Year
     ccer_cny_per_t: NonNeg
     fee_cny_per_t: NonNeg = 0.0
-    available_t: NonNeg | None = None
+    available_t: NonNeg | Literal["unlimited"] | None = None
     """CCERs the group can buy in the cycle; omitted = no limit."""
 
 

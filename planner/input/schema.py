@@ -275,9 +275,10 @@ class MarketRow(PlannerModel):
     """Trading fee per tonne of CCER bought or sold."""
     buy_limit_t: NonNeg | None = None
     sell_limit_t: NonNeg | None = None
-    ccer_available_t: NonNeg | None = None
+    ccer_available_t: NonNeg | Literal["unlimited"] | None = None
     """CCERs the entity can buy in the cycle; omitted = the rule pack's default, the entity's share
-    of new-system CCER issuance to date (``ccer.default_supply.*``), with a warning."""
+    of new-system CCER issuance to date (``ccer.default_supply.*``), with a warning; ``unlimited`` =
+    no limit (a scenario: supply has been scarce since the new system opened)."""
     penalty_reference_cny_per_t: NonNeg | None = None
     """Average CEA price of the month before the surrender deadline, the base of the per-tonne fine
     (vintages from 2023); default the cycle's CEA buy price."""

@@ -391,6 +391,8 @@ class _Reader:
             v = v.strip()
             if v == "":
                 return None
+            if kind == "number" and v == "unlimited":
+                return v  # the fields that allow it say so (market.ccer_available_t); others refuse it
             if kind in ("int", "number") and self.numbers == "defer":
                 # text where a number is expected: the one strict reader of numbers ("83,5" is refused)
                 n, why = read_number(v, integer=kind == "int")

@@ -516,13 +516,14 @@ def _ccer_availability(case: CaseSpec, rp, e_base: list[float], warnings: list[s
     its pro-rata share of new-system issuance to date (``ccer.default_supply.*``, rules.md §14)."""
     years = case.years
     market = {r.year: r for r in case.market}
-    missing = [y for y in years if market[y].ccer_available_t is None]
+    given = {y: INF if market[y].ccer_available_t == "unlimited" else market[y].ccer_available_t for y in years}
+    missing = [y for y in years if given[y] is None]
     if not missing:
-        return [market[y].ccer_available_t for y in years]
+        return [given[y] for y in years]
     issued = rp("ccer.default_supply.issued_t", missing)
     covered = rp("ccer.default_supply.covered_emissions_t", missing)
     share = issued / covered
-    out = [market[y].ccer_available_t if y not in missing else share * e for y, e in zip(years, e_base, strict=True)]
+    out = [given[y] if y not in missing else share * e for y, e in zip(years, e_base, strict=True)]
     amounts = [out[years.index(y)] for y in missing]
     span = f"{min(amounts):,.0f} t" if min(amounts) == max(amounts) else f"{min(amounts):,.0f}-{max(amounts):,.0f} t"
     warnings.append(

@@ -105,11 +105,12 @@ def _pool_availability(prow: dict, years: list[int], ents, rp, warnings: list[st
     """The CCER pool's purchases per year: the case's ``available_t``, else the rule pack's default
     (the entities' pro-rata share of new-system issuance to date, ``ccer.default_supply.*``, as for
     an entity alone)."""
-    missing = [y for y in years if prow[y].available_t is None]
+    given = {y: math.inf if prow[y].available_t == "unlimited" else prow[y].available_t for y in years}
+    missing = [y for y in years if given[y] is None]
     if not missing:
-        return tuple(prow[y].available_t for y in years)
+        return tuple(given[y] for y in years)
     share = rp("ccer.default_supply.issued_t", missing) / rp("ccer.default_supply.covered_emissions_t", missing)
-    out = tuple(prow[y].available_t if y not in missing else share * sum(e.emissions_baseline_t[i] for e in ents)
+    out = tuple(given[y] if y not in missing else share * sum(e.emissions_baseline_t[i] for e in ents)
                 for i, y in enumerate(years))
     amounts = [out[years.index(y)] for y in missing]
     warnings.append(

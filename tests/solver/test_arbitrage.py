@@ -114,6 +114,7 @@ def test_ccer_arbitrage_keeps_exit_2_with_years_and_prices(tmp_path, capsys):
     35,000 cheaper than with none available."""
     d = case_dict(years=YEARS, emissions=100_000, allocation=90_000, buy=[60.0, 80.0], ccer=[50.0, 90.0])
     d["market"][1]["ccer_sell_cny_per_t"] = 85.0
+    d["market"][0]["ccer_available_t"] = "unlimited"
     path = tmp_path / "ccer.yaml"
     path.write_text(yaml.safe_dump(d), encoding="utf-8")
     assert main(["run", str(path), "--out", str(tmp_path / "plan")]) == 2

@@ -228,9 +228,10 @@ def groups(draw):
     small = draw(st.integers(-1, n - 1))
     for e in range(n):
         d = ents[e]
-        if e == small:  # a small plant: a hundredth of the emissions, allocation, measures and holdings
+        if e == small:  # a small plant: a hundredth of everything, each opening vintage too
             d = replace(d, emissions_baseline_t=tuple(0.01 * x for x in d.emissions_baseline_t),
                         allocation_t=tuple(0.01 * x for x in d.allocation_t), opening_cea_t=0.01 * d.opening_cea_t,
+                        opening_transitions=tuple(replace(t, entering_t=0.01 * t.entering_t) for t in d.opening_transitions),
                         measures=tuple(replace(m, potential_t=tuple(0.01 * x for x in m.potential_t)) for m in d.measures))
         d = replace(d, opening_net_sales_t=float(draw(st.sampled_from([0, -50_000, 20_000, 400_000]))))
         ents[e] = d
