@@ -39,10 +39,12 @@ from planner.solve.highs import (
     CompiledModel,
     SolveOptions,
     SolveResult,
+    SolveStatus,
     _highs,
     _new_highs,
     _raise_unless_allowed,
     _unbounded_or_infeasible,
+    break_ties,
     compile_model,
     read_outcome,
 )
@@ -401,6 +403,7 @@ class WarmSolver:
         self._cost_s = 0.0
         self._static: tuple[str, dict[str, int], dict[str, Any]] | None = None
         self._key_data: ModelData | None = None
+        self._rows: tuple | None = None
 
     @property
     def is_cold(self) -> bool:
@@ -796,15 +799,18 @@ class WarmSolver:
                     if sol.dual_valid:
                         row_dual = np.array(sol.row_dual)
                         result.duals_basis = "LP re-solve with integer decisions fixed"
+                    x = break_ties(h, x, cm, result, opts)
                 x[idx] = xi
                 h.changeColsIntegrality(
                     len(idx), idx, np.full(len(idx), highspy.HighsVarType.kInteger)
                 )
                 h.changeColsBounds(len(idx), idx, self._lower[idx], self._upper[idx])
-            elif want_duals:
-                if sol.dual_valid:
+            else:
+                if want_duals and sol.dual_valid:
                     row_dual = np.array(sol.row_dual)
                     result.duals_basis = "LP"
+                if status is SolveStatus.OPTIMAL:
+                    x = break_ties(h, x, cm, result, opts, (self._lower, self._upper, *self._row_bounds()))
             self._solution = (x, row_dual if want_duals else None)
             if not (want_duals and row_dual is not None):
                 result.duals_basis = None
@@ -812,6 +818,13 @@ class WarmSolver:
             self._solution = None
         result.wall_s = time.perf_counter() - t0
         return result
+
+    def _row_bounds(self) -> tuple[np.ndarray, np.ndarray]:
+        """The loaded model's row bounds (as HiGHS holds them), read once per model."""
+        if self._rows is None or self._rows[0] is not self._cm:
+            lp = self._cm.lp
+            self._rows = (self._cm, np.asarray(lp.row_lower_, dtype=float), np.asarray(lp.row_upper_, dtype=float))
+        return self._rows[1], self._rows[2]
 
     def _load_solution(self, result: SolveResult) -> None:
         """Put the last solution into the Pyomo model and its duals into ``result``."""

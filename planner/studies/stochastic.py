@@ -218,7 +218,7 @@ def _expected_with_first_stage(
         for k, v in fixed.items():
             dv[k].fix(v)
     try:
-        solve_model(ef, replace(opts, duals=False))
+        solve_model(ef, opts)
     except NonOptimalError:  # the decisions can be infeasible in a scenario
         return math.inf, dict.fromkeys(preps, math.inf)
     cost = {s: float(pyo.value(ef.scen[s].objective.expr)) for s in preps}
@@ -281,10 +281,11 @@ def stochastic_plan(
     plans = {s: _plan_of(preps[s], ef.scen[s], res, probs[s], check) for s in preps}
     first = _first_stage(decision_vars(ef.scen[vs[0].id], years), stage1)
 
-    # wait-and-see
+    # wait-and-see (only the costs are read: no tie-break, no duals)
+    cost_only = replace(opts, duals=False, tie_break=False)
     ws_cost = {}
     for s, p in preps.items():
-        _, r = _solve_one(p, opts)
+        _, r = _solve_one(p, cost_only)
         ws_cost[s] = float(r.objective)
     ws = sum(probs[s] * ws_cost[s] for s in preps)
 
@@ -293,7 +294,7 @@ def stochastic_plan(
     ev_prep = prep_of(ev_case)
     ev_m, ev_res = _solve_one(ev_prep, opts)
     ev_first = _first_stage(decision_vars(ev_m, years), stage1)
-    eev, eev_cost = _expected_with_first_stage(preps, probs, groups, ev_first, opts)
+    eev, eev_cost = _expected_with_first_stage(preps, probs, groups, ev_first, cost_only)
 
     table = pd.DataFrame(
         {
