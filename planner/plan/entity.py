@@ -176,6 +176,9 @@ def tie_summary(solve_result) -> dict[str, Any]:
 def tie_notes(data, solve_result) -> list[str]:
     """The note of a plan whose optimal cost other plans share and whose tie was broken."""
     tb = getattr(solve_result, "tie_break", None)
+    if tb is not None and tb.how == "failed":
+        return ["Ties not resolved: the second solve for the plan that trades the fewest tonnes at the optimal cost "
+                "ended without one; this is the solver's first optimal plan, which may hold trades that lower no cost."]
     if tb is None or not tb.broke_tie:
         return []
     years = round_trip_free_years(data)

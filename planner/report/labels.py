@@ -381,6 +381,9 @@ _NOTES: tuple[tuple[str, str], ...] = (
      rf"price less fee\))?; the plan shown trades the fewest tonnes of them\. The solver's first optimal plan also bought and sold "
      rf"{_N} t that lowered no cost \(dropped by a second solve at the optimal cost\)\.",
      "多个方案成本同为最优{0}；所示方案是其中交易量最少的。求解器最初给出的最优方案还买入又卖出了 {1} t，并未降低成本（在最优成本下二次求解时已剔除）。"),
+    (r"Ties not resolved: the second solve for the plan that trades the fewest tonnes at the optimal cost ended without one; "
+     r"this is the solver's first optimal plan, which may hold trades that lower no cost\.",
+     "未能消除并列最优：在最优成本下求交易量最少方案的二次求解未得到结果；此为求解器最初给出的最优方案，可能含有不降低成本的交易。"),
     (r"CCER lot (.+) is not eligible in any planned year and is ignored", "CCER批次 {0} 在规划年份内均不合格，已忽略"),
     (r"project (.+) cannot start operating within the horizon and is ignored", "项目 {0} 无法在规划期内投运，已忽略"),
 )

@@ -24,7 +24,13 @@ from planner.errors import (
     SolverUnavailableError,
     UnboundedError,
 )
-from planner.solve.ties import TieBreak, least_traded, trade_weights_assembled, trade_weights_pyomo
+from planner.solve.ties import (
+    TieBreak,
+    item_bounds,
+    least_traded,
+    trade_weights_assembled,
+    trade_weights_pyomo,
+)
 
 if TYPE_CHECKING:
     import pyomo.environ as pyo  # imported where a Pyomo model is compiled or solved: the array path needs no Pyomo
@@ -452,8 +458,8 @@ def solve_compiled(cm: CompiledModel, opts: SolveOptions, t_start: float | None 
         "nonzeros": len(cm.lp.a_matrix_.value_),
         "integers": len(cm.integer_cols),
     }
-    # the bounds the tie-break reads (copies: HiGHS's own are slower to read back)
-    bounds = [np.array(getattr(cm.lp, f), dtype=float) for f in ("col_lower_", "col_upper_", "row_lower_", "row_upper_")] \
+    # the bounds the tie-break reads (HiGHS's own are slower to read back; the array path frees ours)
+    bounds = item_bounds(cm.lp.col_lower_, cm.lp.col_upper_, cm.lp.row_lower_, cm.lp.row_upper_) \
         if opts.tie_break and cm.trade_weight is not None else None
     if cm.columns is None:
         # array-assembled: HiGHS now holds the model, nothing re-solves ours; free it for the solve
@@ -503,7 +509,7 @@ def solve_compiled(cm: CompiledModel, opts: SolveOptions, t_start: float | None 
                 if sol.dual_valid:
                     row_dual = np.asarray(sol.row_dual)
                     result.duals_basis = "LP re-solve with integer decisions fixed"
-                if bounds is not None:
+                if bounds is not None:  # the integers as fixed
                     bounds[0][idx] = bounds[1][idx] = xi
                 x = break_ties(h, x, cm, result, opts, bounds)
             x[idx] = xi
@@ -541,7 +547,7 @@ def break_ties(h, x: np.ndarray, cm: CompiledModel, result: SolveResult, opts: S
     """The least-traded plan at the optimal cost (``planner.solve.ties.least_traded``) of the optimal
     LP loaded in ``h`` with solution ``x`` (for a MIP: its integers fixed); ``result`` gets what
     happened and, when trades were dropped, the objective of the new solution. ``bounds``: the
-    LP's column and row bounds if the caller holds them."""
+    LP's bounds (``planner.solve.ties.item_bounds``) if the caller holds them."""
     if not opts.tie_break or cm.trade_weight is None or result.objective is None:
         return x
     x, tb = least_traded(h, x, cm.obj_sign * result.objective, cm.trade_weight, bounds)

@@ -49,8 +49,9 @@ costlier than the first: only round-off may differ)."""
 class TieBreak:
     """What the tie-break found: the tonnes traded and the cost (the objective as the solver states
     it) before and after, the seconds it took, and how it decided (``how``): "no trades" (nothing to
-    drop), "priced" (the basis already trades the least), "re-solved", or "no duals" (not
-    decided: the plan is the first solve's)."""
+    drop), "priced" (the basis already trades the least), "re-solved"; or not decided, the plan
+    being the first solve's: "no duals", "failed" (the re-solve ended without an optimal plan of
+    the same cost)."""
 
     traded_before_t: float
     traded_after_t: float
@@ -72,7 +73,7 @@ class TieBreak:
     @property
     def least(self) -> bool:
         """The plan trades the fewest tonnes of the optimal plans."""
-        return self.how != "no duals"
+        return self.how in ("no trades", "priced", "re-solved")
 
 
 def trade_weights_pyomo(columns: list) -> np.ndarray | None:
@@ -111,8 +112,8 @@ def least_traded(h, x: np.ndarray, objective: float, weights: np.ndarray, bounds
     given its optimal solution ``x`` (objective ``objective``, HiGHS minimising). Returns the
     solution (``x`` itself unless trades were dropped) and what happened. ``h`` is left as it was
     found: bounds, costs and basis restored (a sweep's next variant starts where it would have
-    started without this). ``bounds``: the LP's (column lower, column upper, row lower, row upper)
-    when the caller holds them (read from ``h`` otherwise)."""
+    started without this). ``bounds``: the LP's (lower, upper) bounds of its columns then its rows
+    (``item_bounds``) when the caller holds them (read from ``h`` otherwise)."""
     t0 = time.perf_counter()
     traded = float(weights @ x)
 
@@ -124,17 +125,11 @@ def least_traded(h, x: np.ndarray, objective: float, weights: np.ndarray, bounds
     sol = h.getSolution()
     if not sol.dual_valid:  # no duals to tell the optimal plans apart: keep the plan
         return done("no duals")
-    n, m = h.getNumCol(), h.getNumRow()
-    cols, rows = np.arange(n, dtype=np.int32), np.arange(m, dtype=np.int32)
-    if bounds is None:
-        _, _, _, lo, up, _ = h.getCols(n, cols)
-        _, _, rlo, rup, _ = h.getRows(m, rows)
-    else:
-        lo, up, rlo, rup = bounds
-    # columns then rows, as one list of items: value, dual (reduced cost; a row's dual) and bounds
+    n = len(x)
+    low, upp = bounds if bounds is not None else _bounds_of(h)
+    # columns then rows, as one list of items: value and dual (reduced cost; a row's dual)
     val = np.concatenate([x, sol.row_value])
     dual = np.concatenate([sol.col_dual, sol.row_dual])
-    low, upp = np.concatenate([lo, rlo]), np.concatenate([up, rup])
     if _least_at_basis(h, weights, val, dual, low, upp):
         return done("priced")
     # the optimal face: an item whose dual is not zero stays at its bound; every plan left has the
@@ -145,6 +140,7 @@ def least_traded(h, x: np.ndarray, objective: float, weights: np.ndarray, bounds
     fixed, at = fixed[keep], at[keep]
     c_idx, c_val = fixed[fixed < n].astype(np.int32), at[fixed < n]
     r_idx, r_val = (fixed[fixed >= n] - n).astype(np.int32), at[fixed >= n]
+    cols = np.arange(n, dtype=np.int32)
     cost = h.getCols(n, cols)[2]
     basis = h.getBasis()
     h.changeColsBounds(len(c_idx), c_idx, c_val, c_val)
@@ -156,17 +152,32 @@ def least_traded(h, x: np.ndarray, objective: float, weights: np.ndarray, bounds
         ok = h.getModelStatus().name == "kOptimal" and sol.value_valid
         x2 = np.asarray(sol.col_value) if ok else x
     finally:
-        h.changeColsBounds(len(c_idx), c_idx, lo[c_idx], up[c_idx])
-        h.changeRowsBounds(len(r_idx), r_idx, rlo[r_idx], rup[r_idx])
+        h.changeColsBounds(len(c_idx), c_idx, low[c_idx], upp[c_idx])
+        h.changeRowsBounds(len(r_idx), r_idx, low[n + r_idx], upp[n + r_idx])
         h.changeColsCost(n, cols, cost)
         h.setBasis(basis)
+    if not ok:
+        return done("failed")
     change = float(cost @ x2) - float(cost @ x)
+    if abs(change) > COST_TOL * max(1.0, abs(objective)):
+        return done("failed")  # a reduced cost within the tolerance taken for zero moved the cost
     after = float(weights @ x2)
-    if after < traded - max(1e-3, 1e-9 * traded) and abs(change) <= COST_TOL * max(1.0, abs(objective)):
+    if after < traded - max(1e-3, 1e-9 * traded):
         return done("re-solved", x2, after, objective + change)
-    # the first plan trades no more (or the re-solve failed, or a reduced cost within the tolerance
-    # taken for zero moved the cost): keep it
-    return done("re-solved")
+    return done("re-solved")  # the first plan trades no more: keep it
+
+
+def item_bounds(col_lower, col_upper, row_lower, row_upper) -> tuple[np.ndarray, np.ndarray]:
+    """The (lower, upper) bounds of an LP's columns then its rows, as ``least_traded`` reads them."""
+    return (np.concatenate([np.asarray(col_lower, dtype=float), np.asarray(row_lower, dtype=float)]),
+            np.concatenate([np.asarray(col_upper, dtype=float), np.asarray(row_upper, dtype=float)]))
+
+
+def _bounds_of(h) -> tuple[np.ndarray, np.ndarray]:
+    n, m = h.getNumCol(), h.getNumRow()
+    _, _, _, lo, up, _ = h.getCols(n, np.arange(n, dtype=np.int32))
+    _, _, rlo, rup, _ = h.getRows(m, np.arange(m, dtype=np.int32))
+    return item_bounds(lo, up, rlo, rup)
 
 
 def _least_at_basis(h, w: np.ndarray, val: np.ndarray, dual: np.ndarray, low: np.ndarray, upp: np.ndarray) -> bool:
@@ -181,26 +192,27 @@ def _least_at_basis(h, w: np.ndarray, val: np.ndarray, dual: np.ndarray, low: np
     n = len(w)
     _, basic = h.getBasicVariables()
     is_col = basic >= 0
-    _, yw = h.getBasisTransposeSolve(np.where(is_col, w[np.where(is_col, basic, 0)], 0.0))
-    movable = (np.abs(dual) <= DUAL_TOL) & (low < upp)
+    _, yw = h.getBasisTransposeSolve(w[basic.clip(0)] * is_col)
+    movable = np.abs(dual) <= DUAL_TOL
+    movable &= low < upp
     movable[np.where(is_col, basic, n - 1 - basic)] = False  # a basic row -(1 + i) is item n + i
     k = np.flatnonzero(movable)
     if not len(k):
         return True
+    v, lo, up = val[k], low[k], upp[k]
+    if np.isinf(lo).any() and (np.isinf(lo) & np.isinf(up)).any():
+        return False  # a free non-basic item: let the re-solve decide
     nc = int(np.searchsorted(k, n))
     rc = np.empty(len(k))
     rc[nc:] = yw[k[nc:] - n]  # a row's reduced cost of w: its entry of y_w
     if nc:
         kc = k[:nc].astype(np.int32)
         _, start, index, value = h.getColsEntries(nc, kc)
-        if len(index) == 0 or np.any(np.diff(start) == 0) or start[-1] >= len(index):
-            return False  # a column without entries: let the re-solve decide
-        rc[:nc] = w[kc] - np.add.reduceat(value * yw[index], start)
-    v, lo, up = val[k], low[k], upp[k]
-    # off the lower bound upwards, off the upper bound downwards: no descent; a free item: none at all
-    ok = np.where(np.abs(v - lo) <= np.abs(v - up), rc >= -PRICE_TOL, rc <= PRICE_TOL)
-    ok &= np.isfinite(lo) | np.isfinite(up) | (np.abs(rc) <= PRICE_TOL)
-    return bool(ok.all())
+        # w_j - a_j'y_w per column (a column without entries sums to nothing)
+        col = np.searchsorted(start, np.arange(len(index)), side="right") - 1
+        rc[:nc] = w[kc] - np.bincount(col, weights=value * yw[index], minlength=nc)
+    # off the lower bound upwards, off the upper bound downwards: no descent
+    return bool(np.where(v - lo <= up - v, rc >= -PRICE_TOL, rc <= PRICE_TOL).all())
 
 
 def _nearest_bound(v: np.ndarray, lo: np.ndarray, up: np.ndarray) -> np.ndarray:

@@ -48,6 +48,7 @@ from planner.solve.highs import (
     compile_model,
     read_outcome,
 )
+from planner.solve.ties import item_bounds
 
 OBJECTIVE_TUPLES = (
     "price_buy_cny_per_t",
@@ -403,7 +404,7 @@ class WarmSolver:
         self._cost_s = 0.0
         self._static: tuple[str, dict[str, int], dict[str, Any]] | None = None
         self._key_data: ModelData | None = None
-        self._rows: tuple | None = None
+        self._bounds: tuple | None = None
 
     @property
     def is_cold(self) -> bool:
@@ -810,7 +811,7 @@ class WarmSolver:
                     row_dual = np.array(sol.row_dual)
                     result.duals_basis = "LP"
                 if status is SolveStatus.OPTIMAL:
-                    x = break_ties(h, x, cm, result, opts, (self._lower, self._upper, *self._row_bounds()))
+                    x = break_ties(h, x, cm, result, opts, self._item_bounds())
             self._solution = (x, row_dual if want_duals else None)
             if not (want_duals and row_dual is not None):
                 result.duals_basis = None
@@ -819,12 +820,12 @@ class WarmSolver:
         result.wall_s = time.perf_counter() - t0
         return result
 
-    def _row_bounds(self) -> tuple[np.ndarray, np.ndarray]:
-        """The loaded model's row bounds (as HiGHS holds them), read once per model."""
-        if self._rows is None or self._rows[0] is not self._cm:
+    def _item_bounds(self) -> tuple[np.ndarray, np.ndarray]:
+        """The loaded model's column and row bounds as HiGHS holds them (``item_bounds``), once per model."""
+        if self._bounds is None or self._bounds[0] is not self._cm:
             lp = self._cm.lp
-            self._rows = (self._cm, np.asarray(lp.row_lower_, dtype=float), np.asarray(lp.row_upper_, dtype=float))
-        return self._rows[1], self._rows[2]
+            self._bounds = (self._cm, item_bounds(self._lower, self._upper, lp.row_lower_, lp.row_upper_))
+        return self._bounds[1]
 
     def _load_solution(self, result: SolveResult) -> None:
         """Put the last solution into the Pyomo model and its duals into ``result``."""

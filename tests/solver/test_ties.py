@@ -321,3 +321,19 @@ def test_stochastic_plans_of_tied_scenarios_hold_no_round_trip():
     off = stochastic_plan(parse_case(d), scen, opts=OFF)
     assert off.rp_cny == approx(r.rp_cny, rel=1e-9)
     assert any(round_trips(p.annual) for p in off.plans.values())
+
+
+def test_a_tie_break_that_fails_leaves_the_first_plan_and_says_so():
+    """When the second solve ends without an optimal plan of the same cost (``how`` "failed"), the
+    plan is the first solve's: it does not claim the fewest trades (so the checker does not hold it
+    to that) and a note says that its ties were not resolved (in Chinese too)."""
+    from planner.plan.entity import tie_notes, tie_summary
+    from planner.report.labels import note_zh
+    from planner.solve.ties import TieBreak
+
+    res = replace(run(parse_case(_one_year_plant())).solve, tie_break=TieBreak(10.0, 10.0, 1.0, 1.0, 0.0, "failed"))
+    assert tie_summary(res) == {"trades_minimised": False, "tie_broken_t": 0.0}
+    notes = tie_notes(None, res)
+    assert len(notes) == 1 and notes[0].startswith("Ties not resolved") and note_zh(notes[0]).startswith("未能消除并列最优")
+    for how, least in (("no trades", True), ("priced", True), ("re-solved", True), ("no duals", False), ("failed", False)):
+        assert TieBreak(1.0, 1.0, 0.0, 0.0, 0.0, how).least is least, how
