@@ -458,9 +458,12 @@ def solve_compiled(cm: CompiledModel, opts: SolveOptions, t_start: float | None 
         "nonzeros": len(cm.lp.a_matrix_.value_),
         "integers": len(cm.integer_cols),
     }
-    # the bounds the tie-break reads (HiGHS's own are slower to read back; the array path frees ours)
-    bounds = item_bounds(cm.lp.col_lower_, cm.lp.col_upper_, cm.lp.row_lower_, cm.lp.row_upper_) \
-        if opts.tie_break and cm.trade_weight is not None else None
+    # the bounds and costs the tie-break reads (HiGHS's own are slower to read back; the array path
+    # frees ours)
+    lp_arrays = None
+    if opts.tie_break and cm.trade_weight is not None:
+        lp_arrays = (*item_bounds(cm.lp.col_lower_, cm.lp.col_upper_, cm.lp.row_lower_, cm.lp.row_upper_),
+                     np.array(cm.lp.col_cost_, dtype=float))
     if cm.columns is None:
         # array-assembled: HiGHS now holds the model, nothing re-solves ours; free it for the solve
         cm.lp = None
@@ -509,9 +512,9 @@ def solve_compiled(cm: CompiledModel, opts: SolveOptions, t_start: float | None 
                 if sol.dual_valid:
                     row_dual = np.asarray(sol.row_dual)
                     result.duals_basis = "LP re-solve with integer decisions fixed"
-                if bounds is not None:  # the integers as fixed
-                    bounds[0][idx] = bounds[1][idx] = xi
-                x = break_ties(h, x, cm, result, opts, bounds)
+                if lp_arrays is not None:  # the integers as fixed
+                    lp_arrays[0][idx] = lp_arrays[1][idx] = xi
+                x = break_ties(h, x, cm, result, opts, lp_arrays)
             x[idx] = xi
         else:
             if opts.duals:
@@ -520,7 +523,7 @@ def solve_compiled(cm: CompiledModel, opts: SolveOptions, t_start: float | None 
                     row_dual = np.asarray(sol.row_dual)
                     result.duals_basis = "LP"
             if status is SolveStatus.OPTIMAL:
-                x = break_ties(h, x, cm, result, opts, bounds)
+                x = break_ties(h, x, cm, result, opts, lp_arrays)
         if cm.columns is None:
             result.build = "arrays"
             result.x = x
@@ -543,14 +546,16 @@ def solve_compiled(cm: CompiledModel, opts: SolveOptions, t_start: float | None 
     return result
 
 
-def break_ties(h, x: np.ndarray, cm: CompiledModel, result: SolveResult, opts: SolveOptions, bounds: tuple | None = None) -> np.ndarray:
+def break_ties(h, x: np.ndarray, cm: CompiledModel, result: SolveResult, opts: SolveOptions, lp_arrays: tuple | None = None) -> np.ndarray:
     """The least-traded plan at the optimal cost (``planner.solve.ties.least_traded``) of the optimal
     LP loaded in ``h`` with solution ``x`` (for a MIP: its integers fixed); ``result`` gets what
-    happened and, when trades were dropped, the objective of the new solution. ``bounds``: the
-    LP's bounds (``planner.solve.ties.item_bounds``) if the caller holds them."""
+    happened and, when trades were dropped, the objective of the new solution. ``lp_arrays``: the
+    LP's (lower, upper) bounds (``planner.solve.ties.item_bounds``) and cost vector if the caller
+    holds them."""
     if not opts.tie_break or cm.trade_weight is None or result.objective is None:
         return x
-    x, tb = least_traded(h, x, cm.obj_sign * result.objective, cm.trade_weight, bounds)
+    bounds, cost = (lp_arrays[:2], lp_arrays[2]) if lp_arrays is not None else (None, None)
+    x, tb = least_traded(h, x, cm.obj_sign * result.objective, cm.trade_weight, bounds, cost)
     result.tie_break = tb
     result.objective = cm.obj_sign * tb.objective_after
     result.timings["tie_break_s"] = tb.seconds

@@ -107,13 +107,15 @@ def trade_weights_assembled(a: Any) -> np.ndarray | None:
     return w if w.any() else None
 
 
-def least_traded(h, x: np.ndarray, objective: float, weights: np.ndarray, bounds: tuple | None = None) -> tuple[np.ndarray, TieBreak]:
+def least_traded(h, x: np.ndarray, objective: float, weights: np.ndarray, bounds: tuple | None = None,
+                 cost: np.ndarray | None = None) -> tuple[np.ndarray, TieBreak]:
     """The optimal plan of the LP loaded in ``h`` that trades the fewest tonnes (``weights . x``),
     given its optimal solution ``x`` (objective ``objective``, HiGHS minimising). Returns the
     solution (``x`` itself unless trades were dropped) and what happened. ``h`` is left as it was
     found: bounds, costs and basis restored (a sweep's next variant starts where it would have
     started without this). ``bounds``: the LP's (lower, upper) bounds of its columns then its rows
-    (``item_bounds``) when the caller holds them (read from ``h`` otherwise)."""
+    (``item_bounds``), ``cost``: its cost vector, when the caller holds them (read from ``h``
+    otherwise, which takes longer)."""
     t0 = time.perf_counter()
     traded = float(weights @ x)
 
@@ -141,7 +143,8 @@ def least_traded(h, x: np.ndarray, objective: float, weights: np.ndarray, bounds
     c_idx, c_val = fixed[fixed < n].astype(np.int32), at[fixed < n]
     r_idx, r_val = (fixed[fixed >= n] - n).astype(np.int32), at[fixed >= n]
     cols = np.arange(n, dtype=np.int32)
-    cost = h.getCols(n, cols)[2]
+    if cost is None:
+        cost = h.getCols(n, cols)[2]
     basis = h.getBasis()
     h.changeColsBounds(len(c_idx), c_idx, c_val, c_val)
     h.changeRowsBounds(len(r_idx), r_idx, r_val, r_val)

@@ -811,7 +811,7 @@ class WarmSolver:
                     row_dual = np.array(sol.row_dual)
                     result.duals_basis = "LP"
                 if status is SolveStatus.OPTIMAL:
-                    x = break_ties(h, x, cm, result, opts, self._item_bounds())
+                    x = break_ties(h, x, cm, result, opts, (*self._item_bounds(), self._cost))
             self._solution = (x, row_dual if want_duals else None)
             if not (want_duals and row_dual is not None):
                 result.duals_basis = None
