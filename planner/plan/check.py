@@ -255,7 +255,8 @@ def check_round_trips(data: ModelData, annual: pd.DataFrame, summary: dict) -> l
 
     - CEA bought and sold (one entity alone; in a group the purchases include transfers received,
       which a sibling without market access may force an entity to pass on, so there the market
-      purchases and sales are checked, and transfers received and passed on, which always net out);
+      purchases and sales are checked, and with free transfers those received and passed on, which
+      always net out; blocks of a minimum lot, with the MIP's blocks kept, can force a pair);
     - CCERs bought and sold, except in years whose purchases count as new-system CCERs before the
       old ones expire (``limit_ccer_old_expiry``: swapping old for new can be forced there).
     """
@@ -263,10 +264,12 @@ def check_round_trips(data: ModelData, annual: pd.DataFrame, summary: dict) -> l
         return []
     by_id = {d.id: d for d in data.entities}
     ypos = {y: i for i, y in enumerate(data.years)}
-    group = "market_buy_t" in annual.columns
-    pairs = [("market_buy_t", "market_sell_t", "market purchases", "market sales", "cea"),
-             ("transfer_in_t", "transfer_out_t", "transfers received", "transfers passed on", None)] if group else [
-             ("buy_t", "sell_t", "CEA bought", "CEA sold", "cea")]
+    if "market_buy_t" not in annual.columns:
+        pairs = [("buy_t", "sell_t", "CEA bought", "CEA sold", "cea")]
+    else:
+        pairs = [("market_buy_t", "market_sell_t", "market purchases", "market sales", "cea")]
+        if data.group is not None and data.group.transfers == "free":
+            pairs.append(("transfer_in_t", "transfer_out_t", "transfers received", "transfers passed on", None))
     pairs.append(("ccer_buy_t", "ccer_sell_t", "CCER bought", "CCER sold", "ccer"))
     scale = {d.id: max(d.emissions_baseline_t) if d.emissions_baseline_t else 1.0 for d in data.entities}
     tol = np.array([_tol(scale.get(e, 1.0)) for e in annual["entity"].tolist()])
