@@ -44,6 +44,7 @@ from planner.plan.entity import Plan, assemble_plan
 from planner.plan.group import GroupPlan, assemble_group_plan
 from planner.prepare.entity import PreparedCase, prepare
 from planner.prepare.group import PreparedGroup, prepare_group
+from planner.solve.bounds import refuse_unbounded
 from planner.solve.highs import SolveOptions, solve_model
 from planner.studies.variants import Variant, variant_case, variant_group_full
 
@@ -269,6 +270,8 @@ def stochastic_plan(
     probs = {v.id: float(v.probability) for v in vs}
     prep_of = prepare_group if group else prepare
     preps = {s: prep_of(c) for s, c in cases.items()}
+    for s, p in preps.items():  # no expected cost exists where a scenario's prices pay without limit
+        refuse_unbounded(p.data, f"scenario {s}: ")
     years = _years(case)
     stage1 = set(years[:first_stage_years])
     groups = nonanticipativity_groups(cases, first_stage_years)

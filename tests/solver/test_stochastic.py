@@ -279,3 +279,17 @@ def test_documented_coal_study_obeys_its_inequalities():
     rp, eev, vss, ws, evpi = (float(x.replace(",", "")) for x in stated.groups())
     got = (r.rp_cny, r.eev_cny, r.vss_cny, r.ws_cny, r.evpi_cny)
     assert [round(x) for x in got] == [rp, eev, vss, ws, evpi], "docs/sweeps.md's coal study figures are out of date"
+
+
+def test_a_scenario_whose_prices_pay_without_limit_is_refused_by_name():
+    """``_bank_case`` with unlimited banking and a 2028 sell price of 150 in one scenario, above the
+    2027 buy price of 100 (no discounting): in that scenario buying in 2027 to sell in 2028 earns
+    50 a tonne without limit, so neither its wait-and-see plan nor the expected cost exists. The
+    study is refused before any solve, naming the scenario, the years and the prices."""
+    from planner.errors import UnboundedError
+
+    scen = [{"id": "calm", "probability": 0.5, "overrides": {}},
+            {"id": "spike", "probability": 0.5, "overrides": {"market.2028.cea_buy_cny_per_t": 200.0,
+                                                               "market.2028.cea_sell_cny_per_t": 150.0}}]
+    with pytest.raises(UnboundedError, match=r"^scenario spike: the prices reward unbounded arbitrage: .*2027.*2028"):
+        stochastic_plan(_bank_case(), scen)
