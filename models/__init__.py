@@ -19,7 +19,7 @@ from models.data import (
     ProjectData,
     ProjectOption,
 )
-from models.entity import COST_COMPONENTS
+from models.entity import COST_COMPONENTS, TRADE_VARIABLES
 
 _FROM_EXTRACT = ("LinkResults", "Results", "extract_links", "extract_results")
 _FROM_GROUP = ("LINK_COST_COMPONENTS", "build_model")
@@ -54,6 +54,7 @@ __all__ = [
     "PriceTier",
     "ProjectOption",
     "Results",
+    "TRADE_VARIABLES",
     "build_model",
     "extract_links",
     "extract_results",

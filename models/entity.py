@@ -29,6 +29,12 @@ COST_COMPONENTS: tuple[str, ...] = (
 """Cost expressions ``cost_<name>[y]`` of every entity block; the objective and the report both
 iterate over this tuple. ``sales`` and ``terminal`` are negative (revenue, residual value)."""
 
+TRADE_VARIABLES: tuple[str, ...] = ("buy", "sell", "ccer_buy", "ccer_sell", "auction_buy", "pool_buy")
+"""Variables (by name, in entity blocks and the group's links: ``pool_buy``) that are purchases or
+sales. Of several plans with the same cost, the plan holds the one with the fewest tonnes of them
+(``planner.solve.ties``). A group's market trades and transfers are parts of its entities' ``buy``
+and ``sell``, so they are not counted again."""
+
 
 def _bound(x: float) -> float | None:
     return None if math.isinf(x) else x

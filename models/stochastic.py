@@ -97,6 +97,7 @@ def build_extensive_form(
     ef = pyo.ConcreteModel(name="cn_ets_extensive_form")
     names = list(scenarios)
     ef.SCENARIOS = pyo.Set(initialize=names, ordered=True, doc="Price scenarios")
+    ef.probability = pyo.Param(ef.SCENARIOS, initialize=dict(probability), doc="Probability of a scenario")
     ef.scen = pyo.Block(ef.SCENARIOS, doc="One compliance model per scenario")
     for s in names:
         sub = scenarios[s]
@@ -119,6 +120,17 @@ def build_extensive_form(
         doc="Expected net present cost over the scenarios",
     )
     return ef
+
+
+def scenario_probability(b: pyo.Block) -> float:
+    """The probability of the scenario whose block ``scen[s]`` of an extensive form holds the block
+    ``b`` (1.0 outside an extensive form)."""
+    while b is not None:
+        parent = b.parent_block()
+        if parent is not None and isinstance(getattr(parent, "probability", None), pyo.Param) and b.parent_component() is getattr(parent, "scen", None):
+            return float(parent.probability[b.index()])
+        b = parent
+    return 1.0
 
 
 def first_stage_cost(m: pyo.ConcreteModel, years: Sequence[int]):

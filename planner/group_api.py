@@ -89,11 +89,12 @@ def solve_standalone(prep: PreparedGroup, opts: SolveOptions):
     costs, total, worst = [], 0.0, None
     for e in data.entities:
         one = replace(data, entities=(e,))
+        cost_only = replace(opts, duals=False, tie_break=False)  # only the costs are read
         if fast_path(one, opts) is None:
-            res, r, _ = solve_arrays(one, replace(opts, duals=False))
+            res, r, _ = solve_arrays(one, cost_only)
         else:
             m = build_model(one)
-            res = solve_model(m, replace(opts, duals=False))
+            res = solve_model(m, cost_only)
             r = extract_results(m, df, {})
         costs.append(r.costs)
         total += float(res.objective)

@@ -28,7 +28,7 @@ def check_plan(data: ModelData, plan, *, objective: float | None = None) -> list
             continue
         fails += _check_entity(ent, years, a, plan)
     fails += _check_costs(data, plan, objective)
-    return fails
+    return fails + check_round_trips(data, plan.annual, plan.summary)
 
 
 REL_TOL, ABS_TOL_T = 1e-8, 1e-4
@@ -305,6 +305,59 @@ def _check_costs(data: ModelData, plan, objective: float | None, *, link_npv: fl
     return f
 
 
+def check_round_trips(data: ModelData, annual: pd.DataFrame, summary: dict) -> list[str]:
+    """No trade that lowers no cost (``planner.solve.ties``), where the plan says its trades are the
+    fewest of the optimal plans (``summary["trades_minimised"]``): in no entity-year both a
+    purchase and a sale whose round trip earns nothing (sell price less fee at most the buy price
+    plus fee), since cutting both by the smaller keeps every ledger row (they see only the
+    difference) and costs no more. Checked where nothing else can force such a pair:
+
+    - CEA bought and sold (one entity alone; in a group the purchases include transfers received,
+      which a sibling without market access may force an entity to pass on, so there the market
+      purchases and sales are checked, and with free transfers those received and passed on, which
+      always net out; blocks of a minimum lot, with the MIP's blocks kept, can force a pair);
+    - CCERs bought and sold, except in years whose purchases count as new-system CCERs before the
+      old ones expire (``limit_ccer_old_expiry``: swapping old for new can be forced there).
+    """
+    if not summary.get("trades_minimised") or annual.empty:
+        return []
+    by_id = {d.id: d for d in data.entities}
+    ypos = {y: i for i, y in enumerate(data.years)}
+    if "market_buy_t" not in annual.columns:
+        pairs = [("buy_t", "sell_t", "CEA bought", "CEA sold", "cea")]
+    else:
+        pairs = [("market_buy_t", "market_sell_t", "market purchases", "market sales", "cea")]
+        if data.group is not None and data.group.transfers == "free":
+            pairs.append(("transfer_in_t", "transfer_out_t", "transfers received", "transfers passed on", None))
+    pairs.append(("ccer_buy_t", "ccer_sell_t", "CCER bought", "CCER sold", "ccer"))
+    scale = {d.id: max(d.emissions_baseline_t) if d.emissions_baseline_t else 1.0 for d in data.entities}
+    tol = np.array([_tol(scale.get(e, 1.0)) for e in annual["entity"].tolist()])
+    hits: list[tuple[int, int]] = []  # (row, pair) where both legs of a pair are positive, in table order
+    for k, (q_in, q_out, *_) in enumerate(pairs):
+        both = (annual[q_in].to_numpy(dtype=float) > tol) & (annual[q_out].to_numpy(dtype=float) > tol)
+        hits += [(int(j), k) for j in np.flatnonzero(both)]
+    fails: list[str] = []
+    for j, k in sorted(hits):
+        q_in, q_out, what_in, what_out, kind = pairs[k]
+        e, y = annual["entity"].iat[j], int(annual["year"].iat[j])
+        d = by_id.get(e)
+        if d is None or y not in ypos:
+            continue
+        i = ypos[y]
+        if kind == "cea":
+            buy, sell, fee = d.price_buy_cny_per_t[i], d.price_sell_cny_per_t[i], d.fee_cea_cny_per_t[i]
+        elif kind == "ccer":
+            buy, sell, fee = d.price_ccer_buy_cny_per_t[i], d.price_ccer_sell_cny_per_t[i], d.fee_ccer_cny_per_t[i]
+            if i <= d.ccer_old_expiry_index and d.ccer_buy_old and not d.ccer_buy_old[i]:
+                continue
+        else:
+            buy = sell = fee = 0.0
+        if sell - fee <= buy + fee:
+            fails.append(f"{e} {y}: {what_in} {annual[q_in].iat[j]:,.6f} t and {what_out} {annual[q_out].iat[j]:,.6f} t in the "
+                         "same year, though the round trip lowers no cost: the plan's trades are not the fewest at its cost")
+    return fails
+
+
 def check_group(data: ModelData, gplan, *, objective: float | None = None) -> list[str]:
     """Check a group plan (``check_group_per_entity``'s checks and messages, computed on all entities
     at once by ``planner.plan.group_check``)."""
@@ -336,7 +389,7 @@ def check_group_per_entity(data: ModelData, gplan, *, objective: float | None = 
             continue
         fails += _check_entity(ent, years, a, plan, ns_excludes_transfers=excl)
     if g is None:
-        return fails + _check_costs(data, plan, objective)
+        return fails + _check_costs(data, plan, objective) + check_round_trips(data, ann, gplan.summary)
     a = ann.set_index(["entity", "year"])
     scale = max([1.0] + [max(e.emissions_baseline_t) for e in data.entities])
     price = {y: g.transfer_price_cny_per_t[i] for i, y in enumerate(years)} if g.transfer_price_cny_per_t else {}
@@ -369,7 +422,7 @@ def check_group_per_entity(data: ModelData, gplan, *, objective: float | None = 
                 _close(fails, f"{d.id} {y}: transfer matrix vs net transfers", net, r.transfer_out_t - r.transfer_in_t, scale)
     link_npv = check_group_years(fails, data, gplan, scale, price)
     fails += _check_costs(data, plan, objective, link_npv=link_npv)
-    return fails
+    return fails + check_round_trips(data, ann, gplan.summary)
 
 
 def check_transfer_nets(fails: list[str], data: ModelData, gplan, scale: float) -> None:

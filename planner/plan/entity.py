@@ -125,7 +125,7 @@ def plan_tables(prep: PreparedCase, results, ann: pd.DataFrame, shadow: pd.DataF
         bindings=pd.DataFrame(),
         assumptions=prep.assumptions,
         summary=plan_summary(prep, ann, float(results.objective_cny), solve_result),
-        notes=list(prep.notes),
+        notes=list(prep.notes) + tie_notes(prep.data, solve_result),
         warnings=list(prep.warnings),
         allocation_detail=prep.allocation_detail,
         allocation_schedule=schedule(ann),
@@ -161,7 +161,45 @@ def plan_summary(prep: PreparedCase, ann: pd.DataFrame, npv: float, solve_result
         "solver": f"{solve_result.solver} ({solve_result.solver_version})",
         "solver_options": dict(solve_result.options),
         "size": dict(solve_result.size),
+        **tie_summary(solve_result),
     }
+
+
+def tie_summary(solve_result) -> dict[str, Any]:
+    """The plan's word on ties (``planner.solve.ties``): ``trades_minimised`` when its trades are
+    the fewest of the plans with its cost (the checker then holds it to that), ``tie_broken_t``
+    the tonnes of trades that lowered no cost and were dropped from the solver's first plan."""
+    tb = getattr(solve_result, "tie_break", None)
+    return {
+        "trades_minimised": bool(tb is not None and tb.least),
+        "tie_broken_t": float(tb.removed_t) if tb is not None and tb.broke_tie else 0.0,
+    }
+
+
+def tie_notes(data, solve_result) -> list[str]:
+    """The note of a plan whose optimal cost other plans share and whose tie was broken."""
+    tb = getattr(solve_result, "tie_break", None)
+    if tb is not None and tb.how == "failed":
+        return ["Ties not resolved: the second solve for the plan that trades the fewest tonnes at the optimal cost "
+                "ended without one; this is the solver's first optimal plan, which may hold trades that lower no cost."]
+    if tb is None or not tb.broke_tie:
+        return []
+    years = round_trip_free_years(data)
+    why = f" (CEA round trips earn nothing in {', '.join(str(y) for y in years)}: buy price plus fee = sell price less fee)" if years else ""
+    return [f"Tie broken: several plans reach the optimal cost{why}; the plan shown trades the fewest tonnes of them. "
+            f"The solver's first optimal plan also bought and sold {tb.removed_t:,.0f} t that lowered no cost "
+            "(dropped by a second solve at the optimal cost)."]
+
+
+def round_trip_free_years(data) -> list[int]:
+    """Years in which some entity can buy and sell a CEA tonne at no cost (buy price plus fee equal
+    to sell price less fee): there the optimal plans tie."""
+    return sorted({y for e in data.entities for i, y in enumerate(data.years)
+                   if _tied(e.price_buy_cny_per_t[i] + e.fee_cea_cny_per_t[i], e.price_sell_cny_per_t[i] - e.fee_cea_cny_per_t[i])})
+
+
+def _tied(a: float, b: float) -> bool:
+    return abs(a - b) <= 1e-9 * max(1.0, abs(a))
 
 
 MAC_COLUMNS = ["entity", "kind", "name", "first_year", "potential_t", "cost_cny_per_t", "used_t"]
@@ -330,6 +368,11 @@ def year_bindings(r, sold: float, d, i: int, in_group: bool, saving) -> list[dic
         gain = _price_gap(r.shadow_price_cny_per_t, r.cea_buy_cny_per_t + r.fee_cny_per_t)
         rows.append(_row(e, y, "buy_limit", f"CEA {market}purchase limit binds in {y}: {bought:,.0f} t"
                          + (f"; one more tonne of purchase limit would save {gain:,.2f} CNY" if gain else ""), gain))
+    fee = d.fee_cea_cny_per_t[i]
+    if _tied(d.price_buy_cny_per_t[i] + fee, d.price_sell_cny_per_t[i] - fee):
+        rows.append(_row(e, y, "price_tie", f"CEA round trips earn nothing in {y}: buy {d.price_buy_cny_per_t[i]:,.2f} + fee "
+                         f"{fee:,.2f} = sell {d.price_sell_cny_per_t[i]:,.2f} - fee CNY/t; the plan buys and sells no such "
+                         "tonne (of the plans with its cost, it trades the fewest tonnes)", None))
     if math.isfinite(sell_max) and sell_max > 0 and sold_y >= sell_max - TOL_T:
         rows.append(_row(e, y, "sell_limit", f"CEA {market}sale limit binds in {y}: {sold_y:,.0f} t", None))
     # (in a group with a CCER pool the entity's own availability gives way to the pool's: d says so)

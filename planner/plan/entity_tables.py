@@ -259,7 +259,8 @@ def _assemble(lay: _Layout, prep: PreparedCase, results, solve_result) -> Plan:
 def check_plan_arrays(data, plan, *, objective: float | None = None) -> list[str]:
     """``planner.plan.check.check_plan`` on arrays (``planner.plan.group_check``'s entity and cost checks):
     the same checks, messages and order, from the plan tables and the model data only."""
+    from planner.plan.check import check_round_trips
     from planner.plan.group_check import check_costs, check_entities
 
     fails, A = check_entities(data, plan)
-    return fails + check_costs(data, plan, objective, A)
+    return fails + check_costs(data, plan, objective, A) + check_round_trips(data, plan.annual, plan.summary)

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from models.data import ModelData
-from planner.plan.entity import Plan, assemble_plan
+from planner.plan.entity import Plan, assemble_plan, tie_notes, tie_summary
 from planner.plan.group_tables import entity_plans
 from planner.prepare.group import PreparedGroup
 
@@ -248,6 +248,7 @@ def assemble_group_plan(prep: PreparedGroup, results, links, solve_result, stand
         "solver": f"{solve_result.solver} ({solve_result.solver_version})",
         "model_build": "array assembly (models.arrays.assemble)" if solve_result.build == "arrays" else "Pyomo (models.group)",
         "size": dict(solve_result.size),
+        **tie_summary(solve_result),
     }
     if standalone is not None:
         alone = standalone.costs.groupby("entity")["discounted_cny"].sum().reindex(ids)
@@ -265,6 +266,7 @@ def assemble_group_plan(prep: PreparedGroup, results, links, solve_result, stand
         summary["value_of_pooling_cny"] = total_alone - group_npv
     notes = list(prep.notes)
     notes += entity_notes(per_notes)
+    notes += tie_notes(data, solve_result)
     warnings = list(prep.warnings) + list(solve_result.warnings)
     return GroupPlan(
         entities=ent,

@@ -522,7 +522,7 @@ def check_group(data: ModelData, gplan, *, objective: float | None = None) -> li
     """``planner.plan.check.check_group_per_entity`` on all entities at once: the same checks, messages
     and order (see that function for what is checked)."""
     from planner.plan.check import _tol as tol1
-    from planner.plan.check import check_group_years, check_transfer_nets
+    from planner.plan.check import check_group_years, check_round_trips, check_transfer_nets
 
     g = data.group
     years = list(data.years)
@@ -530,7 +530,7 @@ def check_group(data: ModelData, gplan, *, objective: float | None = None) -> li
     excl = g is not None and g.transfers != "none" and not g.transfers_in_net_sales
     fails, A = check_entities(data, plan, ns_excludes_transfers=excl)
     if g is None:
-        return fails + check_costs(data, plan, objective, A)
+        return fails + check_costs(data, plan, objective, A) + check_round_trips(data, plan.annual, gplan.summary)
     ents = list(data.entities)
     ids = [d.id for d in ents]
     nk, ny = len(ents), len(years)
@@ -574,4 +574,4 @@ def check_group(data: ModelData, gplan, *, objective: float | None = None) -> li
         fails += mat.sorted()
     link_npv = check_group_years(fails, data, gplan, scale, price)
     fails += check_costs(data, plan, objective, A, link_npv=link_npv)
-    return fails
+    return fails + check_round_trips(data, plan.annual, gplan.summary)

@@ -163,6 +163,7 @@ RULES: dict[str, tuple[str, str]] = {
     "carryover_limit": ("carry-over limit", "结转上限"),
     "buy_limit": ("CEA purchase limit", "配额购买量上限"),
     "sell_limit": ("CEA sale limit", "配额出售量上限"),
+    "price_tie": ("tied prices", "买卖价格相等"),
     "ccer_availability": ("CCER availability", "CCER可购量"),
     "relief_regime": ("relief regime", "配额缺口补足机制"),
     "predraw": ("pre-draw", "预支配额"),
@@ -259,6 +260,10 @@ _CLAUSES: tuple[tuple[str, str], ...] = (
     (rf"CCER pool availability binds in (\d+): all {_N} t bought", "{0}年集团CCER池可购量约束生效：{1} t 全部购入"),
     (rf"group budget binds in (\d+): cash cost {_N} CNY of {_N} CNY", "{0}年集团预算约束生效：现金成本 {1} 元，预算 {2} 元"),
     (rf"one more tonne of purchase limit would save {_N} CNY", "购买上限每放宽一吨可节省 {0} 元"),
+    (rf"CEA round trips earn nothing in (\d+): buy {_N} \+ fee {_N} = sell {_N} - fee CNY/t",
+     "{0}年配额当年买入再卖出没有收益：买价 {1} + 手续费 {2} = 卖价 {3} - 手续费（元/t）"),
+    (r"the plan buys and sells no such tonne \(of the plans with its cost, it trades the fewest tonnes\)",
+     "方案中没有此类买入又卖出的交易（在成本相同的方案中交易量最少）"),
     (rf"CEA sale limit binds in (\d+): {_N} t", "{0}年配额出售量上限约束生效：{1} t"),
     (rf"CCER availability binds in (\d+): all {_N} t bought", "{0}年CCER可购量约束生效：{1} t 全部购入"),
     (rf"coal relief applies in (\d+): allocation raised to ([\d.]+%) of verified emissions \(\+{_N} t\)",
@@ -416,6 +421,13 @@ _NOTES: tuple[tuple[str, str], ...] = (
      "CCER来自集团CCER池：企业自行购买CCER改为由集团池分配；各企业仍在自身抵销上限内使用。"),
     (r"The group NPV discounts at ([\d.]+%); entity cases with another rate keep it only for their project annuities\.",
      "集团净现值按{0}折现；采用其他折现率的企业案例仅在项目年金计算中保留其折现率。"),
+    (rf"Tie broken: several plans reach the optimal cost( \(CEA round trips earn nothing in [\d, ]+: buy price plus fee = sell "
+     rf"price less fee\))?; the plan shown trades the fewest tonnes of them\. The solver's first optimal plan also bought and sold "
+     rf"{_N} t that lowered no cost \(dropped by a second solve at the optimal cost\)\.",
+     "多个方案成本同为最优{0}；所示方案是其中交易量最少的。求解器最初给出的最优方案还买入又卖出了 {1} t，并未降低成本（在最优成本下二次求解时已剔除）。"),
+    (r"Ties not resolved: the second solve for the plan that trades the fewest tonnes at the optimal cost ended without one; "
+     r"this is the solver's first optimal plan, which may hold trades that lower no cost\.",
+     "未能消除并列最优：在最优成本下求交易量最少方案的二次求解未得到结果；此为求解器最初给出的最优方案，可能含有不降低成本的交易。"),
     (r"CCER lot (.+) is not eligible in any planned year and is ignored", "CCER批次 {0} 在规划年份内均不合格，已忽略"),
     (r"Opening holdings \(rules\.md R2\.2, §14\): (.+?)\.( The position is read as after the transition .+)?", _opening_zh),
     (rf"Shortfalls of the {_Y} vintages fall under MEE Order 19: a fixed fine of CNY {_N} for each year with any shortfall "
@@ -469,6 +481,9 @@ _FRAGMENTS: dict[str, str] = {
 def _fragment(g: str) -> str:
     import re
 
+    m = re.fullmatch(r" \(CEA round trips earn nothing in ([\d, ]+): buy price plus fee = sell price less fee\)", g)
+    if m:
+        return f"（{m.group(1)}年配额当年买入再卖出没有收益：买价加手续费等于卖价减手续费）"
     m = re.fullmatch(r"the (\d+) allocation", g)
     if m:
         return f"{m.group(1)}年配额"

@@ -24,6 +24,13 @@ from planner.errors import (
     SolverUnavailableError,
     UnboundedError,
 )
+from planner.solve.ties import (
+    TieBreak,
+    item_bounds,
+    least_traded,
+    trade_weights_assembled,
+    trade_weights_pyomo,
+)
 
 if TYPE_CHECKING:
     import pyomo.environ as pyo  # imported where a Pyomo model is compiled or solved: the array path needs no Pyomo
@@ -69,6 +76,9 @@ class SolveOptions:
     duals: bool = True
     backend: Literal["direct", "pyomo"] = "direct"
     highs_options: dict[str, Any] = field(default_factory=dict)
+    tie_break: bool = True
+    """Of the plans with the optimal cost, return the one that trades the fewest tonnes
+    (``planner.solve.ties``; backend ``direct`` only). Off where only the cost is read."""
 
     def highs(self) -> dict[str, Any]:
         """HiGHS option names and values."""
@@ -122,6 +132,9 @@ class SolveResult:
     """Primal values per column (array-assembled models only: there are no Pyomo variables to load)."""
     row_dual: Any = field(default=None, repr=False)
     """d objective / d row bound per row (array-assembled models, when duals were computed)."""
+    tie_break: TieBreak | None = None
+    """What the tie-break did (``planner.solve.ties``); None when it was not run (option off,
+    backend ``pyomo``, no optimal LP to start from)."""
 
     @property
     def ok(self) -> bool:
@@ -164,6 +177,8 @@ class CompiledModel:
     assembled: Any = None
     """The ``models.arrays.assemble.Assembled`` arrays when the model was assembled without Pyomo
     (``columns`` and ``rows`` are then None)."""
+    trade_weight: np.ndarray | None = None
+    """Weight of each column in the tonnes traded (``planner.solve.ties``); None: no trade column."""
 
     def column_name(self, i: int) -> str:
         return self.assembled.column_name(i) if self.columns is None else self.columns[i].name
@@ -192,6 +207,7 @@ def compile_assembled(data) -> CompiledModel:
         obj_sign=1.0,
         compile_s=time.perf_counter() - t0,
         assembled=a,
+        trade_weight=trade_weights_assembled(a),
     )
 
 
@@ -301,6 +317,7 @@ def compile_model(m: pyo.ConcreteModel) -> CompiledModel:
         obj_offset=lp.offset_,
         obj_sign=sign,
         compile_s=time.perf_counter() - t0,
+        trade_weight=trade_weights_pyomo(columns),
     )
 
 
@@ -441,6 +458,12 @@ def solve_compiled(cm: CompiledModel, opts: SolveOptions, t_start: float | None 
         "nonzeros": len(cm.lp.a_matrix_.value_),
         "integers": len(cm.integer_cols),
     }
+    # the bounds and costs the tie-break reads (HiGHS's own are slower to read back; the array path
+    # frees ours)
+    lp_arrays = None
+    if opts.tie_break and cm.trade_weight is not None:
+        lp_arrays = (*item_bounds(cm.lp.col_lower_, cm.lp.col_upper_, cm.lp.row_lower_, cm.lp.row_upper_),
+                     np.array(cm.lp.col_cost_, dtype=float))
     if cm.columns is None:
         # array-assembled: HiGHS now holds the model, nothing re-solves ours; free it for the solve
         cm.lp = None
@@ -489,12 +512,18 @@ def solve_compiled(cm: CompiledModel, opts: SolveOptions, t_start: float | None 
                 if sol.dual_valid:
                     row_dual = np.asarray(sol.row_dual)
                     result.duals_basis = "LP re-solve with integer decisions fixed"
+                if lp_arrays is not None:  # the integers as fixed
+                    lp_arrays[0][idx] = lp_arrays[1][idx] = xi
+                x = break_ties(h, x, cm, result, opts, lp_arrays)
             x[idx] = xi
-        elif opts.duals:
-            sol = h.getSolution()
-            if sol.dual_valid:
-                row_dual = np.asarray(sol.row_dual)
-                result.duals_basis = "LP"
+        else:
+            if opts.duals:
+                sol = h.getSolution()
+                if sol.dual_valid:
+                    row_dual = np.asarray(sol.row_dual)
+                    result.duals_basis = "LP"
+            if status is SolveStatus.OPTIMAL:
+                x = break_ties(h, x, cm, result, opts, lp_arrays)
         if cm.columns is None:
             result.build = "arrays"
             result.x = x
@@ -515,6 +544,22 @@ def solve_compiled(cm: CompiledModel, opts: SolveOptions, t_start: float | None 
     result.wall_s = time.perf_counter() - t_start
     _raise_unless_allowed(result, opts)
     return result
+
+
+def break_ties(h, x: np.ndarray, cm: CompiledModel, result: SolveResult, opts: SolveOptions, lp_arrays: tuple | None = None) -> np.ndarray:
+    """The least-traded plan at the optimal cost (``planner.solve.ties.least_traded``) of the optimal
+    LP loaded in ``h`` with solution ``x`` (for a MIP: its integers fixed); ``result`` gets what
+    happened and, when trades were dropped, the objective of the new solution. ``lp_arrays``: the
+    LP's (lower, upper) bounds (``planner.solve.ties.item_bounds``) and cost vector if the caller
+    holds them."""
+    if not opts.tie_break or cm.trade_weight is None or result.objective is None:
+        return x
+    bounds, cost = (lp_arrays[:2], lp_arrays[2]) if lp_arrays is not None else (None, None)
+    x, tb = least_traded(h, x, cm.obj_sign * result.objective, cm.trade_weight, bounds, cost)
+    result.tie_break = tb
+    result.objective = cm.obj_sign * tb.objective_after
+    result.timings["tie_break_s"] = tb.seconds
+    return x
 
 
 def read_outcome(raw: str, has_solution: bool, info, obj_sign: float, is_mip: bool):

@@ -40,13 +40,16 @@ from planner.solve.highs import (
     CompiledModel,
     SolveOptions,
     SolveResult,
+    SolveStatus,
     _highs,
     _new_highs,
     _raise_unless_allowed,
     _unbounded_or_infeasible,
+    break_ties,
     compile_model,
     read_outcome,
 )
+from planner.solve.ties import item_bounds
 
 OBJECTIVE_TUPLES = (
     "price_buy_cny_per_t",
@@ -402,6 +405,7 @@ class WarmSolver:
         self._cost_s = 0.0
         self._static: tuple[str, dict[str, int], dict[str, Any]] | None = None
         self._key_data: ModelData | None = None
+        self._bounds: tuple | None = None
 
     @property
     def is_cold(self) -> bool:
@@ -797,15 +801,18 @@ class WarmSolver:
                     if sol.dual_valid:
                         row_dual = np.array(sol.row_dual)
                         result.duals_basis = "LP re-solve with integer decisions fixed"
+                    x = break_ties(h, x, cm, result, opts)
                 x[idx] = xi
                 h.changeColsIntegrality(
                     len(idx), idx, np.full(len(idx), highspy.HighsVarType.kInteger)
                 )
                 h.changeColsBounds(len(idx), idx, self._lower[idx], self._upper[idx])
-            elif want_duals:
-                if sol.dual_valid:
+            else:
+                if want_duals and sol.dual_valid:
                     row_dual = np.array(sol.row_dual)
                     result.duals_basis = "LP"
+                if status is SolveStatus.OPTIMAL:
+                    x = break_ties(h, x, cm, result, opts, (*self._item_bounds(), self._cost))
             self._solution = (x, row_dual if want_duals else None)
             if not (want_duals and row_dual is not None):
                 result.duals_basis = None
@@ -813,6 +820,13 @@ class WarmSolver:
             self._solution = None
         result.wall_s = time.perf_counter() - t0
         return result
+
+    def _item_bounds(self) -> tuple[np.ndarray, np.ndarray]:
+        """The loaded model's column and row bounds as HiGHS holds them (``item_bounds``), once per model."""
+        if self._bounds is None or self._bounds[0] is not self._cm:
+            lp = self._cm.lp
+            self._bounds = (self._cm, item_bounds(self._lower, self._upper, lp.row_lower_, lp.row_upper_))
+        return self._bounds[1]
 
     def _load_solution(self, result: SolveResult) -> None:
         """Put the last solution into the Pyomo model and its duals into ``result``."""

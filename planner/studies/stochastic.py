@@ -8,7 +8,8 @@ a later year ``y`` is shared by the scenarios whose market and activity rows agr
 
 - **WS** (wait-and-see): expected cost when each scenario is planned knowing its prices;
 - **EV** plan: the plan for the probability-weighted mean prices, and **EEV**, the expected cost
-  when its first-stage decisions are taken and later ones adapt to each scenario;
+  when its first-stage decisions are taken and later ones adapt as the prices become known (the
+  extensive form with those decisions fixed, so EEV >= RP);
 - **VSS** = EEV - RP (value of the stochastic solution) and **EVPI** = RP - WS.
 
 ``method="ph"`` solves the same two-stage problem by progressive hedging (mpi-sppy, without MPI
@@ -27,7 +28,7 @@ checked by ``check_group``. Scenario overrides use the sweep paths of groups (``
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import pandas as pd
@@ -43,6 +44,7 @@ from planner.plan.entity import Plan, assemble_plan
 from planner.plan.group import GroupPlan, assemble_group_plan
 from planner.prepare.entity import PreparedCase, prepare
 from planner.prepare.group import PreparedGroup, prepare_group
+from planner.solve.bounds import refuse_unbounded
 from planner.solve.highs import SolveOptions, solve_model
 from planner.studies.variants import Variant, variant_case, variant_group_full
 
@@ -63,13 +65,30 @@ class StochasticResult:
     ev_first_stage: pd.DataFrame = field(default_factory=pd.DataFrame)
     ph: dict[str, Any] = field(default_factory=dict)
 
+    tolerance_cny: float = 0.0
+    """How far apart two expected costs of the study can be from the solver's tolerance alone: the
+    relative MIP gap (at least 1e-9, the LP's round-off) times the largest of RP, EEV and WS."""
+
     @property
     def vss_cny(self) -> float:
-        return self.eev_cny - self.rp_cny
+        """EEV - RP (>= 0 by definition; a negative difference within ``tolerance_cny`` is 0)."""
+        return _nonnegative(self.eev_cny - self.rp_cny, self.tolerance_cny)
 
     @property
     def evpi_cny(self) -> float:
-        return self.rp_cny - self.ws_cny
+        """RP - WS (>= 0 by definition; a negative difference within ``tolerance_cny`` is 0)."""
+        return _nonnegative(self.rp_cny - self.ws_cny, self.tolerance_cny)
+
+
+def _nonnegative(d: float, tol: float) -> float:
+    """A difference that is >= 0 in exact arithmetic: solver noise below zero (within ``tol``) as
+    0.0; a larger negative value is returned as it is (a defect to see, not to hide)."""
+    return 0.0 if -tol <= d < 0 else d
+
+
+def _tolerance(opts: SolveOptions, *costs: float) -> float:
+    size = max([1.0, *(abs(c) for c in costs if math.isfinite(c))])
+    return max(opts.mip_rel_gap, 1e-9) * size
 
 
 def _variants(scenarios: Any) -> list[Variant]:
@@ -178,13 +197,51 @@ def _solve_one(prep: PreparedCase | PreparedGroup, opts: SolveOptions, fixed: di
     return m, solve_model(m, opts)
 
 
+def _expected_with_first_stage(
+    preps: dict[str, PreparedCase | PreparedGroup],
+    probs: dict[str, float],
+    groups: dict[int, list[list[str]]],
+    fixed: dict[tuple, float],
+    opts: SolveOptions,
+) -> tuple[float, dict[str, float]]:
+    """Expected cost (and each scenario's cost) of the best plan whose first-stage decisions are
+    ``fixed``: the extensive form of the same tree with those decisions fixed in every scenario.
+
+    The later decisions keep the tree's non-anticipativity: a year that the scenarios still share
+    (no price has branched yet) is decided once for them, as in the recourse problem. Re-planning
+    each scenario alone would let those years see the scenario's later prices, and the result could
+    fall below the recourse problem's cost (EEV < RP). ``inf`` when the decisions are infeasible."""
+    models = {s: build_model(p.data) for s, p in preps.items()}
+    ef = build_extensive_form(models, probs, groups)
+    years = list(next(iter(preps.values())).data.years)
+    for s in preps:
+        dv = decision_vars(ef.scen[s], years)
+        for k, v in fixed.items():
+            dv[k].fix(v)
+    try:
+        solve_model(ef, opts)
+    except NonOptimalError:  # the decisions can be infeasible in a scenario
+        return math.inf, dict.fromkeys(preps, math.inf)
+    cost = {s: float(pyo.value(ef.scen[s].objective.expr)) for s in preps}
+    return sum(probs[s] * cost[s] for s in preps), cost
+
+
 def _first_stage(dv: dict[tuple, Any], years: set[int]) -> dict[tuple, float]:
     return {k: float(pyo.value(v)) for k, v in dv.items() if decision_year(k[2], years) is not None}
 
 
 def _frame(values: dict[tuple, float], years: set[int]) -> pd.DataFrame:
-    rows = [{"entity": k[0], "name": k[1], "index": str(k[2]), "year": decision_year(k[2], years), "value": v} for k, v in values.items()]
+    """A table of decisions; values that are zero up to solver noise print as 0.0 (never -0.0)."""
+    rows = [
+        {"entity": k[0], "name": k[1], "index": str(k[2]), "year": decision_year(k[2], years), "value": _zero(v)}
+        for k, v in values.items()
+    ]
     return pd.DataFrame(rows, columns=["entity", "name", "index", "year", "value"])
+
+
+def _zero(v: float) -> float:
+    """``v``, with solver noise around zero (HiGHS returns -0.0 and values of order 1e-12) as 0.0."""
+    return 0.0 if abs(v) < 1e-9 else v
 
 
 def stochastic_plan(
@@ -213,6 +270,8 @@ def stochastic_plan(
     probs = {v.id: float(v.probability) for v in vs}
     prep_of = prepare_group if group else prepare
     preps = {s: prep_of(c) for s, c in cases.items()}
+    for s, p in preps.items():  # no expected cost exists where a scenario's prices pay without limit
+        refuse_unbounded(p.data, f"scenario {s}: ")
     years = _years(case)
     stage1 = set(years[:first_stage_years])
     groups = nonanticipativity_groups(cases, first_stage_years)
@@ -225,10 +284,11 @@ def stochastic_plan(
     plans = {s: _plan_of(preps[s], ef.scen[s], res, probs[s], check) for s in preps}
     first = _first_stage(decision_vars(ef.scen[vs[0].id], years), stage1)
 
-    # wait-and-see
+    # wait-and-see (only the costs are read: no tie-break, no duals)
+    cost_only = replace(opts, duals=False, tie_break=False)
     ws_cost = {}
     for s, p in preps.items():
-        _, r = _solve_one(p, opts)
+        _, r = _solve_one(p, cost_only)
         ws_cost[s] = float(r.objective)
     ws = sum(probs[s] * ws_cost[s] for s in preps)
 
@@ -237,14 +297,7 @@ def stochastic_plan(
     ev_prep = prep_of(ev_case)
     ev_m, ev_res = _solve_one(ev_prep, opts)
     ev_first = _first_stage(decision_vars(ev_m, years), stage1)
-    eev_cost = {}
-    for s, p in preps.items():
-        try:
-            _, r = _solve_one(p, opts, fixed=ev_first)
-            eev_cost[s] = float(r.objective)
-        except NonOptimalError:  # the mean-value decisions can be infeasible in a scenario
-            eev_cost[s] = math.inf
-    eev = sum(probs[s] * eev_cost[s] for s in preps)
+    eev, eev_cost = _expected_with_first_stage(preps, probs, groups, ev_first, cost_only)
 
     table = pd.DataFrame(
         {
@@ -265,6 +318,7 @@ def stochastic_plan(
         plans=plans,
         groups={y: [list(g) for g in gs] for y, gs in groups.items()},
         ev_first_stage=_frame(ev_first, stage1),
+        tolerance_cny=_tolerance(opts, rp, eev, ws),
     )
     if method == "ph":
         out.ph = progressive_hedging(preps, probs, stage1, groups, ph_options or {}, opts)

@@ -1,11 +1,17 @@
 """Stochastic plan: hedged first-year decision, VSS and EVPI by hand; extensive form vs progressive hedging."""
 
-import pytest
+import math
+import os
 
-from planner.errors import CaseValidationError
+import pytest
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
+
+from planner.errors import CaseValidationError, NonOptimalError
 from planner.input.read import parse_case
 from planner.studies.stochastic import stochastic_plan
 from tests.solver.helpers import case_dict
+from tests.solver.test_properties import cases
 
 approx = pytest.approx
 
@@ -197,3 +203,93 @@ def test_group_progressive_hedging_is_refused_with_a_clear_error():
     spec = _bank_group(_bank_entity("A", 50_000), _bank_entity("B", 51_600))
     with pytest.raises(CaseValidationError, match="extensive form"):
         stochastic_plan(spec, _group_two(0.7), method="ph")
+
+
+# ------------------------------------------------------------------------ the study's inequalities
+@st.composite
+def _studies(draw):
+    """A generated entity case of 2-4 years (``tests.solver.test_properties.cases``) and 2-3 price
+    scenarios: every CEA price from a branch year on scaled by a scenario factor (sell prices with
+    it), sometimes branching again a year later (a multi-stage tree that shares the years before
+    its first branch)."""
+    d = draw(cases())
+    assume(len(d["market"]) >= 2)
+    rows = d["market"]
+    years = [r["year"] for r in rows]
+    branch = draw(st.sampled_from(years[1:]))
+    again = draw(st.sampled_from([None, *[y for y in years if y > branch]]))
+    n = draw(st.integers(2, 3))
+    weights = [draw(st.integers(1, 9)) for _ in range(n)]
+    scen = []
+    for k in range(n):
+        f, g = draw(st.floats(0.3, 2.0)), draw(st.floats(0.5, 1.5))
+        over = {}
+        for r in rows:
+            if r["year"] < branch:
+                continue
+            x = f * (g if again is not None and r["year"] >= again else 1.0)
+            over[f"market.{r['year']}.cea_buy_cny_per_t"] = round(r["cea_buy_cny_per_t"] * x, 2)
+            over[f"market.{r['year']}.cea_sell_cny_per_t"] = round(r["cea_sell_cny_per_t"] * x, 2)
+        scen.append({"id": f"s{k}", "probability": weights[k] / sum(weights), "overrides": over})
+    scen[-1]["probability"] = 1.0 - sum(s["probability"] for s in scen[:-1])
+    return d, scen, draw(st.integers(1, 2))
+
+
+@settings(max_examples=30, deadline=None, derandomize=bool(os.environ.get("CI")),
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+@given(_studies())
+def test_generated_studies_obey_ws_le_rp_le_eev(study):
+    """WS <= RP <= EEV within the solver's tolerance on generated cases and scenario trees: the
+    wait-and-see plans relax the recourse problem's non-anticipativity, and the mean-value first
+    stage is one feasible first stage of it (EEV is the recourse problem with that first stage
+    fixed), so VSS >= 0 and EVPI >= 0. The first-stage tables hold no -0.0."""
+    d, scen, first_years = study
+    try:
+        r = stochastic_plan(parse_case(d), scen, first_stage_years=first_years)
+    except NonOptimalError:  # a hard-compliance case can be infeasible in some scenario
+        assume(False)
+        return
+    tol = r.tolerance_cny
+    # the tolerance is the default relative gap's, no more
+    assert tol <= 1e-6 * max(1.0, abs(r.rp_cny), abs(r.ws_cny), abs(r.eev_cny) if math.isfinite(r.eev_cny) else 0.0)
+    assert r.ws_cny <= r.rp_cny + tol
+    assert r.rp_cny <= r.eev_cny + tol
+    assert r.vss_cny >= 0 and r.evpi_cny >= 0
+    for table in (r.first_stage, r.ev_first_stage):
+        assert not any(v == 0 and math.copysign(1.0, v) < 0 for v in table["value"])
+
+
+def test_documented_coal_study_obeys_its_inequalities():
+    """The study of docs/sweeps.md ("Stochastic plans"), run as written there: the code block, then
+    the figures the page states for it. RP shares the 2025 and 2026 decisions (no price has branched
+    before 2027); the mean-value plan's 2025 decisions are the hedged plan's, so EEV = RP (VSS 0)."""
+    import re
+    from pathlib import Path
+
+    doc = (Path(__file__).parents[2] / "docs" / "sweeps.md").read_text(encoding="utf-8")
+    section = doc.split("## Stochastic plans", 1)[1]
+    code = section.split("```python", 1)[1].split("```", 1)[0]
+    ns: dict = {}
+    exec(compile(code, "docs/sweeps.md", "exec"), ns)  # noqa: S102 - the project's own documentation
+    r = ns["r"]
+    assert r.groups == {2025: [["low", "high"]], 2026: [["low", "high"]]}
+    assert r.ws_cny <= r.rp_cny + r.tolerance_cny and r.rp_cny <= r.eev_cny + r.tolerance_cny
+    stated = re.search(r"coal study: RP ([\d,]+),\s+EEV\s+([\d,]+)\s+\(VSS ([\d,]+)\),\s+WS\s+([\d,]+)\s+\(EVPI\s+([\d,]+)\)", section)
+    assert stated, "docs/sweeps.md states the coal study's figures"
+    rp, eev, vss, ws, evpi = (float(x.replace(",", "")) for x in stated.groups())
+    got = (r.rp_cny, r.eev_cny, r.vss_cny, r.ws_cny, r.evpi_cny)
+    assert [round(x) for x in got] == [rp, eev, vss, ws, evpi], "docs/sweeps.md's coal study figures are out of date"
+
+
+def test_a_scenario_whose_prices_pay_without_limit_is_refused_by_name():
+    """``_bank_case`` with unlimited banking and a 2028 sell price of 150 in one scenario, above the
+    2027 buy price of 100 (no discounting): in that scenario buying in 2027 to sell in 2028 earns
+    50 a tonne without limit, so neither its wait-and-see plan nor the expected cost exists. The
+    study is refused before any solve, naming the scenario, the years and the prices."""
+    from planner.errors import UnboundedError
+
+    scen = [{"id": "calm", "probability": 0.5, "overrides": {}},
+            {"id": "spike", "probability": 0.5, "overrides": {"market.2028.cea_buy_cny_per_t": 200.0,
+                                                               "market.2028.cea_sell_cny_per_t": 150.0}}]
+    with pytest.raises(UnboundedError, match=r"^scenario spike: the prices reward unbounded arbitrage: .*2027.*2028"):
+        stochastic_plan(_bank_case(), scen)
