@@ -24,6 +24,7 @@ from planner.errors import (
     SolverUnavailableError,
     UnboundedError,
 )
+from planner.solve.clock import run_highs
 from planner.solve.ties import (
     TieBreak,
     item_bounds,
@@ -377,7 +378,7 @@ _STATUS = {
 }
 
 
-def _unbounded_or_infeasible(h) -> str:
+def _unbounded_or_infeasible(h, time_limit_s: float | None) -> str:
     """Which of the two HiGHS could not tell (its presolve stops at "unbounded or infeasible"): the
     same constraints with a zero objective are feasible exactly when the model is unbounded. The
     model is left as it was given (costs restored, not solved)."""
@@ -387,7 +388,7 @@ def _unbounded_or_infeasible(h) -> str:
     cost = np.asarray(h.getLp().col_cost_, dtype=float)
     idx = np.arange(n, dtype=np.int32)
     h.changeColsCost(n, idx, np.zeros(n))
-    h.run()
+    run_highs(h, time_limit_s)
     found = h.getModelStatus() == highspy.HighsModelStatus.kOptimal
     h.changeColsCost(n, idx, cost)
     h.clearSolver()
@@ -467,12 +468,12 @@ def solve_compiled(cm: CompiledModel, opts: SolveOptions, t_start: float | None 
     if cm.columns is None:
         # array-assembled: HiGHS now holds the model, nothing re-solves ours; free it for the solve
         cm.lp = None
-    h.run()
+    run_highs(h, opts.time_limit_s)
     solve_s = time.perf_counter() - t0
     status_name = h.modelStatusToString(h.getModelStatus())
     raw = h.getModelStatus().name
     if raw == "kUnboundedOrInfeasible":
-        raw = _unbounded_or_infeasible(h)
+        raw = _unbounded_or_infeasible(h, opts.time_limit_s)
     info = h.getInfo()
     is_mip = len(cm.integer_cols) > 0
     has_solution = info.primal_solution_status == 2  # kSolutionStatusFeasible
@@ -504,7 +505,7 @@ def solve_compiled(cm: CompiledModel, opts: SolveOptions, t_start: float | None 
             xi = np.round(x[idx])
             h.changeColsIntegrality(len(idx), idx, np.full(len(idx), highspy.HighsVarType.kContinuous))
             h.changeColsBounds(len(idx), idx, xi, xi)
-            h.run()
+            run_highs(h, opts.time_limit_s)
             sol = h.getSolution()
             if h.getModelStatus().name == "kOptimal" and sol.value_valid:
                 x = np.asarray(sol.col_value)
@@ -555,7 +556,7 @@ def break_ties(h, x: np.ndarray, cm: CompiledModel, result: SolveResult, opts: S
     if not opts.tie_break or cm.trade_weight is None or result.objective is None:
         return x
     bounds, cost = (lp_arrays[:2], lp_arrays[2]) if lp_arrays is not None else (None, None)
-    x, tb = least_traded(h, x, cm.obj_sign * result.objective, cm.trade_weight, bounds, cost)
+    x, tb = least_traded(h, x, cm.obj_sign * result.objective, cm.trade_weight, bounds, cost, opts.time_limit_s)
     result.tie_break = tb
     result.objective = cm.obj_sign * tb.objective_after
     result.timings["tie_break_s"] = tb.seconds

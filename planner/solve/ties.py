@@ -33,6 +33,8 @@ from typing import Any
 
 import numpy as np
 
+from planner.solve.clock import run_highs
+
 TRADED_TOL_T = 1e-6
 """Tonnes traded below which a plan counts as trading nothing (nothing to drop)."""
 DUAL_TOL = 1e-7
@@ -108,14 +110,14 @@ def trade_weights_assembled(a: Any) -> np.ndarray | None:
 
 
 def least_traded(h, x: np.ndarray, objective: float, weights: np.ndarray, bounds: tuple | None = None,
-                 cost: np.ndarray | None = None) -> tuple[np.ndarray, TieBreak]:
+                 cost: np.ndarray | None = None, time_limit_s: float | None = None) -> tuple[np.ndarray, TieBreak]:
     """The optimal plan of the LP loaded in ``h`` that trades the fewest tonnes (``weights . x``),
     given its optimal solution ``x`` (objective ``objective``, HiGHS minimising). Returns the
     solution (``x`` itself unless trades were dropped) and what happened. ``h`` is left as it was
     found: bounds, costs and basis restored (a sweep's next variant starts where it would have
     started without this). ``bounds``: the LP's (lower, upper) bounds of its columns then its rows
     (``item_bounds``), ``cost``: its cost vector, when the caller holds them (read from ``h``
-    otherwise, which takes longer)."""
+    otherwise, which takes longer); ``time_limit_s``: the re-solve's own time limit."""
     t0 = time.perf_counter()
     traded = float(weights @ x)
 
@@ -150,7 +152,7 @@ def least_traded(h, x: np.ndarray, objective: float, weights: np.ndarray, bounds
     h.changeRowsBounds(len(r_idx), r_idx, r_val, r_val)
     h.changeColsCost(n, cols, weights)
     try:
-        h.run()
+        run_highs(h, time_limit_s)
         sol = h.getSolution()
         ok = h.getModelStatus().name == "kOptimal" and sol.value_valid
         x2 = np.asarray(sol.col_value) if ok else x

@@ -36,6 +36,7 @@ from planner.plan.check import check_plan
 from planner.plan.entity import Plan, assemble_plan
 from planner.prepare.entity import PreparedCase
 from planner.prepare.group import PreparedGroup
+from planner.solve.clock import run_highs
 from planner.solve.highs import (
     CompiledModel,
     SolveOptions,
@@ -742,11 +743,11 @@ class WarmSolver:
         want_duals = opts.duals if duals is None else duals
         assert cm is not None
         t0 = time.perf_counter()
-        h.run()
+        run_highs(h, opts.time_limit_s)
         solve_s = time.perf_counter() - t0
         calls_s, self._cost_s = solve_s + self._cost_s, 0.0
         ms = h.getModelStatus()
-        raw = ms.name if ms.name != "kUnboundedOrInfeasible" else _unbounded_or_infeasible(h)
+        raw = ms.name if ms.name != "kUnboundedOrInfeasible" else _unbounded_or_infeasible(h, opts.time_limit_s)
         info = _InfoView(h)
         is_mip = len(cm.integer_cols) > 0
         has_solution = info.primal_solution_status == 2
@@ -793,7 +794,7 @@ class WarmSolver:
                     len(idx), idx, np.full(len(idx), highspy.HighsVarType.kContinuous)
                 )
                 h.changeColsBounds(len(idx), idx, xi, xi)
-                h.run()
+                run_highs(h, opts.time_limit_s)
                 sol = h.getSolution()
                 if h.getModelStatus().name == "kOptimal" and sol.value_valid:
                     x = np.array(sol.col_value)
