@@ -32,6 +32,7 @@ import pandas as pd
 from planner.errors import CaseValidationError, PlannerError
 from planner.input.schema import CaseSpec
 from planner.prepare.entity import prepare
+from planner.prepare.group import collector_paused
 from planner.prepare.reprice import can_reprice, reprice_entity, reprice_group
 from planner.solve.highs import SolveOptions
 from planner.solve.warm import GROUP_ROW, LedgerRows
@@ -152,25 +153,6 @@ def prepared_variant(case: Any, v: Variant, state: dict | None = None, *, inputs
     return prepare(app.case), "prepare"
 
 
-@contextmanager
-def _cycle_collector_paused(pause: bool = True) -> Iterator[None]:
-    """Python's cyclic garbage collector paused while the block runs (when ``pause``; reference
-    counting frees objects as always), then back as it was. For a fast chunk (``solve_chunk``): its
-    scenarios make no reference cycles (tested: ``test_fast_scenarios_make_no_reference_cycles``),
-    but their many small objects start collections that walk all the worker holds (model, ledger
-    map, base preparation): 40-50 us of a 0.4 ms scenario on one entity (2026-12-06,
-    ``bench/RESULTS.md``). What a worker's first model build and map verification leave in cycles
-    is collected after the chunk."""
-    was = gc.isenabled()
-    if pause:
-        gc.disable()
-    try:
-        yield
-    finally:
-        if was:
-            gc.enable()
-
-
 def solve_chunk(
     case_json: str, chunk: list[Variant], opts: SolveOptions, check: bool = True, tables: str = "plan",
     kind: str = "entity", validated: bool = False,
@@ -187,7 +169,11 @@ def solve_chunk(
     sweep's process (``sweep`` does that before any chunk): market rows given floats are then not
     validated a second time here (``planner.studies.variants.apply_variant``).
     """
-    with _cycle_collector_paused(tables == "fast"):
+    # a fast chunk's scenarios make no reference cycles (tested: test_fast_scenarios_make_no_reference_cycles),
+    # but their many small objects would start collections that walk all the worker holds (model,
+    # ledger map, base preparation); what a worker's first model build and map verification leave
+    # in cycles is collected after the chunk
+    with collector_paused(tables == "fast"):
         return _solve_chunk(case_json, chunk, opts, check, tables, kind, validated)
 
 
