@@ -29,12 +29,11 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from models.data import EntityData, evolve
+from models.data import OBJECTIVE_TUPLES, EntityData, evolve
 from planner.errors import CaseValidationError
 from planner.input.schema import CaseSpec, MarketRow
 from planner.prepare.entity import PreparedCase, opening_price, penalty_rates
 from planner.prepare.plausibility import price_warnings
-from planner.solve.warm import OBJECTIVE_TUPLES
 
 PRICE_FIELDS = (
     "cea_buy_cny_per_t",
