@@ -407,6 +407,12 @@ class WarmSolver:
         h, cm, opts = self._h, self._cm, self.opts
         want_duals = opts.duals if duals is None else duals
         assert cm is not None
+        if opts.time_limit_s is not None:
+            # HiGHS measures its time limit against the object's run time summed over every run
+            # since it was made, so a limit set once would stop a long-lived object's later runs
+            # at once (a sweep's later variants losing their duals, then their plans): each run
+            # gets the limit anew, as a fresh object in ``planner.solve.highs`` has it
+            h.setOptionValue("time_limit", h.getRunTime() + float(opts.time_limit_s))
         t0 = time.perf_counter()
         h.run()
         solve_s = time.perf_counter() - t0
