@@ -73,7 +73,7 @@ def study(name: str, n: int) -> dict:
     for k, v in enumerate(vs):
         prep, _ = sw.prepared_variant(case, v, state)
         t0 = time.perf_counter()
-        _, res, results = ws.solve_results(prep)
+        _, res, results, _ = ws.solve_results(prep)
         t["engine"].append(time.perf_counter() - t0)
         costs.append(np.array(ws._cost))
         order = ("reference", "fast") if k % 2 == 0 else ("fast", "reference")

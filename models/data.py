@@ -322,3 +322,30 @@ class ModelData:
                 raise ValueError("price tiers must have non-decreasing premiums (a convex price curve)")
             if g.tiers and not math.isinf(g.tiers[-1].width_t):
                 raise ValueError("the last price tier must be open-ended (a cap on purchases is a group limit)")
+
+
+OBJECTIVE_TUPLES = (
+    "price_buy_cny_per_t",
+    "price_sell_cny_per_t",
+    "fee_cea_cny_per_t",
+    "price_ccer_buy_cny_per_t",
+    "price_ccer_sell_cny_per_t",
+    "fee_ccer_cny_per_t",
+    "penalty_cny_per_t",
+    "price_auction_cny_per_t",
+)
+"""Per-year ``EntityData`` fields that enter only the objective (without a group budget): a variant
+that changes only these keeps the model's constraints (warm re-solves, repricing)."""
+OBJECTIVE_SCALARS = (
+    "terminal_cea_value_cny_per_t",
+    "terminal_ccer_value_cny_per_t",
+    "terminal_deduction_cny_per_t",
+    "borrow_terminal_cny_per_t",
+)
+"""Scalar ``EntityData`` fields that enter only the objective."""
+GROUP_OBJECTIVE_TUPLES = ("transfer_price_cny_per_t", "pool_price_cny_per_t", "pool_fee_cny_per_t")
+"""Per-year ``GroupLinks`` fields that enter only the objective (without a group budget)."""
+GROUP_OBJECTIVE_SCALARS = ("pool_terminal_cny_per_t",)
+"""Scalar ``GroupLinks`` fields that enter only the objective."""
+GROUP_ROW = "(group)"
+"""Entity label of a group's own rows (links, pool, group totals) in tables of entity rows."""

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from planner.errors import CaseValidationError, PlannerError, ResourceError, StdoutClosedError
+from planner.report.labels import LANGS, UNITS
 
 logger = logging.getLogger("planner")
 
@@ -419,8 +420,8 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--time-limit", type=_seconds, default=None,
                    help="solver time limit in seconds (default: the case's solver.time_limit_s, else 600)")
     r.add_argument("--allow-nonoptimal", action="store_true", help="write a plan not proven optimal (marked so)")
-    r.add_argument("--lang", choices=("en", "zh"), default="en", help="labels of the HTML report and the workbook")
-    r.add_argument("--units", choices=("t", "wan"), default=None,
+    r.add_argument("--lang", choices=LANGS, default="en", help="labels of the HTML report and the workbook")
+    r.add_argument("--units", choices=UNITS, default=None,
                    help="display units of the HTML report and the workbook: t/CNY or 万 (10,000); default 万 for zh")
     r.add_argument("--html", action=argparse.BooleanOptionalAction, default=True, help="write report.html (default on)")
     r.add_argument("--xlsx", action=argparse.BooleanOptionalAction, default=True, help="write plan.xlsx (default on)")

@@ -6,210 +6,27 @@ import hashlib
 import json
 import math
 import os
-import re
 import stat
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import ValidationError
 
 from planner.errors import CaseValidationError
 from planner.input.limits import limit, over
-from planner.input.numbers import BOOL, FLOAT, INT, NULL, SPECIAL, ambiguity, quote, read_number
+from planner.input.messages import friendly_message, location
+from planner.input.numbers import quote, read_number
+from planner.input.safe_yaml import (
+    MAX_DEPTH,
+    MAX_NODES,
+    data_text_problem,
+    key_identity,
+    load_yaml,
+    shorten,
+    text_problem,
+)
 from planner.input.schema import CaseSpec, cross_problems
-
-MAX_DEPTH = 32
-"""Deepest nesting of lists and mappings a case file may have (a real case needs about 5)."""
-MAX_NODES = 200_000
-"""Most values (scalars, lists, mappings) a case file may expand to, every alias use counted in full."""
-
-_AMBIGUOUS = "tag:cn-ets-planner,2026:ambiguous"
-"""The tag of plain scalars that YAML 1.1 and YAML 1.2 read differently (refused when built)."""
-_TAG = "tag:yaml.org,2002:"
-
-
-def key_identity(key: Any) -> Any:
-    """What a mapping key means once validated: ``2024``, ``'2024'`` and ``2024.0`` are one year,
-    so two of them in one mapping are the same key given twice."""
-    if isinstance(key, bool) or key is None:
-        return key
-    if isinstance(key, float) and math.isfinite(key) and key.is_integer():
-        return int(key)
-    if isinstance(key, str) and INT.fullmatch(key.strip()):
-        return int(key.strip())
-    return key
-
-
-class _CaseLoader(yaml.SafeLoader):
-    """PyYAML's safe loader (no Python objects) with YAML 1.2 core scalars and limits: nesting
-    depth, expanded size (so that aliases cannot multiply a small file into a huge one: "billion
-    laughs"), no recursive aliases, no duplicate keys (``2024`` and ``'2024'`` included).
-
-    Plain scalars resolve as YAML 1.2's core schema does (``6e0`` is a number; ``yes``, ``on``,
-    ``1:30`` and ``1_000`` are not numbers or booleans); those that YAML 1.1 reads differently are
-    refused with the value quoted (``planner.input.numbers.ambiguity``), never guessed."""
-
-    def __init__(self, stream: str) -> None:
-        super().__init__(stream)
-        self._depth = 0
-        self._nodes = 0
-        self._open_anchors: list[str] = []
-        self._size: dict[int, tuple[int, int]] = {}  # id(node) -> (expanded nodes, height)
-
-    def resolve(self, kind: Any, value: Any, implicit: Any) -> str:
-        if kind is yaml.ScalarNode and implicit[0]:  # a plain (unquoted, untagged) scalar
-            if value == "<<":
-                return _TAG + "merge"
-            if NULL.fullmatch(value):
-                return _TAG + "null"
-            if BOOL.fullmatch(value):
-                return _TAG + "bool"
-            if ambiguity(value) is not None:
-                return _AMBIGUOUS
-            if INT.fullmatch(value):
-                return _TAG + "int"
-            if FLOAT.fullmatch(value) or SPECIAL.fullmatch(value):
-                return _TAG + "float"
-            return _TAG + "str"
-        return super().resolve(kind, value, implicit)
-
-    def _measure(self, node: yaml.Node) -> tuple[int, int]:
-        """(expanded node count, height) of a composed node, shared sub-nodes counted at every use."""
-        got = self._size.get(id(node))
-        if got is None:
-            children: list[yaml.Node] = []
-            if isinstance(node, yaml.SequenceNode):
-                children = list(node.value)
-            elif isinstance(node, yaml.MappingNode):
-                children = [n for pair in node.value for n in pair]
-            sizes = [self._measure(c) for c in children]
-            got = (1 + sum(n for n, _ in sizes), 1 + max((h for _, h in sizes), default=0))
-            self._size[id(node)] = got
-        return got
-
-    def _limit(self, problem: str, mark: Any) -> yaml.composer.ComposerError:
-        return _LimitError(None, None, problem, mark)
-
-    def compose_node(self, parent: Any, index: Any) -> Any:
-        event = self.peek_event()
-        if isinstance(event, yaml.AliasEvent):
-            if event.anchor in self._open_anchors:
-                raise self._limit(f"alias *{event.anchor} refers to a value that contains it", event.start_mark)
-            node = super().compose_node(parent, index)
-            count, height = self._measure(node)
-            self._nodes += count
-            if self._depth + height > MAX_DEPTH:
-                raise self._limit(f"alias *{event.anchor} nests values deeper than {MAX_DEPTH} levels", event.start_mark)
-        else:
-            self._nodes += 1
-            if self._depth + 1 > MAX_DEPTH:
-                raise self._limit(f"values nested deeper than {MAX_DEPTH} levels", event.start_mark)
-            self._depth += 1
-            if event.anchor is not None:
-                self._open_anchors.append(event.anchor)
-            try:
-                node = super().compose_node(parent, index)
-            finally:
-                self._depth -= 1
-                if event.anchor is not None:
-                    self._open_anchors.pop()
-        if self._nodes > MAX_NODES:
-            raise self._limit(
-                f"the file expands to more than {MAX_NODES:,} values (aliases counted at every use)",
-                event.start_mark,
-            )
-        return node
-
-    def construct_mapping(self, node: Any, deep: bool = False) -> dict:
-        if isinstance(node, yaml.MappingNode):
-            seen: dict[Any, tuple[Any, Any]] = {}
-            for key_node, _ in node.value:
-                if not isinstance(key_node, yaml.ScalarNode) or key_node.tag == _TAG + "merge":
-                    continue
-                key = self.construct_object(key_node)
-                try:
-                    ident = key_identity(key)
-                    first = seen.get(ident)
-                except TypeError:  # an unhashable key: PyYAML reports it below
-                    continue
-                if first is not None:
-                    same = "" if first[0] == key and type(first[0]) is type(key) else f" (the same as {first[0]!r})"
-                    raise yaml.constructor.ConstructorError(
-                        None, None,
-                        f"duplicate key {key!r}{same} (first at line {first[1].line + 1})",
-                        key_node.start_mark,
-                    )
-                seen[ident] = (key, key_node.start_mark)
-        return super().construct_mapping(node, deep=deep)
-
-    def construct_object(self, node: yaml.Node, deep: bool = False) -> Any:
-        """PyYAML's scalar constructors raise plain Python errors on values they cannot build
-        (``!!int abc``, ``!!timestamp x``); report those with their line."""
-        try:
-            return super().construct_object(node, deep=deep)
-        except yaml.YAMLError:
-            raise
-        except (ValueError, TypeError, AttributeError, KeyError, OverflowError) as exc:
-            what = f"{node.value!r}" if isinstance(node, yaml.ScalarNode) else "this value"
-            tag = node.tag.removeprefix(_TAG)
-            raise yaml.constructor.ConstructorError(
-                None, None, f"{_short(what)} is not a valid {tag} ({exc})", node.start_mark
-            ) from None
-
-    def _ambiguous(self, node: yaml.ScalarNode) -> Any:
-        raise _AmbiguousError(None, None, ambiguity(node.value) or node.value, node.start_mark)
-
-    def _int(self, node: yaml.ScalarNode) -> int:
-        text = self.construct_scalar(node)
-        if not INT.fullmatch(text):
-            raise ValueError("expected a decimal whole number")
-        return int(text)
-
-    def _float(self, node: yaml.ScalarNode) -> float:
-        text = self.construct_scalar(node)
-        if SPECIAL.fullmatch(text):
-            return float(text.replace(".", "", 1))
-        if not FLOAT.fullmatch(text):
-            raise ValueError("expected a decimal number")
-        return float(text)
-
-
-_CaseLoader.add_constructor(_AMBIGUOUS, _CaseLoader._ambiguous)
-_CaseLoader.add_constructor(_TAG + "int", _CaseLoader._int)
-_CaseLoader.add_constructor(_TAG + "float", _CaseLoader._float)
-
-
-def _short(s: str, n: int = 60) -> str:
-    return s if len(s) <= n else s[: n - 3] + "..."
-
-
-class _LimitError(yaml.composer.ComposerError):
-    """A case file over one of the reader's limits (depth, expanded size, recursive alias)."""
-
-
-class _AmbiguousError(yaml.constructor.ConstructorError):
-    """A plain scalar that YAML 1.1 and YAML 1.2 read differently."""
-
-
-def _load_yaml(text: str, src: str) -> Any:
-    try:
-        data = yaml.load(text, Loader=_CaseLoader)  # a SafeLoader subclass
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        kind = ("not a usable case file" if isinstance(exc, _LimitError)
-                else "ambiguous value" if isinstance(exc, _AmbiguousError) else "not valid YAML")
-        raise CaseValidationError(src, [(where, f"{kind}: {problem}")]) from None
-    except (ValueError, TypeError, AttributeError, KeyError, OverflowError, RecursionError) as exc:
-        # a value PyYAML resolves but cannot build, outside construct_object (a safety net)
-        raise CaseValidationError(src, [("", f"not valid YAML: {type(exc).__name__}: {_short(str(exc))}")]) from None
-    bad = _text_problem(data)
-    if bad:
-        raise CaseValidationError(src, [bad])
-    return data
 
 
 def _load_json(text: str, src: str) -> Any:
@@ -218,7 +35,7 @@ def _load_json(text: str, src: str) -> Any:
     except json.JSONDecodeError as exc:
         raise CaseValidationError(src, [(f"line {exc.lineno}, column {exc.colno}", f"not valid JSON: {exc.msg}")]) from None
     except ValueError as exc:  # duplicate key (from _json_pairs), or a number Python cannot read
-        raise CaseValidationError(src, [("", f"not valid JSON: {_short(str(exc), 200)}")]) from None
+        raise CaseValidationError(src, [("", f"not valid JSON: {shorten(str(exc), 200)}")]) from None
     except RecursionError:
         data = None
         shape = f"values nested deeper than {MAX_DEPTH} levels"
@@ -226,7 +43,7 @@ def _load_json(text: str, src: str) -> Any:
         shape = _json_shape_problem(data)
     if shape:
         raise CaseValidationError(src, [("", f"not a usable case file: {shape}")])
-    bad = _text_problem(data)
+    bad = data_text_problem(data)
     if bad:
         raise CaseValidationError(src, [bad])
     return data
@@ -253,44 +70,8 @@ def _json_constant(name: str) -> Any:
 def _json_float(text: str) -> float:
     x = float(text)
     if not math.isfinite(x):
-        raise ValueError(f"the number {_short(text, 30)} is too large")
+        raise ValueError(f"the number {shorten(text, 30)} is too large")
     return x
-
-
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
-"""Control characters (tab, line feed and carriage return aside): in a name printed to a terminal
-they are commands to it (escape sequences), in a CSV file a NUL ends many readers' lines."""
-
-
-def text_problem(text: str) -> str | None:
-    """Why a text from an input file cannot go into a plan, or None."""
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return "not valid Unicode text (a lone surrogate such as \\udc80); it cannot be written to a plan"
-    m = _CONTROL.search(text)
-    if m:
-        return f"holds the control character U+{ord(m.group()):04X} (at character {m.start() + 1}); remove it"
-    return None
-
-
-def _text_problem(data: Any) -> tuple[str, str] | None:
-    """The first text (key or value) that cannot be written to a plan or printed safely
-    (``text_problem``: a lone surrogate, which YAML and JSON escapes such as ``\\udc80`` produce; a
-    control character), with its path; None if there is none."""
-    stack: list[tuple[Any, str]] = [(data, "")]
-    while stack:
-        node, path = stack.pop()
-        if isinstance(node, dict):
-            for k, v in node.items():
-                if isinstance(k, str) and (why := text_problem(k)):
-                    return (path, f"a key: {why}")
-                stack.append((v, f"{path}.{k}" if path else str(k)))
-        elif isinstance(node, list):
-            stack.extend((v, f"{path}[{i}]") for i, v in enumerate(node))
-        elif isinstance(node, str) and (why := text_problem(node)):
-            return (path, why)
-    return None
 
 
 def _json_shape_problem(data: Any) -> str | None:
@@ -354,7 +135,7 @@ def _parse_text_case(raw: bytes, suffix: str, src: str) -> dict[str, Any]:
     if suffix == ".json":
         data = _load_json(text, src)
     else:
-        data = _load_yaml(text, src)
+        data = load_yaml(text, src)
     if not isinstance(data, dict):
         raise CaseValidationError(src, [("", "the case file must be a mapping of sections (entity, horizon, ...)")])
     return data
@@ -414,7 +195,7 @@ def parse_case(data: dict[str, Any], source: str = "<case>") -> CaseSpec:
         case = CaseSpec.model_validate(data)
     except ValidationError as exc:
         for err in exc.errors():
-            loc = _loc(err["loc"], data)
+            loc = location(err["loc"], data)
             msg = err["msg"].removeprefix("Value error, ")
             for line in msg.split("\n"):
                 if line in seen:
@@ -422,7 +203,7 @@ def parse_case(data: dict[str, Any], source: str = "<case>") -> CaseSpec:
                 if not loc and ": " in line:
                     problems.append(tuple(line.split(": ", 1)))  # type: ignore[arg-type]
                 else:
-                    problems.append((loc, _friendly(line, err)))
+                    problems.append((loc, friendly_message(line, err)))
         raise CaseValidationError(source, _dedupe(problems)) from None
     if problems:
         raise CaseValidationError(source, _dedupe(problems))
@@ -456,38 +237,6 @@ def load_case(path: str | Path) -> CaseSpec:
 
 def file_sha256(path: str | Path) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
-
-
-def _friendly(msg: str, err: dict) -> str:
-    if err["type"] == "extra_forbidden":
-        return "unknown key (not part of the case schema; check the spelling)"
-    if err["type"] == "missing":
-        return "required field is missing"
-    if err["type"] in ("float_parsing", "int_parsing") and isinstance(err.get("input"), str):
-        return read_number(err["input"])[1] or f"expected a number, got {quote(err['input'])}"
-    return msg
-
-
-def _loc(loc: tuple, data: Any) -> str:
-    """A readable path; rows of year tables also name their year."""
-    out: list[str] = []
-    node: Any = data
-    for part in loc:
-        if isinstance(part, int):
-            label = f"[{part}]"
-            if isinstance(node, list) and 0 <= part < len(node) and isinstance(node[part], dict):
-                year = node[part].get("year")
-                if year is not None:
-                    label = f"[{part}] (year {year})"
-            out.append(label)
-            node = node[part] if isinstance(node, list) and 0 <= part < len(node) else None
-        else:
-            part_s = str(part)
-            if part_s.startswith("function-") or part_s in ("float", "int", "str", "bool"):
-                continue
-            out.append(("." if out else "") + part_s)
-            node = node.get(part) if isinstance(node, dict) else None
-    return "".join(out)
 
 
 def _dedupe(problems: list[tuple[str, str]]) -> list[tuple[str, str]]:
@@ -583,10 +332,10 @@ def _xlsx_rows(raw: bytes, src: str, kind: str, columns: set[str], problems: lis
     (plants, activity, measures), or the only sheet. Cells go through the case workbook's reader
     (formulas without a saved value, Excel errors and dates are problems naming the cell)."""
     from planner.input.workbook import (
-        _cell,
-        _empty,
-        _is_comment,
-        _Reader,
+        SheetReader,
+        cell_label,
+        is_comment_row,
+        is_empty_row,
         open_workbook,
         used_range,
     )
@@ -604,7 +353,7 @@ def _xlsx_rows(raw: bytes, src: str, kind: str, columns: set[str], problems: lis
         problems.append((src, f"no sheet named {kind!r} (sheets: {_header_names(wb.sheetnames)})"))
         return None
     ws, wsf = wb[name], wbf[name]
-    rd = _Reader(src, numbers="keep")
+    rd = SheetReader(src, numbers="keep")
     for rng in ws.merged_cells.ranges:
         rd.problem(f"sheet '{name}' cells {rng.coord}", "merged cells; unmerge them and give a value in each cell")
     nrow, ncol = used_range(ws, wsf, rd, name)
@@ -612,14 +361,14 @@ def _xlsx_rows(raw: bytes, src: str, kind: str, columns: set[str], problems: lis
     rows: list[tuple[str, list[Any], dict[str, str] | None]] = []
     for r in range(2, nrow + 1):
         vals = [ws.cell(row=r, column=c).value for c in range(1, ncol + 1)]
-        if _empty(vals) or _is_comment(vals):
+        if is_empty_row(vals) or is_comment_row(vals):
             continue
         out = []
         for c in range(1, ncol + 1):
             h = header[c - 1]
             k = "int" if h in _INTEGER else "number" if h in _NUMERIC else "text"
             out.append(rd.value(ws, wsf, r, c, k) if h in columns else vals[c - 1])
-        rows.append((f"{src} {_cell(name, r)}", out, {h: f"{src} {_cell(name, r, c + 1, h)}" for c, h in enumerate(header) if h}))
+        rows.append((f"{src} {cell_label(name, r)}", out, {h: f"{src} {cell_label(name, r, c + 1, h)}" for c, h in enumerate(header) if h}))
     problems += [(f"{src} {where}", msg) for where, msg in rd.problems]
     return header, rows
 
@@ -835,13 +584,13 @@ def load_group_case(path: str | Path, roots: Sequence[str | Path] | None = None)
         return GroupCaseSpec.model_validate({**rest, "entities": cases})
     except ValidationError as exc:
         for err in exc.errors():
-            loc = _loc(err["loc"], rest)
+            loc = location(err["loc"], rest)
             msg = err["msg"].removeprefix("Value error, ")
             for line in msg.split("\n"):
                 if not loc and ": " in line:
                     problems.append(tuple(line.split(": ", 1)))  # type: ignore[arg-type]
                 else:
-                    problems.append((loc, _friendly(line, err)))
+                    problems.append((loc, friendly_message(line, err)))
         raise CaseValidationError(src, _dedupe(problems)) from None
 
 

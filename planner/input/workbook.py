@@ -317,10 +317,10 @@ class CellMap:
         self.paths.append((loc, where))
 
     def resolve(self, data: dict[str, Any]) -> None:
-        from planner.input.read import _loc
+        from planner.input.messages import location
 
         for loc, where in self.paths:
-            self.cells.setdefault(_loc(loc, data), where)
+            self.cells.setdefault(location(loc, data), where)
 
     def where(self, loc: str) -> str:
         """The cell (or row, or sheet) of a problem path, with the path itself."""
@@ -340,7 +340,8 @@ def _col(c: int) -> str:
     return get_column_letter(c)
 
 
-def _cell(sheet: str, r: int, c: int | None = None, name: str = "") -> str:
+def cell_label(sheet: str, r: int, c: int | None = None, name: str = "") -> str:
+    """Where in a workbook: the sheet and row, and the column (and its field name) if given."""
     if c is None:
         return f"sheet '{sheet}' row {r}"
     return f"sheet '{sheet}' row {r} column {_col(c)}" + (f" ({name})" if name else "")
@@ -360,7 +361,9 @@ class Unread:
         return quote(self.text)
 
 
-class _Reader:
+class SheetReader:
+    """Reads the cells of one workbook, collecting problems that name each cell."""
+
     def __init__(self, src: str, numbers: str = "defer") -> None:
         """``numbers``: what becomes of text where a number is expected: "defer" (case workbooks)
         an ``Unread`` with its message noted; "keep": the text, for the caller to read (group
@@ -379,7 +382,7 @@ class _Reader:
 
         v = ws.cell(row=r, column=c).value
         f = wsf.cell(row=r, column=c).value if wsf is not None else None
-        where = _cell(ws.title, r, c)
+        where = cell_label(ws.title, r, c)
         if v is None and isinstance(f, str) and f.startswith("="):
             shown = f if len(f) <= 60 and f.isprintable() else quote(f, 60)
             self.problem(where, f"formula {shown} has no saved value (type the value, or open and save the workbook in Excel)")
@@ -413,12 +416,14 @@ class _Reader:
         return v
 
 
-def _is_comment(values: list[Any]) -> bool:
+def is_comment_row(values: list[Any]) -> bool:
+    """The first non-empty cell of the row starts with ``#``."""
     first = next((v for v in values if v is not None and not (isinstance(v, str) and not v.strip())), None)
     return isinstance(first, str) and first.lstrip().startswith("#")
 
 
-def _empty(values: list[Any]) -> bool:
+def is_empty_row(values: list[Any]) -> bool:
+    """Every cell of the row is empty or blank."""
     return all(v is None or (isinstance(v, str) and not v.strip()) for v in values)
 
 
@@ -477,7 +482,7 @@ def package_problem(raw: bytes) -> str | None:
     return None
 
 
-def used_range(ws, wsf, rd: _Reader, name: str) -> tuple[int, int]:
+def used_range(ws, wsf, rd: SheetReader, name: str) -> tuple[int, int]:
     """(rows, columns) of a sheet up to its last cell that holds something (a value or a formula),
     whatever the sheet's stated dimension or formatted empty cells say; beyond the limits on rows and
     columns a problem naming the far-away cell, and (0, 0)."""
@@ -508,7 +513,7 @@ def read_workbook(raw: bytes, src: str) -> tuple[dict[str, Any], CellMap]:
     Excel error values, rows for unknown units) are raised together as one ``CaseValidationError``.
     """
     wb, wbf = open_workbook(raw, src)
-    rd = _Reader(src)
+    rd = SheetReader(src)
     data: dict[str, Any] = {}
     known = {CASE_SHEET, INSTRUCTIONS_SHEET, *SHEETS}
     for name in wb.sheetnames:
@@ -538,33 +543,33 @@ def read_workbook(raw: bytes, src: str) -> tuple[dict[str, Any], CellMap]:
     return data, rd.map
 
 
-def _read_case_sheet(rd: _Reader, ws, wsf, data: dict[str, Any]) -> None:
+def _read_case_sheet(rd: SheetReader, ws, wsf, data: dict[str, Any]) -> None:
     keys = {k: (model, name) for k, model, name in _section_rows()}
     seen: dict[str, int] = {}
     nrow, _ = used_range(ws, wsf, rd, ws.title)
     for r in range(2, nrow + 1):
         key_v = ws.cell(row=r, column=1).value
         vals = [ws.cell(row=r, column=c).value for c in (1, 2)]
-        if _empty(vals) or _is_comment(vals):
+        if is_empty_row(vals) or is_comment_row(vals):
             continue
         key = str(key_v).strip() if key_v is not None else ""
         if key not in keys:
-            rd.problem(_cell(ws.title, r, 1), f"unknown field {key!r}" if key else "a value without a field name in column A")
+            rd.problem(cell_label(ws.title, r, 1), f"unknown field {key!r}" if key else "a value without a field name in column A")
             continue
         if key in seen:
-            rd.problem(_cell(ws.title, r, 1), f"field {key} given twice (first in row {seen[key]})")
+            rd.problem(cell_label(ws.title, r, 1), f"field {key} given twice (first in row {seen[key]})")
             continue
         seen[key] = r
         model, name = keys[key]
         v = rd.value(ws, wsf, r, 2, field_kind(model, name)[0])
         sec = key.split(".")[0]
         rd.map.add((sec,), f"sheet '{ws.title}' ({sec}.* rows)")
-        rd.map.add((sec, name), _cell(ws.title, r, 2, key))
+        rd.map.add((sec, name), cell_label(ws.title, r, 2, key))
         if v is not None:
             data.setdefault(sec, {})[name] = v
 
 
-def _read_table(rd: _Reader, t: TableSheet, ws, wsf) -> list[tuple[int, dict[str, Any]]]:
+def _read_table(rd: SheetReader, t: TableSheet, ws, wsf) -> list[tuple[int, dict[str, Any]]]:
     nrow, ncol = used_range(ws, wsf, rd, t.sheet)
     header: dict[int, str] = {}
     for c in range(1, ncol + 1):
@@ -573,22 +578,22 @@ def _read_table(rd: _Reader, t: TableSheet, ws, wsf) -> list[tuple[int, dict[str
             continue
         h = str(h).strip()
         if h not in t.columns:
-            rd.problem(_cell(t.sheet, 1, c), f"unknown column {h!r}; expected {', '.join(t.columns)}")
+            rd.problem(cell_label(t.sheet, 1, c), f"unknown column {h!r}; expected {', '.join(t.columns)}")
         elif h in header.values():
-            rd.problem(_cell(t.sheet, 1, c), f"column {h!r} appears twice")
+            rd.problem(cell_label(t.sheet, 1, c), f"column {h!r} appears twice")
         else:
             header[c] = h
     rows = []
     for r in range(2, nrow + 1):
         vals = [ws.cell(row=r, column=c).value for c in range(1, ncol + 1)]
-        if _empty(vals) or _is_comment(vals):
+        if is_empty_row(vals) or is_comment_row(vals):
             continue
         row: dict[str, Any] = {}
         for c in range(1, ncol + 1):
             raw = vals[c - 1]
             if c not in header:
-                if not _empty([raw]):
-                    rd.problem(_cell(t.sheet, r, c), "a value in a column without a known field name in row 1")
+                if not is_empty_row([raw]):
+                    rd.problem(cell_label(t.sheet, r, c), "a value in a column without a known field name in row 1")
                 continue
             v = rd.value(ws, wsf, r, c, field_kind(t.model, header[c])[0])
             row[header[c]] = v
@@ -597,16 +602,16 @@ def _read_table(rd: _Reader, t: TableSheet, ws, wsf) -> list[tuple[int, dict[str
     return rows
 
 
-def _put(rd: _Reader, t: TableSheet, r: int, row: dict[str, Any], loc: tuple) -> dict[str, Any]:
+def _put(rd: SheetReader, t: TableSheet, r: int, row: dict[str, Any], loc: tuple) -> dict[str, Any]:
     """A table row as case data (empty cells left out), its cells recorded under ``loc``."""
     cols = row.get("__cols__", {})
-    rd.map.add(loc, _cell(t.sheet, r))
+    rd.map.add(loc, cell_label(t.sheet, r))
     out = {}
     for name in t.columns:
         if name in ("unit",):
             continue
         if name in cols:
-            rd.map.add(loc + (name,), _cell(t.sheet, r, cols[name], name))
+            rd.map.add(loc + (name,), cell_label(t.sheet, r, cols[name], name))
         if row.get(name) is not None:
             out[name] = row[name]
     return out
@@ -616,7 +621,7 @@ UNIT_TABLES = ("activity", "prior_activity")
 """Year tables of a unit: rows name their unit when the units sheet lists units."""
 
 
-def _unit_table(rd: _Reader, data: dict[str, Any], tables: dict[str, list[tuple[int, dict[str, Any]]]],
+def _unit_table(rd: SheetReader, data: dict[str, Any], tables: dict[str, list[tuple[int, dict[str, Any]]]],
                 unit_rows: list[dict[str, Any]], name: str) -> None:
     """Rows of a unit year table (``activity``, ``prior_activity``) into each unit named, or into the
     case's own table for a single-unit entity."""
@@ -631,7 +636,7 @@ def _unit_table(rd: _Reader, data: dict[str, Any], tables: dict[str, list[tuple[
             uid = row.get("unit")
             if uid not in ids:
                 col = row.get("__cols__", {}).get("unit")
-                rd.problem(_cell(act.sheet, r, col, "unit") if col else _cell(act.sheet, r),
+                rd.problem(cell_label(act.sheet, r, col, "unit") if col else cell_label(act.sheet, r),
                            f"unit {uid!r} is not on the units sheet (expected one of {', '.join(map(str, ids))})")
                 continue
             k = ids.index(uid)
@@ -644,14 +649,14 @@ def _unit_table(rd: _Reader, data: dict[str, Any], tables: dict[str, list[tuple[
         rows = []
         for i, (r, row) in enumerate(tables[name]):
             if row.get("unit") is not None:
-                rd.problem(_cell(act.sheet, r, row["__cols__"]["unit"], "unit"),
+                rd.problem(cell_label(act.sheet, r, row["__cols__"]["unit"], "unit"),
                            "a unit is named but the units sheet is empty (leave unit empty for a single-unit entity)")
             rows.append(_put(rd, act, r, row, (name, i)))
         data[name] = rows
         rd.map.add((name,), f"sheet '{name}'")
 
 
-def _assemble(rd: _Reader, data: dict[str, Any], tables: dict[str, list[tuple[int, dict[str, Any]]]]) -> None:
+def _assemble(rd: SheetReader, data: dict[str, Any], tables: dict[str, list[tuple[int, dict[str, Any]]]]) -> None:
     def section(*path: str) -> dict[str, Any]:
         node = data
         for p in path:
@@ -680,9 +685,9 @@ def _assemble(rd: _Reader, data: dict[str, Any], tables: dict[str, list[tuple[in
         for r, row in vint:
             y = row.get("vintage")
             if y in out:
-                rd.problem(_cell("cea_by_vintage", r, row["__cols__"].get("vintage"), "vintage"), f"vintage {y} appears twice")
+                rd.problem(cell_label("cea_by_vintage", r, row["__cols__"].get("vintage"), "vintage"), f"vintage {y} appears twice")
             out[y] = row.get("quantity_t")
-            rd.map.add(("opening", "cea_by_vintage", y), _cell("cea_by_vintage", r, row["__cols__"].get("quantity_t"), "quantity_t"))
+            rd.map.add(("opening", "cea_by_vintage", y), cell_label("cea_by_vintage", r, row["__cols__"].get("quantity_t"), "quantity_t"))
         section("opening")["cea_by_vintage"] = out
         rd.map.add(("opening", "cea_by_vintage"), "sheet 'cea_by_vintage'")
 
@@ -695,26 +700,26 @@ def _assemble(rd: _Reader, data: dict[str, Any], tables: dict[str, list[tuple[in
             cols = row["__cols__"]
             mid = row.get("measure")
             if mid not in ids:
-                rd.problem(_cell("measure_costs", r, cols.get("measure"), "measure"),
+                rd.problem(cell_label("measure_costs", r, cols.get("measure"), "measure"),
                            f"measure {mid!r} is not on the measures sheet")
                 continue
             k = ids.index(mid)
             m = measures[k]
             if not isinstance(m.get("cost_cny_per_t"), dict):
                 if m.get("cost_cny_per_t") is not None:
-                    rd.problem(_cell("measure_costs", r), f"measure {mid} has a single cost on the measures sheet; leave it empty to give costs per year")
+                    rd.problem(cell_label("measure_costs", r), f"measure {mid} has a single cost on the measures sheet; leave it empty to give costs per year")
                     continue
                 m["cost_cny_per_t"] = {}
             y = row.get("year")
             if y in m["cost_cny_per_t"]:
-                rd.problem(_cell("measure_costs", r, cols.get("year"), "year"), f"year {y} of measure {mid} appears twice")
+                rd.problem(cell_label("measure_costs", r, cols.get("year"), "year"), f"year {y} of measure {mid} appears twice")
             m["cost_cny_per_t"][y] = row.get("cost_cny_per_t")
-            rd.map.add(("abatement", "measures", k, "cost_cny_per_t", y), _cell("measure_costs", r, cols.get("cost_cny_per_t"), "cost_cny_per_t"))
+            rd.map.add(("abatement", "measures", k, "cost_cny_per_t", y), cell_label("measure_costs", r, cols.get("cost_cny_per_t"), "cost_cny_per_t"))
         section("abatement")["measures"] = measures
         rd.map.add(("abatement", "measures"), "sheet 'measures'")
     elif tables.get("measure_costs"):
         r, _ = tables["measure_costs"][0]
-        rd.problem(_cell("measure_costs", r), "costs per year given but the measures sheet is empty")
+        rd.problem(cell_label("measure_costs", r), "costs per year given but the measures sheet is empty")
 
     ov = tables.get("overrides", [])
     if ov:
@@ -723,26 +728,26 @@ def _assemble(rd: _Reader, data: dict[str, Any], tables: dict[str, list[tuple[in
             cols = row["__cols__"]
             key = row.get("parameter")
             if not key:
-                rd.problem(_cell("overrides", r, cols.get("parameter"), "parameter"), "a value without a parameter id")
+                rd.problem(cell_label("overrides", r, cols.get("parameter"), "parameter"), "a value without a parameter id")
                 continue
             key = str(key)
             if key in out_ov:
-                rd.problem(_cell("overrides", r, cols.get("parameter"), "parameter"), f"parameter {key} given twice")
+                rd.problem(cell_label("overrides", r, cols.get("parameter"), "parameter"), f"parameter {key} given twice")
             v = row.get("value")
             if isinstance(v, str):
-                v = _parse_text_value(rd, v, _cell("overrides", r, cols.get("value"), "value"))
+                v = _parse_text_value(rd, v, cell_label("overrides", r, cols.get("value"), "value"))
             out_ov[key] = v
-            rd.map.add(("policy", "overrides", key), _cell("overrides", r, cols.get("value"), "value"))
+            rd.map.add(("policy", "overrides", key), cell_label("overrides", r, cols.get("value"), "value"))
         section("policy")["overrides"] = out_ov
         rd.map.add(("policy", "overrides"), "sheet 'overrides'")
 
 
-def _parse_text_value(rd: _Reader, text: str, where: str) -> Any:
+def _parse_text_value(rd: SheetReader, text: str, where: str) -> Any:
     """A text cell of the overrides sheet: YAML/JSON for numbers, lists and tables (safe reader)."""
-    from planner.input.read import _load_yaml
+    from planner.input.safe_yaml import load_yaml
 
     try:
-        return _load_yaml(text, where)
+        return load_yaml(text, where)
     except CaseValidationError as exc:
         rd.problem(where, "; ".join(m for _, m in exc.problems))
         return None

@@ -23,7 +23,6 @@ from dataclasses import dataclass
 
 COAL_CLASSES = ("coal_gt300", "coal_le300", "coal_unconventional")
 CONVENTIONAL_COAL = ("coal_gt300", "coal_le300")
-FORMULAS = ("supply_2019_2020", "supply_2021_2022", "generation_2023_2024")
 
 
 @dataclass(frozen=True)
@@ -193,12 +192,6 @@ class Preallocation:
     basis_t: float | None = None
     """The basis in t where it is known before solving (activity), else None (the year before, from the plan)."""
     source: str = ""
-
-
-def relief_topup(emissions_t: float, allocation_t: float, share: float) -> float:
-    """Relief as a top-up: max(0, share x E - A). Coal: share 0.8 (gap capped at 20% of E); gas: 1."""
-    return max(0.0, share * emissions_t - allocation_t)
-
 
 
 def allocation_schedule(

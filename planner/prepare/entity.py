@@ -57,7 +57,7 @@ class PreparedCase:
     """Per-year resolved inputs (allocation parts, relief, prices, limits, carry rule): a DataFrame."""
     assumptions: pd.DataFrame
     """Rule-pack parameters in force: value, unit, confidence, source, overridden."""
-    allocation_detail: Any = field(default_factory=lambda: _frame())
+    allocation_detail: Any = field(default_factory=lambda: new_frame())
     """(unit, year): formula, basis, benchmarks, correction factors and allocation terms: a DataFrame."""
     notes: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
@@ -68,7 +68,7 @@ class PreparedCase:
     known only from the solved plan)."""
 
 
-def _built_on_first_use(name: str) -> property:
+def built_on_first_use(name: str) -> property:
     """A field that may be given as a function building its value: built on first read.
 
     ``prepare`` defers the two report tables: a group of thousands of entities needs the model data
@@ -90,28 +90,45 @@ def _built_on_first_use(name: str) -> property:
     return property(get, set_)
 
 
-PreparedCase.inputs = _built_on_first_use("inputs")  # type: ignore[method-assign, assignment]
-PreparedCase.allocation_detail = _built_on_first_use("allocation_detail")  # type: ignore[method-assign, assignment]
-PreparedCase.assumptions = _built_on_first_use("assumptions")  # type: ignore[method-assign, assignment]
-PreparedCase.warnings = _built_on_first_use("warnings")  # type: ignore[method-assign, assignment]
+PreparedCase.inputs = built_on_first_use("inputs")  # type: ignore[method-assign, assignment]
+PreparedCase.allocation_detail = built_on_first_use("allocation_detail")  # type: ignore[method-assign, assignment]
+PreparedCase.assumptions = built_on_first_use("assumptions")  # type: ignore[method-assign, assignment]
+PreparedCase.warnings = built_on_first_use("warnings")  # type: ignore[method-assign, assignment]
 
 
-SHARE = True
-"""Share what ``_shared`` works out between entities (the equality tests switch it off to prepare
-each entity on its own)."""
+class PackReads:
+    """The rule-pack values one preparation reads. ``reads(key, applied)`` is ``pack[key]``, the key
+    recorded as used for ``applied`` (years; default every year of the horizon; empty for a value
+    that is not applied to particular years), keys in reading order (the assumptions table lists
+    them). ``share``: what ``_shared`` works out from the pack may be shared with the other
+    preparations on the same loaded pack (off: this preparation works everything out on its own,
+    as the equality tests of the group preparation do)."""
+
+    __slots__ = ("pack", "years", "used", "share")
+
+    def __init__(self, pack: RulePack, years: list[int], share: bool = True) -> None:
+        self.pack, self.years, self.share = pack, years, share
+        self.used: dict[str, set[int]] = {}
+
+    def __call__(self, key: str, applied: Any = None) -> Any:
+        self.used.setdefault(key, set()).update(self.years if applied is None else applied)
+        return self.pack[key]
+
+
 _SHARED: dict[tuple, tuple[RulePack, tuple[tuple[str, Any], ...], Any]] = {}
 
 
-def _shared(pack: RulePack, rp, key: tuple, build):
+def _shared(pack: RulePack, rp: PackReads, key: tuple, build):
     """``build(read)`` once per loaded rule pack and ``key``; each call replays the rule-pack keys
     ``build`` read (with the years it applied them to) into ``rp``, in the same order (the
     assumptions table lists them).
 
     What depends only on the pack and a few shared fields (carry-over rules of a horizon and sector,
     the benchmark of a class and year, the formula of a year) is worked out once for all entities of
-    a group that share the pack. Values must not be changed by callers (tuples, or copied)."""
+    a group that share the pack (unless ``rp.share`` is off). Values must not be changed by callers
+    (tuples, or copied)."""
     k = (id(pack), *key)
-    hit = _SHARED.get(k) if SHARE else None
+    hit = _SHARED.get(k) if rp.share else None
     if hit is None or hit[0] is not pack:
         keys: list[tuple[str, Any]] = []
 
@@ -133,17 +150,12 @@ def _shared(pack: RulePack, rp, key: tuple, build):
     return hit[2]
 
 
-def prepare(case: CaseSpec, pack: RulePack | None = None) -> PreparedCase:
-    """Resolve ``case`` against its rule pack into ``ModelData``."""
+def prepare(case: CaseSpec, pack: RulePack | None = None, *, share: bool = True) -> PreparedCase:
+    """Resolve ``case`` against its rule pack into ``ModelData``. ``share``: see ``PackReads``."""
     pack = pack or load_rule_pack(case.policy.rule_pack, case.policy.overrides)
     years = case.years
-    used: dict[str, set[int]] = {}  # key read -> the years it was applied to, keys in reading order
-
-    def rp(key: str, applied: Any = None) -> Any:
-        """A rule-pack value, recorded as used for ``applied`` (years; default every year of the
-        horizon; empty for a value that is not applied to particular years)."""
-        used.setdefault(key, set()).update(years if applied is None else applied)
-        return pack[key]
+    rp = PackReads(pack, years, share)
+    used = rp.used  # key read -> the years it was applied to, keys in reading order
 
     ent = case.entity
     sector = ent.sector
@@ -167,18 +179,7 @@ def prepare(case: CaseSpec, pack: RulePack | None = None) -> PreparedCase:
     if problems:
         raise CaseValidationError("allocation", problems)
     allocation = al.fixed
-    # ---- market ------------------------------------------------------------------------------
-    buy = [_clamp(market[y].cea_buy_cny_per_t, al.price_band[i]) for i, y in enumerate(years)]
-    sell = [_clamp(market[y].sell_price, al.price_band[i]) for i, y in enumerate(years)]
-    if any(b != market[y].cea_buy_cny_per_t for b, y in zip(buy, years, strict=True)):
-        notes.append(
-            "Absolute-cap reserve: CEA prices of capped years are held within the reserve's floor and "
-            "ceiling (inputs table, cea_buy_cny_per_t)."
-        )
-    auction_price = [b * (1 - al.auction_discount) for b in buy]
-    ccer_buy = [market[y].ccer_cny_per_t for y in years]
-    ccer_sell = [market[y].ccer_sell_cny_per_t or 0.0 for y in years]
-    ccer_sell_max = [INF if market[y].ccer_sell_cny_per_t is not None else 0.0 for y in years]
+    buy, sell, auction_price, ccer_buy, ccer_sell, ccer_sell_max = _market_prices(years, market, al, notes)
     opening_cea = float(sum(case.opening.cea_by_vintage.values()))
     ns0 = case.opening.net_sales_since_2019_t
 
@@ -208,58 +209,12 @@ def prepare(case: CaseSpec, pack: RulePack | None = None) -> PreparedCase:
 
     # ---- finance ----------------------------------------------------------------------------
     fin = case.finance
-    base_year = fin.base_year or years[0]
-    r = fin.discount_rate
-    df = [(1 + r) ** -(y - base_year) for y in years]
-    if fin.terminal_value == "sell_price":
-        term_cea, term_ccer = sell[-1], ccer_sell[-1]
-    elif fin.terminal_value == "zero":
-        term_cea, term_ccer = 0.0, 0.0
-    else:
-        term_cea, term_ccer = fin.terminal_cea_cny_per_t or 0.0, fin.terminal_ccer_cny_per_t or 0.0
+    df = list(discount_factors(years, fin.discount_rate, fin.base_year))
+    term_cea, term_ccer = _terminal_values(case, sell, ccer_sell)
 
-    lot_problems = _lot_eligibility(case, rp)
-    if lot_problems:
-        raise CaseValidationError("opening.ccer_lots", lot_problems)
-    lots = []
-    for lot in case.opening.ccer_lots:
-        lo = lot.eligible_from_year or -10**9
-        hi = lot.eligible_to_year or 10**9
-        if lot.system == "old":
-            hi = min(hi, old_last)
-        eligible = tuple(lo <= y <= hi for y in years)
-        if not any(eligible):
-            warnings.append(f"CCER lot {lot.id} is not eligible in any planned year and is ignored")
-        lots.append(
-            CcerLotData(
-                id=lot.id,
-                quantity_t=lot.quantity_t,
-                eligible=eligible,
-                terminal_value_cny_per_t=term_ccer if hi > years[-1] else 0.0,
-            )
-        )
-
-    measures = []
-    for m in case.abatement.measures:
-        lo, hi = m.first_year or years[0], m.last_year or years[-1]
-        cost = m.cost_cny_per_t
-        measures.append(
-            MeasureData(
-                id=m.id,
-                cost_cny_per_t=tuple(
-                    float(cost[y]) if isinstance(cost, dict) else float(cost) for y in years
-                ),
-                potential_t=tuple(m.potential_t_per_year if lo <= y <= hi else 0.0 for y in years),
-                allocation_loss_t_per_t=tuple(al.output_loss) if m.kind == "output" else (),
-            )
-        )
-    if any(m.kind == "output" for m in case.abatement.measures):
-        notes.append(
-            "Output measures lose output-based allocation at the entity's allocation per tonne of baseline "
-            "emissions (inputs table, output_loss_t_per_t); under an absolute cap or a verified-emissions "
-            "allocation they lose none. The load-rate factor is held at its input value."
-        )
-    projects = [_project(p, years, r, fin.capex_method) for p in case.abatement.projects]
+    lots = _ccer_lots(case, rp, old_last, term_ccer, warnings)
+    measures = _measures(case, al, notes)
+    projects = [_project(p, years, fin.discount_rate, fin.capex_method) for p in case.abatement.projects]
     for p, pd_ in zip(case.abatement.projects, projects, strict=True):
         if not pd_.options:
             warnings.append(f"project {p.id} cannot start operating within the horizon and is ignored")
@@ -306,7 +261,7 @@ def prepare(case: CaseSpec, pack: RulePack | None = None) -> PreparedCase:
         auction_in_net_sales=al.auction_in_net_sales,
         opening_transitions=opening_steps,
         opening_sell_max_t=opening_cea if opening_before else 0.0,
-        price_opening_sell_cny_per_t=_opening_price(case, sell) if opening_before else 0.0,
+        price_opening_sell_cny_per_t=opening_price(case, sell) if opening_before else 0.0,
         fee_opening_cny_per_t=market[years[0]].fee_cny_per_t if opening_before else 0.0,
         fine_fixed_cny=tuple(fine_fixed) if any(fine_fixed) else (),
     )
@@ -318,40 +273,7 @@ def prepare(case: CaseSpec, pack: RulePack | None = None) -> PreparedCase:
     warnings += price_warnings(case, pack)
 
     def inputs() -> pd.DataFrame:
-        import pandas as pd
-
-        return pd.DataFrame({
-            "entity": ent.id,
-            "year": years,
-            "output": [sum(rows[y].output for rows in unit_rows) for y in years],
-            "heat_gj": [sum(rows[y].heat_gj for rows in unit_rows) for y in years],
-            "emissions_baseline_t": e_base,
-            "allocation_regime": al.regime,
-            "allocation_formula_t": al.formula_total,
-            "allocation_fixed_t": allocation,
-            "relief_rule": al.relief_kind,
-            "relief_share": al.relief_share,
-            "relief_as_allowances": al.to_allocation,
-            "output_loss_t_per_t": al.output_loss,
-            "auction_max_t": al.auction_max,
-            "auction_cny_per_t": [p if a > 0 else 0.0 for p, a in zip(auction_price, al.auction_max, strict=True)],
-            "borrow_share": borrow_share,
-            "cea_buy_cny_per_t": buy,
-            "cea_sell_cny_per_t": sell,
-            "ccer_cny_per_t": ccer_buy,
-            "ccer_sell_cny_per_t": ccer_sell,
-            "fee_cny_per_t": list(entity.fee_cea_cny_per_t),
-            "ccer_fee_cny_per_t": list(entity.fee_ccer_cny_per_t),
-            "buy_max_t": buy_max,
-            "buy_limit_given": [market[y].buy_limit_t is not None for y in years],
-            "sell_max_t": sell_max,
-            "ccer_available_t": ccer_max,
-            "penalty_cny_per_t": penalty,
-            "fine_fixed_cny": fine_fixed,
-            "ccer_cap_share": [cap_share] * len(years),
-            "discount_factor": df,
-            "carry_rule": carry_text,
-        })
+        return _inputs_frame(case, entity, unit_rows, e_base, al, fine_fixed, df, carry_text)
 
     return PreparedCase(
         case=case,
@@ -359,7 +281,7 @@ def prepare(case: CaseSpec, pack: RulePack | None = None) -> PreparedCase:
         data=data,
         inputs=inputs,
         allocation_detail=al.detail,
-        assumptions=lambda: _assumptions(pack, used),
+        assumptions=lambda: assumptions_frame(pack, used, share),
         notes=notes,
         warnings=warnings,
         used_params=tuple(used),
@@ -367,12 +289,138 @@ def prepare(case: CaseSpec, pack: RulePack | None = None) -> PreparedCase:
     )
 
 
+def _market_prices(years: list[int], market: dict, al: _Allocation, notes: list[str]):
+    """CEA buy and sell prices (held within an absolute cap's reserve band), auction prices and
+    CCER prices and sale limits per year."""
+    buy = [_clamp(market[y].cea_buy_cny_per_t, al.price_band[i]) for i, y in enumerate(years)]
+    sell = [_clamp(market[y].sell_price, al.price_band[i]) for i, y in enumerate(years)]
+    if any(b != market[y].cea_buy_cny_per_t for b, y in zip(buy, years, strict=True)):
+        notes.append(
+            "Absolute-cap reserve: CEA prices of capped years are held within the reserve's floor and "
+            "ceiling (inputs table, cea_buy_cny_per_t)."
+        )
+    auction_price = [b * (1 - al.auction_discount) for b in buy]
+    ccer_buy = [market[y].ccer_cny_per_t for y in years]
+    ccer_sell = [market[y].ccer_sell_cny_per_t or 0.0 for y in years]
+    ccer_sell_max = [INF if market[y].ccer_sell_cny_per_t is not None else 0.0 for y in years]
+    return buy, sell, auction_price, ccer_buy, ccer_sell, ccer_sell_max
+
+
+def _terminal_values(case: CaseSpec, sell: list[float], ccer_sell: list[float]) -> tuple[float, float]:
+    """Value per tonne of the CEA and CCER held after the last year."""
+    fin = case.finance
+    if fin.terminal_value == "sell_price":
+        return sell[-1], ccer_sell[-1]
+    if fin.terminal_value == "zero":
+        return 0.0, 0.0
+    return fin.terminal_cea_cny_per_t or 0.0, fin.terminal_ccer_cny_per_t or 0.0
+
+
+def _ccer_lots(case: CaseSpec, rp: PackReads, old_last: int, term_ccer: float, warnings: list[str]) -> list[CcerLotData]:
+    """The opening CCER lots with the years each may be surrendered in (old-system lots up to the
+    rule pack's last year for them)."""
+    years = case.years
+    lot_problems = _lot_eligibility(case, rp)
+    if lot_problems:
+        raise CaseValidationError("opening.ccer_lots", lot_problems)
+    lots = []
+    for lot in case.opening.ccer_lots:
+        lo = lot.eligible_from_year or -10**9
+        hi = lot.eligible_to_year or 10**9
+        if lot.system == "old":
+            hi = min(hi, old_last)
+        eligible = tuple(lo <= y <= hi for y in years)
+        if not any(eligible):
+            warnings.append(f"CCER lot {lot.id} is not eligible in any planned year and is ignored")
+        lots.append(
+            CcerLotData(
+                id=lot.id,
+                quantity_t=lot.quantity_t,
+                eligible=eligible,
+                terminal_value_cny_per_t=term_ccer if hi > years[-1] else 0.0,
+            )
+        )
+    return lots
+
+
+def _measures(case: CaseSpec, al: _Allocation, notes: list[str]) -> list[MeasureData]:
+    """The abatement measures per year (cost, potential within their years; output measures lose
+    output-based allocation)."""
+    years = case.years
+    measures = []
+    for m in case.abatement.measures:
+        lo, hi = m.first_year or years[0], m.last_year or years[-1]
+        cost = m.cost_cny_per_t
+        measures.append(
+            MeasureData(
+                id=m.id,
+                cost_cny_per_t=tuple(
+                    float(cost[y]) if isinstance(cost, dict) else float(cost) for y in years
+                ),
+                potential_t=tuple(m.potential_t_per_year if lo <= y <= hi else 0.0 for y in years),
+                allocation_loss_t_per_t=tuple(al.output_loss) if m.kind == "output" else (),
+            )
+        )
+    if any(m.kind == "output" for m in case.abatement.measures):
+        notes.append(
+            "Output measures lose output-based allocation at the entity's allocation per tonne of baseline "
+            "emissions (inputs table, output_loss_t_per_t); under an absolute cap or a verified-emissions "
+            "allocation they lose none. The load-rate factor is held at its input value."
+        )
+    return measures
+
+
+def _inputs_frame(case: CaseSpec, entity: EntityData, unit_rows: list[dict], e_base: list[float], al: _Allocation,
+                  fine_fixed: list[float], df: list[float], carry_text: list[str]) -> pd.DataFrame:
+    """The inputs table of a prepared entity: per year what the model data were made from."""
+    import pandas as pd
+
+    years = case.years
+    market = {r.year: r for r in case.market}
+    return pd.DataFrame({
+        "entity": entity.id,
+        "year": years,
+        "output": [sum(rows[y].output for rows in unit_rows) for y in years],
+        "heat_gj": [sum(rows[y].heat_gj for rows in unit_rows) for y in years],
+        "emissions_baseline_t": e_base,
+        "allocation_regime": al.regime,
+        "allocation_formula_t": al.formula_total,
+        "allocation_fixed_t": al.fixed,
+        "relief_rule": al.relief_kind,
+        "relief_share": al.relief_share,
+        "relief_as_allowances": al.to_allocation,
+        "output_loss_t_per_t": al.output_loss,
+        "auction_max_t": al.auction_max,
+        "auction_cny_per_t": [p if a > 0 else 0.0 for p, a in zip(entity.price_auction_cny_per_t, al.auction_max, strict=True)],
+        "borrow_share": list(entity.borrow_share),
+        "cea_buy_cny_per_t": list(entity.price_buy_cny_per_t),
+        "cea_sell_cny_per_t": list(entity.price_sell_cny_per_t),
+        "ccer_cny_per_t": list(entity.price_ccer_buy_cny_per_t),
+        "ccer_sell_cny_per_t": list(entity.price_ccer_sell_cny_per_t),
+        "fee_cny_per_t": list(entity.fee_cea_cny_per_t),
+        "ccer_fee_cny_per_t": list(entity.fee_ccer_cny_per_t),
+        "buy_max_t": list(entity.buy_max_t),
+        "buy_limit_given": [market[y].buy_limit_t is not None for y in years],
+        "sell_max_t": list(entity.sell_max_t),
+        "ccer_available_t": list(entity.ccer_buy_max_t),
+        "penalty_cny_per_t": list(entity.penalty_cny_per_t),
+        "fine_fixed_cny": fine_fixed,
+        "ccer_cap_share": list(entity.ccer_cap_share),
+        "discount_factor": df,
+        "carry_rule": carry_text,
+    })
+
+
+def discount_factors(years: list[int], rate: float, base_year: int | None = None) -> tuple[float, ...]:
+    """The discount factor of each year at ``rate`` a year, 1 in ``base_year`` (default the first year)."""
+    base = base_year or years[0]
+    return tuple((1 + rate) ** -(y - base) for y in years)
+
+
 def _unit_formula_t(case: CaseSpec, u, r, year: int, pack: RulePack) -> float | None:
     """One unit's formula allocation, read from the pack without recording it as used (for the
     plausibility warnings of entities with several units); None without a benchmark."""
-    def silent(key: str, applied: Any = None) -> Any:
-        return pack[key]
-
+    silent = PackReads(pack, case.years)  # its record of keys is dropped
     try:
         if case.entity.sector == "power":
             ua = _power_unit(case, u, r, year, silent, pack)
@@ -456,7 +504,7 @@ def _rule_text(rule: CarryRule) -> str:
     return f"max(0, {rule.base_t:,.0f} + {rule.multiplier:g} x net sales)"
 
 
-def _opening_price(case: CaseSpec, sell: list[float]) -> float:
+def opening_price(case: CaseSpec, sell: list[float]) -> float:
     """Price of sales before the opening transition: the case's, else the first year's sell price."""
     p = case.opening.transition_sell_cny_per_t
     return sell[0] if p is None else p
@@ -497,14 +545,14 @@ def _penalty_notes(years: list[int], pack: RulePack, fixed: list[float], deducti
     ded = " plus the deduction of the tonnes from the next allocation" if deduction else ""
     if old:
         out.append(
-            f"Shortfalls of the {_years_text(old)} vintages fall under MEE Order 19: a fixed fine of CNY "
+            f"Shortfalls of the {years_text(old)} vintages fall under MEE Order 19: a fixed fine of CNY "
             f"{fixed[years.index(old[0])]:,.0f} for each year with any shortfall (one binary each){ded}; no fine per tonne "
             "(market.penalty_reference_cny_per_t is not used for them)."
         )
     new = [y for y in years if y not in old]
     if new:
         out.append(
-            f"The fine per tonne of {_years_text(new)} is {pack['penalty.multiple']:g} x the average CEA price of the month "
+            f"The fine per tonne of {years_text(new)} is {pack['penalty.multiple']:g} x the average CEA price of the month "
             f"before the surrender deadline (Decree 775){ded}: market.penalty_reference_cny_per_t where the case gives it, "
             "else the cycle's CEA buy price."
         )
@@ -527,7 +575,7 @@ def _ccer_availability(case: CaseSpec, rp, e_base: list[float], warnings: list[s
     amounts = [out[years.index(y)] for y in missing]
     span = f"{min(amounts):,.0f} t" if min(amounts) == max(amounts) else f"{min(amounts):,.0f}-{max(amounts):,.0f} t"
     warnings.append(
-        f"{CCER_DEFAULT_WARNING} (market.ccer_available_t) for {_years_text(missing)}: CCER purchases are limited to {span} a "
+        f"{CCER_DEFAULT_WARNING} (market.ccer_available_t) for {years_text(missing)}: CCER purchases are limited to {span} a "
         f"year, the entity's share of new-system CCER issuance to date ({issued / 1e6:,.2f} Mt, first issued 2025-03-06) pro "
         f"rata to its baseline emissions among {covered / 1e9:,.0f} Gt covered ({share:.3%} of its emissions; rule pack "
         "ccer.default_supply.*, an assumption); give market.ccer_available_t for your own view of supply"
@@ -562,7 +610,8 @@ def _lot_eligibility(case: CaseSpec, rp) -> list[tuple[str, str]]:
     return problems
 
 
-def _years_text(ys: list[int]) -> str:
+def years_text(ys: list[int]) -> str:
+    """Years for a sentence: a run of three or more as ``first-last``, else listed."""
     if len(ys) > 2 and ys == list(range(ys[0], ys[-1] + 1)):
         return f"{ys[0]}-{ys[-1]}"
     return ", ".join(map(str, ys))
@@ -601,12 +650,55 @@ class _Allocation:
     """The allocation detail table, or a function that builds it."""
 
 
+def _formula_allocation(case: CaseSpec, rp: PackReads, pack: RulePack, units: list, unit_rows: list[dict],
+                        problems: list, formula_total: list[float], regime: list[str],
+                        gas_fixed_topup: list[float], detail: list[tuple]) -> None:
+    """The benchmark formula's allocation of every unit and year into ``formula_total`` (and the
+    gas units' top-up to their emissions in ``gas_fixed_topup``, the rows of the detail table in
+    ``detail``); industrial years allocated at verified emissions get that regime in ``regime``.
+    A benchmark or input that is missing is a problem in ``problems``."""
+    years = case.years
+    ent = case.entity
+    classes = {u.unit_class for u in units}
+    gas_only = classes == {"gas"}
+    key = "allocation.industry.verified_emissions_years"
+    verified_years = set(rp(key, [y for y in years if y in pack[key]])) if ent.sector == "industry" else set()
+    for ui, u in enumerate(units):
+        rows = unit_rows[ui]
+        where = f"units[{ui}].activity" if case.units else "activity"
+        for i, y in enumerate(years):
+            r = rows[y]
+            if y in verified_years:
+                regime[i] = "verified_emissions"
+                detail.append(_detail(ent.id, u, y, "verified_emissions", r.output, None, None, 1, 1, 1, r.baseline_emissions_t, 0.0))
+                continue
+            try:
+                ua = (
+                    _power_unit(case, u, r, y, rp, pack)
+                    if ent.sector == "power"
+                    else _industry_unit(case, u, r, y, rp)
+                )
+            except _NoBenchmark as exc:
+                problems.append(("allocation.benchmarks", str(exc)))
+                continue
+            except ValueError as exc:
+                problems.append((f"{where}.{y}.supply_mwh", f"{exc}; {y} uses the {_power_formula(case, y, rp)} formula"))
+                continue
+            f = case.allocation.correction_factor
+            total = ua.electricity_t * f + ua.heat_t
+            formula_total[i] += total
+            if u.unit_class == "gas" and not gas_only and _gas_topup_on(case, rp, pack, classes, y):
+                gas_fixed_topup[i] += max(0.0, r.baseline_emissions_t - total)
+            detail.append(
+                _detail(ent.id, u, y, ua.formula, ua.basis_mwh, ua.benchmark_electricity, ua.benchmark_heat, ua.f_cool, ua.f_heat, ua.f_load * f, ua.electricity_t * f, ua.heat_t)
+            )
+
+
 def _allocation(case: CaseSpec, rp, e_base: list[float], problems: list, notes: list[str], units: list, unit_rows: list[dict],
                 pack: RulePack) -> _Allocation:
     """Free allocation per vintage, relief rule per year and the absolute-cap scenario."""
     years = case.years
     n = len(years)
-    ent = case.entity
     method = case.allocation.method
     detail: list[tuple] = []
     formula_total = [0.0] * n
@@ -620,39 +712,9 @@ def _allocation(case: CaseSpec, rp, e_base: list[float], problems: list, notes: 
         given = {r.year: r.allocation_t for r in case.allocation.given}
         formula_total = [given[y] for y in years]
     else:
-        key = "allocation.industry.verified_emissions_years"
-        verified_years = set(rp(key, [y for y in years if y in pack[key]])) if ent.sector == "industry" else set()
-        for ui, u in enumerate(units):
-            rows = unit_rows[ui]
-            where = f"units[{ui}].activity" if case.units else "activity"
-            for i, y in enumerate(years):
-                r = rows[y]
-                if y in verified_years:
-                    regime[i] = "verified_emissions"
-                    detail.append(_detail(ent.id, u, y, "verified_emissions", r.output, None, None, 1, 1, 1, r.baseline_emissions_t, 0.0))
-                    continue
-                try:
-                    ua = (
-                        _power_unit(case, u, r, y, rp, pack)
-                        if ent.sector == "power"
-                        else _industry_unit(case, u, r, y, rp)
-                    )
-                except _NoBenchmark as exc:
-                    problems.append(("allocation.benchmarks", str(exc)))
-                    continue
-                except ValueError as exc:
-                    problems.append((f"{where}.{y}.supply_mwh", f"{exc}; {y} uses the {_power_formula(case, y, rp)} formula"))
-                    continue
-                f = case.allocation.correction_factor
-                total = ua.electricity_t * f + ua.heat_t
-                formula_total[i] += total
-                if u.unit_class == "gas" and not gas_only and _gas_topup_on(case, rp, pack, classes, y):
-                    gas_fixed_topup[i] += max(0.0, r.baseline_emissions_t - total)
-                detail.append(
-                    _detail(ent.id, u, y, ua.formula, ua.basis_mwh, ua.benchmark_electricity, ua.benchmark_heat, ua.f_cool, ua.f_heat, ua.f_load * f, ua.electricity_t * f, ua.heat_t)
-                )
+        _formula_allocation(case, rp, pack, units, unit_rows, problems, formula_total, regime, gas_fixed_topup, detail)
     if problems:
-        return _Allocation([], [], [], [], [], [], [], [], 0.0, True, [], _frame)
+        return _Allocation([], [], [], [], [], [], [], [], 0.0, True, [], new_frame)
 
     # ---- relief: share, kind and mechanism by the plan of each year ------------------------------
     relief_years = [y for i, y in enumerate(years) if regime[i] != "verified_emissions"]
@@ -674,7 +736,7 @@ def _allocation(case: CaseSpec, rp, e_base: list[float], problems: list, notes: 
         notes.append(
             "Gas units of this mixed entity are topped up to their own baseline emissions (fixed); the coal "
             "floor applies to the entity's total."
-            + (f" In {_years_text(capped)} the plan caps the gas units' obligation instead; the top-up is held as "
+            + (f" In {years_text(capped)} the plan caps the gas units' obligation instead; the top-up is held as "
                "allowances, which leaves the CCER cap 5% of the top-up higher." if capped else "")
         )
     for i in range(n):
@@ -737,14 +799,14 @@ def _allocation(case: CaseSpec, rp, e_base: list[float], problems: list, notes: 
             else:
                 what = "gas top-up: allocation raised to verified emissions"
             notes.append(
-                f"Relief ({what}) is modelled exactly in {_years_text(ys)}: it is computed from the emissions "
+                f"Relief ({what}) is modelled exactly in {years_text(ys)}: it is computed from the emissions "
                 "after abatement, so abatement inside the relief regime is worth only the uncovered share of "
                 "the price."
             )
             notes += _mechanism_notes(ys, mechanism)
     if "verified_emissions" in regime:
         ys = [y for y, r in zip(years, regime, strict=True) if r == "verified_emissions"]
-        notes.append(f"Industrial allocation equals verified emissions in {_years_text(ys)}: no net position, abatement saves nothing there.")
+        notes.append(f"Industrial allocation equals verified emissions in {years_text(ys)}: no net position, abatement saves nothing there.")
     return _Allocation(
         regime=regime,
         formula_total=formula_total,
@@ -757,7 +819,7 @@ def _allocation(case: CaseSpec, rp, e_base: list[float], problems: list, notes: 
         auction_discount=discount,
         auction_in_net_sales=in_ns,
         price_band=band,
-        detail=lambda: _frame(detail, columns=DETAIL_COLUMNS),
+        detail=lambda: new_frame(detail, columns=DETAIL_COLUMNS),
     )
 
 
@@ -785,12 +847,12 @@ def _mechanism_notes(years: list[int], mechanism: dict[int, str]) -> list[str]:
     out = []
     if capped:
         out.append(
-            f"Relief in {_years_text(capped)} caps the surrender obligation, as the plan words it (relief.mechanism): "
+            f"Relief in {years_text(capped)} caps the surrender obligation, as the plan words it (relief.mechanism): "
             "no allowances are issued, and the CCER 5% cap applies to the capped obligation."
         )
     if issued:
         out.append(
-            f"Relief in {_years_text(issued)} is issued as extra allowances (relief.mechanism): they can be traded "
+            f"Relief in {years_text(issued)} is issued as extra allowances (relief.mechanism): they can be traded "
             "and banked, and the CCER 5% cap applies to the verified emissions."
         )
     return out
@@ -944,7 +1006,7 @@ def _check_classes(case: CaseSpec, units: list, rp, pack: RulePack, problems: li
                              for c in cycles)
             problems.append((
                 f"{where}.capacity_mw",
-                f"{u.capacity_mw:g} MW contradicts unit_class {u.unit_class} ({u.id}) in {_years_text(ys)}: the {plans} "
+                f"{u.capacity_mw:g} MW contradicts unit_class {u.unit_class} ({u.id}) in {years_text(ys)}: the {plans} "
                 f"plan{'s count' if len(cycles) > 1 else ' counts'} conventional coal units of at least {b:g} MW rated capacity "
                 f"as the '300 MW class and above' (300MW等级以上, coal_gt300) and smaller ones as the '300 MW class and "
                 f"below' (coal_le300), so a {u.capacity_mw:g} MW unit is {right} (rule pack {keys}; the 2019-2020 plan, "
@@ -1006,7 +1068,7 @@ def _preallocation(case: CaseSpec, rp, pack: RulePack, units: list, unit_rows: l
             fields.add(got)
     for by, (ys, fields) in missing.items():
         notes.append(
-            f"Pre-allocation of {_years_text(ys)} is a share of the units' {by} activity x the vintage's benchmark and "
+            f"Pre-allocation of {years_text(ys)} is a share of the units' {by} activity x the vintage's benchmark and "
             f"factors (allocation.preallocation.basis_year); {by} activity is not given ({', '.join(sorted(fields))}), "
             "so the allocation schedule takes each vintage's own allocation before relief instead."
         )
@@ -1086,7 +1148,7 @@ def _borrowing(case: CaseSpec, rp, notes: list[str]) -> tuple[list[float], float
     theta = rp("borrowing.conditional.min_gap_share", ys)
     src = rp("borrowing.conditional.source_year", ys)
     notes.append(
-        f"Conditional pre-draw in {_years_text(ys)}: with a gap of at least {theta:.0%} of verified emissions, up "
+        f"Conditional pre-draw in {years_text(ys)}: with a gap of at least {theta:.0%} of verified emissions, up "
         f"to {phi:.0%} of the gap may be drawn from the {src} allocation"
         + ("." if src in years else f" ({src} is beyond the horizon: repaid at the last buy price).")
     )
@@ -1098,7 +1160,7 @@ def _regime_notes(entity: EntityData, years: list[int]) -> list[str]:
     if not switch:
         return []
     return [
-        f"Relief can switch on or off with abatement in {_years_text(switch)}: one binary per year "
+        f"Relief can switch on or off with abatement in {years_text(switch)}: one binary per year "
         "decides the regime (bounds ruled it out elsewhere)."
     ]
 
@@ -1156,7 +1218,7 @@ def _project(p, years: list[int], rate: float, method: str) -> ProjectData:
     return ProjectData(id=p.id, reduction_t_per_year=p.reduction_t_per_year, options=tuple(options))
 
 
-def _frame(*args, **kwargs) -> pd.DataFrame:
+def new_frame(*args, **kwargs) -> pd.DataFrame:
     """``pandas.DataFrame(...)``, pandas imported on first use (see ``models/__init__.py``: pandas with
     pyarrow is ~80 MB of memory that need not sit under the solver's peak)."""
     import pandas as pd
@@ -1174,11 +1236,12 @@ def _copy_on_write() -> bool:
 _ASSUMPTIONS_CACHE: dict[tuple[int, tuple[str, ...]], tuple[RulePack, pd.DataFrame]] = {}
 
 
-def _assumptions(pack: RulePack, used: dict[str, set[int]]) -> pd.DataFrame:
+def assumptions_frame(pack: RulePack, used: dict[str, set[int]], share: bool = True) -> pd.DataFrame:
     """The assumptions table of the rule-pack parameters used (a copy of a table cached per loaded
-    pack and keys with their years: the entities of a group share one pack and mostly the same keys)."""
+    pack and keys with their years: the entities of a group share one pack and mostly the same keys;
+    ``share`` off: built afresh)."""
     key = (id(pack), tuple((k, tuple(sorted(ys))) for k, ys in used.items()))
-    hit = _ASSUMPTIONS_CACHE.get(key) if SHARE else None
+    hit = _ASSUMPTIONS_CACHE.get(key) if share else None
     if hit is not None and hit[0] is pack:
         return hit[1].copy(deep=not _copy_on_write())
     table = _assumptions_table(pack, used)
@@ -1200,7 +1263,7 @@ def _assumptions_table(pack: RulePack, used: dict[str, set[int]]) -> pd.DataFram
                 "unit": p.unit,
                 "confidence": p.confidence,
                 "published": p.published_text,
-                "applied_beyond_published": _years_text(beyond) if beyond else "",
+                "applied_beyond_published": years_text(beyond) if beyond else "",
                 "uncertain": p.confidence in UNCERTAIN or bool(beyond),
                 "overridden": overridden,
                 "source": p.source,
@@ -1208,7 +1271,7 @@ def _assumptions_table(pack: RulePack, used: dict[str, set[int]]) -> pd.DataFram
                 "note": p.note,
             }
         )
-    return _frame(rows)
+    return new_frame(rows)
 
 
 def _compact(d: dict) -> str:

@@ -10,9 +10,10 @@ from __future__ import annotations
 import gc
 import json
 import math
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from models.data import EntityData, GroupLinks, ModelData, PriceTier
 from planner.errors import CaseValidationError
@@ -21,12 +22,14 @@ from planner.input.rulepack import RulePack, load_rule_pack
 from planner.prepare.entity import (
     CAPACITY_ASK,
     CCER_DEFAULT_WARNING,
+    PackReads,
     PreparedCase,
-    _assumptions,
-    _built_on_first_use,
-    _frame,
-    _years_text,
+    assumptions_frame,
+    built_on_first_use,
+    discount_factors,
+    new_frame,
     prepare,
+    years_text,
 )
 
 if TYPE_CHECKING:
@@ -52,36 +55,32 @@ class PreparedGroup:
     warnings: list[str] = field(default_factory=list)
 
 
-PreparedGroup.assumptions = _built_on_first_use("assumptions")  # type: ignore[method-assign, assignment]
-PreparedGroup.warnings = _built_on_first_use("warnings")  # type: ignore[method-assign, assignment]
-
-
-def discount_factors(spec: GroupCaseSpec) -> tuple[float, ...]:
-    fin = spec.group.finance
-    years = spec.group.horizon.years
-    base = fin.base_year or years[0]
-    return tuple((1 + fin.discount_rate) ** -(y - base) for y in years)
+PreparedGroup.assumptions = built_on_first_use("assumptions")  # type: ignore[method-assign, assignment]
+PreparedGroup.warnings = built_on_first_use("warnings")  # type: ignore[method-assign, assignment]
 
 
 @contextmanager
-def _gc_paused():
-    """The cyclic garbage collector off for a block (restored after it, also on errors).
+def collector_paused(pause: bool = True, *, promote: bool = False) -> Iterator[None]:
+    """Python's cyclic garbage collector paused while the block runs (when ``pause``; reference
+    counting frees objects as always), then back as it was, also on errors.
 
-    Preparing thousands of entities allocates millions of small objects (floats, tuples, frozen
-    dataclasses; none in reference cycles, so reference counting frees them), and every automatic
-    collection walks all live objects, the validated case included: measured, a quarter of the
-    preparation time of a 1,000-plant group."""
+    For blocks that allocate many small objects in no reference cycles, where every automatic
+    collection would walk all live objects: preparing thousands of entities (floats, tuples,
+    frozen dataclasses; the validated case walked too), a sweep's fast chunk.
+
+    ``promote``: what the block made is long-lived (the model data): left in the youngest
+    generation, the next collections would walk all of it, once per generation; freezing and
+    unfreezing moves every tracked object to the oldest generation without walking any (nothing
+    is freed or kept by it)."""
     was = gc.isenabled()
-    gc.disable()
+    if pause:
+        gc.disable()
     try:
         yield
     finally:
-        # What the block made is long-lived (the model data). Left in the youngest generation, the
-        # next collections would walk all of it, once per generation (measured: 0.07 s at 1,000
-        # plants, in the assembly that follows); freezing and unfreezing moves every tracked object
-        # to the oldest generation without walking any (nothing is freed or kept by it).
-        gc.freeze()
-        gc.unfreeze()
+        if promote:
+            gc.freeze()
+            gc.unfreeze()
         if was:
             gc.enable()
 
@@ -114,7 +113,7 @@ def _pool_availability(prow: dict, years: list[int], ents, rp, warnings: list[st
                 for i, y in enumerate(years))
     amounts = [out[years.index(y)] for y in missing]
     warnings.append(
-        f"{CCER_DEFAULT_WARNING} for the CCER pool (ccer_pool.rows.available_t) in {_years_text(missing)}: the pool may buy "
+        f"{CCER_DEFAULT_WARNING} for the CCER pool (ccer_pool.rows.available_t) in {years_text(missing)}: the pool may buy "
         f"{min(amounts):,.0f}-{max(amounts):,.0f} t a year, the entities' share of new-system CCER issuance to date pro rata "
         f"to their baseline emissions ({share:.3%}; rule pack ccer.default_supply.*, an assumption); give available_t for "
         "your own view of supply"
@@ -124,21 +123,19 @@ def _pool_availability(prow: dict, years: list[int], ents, rp, warnings: list[st
 
 def prepare_group(spec: GroupCaseSpec) -> PreparedGroup:
     """Prepare every entity, then the links of the group."""
-    with _gc_paused():
+    with collector_paused(promote=True):
         return _prepare_group(spec)
 
 
 def _prepare_group(spec: GroupCaseSpec) -> PreparedGroup:
     pack = load_rule_pack(spec.group.rule_pack, spec.group.overrides)
     years = spec.group.horizon.years
-    used: dict[str, set[int]] = {}  # key read -> the years it was applied to (see prepare.entity.prepare)
-
-    def rp(key: str, applied: Any = None) -> Any:
-        used.setdefault(key, set()).update(years if applied is None else applied)
-        return pack[key]
+    rp = PackReads(pack, years)
+    used = rp.used  # key read -> the years it was applied to
 
     n = len(years)
-    df = discount_factors(spec)
+    fin = spec.group.finance
+    df = discount_factors(years, fin.discount_rate, fin.base_year)
     preps: list[PreparedCase] = []
     problems: list[tuple[str, str]] = []
     packs: dict[str, RulePack] = {}  # entities sharing a pack and overrides share one loaded pack
@@ -244,7 +241,7 @@ def _prepare_group(spec: GroupCaseSpec) -> PreparedGroup:
         data=data,
         entities=tuple(preps),
         standalone=standalone,
-        assumptions=(lambda: _assumptions(pack, used)) if used else _frame,
+        assumptions=(lambda: assumptions_frame(pack, used)) if used else new_frame,
         notes=notes,
         warnings=warnings,
     )

@@ -29,12 +29,11 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from models.data import EntityData, evolve
+from models.data import OBJECTIVE_TUPLES, EntityData, evolve
 from planner.errors import CaseValidationError
 from planner.input.schema import CaseSpec, MarketRow
-from planner.prepare.entity import PreparedCase, _opening_price, penalty_rates
+from planner.prepare.entity import PreparedCase, opening_price, penalty_rates
 from planner.prepare.plausibility import price_warnings
-from planner.solve.warm import OBJECTIVE_TUPLES
 
 PRICE_FIELDS = (
     "cea_buy_cny_per_t",
@@ -160,7 +159,7 @@ def reprice_entity(base: PreparedCase, case: CaseSpec, *, inputs: bool = True) -
         price_auction_cny_per_t=tuple(b * (1 - 0.0) for b in buy),  # no auction discount without a cap
     )
     if e0.opening_sell_max_t > 0:  # sales before the opening transition: priced like prepare
-        e = evolve(e, price_opening_sell_cny_per_t=_opening_price(case, sell), fee_opening_cny_per_t=market[years[0]].fee_cny_per_t)
+        e = evolve(e, price_opening_sell_cny_per_t=opening_price(case, sell), fee_opening_cny_per_t=market[years[0]].fee_cny_per_t)
     data = evolve(base.data, entities=(e,))
 
     def warnings() -> list[str]:

@@ -7,7 +7,13 @@ from typing import Any
 
 import pandas as pd
 
-from planner.report.text import _fmt, _json_default, _md_table, markdown_audit, render_text_table
+from planner.report.text import (
+    fmt_number,
+    json_default,
+    markdown_audit,
+    md_table,
+    render_text_table,
+)
 
 GROUP_COLUMNS = (
     ("year", "year", "{:d}"),
@@ -39,13 +45,13 @@ ENTITY_COLUMNS = (
 def group_table(gplan) -> pd.DataFrame:
     a = gplan.group_annual.copy()
     a["abated_t"] = a["abatement_measures_t"] + a["abatement_projects_t"]
-    return pd.DataFrame({label: [_fmt(fmt, v) for v in a[col]] for col, label, fmt in GROUP_COLUMNS})
+    return pd.DataFrame({label: [fmt_number(fmt, v) for v in a[col]] for col, label, fmt in GROUP_COLUMNS})
 
 
 def entity_table(gplan, limit: int | None = None) -> pd.DataFrame:
     es = gplan.entity_summary if limit is None else gplan.entity_summary.head(limit)
     cols = [c for c in ENTITY_COLUMNS if c[0] in es.columns]
-    return pd.DataFrame({label: [_fmt(fmt, v) if fmt != "{}" else str(v) for v in es[col]] for col, label, fmt in cols})
+    return pd.DataFrame({label: [fmt_number(fmt, v) if fmt != "{}" else str(v) for v in es[col]] for col, label, fmt in cols})
 
 
 def _headline(s: dict[str, Any]) -> list[str]:
@@ -83,9 +89,9 @@ def markdown_group_summary(gplan, audit: dict[str, Any] | None = None) -> str:
     s = gplan.summary
     lines = [f"# Group compliance plan: {s['group']} {s.get('group_name') or ''}".rstrip(), ""]
     lines += [f"- {h.strip()}" for h in _headline(s)]
-    lines += ["", "## Group per year", "", _md_table(group_table(gplan)), "", "## Entities", "", _md_table(entity_table(gplan)), ""]
+    lines += ["", "## Group per year", "", md_table(group_table(gplan)), "", "## Entities", "", md_table(entity_table(gplan)), ""]
     if not gplan.transfers.empty:
-        lines += ["## Transfers (seller -> buyer)", "", _md_table(gplan.transfers.assign(transfer_t=gplan.transfers["transfer_t"].map("{:,.0f}".format))), ""]
+        lines += ["## Transfers (seller -> buyer)", "", md_table(gplan.transfers.assign(transfer_t=gplan.transfers["transfer_t"].map("{:,.0f}".format))), ""]
     if not gplan.group_bindings.empty:
         lines += ["## Group limits that bind", ""] + [f"- {b}" for b in gplan.group_bindings["statement"]] + [""]
     if gplan.notes or gplan.warnings:
@@ -102,4 +108,4 @@ def group_plan_json(gplan, audit: dict[str, Any]) -> str:
         "warnings": gplan.warnings,
         "group_assumptions": gplan.assumptions.to_dict(orient="records"),
     }
-    return json.dumps(body, indent=2, ensure_ascii=False, default=_json_default, sort_keys=True) + "\n"
+    return json.dumps(body, indent=2, ensure_ascii=False, default=json_default, sort_keys=True) + "\n"

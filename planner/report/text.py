@@ -29,7 +29,8 @@ OPTIONAL_COLUMNS = (  # shown after "allocation t" / "buy t" only when a rule ma
 )
 
 
-def _fmt(fmt: str, v: Any) -> str:
+def fmt_number(fmt: str, v: Any) -> str:
+    """``v`` in the format ``fmt``; missing values (None, NaN) as "-"."""
     if v is None or (isinstance(v, float) and math.isnan(v)):
         return "-"
     if isinstance(v, float) and math.isinf(v):
@@ -50,7 +51,7 @@ def annual_table(plan) -> pd.DataFrame:
         if col in a and (a[col].abs() > 0.5).any():
             at = next(i for i, c in enumerate(cols) if c[0] == after)
             cols.insert(at + 1, (col, label, fmt))
-    return pd.DataFrame({label: [_fmt(fmt, v) for v in a[col]] for col, label, fmt in cols})
+    return pd.DataFrame({label: [fmt_number(fmt, v) for v in a[col]] for col, label, fmt in cols})
 
 
 def render_text_table(df: pd.DataFrame) -> str:
@@ -150,7 +151,7 @@ def markdown_summary(plan, audit: dict[str, Any] | None = None) -> str:
         "",
         "## Plan per year",
         "",
-        _md_table(annual_table(plan)),
+        md_table(annual_table(plan)),
         "",
     ]
     if not plan.builds.empty:
@@ -180,7 +181,8 @@ def markdown_audit(audit: dict[str, Any] | None) -> list[str]:
     return lines
 
 
-def _md_table(df: pd.DataFrame) -> str:
+def md_table(df: pd.DataFrame) -> str:
+    """``df`` as a Markdown table."""
     lines = ["| " + " | ".join(df.columns) + " |", "|" + "---|" * len(df.columns)]
     lines += ["| " + " | ".join(str(v) for v in row) + " |" for row in df.itertuples(index=False)]
     return "\n".join(lines)
@@ -196,10 +198,11 @@ def plan_json(plan, audit: dict[str, Any]) -> str:
         "warnings": plan.warnings,
         "assumptions": plan.assumptions.to_dict(orient="records"),
     }
-    return json.dumps(body, indent=2, ensure_ascii=False, default=_json_default, sort_keys=True) + "\n"
+    return json.dumps(body, indent=2, ensure_ascii=False, default=json_default, sort_keys=True) + "\n"
 
 
-def _json_default(o: Any) -> Any:
+def json_default(o: Any) -> Any:
+    """``json.dumps``' fallback for NumPy scalars and other values it cannot write."""
     if hasattr(o, "item"):
         return o.item()
     if isinstance(o, float) and (math.isnan(o) or math.isinf(o)):

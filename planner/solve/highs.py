@@ -153,7 +153,8 @@ def check_solver() -> tuple[bool, str]:
         return False, f"highspy cannot be used: {exc}"
 
 
-def _highs():
+def highs_module():
+    """The ``highspy`` module; a clear error when it is not installed."""
     try:
         import highspy
     except ImportError as exc:  # pragma: no cover - depends on the environment
@@ -193,7 +194,7 @@ def compile_assembled(data) -> CompiledModel:
     Pyomo; raises ``models.arrays.assemble.UnsupportedModel`` for features it does not write."""
     from models.arrays.assemble import assemble
 
-    _highs()
+    highs_module()
     t0 = time.perf_counter()
     a = assemble(data)
     lp = to_highs(a)
@@ -233,7 +234,7 @@ def compile_model(m: pyo.ConcreteModel) -> CompiledModel:
     from pyomo.repn.linear import LinearRepnVisitor
     from pyomo.repn.util import VarRecorder
 
-    highspy = _highs()
+    highspy = highs_module()
     t0 = time.perf_counter()
     var_map: dict[int, Any] = {}
     visitor = LinearRepnVisitor({}, var_recorder=VarRecorder(var_map, SortComponents.deterministic))
@@ -349,7 +350,7 @@ def release_freed_memory() -> None:
 
 def to_highs(a):
     """A ``highspy.HighsLp`` of the assembled arrays (as ``planner.solve.highs.compile_model`` fills it)."""
-    highspy = _highs()
+    highspy = highs_module()
     inf = highspy.kHighsInf
     lp = highspy.HighsLp()
     lp.num_col_ = a.n_col
@@ -378,7 +379,7 @@ _STATUS = {
 }
 
 
-def _unbounded_or_infeasible(h, time_limit_s: float | None) -> str:
+def unbounded_or_infeasible(h, time_limit_s: float | None) -> str:
     """Which of the two HiGHS could not tell (its presolve stops at "unbounded or infeasible"): the
     same constraints with a zero objective are feasible exactly when the model is unbounded. The
     model is left as it was given (costs restored, not solved)."""
@@ -395,11 +396,11 @@ def _unbounded_or_infeasible(h, time_limit_s: float | None) -> str:
     return "kUnbounded" if found else "kInfeasible"
 
 
-def _new_highs(opts: SolveOptions, log_lines: list[str] | None):
+def new_highs(opts: SolveOptions, log_lines: list[str] | None):
     """A HiGHS object with ``opts``. Its log goes to ``log_lines`` (and the ``highs`` logger); with
     ``log_lines=None`` and no ``tee`` HiGHS logs nothing (``output_flag`` off: warm re-solves skip
     the ~20 log messages per run, each a call back into Python)."""
-    highspy = _highs()
+    highspy = highs_module()
     h = highspy.Highs()
     if log_lines is None and not opts.tee:
         h.setOptionValue("output_flag", False)
@@ -447,10 +448,10 @@ def solve_model(m: pyo.ConcreteModel, opts: SolveOptions | None = None) -> Solve
 
 def solve_compiled(cm: CompiledModel, opts: SolveOptions, t_start: float | None = None) -> SolveResult:
     """Solve an already compiled model (the path re-solves and benchmarks share)."""
-    highspy = _highs()
+    highspy = highs_module()
     t_start = time.perf_counter() if t_start is None else t_start
     log_lines: list[str] = []
-    h = _new_highs(opts, log_lines)
+    h = new_highs(opts, log_lines)
     t0 = time.perf_counter()
     h.passModel(cm.lp)
     size = {
@@ -473,7 +474,7 @@ def solve_compiled(cm: CompiledModel, opts: SolveOptions, t_start: float | None 
     status_name = h.modelStatusToString(h.getModelStatus())
     raw = h.getModelStatus().name
     if raw == "kUnboundedOrInfeasible":
-        raw = _unbounded_or_infeasible(h, opts.time_limit_s)
+        raw = unbounded_or_infeasible(h, opts.time_limit_s)
     info = h.getInfo()
     is_mip = len(cm.integer_cols) > 0
     has_solution = info.primal_solution_status == 2  # kSolutionStatusFeasible
@@ -543,7 +544,7 @@ def solve_compiled(cm: CompiledModel, opts: SolveOptions, t_start: float | None 
         result.timings["duals_s"] = time.perf_counter() - t1
     result.log = "\n".join(log_lines)
     result.wall_s = time.perf_counter() - t_start
-    _raise_unless_allowed(result, opts)
+    raise_unless_allowed(result, opts)
     return result
 
 
@@ -581,7 +582,9 @@ def read_outcome(raw: str, has_solution: bool, info, obj_sign: float, is_mip: bo
     return status, objective, bound, gap
 
 
-def _raise_unless_allowed(result: SolveResult, opts: SolveOptions) -> None:
+def raise_unless_allowed(result: SolveResult, opts: SolveOptions) -> None:
+    """Raise ``NonOptimalError`` (``InfeasibleError`` ...) unless ``result`` is optimal or ``opts``
+    accept what it is."""
     s = result.status
     if s is SolveStatus.OPTIMAL:
         return
@@ -683,5 +686,5 @@ def _solve_pyomo(m: pyo.ConcreteModel, opts: SolveOptions) -> SolveResult:
                     v.domain = dom
                     v.unfix()
     result.wall_s = time.perf_counter() - t0
-    _raise_unless_allowed(result, opts)
+    raise_unless_allowed(result, opts)
     return result

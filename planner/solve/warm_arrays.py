@@ -1,29 +1,19 @@
-"""Warm re-solves of group sweeps without Pyomo: the array assembler's model, changed in place.
+"""The array backend of ``planner.solve.warm.WarmSolver``: the assembler's standard form, no Pyomo.
 
-``ArrayWarmSolver`` is the ``planner.solve.warm.WarmSolver`` of fast group sweeps (``tables="fast"``)
-whose model data ``models.arrays.assemble`` writes (``supports``). It keeps one HiGHS object per worker
-and never builds a Pyomo model:
+``ArrayBackend`` builds each structure with ``planner.solve.highs.compile_assembled``
+(``models.arrays.assemble.assemble``) and never builds a Pyomo model:
 
-1. **Structure** from ``planner.solve.highs.compile_assembled`` (``models.arrays.assemble.assemble``), rebuilt when
-   the structure key changes (``planner.solve.warm.structure_key``, short-cut by ``_shares_structure``
-   as in ``WarmSolver``). When the new problem has the same columns, rows, sparsity pattern and
-   integrality, costs, bounds and changed coefficients are changed in place ("in_place"), else
-   the problem is passed afresh ("new_structure"). ``WarmSolver.prime`` takes these decisions for
-   both solvers; this class gives it how to build (``_build``), compare (``_same_pattern``:
-   ``planner.solve.warm.same_sparsity``) and price (``_set_objective``) a model.
-2. **Objective only** (prices, fees, fines, measure costs, terminal values): the cost vector and
-   offset of the variant's data written by the assembler's own objective code
-   (``models.arrays.assemble.objective_costs``: bit for bit ``assemble(data).cost`` and ``.offset``) and
-   handed to HiGHS with ``changeColsCost``; HiGHS starts from the previous basis.
-3. **Fast ledger**: ``models.arrays.assemble.ledger_arrays`` (the NumPy core of ``extract_arrays``, over all
-   the solutions of a run of variants at once) mapped to the rows of ``WarmSolver``'s fast ledger
-   (``_fast_rows_many``: same columns, order and values).
-4. **Verification** (``planner.studies.sweep._verify_fast``, once per model and worker): ``solve_group``
-   plans in full as ``planner.group_api`` does for an array-assembled group (``extract_arrays``,
-   ``assemble_group_plan``, ``check_group``).
+- **Objective only** (prices, fees, fines, measure costs, terminal values): the cost vector and
+  offset of the variant's data written by the assembler's own objective code
+  (``models.arrays.assemble.objective_costs``: bit for bit ``assemble(data).cost`` and ``.offset``).
+- **Same pattern**: the solution is read through the new arrays' own column map, so the same
+  sparsity (the solver's check) is all an in-place update needs.
+- **Fast ledger**: ``models.arrays.assemble.ledger_arrays`` (the NumPy core of ``extract_arrays``,
+  over all the solutions of a run of variants at once) as the rows and columns of the Pyomo
+  backend's fast ledger (``_fast_rows_many``: same columns, order and values).
+- **Full results**: ``extract_arrays`` (the frames ``models.extract`` reads from the Pyomo model).
 
-The HiGHS runs (``_run``), cold starts and the fast-sweep entry points are ``WarmSolver``'s: this
-class replaces only how the model reaches HiGHS and how its solution is read.
+It plans the group cases the assembler writes (``supports``); sweeps choose it for those.
 """
 
 from __future__ import annotations
@@ -32,16 +22,16 @@ from typing import Any
 
 import numpy as np
 
-from models.arrays.assemble import Assembled, ledger_arrays, objective_costs, unsupported
+from models.arrays.assemble import (
+    Assembled,
+    extract_arrays,
+    ledger_arrays,
+    objective_costs,
+    unsupported,
+)
 from models.data import ModelData
 from models.entity import COST_COMPONENTS
-from planner.prepare.group import PreparedGroup
-from planner.solve.highs import (
-    CompiledModel,
-    SolveOptions,
-    compile_assembled,
-)
-from planner.solve.warm import GROUP_ROW, VariantResult, WarmSolver, same_sparsity
+from planner.solve.highs import CompiledModel, SolveOptions, SolveResult, compile_assembled
 
 LEDGER_COLUMNS = (
     "abatement_measures_t",
@@ -64,18 +54,18 @@ LEDGER_COLUMNS = (
     "transfer_in_t",
     "transfer_out_t",
 )
-"""Entity-year quantities of the fast ledger, in the order of ``WarmSolver``'s report map
-(``models.extract.annual_expressions`` then ``planner.solve.warm.link_expressions``; the carry-over
+"""Entity-year quantities of the fast ledger, in the order of the Pyomo backend's report map
+(``models.extract.annual_expressions`` then ``planner.solve.warm_pyomo.link_expressions``; the carry-over
 limit, the rule's value at the net sales, follows ``net_sales_t``)."""
 
 
 def supports(data: ModelData, opts: SolveOptions) -> bool:
-    """``ArrayWarmSolver`` plans ``data``: a group the array assembler writes, solved directly."""
+    """``ArrayBackend`` plans ``data``: a group the array assembler writes, solved directly."""
     return data.group is not None and opts.backend == "direct" and unsupported(data) is None
 
 
 class _Model:
-    """The ledger "map" of one loaded model (``_report_map``): its assembled arrays, and the row
+    """The ledger "map" of one loaded model (``ledger_map``): its assembled arrays, and the row
     labels every scenario of it shares. A new object per model, so that ``planner.studies.sweep`` verifies
     each model once (it compares maps by identity)."""
 
@@ -86,56 +76,53 @@ class _Model:
         self.rows: dict[str, Any] | None = None
 
 
-class ArrayWarmSolver(WarmSolver):
-    """One array-assembled model per worker, re-solved warm; see the module docstring."""
+class ArrayBackend:
+    """The array assembler's model of each variant (``WarmBackend``; see the module docstring)."""
+
+    name = "arrays"
+
+    def __init__(self) -> None:
+        self._cm: CompiledModel | None = None
+        self._report: _Model | None = None
 
     # ------------------------------------------------------------------ model state
-    # ``WarmSolver.prime`` decides the path; these say how this solver builds, compares and prices
-    def _build(self, data: ModelData):
-        """The structure of ``data`` from the array assembler (no Pyomo model, no parameters)."""
-        return None, None, compile_assembled(data)  # its costs: objective_costs(data) on this structure
+    def build(self, data: ModelData) -> CompiledModel:
+        """The structure of ``data`` from the array assembler (no Pyomo model, no parameters); its
+        costs are ``objective_costs(data)`` on this structure."""
+        return compile_assembled(data)
 
-    def _adopt(self, m, holder, cm: CompiledModel, key: tuple) -> None:
-        self._cm, self._key = cm, key
-        self._static = None
-        self._report = _Model(cm.assembled)  # this model's ledger "map" (``_report_map``)
-        self._lower = np.array(cm.lp.col_lower_, dtype=float)
-        self._upper = np.array(cm.lp.col_upper_, dtype=float)
-        self._cost = np.array(cm.lp.col_cost_, dtype=float)
+    def same_pattern(self, old: CompiledModel, new: CompiledModel) -> bool:
+        """Always: the solution is read through the new arrays' own column map, so which column is
+        which needs no check beyond the sparsity."""
+        return True
 
-    def _same_pattern(self, cm: CompiledModel) -> bool:
-        """The same sparsity (the solution is read through the new arrays' own column map, so which
-        column is which needs no check)."""
-        return same_sparsity(self._cm, cm)
+    def adopt(self, cm: CompiledModel) -> None:
+        self._cm = cm
+        self._report = _Model(cm.assembled)  # this model's ledger map
 
-    def _set_objective(self, data: ModelData) -> None:
-        """Objective-only path: the assembler's cost vector and offset of ``data`` to HiGHS."""
-        self._send_objective(*objective_costs(self._cm.assembled, data))
+    def objective(self, data: ModelData) -> tuple[np.ndarray, float]:
+        """Objective-only path: the assembler's cost vector and offset of ``data``."""
+        return objective_costs(self._cm.assembled, data)
 
     def ready_objective(self) -> None:
         """Nothing to prepare: the cost vector is written from the data (``objective_costs``)."""
 
-    def _compile_report(self) -> None:  # pragma: no cover - a guard: ``_adopt`` sets the map
-        raise AssertionError("ArrayWarmSolver's ledger map is set when a model is loaded")
-
     # ------------------------------------------------------------------ fast ledger
-    # ``WarmSolver.solve_fast_many`` solves and groups the variants; the ledgers come from here
-    def _ledger_inputs(self) -> None:
+    def ledger_map(self) -> _Model:
+        assert self._report is not None, "no model loaded"
+        return self._report
+
+    def ledger_inputs(self) -> None:
         """Nothing besides the solution: ``ledger_arrays`` reads prices from the variants' data."""
 
-    def _ledgers(self, rep: _Model, preps: list, xs: np.ndarray, inputs: list) -> list:
+    def ledgers(self, rep: _Model, preps: list, xs: np.ndarray, inputs: list) -> list:
         return self._fast_rows_many(rep, preps, xs)
-
-    def fast_arrays(self, prep: PreparedGroup):
-        """The fast ledger (entity rows, group rows) of the last solution."""
-        x, _ = self._solution
-        return self._fast_rows_many(self._report_map(), [prep], x[None, :])[0]
 
     def _fast_rows_many(
         self, model: _Model, preps: list, xs: np.ndarray
     ) -> list[tuple[dict, dict]]:
         """The fast ledger of solutions ``xs`` (one row per prepared variant in ``preps``) of
-        ``model``: ``ledger_arrays`` as ``WarmSolver._fast_arrays_many``'s rows and columns."""
+        ``model``: ``ledger_arrays`` as ``PyomoBackend._fast_arrays_many``'s rows and columns."""
         a = model.a
         datas = [p.data for p in preps]
         led = ledger_arrays(a, datas, xs)
@@ -186,32 +173,8 @@ class ArrayWarmSolver(WarmSolver):
             out.append((ent, link))
         return out
 
-    def fast_group_rows(self, prep: PreparedGroup):
-        import pandas as pd
-
-        link = self.fast_arrays(prep)[1]
-        return pd.DataFrame({"entity": GROUP_ROW, **link})
-
-    # ------------------------------------------------------------------ full plans
-    def solve_group(self, prep: PreparedGroup) -> VariantResult:
-        """Plan one prepared group variant in full as ``planner.group_api`` plans an array-assembled
-        group (``extract_arrays``, ``assemble_group_plan``; no stand-alone comparison), checked by
-        ``planner.plan.check.check_group`` (``WarmSolver._plan``)."""
-        from planner.plan.check import check_group
-        from planner.plan.group import assemble_group_plan
-
-        return self._plan(
-            prep, lambda rl, res: assemble_group_plan(prep, rl[0], rl[1], res, None), check_group
-        )
-
-    def solve(self, prep, tables=None):  # pragma: no cover - a guard
-        raise NotImplementedError("ArrayWarmSolver plans group cases only (solve_group)")
-
-    def _results(self, prep: PreparedGroup, res):
-        """The array path's result and link frames of the last solution (``extract_arrays``: no
-        Pyomo); ``WarmSolver.solve_results`` solves and decides whether there is a plan."""
-        from models.arrays.assemble import extract_arrays
-
-        x, row_dual = self._solution
+    # ------------------------------------------------------------------ full results
+    def results(self, prep, x: np.ndarray, row_dual: np.ndarray | None, res: SolveResult):
+        """The result and link frames of solution ``x`` (``extract_arrays``: no Pyomo)."""
         res.build, res.x, res.row_dual = "arrays", x, row_dual
         return extract_arrays(self._cm.assembled, prep.data, x, row_dual)

@@ -32,6 +32,7 @@ import pandas as pd
 from planner.errors import CaseValidationError, PlannerError
 from planner.input.schema import CaseSpec
 from planner.prepare.entity import prepare
+from planner.prepare.group import collector_paused
 from planner.prepare.reprice import can_reprice, reprice_entity, reprice_group
 from planner.solve.highs import SolveOptions
 from planner.solve.warm import GROUP_ROW, LedgerRows
@@ -42,6 +43,7 @@ from planner.studies.variants import (
     is_group,
     validate_variants,
 )
+from planner.studies.warm_plans import plan_group_variant, plan_variant
 
 logger = logging.getLogger(__name__)
 
@@ -152,28 +154,9 @@ def prepared_variant(case: Any, v: Variant, state: dict | None = None, *, inputs
     return prepare(app.case), "prepare"
 
 
-@contextmanager
-def _cycle_collector_paused(pause: bool = True) -> Iterator[None]:
-    """Python's cyclic garbage collector paused while the block runs (when ``pause``; reference
-    counting frees objects as always), then back as it was. For a fast chunk (``solve_chunk``): its
-    scenarios make no reference cycles (tested: ``test_fast_scenarios_make_no_reference_cycles``),
-    but their many small objects start collections that walk all the worker holds (model, ledger
-    map, base preparation): 40-50 us of a 0.4 ms scenario on one entity (2026-12-06,
-    ``bench/RESULTS.md``). What a worker's first model build and map verification leave in cycles
-    is collected after the chunk."""
-    was = gc.isenabled()
-    if pause:
-        gc.disable()
-    try:
-        yield
-    finally:
-        if was:
-            gc.enable()
-
-
 def solve_chunk(
     case_json: str, chunk: list[Variant], opts: SolveOptions, check: bool = True, tables: str = "plan",
-    kind: str = "entity", validated: bool = False,
+    kind: str = "entity", validated: bool = False, warm_backend: str = "arrays",
 ) -> tuple[pd.DataFrame, dict]:
     """Plan a chunk of variants in this process (worker entry point of every backend).
 
@@ -186,13 +169,18 @@ def solve_chunk(
     ``validated``: every variant of the chunk passed ``validate_variants`` on this case in the
     sweep's process (``sweep`` does that before any chunk): market rows given floats are then not
     validated a second time here (``planner.studies.variants.apply_variant``).
+    ``warm_backend``: the warm solver's backend for a group's fast variants (``sweep``).
     """
-    with _cycle_collector_paused(tables == "fast"):
-        return _solve_chunk(case_json, chunk, opts, check, tables, kind, validated)
+    # a fast chunk's scenarios make no reference cycles (tested: test_fast_scenarios_make_no_reference_cycles),
+    # but their many small objects would start collections that walk all the worker holds (model,
+    # ledger map, base preparation); what a worker's first model build and map verification leave
+    # in cycles is collected after the chunk
+    with collector_paused(tables == "fast"):
+        return _solve_chunk(case_json, chunk, opts, check, tables, kind, validated, warm_backend)
 
 
 def _solve_chunk(case_json: str, chunk: list[Variant], opts: SolveOptions, check: bool, tables: str, kind: str,
-                 validated: bool) -> tuple[pd.DataFrame, dict]:
+                 validated: bool, warm_backend: str = "arrays") -> tuple[pd.DataFrame, dict]:
     case, ws, state = _solver(case_json, opts, check, kind)
     ws.cold_start()  # repeatable: the chunk's results do not depend on what this worker solved before
     group = kind == "group"
@@ -221,7 +209,7 @@ def _solve_chunk(case_json: str, chunk: list[Variant], opts: SolveOptions, check
             continue
         cold = ws.is_cold
         try:
-            vr = ws.solve_group(prep) if group else ws.solve(prep, _entity_tables(state))
+            vr = plan_group_variant(ws, prep) if group else plan_variant(ws, prep, _entity_tables(state))
             paths[vr.path] = paths.get(vr.path, 0) + 1
             if cold:  # the chunk's first solve starts cold (see WarmSolver.cold_start)
                 vr.path = "cold"
@@ -243,7 +231,7 @@ def _solve_chunk(case_json: str, chunk: list[Variant], opts: SolveOptions, check
     calls_s: list[float] = []  # fast scenarios: time in HiGHS's own calls (new costs, run, solution read)
     verified = 0  # report maps verified by this chunk (fast tables)
     if batch:
-        per, highs_s, calls_s, verified = _solve_batch(case, ws, state, batch, blocks, paths, alone, group)
+        per, highs_s, calls_s, verified = _solve_batch(case, ws, state, batch, blocks, paths, alone, group, warm_backend)
     if _WORKER.get("freeze") and not _WORKER.get("frozen"):
         # a worker process: what its first chunk built (model, ledger map, base preparation) lives
         # as long as the worker; frozen, the collector no longer walks it on every full collection
@@ -268,13 +256,14 @@ def _solve_chunk(case_json: str, chunk: list[Variant], opts: SolveOptions, check
     return frame, info
 
 
-def _solve_batch(case, ws, state: dict, batch: list, blocks: list, paths: dict[str, int], alone, group: bool):
+def _solve_batch(case, ws, state: dict, batch: list, blocks: list, paths: dict[str, int], alone, group: bool,
+                 warm_backend: str = "arrays"):
     """Solve a chunk's fast variants together (``WarmSolver.solve_fast_many``; one at a time if that
     raises, so only the failing ones are lost), fill their row blocks and verify the ledger maps
     they used (``_verify_batch``). Returns each variant's seconds (its validation, solve, its share
     of priming and ledgers, its block; the model's gradient and the verification in the first),
     the HiGHS times (``solve_s``, ``highs_calls_s``) and the number of maps verified."""
-    ws = _fast_solver(ws, state, batch) if group else ws
+    ws = _fast_solver(ws, state, batch, warm_backend) if group else ws
     cold = ws.is_cold
     t1 = time.perf_counter()
     ws.ready_objective()  # once per model: counted in the first variant's time, not spread
@@ -316,17 +305,19 @@ def _solve_batch(case, ws, state: dict, batch: list, blocks: list, paths: dict[s
     return per, highs_s[-len(batch) :], calls_s[-len(batch) :], verified
 
 
-def _fast_solver(ws, state: dict, batch: list):
-    """The solver of a fast group batch: this worker's ``planner.solve.warm_arrays.ArrayWarmSolver`` (no
-    Pyomo; cold, as ``ws`` at the chunk's start) when the array assembler writes every variant of
-    the batch, else ``ws`` (Pyomo). ``PLANNER_WARM_PYOMO=1`` in the environment keeps ``ws``."""
-    from planner.solve.warm_arrays import ArrayWarmSolver, supports
+def _fast_solver(ws, state: dict, batch: list, warm_backend: str):
+    """The solver of a fast group batch: with ``warm_backend="arrays"``, this worker's warm solver
+    on the array backend (``planner.solve.warm_arrays``: no Pyomo; cold, as ``ws`` at the chunk's
+    start) when the array assembler writes every variant of the batch, else ``ws`` (Pyomo backend).
+    ``warm_backend="pyomo"`` keeps ``ws``."""
+    from planner.solve.warm import WarmSolver
+    from planner.solve.warm_arrays import supports
 
-    if os.environ.get("PLANNER_WARM_PYOMO") == "1" or not all(supports(p.data, ws.opts) for _, _, p, _ in batch):
+    if warm_backend == "pyomo" or not all(supports(p.data, ws.opts) for _, _, p, _ in batch):
         return ws
     aws = state.get("arrays")
     if aws is None:
-        aws = state["arrays"] = ArrayWarmSolver(ws.opts, check=ws.check)
+        aws = state["arrays"] = WarmSolver(ws.opts, check=ws.check, backend="arrays")
     aws.cold_start()
     return aws
 
@@ -359,12 +350,12 @@ def _add_pooling(block: dict[str, Any], alone, prep) -> None:
     the group's NPV cost. A stand-alone solve without an optimal plan leaves both columns empty
     and says so in the scenario's error column."""
     from planner.errors import NonOptimalError
-    from planner.solve.highs import _raise_unless_allowed
+    from planner.solve.highs import raise_unless_allowed
 
     alone.prime(prep.standalone)
     res = alone._run(duals=False)
     try:
-        _raise_unless_allowed(res, alone.opts)
+        raise_unless_allowed(res, alone.opts)
     except NonOptimalError as exc:
         block["_head"]["error"] = f"stand-alone plans (value of pooling): {exc}"
         return
@@ -391,7 +382,7 @@ def _verify_batch(case, ws, state: dict, batch: list, solved: list, blocks: list
             continue
         place, v, prep, _ = batch[ok[0]]
         ws.prime(prep.data)
-        if any(r is ws._report_map() for r in seen):
+        if any(r is ws.ledger_map() for r in seen):
             continue
         try:
             full, _how = prepared_variant(case, v, state)  # validated again, with the inputs table: planned in full
@@ -402,7 +393,7 @@ def _verify_batch(case, ws, state: dict, batch: list, solved: list, blocks: list
                 blocks[pl] = _empty_block(vj, "error", f"fast tables not verified on this model (scenario {v.id}): {exc}",
                                           blocks[pl]["_head"]["solver_path"])
             continue
-        seen.append(ws._report_map())
+        seen.append(ws.ledger_map())
         n += 1
     return n
 
@@ -414,7 +405,7 @@ def _verify_fast(ws, prep, group: bool, sid: str) -> None:
     chunk's rows are already taken, and the next chunk starts cold, so no result depends on it."""
     from planner.errors import PlanCheckError
 
-    vr = ws.solve_group(prep) if group else ws.solve(prep)
+    vr = plan_group_variant(ws, prep) if group else plan_variant(ws, prep)
     if vr.plan is None:
         raise PlanCheckError([f"scenario {sid}: no plan when solved again in full: {vr.error}"])
     ann = vr.plan.entities.annual if group else vr.plan.annual
@@ -644,10 +635,10 @@ def _default_chunk(n: int, tables: str = "plan", entities: int = 1) -> int:
     return max(2, min(max(lo, math.ceil(n / 16)), hi, math.ceil(n / 4)))
 
 
-def _run_local(case_json, chunks, opts, check, tables, workers, on_done, kind="entity") -> None:
+def _run_local(case_json, chunks, opts, check, tables, workers, on_done, kind="entity", warm_backend="arrays") -> None:
     if workers <= 0:
         for ch in chunks:
-            on_done(ch, *solve_chunk(case_json, ch, opts, check, tables, kind, True))
+            on_done(ch, *solve_chunk(case_json, ch, opts, check, tables, kind, True, warm_backend))
         return
     import multiprocessing as mp
     from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
@@ -658,7 +649,8 @@ def _run_local(case_json, chunks, opts, check, tables, workers, on_done, kind="e
     ctx.set_forkserver_preload(["planner.studies.sweep", "planner.solve.warm", "planner.prepare.entity"])
     with ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_worker_init,
                              initargs=(os.getpid(),)) as pool:
-        pending = {pool.submit(solve_chunk, case_json, ch, opts, check, tables, kind, True): ch for ch in chunks}
+        pending = {pool.submit(solve_chunk, case_json, ch, opts, check, tables, kind, True, warm_backend): ch
+                   for ch in chunks}
         while pending:
             done, _ = wait(pending, return_when=FIRST_COMPLETED)
             for fut in done:
@@ -704,7 +696,8 @@ def _watch_parent(pid: int, every_s: float = 1.0) -> None:
     threading.Thread(target=watch, name="watch-sweep-parent", daemon=True).start()
 
 
-def _run_dask(case_json, chunks, opts, check, tables, workers, scheduler, on_done, kind="entity") -> None:
+def _run_dask(case_json, chunks, opts, check, tables, workers, scheduler, on_done, kind="entity",
+              warm_backend="arrays") -> None:
     from distributed import Client, LocalCluster, as_completed
 
     cluster = None
@@ -722,7 +715,7 @@ def _run_dask(case_json, chunks, opts, check, tables, workers, scheduler, on_don
         client = Client(scheduler)
     try:
         futs = {
-            client.submit(solve_chunk, case_json, ch, opts, check, tables, kind, True, pure=False): i
+            client.submit(solve_chunk, case_json, ch, opts, check, tables, kind, True, warm_backend, pure=False): i
             for i, ch in enumerate(chunks)
         }
         for fut in as_completed(list(futs)):
@@ -745,6 +738,7 @@ def sweep(
     chunk_size: int | None = None,
     check: bool = True,
     tables: str = "plan",
+    warm_backend: str = "arrays",
     progress: bool | None = False,
     case_sha256: str | None = None,
     on_chunk: Callable[[list[Variant], pd.DataFrame], None] | None = None,
@@ -755,6 +749,9 @@ def sweep(
     ``tables``: "plan" = every scenario a full, checked plan; "fast" = ledger rows from a compiled
     linear map of the solution (no shadow prices; each map verified once per worker against a
     full, checked plan: ``solve_chunk``).
+    ``warm_backend``: "arrays" = a group's fast variants are re-solved on the array assembler's
+    model where it writes them (``planner.solve.warm_arrays.supports``), else on the Pyomo model;
+    "pyomo" = always on the Pyomo model (the same rows; for comparisons).
     ``scheduler``: None = local processes (``workers`` of them; 0 = in this process); ``"local"`` =
     a Dask LocalCluster on loopback with ``workers`` workers; else a Dask scheduler address.
     """
@@ -763,6 +760,8 @@ def sweep(
     t_setup = time.perf_counter()
     if tables not in ("plan", "fast"):
         raise ValueError(f"tables must be 'plan' or 'fast', not {tables!r}")
+    if warm_backend not in ("arrays", "pyomo"):
+        raise ValueError(f"warm_backend must be 'arrays' or 'pyomo', not {warm_backend!r}")
     if chunk_size is not None and (isinstance(chunk_size, bool) or not isinstance(chunk_size, int) or chunk_size < 1):
         raise CaseValidationError("command line", [("--chunk-size", f"expected a whole number of scenarios, 1 or more, got {chunk_size!r}")])
     if isinstance(workers, bool) or not isinstance(workers, int) or workers < 0:
@@ -825,9 +824,9 @@ def sweep(
     try:
         with _resources(workers):
             if scheduler is None:
-                _run_local(case_json, chunks, opts, check, tables, workers, on_done, kind)
+                _run_local(case_json, chunks, opts, check, tables, workers, on_done, kind, warm_backend)
             else:
-                _run_dask(case_json, chunks, opts, check, tables, workers, scheduler, on_done, kind)
+                _run_dask(case_json, chunks, opts, check, tables, workers, scheduler, on_done, kind, warm_backend)
     finally:
         if bar is not None:
             bar.close()

@@ -360,7 +360,7 @@ def _set_group_path(raw: dict, path: str, value: Any) -> None:
 
 def _group_level(spec: Any, v: Variant, grp: dict[str, Any], entities: list[CaseSpec]):
     from planner.input.group_schema import GroupCaseSpec
-    from planner.input.read import _friendly, _loc
+    from planner.input.messages import friendly_message, location
 
     raw = spec.model_dump(mode="python", exclude={"entities"})
     try:
@@ -376,9 +376,9 @@ def _group_level(spec: Any, v: Variant, grp: dict[str, Any], entities: list[Case
     except ValidationError as exc:
         problems: list[tuple[str, str]] = []
         for err in exc.errors():
-            loc = _loc(err["loc"], raw)
+            loc = location(err["loc"], raw)
             for line in err["msg"].removeprefix("Value error, ").split("\n"):
-                problems.append((loc, _friendly(line, err)) if loc or ": " not in line else tuple(line.split(": ", 1)))  # type: ignore[arg-type]
+                problems.append((loc, friendly_message(line, err)) if loc or ": " not in line else tuple(line.split(": ", 1)))  # type: ignore[arg-type]
         raise _err(v, problems) from None
 
 

@@ -60,7 +60,7 @@ def plan_both(case, spec, opts=None):
     out = []
     for v in as_variants(case, spec):
         prep, _ = prepared_variant(case, v, state)
-        _, res, results = ws.solve_results(prep)
+        _, res, results, _ = ws.solve_results(prep)
         if results is None:
             assert str(res.status) == "unbounded" and unbounded_arbitrage(prep.data), (v, res.status)
             continue

@@ -4,7 +4,7 @@ its own: the same model data, bit for bit, and the same report tables.
 ``prepare_group`` shares work between entities (one loaded rule pack per pack and overrides, the
 carry-over rules, benchmarks, formulas and assumptions table worked out once per
 distinct input, the cyclic garbage collector paused). The reference here switches all sharing off
-(``planner.prepare.entity.SHARE``) and prepares every entity alone with a freshly loaded pack, then places
+(``prepare(..., share=False)``) and prepares every entity alone with a freshly loaded pack, then places
 it in the group as the straightforward per-entity code does (market limits moved to the links,
 pooled CCER fields). Model data are compared by ``repr`` (every float exactly, 0 and 0.0
 told apart), report tables exactly, notes, warnings and rule-pack keys in order.
@@ -21,7 +21,6 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-import planner.prepare.entity as prepare_mod
 from planner.input.group_schema import GroupCaseSpec
 from planner.input.read import load_case, load_group_case
 from planner.input.rulepack import load_rule_pack
@@ -80,7 +79,7 @@ SPECS = {
 def _reference_entities(spec: GroupCaseSpec, data):
     """Each entity prepared alone, nothing shared, then placed in the group per entity."""
     alone_preps = [
-        prepare(c, load_rule_pack(c.policy.rule_pack, c.policy.overrides)) for c in spec.entities
+        prepare(c, load_rule_pack(c.policy.rule_pack, c.policy.overrides), share=False) for c in spec.entities
     ]
     years = spec.group.horizon.years
     n = len(years)
@@ -118,10 +117,9 @@ def _reference_entities(spec: GroupCaseSpec, data):
 
 
 @pytest.mark.parametrize("name", list(SPECS))
-def test_group_preparation_equals_each_entity_prepared_alone(name, monkeypatch):
+def test_group_preparation_equals_each_entity_prepared_alone(name):
     spec = SPECS[name]()
     prep = prepare_group(spec)
-    monkeypatch.setattr(prepare_mod, "SHARE", False)
     alone_preps, alone, data = _reference_entities(spec, prep.data)
     assert repr(prep.data) == repr(data)
     assert repr(prep.standalone.entities) == repr(alone)

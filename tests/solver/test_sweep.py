@@ -13,7 +13,9 @@ from planner.input.read import parse_case
 from planner.prepare.entity import prepare
 from planner.solve.highs import solve_model
 from planner.solve.warm import WarmSolver
+from planner.solve.warm_pyomo import PyomoBackend
 from planner.studies.sweep import sweep
+from planner.studies.warm_plans import plan_variant
 from tests.solver.helpers import case_dict
 
 approx = pytest.approx
@@ -189,7 +191,7 @@ def test_warm_resolves_give_the_same_plans_as_rebuilds():
     paths = {}
     for i in range(n_variants):
         case = base.with_overrides(_variant(rng, i))
-        path, wres, warm = ws.solve_results(prepare(case))
+        path, wres, warm, _ = ws.solve_results(prepare(case))
         cres, cold = _cold(case)
         paths[path] = paths.get(path, 0) + 1
         assert warm is not None
@@ -198,7 +200,7 @@ def test_warm_resolves_give_the_same_plans_as_rebuilds():
         for t in RESULT_TABLES:
             _same_frames(getattr(warm, t), getattr(cold, t), (i, t))
         if i % 20 == 0:
-            wp, cp = ws.solve(prepare(case)).plan, run(copy.deepcopy(case)).plan
+            wp, cp = plan_variant(ws, prepare(case)).plan, run(copy.deepcopy(case)).plan
             for t in ("annual", "abatement", "builds", "ccer_lots", "costs", "shadow_prices"):
                 _same_frames(getattr(wp, t), getattr(cp, t), (i, t))
             assert list(wp.bindings["statement"]) == list(cp.bindings["statement"]), i
@@ -241,13 +243,13 @@ def test_fast_tables_verify_a_price_sweeps_model_once_per_worker(monkeypatch):
     assert res.stats["chunks"] == 4 and res.stats["verified_maps"] == 1
     assert set(res.scenarios["status"]) == {"optimal"}
 
-    real = WarmSolver._report_values_many
+    real = PyomoBackend._report_values_many
 
     def off_by_one_tonne(self, xs, thetas, rep=None):
         keys, vals = real(self, xs, thetas, rep)
         return keys, vals + 1.0
 
-    monkeypatch.setattr(WarmSolver, "_report_values_many", off_by_one_tonne)
+    monkeypatch.setattr(PyomoBackend, "_report_values_many", off_by_one_tonne)
     monkeypatch.setattr(sweep_mod, "_WORKER", {})  # a fresh worker: the map verified above is not kept
     bad = sweep(case, vs, tables="fast", chunk_size=3)
     assert set(bad.scenarios["status"]) == {"error"}, bad.scenarios
@@ -291,14 +293,14 @@ def test_a_fast_variant_that_fails_costs_only_its_own_row(monkeypatch):
     from planner.errors import PlanCheckError
 
     case = _kink_case()
-    real = WarmSolver._fast_arrays_many
+    real = PyomoBackend._fast_arrays_many
 
     def failing(self, preps, vals, rep=None):
         if any(p.data.entities[0].price_buy_cny_per_t[0] == 77.0 for p in preps):
             raise PlanCheckError(["ledger map broken for this variant"])
         return real(self, preps, vals, rep)
 
-    monkeypatch.setattr(WarmSolver, "_fast_arrays_many", failing)
+    monkeypatch.setattr(PyomoBackend, "_fast_arrays_many", failing)
     y0 = case.years[0]
     vs = [{}, {f"market.{y0}.cea_buy_cny_per_t": 71.0}, {f"market.{y0}.cea_buy_cny_per_t": 77.0},
           {f"market.{y0}.cea_buy_cny_per_t": 79.0}]
@@ -309,7 +311,7 @@ def test_a_fast_variant_that_fails_costs_only_its_own_row(monkeypatch):
 
 
 def test_ledger_map_sums_each_value_term_by_term_like_add_at():
-    """``WarmSolver._report_values_many`` adds each ledger value's terms step by step (the k-th term
+    """``PyomoBackend._report_values_many`` adds each ledger value's terms step by step (the k-th term
     of every value at once): bit for bit the sums ``np.add.at`` makes one term at a time, for one
     solution or many, on an entity model and a group model (random solutions and prices, so that
     every term matters)."""
@@ -335,19 +337,19 @@ def test_ledger_map_sums_each_value_term_by_term_like_add_at():
         ws = WarmSolver()
         ws.prime(data)
         ws._run()
-        rep = ws._report_map()
+        rep = ws.ledger_map()
         assert len(rep["lin"][0]) > len(rep["b0"])  # values with several terms
         for n in (1, 2, 17):
             xs = rng.normal(size=(n, len(ws._solution[0]))) * 1e5
-            thetas = rng.normal(size=(n, len(ws._current_theta()))) * 100
-            _, vals = ws._report_values_many(xs, thetas, rep)
+            thetas = rng.normal(size=(n, len(ws.backend._current_theta()))) * 100
+            _, vals = ws.backend._report_values_many(xs, thetas, rep)
             assert np.array_equal(vals, add_at(rep, xs, thetas)), n
 
 
 @pytest.mark.parametrize("kind", ["entity", "group"])
 def test_fast_scenarios_make_no_reference_cycles(monkeypatch, kind):
     """A fast chunk runs its scenarios with the cyclic garbage collector paused
-    (``planner.studies.sweep._cycle_collector_paused``), which is only safe if the scenarios make no
+    (``planner.prepare.group.collector_paused`` in ``planner.studies.sweep.solve_chunk``), which is only safe if the scenarios make no
     reference cycles: with the collector off, a chunk of 60 price scenarios leaves as much cyclic
     garbage as a chunk of 6 (a per-scenario cycle would leave at least 54 objects more), and the
     collector is on again afterwards."""
@@ -384,3 +386,30 @@ def test_fast_scenarios_make_no_reference_cycles(monkeypatch, kind):
     assert left[60] <= left[6] + 5, left
     solve_chunk(js, vs[:2], opts, True, "fast", kind)
     assert gc.isenabled()
+
+
+def test_a_long_lived_warm_solver_gives_every_solve_the_whole_time_limit():
+    """HiGHS compares its time limit with the run time summed over every run of one object; a
+    warm solver keeps its object for a whole sweep, so it must give each solve the limit anew.
+    Here the limit is 20 ms and the solver runs until its object has spent three times that:
+    every solve is optimal at the hand-computed cost (``_hand_cost``), with a shadow price."""
+    from dataclasses import replace
+
+    from planner.solve.highs import SolveOptions
+
+    base = _kink_case()
+    limit = 0.02
+    ws = WarmSolver(replace(SolveOptions(duals=True), time_limit_s=limit))
+    prices = [50 + (k % 60) for k in range(5000)]
+    n = 0
+    for p in prices:
+        y0 = base.years[0]
+        case = base.with_overrides({f"market.{y0}.cea_buy_cny_per_t": float(p), f"market.{y0}.cea_sell_cny_per_t": p - 1.0})
+        _, res, results, _ = ws.solve_results(prepare(case))
+        assert str(res.status) == "optimal", (n, ws._h.getRunTime(), res.termination)
+        assert results is not None and res.objective == pytest.approx(_hand_cost(p)[0], rel=1e-9)
+        assert res.duals_basis is not None, n
+        n += 1
+        if ws._h.getRunTime() > 3 * limit:
+            break
+    assert ws._h.getRunTime() > 3 * limit, "the solver never ran past the time limit"

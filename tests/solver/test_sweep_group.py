@@ -22,6 +22,7 @@ from planner.solve.highs import compile_model, solve_model
 from planner.solve.warm import GROUP_ROW, WarmSolver
 from planner.studies.sweep import prepared_variant, sweep
 from planner.studies.variants import Variant, apply_variant, variant_case, variant_group_full
+from planner.studies.warm_plans import plan_group_variant
 from planner.testing.fleet import fleet_group
 from tests.solver.helpers import case_dict
 
@@ -307,7 +308,7 @@ def test_warm_group_resolves_equal_rebuilds_and_pass_the_group_checker():
     for i in range(18):
         v = Variant(f"v{i}", _group_variant(rng, spec, i))
         prep, _how = prepared_variant(spec, v, state)
-        vr = ws.solve_group(prep)
+        vr = plan_group_variant(ws, prep)
         paths[vr.path] = paths.get(vr.path, 0) + 1
         cprep, cm, cres, cplan = _rebuild(variant_group_full(spec, v), opts)
         assert cprep.data == prep.data, i
@@ -443,7 +444,7 @@ def test_value_of_pooling_per_scenario_by_hand():
 
 
 def test_the_objective_constant_split_into_terms_equals_its_evaluation():
-    """``planner.solve.warm._affine`` splits an expression with many parameters into the terms of its
+    """``planner.solve.warm_pyomo._affine`` splits an expression with many parameters into the terms of its
     sums (the objective constant of a group holds every entity's terminal values and fines) instead
     of evaluating it once per parameter; on a 12-plant group both give the same constant and the
     same gradient (to rounding), and the split is what the objective gradient uses."""
@@ -451,13 +452,14 @@ def test_the_objective_constant_split_into_terms_equals_its_evaluation():
     from pyomo.repn.standard_repn import generate_standard_repn
 
     from planner.prepare.group import prepare_group
-    from planner.solve.warm import _SPLIT_PARAMS, WarmSolver, _affine, _affine_eval, _affine_split
+    from planner.solve.warm import WarmSolver
+    from planner.solve.warm_pyomo import _SPLIT_PARAMS, _affine, _affine_eval, _affine_split
 
     ws = WarmSolver()
     ws.prime(prepare_group(fleet_group(12, seed=4)).data)
-    holder = ws._holder
+    holder = ws.backend._holder
     pidx = {id(holder.p[i]): i for i in holder.p}
-    const = generate_standard_repn(ws._model.objective.expr, compute_values=False, quadratic=False).constant
+    const = generate_standard_repn(ws.backend._model.objective.expr, compute_values=False, quadratic=False).constant
     assert len(list(identify_mutable_parameters(const))) > _SPLIT_PARAMS
     saved = [holder.p[i].value for i in holder.p]
     c_split, g_split = _affine_split(const, pidx)

@@ -1,4 +1,5 @@
-"""The Pyomo-free warm solver of fast group sweeps (planner.solve.warm_arrays.ArrayWarmSolver).
+"""The Pyomo-free warm solves of fast group sweeps (``WarmSolver(backend="arrays")``,
+``planner.solve.warm_arrays.ArrayBackend``).
 
 - Its objective-only path writes the cost vector and offset with the assembler's own objective
   code: bit for bit what a fresh ``assemble`` of the variant writes, on generated variants.
@@ -29,7 +30,7 @@ from planner.solve.warm import (
     OBJECTIVE_TUPLES,
     structure_key,
 )
-from planner.solve.warm_arrays import ArrayWarmSolver
+from planner.solve.warm_arrays import ArrayBackend
 from planner.studies.sweep import solve_chunk, sweep
 from planner.studies.variants import Variant, as_variants
 from planner.testing.fleet import fleet_group
@@ -161,12 +162,12 @@ def _variants(spec):
     return vs + [budget]
 
 
-def _chunks(spec, vs, size=5):
+def _chunks(spec, vs, size=5, warm_backend="arrays"):
     """The variants through ``solve_chunk`` (a worker's entry point) in chunks, in one fresh worker."""
     js = spec.model_dump_json()
     frames, infos = [], []
     for i in range(0, len(vs), size):
-        f, info = solve_chunk(js, vs[i : i + size], SolveOptions(duals=True), True, "fast", "group")
+        f, info = solve_chunk(js, vs[i : i + size], SolveOptions(duals=True), True, "fast", "group", False, warm_backend)
         frames.append(f)
         pst = sweep_mod._WORKER["state"][2].stats
         info["pyomo_models"] = pst.new_structure + pst.in_place  # Pyomo models built so far
@@ -178,15 +179,13 @@ def test_fast_group_sweep_through_arrays_equals_the_pyomo_path(monkeypatch):
     spec = _group()
     vs = _variants(spec)
     monkeypatch.setattr(sweep_mod, "_WORKER", {})
-    monkeypatch.setenv("PLANNER_WARM_PYOMO", "1")
-    ref, ref_infos, _ = _chunks(spec, vs)
+    ref, ref_infos, _ = _chunks(spec, vs, warm_backend="pyomo")
     monkeypatch.setattr(sweep_mod, "_WORKER", {})
-    monkeypatch.delenv("PLANNER_WARM_PYOMO")
     got, infos, state = _chunks(spec, vs)
     # the array solver planned every chunk but the budget's: no Pyomo model was built before it
     _key, _case, pyomo_ws, st_ = state
     aws = st_["arrays"]
-    assert isinstance(aws, ArrayWarmSolver)
+    assert isinstance(aws.backend, ArrayBackend)
     assert [i["pyomo_models"] for i in infos[:-1]] == [0] * 4 and infos[-1]["pyomo_models"] == 1
     assert ref_infos[0]["pyomo_models"] >= 1  # the reference took the Pyomo path
     assert (
@@ -219,9 +218,9 @@ def test_array_fast_ledger_verified_once_per_worker_and_a_wrong_one_is_an_error(
     res = sweep(spec, sw, tables="fast", chunk_size=3)
     assert res.stats["chunks"] == 4 and res.stats["verified_maps"] == 1
     assert set(res.scenarios["status"]) == {"optimal"}
-    assert isinstance(sweep_mod._WORKER["state"][3]["arrays"], ArrayWarmSolver)
+    assert isinstance(sweep_mod._WORKER["state"][3]["arrays"].backend, ArrayBackend)
 
-    real = ArrayWarmSolver._fast_rows_many
+    real = ArrayBackend._fast_rows_many
 
     def off_by_one_tonne(self, model, preps, xs):
         rows = real(self, model, preps, xs)
@@ -229,7 +228,7 @@ def test_array_fast_ledger_verified_once_per_worker_and_a_wrong_one_is_an_error(
             ent["buy_t"] = ent["buy_t"] + 1.0
         return rows
 
-    monkeypatch.setattr(ArrayWarmSolver, "_fast_rows_many", off_by_one_tonne)
+    monkeypatch.setattr(ArrayBackend, "_fast_rows_many", off_by_one_tonne)
     # a fresh worker: the model verified above is not kept
     monkeypatch.setattr(sweep_mod, "_WORKER", {})
     bad = sweep(spec, sw, tables="fast", chunk_size=3)
@@ -251,7 +250,7 @@ def test_array_fast_ledger_equals_the_pyomo_map_for_the_same_solution(transfers)
         4, seed=3, binaries=False, value_of_pooling=False, last_year=2029, transfers=transfers
     )
     prep = prepare_group(spec)
-    ws, aws = WarmSolver(), ArrayWarmSolver()
+    ws, aws = WarmSolver(), WarmSolver(backend="arrays")
     ws.prime(prep.data)
     aws.prime(prep.data)
     res = aws._run(duals=False)
