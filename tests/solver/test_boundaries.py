@@ -194,7 +194,10 @@ def test_decree_775_fine_from_the_2023_vintage():
 
 def test_order_19_fixed_fine_up_to_the_2022_vintage():
     """2022, same position: the 2022 vintage falls under Order 19, a fixed CNY 20,000 for the failure
-    whatever the tonnes, plus the deduction at 60. Cost 240,000 + 20,000 + 6,000 x 60 = 620,000."""
+    whatever the tonnes, plus the deduction at 60. A tonne bought at 60 and a tonne deducted at 60
+    cost the same: buying the 4,000 (240,000 + 20,000 + 6,000 x 60) and buying none (20,000 +
+    10,000 x 60) both cost 620,000, and of the tied plans the planner takes the one that trades
+    the fewest tonnes: 10,000 t short, nothing bought."""
     d = case_dict(years=(2022,), buy_limit_t=4_000, ccer_available_t=0, penalty_reference_cny_per_t=98.0)
     d["policy"] = {"overrides": {"borrowing.conditional.years": []}}  # no 2021-2022 pre-draw here
     prep = prepare(parse_case(d))
@@ -202,7 +205,8 @@ def test_order_19_fixed_fine_up_to_the_2022_vintage():
     assert prep.data.entities[0].fine_fixed_cny == (20_000.0,)
     assert any("Order 19" in n and "penalty_reference_cny_per_t is not used" in n for n in prep.notes)
     p = solve(d)
-    assert row(p, 2022).shortfall_t == approx(6_000)
+    assert row(p, 2022).shortfall_t == approx(10_000)
+    assert row(p, 2022).buy_t == approx(0)
     assert p.summary["objective_cny"] == approx(620_000)
     assert "fined CNY 20,000 once (Order 19)" in " ".join(p.bindings.statement)
 
