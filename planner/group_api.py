@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -77,34 +77,19 @@ def solve_arrays(data, opts: SolveOptions):
     return res, results, links
 
 
-def solve_standalone(prep: PreparedGroup, opts: SolveOptions):
+def solve_standalone(prep: PreparedGroup, opts: SolveOptions, progress=None):
     """Every entity alone (no links, the group's discounting), each solved as its own model, as the
-    entity planner would: returns the worst status, and the costs and objective summed."""
+    entity planner would (``planner.solve.batch``): returns the worst status, and the costs and
+    objective summed."""
     import pandas as pd
 
-    from models import build_model, extract_results
-
-    data = prep.standalone
-    df = dict(zip(data.years, data.discount_factor, strict=True))
-    costs, total, worst = [], 0.0, None
-    for e in data.entities:
-        one = replace(data, entities=(e,))
-        cost_only = replace(opts, duals=False, tie_break=False)  # only the costs are read
-        if fast_path(one, opts) is None:
-            res, r, _ = solve_arrays(one, cost_only)
-        else:
-            m = build_model(one)
-            res = solve_model(m, cost_only)
-            r = extract_results(m, df, {})
-        costs.append(r.costs)
-        total += float(res.objective)
-        if worst is None or res.status != "optimal":
-            worst = res
     from models import Results
+    from planner.solve.batch import solve_each_alone
 
+    r = solve_each_alone(prep.standalone, opts, fast_path, progress)
     empty = pd.DataFrame()
-    return worst, Results(annual=empty, abatement=empty, builds=empty, project_years=empty, ccer_lots=empty,
-                          costs=pd.concat(costs, ignore_index=True), duals=empty, objective_cny=total)
+    return r.worst, Results(annual=empty, abatement=empty, builds=empty, project_years=empty, ccer_lots=empty,
+                            costs=r.costs, duals=empty, objective_cny=r.objective_cny)
 
 
 def run_group(spec: GroupCaseSpec | str | Path, opts: SolveOptions | None = None, *, check: bool = True) -> GroupRunResult:
