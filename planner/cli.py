@@ -169,6 +169,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         over["time_limit_s"] = args.time_limit
     if args.allow_nonoptimal:
         over["allow_nonoptimal"] = True
+    if args.mip_gap is not None:
+        over["mip_rel_gap"] = args.mip_gap
     if is_group_case(args.case):
         return _run_group(args, over)
     from planner import api
@@ -375,6 +377,16 @@ def _seconds(text: str) -> float:
     return x
 
 
+def _gap(text: str) -> float:
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number between 0 and 1 (a relative gap, e.g. 1e-3), got {text!r}") from None
+    if not 0.0 <= v <= 1.0:
+        raise argparse.ArgumentTypeError(f"expected a number between 0 and 1 (a relative gap, e.g. 1e-3), got {text!r}")
+    return v
+
+
 def _whole(low: int, what: str):
     def parse(text: str) -> int:
         try:
@@ -418,6 +430,9 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--out", type=Path, required=True, help="output folder (replaced atomically)")
     r.add_argument("--time-limit", type=_seconds, default=None,
                    help="solver time limit in seconds (default: the case's solver.time_limit_s, else 600)")
+    r.add_argument("--mip-gap", type=_gap, default=None, metavar="GAP",
+                   help="relative MIP gap to prove, e.g. 1e-3 (default: the case's solver.mip_rel_gap, else 1e-6; "
+                        "groups of more than 100 entities 1e-3)")
     r.add_argument("--allow-nonoptimal", action="store_true", help="write a plan not proven optimal (marked so)")
     r.add_argument("--lang", choices=("en", "zh"), default="en", help="labels of the HTML report and the workbook")
     r.add_argument("--units", choices=("t", "wan"), default=None,
