@@ -144,14 +144,23 @@ def _run_group(args: argparse.Namespace, over: dict) -> int:
     units = args.units or ("wan" if args.lang == "zh" else "t")
     spec = load_group_case(args.case, args.data_root)
     check_output_dir(args.out)  # before the solve: a refused folder costs no solver time
+    from planner.progress import Progress
+
+    progress = Progress()  # bars on stderr when run in a terminal
     try:
-        result = group_api.run_group(spec, group_api.options_for(spec, **over))
+        result = group_api.run_group(spec, group_api.options_for(spec, **over), progress=progress)
     except CaseValidationError as exc:
         raise exc.in_file(str(args.case)) from None
+    finally:
+        progress.close()
     audit, run = _audit_and_run(args, result, units, input_format="group " + args.case.suffix.lower().lstrip("."),
                                 input_sha256=file_sha256(args.case),
                                 input_files_sha256=group_input_hashes(args.case, args.data_root))
-    out = write_group_plan(result.plan, args.out, audit, run, html=args.html, xlsx=args.xlsx, lang=args.lang, units=units)
+    progress.stage("writing the plan folder")
+    try:
+        out = write_group_plan(result.plan, args.out, audit, run, html=args.html, xlsx=args.xlsx, lang=args.lang, units=units)
+    finally:
+        progress.close()
     # pandas: imported after the solve (see planner.group_api)
     from planner.report.group import terminal_group_summary
 

@@ -112,11 +112,17 @@ def solve_standalone(prep: PreparedGroup, opts: SolveOptions, progress=None):
                             costs=r.costs, duals=empty, objective_cny=r.objective_cny)
 
 
-def run_group(spec: GroupCaseSpec | str | Path, opts: SolveOptions | None = None, *, check: bool = True) -> GroupRunResult:
-    """Prepare, build and solve the group, check it, and solve the entities alone for the value of pooling."""
+def run_group(spec: GroupCaseSpec | str | Path, opts: SolveOptions | None = None, *, check: bool = True,
+              progress=None) -> GroupRunResult:
+    """Prepare, build and solve the group, check it, and solve the entities alone for the value of
+    pooling. ``progress``: a ``planner.progress.Progress`` told each stage, or None."""
+    from planner.progress import QUIET
+
+    progress = progress or QUIET
     if not isinstance(spec, GroupCaseSpec):
         spec = load_group_case(spec)
     opts = opts or options_for(spec)
+    progress.stage("preparing the entities")
     t0 = time.perf_counter()
     prep = prepare_group(spec)
     prepare_s = time.perf_counter() - t0
@@ -125,6 +131,7 @@ def run_group(spec: GroupCaseSpec | str | Path, opts: SolveOptions | None = None
         refuse_unbounded(prep.standalone, "value of pooling, the entities alone (value_of_pooling: false plans the group "
                                           "without this comparison): ")
     why = fast_path(prep.data, opts)
+    progress.stage("solving the group (HiGHS)")
     if why is None:
         # repeated entity blocks assembled with NumPy: the same problem as the Pyomo build (tested
         # in tests/solver/test_assemble.py), without Pyomo's per-component work
@@ -151,8 +158,11 @@ def run_group(spec: GroupCaseSpec | str | Path, opts: SolveOptions | None = None
     alone_res = alone = None
     if spec.value_of_pooling:
         t2 = time.perf_counter()
-        alone_res, alone = solve_standalone(prep, opts)
+        n = len(prep.standalone.entities)
+        progress.stage("value of pooling: each entity alone", n)
+        alone_res, alone = solve_standalone(prep, opts, lambda k: progress.count(k, n))
         res.timings["standalone_s"] = time.perf_counter() - t2
+    progress.stage("plan tables and checker")
     t3 = time.perf_counter()
     plan = assemble_group_plan(prep, results, links, res, alone)
     t4 = time.perf_counter()
