@@ -36,10 +36,22 @@ def _spec(kind):
         return load_group_case(GROUP_EXAMPLE / "group.yaml")
     if kind == "lp":
         return fleet_group(12, seed=3, binaries=False)
+    if kind == "lots":  # opening CCER lots: their terminal value is each entity's own objective constant
+        from planner.input.schema import CcerLotSpec
+
+        spec = fleet_group(6, seed=4, binaries=False)
+        ents = list(spec.entities)
+        for k in (1, 3):
+            lot = CcerLotSpec(id=f"lot{k}", quantity_t=20_000.0 * k, system="new", eligible_from_year=2025, eligible_to_year=2040)
+            fin = ents[k].finance.model_copy(update={"terminal_value": "given", "terminal_cea_cny_per_t": 100.0,
+                                                     "terminal_ccer_cny_per_t": 90.0})
+            ents[k] = ents[k].model_copy(update={"opening": ents[k].opening.model_copy(update={"ccer_lots": [lot]}),
+                                                 "finance": fin})
+        return spec.model_copy(update={"entities": ents})
     return fleet_group(10, seed=5, projects=True)  # net-sales floor and project binaries
 
 
-@pytest.mark.parametrize("kind", ["lp", "mip", "example"])
+@pytest.mark.parametrize("kind", ["lp", "mip", "example", "lots"])
 def test_batch_equals_one_model_per_entity(kind):
     spec = _spec(kind)
     prep = prepare_group(spec)
@@ -77,7 +89,7 @@ def test_batch_mixes_pyomo_entities(monkeypatch):
     pd.testing.assert_frame_equal(alone.costs, costs, check_exact=False, rtol=1e-7, atol=1e-3)
 
 
-@pytest.mark.parametrize("kind", ["lp", "mip", "example"])
+@pytest.mark.parametrize("kind", ["lp", "mip", "example", "lots"])
 def test_entity_slices_are_the_entities_own_problems(kind):
     """Each entity's block of the stand-alone assembly is, array by array, the problem of the entity
     assembled alone (coefficients, bounds, costs, integrality, constant)."""
@@ -102,9 +114,9 @@ def test_entity_slices_are_the_entities_own_problems(kind):
         for f in ("start_", "index_", "value_"):
             assert np.array_equal(np.asarray(getattr(mine.a_matrix_, f)), np.asarray(getattr(own.a_matrix_, f))), (e.id, f)
         assert list(mine.integrality_) == list(own.integrality_)
-    # an example with opening CCER lots gives entities their own constant
-    if kind == "example":
-        assert any(o is not None for o in offsets) or not any(e.ccer_lots for e in data.entities)
+    if kind == "lots":  # the two entities with lots have their own constant, the others none
+        assert [o is not None for o in offsets] == [False, True, False, True, False, False]
+        assert sum(o for o in offsets if o is not None) == pytest.approx(a.offset)
 
 
 def test_entity_slices_refuse_linked_entities():
