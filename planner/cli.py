@@ -145,14 +145,23 @@ def _run_group(args: argparse.Namespace, over: dict) -> int:
     units = args.units or ("wan" if args.lang == "zh" else "t")
     spec = load_group_case(args.case, args.data_root)
     check_output_dir(args.out)  # before the solve: a refused folder costs no solver time
+    from planner.progress import Progress
+
+    progress = Progress()  # bars on stderr when run in a terminal
     try:
-        result = group_api.run_group(spec, group_api.options_for(spec, **over))
+        result = group_api.run_group(spec, group_api.options_for(spec, **over), progress=progress)
     except CaseValidationError as exc:
         raise exc.in_file(str(args.case)) from None
+    finally:
+        progress.close()
     audit, run = _audit_and_run(args, result, units, input_format="group " + args.case.suffix.lower().lstrip("."),
                                 input_sha256=file_sha256(args.case),
                                 input_files_sha256=group_input_hashes(args.case, args.data_root))
-    out = write_group_plan(result.plan, args.out, audit, run, html=args.html, xlsx=args.xlsx, lang=args.lang, units=units)
+    progress.stage("writing the plan folder")
+    try:
+        out = write_group_plan(result.plan, args.out, audit, run, html=args.html, xlsx=args.xlsx, lang=args.lang, units=units)
+    finally:
+        progress.close()
     # pandas: imported after the solve (see planner.group_api)
     from planner.report.group import terminal_group_summary
 
@@ -170,6 +179,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         over["time_limit_s"] = args.time_limit
     if args.allow_nonoptimal:
         over["allow_nonoptimal"] = True
+    if args.mip_gap is not None:
+        over["mip_rel_gap"] = args.mip_gap
     if is_group_case(args.case):
         return _run_group(args, over)
     from planner import api
@@ -376,6 +387,16 @@ def _seconds(text: str) -> float:
     return x
 
 
+def _gap(text: str) -> float:
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number between 0 and 1 (a relative gap, e.g. 1e-3), got {text!r}") from None
+    if not 0.0 <= v <= 1.0:
+        raise argparse.ArgumentTypeError(f"expected a number between 0 and 1 (a relative gap, e.g. 1e-3), got {text!r}")
+    return v
+
+
 def _whole(low: int, what: str):
     def parse(text: str) -> int:
         try:
@@ -419,6 +440,9 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--out", type=Path, required=True, help="output folder (replaced atomically)")
     r.add_argument("--time-limit", type=_seconds, default=None,
                    help="solver time limit in seconds (default: the case's solver.time_limit_s, else 600)")
+    r.add_argument("--mip-gap", type=_gap, default=None, metavar="GAP",
+                   help="relative MIP gap to prove, e.g. 1e-3 (default: the case's solver.mip_rel_gap, else 1e-6; "
+                        "groups of more than 100 entities 1e-3)")
     r.add_argument("--allow-nonoptimal", action="store_true", help="write a plan not proven optimal (marked so)")
     r.add_argument("--lang", choices=LANGS, default="en", help="labels of the HTML report and the workbook")
     r.add_argument("--units", choices=UNITS, default=None,

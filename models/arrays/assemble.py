@@ -764,6 +764,21 @@ class CostColumns:
     tier_buy: np.ndarray | None = None
 
 
+def lot_offsets(lots: tuple, df_last: float, n_entities: int) -> list[float | None]:
+    """Per entity, the constant of the objective: minus the terminal value of its opening CCER lots
+    (None: no lot with a terminal value). ``objective`` sums them; an entity solved alone has its own."""
+    lot_e, _lot_id, lot_q, lot_tv, _ly_lot, _ly_i = lots
+    out: list[float | None] = [None] * n_entities
+    for k in range(n_entities):
+        lots_k = [j for j in range(len(lot_e)) if lot_e[j] == k and lot_tv[j]]
+        if lots_k:
+            value = 0.0
+            for j in lots_k:
+                value += lot_tv[j] * lot_q[j]
+            out[k] = df_last * (0.0 - value)
+    return out
+
+
 def objective(data: ModelData, cc: CostColumns) -> tuple[np.ndarray, float]:
     """The objective of ``data`` on the columns ``cc`` (provisional order): (cost vector, offset).
     Sum over entities, years and components of df x cost, then the link costs. Prices, fees, fines,
@@ -775,7 +790,7 @@ def objective(data: ModelData, cc: CostColumns) -> tuple[np.ndarray, float]:
     g = data.group
     abate, build, buy, sell, shortfall = cc.abate, cc.build, cc.buy, cc.sell, cc.shortfall
     ccer_buy, ccer_sell, carry, ccer_hold, use_lot = cc.ccer_buy, cc.ccer_sell, cc.carry, cc.ccer_hold, cc.use_lot
-    lot_e, _lot_id, lot_q, lot_tv, ly_lot, _ly_i = cc.lots
+    lot_e, _lot_id, _lot_q, lot_tv, ly_lot, _ly_i = cc.lots
     has_tr, pool, tiers = cc.t_in is not None, cc.pool_buy is not None, cc.tier_buy is not None
     t_in, t_out, pool_buy, pool_hold, tier_buy = cc.t_in, cc.t_out, cc.pool_buy, cc.pool_hold, cc.tier_buy
     last = np.zeros((E, n), dtype=bool)
@@ -818,13 +833,9 @@ def objective(data: ModelData, cc: CostColumns) -> tuple[np.ndarray, float]:
         # terminal value of what is left of a lot: -tv x (quantity - used), discounted with the last year
         tv = np.asarray(lot_tv, dtype=float)
         cost[use_lot] += np.where(tv[ly_lot] != 0, df[-1] * tv[ly_lot], 0.0)
-        for k in range(E):
-            lots_k = [j for j in range(len(lot_e)) if lot_e[j] == k and lot_tv[j]]
-            if lots_k:
-                value = 0.0
-                for j in lots_k:
-                    value += lot_tv[j] * lot_q[j]
-                offset += df[-1] * (0.0 - value)
+        for value in lot_offsets(cc.lots, df[-1], E):
+            if value is not None:
+                offset += value
     if has_tr:
         p = np.asarray(g.transfer_price_cny_per_t, dtype=float)[None, :]
         cost[t_in.ravel()] += (dfy * (p - pb)).ravel()

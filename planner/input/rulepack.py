@@ -172,7 +172,9 @@ def _parse_pack(path: Any) -> RulePackFile:
         key = None
     if key is not None and key in _PARSED:
         return _PARSED[key]
-    data = RulePackFile.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")))
+    # libyaml's parser where PyYAML has it (the same safe constructor and resolver: the same data)
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    data = RulePackFile.model_validate(yaml.load(path.read_text(encoding="utf-8"), Loader=loader))
     if key is not None:
         _PARSED[key] = data
     return data

@@ -281,9 +281,12 @@ def group_html(gplan, audit: dict[str, Any], lang: str = "en", units: str = "t")
     pooling = _pooling_chart(gplan, lang, units)
     if pooling:
         charts.append(pooling)
-    es = gplan.entity_summary.copy()
+    from planner.report.many import is_many, ranked, why_top
+
+    many = is_many(gplan)  # the many-entity layout (planner.report.many)
+    es = ranked(gplan.entity_summary) if many else gplan.entity_summary.copy()
     es = es[[c for c in GROUP_ENTITY if c in es.columns]]
-    why = group_why(gplan, lang)
+    why = why_top(gplan, lang, why_items) if many else group_why(gplan, lang)
     parts = [
         *_page_head(title, lang),
         f'<p class="muted">{escape(label("entities", lang))} {s.get("entities")} · {escape(label("years", lang))} '
@@ -295,6 +298,7 @@ def group_html(gplan, audit: dict[str, Any], lang: str = "en", units: str = "t")
         f"<h2>{escape(label('group_plan', lang))}</h2>",
         html_table(group_year_table(gplan), lang, units, table_id="group-table"),
         f"<h2>{escape(label('entities_sheet', lang))}</h2>",
+        *([f'<p class="muted">{escape(label("ranked_npv", lang))}</p>'] if many else []),
         _capped(es, "entity_summary.csv", lang, units, "entity-table"),
     ]
     if not gplan.transfers.empty:

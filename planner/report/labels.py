@@ -156,6 +156,11 @@ LABELS: dict[str, tuple[str, str]] = {
     "group_why": ("Group limits that bind", "集团层面约束"),
     "chart_pooling": ("Saving per entity from planning as a group (NPV)", "各企业集团统筹节省（净现值）"),
     "more_rows": ("more rows in", "更多行见"),
+    # many-entity layout (planner.report.many)
+    "why_many": ("Statements of the {n} entities with the largest NPV cost are shown; those of all {entities} entities are in bindings.csv.",
+                 "仅列出净现值成本最高的 {n} 家企业的说明；全部 {entities} 家企业的说明见 bindings.csv。"),
+    "ranked_npv": ("ranked by NPV cost in the group, largest first", "按集团内净现值成本从高到低排列"),
+    "data_files": ("Data files", "数据文件"),
 }
 
 RULES: dict[str, tuple[str, str]] = {

@@ -265,7 +265,9 @@ def group_xlsx(gplan, audit: dict[str, Any], lang: str = "en", units: str = "t")
     entities, transfers, CCER pool, value of pooling, why this plan (group and entities),
     assumptions; then data sheets with every group table and the entity tables as in the CSV files."""
     from planner.report.html import GROUP_ENTITY, group_costs, group_why, group_year_table
+    from planner.report.many import data_files, is_many, ranked, why_top, workbook_tables
 
+    many = is_many(gplan)  # the many-entity layout (planner.report.many)
     b = _Book(lang, units)
     wb = b.wb
     s = gplan.summary
@@ -291,21 +293,25 @@ def group_xlsx(gplan, audit: dict[str, Any], lang: str = "en", units: str = "t")
         ws.insert_chart(n + 3, 1, ch)
     es = gplan.entity_summary
     ws = wb.add_worksheet(label("entities_sheet", lang)[:31])
-    b.table(ws, es[[c for c in GROUP_ENTITY if c in es.columns]])
+    b.table(ws, (ranked(es) if many else es)[[c for c in GROUP_ENTITY if c in es.columns]])
     ws = wb.add_worksheet(label("costs", lang)[:31])
     wide = group_costs(gplan).pivot_table(index="year", columns="component", values="nominal_cny", aggfunc="sum", sort=False)
     wide = wide.fillna(0.0).sort_index()
     wide.columns = [f"cost_{c}_cny" for c in wide.columns]
     b.table(ws, wide.reset_index())
-    for name, key in (("transfer_matrix", "transfers"), ("ccer_pool", "ccer_pool"), ("pooling_value", "pooling_value")):
+    for name, key in (("transfers" if many else "transfer_matrix", "transfers"), ("ccer_pool", "ccer_pool"), ("pooling_value", "pooling_value")):
         df = getattr(gplan, name)
         if not df.empty:
             ws = wb.add_worksheet(label(key, lang)[:31])
             b.table(ws, df.dropna(axis=1, how="all") if name == "ccer_pool" else df)
-    _text_sheet(b, label("why", lang), group_why(gplan, lang))
+    _text_sheet(b, label("why", lang), why_top(gplan, lang, why_items) if many else group_why(gplan, lang))
     if not gplan.assumptions.empty:
         ws = wb.add_worksheet(label("assumptions", lang)[:31])
         b.table(ws, gplan.assumptions)
+    if many:
+        _text_sheet(b, label("data_files", lang), data_files(gplan))
+        _data_sheets(b, workbook_tables(gplan))
+        return b.close()
     tables = {n: getattr(gplan.entities, n) for n in gplan.entities.TABLES}
     tables.update({n: getattr(gplan, n) for n in gplan.TABLES})
     _data_sheets(b, tables)

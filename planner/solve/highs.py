@@ -419,6 +419,11 @@ def new_highs(opts: SolveOptions, log_lines: list[str] | None):
     return h
 
 
+def new_quiet_highs(opts: SolveOptions):
+    """A HiGHS object with ``opts`` that logs nothing, for ``solve_compiled(..., highs=)``."""
+    return new_highs(replace(opts, tee=False), None)
+
+
 def solve_model(m: pyo.ConcreteModel, opts: SolveOptions | None = None) -> SolveResult:
     """Solve ``m``; load the primal values into it; return a typed result.
 
@@ -446,12 +451,14 @@ def solve_model(m: pyo.ConcreteModel, opts: SolveOptions | None = None) -> Solve
     return result
 
 
-def solve_compiled(cm: CompiledModel, opts: SolveOptions, t_start: float | None = None) -> SolveResult:
-    """Solve an already compiled model (the path re-solves and benchmarks share)."""
+def solve_compiled(cm: CompiledModel, opts: SolveOptions, t_start: float | None = None, *, highs=None) -> SolveResult:
+    """Solve an already compiled model (the path re-solves and benchmarks share). ``highs``: a HiGHS
+    object made by ``new_quiet_highs(opts)`` to reuse (many small solves in a row: no object to make,
+    no log to keep); None: a new one whose log the result keeps."""
     highspy = highs_module()
     t_start = time.perf_counter() if t_start is None else t_start
     log_lines: list[str] = []
-    h = new_highs(opts, log_lines)
+    h = new_highs(opts, log_lines) if highs is None else highs
     t0 = time.perf_counter()
     h.passModel(cm.lp)
     size = {

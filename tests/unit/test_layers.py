@@ -26,8 +26,8 @@ ROOT = Path(__file__).resolve().parents[2]
 
 STAGES = ("input", "prepare", "models", "solve", "plan", "report", "studies", "top")
 """Stage names, lowest first."""
-TOP = {"api", "group_api", "cli", "testing"}
-"""Modules and packages of ``planner`` above every stage (orchestration, command line, generators)."""
+TOP = {"api", "group_api", "cli", "progress", "testing"}
+"""Modules and packages of ``planner`` above every stage (orchestration, its progress display, command line, generators)."""
 BASE = {"planner", "planner.errors"}
 """Below every stage: any module may import these, and they import no other stage."""
 CONTRACT = {("prepare", "models.data")}
