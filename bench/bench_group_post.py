@@ -3,7 +3,7 @@
 Usage: python bench/bench_group_post.py [--n 300 1000 3600] [--repeats 1] [--reference]
 Each size and repeat runs in a fresh process. The fleet is ``fleet_group(n, seed=11,
 binaries=False, value_of_pooling=False)`` (as in bench_group.py's LP rows), solved on the array path
-(``group_api.solve_arrays``); then, timed one by one, what ``run_group`` does after the solve:
+(``planner.api.solve_arrays``); then, timed one by one, what ``run_group`` does after the solve:
 
 - ``deferred_s``: each entity's report tables that preparation builds on first use (inputs and
   allocation detail, ``planner.prepare.entity``), read once here so that the next stage times our work only;
@@ -34,7 +34,7 @@ sys.path.insert(0, str(ROOT))
 def one(n: int, reference: bool) -> dict:
     import pandas as pd
 
-    from planner.group_api import options_for, solve_arrays
+    from planner.api import options_for, solve_arrays
     from planner.plan.check import check_group, check_group_per_entity
     from planner.plan.entity import Plan
     from planner.plan.group import GroupPlan, assemble_group_plan

@@ -137,7 +137,7 @@ def _audit_and_run(args: argparse.Namespace, result, units: str, *, input_format
 
 
 def _run_group(args: argparse.Namespace, over: dict) -> int:
-    from planner import group_api
+    from planner import api
     from planner.input.read import file_sha256, group_input_hashes, load_group_case
     from planner.report.write import check_output_dir, write_group_plan
 
@@ -145,14 +145,14 @@ def _run_group(args: argparse.Namespace, over: dict) -> int:
     spec = load_group_case(args.case, args.data_root)
     check_output_dir(args.out)  # before the solve: a refused folder costs no solver time
     try:
-        result = group_api.run_group(spec, group_api.options_for(spec, **over))
+        result = api.run(spec, api.options_for(spec, **over))
     except CaseValidationError as exc:
         raise exc.in_file(str(args.case)) from None
     audit, run = _audit_and_run(args, result, units, input_format="group " + args.case.suffix.lower().lstrip("."),
                                 input_sha256=file_sha256(args.case),
                                 input_files_sha256=group_input_hashes(args.case, args.data_root))
     out = write_group_plan(result.plan, args.out, audit, run, html=args.html, xlsx=args.xlsx, lang=args.lang, units=units)
-    # pandas: imported after the solve (see planner.group_api)
+    # pandas: imported after the solve (see planner.api)
     from planner.report.group import terminal_group_summary
 
     written = f"the group plan is written to {out}"

@@ -147,7 +147,7 @@ def test_entity_features_beyond_the_fleets_tables_and_checkers_agree():
     shortfalls, constant and linear carry-over limits) and opening CCER lots on some entities: both
     table builders agree, the plan passes both checkers, and broken lots are caught alike."""
     from models.data import CcerLotData
-    from planner.group_api import options_for, solve_arrays
+    from planner.api import options_for, solve_arrays
     from planner.prepare.group import prepare_group
     from tests.solver.test_assemble import _group_data, _variant
     from tests.solver.test_group_tables import assert_same_group_plan
