@@ -10,7 +10,7 @@ binaries=False, value_of_pooling=False)`` (as in bench_group.py's LP rows), solv
 - ``plan_s``: ``assemble_group_plan`` (entity plan tables for all entities at once, group tables);
 - ``check_s``: ``check_group`` (the independent checker, all entities at once);
 - with ``--reference``, the per-entity reference path of the same process (``per_entity=True`` and
-  ``check_group_per_entity``; the deferred tables are already built by then), and whether its
+  ``tests.oracles.check.check_group``; the deferred tables are already built by then), and whether its
   tables and failures equal ours.
 
 Prints a Markdown table of medians (seconds); figures are recorded in bench/RESULTS.md (Groups).
@@ -35,11 +35,12 @@ def one(n: int, reference: bool) -> dict:
     import pandas as pd
 
     from planner.api import options_for, solve_arrays
-    from planner.plan.check import check_group, check_group_per_entity
+    from planner.plan.check import check_group
     from planner.plan.entity import Plan
     from planner.plan.group import GroupPlan, assemble_group_plan
     from planner.prepare.group import prepare_group
     from planner.testing.fleet import fleet_group
+    from tests.oracles.check import check_group as check_group_per_entity
 
     spec = fleet_group(n, seed=11, binaries=False, value_of_pooling=False)
     opts = options_for(spec)

@@ -10,7 +10,7 @@ of the layout gets its tables by putting its numbers in those places with the sa
 (``planner.plan.entity.annual_derived``'s columns, the same pandas reductions); any other variant is
 planned by the reference again (and its layout kept). The rule statements, the MAC table and the
 allocation schedule come from the group versions in ``planner.plan.group_tables`` (one entity is a group
-of one); the checker is ``planner.plan.group_check`` on the plan tables (``check_plan_arrays``).
+of one); the checker is the library's, ``planner.plan.check.check_plan``.
 ``tests/solver/test_entity_tables.py`` asserts that every table equals the reference's.
 """
 
@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from planner.plan.check import check_plan
 from planner.plan.entity import Plan, assemble_plan, plan_tables
 from planner.prepare.entity import PreparedCase
 
@@ -256,11 +257,5 @@ def _assemble(lay: _Layout, prep: PreparedCase, results, solve_result) -> Plan:
     return plan
 
 
-def check_plan_arrays(data, plan, *, objective: float | None = None) -> list[str]:
-    """``planner.plan.check.check_plan`` on arrays (``planner.plan.group_check``'s entity and cost checks):
-    the same checks, messages and order, from the plan tables and the model data only."""
-    from planner.plan.check import check_round_trips
-    from planner.plan.group_check import check_costs, check_entities
-
-    fails, A = check_entities(data, plan)
-    return fails + check_costs(data, plan, objective, A) + check_round_trips(data, plan.annual, plan.summary)
+# the library checker under the name the warm solver (planner.solve.warm) imports
+check_plan_arrays = check_plan

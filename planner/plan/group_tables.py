@@ -214,12 +214,12 @@ def _macs(prep, plan: Plan) -> pd.DataFrame:
     years = prep.data.years
     ab = plan.abatement
     used_m = _group_sums(zip(ab["entity"].tolist(), ab["measure"].tolist(), strict=True), ab["abate_t"]) if not ab.empty else {}
-    from planner.plan.group_check import _rows
+    from planner.plan.check import table_rows
 
-    built = {(e, p): int(s) for e, p, s in _rows(plan.builds, ("entity", "project", "build_year"))}
+    built = {(e, p): int(s) for e, p, s in table_rows(plan.builds, ("entity", "project", "build_year"))}
     py = plan.project_years
     op_years: dict[tuple, int] = {}  # operating years per (entity, project), as groupby().size() counts them
-    for key in _rows(py, ("entity", "project")):
+    for key in table_rows(py, ("entity", "project")):
         if not any(pd.isna(k) for k in key):
             op_years[key] = op_years.get(key, 0) + 1
     data_by = {d.id: d for d in prep.data.entities}

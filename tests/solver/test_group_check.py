@@ -1,5 +1,5 @@
-"""The group checker on all entities at once (planner.plan.group_check) against the reference, the
-per-entity checker (``planner.plan.check.check_group_per_entity``): the same failures, in the same
+"""The library checker on all entities at once (``planner.plan.check``) against the reference, the
+per-entity checker (``tests.oracles.check``): the same failures, in the same
 order, on solved plans and on plans corrupted in one entity-year out of many; and the corruptions
 are caught, naming the entity and the year.
 
@@ -15,9 +15,10 @@ import numpy as np
 import pytest
 
 from planner.input.read import load_group_case
-from planner.plan.check import check_group, check_group_per_entity
+from planner.plan.check import check_group
 from planner.plan.group import assemble_group_plan
 from planner.testing.fleet import fleet_group
+from tests.oracles.check import check_group as check_group_per_entity
 from tests.solver.helpers import solve_group_parts
 
 ROOT = Path(__file__).resolve().parents[2]
