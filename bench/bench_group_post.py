@@ -9,8 +9,8 @@ binaries=False, value_of_pooling=False)`` (as in bench_group.py's LP rows), solv
   allocation detail, ``planner.prepare.entity``), read once here so that the next stage times our work only;
 - ``plan_s``: ``assemble_group_plan`` (entity plan tables for all entities at once, group tables);
 - ``check_s``: ``check_group`` (the independent checker, all entities at once);
-- with ``--reference``, the per-entity reference path of the same process (``per_entity=True`` and
-  ``tests.oracles.check.check_group``; the deferred tables are already built by then), and whether its
+- with ``--reference``, the per-entity reference path of the same process (``tests.oracles.tables.entity_plans_per_entity``
+  and ``tests.oracles.check.check_group``; the deferred tables are already built by then), and whether its
   tables and failures equal ours.
 
 Prints a Markdown table of medians (seconds); figures are recorded in bench/RESULTS.md (Groups).
@@ -41,6 +41,7 @@ def one(n: int, reference: bool) -> dict:
     from planner.prepare.group import prepare_group
     from planner.testing.fleet import fleet_group
     from tests.oracles.check import check_group as check_group_per_entity
+    from tests.oracles.tables import entity_plans_per_entity
 
     spec = fleet_group(n, seed=11, binaries=False, value_of_pooling=False)
     opts = options_for(spec)
@@ -59,7 +60,7 @@ def one(n: int, reference: bool) -> dict:
     out = {"n": n, "prepare_s": t1 - t0, "solve_s": t2 - t1, "deferred_s": t3 - t2, "plan_s": t4 - t3, "check_s": t5 - t4,
            "post_s": t5 - t2, "failures": len(fails), "status": str(res.status)}
     if reference:
-        ref = assemble_group_plan(prep, results, links, res, None, per_entity=True)
+        ref = assemble_group_plan(prep, results, links, res, None, entity_tables=entity_plans_per_entity)
         t6 = time.perf_counter()
         ref_fails = check_group_per_entity(prep.data, plan, objective=res.objective)
         t7 = time.perf_counter()

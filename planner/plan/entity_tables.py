@@ -1,17 +1,17 @@
 """One entity's plan tables, fast, for sweeps that plan many variants of one structure.
 
-``planner.plan.entity.assemble_plan`` is the reference: it joins the result frames with the prepared
-inputs by merges and pivots and states the binding rules row by row, about 50 ms of pandas work
-per plan. In a sweep every variant of a structure has result frames with the same rows (the same
+``planner.plan.entity.assemble_plan`` (the one table builder, on a group of one) joins the result
+frames with the prepared inputs by merges and pivots and states the binding rules, tens of
+milliseconds of pandas work per plan. In a sweep every variant of a structure has result frames with the same rows (the same
 (entity, year), (year, component), (year, constraint) and (measure, year) keys in the same order);
 only the numbers change. ``EntityTables`` plans the first variant of a structure with the
-reference and keeps where every number went (the layout); each later variant whose keys are those
+builder and keeps where every number went (the layout); each later variant whose keys are those
 of the layout gets its tables by putting its numbers in those places with the same arithmetic
 (``planner.plan.entity.annual_derived``'s columns, the same pandas reductions); any other variant is
-planned by the reference again (and its layout kept). The rule statements, the MAC table and the
-allocation schedule come from the group versions in ``planner.plan.group_tables`` (one entity is a group
-of one); the checker is the library's, ``planner.plan.check.check_plan``.
-``tests/solver/test_entity_tables.py`` asserts that every table equals the reference's.
+planned by the builder again (and its layout kept). The rule statements, the MAC table and the
+allocation schedule are the builder's own functions; the checker is the library's,
+``planner.plan.check.check_plan``. ``tests/solver/test_entity_tables.py`` asserts that every table
+equals the builder's and the per-entity oracle's (``tests/oracles/tables.py``).
 """
 
 from __future__ import annotations
@@ -23,7 +23,15 @@ import numpy as np
 import pandas as pd
 
 from planner.plan.check import check_plan
-from planner.plan.entity import Plan, assemble_plan, plan_tables
+from planner.plan.entity import (
+    GroupOfOne,
+    Plan,
+    assemble_plan,
+    bindings_table,
+    mac_table,
+    plan_tables,
+    schedule_table,
+)
 from planner.prepare.entity import PreparedCase
 
 KEY = ("entity", "year")
@@ -31,14 +39,6 @@ KEY = ("entity", "year")
 
 def _keys(df: pd.DataFrame, cols: tuple[str, ...]) -> tuple:
     return tuple(tuple(df[c].tolist()) for c in cols)
-
-
-class _Group:
-    """What ``planner.plan.group_tables``' per-entity helpers read of a prepared group: a group of one."""
-
-    def __init__(self, prep: PreparedCase):
-        self.entities = [prep]
-        self.data = prep.data
 
 
 @dataclass
@@ -63,8 +63,8 @@ class _Layout:
 
     @staticmethod
     def make(prep: PreparedCase, results, plan: Plan) -> _Layout | None:
-        """The layout of ``plan`` (planned by the reference), or None when this structure has no
-        simple layout (keys not unique or not aligned; then every variant takes the reference)."""
+        """The layout of ``plan`` (planned by ``assemble_plan``), or None when this structure has no
+        simple layout (keys not unique or not aligned; then every variant takes ``assemble_plan``)."""
         ra, inp = results.annual, prep.inputs
         ann_keys = _keys(ra, KEY)
         if ann_keys != _keys(inp, KEY) or len(set(zip(*ann_keys, strict=True))) != len(ra):
@@ -245,13 +245,11 @@ class EntityTables:
 
 
 def _assemble(lay: _Layout, prep: PreparedCase, results, solve_result) -> Plan:
-    from planner.plan.group_tables import _bindings, _macs, _schedules
-
     ann, shadow, lists = lay.annual(prep, results)
-    group = _Group(prep)
-    plan = plan_tables(prep, results, ann, shadow, solve_result, lambda ann: _schedules(group, ann))
-    plan.mac = _macs(group, plan)
-    plan.bindings = _bindings(
+    group = GroupOfOne(prep)
+    plan = plan_tables(prep, results, ann, shadow, solve_result, lambda ann: schedule_table(group, ann))
+    plan.mac = mac_table(group, plan)
+    plan.bindings = bindings_table(
         plan, prep.data, {d.id: k for k, d in enumerate(prep.data.entities)}, lists
     )
     return plan

@@ -1,5 +1,6 @@
-"""The fast entity plan tables of sweeps (planner.plan.entity_tables) against the reference
-(``planner.plan.entity.assemble_plan``; the checker ``planner.plan.check.check_plan`` against the
+"""The library's plan tables of an entity (``planner.plan.entity.assemble_plan``: a group of one)
+and the fast tables of sweeps (planner.plan.entity_tables) against the per-entity oracle
+(``tests.oracles.tables.assemble_plan``; the checker ``planner.plan.check.check_plan`` against the
 per-entity oracle ``tests.oracles.check.check_plan``): every table of every variant's
 plan exactly equal (pandas ``assert_frame_equal``, no tolerance), the same summary, notes and
 warnings, the same checker findings; on a MIP case with integer projects, on generated cases (with
@@ -27,6 +28,7 @@ from planner.solve.warm import WarmSolver
 from planner.studies.sweep import prepared_variant, sweep
 from planner.studies.variants import as_variants
 from tests.oracles.check import check_plan
+from tests.oracles.tables import assemble_plan as reference_plan
 from tests.solver.test_properties import cases
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -51,8 +53,9 @@ def assert_plans_equal(new: Plan, ref: Plan) -> None:
 
 
 def plan_both(case, spec, opts=None):
-    """Every variant planned by the reference and by one EntityTables (in order, as a sweep
-    does); asserts equal plans and equal checker findings. Returns the EntityTables and the
+    """Every variant planned by the per-entity reference (``tests.oracles.tables``), by the
+    library's builder (``assemble_plan``: a group of one) and by one EntityTables (in order, as a
+    sweep does); asserts equal plans and equal checker findings. Returns the EntityTables and the
     (prepared case, fast plan, objective) of each variant with a plan. A variant without a plan
     must be one whose prices reward unbounded arbitrage (``models.bounds``): the solver says
     "unbounded"."""
@@ -66,7 +69,8 @@ def plan_both(case, spec, opts=None):
         if results is None:
             assert str(res.status) == "unbounded" and unbounded_arbitrage(prep.data), (v, res.status)
             continue
-        ref = assemble_plan(prep, results, res)
+        ref = reference_plan(prep, results, res)
+        assert_plans_equal(assemble_plan(prep, results, res), ref)
         new = et.assemble(prep, results, res)
         assert_plans_equal(new, ref)
         found = check_plan_arrays(prep.data, new, objective=res.objective)

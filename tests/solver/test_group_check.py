@@ -19,6 +19,7 @@ from planner.plan.check import check_group
 from planner.plan.group import assemble_group_plan
 from planner.testing.fleet import fleet_group
 from tests.oracles.check import check_group as check_group_per_entity
+from tests.oracles.tables import entity_plans_per_entity
 from tests.solver.helpers import solve_group_parts
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -168,7 +169,7 @@ def test_entity_features_beyond_the_fleets_tables_and_checkers_agree():
     res, results, links = solve_arrays(prep.data, options_for(spec))
     assert not results.ccer_lots.empty
     new = assemble_group_plan(prep, results, links, res, None)
-    assert_same_group_plan(new, assemble_group_plan(prep, results, links, res, None, per_entity=True))
+    assert_same_group_plan(new, assemble_group_plan(prep, results, links, res, None, entity_tables=entity_plans_per_entity))
     assert _both(prep.data, new, res.objective) == []
     bad = _copy(new)
     bad = replace(bad, entities=replace(bad.entities, ccer_lots=bad.entities.ccer_lots.assign(
