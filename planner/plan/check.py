@@ -49,7 +49,11 @@ QUANTITIES = [
     "ccer_sell_t", "ccer_use_pool_t", "ccer_hold_t", "abatement_measures_t", "relief_t", "borrow_t",
     "auction_buy_t", "opening_sell_t", "opening_lapse_t",
 ]
+
+
 COMPONENTS = ["abatement", "capex", "opex", "purchase", "fees", "ccer", "penalty", "sales", "terminal"]
+"""The entity cost components, named here rather than read from ``models.entity``: the checker
+imports nothing of the model (tests/unit/test_formulation.py)."""
 
 
 def _atol(*xs) -> np.ndarray:

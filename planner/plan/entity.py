@@ -203,6 +203,11 @@ def schedule_params(pack) -> dict[str, Any]:
     )
 
 
+DUAL_SIGN = {"balance_surrender": 1.0, "balance_allowances": 1.0, "limit_ccer_share": -1.0, "limit_carryover": -1.0}
+"""Per constraint with a shadow price: the sign that makes its dual a cost per tonne (a balance) or
+a saving per tonne of limit (a cap or limit)."""
+
+
 def _shadow_prices(duals: pd.DataFrame, inp: pd.DataFrame) -> pd.DataFrame:
     """Duals in nominal CNY per tonne, signed so that a positive number is a cost.
 
@@ -214,9 +219,7 @@ def _shadow_prices(duals: pd.DataFrame, inp: pd.DataFrame) -> pd.DataFrame:
                              "constraint": pd.Series(dtype=object), "cny_per_t": pd.Series(dtype=float),
                              "meaning": pd.Series(dtype=object)})
     d = duals.merge(inp[["entity", "year", "discount_factor"]], on=["entity", "year"])
-    sign = d["constraint"].map(
-        {"balance_surrender": 1.0, "balance_allowances": 1.0, "limit_ccer_share": -1.0, "limit_carryover": -1.0}
-    )
+    sign = d["constraint"].map(DUAL_SIGN)
     d["cny_per_t"] = sign * d["dual"] / d["discount_factor"]
     d["cny_per_t"] = d["cny_per_t"].where(d["cny_per_t"].abs() > 1e-9, 0.0)
     meaning = {

@@ -24,6 +24,7 @@ import pandas as pd
 
 from planner.plan.check import check_plan
 from planner.plan.entity import (
+    DUAL_SIGN,
     GroupOfOne,
     Plan,
     assemble_plan,
@@ -100,13 +101,7 @@ class _Layout:
         shadow = plan.shadow_prices
         if len(shadow) != len(dcells):
             return None
-        sign_of = {
-            "balance_surrender": 1.0,
-            "balance_allowances": 1.0,
-            "limit_ccer_share": -1.0,
-            "limit_carryover": -1.0,
-        }
-        sign = np.array([sign_of.get(c, np.nan) for _, _, c in dcells], dtype=float)
+        sign = np.array([DUAL_SIGN.get(c, np.nan) for _, _, c in dcells], dtype=float)
         dual_df = np.array([rows[(e, y)] for e, y, _ in dcells], dtype=np.int64)
         sur = {(e, y): j for j, (e, y, c) in enumerate(dcells) if c == "balance_surrender"}
         surrender = np.array([sur.get(k, -1) for k in zip(*ann_keys, strict=True)], dtype=np.int64)
