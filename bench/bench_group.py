@@ -3,8 +3,8 @@
 Usage: python bench/bench_group.py [--lp 10 100 1000 3600] [--mip 100 1000] [--repeats 1] [--time-limit 60]
        [--path arrays|pyomo]
 Each size runs in a fresh process (peak memory = VmHWM of that process). "Ours" = the group solve
-path of ``planner.group_api.run_group``: prepare (validated entity cases -> model data), then with
-``--path arrays`` (what run_group uses when the features are supported) ``group_api.solve_arrays``:
+path of ``planner.api.run_group``: prepare (validated entity cases -> model data), then with
+``--path arrays`` (what run_group uses when the features are supported) ``planner.api.solve_arrays``:
 assemble the standard form with NumPy (models.arrays.assemble), HiGHS in our adapter (with the
 integer-fixed LP re-solve of a MIP), extract to the plan tables (models.Results, LinkResults); with
 ``--path pyomo`` the Pyomo build, compile and extraction. Not timed: generating and validating the
@@ -42,7 +42,7 @@ def _hwm_mb() -> float:
 
 
 def one(n: int, mip: bool, time_limit: float, mps: str, path: str) -> dict:
-    from planner.group_api import solve_arrays
+    from planner.api import solve_arrays
     from planner.prepare.group import prepare_group
     from planner.solve.highs import SolveOptions, compile_assembled, compile_model, solve_compiled
     from planner.testing.fleet import fleet_group

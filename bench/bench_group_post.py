@@ -3,14 +3,14 @@
 Usage: python bench/bench_group_post.py [--n 300 1000 3600] [--repeats 1] [--reference]
 Each size and repeat runs in a fresh process. The fleet is ``fleet_group(n, seed=11,
 binaries=False, value_of_pooling=False)`` (as in bench_group.py's LP rows), solved on the array path
-(``group_api.solve_arrays``); then, timed one by one, what ``run_group`` does after the solve:
+(``planner.api.solve_arrays``); then, timed one by one, what ``run_group`` does after the solve:
 
 - ``deferred_s``: each entity's report tables that preparation builds on first use (inputs and
   allocation detail, ``planner.prepare.entity``), read once here so that the next stage times our work only;
 - ``plan_s``: ``assemble_group_plan`` (entity plan tables for all entities at once, group tables);
 - ``check_s``: ``check_group`` (the independent checker, all entities at once);
-- with ``--reference``, the per-entity reference path of the same process (``per_entity=True`` and
-  ``check_group_per_entity``; the deferred tables are already built by then), and whether its
+- with ``--reference``, the per-entity reference path of the same process (``tests.oracles.tables.entity_plans_per_entity``
+  and ``tests.oracles.check.check_group``; the deferred tables are already built by then), and whether its
   tables and failures equal ours.
 
 Prints a Markdown table of medians (seconds); figures are recorded in bench/RESULTS.md (Groups).
@@ -34,12 +34,14 @@ sys.path.insert(0, str(ROOT))
 def one(n: int, reference: bool) -> dict:
     import pandas as pd
 
-    from planner.group_api import options_for, solve_arrays
-    from planner.plan.check import check_group, check_group_per_entity
+    from planner.api import options_for, solve_arrays
+    from planner.plan.check import check_group
     from planner.plan.entity import Plan
     from planner.plan.group import GroupPlan, assemble_group_plan
     from planner.prepare.group import prepare_group
     from planner.testing.fleet import fleet_group
+    from tests.oracles.check import check_group as check_group_per_entity
+    from tests.oracles.tables import entity_plans_per_entity
 
     spec = fleet_group(n, seed=11, binaries=False, value_of_pooling=False)
     opts = options_for(spec)
@@ -58,7 +60,7 @@ def one(n: int, reference: bool) -> dict:
     out = {"n": n, "prepare_s": t1 - t0, "solve_s": t2 - t1, "deferred_s": t3 - t2, "plan_s": t4 - t3, "check_s": t5 - t4,
            "post_s": t5 - t2, "failures": len(fails), "status": str(res.status)}
     if reference:
-        ref = assemble_group_plan(prep, results, links, res, None, per_entity=True)
+        ref = assemble_group_plan(prep, results, links, res, None, entity_tables=entity_plans_per_entity)
         t6 = time.perf_counter()
         ref_fails = check_group_per_entity(prep.data, plan, objective=res.objective)
         t7 = time.perf_counter()

@@ -7,9 +7,9 @@ this process (``WarmSolver.solve_results``: objective update, HiGHS, the LP re-s
 MIP, extraction to the result frames). On the same result frames, interleaved so that noise hits
 both, it times:
 
-- reference: ``planner.plan.entity.assemble_plan`` + ``planner.plan.check.check_plan`` (what every scenario of a
-  ``tables: plan`` sweep cost before ``planner.plan.entity_tables``);
-- fast: ``EntityTables.assemble`` + ``check_plan_arrays`` (what a sweep runs now), its plans
+- reference: the per-entity oracles ``tests.oracles.tables.assemble_plan`` + ``tests.oracles.check.check_plan``
+  (what every scenario of a ``tables: plan`` sweep cost before ``planner.plan.entity_tables``);
+- fast: ``EntityTables.assemble`` + the library checker ``planner.plan.check.check_plan`` (what a sweep runs now), its plans
   asserted equal to the reference's (every table exactly, outside the timing);
 
 then warm HiGHS alone on the same cost vectors (``bench_sweep.highs_alone``: ``changeColsCost`` +
@@ -54,12 +54,14 @@ def study(name: str, n: int) -> dict:
     import pandas as pd
 
     import planner.studies.sweep as sw
-    from planner.plan.check import check_plan
-    from planner.plan.entity import Plan, assemble_plan
-    from planner.plan.entity_tables import EntityTables, check_plan_arrays
+    from planner.plan.check import check_plan as check_plan_arrays
+    from planner.plan.entity import Plan
+    from planner.plan.entity_tables import EntityTables
     from planner.solve.highs import SolveOptions
     from planner.solve.warm import WarmSolver
     from planner.studies.variants import as_variants
+    from tests.oracles.check import check_plan
+    from tests.oracles.tables import assemble_plan
 
     case = load(name)
     spec = {"include_base": False, "price_paths": {"n": n, "seed": 1, "volatility": 0.281,

@@ -17,7 +17,7 @@ __version__ = "0.1.0"
 _API = {
     "load_case": ("planner.input.read", "load_case"),
     "run": ("planner.api", "run"),
-    "run_group": ("planner.group_api", "run_group"),
+    "run_group": ("planner.api", "run_group"),
     "sweep": ("planner.studies.sweep", "sweep"),
     "stochastic_plan": ("planner.studies.stochastic", "stochastic_plan"),
 }

@@ -138,7 +138,7 @@ def _audit_and_run(args: argparse.Namespace, result, units: str, *, input_format
 
 
 def _run_group(args: argparse.Namespace, over: dict) -> int:
-    from planner import group_api
+    from planner import api
     from planner.input.read import file_sha256, group_input_hashes, load_group_case
     from planner.report.write import check_output_dir, write_group_plan
 
@@ -149,7 +149,7 @@ def _run_group(args: argparse.Namespace, over: dict) -> int:
 
     progress = Progress()  # bars on stderr when run in a terminal
     try:
-        result = group_api.run_group(spec, group_api.options_for(spec, **over), progress=progress)
+        result = api.run(spec, api.options_for(spec, **over), progress=progress)
     except CaseValidationError as exc:
         raise exc.in_file(str(args.case)) from None
     finally:
@@ -162,7 +162,7 @@ def _run_group(args: argparse.Namespace, over: dict) -> int:
         out = write_group_plan(result.plan, args.out, audit, run, html=args.html, xlsx=args.xlsx, lang=args.lang, units=units)
     finally:
         progress.close()
-    # pandas: imported after the solve (see planner.group_api)
+    # pandas: imported after the solve (see planner.api)
     from planner.report.group import terminal_group_summary
 
     written = f"the group plan is written to {out}"

@@ -1,35 +1,27 @@
-"""Independent plan checker: recompute every ledger identity and rule from the plan tables.
+"""The independent plan checker: recompute every ledger identity and rule from the plan tables.
 
 It reads only the prepared model data (plain dataclasses) and the plan's pandas tables, never the
-Pyomo model, so a wrong constraint in the math cannot hide behind its own arithmetic. Every solved
-plan in the tests goes through it, and the CLI refuses to write a plan that fails it.
+Pyomo model or the solver's arrays, so a wrong constraint in the math cannot hide behind its own
+arithmetic. Every solved plan in the tests goes through it, and the CLI refuses to write a plan
+that fails it. One entity's plan is checked as a group of one.
+
+The checks run as array arithmetic over entities x years: each ledger identity on every
+entity-year at once, with last year's stocks read from the table and the running sums (net sales,
+new-system CCERs) accumulated year by year. Failures come out entity by entity (then its checks
+in order; then the links; then the costs). The per-entity reference implementation of the same
+checks and messages is ``tests/oracles/check.py``; ``tests/solver/test_group_check.py`` and
+``tests/solver/test_entity_tables.py`` assert equal failure lists on solved and corrupted plans.
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
 from models.data import EntityData, ModelData
-
-
-def check_plan(data: ModelData, plan, *, objective: float | None = None) -> list[str]:
-    """Return a list of failures (empty when the plan is consistent with every rule)."""
-    fails: list[str] = []
-    years = list(data.years)
-    ann = plan.annual
-    by_entity = {e: g for e, g in ann.groupby("entity", sort=False)}
-    for ent in data.entities:
-        a = by_entity.get(ent.id, ann.iloc[:0]).set_index("year").reindex(years)
-        if a.isna().all(axis=1).any():
-            fails.append(f"{ent.id}: the annual table lacks some years")
-            continue
-        fails += _check_entity(ent, years, a, plan)
-    fails += _check_costs(data, plan, objective)
-    return fails + check_round_trips(data, plan.annual, plan.summary)
-
 
 REL_TOL, ABS_TOL_T = 1e-8, 1e-4
 """The checker's tolerance: REL_TOL of the largest magnitude involved (an entity's largest baseline
@@ -52,136 +44,512 @@ def _le(fails: list[str], what: str, got: float, limit: float, *scale: float) ->
         fails.append(f"{what}: {got:,.6f} > {limit:,.6f}")
 
 
-def _check_entity(d: EntityData, years: list[int], a: pd.DataFrame, plan, *, ns_excludes_transfers: bool = False) -> list[str]:
-    f: list[str] = []
-    e = d.id
-    scale = max(d.emissions_baseline_t) if d.emissions_baseline_t else 1.0
-    quantities = [
-        "buy_t", "sell_t", "surrender_t", "carry_t", "lapse_t", "shortfall_t", "ccer_buy_t",
-        "ccer_sell_t", "ccer_use_pool_t", "ccer_hold_t", "abatement_measures_t", "relief_t", "borrow_t",
-        "auction_buy_t", "opening_sell_t", "opening_lapse_t",
-    ]
-    for q in quantities:
-        neg = a[a[q] < -_tol(scale)]
-        for y in neg.index:
-            f.append(f"{e} {y}: {q} is negative ({neg.loc[y, q]:,.6f})")
+QUANTITIES = [
+    "buy_t", "sell_t", "surrender_t", "carry_t", "lapse_t", "shortfall_t", "ccer_buy_t",
+    "ccer_sell_t", "ccer_use_pool_t", "ccer_hold_t", "abatement_measures_t", "relief_t", "borrow_t",
+    "auction_buy_t", "opening_sell_t", "opening_lapse_t",
+]
 
-    # abatement by measure and project, recomputed from the detail tables
-    ab = plan.abatement[plan.abatement["entity"] == e] if not plan.abatement.empty else plan.abatement
-    measures = {m.id: m for m in d.measures}
-    for r in ab.itertuples(index=False):
-        i = years.index(int(r.year))
-        _le(f, f"{e} {r.year}: measure {r.measure} abatement vs potential", r.abate_t, measures[r.measure].potential_t[i], scale)
-        if r.abate_t < -_tol(scale):
-            f.append(f"{e} {r.year}: measure {r.measure} abatement is negative")
-    projects = {p.id: p for p in d.projects}
-    builds = plan.builds[plan.builds["entity"] == e]
-    for p, n in builds.groupby("project").size().items():
-        if n > 1:
-            f.append(f"{e}: project {p} is built {n} times")
-    proj_red = np.zeros(len(years))  # reduction delivered by the built projects
-    want_ops = np.zeros(len(years))  # number of projects operating
-    for b in builds.itertuples(index=False):
-        opts = {o.build_year: o for o in projects[b.project].options}
-        if int(b.build_year) not in opts:
-            f.append(f"{e}: project {b.project} cannot start in {b.build_year}")
+
+COMPONENTS = ["abatement", "capex", "opex", "purchase", "fees", "ccer", "penalty", "sales", "terminal"]
+"""The entity cost components, named here rather than read from ``models.entity``: the checker
+imports nothing of the model (tests/unit/test_formulation.py)."""
+
+
+def _atol(*xs) -> np.ndarray:
+    """``_tol`` element-wise (NaN ignored, as Python's ``max`` ignores it there)."""
+    m = np.ones(np.broadcast(*[np.asarray(x) for x in xs]).shape)
+    for x in xs:
+        m = np.fmax(m, np.abs(np.asarray(x, dtype=float)))
+    return REL_TOL * m + ABS_TOL_T
+
+
+def _isclose(got, want, tol) -> np.ndarray:
+    """``math.isclose(got, want, rel_tol=0, abs_tol=tol)`` element-wise."""
+    got, want = np.asarray(got, dtype=float), np.asarray(want, dtype=float)
+    with np.errstate(invalid="ignore"):
+        return (got == want) | (np.isfinite(got) & np.isfinite(want) & (np.abs(got - want) <= tol))
+
+
+class _Fails:
+    """Failures with a sort key each: sorted, they are in the per-entity checker's order."""
+
+    def __init__(self):
+        self.items: list[tuple[tuple, str]] = []
+
+    def add(self, key: tuple, msg: str) -> None:
+        self.items.append((key, msg))
+
+    def close(self, key, mask, what, got, want, *scale) -> None:
+        """``_close`` for every place in ``mask`` (entities, or entities x years: ``key(k[, i])``
+        and ``what(k[, i])`` give the sort key and the message head of a place)."""
+        got = np.broadcast_to(np.asarray(got, dtype=float), mask.shape)
+        want = np.broadcast_to(np.asarray(want, dtype=float), mask.shape)
+        bad = mask & ~_isclose(got, want, _atol(got, want, *scale))
+        for at in zip(*np.nonzero(bad), strict=True):
+            self.add(key(*at), f"{what(*at)}: {float(got[at]):,.6f} != {float(want[at]):,.6f}")
+
+    def le(self, key, mask, what, got, limit, *scale) -> None:
+        got = np.broadcast_to(np.asarray(got, dtype=float), mask.shape)
+        limit = np.broadcast_to(np.asarray(limit, dtype=float), mask.shape)
+        with np.errstate(invalid="ignore"):
+            bad = mask & (got > limit + _atol(got, limit, *scale))
+        for at in zip(*np.nonzero(bad), strict=True):
+            self.add(key(*at), f"{what(*at)}: {float(got[at]):,.6f} > {float(limit[at]):,.6f}")
+
+    def flag(self, key, bad, msg) -> None:
+        for at in zip(*np.nonzero(bad), strict=True):
+            self.add(key(*at), msg(*at))
+
+    def sorted(self) -> list[str]:
+        return [m for _, m in sorted(self.items, key=lambda t: t[0])]
+
+
+def _axes(data: ModelData):
+    """The entities, their ids and places, the years and their places (the two axes of the checks)."""
+    ents = list(data.entities)
+    ids = [d.id for d in ents]
+    years = list(data.years)
+    return ents, ids, {e: k for k, e in enumerate(ids)}, years, {y: i for i, y in enumerate(years)}
+
+
+def _col(ents, name: str, dtype=None) -> np.ndarray:
+    """Field ``name`` of every entity as one array (entity x year for per-year fields)."""
+    return np.array([getattr(d, name) for d in ents], dtype=dtype)
+
+
+def _per_year(ents, name: str, years: int) -> np.ndarray:
+    return np.array([list(getattr(d, name)) if getattr(d, name) else [0.0] * years for d in ents], dtype=float)
+
+
+def _sum_by(df: pd.DataFrame, col: str, ids: list[str], years: list[int]) -> np.ndarray:
+    """``df.groupby(year)[col].sum()`` per entity, as entity x year (0 where none): the same
+    grouped sums (pandas' group sum over each cell's rows in table order), grouped on the cell's
+    position instead of (entity, year) labels; rows of other entities or years are left out."""
+    out = np.zeros((len(ids), len(years)))
+    if df.empty:
+        return out
+    pos = {e: k for k, e in enumerate(ids)}
+    ypos = {y: i for i, y in enumerate(years)}
+    ny = len(years)
+    cell = np.array([pos[e] * ny + ypos[y] if e in pos and y in ypos else -1
+                     for e, y in zip(df["entity"].tolist(), df["year"].tolist(), strict=True)], dtype=np.int64)
+    keep = cell >= 0
+    vals = df[col].to_numpy(dtype=float)
+    s = pd.Series(vals[keep]).groupby(cell[keep]).sum()
+    out.flat[s.index.to_numpy()] = s.to_numpy(dtype=float)
+    return out
+
+
+def table_rows(df: pd.DataFrame, cols: tuple[str, ...]):
+    """The rows of ``df``'s columns ``cols`` as tuples of plain values (none for an empty table)."""
+    if df.empty:
+        return iter(())
+    return zip(*(df[c].tolist() for c in cols), strict=True)
+
+
+def _series_sum(values) -> float:
+    """``float(pd.Series(values).sum())`` (NaN as 0, numpy's sum of the values in order)."""
+    v = np.asarray(values, dtype=float)
+    return float(np.where(np.isnan(v), 0.0, v).sum())
+
+
+def _lot_groups(lots: pd.DataFrame) -> dict:
+    """The CCER-lot rows by entity (first seen first) and lot: (years, uses) in table order, as
+    ``groupby("entity", sort=False)`` then ``groupby("lot")`` give them (rows without an entity or
+    lot left out)."""
+    out: dict = {}
+    vals = lots["ccer_use_lot_t"].to_numpy(dtype=float).tolist()
+    for e, lot, y, v in zip(lots["entity"].tolist(), lots["lot"].tolist(), lots["year"].tolist(), vals, strict=True):
+        if pd.isna(e) or pd.isna(lot):
             continue
-        op = np.array(opts[int(b.build_year)].operating, dtype=float)
-        proj_red += op * projects[b.project].reduction_t_per_year
-        want_ops += op
-    py = plan.project_years[plan.project_years["entity"] == e]
-    listed = py.groupby("year").size().reindex(years, fill_value=0).to_numpy()
-    if not np.array_equal(listed, want_ops):
-        f.append(f"{e}: project operating years do not follow from the builds, lead times and lifetimes")
+        ys, vs = out.setdefault(e, {}).setdefault(lot, ([], []))
+        ys.append(y)
+        vs.append(v)
+    return {e: {lot: (ys, np.asarray(vs, dtype=float)) for lot, (ys, vs) in g.items()} for e, g in out.items()}
 
-    by_measure = ab.groupby("year")["abate_t"].sum().reindex(years, fill_value=0.0) if len(ab) else pd.Series(0.0, index=years)
-    lots = plan.ccer_lots[plan.ccer_lots["entity"] == e] if not plan.ccer_lots.empty else plan.ccer_lots
-    lot_by_year = lots.groupby("year")["ccer_use_lot_t"].sum().reindex(years, fill_value=0.0) if len(lots) else pd.Series(0.0, index=years)
-    lot_data = {l.id: l for l in d.ccer_lots}
-    for lid, g in (lots.groupby("lot") if len(lots) else []):
-        _le(f, f"{e}: CCER lot {lid} used over all years vs its quantity", float(g["ccer_use_lot_t"].sum()), lot_data[lid].quantity_t, scale)
-        for r in g.itertuples(index=False):
-            if r.ccer_use_lot_t > _tol(scale) and not lot_data[lid].eligible[years.index(int(r.year))]:
-                f.append(f"{e} {r.year}: CCER lot {lid} used outside its eligible years")
 
-    loss = {m.id: m.allocation_loss_t_per_t for m in d.measures if m.allocation_loss_t_per_t}
-    lost = pd.Series(0.0, index=years)
-    for r in ab.itertuples(index=False):
-        if r.measure in loss:
-            lost[int(r.year)] += loss[r.measure][years.index(int(r.year))] * r.abate_t
-    total_borrow = float(a["borrow_t"].sum())
-    carried_in, ns = check_opening(f, d, years, a["opening_sell_t"].tolist(), a["opening_lapse_t"].tolist(),
-                                   float(a["opening_carry_limit_t"].iloc[0]), scale)
-    carry_prev = carried_in
-    ccer_prev = d.opening_ccer_t
-    short_prev = 0.0
-    ccer_new = d.opening_ccer_t  # new-system CCERs bought so far (old ones are used or sold first)
+class _Cols(dict):
+    """Columns of an (entity, year) table as entity x year arrays, each converted on first use."""
+
+    def __init__(self, get):
+        super().__init__()
+        self._get = get
+
+    def __missing__(self, c: str) -> np.ndarray:
+        v = self[c] = self._get(c)
+        return v
+
+
+def _annual_arrays(ann: pd.DataFrame, ids: list[str], years: list[int]) -> tuple[_Cols, np.ndarray]:
+    """The annual table's numeric columns as entity x year arrays (NaN where a row is missing), and
+    per entity whether a year's row is missing (absent, or every column empty). When the table's
+    rows are exactly entities x years in that order (a plan's own order), the columns are read
+    as they are, without re-indexing the table."""
+    nk, ny = len(ids), len(years)
+    aligned = (len(ann) == nk * ny and ann["entity"].tolist() == [e for e in ids for _ in years]
+               and ann["year"].tolist() == list(years) * nk)
+    if aligned:
+        A = _Cols(lambda c: ann[c].to_numpy(dtype=float).reshape(nk, ny))
+        if not np.isnan(A["buy_t"]).any():  # no row is empty
+            return A, np.zeros(nk, dtype=bool)
+    cols = [c for c in ann.columns if c not in ("entity", "year")]
+    num = [c for c in cols if pd.api.types.is_numeric_dtype(ann[c])]
+    idx = pd.MultiIndex.from_product([ids, years])
+    full = ann.set_index(["entity", "year"]).reindex(idx)
+    missing = full.isna().all(axis=1).to_numpy().reshape(nk, ny).any(axis=1)
+    A = _Cols(lambda c: full[c].to_numpy(dtype=float).reshape(nk, ny))
+    for c in num:
+        A[c]
+    return A, missing
+
+
+def check_plan(data: ModelData, plan, *, objective: float | None = None) -> list[str]:
+    """Check one entity's plan (or the entity tables of a group without its links): a list of
+    failures, empty when the plan is consistent with every rule."""
+    fails, A = check_entities(data, plan)
+    return fails + check_costs(data, plan, objective, A) + check_round_trips(data, plan.annual, plan.summary)
+
+
+def check_group(data: ModelData, gplan, *, objective: float | None = None) -> list[str]:
+    """Check a group plan: every entity as in ``check_plan``, then the links, from result tables only.
+
+    Links: trades split into market and intra-group parts within the entity's own market limits;
+    transfers net to zero in every year (and, for block trades, every transfer is at least the
+    minimum lot between an allowed pair); the CCER pool adds up; group limits, price tiers and the
+    budget hold; the objective equals the discounted entity costs plus the link costs.
+    """
+    g = data.group
+    plan = gplan.entities
+    excl = g is not None and g.transfers != "none" and not g.transfers_in_net_sales
+    fails, A = check_entities(data, plan, ns_excludes_transfers=excl)
+    if g is None:
+        return fails + check_costs(data, plan, objective, A) + check_round_trips(data, plan.annual, gplan.summary)
+    scale = max([1.0] + [max(e.emissions_baseline_t) for e in data.entities])
+    years = list(data.years)
+    price = {y: g.transfer_price_cny_per_t[i] for i, y in enumerate(years)} if g.transfer_price_cny_per_t else {}
+    fails += _check_entity_links(data, A, scale)
+    check_transfer_nets(fails, data, gplan, scale)
+    fails += _check_transfer_matrix(data, gplan.transfers, A, scale)
+    link_npv = check_group_years(fails, data, gplan, scale, price)
+    fails += check_costs(data, plan, objective, A, link_npv=link_npv)
+    return fails + check_round_trips(data, plan.annual, gplan.summary)
+
+
+def _check_entity_links(data: ModelData, A: _Cols, scale: float) -> list[str]:
+    """Each entity-year of a group: trades split into market and intra-group parts, not negative,
+    the market parts within the entity's own market limits; no transfers where the group has none."""
+    g = data.group
+    ids = [d.id for d in data.entities]
+    nk = len(ids)
+    links = _Fails()
+    allk = np.ones(nk, dtype=bool)
+    tl = float(_tol(scale))
+    for i, y in enumerate(data.years):
+        n = iter(range(100))
+
+        def key(c, i=i):
+            return lambda k: (k, i, c)
+
+        def tag(text, y=y):
+            return lambda k: f"{ids[k]} {y}: {text}"
+
+        r = {c: A[c][:, i] for c in ("buy_t", "sell_t", "market_buy_t", "market_sell_t", "transfer_in_t", "transfer_out_t")}
+        for q in ("market_buy_t", "market_sell_t", "transfer_in_t", "transfer_out_t"):
+            links.flag(key(next(n)), r[q] < -tl, tag(f"{q} is negative"))
+        links.close(key(next(n)), allk, tag("CEA bought = market + transfers in"), r["buy_t"], r["market_buy_t"] + r["transfer_in_t"], scale)
+        links.close(key(next(n)), allk, tag("CEA sold = market + transfers out"), r["sell_t"], r["market_sell_t"] + r["transfer_out_t"], scale)
+        links.le(key(next(n)), allk, tag("market purchases vs the entity's limit"), r["market_buy_t"],
+                 np.asarray(g.market_buy_max_t, dtype=float)[:, i], scale)
+        links.le(key(next(n)), allk, tag("market sales vs the entity's limit"), r["market_sell_t"],
+                 np.asarray(g.market_sell_max_t, dtype=float)[:, i], scale)
+        if g.transfers == "none":
+            links.flag(key(next(n)), (r["transfer_in_t"] > tl) | (r["transfer_out_t"] > tl), tag("transfers in a group without transfers"))
+    return links.sorted()
+
+
+def _check_transfer_matrix(data: ModelData, tr: pd.DataFrame, A: _Cols, scale: float) -> list[str]:
+    """The transfer matrix delivers exactly each entity's net transfers."""
+    if data.group.transfers == "none" or not len(tr):
+        return []
+    ids = [d.id for d in data.entities]
+    years = list(data.years)
+    nk, ny = len(ids), len(years)
+    idx = pd.MultiIndex.from_product([ids, years])
+    sent = tr.groupby(["seller", "year"])["transfer_t"].sum().reindex(idx, fill_value=0.0).to_numpy(dtype=float).reshape(nk, ny)
+    got = tr.groupby(["buyer", "year"])["transfer_t"].sum().reindex(idx, fill_value=0.0).to_numpy(dtype=float).reshape(nk, ny)
+    mat = _Fails()
+    allk = np.ones(nk, dtype=bool)
     for i, y in enumerate(years):
-        r = a.loc[y]
-        tag = f"{e} {y}"
-        _close(f, f"{tag}: measure abatement total", r.abatement_measures_t, by_measure[y], scale)
-        _close(f, f"{tag}: project abatement", r.abatement_projects_t, proj_red[i], scale)
-        emissions = d.emissions_baseline_t[i] - by_measure[y] - proj_red[i]
-        _close(f, f"{tag}: emissions = baseline - abatement", r.emissions_t, emissions, scale)
-        if emissions < -_tol(scale):
-            f.append(f"{tag}: abatement exceeds baseline emissions")
-        bench = d.allocation_t[i] - lost[y]
-        _close(f, f"{tag}: allocation before relief = formula - output cuts", r.allocation_benchmark_t, bench, scale)
-        share = d.relief_share[i]
-        relief = max(0.0, share * emissions - bench) if share > 0 else 0.0
-        _close(f, f"{tag}: relief = max(0, {share:g} x emissions - allocation)", r.relief_t, relief, scale)
-        repaid = total_borrow if i == d.borrow_source_index else 0.0
-        allocation = bench + (relief if d.relief_to_allocation[i] else 0.0) - repaid
-        _close(f, f"{tag}: allocation received", r.allocation_t, allocation, scale)
-        obligation = emissions - (0.0 if d.relief_to_allocation[i] else relief)
-        _close(f, f"{tag}: obligation", r.obligation_t, obligation, scale)
-        phi = d.per_year("borrow_share", i)
-        if r.borrow_t < -_tol(scale):
-            f.append(f"{tag}: pre-draw is negative")
-        if r.borrow_t > _tol(scale):
-            gap = emissions - bench - relief
-            if phi <= 0:
-                f.append(f"{tag}: pre-draw of {r.borrow_t:,.0f} t in a year without the pre-draw rule")
-            _le(f, f"{tag}: pre-draw vs {phi:.0%} of the gap", r.borrow_t, phi * gap, scale)
-            _le(f, f"{tag}: pre-draw needs a gap of at least {d.borrow_min_gap_share:.0%} of emissions", d.borrow_min_gap_share * emissions, gap, scale)
-        _le(f, f"{tag}: auction purchase vs auctioned share", r.auction_buy_t, d.per_year("auction_max_t", i), scale)
-        if r.auction_buy_t < -_tol(scale):
-            f.append(f"{tag}: auction purchase is negative")
-        ccer = r.ccer_use_pool_t + lot_by_year[y]
-        _close(f, f"{tag}: CCER surrendered = pool + lots", r.ccer_surrendered_t, ccer, scale)
-        deduction = short_prev if d.shortfall_deducted_next_year else 0.0
-        _close(f, f"{tag}: surrender + CCER + shortfall = obligation + last year's deducted shortfall", r.surrender_t + ccer + r.shortfall_t, obligation + deduction, scale)
-        lhs = carry_prev + allocation + r.buy_t + r.auction_buy_t + r.borrow_t - r.sell_t
-        _close(f, f"{tag}: allowance stock balance", lhs, r.surrender_t + r.carry_t + r.lapse_t, scale)
-        _close(f, f"{tag}: CCER pool balance", ccer_prev + r.ccer_buy_t - r.ccer_sell_t, r.ccer_use_pool_t + r.ccer_hold_t, scale)
-        base = obligation if d.ccer_cap_on_obligation else emissions
-        _le(f, f"{tag}: CCER within {d.ccer_cap_share[i]:.1%} cap", ccer, d.ccer_cap_share[i] * base, scale)
-        _le(f, f"{tag}: CEA bought vs limit", r.buy_t, d.buy_max_t[i], scale)
-        _le(f, f"{tag}: CEA sold vs limit", r.sell_t, d.sell_max_t[i], scale)
-        _le(f, f"{tag}: CCER bought vs availability", r.ccer_buy_t, d.ccer_buy_max_t[i], scale)
-        _le(f, f"{tag}: CCER sold vs limit", r.ccer_sell_t, d.ccer_sell_max_t[i], scale)
-        if not (d.ccer_buy_old and d.ccer_buy_old[i]):
-            ccer_new += r.ccer_buy_t
-        if i == d.ccer_old_expiry_index:
-            _le(f, f"{tag}: CCERs held past the old-CCER last use are new-system ones", r.ccer_hold_t, ccer_new, scale)
-        if not d.shortfall_allowed:
-            _le(f, f"{tag}: shortfall under hard compliance", r.shortfall_t, 0.0, scale)
-        ns += r.sell_t - r.buy_t - (r.auction_buy_t if d.auction_in_net_sales else 0.0)
-        if ns_excludes_transfers:  # a group whose rule pack does not count transfers as trades
-            ns -= r.transfer_out_t - r.transfer_in_t
-        _close(f, f"{tag}: cumulative net sales", r.net_sales_t, ns, scale)
-        rule = d.carry_rules[i]
-        if rule.limited:
-            limit = rule.floor_t + rule.multiplier * max(0.0, ns - rule.threshold_t)
-            _le(f, f"{tag}: carry-over vs limit", r.carry_t, limit, scale, ns)
-            _close(f, f"{tag}: reported carry-over limit = the rule at the net sales", r.carry_limit_t, limit, scale, ns)
-        else:
-            if r.lapse_t > _tol(scale):
-                f.append(f"{tag}: allowances lapse at a transition without a limit")
-            if r.carry_limit_t != math.inf:
-                f.append(f"{tag}: a carry-over limit of {r.carry_limit_t:,.0f} t is reported at a transition without one")
-        carry_prev, ccer_prev, short_prev = r.carry_t, r.ccer_hold_t, r.shortfall_t
-    return f
+        mat.close(lambda k, i=i: (k, i), allk, lambda k, y=y: f"{ids[k]} {y}: transfer matrix vs net transfers",
+                  sent[:, i] - got[:, i], A["transfer_out_t"][:, i] - A["transfer_in_t"][:, i], scale)
+    return mat.sorted()
+
+
+@dataclass
+class _Entities:
+    """What the entity checks read: the two axes, the annual table as entity x year arrays, which
+    entities lack rows (their other checks are skipped), each entity's scale, and the failures."""
+
+    f: _Fails
+    ents: list
+    ids: list[str]
+    pos: dict[str, int]
+    years: list[int]
+    ypos: dict[int, int]
+    A: _Cols
+    missing: np.ndarray
+    scale: np.ndarray
+
+    @property
+    def active(self) -> np.ndarray:
+        return ~self.missing
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return len(self.ents), len(self.years)
+
+
+def check_entities(data: ModelData, plan, *, ns_excludes_transfers: bool = False) -> tuple[list[str], _Cols]:
+    """Every entity's own checks (signs, abatement, projects, CCER lots, the ledger year by year,
+    and the missing-years message); returns the failures and the annual table as entity x year
+    arrays (what the cost and group checks read)."""
+    ents, ids, pos, years, ypos = _axes(data)
+    A, missing = _annual_arrays(plan.annual, ids, years)
+    scale = np.array([max(d.emissions_baseline_t) if d.emissions_baseline_t else 1.0 for d in ents])
+    c = _Entities(_Fails(), ents, ids, pos, years, ypos, A, missing, scale)
+    for k in np.flatnonzero(missing):
+        c.f.add((k, -1), f"{ids[k]}: the annual table lacks some years")
+    _check_signs(c)
+    lost = _check_measures(c, plan.abatement)
+    by_measure = _sum_by(plan.abatement, "abate_t", ids, years)
+    proj_red = _check_projects(c, plan.builds, plan.project_years)
+    lot_by_year = _check_lots(c, plan.ccer_lots)
+    _check_ledger(c, by_measure, proj_red, lost, lot_by_year, ns_excludes_transfers)
+    return c.f.sorted(), A
+
+
+def _check_signs(c: _Entities) -> None:
+    """No negative quantity in the annual table."""
+    for qn, q in enumerate(QUANTITIES):
+        v = c.A[q]
+        bad = c.active[:, None] & (v < -_atol(c.scale)[:, None])
+        for k, i in zip(*np.nonzero(bad), strict=True):
+            c.f.add((k, 0, qn, i), f"{c.ids[k]} {c.years[i]}: {q} is negative ({v[k, i]:,.6f})")
+
+
+def _check_measures(c: _Entities, ab: pd.DataFrame) -> np.ndarray:
+    """Abatement by measure within its potential and not negative (row by row, in the table's
+    order); returns the allocation lost to output cuts, entity x year."""
+    lost = np.zeros(c.shape)
+    if ab.empty:
+        return lost
+    ids, pos, ypos = c.ids, c.pos, c.ypos
+    ak = np.array([pos[e] for e in ab["entity"].tolist()], dtype=np.int64)
+    ai = np.array([ypos[y] for y in ab["year"].tolist()], dtype=np.int64)
+    mids, abate = ab["measure"].tolist(), ab["abate_t"].to_numpy(dtype=float)
+    mdata = {(d.id, m.id): m for d in c.ents for m in d.measures}
+    pot = np.array([mdata[(ids[k], m)].potential_t[i] for k, m, i in zip(ak, mids, ai, strict=True)], dtype=float)
+    sc = c.scale[ak]
+    rows = np.arange(len(ab))
+    act = c.active[ak]
+    with np.errstate(invalid="ignore"):
+        over = act & (abate > pot + _atol(abate, pot, sc))
+        neg = act & (abate < -_atol(sc))
+    for j in np.flatnonzero(over | neg):
+        tag = f"{ids[ak[j]]} {ab['year'].iat[j]}: measure {mids[j]}"
+        if over[j]:
+            c.f.add((ak[j], 1, rows[j], 0), f"{tag} abatement vs potential: {float(abate[j]):,.6f} > {float(pot[j]):,.6f}")
+        if neg[j]:
+            c.f.add((ak[j], 1, rows[j], 1), f"{tag} abatement is negative")
+    # allocation lost to output cuts, accumulated in the table's order
+    loss = np.array([(mdata[(ids[k], m)].allocation_loss_t_per_t[i] if mdata[(ids[k], m)].allocation_loss_t_per_t else 0.0)
+                     for k, m, i in zip(ak, mids, ai, strict=True)], dtype=float)
+    has = np.array([bool(mdata[(ids[k], m)].allocation_loss_t_per_t) for k, m in zip(ak, mids, strict=True)])
+    np.add.at(lost, (ak[has], ai[has]), loss[has] * abate[has])
+    return lost
+
+
+def _check_projects(c: _Entities, builds: pd.DataFrame, project_years: pd.DataFrame) -> np.ndarray:
+    """Projects built once, at an allowed start, their operating years following from the builds;
+    returns the reduction the built projects deliver, entity x year."""
+    proj_red = np.zeros(c.shape)
+    want_ops = np.zeros(c.shape)
+    pos, ypos = c.pos, c.ypos
+    # (builds grouped by entity, first seen first, and counted by project as groupby would; the
+    # operating years counted per entity and year)
+    built_by: dict[str, list[tuple]] = {}
+    for e, p, s in table_rows(builds, ("entity", "project", "build_year")):
+        if not pd.isna(e):
+            built_by.setdefault(e, []).append((p, s))
+    listed = np.zeros(c.shape, dtype=np.int64)
+    for e, y in table_rows(project_years, ("entity", "year")):
+        if e in pos and y in ypos:
+            listed[pos[e], ypos[y]] += 1
+    for e, rows in built_by.items():
+        k = pos.get(e)
+        if k is None or c.missing[k]:
+            continue
+        projects = {p.id: p for p in c.ents[k].projects}
+        times: dict = {}
+        for p, _ in rows:
+            if not pd.isna(p):
+                times[p] = times.get(p, 0) + 1
+        for j, p in enumerate(sorted(times)):
+            if times[p] > 1:
+                c.f.add((k, 2, j), f"{e}: project {p} is built {times[p]} times")
+        for j, (p, s) in enumerate(rows):
+            opts = {o.build_year: o for o in projects[p].options}
+            if int(s) not in opts:
+                c.f.add((k, 3, j), f"{e}: project {p} cannot start in {s}")
+                continue
+            op = np.array(opts[int(s)].operating, dtype=float)
+            proj_red[k] += op * projects[p].reduction_t_per_year
+            want_ops[k] += op
+    bad_ops = c.active & ~(listed == want_ops).all(axis=1)
+    c.f.flag(lambda k: (k, 4), bad_ops,
+             lambda k: f"{c.ids[k]}: project operating years do not follow from the builds, lead times and lifetimes")
+    return proj_red
+
+
+def _check_lots(c: _Entities, lots: pd.DataFrame) -> np.ndarray:
+    """CCER lots used within their quantities and eligible years; returns the lots' use, entity x year."""
+    lot_by_year = _sum_by(lots, "ccer_use_lot_t", c.ids, c.years)
+    if lots.empty:
+        return lot_by_year
+    for e, by_lot in _lot_groups(lots).items():
+        k = c.pos.get(e)
+        if k is None or c.missing[k]:
+            continue
+        lot_data = {lot.id: lot for lot in c.ents[k].ccer_lots}
+        for j, lid in enumerate(sorted(by_lot)):
+            ys, vals = by_lot[lid]
+            used, qty = _series_sum(vals), lot_data[lid].quantity_t
+            if used > qty + float(_atol(used, qty, c.scale[k])):
+                c.f.add((k, 5, j, -1), f"{e}: CCER lot {lid} used over all years vs its quantity: {used:,.6f} > {qty:,.6f}")
+            for m, (y, v) in enumerate(zip(ys, vals.tolist(), strict=True)):
+                if v > float(_atol(c.scale[k])) and not lot_data[lid].eligible[c.ypos[int(y)]]:
+                    c.f.add((k, 5, j, m), f"{e} {y}: CCER lot {lid} used outside its eligible years")
+    return lot_by_year
+
+
+def _opening_and_running(c: _Entities, ns_excludes_transfers: bool):
+    """The opening holdings through their transitions, entity by entity (``check_opening``: a few
+    steps each), then the stocks each year starts with (last year's carry, CCER holdings and
+    shortfall, from the table) and the running sums accumulated year by year (net sales,
+    new-system CCERs): (carry_prev, ccer_prev, short_prev, ns_y, ccer_new_y), entity x year."""
+    ents, A, years = c.ents, c.A, c.years
+    nk, ny = c.shape
+
+    def prev(col: str, opening) -> np.ndarray:
+        return np.column_stack([np.asarray(opening, dtype=float), A[col][:, :-1]])
+
+    carried_in = np.array([d.opening_cea_t for d in ents], dtype=float)
+    ns = _col(ents, "opening_net_sales_t", float)
+    o_sell, o_lapse, o_limit = A["opening_sell_t"], A["opening_lapse_t"], A["opening_carry_limit_t"]
+    for k in np.flatnonzero(c.active):
+        out: list[str] = []
+        carried_in[k], ns[k] = check_opening(out, ents[k], years, o_sell[k].tolist(), o_lapse[k].tolist(),
+                                             float(o_limit[k, 0]), float(c.scale[k]))
+        for j, msg in enumerate(out):
+            c.f.add((k, 6, -1, j), msg)
+    old = np.array([[bool(d.ccer_buy_old and d.ccer_buy_old[i]) for i in range(ny)] for d in ents], dtype=bool)
+    auc_ns = _col(ents, "auction_in_net_sales", bool)
+    ccer_new = _col(ents, "opening_ccer_t", float)
+    ns_y, ccer_new_y = np.empty((nk, ny)), np.empty((nk, ny))
+    for i in range(ny):
+        ccer_new = np.where(old[:, i], ccer_new, ccer_new + A["ccer_buy_t"][:, i])
+        ns = ns + (A["sell_t"][:, i] - A["buy_t"][:, i] - np.where(auc_ns, A["auction_buy_t"][:, i], 0.0))
+        if ns_excludes_transfers:
+            ns = ns - (A["transfer_out_t"][:, i] - A["transfer_in_t"][:, i])
+        ns_y[:, i], ccer_new_y[:, i] = ns, ccer_new
+    return (prev("carry_t", carried_in), prev("ccer_hold_t", [d.opening_ccer_t for d in ents]),
+            prev("shortfall_t", np.zeros(nk)), ns_y, ccer_new_y)
+
+
+def _check_ledger(c: _Entities, by_measure, proj_red, lost, lot_by_year, ns_excludes_transfers: bool) -> None:
+    """The ledger of every entity-year at once: emissions, allocation and relief, obligation,
+    pre-draw, auctions, CCER use and cap, the allowance and CCER balances, trade limits, net sales
+    and the carry-over limits. Failures keep the per-year keys (entity, 6, year, check)."""
+    ents, ids, years, A = c.ents, c.ids, c.years, c.A
+    nk, ny = c.shape
+    carry_prev, ccer_prev, short_prev, ns_y, ccer_new_y = _opening_and_running(c, ns_excludes_transfers)
+    limited = np.array([[r.limited for r in d.carry_rules] for d in ents], dtype=bool)
+    floor = np.array([[r.floor_t for r in d.carry_rules] for d in ents], dtype=float)
+    mult = np.array([[r.multiplier for r in d.carry_rules] for d in ents], dtype=float)
+    thr = np.array([[r.threshold_t for r in d.carry_rules] for d in ents], dtype=float)
+    src = _col(ents, "borrow_source_index")
+    expiry = _col(ents, "ccer_old_expiry_index")
+    min_gap = _col(ents, "borrow_min_gap_share", float)
+    total_borrow = np.array([_series_sum(A["borrow_t"][k]) for k in range(nk)])
+    yi = np.arange(ny)
+    sc, tl2 = c.scale[:, None], _atol(c.scale)[:, None]
+    m = np.broadcast_to(c.active[:, None], (nk, ny))
+    f = c.f
+
+    def key(n):
+        return lambda k, i: (k, 6, i, n)
+
+    def tag(text):
+        return lambda k, i: f"{ids[k]} {years[i]}: {text}"
+
+    n = iter(range(100))
+    f.close(key(next(n)), m, tag("measure abatement total"), A["abatement_measures_t"], by_measure, sc)
+    f.close(key(next(n)), m, tag("project abatement"), A["abatement_projects_t"], proj_red, sc)
+    emissions = _col(ents, "emissions_baseline_t", float) - by_measure - proj_red
+    f.close(key(next(n)), m, tag("emissions = baseline - abatement"), A["emissions_t"], emissions, sc)
+    f.flag(key(next(n)), m & (emissions < -tl2), tag("abatement exceeds baseline emissions"))
+    bench = _col(ents, "allocation_t", float) - lost
+    f.close(key(next(n)), m, tag("allocation before relief = formula - output cuts"), A["allocation_benchmark_t"], bench, sc)
+    share = _col(ents, "relief_share", float)
+    rta = _col(ents, "relief_to_allocation", bool)
+    relief = np.where(share > 0, np.maximum(0.0, share * emissions - bench), 0.0)
+    f.close(key(next(n)), m, lambda k, i: f"{ids[k]} {years[i]}: relief = max(0, {share[k, i]:g} x emissions - allocation)",
+            A["relief_t"], relief, sc)
+    repaid = np.where(src[:, None] == yi[None, :], total_borrow[:, None], 0.0)
+    allocation = bench + np.where(rta, relief, 0.0) - repaid
+    f.close(key(next(n)), m, tag("allocation received"), A["allocation_t"], allocation, sc)
+    obligation = emissions - np.where(rta, 0.0, relief)
+    f.close(key(next(n)), m, tag("obligation"), A["obligation_t"], obligation, sc)
+    phi = _per_year(ents, "borrow_share", ny)
+    bt = A["borrow_t"]
+    f.flag(key(next(n)), m & (bt < -tl2), tag("pre-draw is negative"))
+    pd_on = m & (bt > tl2)
+    gap = emissions - bench - relief
+    f.flag(key(next(n)), pd_on & (phi <= 0), lambda k, i: f"{ids[k]} {years[i]}: pre-draw of {bt[k, i]:,.0f} t in a year without the pre-draw rule")
+    f.le(key(next(n)), pd_on, lambda k, i: f"{ids[k]} {years[i]}: pre-draw vs {phi[k, i]:.0%} of the gap", bt, phi * gap, sc)
+    f.le(key(next(n)), pd_on, lambda k, i: f"{ids[k]} {years[i]}: pre-draw needs a gap of at least {min_gap[k]:.0%} of emissions",
+         min_gap[:, None] * emissions, gap, sc)
+    f.le(key(next(n)), m, tag("auction purchase vs auctioned share"), A["auction_buy_t"], _per_year(ents, "auction_max_t", ny), sc)
+    f.flag(key(next(n)), m & (A["auction_buy_t"] < -tl2), tag("auction purchase is negative"))
+    ccer = A["ccer_use_pool_t"] + lot_by_year
+    f.close(key(next(n)), m, tag("CCER surrendered = pool + lots"), A["ccer_surrendered_t"], ccer, sc)
+    deduction = np.where(_col(ents, "shortfall_deducted_next_year", bool)[:, None], short_prev, 0.0)
+    f.close(key(next(n)), m, tag("surrender + CCER + shortfall = obligation + last year's deducted shortfall"),
+            A["surrender_t"] + ccer + A["shortfall_t"], obligation + deduction, sc)
+    lhs = carry_prev + allocation + A["buy_t"] + A["auction_buy_t"] + A["borrow_t"] - A["sell_t"]
+    f.close(key(next(n)), m, tag("allowance stock balance"), lhs, A["surrender_t"] + A["carry_t"] + A["lapse_t"], sc)
+    f.close(key(next(n)), m, tag("CCER pool balance"), ccer_prev + A["ccer_buy_t"] - A["ccer_sell_t"],
+            A["ccer_use_pool_t"] + A["ccer_hold_t"], sc)
+    base = np.where(_col(ents, "ccer_cap_on_obligation", bool)[:, None], obligation, emissions)
+    cs = _col(ents, "ccer_cap_share", float)
+    f.le(key(next(n)), m, lambda k, i: f"{ids[k]} {years[i]}: CCER within {cs[k, i]:.1%} cap", ccer, cs * base, sc)
+    f.le(key(next(n)), m, tag("CEA bought vs limit"), A["buy_t"], _col(ents, "buy_max_t", float), sc)
+    f.le(key(next(n)), m, tag("CEA sold vs limit"), A["sell_t"], _col(ents, "sell_max_t", float), sc)
+    f.le(key(next(n)), m, tag("CCER bought vs availability"), A["ccer_buy_t"], _col(ents, "ccer_buy_max_t", float), sc)
+    f.le(key(next(n)), m, tag("CCER sold vs limit"), A["ccer_sell_t"], _col(ents, "ccer_sell_max_t", float), sc)
+    f.le(key(next(n)), m & (expiry[:, None] == yi[None, :]), tag("CCERs held past the old-CCER last use are new-system ones"),
+         A["ccer_hold_t"], ccer_new_y, sc)
+    allowed = _col(ents, "shortfall_allowed", bool)
+    f.le(key(next(n)), m & ~allowed[:, None], tag("shortfall under hard compliance"), A["shortfall_t"], 0.0, sc)
+    f.close(key(next(n)), m, tag("cumulative net sales"), A["net_sales_t"], ns_y, sc)
+    limit = floor + mult * np.maximum(0.0, ns_y - thr)
+    f.le(key(next(n)), m & limited, tag("carry-over vs limit"), A["carry_t"], limit, sc, ns_y)
+    f.close(key(next(n)), m & limited, tag("reported carry-over limit = the rule at the net sales"), A["carry_limit_t"], limit, sc, ns_y)
+    f.flag(key(next(n)), m & ~limited & (A["lapse_t"] > tl2), tag("allowances lapse at a transition without a limit"))
+    cl = A["carry_limit_t"]
+    f.flag(key(next(n)), m & ~limited & (cl != np.inf),
+           lambda k, i: f"{ids[k]} {years[i]}: a carry-over limit of {cl[k, i]:,.0f} t is reported at a transition without one")
 
 
 def _rule_limit(rule, ns: float) -> float:
@@ -198,7 +566,7 @@ def check_opening(f: list[str], d: EntityData, years: list[int], sold_by_year: l
     the net sales) and carries at most that transition's limit. ``sold_by_year``, ``lapsed_by_year``:
     the annual table's ``opening_sell_t`` and ``opening_lapse_t``; ``reported_limit``: its first
     ``opening_carry_limit_t``. Returns (holdings carried into the first year, net sales after the
-    opening sales). (Shared by both checkers.)"""
+    opening sales)."""
     first = years[0]
     tag = f"{d.id} {first}"
     sold, lapsed = float(sold_by_year[0]), float(lapsed_by_year[0])
@@ -233,76 +601,108 @@ def check_opening(f: list[str], d: EntityData, years: list[int], sold_by_year: l
     return d.opening_cea_t - sold - lapsed, ns0 + sold
 
 
-def _check_costs(data: ModelData, plan, objective: float | None, *, link_npv: float = 0.0) -> list[str]:
-    """Recompute every cost component from prices and quantities; compare with the plan and objective.
-
-    In a group with transfers, purchases and sales are priced on the market part of the trades and
-    the intra-group part is settled at the transfer price (component ``transfer``); ``link_npv`` is
-    the discounted cost of the group links, recomputed by the caller."""
-    f: list[str] = []
+def check_costs(data: ModelData, plan, objective: float | None, A: dict[str, np.ndarray], *, link_npv: float = 0.0) -> list[str]:
+    """Every cost component recomputed from prices and quantities, compared with the plan's cost
+    table, and their discounted sum with the objective (``A``: the annual table as entity x year
+    arrays, from ``check_entities``). In a group with transfers, purchases and sales are priced on
+    the market part of the trades and the intra-group part is settled at the transfer price
+    (component ``transfer``); ``link_npv`` is the discounted cost of the group links, recomputed by
+    the caller."""
+    f = _Fails()
     g = data.group
     settle = g is not None and g.transfers != "none"
-    years = list(data.years)
-    costs = plan.costs.set_index(["entity", "year", "component"])["nominal_cny"]
+    ents, ids, pos, years, ypos = _axes(data)
+    nk, ny = len(ents), len(years)
+    comps = COMPONENTS + (["transfer"] if settle else [])
+    want = {c: np.zeros((nk, ny)) for c in comps}
+    ab = plan.abatement
+    if not ab.empty:
+        ak = np.array([pos[e] for e in ab["entity"].tolist()], dtype=np.int64)
+        ai = np.array([ypos[y] for y in ab["year"].tolist()], dtype=np.int64)
+        mdata = {(d.id, m.id): m for d in ents for m in d.measures}
+        price = np.array([mdata[(ids[k], m)].cost_cny_per_t[i] for k, m, i in zip(ak, ab["measure"].tolist(), ai, strict=True)], dtype=float)
+        np.add.at(want["abatement"], (ak, ai), price * ab["abate_t"].to_numpy(dtype=float))
+    buy_t, sell_t = (A["market_buy_t"], A["market_sell_t"]) if settle else (A["buy_t"], A["sell_t"])
+    pb = _col(ents, "price_buy_cny_per_t", float)
+    pauc = _per_year(ents, "price_auction_cny_per_t", ny)
+    fee = _col(ents, "fee_cea_cny_per_t", float)
+    fee_c = _col(ents, "fee_ccer_cny_per_t", float)
+    pc = _col(ents, "price_ccer_buy_cny_per_t", float)
+    pen = _col(ents, "penalty_cny_per_t", float)
+    ps = _col(ents, "price_sell_cny_per_t", float)
+    psc = _col(ents, "price_ccer_sell_cny_per_t", float)
+    want["purchase"] = pb * buy_t + pauc * A["auction_buy_t"]
+    want["fees"] = fee * (A["buy_t"] + A["sell_t"]) + fee_c * (A["ccer_buy_t"] + A["ccer_sell_t"])
+    want["ccer"] = pc * A["ccer_buy_t"]
+    want["penalty"] = pen * A["shortfall_t"]
+    fine = _per_year(ents, "fine_fixed_cny", ny)
+    allowed = _col(ents, "shortfall_allowed", bool)
+    scale = np.array([max(d.emissions_baseline_t) for d in ents], dtype=float)
+    charged = allowed[:, None] & (fine > 0) & (A["shortfall_t"] > _atol(scale)[:, None])  # Order 19: fixed fine
+    want["penalty"] = np.where(charged, want["penalty"] + fine, want["penalty"])
+    want["sales"] = -(ps * sell_t + psc * A["ccer_sell_t"])
+    # sales before the opening transition (position before it), in the first year
+    want["sales"][:, 0] -= _col(ents, "price_opening_sell_cny_per_t", float) * A["opening_sell_t"][:, 0]
+    want["fees"][:, 0] += _col(ents, "fee_opening_cny_per_t", float) * A["opening_sell_t"][:, 0]
+    if settle:
+        want["transfer"] = np.asarray(g.transfer_price_cny_per_t, dtype=float)[None, :] * (A["transfer_in_t"] - A["transfer_out_t"])
+    if not plan.builds.empty:
+        for e, p, s in table_rows(plan.builds, ("entity", "project", "build_year")):
+            k = pos[e]
+            o = {o.build_year: o for o in {q.id: q for q in ents[k].projects}[p].options}[int(s)]
+            want["capex"][k] += np.asarray(o.capex_cny, dtype=float)
+            want["opex"][k] += np.asarray(o.opex_cny, dtype=float)
+    last = ny - 1
+    ded = _col(ents, "shortfall_deducted_next_year", bool)
+    tded = _col(ents, "terminal_deduction_cny_per_t", float)
+    want["penalty"][:, last] = np.where(ded, want["penalty"][:, last] + tded * A["shortfall_t"][:, last], want["penalty"][:, last])
+    value = (_col(ents, "terminal_cea_value_cny_per_t") * A["carry_t"][:, last]
+             + _col(ents, "terminal_ccer_value_cny_per_t") * A["ccer_hold_t"][:, last])
+    lots = plan.ccer_lots
+    lots_by = _lot_groups(lots) if not lots.empty and "entity" in lots.columns else {}
+    for k, d in enumerate(ents):
+        if not d.ccer_lots:
+            continue
+        lk = lots_by.get(d.id, {})
+        for lot in d.ccer_lots:
+            used = _series_sum(lk[lot.id][1]) if lot.id in lk else 0.0
+            value[k] += lot.terminal_value_cny_per_t * (lot.quantity_t - used)
+    src = _col(ents, "borrow_source_index")
+    owed = np.array([d.borrow_terminal_cny_per_t * _series_sum(A["borrow_t"][k]) if src[k] < 0 else 0.0
+                     for k, d in enumerate(ents)])
+    want["terminal"][:, last] = owed - value
+    got = _cost_cells(plan.costs, ids, years, comps)
+    w = np.stack([want[c] for c in comps], axis=2)
+    with np.errstate(invalid="ignore"):
+        ok = (got == w) | (np.isfinite(got) & np.isfinite(w)
+                           & (np.abs(got - w) <= np.maximum(1e-7 * np.maximum(np.abs(got), np.abs(w)), 1e-3)))
+    for k, i, c in zip(*np.nonzero(~ok), strict=True):
+        f.add((k, i, c), f"{ids[k]} {years[i]}: cost {comps[c]} {float(got[k, i, c]):,.2f} != recomputed {float(w[k, i, c]):,.2f}")
     total = 0.0
-    def split(df: pd.DataFrame) -> dict[str, pd.DataFrame]:  # once: filtering per entity is quadratic
-        return {e: x for e, x in df.groupby("entity", sort=False)} if not df.empty and "entity" in df.columns else {}
-
-    annual, abatement, builds_by, lots_by = (split(plan.annual), split(plan.abatement), split(plan.builds),
-                                             split(plan.ccer_lots))
-    for d in data.entities:
-        a = annual.get(d.id, plan.annual.iloc[:0]).set_index("year")
-        ab = abatement.get(d.id, plan.abatement.iloc[:0])
-        measures = {m.id: m for m in d.measures}
-        projects = {p.id: p for p in d.projects}
-        builds = builds_by.get(d.id, plan.builds.iloc[:0])
-        lots = lots_by.get(d.id, plan.ccer_lots.iloc[:0])
-        abate_by_year: dict[int, float] = {}
-        for x in ab.itertuples(index=False):
-            abate_by_year[int(x.year)] = abate_by_year.get(int(x.year), 0.0) + measures[x.measure].cost_cny_per_t[years.index(int(x.year))] * x.abate_t
-        rows = a.reindex(years)
-        for i, (y, r) in enumerate(zip(years, rows.itertuples(index=False), strict=True)):
-            buy_t, sell_t = (r.market_buy_t, r.market_sell_t) if settle else (r.buy_t, r.sell_t)
-            want = {
-                "abatement": abate_by_year.get(y, 0.0),
-                "capex": 0.0,
-                "opex": 0.0,
-                "purchase": d.price_buy_cny_per_t[i] * buy_t + d.per_year("price_auction_cny_per_t", i) * r.auction_buy_t,
-                "fees": d.fee_cea_cny_per_t[i] * (r.buy_t + r.sell_t) + d.fee_ccer_cny_per_t[i] * (r.ccer_buy_t + r.ccer_sell_t),
-                "ccer": d.price_ccer_buy_cny_per_t[i] * r.ccer_buy_t,
-                "penalty": d.penalty_cny_per_t[i] * r.shortfall_t,
-                "sales": -(d.price_sell_cny_per_t[i] * sell_t + d.price_ccer_sell_cny_per_t[i] * r.ccer_sell_t),
-                "terminal": 0.0,
-            }
-            if d.shortfall_allowed and d.per_year("fine_fixed_cny", i) > 0 and r.shortfall_t > _tol(max(d.emissions_baseline_t)):
-                want["penalty"] += d.fine_fixed_cny[i]  # Order 19: a fixed fine for any shortfall
-            if i == 0:  # sales before the opening transition (position before it)
-                want["sales"] -= d.price_opening_sell_cny_per_t * r.opening_sell_t
-                want["fees"] += d.fee_opening_cny_per_t * r.opening_sell_t
-            if settle:
-                want["transfer"] = g.transfer_price_cny_per_t[i] * (r.transfer_in_t - r.transfer_out_t)
-            for b in builds.itertuples(index=False):
-                o = {o.build_year: o for o in projects[b.project].options}[int(b.build_year)]
-                want["capex"] += o.capex_cny[i]
-                want["opex"] += o.opex_cny[i]
-            if y == years[-1]:
-                if d.shortfall_deducted_next_year:
-                    want["penalty"] += d.terminal_deduction_cny_per_t * r.shortfall_t
-                value = d.terminal_cea_value_cny_per_t * r.carry_t + d.terminal_ccer_value_cny_per_t * r.ccer_hold_t
-                for lot in d.ccer_lots:
-                    used = float(lots[lots["lot"] == lot.id]["ccer_use_lot_t"].sum()) if len(lots) else 0.0
-                    value += lot.terminal_value_cny_per_t * (lot.quantity_t - used)
-                owed = d.borrow_terminal_cny_per_t * float(a["borrow_t"].sum()) if d.borrow_source_index < 0 else 0.0
-                want["terminal"] = owed - value
-            for comp, w in want.items():
-                got = float(costs.get((d.id, y, comp), 0.0))
-                if not math.isclose(got, w, rel_tol=1e-7, abs_tol=1e-3):
-                    f.append(f"{d.id} {y}: cost {comp} {got:,.2f} != recomputed {w:,.2f}")
-                total += data.discount_factor[i] * w
+    for v in (np.asarray(data.discount_factor, dtype=float)[None, :, None] * w).ravel().tolist():
+        total += v
     total += link_npv
+    fails = f.sorted()
     if objective is not None and not math.isclose(total, objective, rel_tol=1e-7, abs_tol=1e-2):
-        f.append(f"objective {objective:,.2f} != discounted sum of recomputed costs {total:,.2f}")
-    return f
+        fails.append(f"objective {objective:,.2f} != discounted sum of recomputed costs {total:,.2f}")
+    return fails
+
+
+def _cost_cells(costs: pd.DataFrame, ids: list[str], years: list[int], comps: list[str]) -> np.ndarray:
+    """The cost table's ``nominal_cny`` as entity x year x component (0 where a cell has no row)."""
+    keys = list(zip(costs["entity"].tolist(), costs["year"].tolist(), costs["component"].tolist(), strict=True))
+    if len(set(keys)) != len(keys):  # as the reference: re-indexing duplicate cells raises
+        s = costs.set_index(["entity", "year", "component"])["nominal_cny"]
+        idx = pd.MultiIndex.from_product([ids, years, comps])
+        return s.reindex(idx, fill_value=0.0).to_numpy(dtype=float).reshape(len(ids), len(years), len(comps))
+    got = np.zeros((len(ids), len(years), len(comps)))
+    pos = {e: k for k, e in enumerate(ids)}
+    ypos = {y: i for i, y in enumerate(years)}
+    cpos = {c: j for j, c in enumerate(comps)}
+    for (e, y, c), v in zip(keys, costs["nominal_cny"].to_numpy(dtype=float).tolist(), strict=True):
+        if e in pos and y in ypos and c in cpos:
+            got[pos[e], ypos[y], cpos[c]] = v
+    return got
 
 
 def check_round_trips(data: ModelData, annual: pd.DataFrame, summary: dict) -> list[str]:
@@ -358,76 +758,9 @@ def check_round_trips(data: ModelData, annual: pd.DataFrame, summary: dict) -> l
     return fails
 
 
-def check_group(data: ModelData, gplan, *, objective: float | None = None) -> list[str]:
-    """Check a group plan (``check_group_per_entity``'s checks and messages, computed on all entities
-    at once by ``planner.plan.group_check``)."""
-    from planner.plan.group_check import check_group as check_all
-
-    return check_all(data, gplan, objective=objective)
-
-
-def check_group_per_entity(data: ModelData, gplan, *, objective: float | None = None) -> list[str]:
-    """Check a group plan: every entity as in ``check_plan``, then the links, from result tables only.
-    Entity by entity: the reference for ``planner.plan.group_check.check_group``.
-
-    Links: trades split into market and intra-group parts within the entity's own market limits;
-    transfers net to zero in every year (and, for block trades, every transfer is at least the
-    minimum lot between an allowed pair); the CCER pool adds up; group limits, price tiers and the
-    budget hold; the objective equals the discounted entity costs plus the link costs.
-    """
-    fails: list[str] = []
-    g = data.group
-    years = list(data.years)
-    plan = gplan.entities
-    ann = plan.annual
-    excl = g is not None and g.transfers != "none" and not g.transfers_in_net_sales
-    by_entity = {e: g for e, g in ann.groupby("entity", sort=False)}
-    for ent in data.entities:
-        a = by_entity.get(ent.id, ann.iloc[:0]).set_index("year").reindex(years)
-        if a.isna().all(axis=1).any():
-            fails.append(f"{ent.id}: the annual table lacks some years")
-            continue
-        fails += _check_entity(ent, years, a, plan, ns_excludes_transfers=excl)
-    if g is None:
-        return fails + _check_costs(data, plan, objective) + check_round_trips(data, ann, gplan.summary)
-    a = ann.set_index(["entity", "year"])
-    scale = max([1.0] + [max(e.emissions_baseline_t) for e in data.entities])
-    price = {y: g.transfer_price_cny_per_t[i] for i, y in enumerate(years)} if g.transfer_price_cny_per_t else {}
-    rows = a.reindex(pd.MultiIndex.from_product([[d.id for d in data.entities], years]))
-    cells = iter(rows.itertuples(index=False))
-    for k, d in enumerate(data.entities):
-        for i, y in enumerate(years):
-            r = next(cells)
-            tag = f"{d.id} {y}"
-            for q in ("market_buy_t", "market_sell_t", "transfer_in_t", "transfer_out_t"):
-                if getattr(r, q) < -_tol(scale):
-                    fails.append(f"{tag}: {q} is negative")
-            _close(fails, f"{tag}: CEA bought = market + transfers in", r.buy_t, r.market_buy_t + r.transfer_in_t, scale)
-            _close(fails, f"{tag}: CEA sold = market + transfers out", r.sell_t, r.market_sell_t + r.transfer_out_t, scale)
-            _le(fails, f"{tag}: market purchases vs the entity's limit", r.market_buy_t, g.market_buy_max_t[k][i], scale)
-            _le(fails, f"{tag}: market sales vs the entity's limit", r.market_sell_t, g.market_sell_max_t[k][i], scale)
-            if g.transfers == "none" and (r.transfer_in_t > _tol(scale) or r.transfer_out_t > _tol(scale)):
-                fails.append(f"{tag}: transfers in a group without transfers")
-    check_transfer_nets(fails, data, gplan, scale)
-    tr = gplan.transfers
-    if g.transfers != "none" and len(tr):
-        # the transfer matrix delivers exactly each entity's net transfers
-        sent = tr.groupby(["seller", "year"])["transfer_t"].sum()
-        got = tr.groupby(["buyer", "year"])["transfer_t"].sum()
-        cells = iter(rows.itertuples(index=False))
-        for d in data.entities:
-            for y in years:
-                r = next(cells)
-                net = float(sent.get((d.id, y), 0.0)) - float(got.get((d.id, y), 0.0))
-                _close(fails, f"{d.id} {y}: transfer matrix vs net transfers", net, r.transfer_out_t - r.transfer_in_t, scale)
-    link_npv = check_group_years(fails, data, gplan, scale, price)
-    fails += _check_costs(data, plan, objective, link_npv=link_npv)
-    return fails + check_round_trips(data, ann, gplan.summary)
-
-
 def check_transfer_nets(fails: list[str], data: ModelData, gplan, scale: float) -> None:
     """Transfers net to zero over the group in every year; block transfers are at least the
-    minimum lot, between pairs that may trade. (Shared by both group checkers.)"""
+    minimum lot, between pairs that may trade."""
     g = data.group
     by_year = gplan.entities.annual.groupby("year")
     tin = by_year["transfer_in_t"].sum()
@@ -448,7 +781,7 @@ def check_group_years(fails: list[str], data: ModelData, gplan, scale: float, pr
     """The group's own rules per year, from the result tables: group market limits, price-tier
     premiums (recomputed by filling the tiers in order), the CCER pool's balance, availability and
     cost, the internal settlement of transfers netting to zero, and the budget. Returns the
-    discounted link costs (pool and tiers) recomputed. (Shared by both group checkers.)"""
+    discounted link costs (pool and tiers) recomputed."""
     g = data.group
     years = list(data.years)
     plan = gplan.entities

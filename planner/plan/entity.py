@@ -1,18 +1,26 @@
-"""The compliance plan: tidy tables built from the prepared case and the extracted results.
+"""The compliance plan: tidy tables built from the prepared case(s) and the extracted results.
 
-Nothing here touches Pyomo: it reads ``models.Results`` frames (plain pandas) and the prepared case.
-Binding rules are stated in words from the tables and the duals.
+One builder (``entity_plans``) makes the plan tables of every entity of a group at once, in one
+pass over entities x years (merges, pivots and array arithmetic on the long tables; the rule
+statements from plain column lists), in entity order, each entity's rows in its own order; an
+entity case is planned as a group of one (``assemble_plan``). The per-entity reference
+implementation it is tested against is ``tests/oracles/tables.py``.
+
+Nothing here touches Pyomo: it reads ``models.Results`` frames (plain pandas) and the prepared
+case. Binding rules are stated in words from the tables and the duals.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from models.data import ModelData
+from planner.plan.check import table_rows
 from planner.prepare.allocation import allocation_schedule
 from planner.prepare.entity import PreparedCase
 
@@ -75,33 +83,11 @@ def annual_derived(ann: pd.DataFrame, duals: pd.DataFrame, inp: pd.DataFrame) ->
     return ann, shadow
 
 
-def assemble_plan(prep: PreparedCase, results, solve_result, trades: pd.DataFrame | None = None) -> Plan:
-    """Join results with the prepared inputs and explain which rules bind.
-
-    ``trades``: in a group, the entity's (entity, year) market / intra-group split of its trades;
-    its limits are then judged on the market trades only."""
-    inp = prep.inputs
-    ann = results.annual.merge(inp, on=["entity", "year"], how="left")
-    if trades is not None:
-        ann = ann.merge(trades, on=["entity", "year"], how="left")
-    cost_wide = results.costs.pivot_table(
-        index=["entity", "year"], columns="component", values="nominal_cny", sort=False
-    )
-    cost_wide.columns = [f"cost_{c}_cny" for c in cost_wide.columns]
-    ann = ann.merge(cost_wide.reset_index(), on=["entity", "year"], how="left")
-    ann, shadow = annual_derived(ann, results.duals, inp)
-
-    plan = plan_tables(prep, results, ann, shadow, solve_result, lambda ann: _schedule(prep, ann))
-    plan.mac = _mac(prep, plan)
-    plan.bindings = explain_bindings(plan, prep)
-    return plan
-
-
 def plan_tables(prep: PreparedCase, results, ann: pd.DataFrame, shadow: pd.DataFrame, solve_result, schedule) -> Plan:
     """One entity's plan from its annual table ``ann`` and shadow prices: the abatement rows costed,
     the summary, the result and preparation tables, ``schedule(ann)`` as the allocation schedule;
-    the MAC table and the binding statements are left to the caller (``assemble_plan`` and
-    ``planner.plan.entity_tables`` build them their own ways)."""
+    the MAC table and the binding statements are left to the caller (the sweep tables of
+    ``planner.plan.entity_tables`` and the per-entity reference, ``tests/oracles/tables.py``)."""
     abatement = results.abatement.copy()
     if not abatement.empty:
         costs_by = {
@@ -205,61 +191,6 @@ def _tied(a: float, b: float) -> bool:
 MAC_COLUMNS = ["entity", "kind", "name", "first_year", "potential_t", "cost_cny_per_t", "used_t"]
 
 
-def _mac(prep: PreparedCase, plan: Plan) -> pd.DataFrame:
-    """One row per measure (cost and potential of its first available year) and per project
-    (reduction per year at its levelised cost: capex x capital recovery factor at the case's discount
-    rate over its lifetime, plus opex, per tonne), with the tonnes the plan uses over the horizon."""
-    rows: list[dict[str, Any]] = []
-    years = prep.data.years
-    used_m = plan.abatement.groupby(["entity", "measure"])["abate_t"].sum() if not plan.abatement.empty else pd.Series(dtype=float)
-    for e in prep.data.entities:
-        for m in e.measures:
-            i = next((k for k, p in enumerate(m.potential_t) if p > 0), None)
-            if i is None:
-                continue
-            rows.append({"entity": e.id, "kind": "measure", "name": m.id, "first_year": int(years[i]),
-                         "potential_t": float(m.potential_t[i]), "cost_cny_per_t": float(m.cost_cny_per_t[i]),
-                         "used_t": float(used_m.get((e.id, m.id), 0.0))})
-    rate = prep.case.finance.discount_rate
-    built = {(r.entity, r.project): int(r.build_year) for r in plan.builds.itertuples(index=False)} if not plan.builds.empty else {}
-    py = plan.project_years
-    for p in prep.case.abatement.projects:
-        if p.reduction_t_per_year <= 0:
-            continue
-        n = p.lifetime_years
-        crf = (1 / n) if rate == 0 else rate * (1 + rate) ** n / ((1 + rate) ** n - 1)
-        used = 0.0
-        if (prep.case.entity.id, p.id) in built and not py.empty:
-            used = float((py["project"] == p.id).sum()) * p.reduction_t_per_year  # operating years
-        rows.append({"entity": prep.case.entity.id, "kind": "project", "name": p.id,
-                     "first_year": int(max(p.earliest_start_year or years[0], years[0]) + p.lead_time_years),
-                     "potential_t": float(p.reduction_t_per_year),
-                     "cost_cny_per_t": (p.capex_cny * crf + p.opex_cny_per_year) / p.reduction_t_per_year,
-                     "used_t": used})
-    df = pd.DataFrame(rows, columns=MAC_COLUMNS)
-    return df.sort_values(["entity", "cost_cny_per_t", "name"], kind="stable").reset_index(drop=True)
-
-
-def _schedule(prep: PreparedCase, ann: pd.DataFrame) -> pd.DataFrame:
-    """When allowances arrive and when they are due, per entity and vintage."""
-    kw = schedule_params(prep.pack)
-    frames = []
-    for e, a in ann.groupby("entity", sort=False):
-        frames.append(
-            allocation_schedule(
-                entity=str(e),
-                years=[int(y) for y in a["year"]],
-                allocation_t=a["allocation_t"].tolist(),
-                emissions_t=a["emissions_t"].tolist(),
-                surrender_t=(a["surrender_t"] + a["ccer_surrendered_t"]).tolist(),
-                prior_emissions_t=prep.case.opening.prior_year_emissions_t,
-                pre=prep.preallocation or None,
-                **kw,
-            )
-        )
-    return pd.DataFrame([r for f in frames for r in f])
-
-
 def schedule_params(pack) -> dict[str, Any]:
     """The rule-pack parameters of ``allocation_schedule`` (months and deadlines; the share and basis
     of each vintage's pre-allocation come from ``prepare``)."""
@@ -270,6 +201,11 @@ def schedule_params(pack) -> dict[str, Any]:
         deadlines={int(k): str(v) for k, v in pack["compliance.deadline_by_vintage"].items()},
         calendar={int(k): v for k, v in pack["allocation.calendar_by_vintage"].items()},
     )
+
+
+DUAL_SIGN = {"balance_surrender": 1.0, "balance_allowances": 1.0, "limit_ccer_share": -1.0, "limit_carryover": -1.0}
+"""Per constraint with a shadow price: the sign that makes its dual a cost per tonne (a balance) or
+a saving per tonne of limit (a cap or limit)."""
 
 
 def _shadow_prices(duals: pd.DataFrame, inp: pd.DataFrame) -> pd.DataFrame:
@@ -283,9 +219,7 @@ def _shadow_prices(duals: pd.DataFrame, inp: pd.DataFrame) -> pd.DataFrame:
                              "constraint": pd.Series(dtype=object), "cny_per_t": pd.Series(dtype=float),
                              "meaning": pd.Series(dtype=object)})
     d = duals.merge(inp[["entity", "year", "discount_factor"]], on=["entity", "year"])
-    sign = d["constraint"].map(
-        {"balance_surrender": 1.0, "balance_allowances": 1.0, "limit_ccer_share": -1.0, "limit_carryover": -1.0}
-    )
+    sign = d["constraint"].map(DUAL_SIGN)
     d["cny_per_t"] = sign * d["dual"] / d["discount_factor"]
     d["cny_per_t"] = d["cny_per_t"].where(d["cny_per_t"].abs() > 1e-9, 0.0)
     meaning = {
@@ -298,25 +232,324 @@ def _shadow_prices(duals: pd.DataFrame, inp: pd.DataFrame) -> pd.DataFrame:
     return d[["entity", "year", "constraint", "cny_per_t", "meaning"]]
 
 
-def explain_bindings(plan: Plan, prep: PreparedCase) -> pd.DataFrame:
-    """Which rules and limits bind, per year, in words."""
+# --- the plan tables of every entity at once ----------------------------------------------
+
+
+BINDING_COLUMNS = ["entity", "year", "rule", "subject", "statement", "saving_cny_per_t"]
+
+
+class _Rows:
+    """Attribute access to the rows of a frame from plain column lists (what ``itertuples`` gives,
+    without its per-row pandas work)."""
+
+    def __init__(self, df: pd.DataFrame | None, cols: dict[str, list] | None = None):
+        """``cols``: the columns as lists (a mapping that may make them on first use)."""
+        self.cols = cols if cols is not None else {c: df[c].tolist() for c in df.columns}
+        self.i = 0
+
+    def __getattr__(self, name: str):
+        try:
+            return self.cols[name][self.i]
+        except KeyError:
+            raise AttributeError(name) from None
+
+
+def _entity_order(df: pd.DataFrame, pos: dict[str, int]) -> pd.DataFrame:
+    """Rows stably sorted by the entity's position in the group (the per-entity concatenation)."""
+    if df.empty or "entity" not in df.columns:
+        return df
+    k = df["entity"].map(pos).to_numpy()
+    if len(k) < 2 or bool(np.all(k[1:] >= k[:-1])):
+        return df.reset_index(drop=True)
+    return df.iloc[np.argsort(k, kind="stable")].reset_index(drop=True)
+
+
+def _union(lists) -> list[str]:
+    """Columns in the order ``pd.concat`` gives frames with these column lists (first seen first)."""
+    out: list[str] = []
+    seen: set[str] = set()
+    for cols in dict.fromkeys(tuple(c) for c in lists):
+        for c in cols:
+            if c not in seen:
+                seen.add(c)
+                out.append(c)
+    return out
+
+
+def entity_plans(prep, results, trades: pd.DataFrame | None, solve_result, disc) -> tuple[Plan, list[tuple[str, list[str]]]]:
+    """Every entity's plan tables, concatenated in group order, and each entity's notes.
+
+    ``prep``: the prepared group (``entities``: each entity's prepared case; ``data``: the model
+    data); ``results``: the Results, in a group with the settled costs; ``trades``: in a group,
+    (entity, year) market and intra-group trades with the entities' market limits (their limits are
+    then judged on the market trades only), None for an entity alone; ``disc``: discounted cost per
+    entity id (a mapping)."""
+    data: ModelData = prep.data
+    years = list(data.years)
+    ids = [d.id for d in data.entities]
+    pos = {e: k for k, e in enumerate(ids)}
+    df_by_year = dict(zip(years, data.discount_factor, strict=True))
+    pick = {n: _entity_order(getattr(results, n), pos)
+            for n in ("annual", "abatement", "builds", "project_years", "ccer_lots", "costs", "duals")}
+
+    # inputs and the annual table (assemble_plan's merges, on all entities)
+    inputs = [p.inputs for p in prep.entities]
+    inp = pd.concat(inputs, ignore_index=True)
+    inp["discount_factor"] = inp["year"].map(df_by_year)
+    ann = pick["annual"].merge(inp, on=["entity", "year"], how="left")
+    if trades is not None:
+        ann = ann.merge(trades, on=["entity", "year"], how="left")
+    costs = pick["costs"]
+    cost_wide = costs.pivot_table(index=["entity", "year"], columns="component", values="nominal_cny", sort=False)
+    comps = {e: list(dict.fromkeys(g)) for e, g in costs.groupby("entity", sort=False)["component"]}
+    cost_wide.columns = [f"cost_{c}_cny" for c in cost_wide.columns]
+    ann = ann.merge(cost_wide.reset_index(), on=["entity", "year"], how="left")
+    # the columns of each entity's own table, in the order the concatenation unites them
+    base = list(pick["annual"].columns)
+    tcols = [c for c in trades.columns if c not in ("entity", "year")] if trades is not None else []
+    per_entity_cols = []
+    for e, i in zip(ids, inputs, strict=True):
+        icols = [c for c in i.columns if c not in ("entity", "year") and c not in base]
+        if "discount_factor" not in icols and "discount_factor" not in base:
+            icols.append("discount_factor")
+        per_entity_cols.append(base + icols + [c for c in tcols if c not in base and c not in icols]
+                               + [f"cost_{c}_cny" for c in comps.get(e, [])])
+    ann = ann[_union(per_entity_cols)]
+    ann, shadow = annual_derived(ann, pick["duals"], inp)
+
+    abatement = pick["abatement"].copy()
+    if not abatement.empty:
+        costs_by = {(e.id, m.id, y): m.cost_cny_per_t[i] for e in data.entities for m in e.measures for i, y in enumerate(years)}
+        abatement["cost_cny_per_t"] = [costs_by[k] for k in zip(abatement["entity"].tolist(), abatement["measure"].tolist(),
+                                                               abatement["year"].tolist(), strict=True)]
+        abatement["cost_cny"] = abatement["abate_t"] * abatement["cost_cny_per_t"]
+
+    # the first entity's summary stands for the entity part (as in the per-entity concatenation)
+    p0, d0 = prep.entities[0], data.entities[0]
+    ep0 = replace(p0, data=ModelData(years=data.years, discount_factor=data.discount_factor, entities=(d0,)))
+    summary = plan_summary(ep0, ann[ann["entity"] == d0.id], float(disc.get(d0.id, 0.0)), solve_result)
+
+    plan = Plan(
+        annual=ann,
+        abatement=abatement,
+        builds=pick["builds"],
+        project_years=pick["project_years"],
+        ccer_lots=pick["ccer_lots"],
+        costs=costs,
+        shadow_prices=shadow,
+        bindings=pd.DataFrame(),
+        assumptions=_assumptions(prep),
+        summary=summary,
+        allocation_detail=_cat([p.allocation_detail for p in prep.entities]),
+        allocation_schedule=schedule_table(prep, ann),
+    )
+    plan.mac = mac_table(prep, plan)
+    plan.bindings = bindings_table(plan, data, pos)
+    notes = [(p.case.entity.id, list(p.notes)) for p in prep.entities]
+    return plan, notes
+
+
+def _cat(frames: list[pd.DataFrame]) -> pd.DataFrame:
+    full = [f for f in frames if not f.empty]
+    return pd.concat(full, ignore_index=True) if full else frames[0]
+
+
+def _assumptions(prep) -> pd.DataFrame:
+    """Each entity's assumptions with its id (``assign(entity=...)`` per entity, concatenated), in
+    one concatenation (one repetition when the entities share one table)."""
+    tabs = [p.assumptions for p in prep.entities]
+    ids = [p.case.entity.id for p in prep.entities]
+    if any("entity" in t.columns for t in tabs):
+        return pd.concat([t.assign(entity=e) for t, e in zip(tabs, ids, strict=True)], ignore_index=True)
+    lens = [len(t) for t in tabs]
+    if all(t is tabs[0] for t in tabs):
+        out = tabs[0].iloc[np.tile(np.arange(lens[0]), len(tabs))].reset_index(drop=True)
+    else:
+        out = pd.concat(tabs, ignore_index=True)
+    return out.assign(entity=np.repeat(np.array(ids, dtype=object), lens))
+
+
+def schedule_table(prep, ann: pd.DataFrame) -> pd.DataFrame:
+    """When allowances arrive and when they are due, per entity and vintage."""
+    rows: list[dict] = []
+    ent = ann["entity"].tolist()
+    cols = {c: ann[c].tolist() for c in ("year", "allocation_t", "emissions_t")}
+    surrender = (ann["surrender_t"] + ann["ccer_surrendered_t"]).tolist()
+    starts: dict[str, list[int]] = {}
+    for j, e in enumerate(ent):
+        starts.setdefault(e, []).append(j)
+    params: dict[int, dict] = {}
+    for p in prep.entities:
+        e = p.case.entity.id
+        if e not in starts:
+            continue
+        pack = p.pack
+        kw = params.get(id(pack))
+        if kw is None:
+            kw = params[id(pack)] = schedule_params(pack)
+        js = starts[e]
+        rows += allocation_schedule(
+            entity=str(e),
+            years=[int(cols["year"][j]) for j in js],
+            allocation_t=[cols["allocation_t"][j] for j in js],
+            emissions_t=[cols["emissions_t"][j] for j in js],
+            surrender_t=[surrender[j] for j in js],
+            prior_emissions_t=p.case.opening.prior_year_emissions_t,
+            pre=p.preallocation or None,
+            **kw,
+        )
+    return pd.DataFrame(rows)
+
+
+def _group_sums(keys, values: pd.Series) -> dict:
+    """``values.groupby(keys).sum()`` as a dict (pandas' group sum over each key's rows in table
+    order; grouped on integer codes of the keys, rows whose key holds a NaN left out)."""
+    codes, index = [], {}
+    for key in keys:
+        codes.append(index.setdefault(key, len(index)) if all(k == k for k in key) else -1)
+    c = np.asarray(codes, dtype=np.int64)
+    keep = c >= 0
+    s = pd.Series(values.to_numpy(dtype=float)[keep]).groupby(c[keep]).sum()
+    inv = list(index)
+    return {inv[j]: v for j, v in zip(s.index.tolist(), s.tolist(), strict=True)}
+
+
+def mac_table(prep, plan: Plan) -> pd.DataFrame:
+    """The MAC table, per entity in group order: one row per measure (cost and potential of its
+    first available year) and per project (reduction per year at its levelised cost: capex x
+    capital recovery factor at the case's discount rate over its lifetime, plus opex, per tonne),
+    with the tonnes the plan uses over the horizon."""
     rows: list[dict[str, Any]] = []
-    sp = plan.shadow_prices.set_index(["entity", "year", "constraint"])["cny_per_t"] if not plan.shadow_prices.empty else pd.Series(dtype=float)
+    years = prep.data.years
+    ab = plan.abatement
+    used_m = _group_sums(zip(ab["entity"].tolist(), ab["measure"].tolist(), strict=True), ab["abate_t"]) if not ab.empty else {}
+    built = {(e, p): int(s) for e, p, s in table_rows(plan.builds, ("entity", "project", "build_year"))}
+    py = plan.project_years
+    op_years: dict[tuple, int] = {}  # operating years per (entity, project), as groupby().size() counts them
+    for key in table_rows(py, ("entity", "project")):
+        if not any(pd.isna(k) for k in key):
+            op_years[key] = op_years.get(key, 0) + 1
+    data_by = {d.id: d for d in prep.data.entities}
+    for p in prep.entities:
+        eid = p.case.entity.id
+        one: list[dict[str, Any]] = []
+        for m in data_by[eid].measures:
+            i = next((j for j, v in enumerate(m.potential_t) if v > 0), None)
+            if i is None:
+                continue
+            one.append({"entity": eid, "kind": "measure", "name": m.id, "first_year": int(years[i]),
+                        "potential_t": float(m.potential_t[i]), "cost_cny_per_t": float(m.cost_cny_per_t[i]),
+                        "used_t": float(used_m.get((eid, m.id), 0.0))})
+        rate = p.case.finance.discount_rate
+        for pr in p.case.abatement.projects:
+            if pr.reduction_t_per_year <= 0:
+                continue
+            n = pr.lifetime_years
+            crf = (1 / n) if rate == 0 else rate * (1 + rate) ** n / ((1 + rate) ** n - 1)
+            used = 0.0
+            if (eid, pr.id) in built and not py.empty:
+                used = float(op_years.get((eid, pr.id), 0)) * pr.reduction_t_per_year
+            one.append({"entity": eid, "kind": "project", "name": pr.id,
+                        "first_year": int(max(pr.earliest_start_year or years[0], years[0]) + pr.lead_time_years),
+                        "potential_t": float(pr.reduction_t_per_year),
+                        "cost_cny_per_t": (pr.capex_cny * crf + pr.opex_cny_per_year) / pr.reduction_t_per_year,
+                        "used_t": used})
+        rows += sorted(one, key=lambda r: (r["cost_cny_per_t"], r["name"]))
+    df = pd.DataFrame(rows, columns=MAC_COLUMNS)
+    if not rows:  # an empty table as the per-entity reference leaves it
+        df = df.sort_values(["entity", "cost_cny_per_t", "name"], kind="stable").reset_index(drop=True)
+    return df
+
+
+def bindings_table(plan: Plan, data: ModelData, pos: dict[str, int], cols: dict[str, list] | None = None) -> pd.DataFrame:
+    """Which rules and limits bind, per entity (in group order) and year, in words (``cols``: the
+    annual table's columns as lists, when the caller has them)."""
+    sp = plan.shadow_prices
+    sav = (dict(zip(zip(sp["entity"].tolist(), sp["year"].tolist(), sp["constraint"].tolist(), strict=True),
+                    sp["cny_per_t"].tolist(), strict=True)) if not sp.empty else {})
 
     def saving(e, y, con) -> float | None:
-        v = sp.get((e, y, con))
+        v = sav.get((e, y, con))
         return None if v is None or (isinstance(v, float) and math.isnan(v)) else float(v)
 
-    ent_data = {e.id: e for e in prep.data.entities}
-    in_group = "market_buy_max_t" in plan.annual.columns
-    sold_to_date = plan.annual.groupby("entity")["sell_t"].cumsum()
-    for r, sold in zip(plan.annual.itertuples(index=False), sold_to_date, strict=True):
-        d = ent_data[r.entity]
-        rows += year_bindings(r, sold, d, prep.data.years.index(int(r.year)), in_group, saving)
-    rows += measure_potential_rows(plan.abatement, prep.data)
-    rows += _option_values(plan, prep)
-    df = pd.DataFrame(rows, columns=["entity", "year", "rule", "subject", "statement", "saving_cny_per_t"])
-    return df.sort_values(["entity", "year", "rule"], kind="stable").reset_index(drop=True)
+    ann = plan.annual
+    r = _Rows(ann, cols)
+    sav_year = dict(zip(zip(r.cols["entity"], r.cols["year"], strict=True), r.cols["shadow_price_cny_per_t"], strict=True))
+    ent_data = {e.id: e for e in data.entities}
+    ypos = {y: i for i, y in enumerate(data.years)}
+    in_group = "market_buy_max_t" in ann.columns
+    sold_to_date = ann.groupby("entity")["sell_t"].cumsum().tolist()
+    rows: list[dict[str, Any]] = []
+    for j, (e, y) in enumerate(zip(r.cols["entity"], r.cols["year"], strict=True)):
+        r.i = j
+        rows += year_bindings(r, sold_to_date[j], ent_data[e], ypos[int(y)], in_group, saving)
+    rows += measure_potential_rows(plan.abatement, data)
+    rows += _measure_values(plan, sav_year)
+    rows += option_values(replace(plan, abatement=plan.abatement.iloc[:0]), _DataOnly(data))  # projects
+    if not rows:
+        return pd.DataFrame(rows, columns=BINDING_COLUMNS).sort_values(["entity", "year", "rule"], kind="stable").reset_index(drop=True)
+    # sorted by (entity's place, year, rule), stably: what sort_values(kind="stable") gives
+    rows.sort(key=lambda b: (pos[b["entity"]], b["year"], b["rule"]))
+    return pd.DataFrame({c: [b[c] for b in rows] for c in BINDING_COLUMNS})
+
+
+def _measure_values(plan: Plan, sp: dict) -> list[dict[str, Any]]:
+    """The measure part of ``option_values`` for every entity: per (entity, measure),
+    in sorted order, the years it abates (row order kept), their worth and cost."""
+    ab = plan.abatement
+    if ab.empty:
+        return []
+    # the rows abating more than TOL_T (as filtering the frame keeps them, in order)
+    keep = np.flatnonzero(ab["abate_t"].to_numpy() > TOL_T)
+    abate = ab["abate_t"].to_numpy()[keep]
+    cost = ab["cost_cny"].to_numpy()[keep]
+    ent, mea, yr = (ab[c].tolist() for c in ("entity", "measure", "year"))
+    groups: dict[tuple, list[int]] = {}
+    for j, r in enumerate(keep.tolist()):
+        groups.setdefault((ent[r], mea[r]), []).append(j)
+    yr = [yr[r] for r in keep.tolist()]
+    rows: list[dict[str, Any]] = []
+    for key in sorted(groups):
+        js = groups[key]
+        e, m = key
+        worth = sum(float(abate[j]) * float(sp.get((e, int(yr[j])), math.nan)) for j in js)
+        c = float(cost[js].sum())
+        if not math.isfinite(worth):
+            continue
+        ys = [int(yr[j]) for j in js]
+        rows.append(measure_value_row(e, m, abate[js].sum(), min(ys), max(ys), c, worth))
+    return rows
+
+
+class _DataOnly:
+    """What ``option_values`` reads of a prepared case: its model data."""
+
+    def __init__(self, data: ModelData):
+        self.data = data
+
+
+class GroupOfOne:
+    """What ``entity_plans`` reads of a prepared group, for one prepared entity case."""
+
+    def __init__(self, prep: PreparedCase):
+        self.entities = [prep]
+        self.data = prep.data
+
+
+def assemble_plan(prep: PreparedCase, results, solve_result) -> Plan:
+    """One entity's plan: the tables of a group of one (``entity_plans``), with the entity's own
+    assumptions, preparation tables, notes and warnings."""
+    e = prep.data.entities[0].id
+    plan, _ = entity_plans(GroupOfOne(prep), results, None, solve_result, {e: float(results.objective_cny)})
+    plan.assumptions = prep.assumptions
+    plan.allocation_detail = prep.allocation_detail
+    plan.notes = list(prep.notes) + tie_notes(prep.data, solve_result)
+    plan.warnings = list(prep.warnings)
+    return plan
+
+
+
+# --- the binding rules, in words ---------------------------------------------------------
 
 
 def measure_potential_rows(abatement: pd.DataFrame, data) -> list[dict[str, Any]]:
@@ -486,7 +719,7 @@ def measure_value_row(e, m, abated: float, first: int, last: int, cost: float, w
                 f"(saves {worth - cost:,.0f} CNY, nominal)", None, m)
 
 
-def _option_values(plan: Plan, prep: PreparedCase) -> list[dict[str, Any]]:
+def option_values(plan: Plan, prep: PreparedCase) -> list[dict[str, Any]]:
     """What each measure used and each project built saves: tonnes abated valued at each year's
     marginal cost of compliance, less what the option costs."""
     rows: list[dict[str, Any]] = []

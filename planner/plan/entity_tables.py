@@ -1,17 +1,17 @@
 """One entity's plan tables, fast, for sweeps that plan many variants of one structure.
 
-``planner.plan.entity.assemble_plan`` is the reference: it joins the result frames with the prepared
-inputs by merges and pivots and states the binding rules row by row, about 50 ms of pandas work
-per plan. In a sweep every variant of a structure has result frames with the same rows (the same
+``planner.plan.entity.assemble_plan`` (the one table builder, on a group of one) joins the result
+frames with the prepared inputs by merges and pivots and states the binding rules, tens of
+milliseconds of pandas work per plan. In a sweep every variant of a structure has result frames with the same rows (the same
 (entity, year), (year, component), (year, constraint) and (measure, year) keys in the same order);
 only the numbers change. ``EntityTables`` plans the first variant of a structure with the
-reference and keeps where every number went (the layout); each later variant whose keys are those
+builder and keeps where every number went (the layout); each later variant whose keys are those
 of the layout gets its tables by putting its numbers in those places with the same arithmetic
 (``planner.plan.entity.annual_derived``'s columns, the same pandas reductions); any other variant is
-planned by the reference again (and its layout kept). The rule statements, the MAC table and the
-allocation schedule come from the group versions in ``planner.plan.group_tables`` (one entity is a group
-of one); the checker is ``planner.plan.group_check`` on the plan tables (``check_plan_arrays``).
-``tests/solver/test_entity_tables.py`` asserts that every table equals the reference's.
+planned by the builder again (and its layout kept). The rule statements, the MAC table and the
+allocation schedule are the builder's own functions; the checker is the library's,
+``planner.plan.check.check_plan``. ``tests/solver/test_entity_tables.py`` asserts that every table
+equals the builder's and the per-entity oracle's (``tests/oracles/tables.py``).
 """
 
 from __future__ import annotations
@@ -22,7 +22,17 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from planner.plan.entity import Plan, assemble_plan, plan_tables
+from planner.plan.check import check_plan
+from planner.plan.entity import (
+    DUAL_SIGN,
+    GroupOfOne,
+    Plan,
+    assemble_plan,
+    bindings_table,
+    mac_table,
+    plan_tables,
+    schedule_table,
+)
 from planner.prepare.entity import PreparedCase
 
 KEY = ("entity", "year")
@@ -30,14 +40,6 @@ KEY = ("entity", "year")
 
 def _keys(df: pd.DataFrame, cols: tuple[str, ...]) -> tuple:
     return tuple(tuple(df[c].tolist()) for c in cols)
-
-
-class _Group:
-    """What ``planner.plan.group_tables``' per-entity helpers read of a prepared group: a group of one."""
-
-    def __init__(self, prep: PreparedCase):
-        self.entities = [prep]
-        self.data = prep.data
 
 
 @dataclass
@@ -62,8 +64,8 @@ class _Layout:
 
     @staticmethod
     def make(prep: PreparedCase, results, plan: Plan) -> _Layout | None:
-        """The layout of ``plan`` (planned by the reference), or None when this structure has no
-        simple layout (keys not unique or not aligned; then every variant takes the reference)."""
+        """The layout of ``plan`` (planned by ``assemble_plan``), or None when this structure has no
+        simple layout (keys not unique or not aligned; then every variant takes ``assemble_plan``)."""
         ra, inp = results.annual, prep.inputs
         ann_keys = _keys(ra, KEY)
         if ann_keys != _keys(inp, KEY) or len(set(zip(*ann_keys, strict=True))) != len(ra):
@@ -99,13 +101,7 @@ class _Layout:
         shadow = plan.shadow_prices
         if len(shadow) != len(dcells):
             return None
-        sign_of = {
-            "balance_surrender": 1.0,
-            "balance_allowances": 1.0,
-            "limit_ccer_share": -1.0,
-            "limit_carryover": -1.0,
-        }
-        sign = np.array([sign_of.get(c, np.nan) for _, _, c in dcells], dtype=float)
+        sign = np.array([DUAL_SIGN.get(c, np.nan) for _, _, c in dcells], dtype=float)
         dual_df = np.array([rows[(e, y)] for e, y, _ in dcells], dtype=np.int64)
         sur = {(e, y): j for j, (e, y, c) in enumerate(dcells) if c == "balance_surrender"}
         surrender = np.array([sur.get(k, -1) for k in zip(*ann_keys, strict=True)], dtype=np.int64)
@@ -244,23 +240,15 @@ class EntityTables:
 
 
 def _assemble(lay: _Layout, prep: PreparedCase, results, solve_result) -> Plan:
-    from planner.plan.group_tables import _bindings, _macs, _schedules
-
     ann, shadow, lists = lay.annual(prep, results)
-    group = _Group(prep)
-    plan = plan_tables(prep, results, ann, shadow, solve_result, lambda ann: _schedules(group, ann))
-    plan.mac = _macs(group, plan)
-    plan.bindings = _bindings(
+    group = GroupOfOne(prep)
+    plan = plan_tables(prep, results, ann, shadow, solve_result, lambda ann: schedule_table(group, ann))
+    plan.mac = mac_table(group, plan)
+    plan.bindings = bindings_table(
         plan, prep.data, {d.id: k for k, d in enumerate(prep.data.entities)}, lists
     )
     return plan
 
 
-def check_plan_arrays(data, plan, *, objective: float | None = None) -> list[str]:
-    """``planner.plan.check.check_plan`` on arrays (``planner.plan.group_check``'s entity and cost checks):
-    the same checks, messages and order, from the plan tables and the model data only."""
-    from planner.plan.check import check_round_trips
-    from planner.plan.group_check import check_costs, check_entities
-
-    fails, A = check_entities(data, plan)
-    return fails + check_costs(data, plan, objective, A) + check_round_trips(data, plan.annual, plan.summary)
+# the library checker under the name the warm solver (planner.solve.warm) imports
+check_plan_arrays = check_plan

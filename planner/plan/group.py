@@ -1,10 +1,9 @@
 """The group plan: every entity's plan tables plus the group's own tables.
 
 Nothing here touches Pyomo: it reads ``models.Results`` / ``models.LinkResults`` frames and the
-prepared group. Entity tables are the entity plan's (``planner.plan.entity.assemble_plan``), one row set
-per entity, with the market / intra-group split of their trades and the internal settlement of
-transfers as their own cost component (``transfer``): built for all entities at once by
-``planner.plan.group_tables`` (``per_entity=True`` builds them entity by entity, the reference).
+prepared group. Entity tables are the entity plan's (``planner.plan.entity.entity_plans``, all
+entities at once), with the market / intra-group split of their trades and the internal settlement
+of transfers as their own cost component (``transfer``).
 """
 
 from __future__ import annotations
@@ -17,11 +16,12 @@ import numpy as np
 import pandas as pd
 
 from models.data import ModelData
-from planner.plan.entity import Plan, assemble_plan, tie_notes, tie_summary
-from planner.plan.group_tables import entity_plans
+from planner.plan.entity import TOL_T, Plan, entity_plans, tie_notes, tie_summary
 from planner.prepare.group import PreparedGroup
 
-TOL_T = 1e-3
+GROUP_ROW = "(group)"
+"""The row of the group as a whole in the tables of entities (value of pooling) and the subject of
+the group's own limits in its binding statements."""
 
 
 @dataclass
@@ -101,31 +101,6 @@ def transfer_matrix(transfers: pd.DataFrame, entities: list[str]) -> pd.DataFram
     return wide
 
 
-def _by_entity(df: pd.DataFrame) -> dict[str, pd.DataFrame]:
-    """A long table split by entity once (filtering it per entity is quadratic in the fleet size)."""
-    if df.empty or "entity" not in df.columns:
-        return {}
-    return {e: g.reset_index(drop=True) for e, g in df.groupby("entity", sort=False)}
-
-
-def _entity_results(results, split: dict[str, dict[str, pd.DataFrame]], e: str, discounted: float):
-    def pick(name: str) -> pd.DataFrame:
-        df = getattr(results, name)
-        return split[name].get(e, df.iloc[:0].reset_index(drop=True)) if not df.empty else df
-
-    return replace(
-        results,
-        annual=pick("annual"),
-        abatement=pick("abatement"),
-        builds=pick("builds"),
-        project_years=pick("project_years"),
-        ccer_lots=pick("ccer_lots"),
-        costs=pick("costs"),
-        duals=pick("duals"),
-        objective_cny=discounted,
-    )
-
-
 def settle_costs(data: ModelData, costs: pd.DataFrame, trades: pd.DataFrame) -> pd.DataFrame:
     """Entity cost rows with market trades at market prices and transfers at the internal price.
 
@@ -165,10 +140,11 @@ def settle_costs(data: ModelData, costs: pd.DataFrame, trades: pd.DataFrame) -> 
     return out.sort_values(["_e", "year"], kind="stable").drop(columns="_e").reset_index(drop=True)
 
 
-def assemble_group_plan(prep: PreparedGroup, results, links, solve_result, standalone=None, *, per_entity: bool = False) -> GroupPlan:
+def assemble_group_plan(prep: PreparedGroup, results, links, solve_result, standalone=None, *, entity_tables=None) -> GroupPlan:
     """Entity plans, group tables and the value of pooling (``standalone``: Results of the entities
-    solved alone, or None). ``per_entity``: build the entity tables entity by entity with
-    ``planner.plan.entity.assemble_plan`` (the reference the all-entities tables are tested against)."""
+    solved alone, or None). ``entity_tables``: the builder of the entity tables, with
+    ``entity_plans``' arguments and result (the tests pass the per-entity reference,
+    ``tests/oracles/tables.py``); by default ``entity_plans``."""
     data = prep.data
     years = list(data.years)
     ids = [e.id for e in data.entities]
@@ -178,10 +154,7 @@ def assemble_group_plan(prep: PreparedGroup, results, links, solve_result, stand
     disc = costs.groupby("entity")["discounted_cny"].sum()
     df_by_year = dict(zip(years, data.discount_factor, strict=True))
     trades_lim = with_market_limits(trades, data)
-    if per_entity:
-        ent, per_notes = entity_plans_per_entity(prep, results, trades_lim, solve_result, disc)
-    else:
-        ent, per_notes = entity_plans(prep, results, trades_lim, solve_result, disc)
+    ent, per_notes = (entity_tables or entity_plans)(prep, results, trades_lim, solve_result, disc)
     if data.group is not None and data.group.transfers != "none":
         price = dict(zip(years, data.group.transfer_price_cny_per_t, strict=True))
         ent.annual["transfer_price_cny_per_t"] = ent.annual["year"].map(price)
@@ -258,7 +231,7 @@ def assemble_group_plan(prep: PreparedGroup, results, links, solve_result, stand
         pv = pd.concat([pv, pd.DataFrame([
             {"entity": "(group links)", "standalone_npv_cny": 0.0, "group_npv_cny": summary["link_npv_cny"],
              "saving_cny": -summary["link_npv_cny"]},
-            {"entity": "(group)", "standalone_npv_cny": total_alone, "group_npv_cny": group_npv,
+            {"entity": GROUP_ROW, "standalone_npv_cny": total_alone, "group_npv_cny": group_npv,
              "saving_cny": total_alone - group_npv},
         ])], ignore_index=True)
         es["standalone_npv_cny"] = alone.to_numpy()
@@ -284,24 +257,6 @@ def assemble_group_plan(prep: PreparedGroup, results, links, solve_result, stand
         warnings=warnings,
         assumptions=prep.assumptions,
     )
-
-
-def entity_plans_per_entity(prep: PreparedGroup, results, trades: pd.DataFrame, solve_result, disc: pd.Series):
-    """The entity tables entity by entity (``assemble_plan`` per entity, concatenated): the reference
-    for ``planner.plan.group_tables.entity_plans``, which builds the same tables for all entities at once."""
-    data = prep.data
-    df_by_year = dict(zip(data.years, data.discount_factor, strict=True))
-    plans = []
-    split = {n: _by_entity(getattr(results, n)) for n in ("annual", "abatement", "builds", "project_years", "ccer_lots", "costs", "duals")}
-    trades_by = _by_entity(trades)
-    for p, d in zip(prep.entities, data.entities, strict=True):
-        inputs = p.inputs.copy()
-        inputs["discount_factor"] = inputs["year"].map(df_by_year)
-        ep = replace(p, data=ModelData(years=data.years, discount_factor=data.discount_factor, entities=(d,)), inputs=inputs,
-                     notes=list(p.notes))
-        plans.append(assemble_plan(ep, _entity_results(results, split, d.id, float(disc.get(d.id, 0.0))), solve_result,
-                                   trades=trades_by[d.id]))
-    return _concat_plans(plans), [(p.summary["entity"], p.notes) for p in plans]
 
 
 def entity_notes(per_entity: list[tuple[str, list[str]]], shown: int = 5) -> list[str]:
@@ -352,9 +307,9 @@ def group_bindings(data: ModelData, trades: pd.DataFrame, links, costs: pd.DataF
     for i, y in enumerate(years):
         mb, ms = float(by_year.loc[y, "market_buy_t"]), float(by_year.loc[y, "market_sell_t"])
         if g.group_buy_max_t and _binds(mb, g.group_buy_max_t[i]):
-            add(y, "group_buy_limit", "(group)", f"group market purchase limit binds in {y}: {mb:,.0f} t bought by the group's entities")
+            add(y, "group_buy_limit", GROUP_ROW, f"group market purchase limit binds in {y}: {mb:,.0f} t bought by the group's entities")
         if g.group_sell_max_t and _binds(ms, g.group_sell_max_t[i]):
-            add(y, "group_sell_limit", "(group)", f"group market sale limit binds in {y}: {ms:,.0f} t sold by the group's entities")
+            add(y, "group_sell_limit", GROUP_ROW, f"group market sale limit binds in {y}: {ms:,.0f} t sold by the group's entities")
     if g.tiers and not links.tiers.empty:
         for (y, k), v in links.tiers.set_index(["year", "tier"])["tier_buy_t"].items():
             tier = g.tiers[int(k)]
@@ -375,29 +330,5 @@ def group_bindings(data: ModelData, trades: pd.DataFrame, links, costs: pd.DataF
             if g.pool and y == years[-1] and not links.pool.empty:
                 used += g.pool_terminal_cny_per_t * float(links.pool.set_index("year").loc[y, "pool_hold_t"])
             if _binds(used, g.budget_cny[i]):
-                add(y, "group_budget", "(group)", f"group budget binds in {y}: cash cost {used:,.0f} CNY of {g.budget_cny[i]:,.0f} CNY")
+                add(y, "group_budget", GROUP_ROW, f"group budget binds in {y}: cash cost {used:,.0f} CNY of {g.budget_cny[i]:,.0f} CNY")
     return pd.DataFrame(rows, columns=cols).sort_values(["year", "rule"], kind="stable").reset_index(drop=True)
-
-
-def _concat_plans(plans: list[Plan]) -> Plan:
-    def cat(name: str) -> pd.DataFrame:
-        frames = [getattr(p, name) for p in plans if not getattr(p, name).empty]
-        return pd.concat(frames, ignore_index=True) if frames else getattr(plans[0], name)
-
-    first = plans[0]
-    assumptions = pd.concat([p.assumptions.assign(entity=p.summary["entity"]) for p in plans], ignore_index=True)
-    return Plan(
-        annual=cat("annual"),
-        abatement=cat("abatement"),
-        builds=cat("builds"),
-        project_years=cat("project_years"),
-        ccer_lots=cat("ccer_lots"),
-        costs=cat("costs"),
-        shadow_prices=cat("shadow_prices"),
-        bindings=cat("bindings"),
-        assumptions=assumptions,
-        summary=dict(first.summary),
-        allocation_detail=cat("allocation_detail"),
-        allocation_schedule=cat("allocation_schedule"),
-        mac=cat("mac"),
-    )

@@ -316,7 +316,7 @@ _CLAUSES: tuple[tuple[str, str], ...] = (
 
 
 def statement_zh(text: str) -> str | None:
-    """A binding statement of ``planner.plan.entity.explain_bindings`` in Chinese, clause by clause (clauses
+    """A binding statement of ``planner.plan.entity.bindings_table`` in Chinese, clause by clause (clauses
     are separated by '; '); None when a clause has no translation (the English is then shown)."""
     import re
 

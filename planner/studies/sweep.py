@@ -867,7 +867,7 @@ def sweep(
 
 def case_options(case: Any) -> SolveOptions:
     """The solver options of a case's ``solver`` section (a group: its first entity's, as
-    ``planner.group_api.options_for``), with duals: every scenario is solved as a run of it would
+    ``planner.api.options_for``), with duals: every scenario is solved as a run of it would
     be, within the case's time limit or else ``planner.solve.highs.SWEEP_TIME_LIMIT_S``."""
     from planner.solve.highs import SWEEP_TIME_LIMIT_S, options_from_section
 

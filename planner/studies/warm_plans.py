@@ -1,7 +1,7 @@
 """Full, checked plans of variants solved warm (``planner.solve.warm.WarmSolver``).
 
 The warm solver returns result frames; this module makes them into the plans ``planner.api`` and
-``planner.group_api`` make (``assemble_plan``, ``assemble_group_plan``; a group without the
+``planner.api`` make (``assemble_plan``, ``assemble_group_plan``; a group without the
 stand-alone comparison) and checks them with the independent checker unless the solver was made
 with ``check=False``. Sweeps plan their "plan" tables here and verify their fast ledgers against
 these plans.
@@ -44,7 +44,7 @@ def plan_variant(ws: WarmSolver, prep: PreparedCase, tables=None) -> VariantResu
 
 
 def plan_group_variant(ws: WarmSolver, prep: PreparedGroup) -> VariantResult:
-    """Plan one prepared group variant (a ``planner.group_api``-equivalent plan without the
+    """Plan one prepared group variant (a ``planner.api``-equivalent plan without the
     stand-alone comparison), checked by ``planner.plan.check.check_group``."""
     return _plan(
         ws, prep, lambda results, links, res: assemble_group_plan(prep, results, links, res, None), check_group

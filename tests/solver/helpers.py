@@ -114,7 +114,7 @@ def solve_group_parts(spec):
     """``run_group``'s steps up to the plan tables: (prep, results, links, SolveResult, stand-alone
     Results or None), on the array path where the group supports it, else the Pyomo path."""
     from models import build_model, extract_links, extract_results
-    from planner.group_api import fast_path, options_for, solve_arrays, solve_standalone
+    from planner.api import fast_path, options_for, solve_arrays, solve_standalone
     from planner.prepare.group import prepare_group
     from planner.solve.highs import solve_model
 

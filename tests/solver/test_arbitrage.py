@@ -13,10 +13,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from planner.api import run
+from planner.api import run, run_group
 from planner.cli import main
 from planner.errors import UnboundedError
-from planner.group_api import run_group
 from planner.input.group_schema import GroupCaseSpec
 from planner.input.read import parse_case
 from tests.solver.helpers import case_dict, row, solve

@@ -14,7 +14,7 @@ import pytest
 
 from models import build_model, extract_links, extract_results
 from models.arrays.assemble import UnsupportedModel, assemble, extract_arrays, unsupported
-from planner.group_api import run_group
+from planner.api import run_group
 from planner.input.read import load_case, load_group_case
 from planner.plan.check import check_group
 from planner.prepare.entity import prepare

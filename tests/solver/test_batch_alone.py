@@ -9,7 +9,7 @@ from dataclasses import replace
 import pandas as pd
 import pytest
 
-from planner.group_api import fast_path, options_for, solve_arrays, solve_standalone
+from planner.api import fast_path, options_for, solve_arrays, solve_standalone
 from planner.input.read import load_group_case
 from planner.prepare.group import prepare_group
 from planner.testing.fleet import fleet_group
@@ -82,7 +82,7 @@ def test_batch_mixes_pyomo_entities(monkeypatch):
             return "refused for the test"
         return fast_path(data, o)
 
-    monkeypatch.setattr("planner.group_api.fast_path", some_refused)
+    monkeypatch.setattr("planner.api.fast_path", some_refused)
     _, alone = solve_standalone(prep, opts)
     assert list(alone.costs["entity"].unique()) == [e.id for e in prep.standalone.entities]
     assert alone.objective_cny == pytest.approx(total, rel=1e-9)

@@ -347,7 +347,7 @@ def test_a_group_plans_each_entitys_opening_as_alone_and_before_takes_the_pyomo_
     sells 13,600 t before the transition as alone. The array assembler does not write a decided
     opening transition (nor Order 19's fixed fines): the group is built with Pyomo, same plans."""
     from models.arrays.assemble import unsupported
-    from planner.group_api import run_group
+    from planner.api import run_group
     from planner.input.group_schema import GroupCaseSpec
     from planner.plan.check import check_group
 

@@ -7,6 +7,7 @@ import pytest
 import yaml
 
 import planner.api
+import planner.plan.check
 from planner.cli import main
 
 CASE = {
@@ -53,7 +54,7 @@ def test_infeasible_hard_compliance_exits_2_and_writes_nothing(tmp_path, capsys)
 
 
 def test_checker_failure_refuses_to_write(tmp_path, monkeypatch, capsys):
-    monkeypatch.setattr(planner.api, "check_plan", lambda *a, **k: ["stock balance broken (injected)"])
+    monkeypatch.setattr(planner.plan.check, "check_plan", lambda *a, **k: ["stock balance broken (injected)"])
     out = tmp_path / "plan"
     out.mkdir()
     (out / "plan.json").write_text("old plan", encoding="utf-8")  # a previous plan (before manifests)

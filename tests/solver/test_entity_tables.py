@@ -1,5 +1,7 @@
-"""The fast entity plan tables of sweeps (planner.plan.entity_tables) against the reference
-(``planner.plan.entity.assemble_plan`` and ``planner.plan.check.check_plan``): every table of every variant's
+"""The library's plan tables of an entity (``planner.plan.entity.assemble_plan``: a group of one)
+and the fast tables of sweeps (planner.plan.entity_tables) against the per-entity oracle
+(``tests.oracles.tables.assemble_plan``; the checker ``planner.plan.check.check_plan`` against the
+per-entity oracle ``tests.oracles.check.check_plan``): every table of every variant's
 plan exactly equal (pandas ``assert_frame_equal``, no tolerance), the same summary, notes and
 warnings, the same checker findings; on a MIP case with integer projects, on generated cases (with
 shortfalls, project and lot warnings, binding limits), and on plans corrupted after assembly,
@@ -18,13 +20,15 @@ from hypothesis import strategies as st
 
 from models.bounds import unbounded_arbitrage
 from planner.input.read import load_case, parse_case
-from planner.plan.check import check_plan
+from planner.plan.check import check_plan as check_plan_arrays
 from planner.plan.entity import Plan, assemble_plan
-from planner.plan.entity_tables import EntityTables, check_plan_arrays
+from planner.plan.entity_tables import EntityTables
 from planner.solve.highs import SolveOptions
 from planner.solve.warm import WarmSolver
 from planner.studies.sweep import prepared_variant, sweep
 from planner.studies.variants import as_variants
+from tests.oracles.check import check_plan
+from tests.oracles.tables import assemble_plan as reference_plan
 from tests.solver.test_properties import cases
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -49,8 +53,9 @@ def assert_plans_equal(new: Plan, ref: Plan) -> None:
 
 
 def plan_both(case, spec, opts=None):
-    """Every variant planned by the reference and by one EntityTables (in order, as a sweep
-    does); asserts equal plans and equal checker findings. Returns the EntityTables and the
+    """Every variant planned by the per-entity reference (``tests.oracles.tables``), by the
+    library's builder (``assemble_plan``: a group of one) and by one EntityTables (in order, as a
+    sweep does); asserts equal plans and equal checker findings. Returns the EntityTables and the
     (prepared case, fast plan, objective) of each variant with a plan. A variant without a plan
     must be one whose prices reward unbounded arbitrage (``models.bounds``): the solver says
     "unbounded"."""
@@ -64,7 +69,8 @@ def plan_both(case, spec, opts=None):
         if results is None:
             assert str(res.status) == "unbounded" and unbounded_arbitrage(prep.data), (v, res.status)
             continue
-        ref = assemble_plan(prep, results, res)
+        ref = reference_plan(prep, results, res)
+        assert_plans_equal(assemble_plan(prep, results, res), ref)
         new = et.assemble(prep, results, res)
         assert_plans_equal(new, ref)
         found = check_plan_arrays(prep.data, new, objective=res.objective)
@@ -233,7 +239,7 @@ def _bump(df: pd.DataFrame, col: str, where, by: float) -> None:
         "objective",
     ],
 )
-def test_corrupted_plans_fail_the_array_checker_as_the_reference(coal_plans, what):
+def test_corrupted_plans_fail_the_library_checker_as_the_oracle(coal_plans, what):
     prep, plan, objective = coal_plans[2]
     data = prep.data
     bad = _copy(plan)

@@ -130,7 +130,7 @@ def test_every_statement_of_the_example_cases_has_a_chinese_version(case):
 
 
 def test_every_note_of_the_group_example_has_a_chinese_version():
-    from planner.group_api import run_group
+    from planner.api import run_group
 
     plan = run_group(Path(__file__).parents[2] / "cases" / "group_hn_generation" / "group.yaml").plan
     assert [n for n in plan.notes + plan.warnings if note_zh(n) is None] == []

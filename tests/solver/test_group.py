@@ -6,9 +6,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from planner.api import run
+from planner.api import run, run_group
 from planner.errors import InfeasibleError
-from planner.group_api import run_group
 from planner.input.group_schema import GroupCaseSpec
 from planner.input.read import load_case, parse_case
 from planner.plan.check import check_group
@@ -210,6 +209,28 @@ def test_group_of_one_is_the_entity_plan(mode):
     got = p.entities.annual[cols].reset_index(drop=True)
     want = alone.annual[cols].reset_index(drop=True)
     pd.testing.assert_frame_equal(got, want, rtol=1e-7, atol=1e-3)
+
+
+def test_one_run_plans_an_entity_case_and_a_group_case(tmp_path):
+    """``planner.api.run`` (and ``planner.run``) takes either kind of case, as a spec or a file, and
+    plans it the way the entity or group path does: the group file gives the group plan of
+    ``run_group`` on its spec, the entity file the entity plan."""
+    import yaml
+
+    import planner
+    from planner.api import GroupRunResult, RunResult
+
+    a = entity("A", 90_000, [(30, 20_000)])
+    b = entity("B", 110_000, [(80, 20_000)])
+    spec = group([a, b], transfers={"mode": "free"}, value_of_pooling=False)
+    path = tmp_path / "group.yaml"
+    path.write_text(yaml.safe_dump(spec.model_dump(mode="json"), allow_unicode=True), encoding="utf-8")
+    by_file, by_spec = planner.run(path), run(spec)
+    assert isinstance(by_file, GroupRunResult) and isinstance(by_spec, GroupRunResult)
+    assert by_file.plan.summary["objective_cny"] == approx(run_group(spec).plan.summary["objective_cny"], rel=1e-12)
+    assert by_file.plan.summary["objective_cny"] == approx(by_spec.plan.summary["objective_cny"], rel=1e-12)
+    one = run(ROOT / "cases" / "coal_2x660.yaml")
+    assert isinstance(one, RunResult) and one.plan.summary["entity"] == one.prep.case.entity.id
 
 
 def test_checker_catches_broken_links():

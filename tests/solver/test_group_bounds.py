@@ -20,8 +20,8 @@ from hypothesis import strategies as st
 from models import build_model, extract_links, extract_results
 from models.bounds import unbounded_arbitrage
 from models.data import PriceTier
+from planner.api import run_group
 from planner.errors import NonOptimalError
-from planner.group_api import run_group
 from planner.input.group_schema import GroupCaseSpec
 from planner.input.read import parse_case
 from planner.plan.check import check_group

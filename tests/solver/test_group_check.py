@@ -1,5 +1,5 @@
-"""The group checker on all entities at once (planner.plan.group_check) against the reference, the
-per-entity checker (``planner.plan.check.check_group_per_entity``): the same failures, in the same
+"""The library checker on all entities at once (``planner.plan.check``) against the reference, the
+per-entity checker (``tests.oracles.check``): the same failures, in the same
 order, on solved plans and on plans corrupted in one entity-year out of many; and the corruptions
 are caught, naming the entity and the year.
 
@@ -15,9 +15,11 @@ import numpy as np
 import pytest
 
 from planner.input.read import load_group_case
-from planner.plan.check import check_group, check_group_per_entity
+from planner.plan.check import check_group
 from planner.plan.group import assemble_group_plan
 from planner.testing.fleet import fleet_group
+from tests.oracles.check import check_group as check_group_per_entity
+from tests.oracles.tables import entity_plans_per_entity
 from tests.solver.helpers import solve_group_parts
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -147,7 +149,7 @@ def test_entity_features_beyond_the_fleets_tables_and_checkers_agree():
     shortfalls, constant and linear carry-over limits) and opening CCER lots on some entities: both
     table builders agree, the plan passes both checkers, and broken lots are caught alike."""
     from models.data import CcerLotData
-    from planner.group_api import options_for, solve_arrays
+    from planner.api import options_for, solve_arrays
     from planner.prepare.group import prepare_group
     from tests.solver.test_assemble import _group_data, _variant
     from tests.solver.test_group_tables import assert_same_group_plan
@@ -167,7 +169,7 @@ def test_entity_features_beyond_the_fleets_tables_and_checkers_agree():
     res, results, links = solve_arrays(prep.data, options_for(spec))
     assert not results.ccer_lots.empty
     new = assemble_group_plan(prep, results, links, res, None)
-    assert_same_group_plan(new, assemble_group_plan(prep, results, links, res, None, per_entity=True))
+    assert_same_group_plan(new, assemble_group_plan(prep, results, links, res, None, entity_tables=entity_plans_per_entity))
     assert _both(prep.data, new, res.objective) == []
     bad = _copy(new)
     bad = replace(bad, entities=replace(bad.entities, ccer_lots=bad.entities.ccer_lots.assign(

@@ -6,7 +6,7 @@ import os
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from planner.group_api import run_group
+from planner.api import run_group
 from planner.plan.check import check_group
 from planner.testing.fleet import fleet_group
 

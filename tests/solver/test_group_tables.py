@@ -1,5 +1,6 @@
-"""The group plan tables for all entities at once (planner.plan.group_tables) against the reference:
-``planner.plan.entity.assemble_plan`` entity by entity (``assemble_group_plan(..., per_entity=True)``).
+"""The group plan tables for all entities at once (``planner.plan.entity.entity_plans``, the library's
+one table builder) against the per-entity oracle: ``tests.oracles.tables.assemble_plan`` entity by
+entity (``assemble_group_plan(..., entity_tables=entity_plans_per_entity)``).
 
 Every table, summary, note and warning must be equal, values and dtypes, on generated fleets (LP
 and MIP, free / block / no transfers, CCER pool, group limits, projects, the value of pooling) and
@@ -16,6 +17,7 @@ from planner.input.read import load_group_case
 from planner.plan.entity import Plan
 from planner.plan.group import GroupPlan, assemble_group_plan
 from planner.testing.fleet import fleet_group
+from tests.oracles.tables import entity_plans_per_entity
 from tests.solver.helpers import solve_group_parts
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -45,7 +47,7 @@ def assert_same_group_plan(new: GroupPlan, ref: GroupPlan) -> None:
 
 def _both(spec):
     args = solve_group_parts(spec)
-    return assemble_group_plan(*args), assemble_group_plan(*args, per_entity=True)
+    return assemble_group_plan(*args), assemble_group_plan(*args, entity_tables=entity_plans_per_entity)
 
 
 @pytest.mark.parametrize("kw", FLEETS)

@@ -9,8 +9,8 @@ import pandas as pd
 import pytest
 
 from models import build_model, extract_links, extract_results
+from planner.api import options_for
 from planner.errors import CaseValidationError
-from planner.group_api import options_for
 from planner.input.group_schema import GroupCaseSpec
 from planner.input.read import parse_case
 from planner.plan.check import check_group
@@ -421,7 +421,7 @@ def test_value_of_pooling_per_scenario_by_hand():
       40, then 5,000 at min(50, P): 950,000 for P = 100 and 60, 925,000 for P = 45;
     - value of pooling: 500,000, 350,000, 150,000.
     Fast tables and full plans give the same columns; each equals run_group's value of pooling."""
-    from planner.group_api import run_group
+    from planner.api import run_group
     from planner.studies.variants import as_variants, variant_group_full
     from tests.solver.test_group import entity, group
 

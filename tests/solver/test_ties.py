@@ -11,9 +11,8 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from planner.api import run
+from planner.api import run, run_group
 from planner.errors import InfeasibleError, UnboundedError
-from planner.group_api import run_group
 from planner.input.read import parse_case
 from planner.plan.check import check_group, check_plan
 from planner.solve.highs import SolveOptions

@@ -3,13 +3,13 @@ otherwise; the plan of a large MIP group says the gap asked for and the gap prov
 
 import pytest
 
-from planner.cli import build_parser
-from planner.group_api import (
+from planner.api import (
     LARGE_GROUP_ENTITIES,
     LARGE_GROUP_MIP_GAP,
     large_group_gap_note,
     options_for,
 )
+from planner.cli import build_parser
 from planner.testing.fleet import fleet_group
 
 

@@ -8,7 +8,7 @@ counted: those inside functions (lazy imports) and under ``TYPE_CHECKING`` too, 
 is as much a dependency as one at the top.
 
 The stages, lowest first: ``planner.input`` < ``planner.prepare`` < ``models`` < ``planner.solve`` <
-``planner.plan`` < ``planner.report`` < ``planner.studies`` < ``planner.api`` / ``planner.group_api`` /
+``planner.plan`` < ``planner.report`` < ``planner.studies`` < ``planner.api`` / ``planner.progress`` /
 ``planner.cli`` / ``planner.testing``. ``planner.errors`` (and the ``planner`` package, which
 re-exports the errors) is below them all. One boundary type crosses upward by design: the
 preparation writes the frozen model data the models read, so ``planner.prepare`` may import
@@ -26,31 +26,21 @@ ROOT = Path(__file__).resolve().parents[2]
 
 STAGES = ("input", "prepare", "models", "solve", "plan", "report", "studies", "top")
 """Stage names, lowest first."""
-TOP = {"api", "group_api", "cli", "progress", "testing"}
+TOP = {"api", "cli", "progress", "testing"}
 """Modules and packages of ``planner`` above every stage (orchestration, its progress display, command line, generators)."""
 BASE = {"planner", "planner.errors"}
 """Below every stage: any module may import these, and they import no other stage."""
 CONTRACT = {("prepare", "models.data")}
 """(stage, module) pairs allowed upward: the model data the preparation writes."""
 
-KNOWN_CYCLES: list[set[str]] = [
-    {"planner.plan.check", "planner.plan.group_check"},  # i19p removes (one checker)
-]
+KNOWN_CYCLES: list[set[str]] = []
 """Cycles inside files another branch is rewriting; the lead removes each entry once it is gone."""
 KNOWN_UPWARD: set[tuple[str, str]] = {
     # relief_regime is a bound of the data that lives with the Pyomo block in models/entity.py; it
     # moves to a data-only module of models with the split of models/entity.py (issue 19, models side)
     ("planner.prepare.entity", "models.entity"),
 }
-KNOWN_PRIVATE: set[tuple[str, str, str]] = {
-    # i19p removes (one plan-table builder, one checker in planner/plan)
-    ("planner.plan.entity_tables", "planner.plan.group_tables", "_bindings"),
-    ("planner.plan.entity_tables", "planner.plan.group_tables", "_macs"),
-    ("planner.plan.entity_tables", "planner.plan.group_tables", "_schedules"),
-    ("planner.plan.group_check", "planner.plan.check", "_tol"),
-    ("planner.plan.group_tables", "planner.plan.entity", "_option_values"),
-    ("planner.plan.group_tables", "planner.plan.group_check", "_rows"),
-}
+KNOWN_PRIVATE: set[tuple[str, str, str]] = set()
 
 
 def module_name(path: Path, root: Path = ROOT) -> str:

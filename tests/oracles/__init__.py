@@ -1,0 +1,1 @@
+"""Reference implementations the library is tested against (kept simple, entity by entity)."""
