@@ -10,42 +10,42 @@ import pandas as pd
 from planner.report.text import _fmt, _json_default, _md_table, markdown_audit, render_text_table
 
 GROUP_COLUMNS = (
-    ("year", "year", "{:d}"),
-    ("emissions_t", "emissions t", "{:,.0f}"),
-    ("allocation_t", "allocation t", "{:,.0f}"),
-    ("abated_t", "abated t", "{:,.0f}"),
-    ("market_buy_t", "market buy t", "{:,.0f}"),
-    ("market_sell_t", "market sell t", "{:,.0f}"),
-    ("transfers_t", "transfers t", "{:,.0f}"),
-    ("ccer_surrendered_t", "CCER t", "{:,.0f}"),
-    ("shortfall_t", "shortfall t", "{:,.0f}"),
-    ("total_cost_cny", "cost CNY", "{:,.0f}"),
+    ("year", "year"),
+    ("emissions_t", "emissions t"),
+    ("allocation_t", "allocation t"),
+    ("abated_t", "abated t"),
+    ("market_buy_t", "market buy t"),
+    ("market_sell_t", "market sell t"),
+    ("transfers_t", "transfers t"),
+    ("ccer_surrendered_t", "CCER t"),
+    ("shortfall_t", "shortfall t"),
+    ("total_cost_cny", "cost CNY"),
 )
 
 ENTITY_COLUMNS = (
-    ("entity", "entity", "{}"),
-    ("side", "position", "{}"),
-    ("position_t", "allocation - obligation t", "{:,.0f}"),
-    ("abatement_t", "abated t", "{:,.0f}"),
-    ("market_buy_t", "market buy t", "{:,.0f}"),
-    ("market_sell_t", "market sell t", "{:,.0f}"),
-    ("transfer_in_t", "in t", "{:,.0f}"),
-    ("transfer_out_t", "out t", "{:,.0f}"),
-    ("npv_cost_cny", "NPV in group", "{:,.0f}"),
-    ("standalone_npv_cny", "NPV alone", "{:,.0f}"),
+    ("entity", "entity"),
+    ("side", "position"),
+    ("position_t", "allocation - obligation t"),
+    ("abatement_t", "abated t"),
+    ("market_buy_t", "market buy t"),
+    ("market_sell_t", "market sell t"),
+    ("transfer_in_t", "in t"),
+    ("transfer_out_t", "out t"),
+    ("npv_cost_cny", "NPV in group"),
+    ("standalone_npv_cny", "NPV alone"),
 )
 
 
 def group_table(gplan) -> pd.DataFrame:
     a = gplan.group_annual.copy()
     a["abated_t"] = a["abatement_measures_t"] + a["abatement_projects_t"]
-    return pd.DataFrame({label: [_fmt(fmt, v) for v in a[col]] for col, label, fmt in GROUP_COLUMNS})
+    return pd.DataFrame({label: [_fmt(col, v) for v in a[col]] for col, label in GROUP_COLUMNS})
 
 
 def entity_table(gplan, limit: int | None = None) -> pd.DataFrame:
     es = gplan.entity_summary if limit is None else gplan.entity_summary.head(limit)
     cols = [c for c in ENTITY_COLUMNS if c[0] in es.columns]
-    return pd.DataFrame({label: [_fmt(fmt, v) if fmt != "{}" else str(v) for v in es[col]] for col, label, fmt in cols})
+    return pd.DataFrame({label: [_fmt(col, v) for v in es[col]] for col, label in cols})
 
 
 def _headline(s: dict[str, Any]) -> list[str]:
