@@ -33,6 +33,7 @@ ENTITY_COLUMNS = (
     ("transfer_out_t", "out t"),
     ("npv_cost_cny", "NPV in group"),
     ("standalone_npv_cny", "NPV alone"),
+    ("saving_cny", "saving"),
 )
 
 
@@ -43,7 +44,10 @@ def group_table(gplan) -> pd.DataFrame:
 
 
 def entity_table(gplan, limit: int | None = None) -> pd.DataFrame:
-    es = gplan.entity_summary if limit is None else gplan.entity_summary.head(limit)
+    es = gplan.entity_summary
+    if not gplan.pooling_value.empty:  # the saving from pooling, with the group's own costs shared out
+        es = es.merge(gplan.pooling_value[["entity", "saving_cny"]], on="entity", how="left")
+    es = es if limit is None else es.head(limit)
     cols = [c for c in ENTITY_COLUMNS if c[0] in es.columns]
     return pd.DataFrame({label: [_fmt(col, v) for v in es[col]] for col, label in cols})
 
@@ -55,7 +59,9 @@ def _headline(s: dict[str, Any]) -> list[str]:
         f"({s['total_transfers_t']:,.0f} t in total; counted in net sales: {'yes' if s['transfers_count_in_net_sales'] else 'no'})",
     ]
     if "value_of_pooling_cny" in s:
-        out.append(f"  value of pooling: {s['value_of_pooling_cny']:,.0f} CNY (entities alone {s['standalone_npv_cny']:,.0f} CNY NPV)")
+        out.append(f"  value of pooling: {s['value_of_pooling_cny']:,.0f} CNY (entities alone {s['standalone_npv_cny']:,.0f} CNY NPV); "
+                   "each entity's saving includes its share of the group's own costs (pool CCERs, price tiers): "
+                   "the savings add up to it")
     return out
 
 
@@ -86,6 +92,10 @@ def markdown_group_summary(gplan, audit: dict[str, Any] | None = None) -> str:
     lines += ["", "## Group per year", "", _md_table(group_table(gplan)), "", "## Entities", "", _md_table(entity_table(gplan)), ""]
     if not gplan.transfers.empty:
         lines += ["## Transfers (seller -> buyer)", "", _md_table(gplan.transfers.assign(transfer_t=gplan.transfers["transfer_t"].map("{:,.0f}".format))), ""]
+    if not gplan.pooling_value.empty:
+        from planner.report.html import pooling_text
+
+        lines += ["## Value of pooling", "", pooling_text(gplan), ""]
     if not gplan.group_bindings.empty:
         lines += ["## Group limits that bind", ""] + [f"- {b}" for b in gplan.group_bindings["statement"]] + [""]
     if gplan.notes or gplan.warnings:

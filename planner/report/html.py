@@ -315,6 +315,22 @@ def _pooling_chart(gplan, lang: str, units: str) -> str:
     )
 
 
+def internal_price(gplan) -> float | None:
+    """The internal transfer price when one price holds for every year (else None)."""
+    a = gplan.entities.annual
+    if "transfer_price_cny_per_t" not in a:
+        return None
+    p = a["transfer_price_cny_per_t"].dropna().unique()
+    return float(p[0]) if len(p) == 1 else None
+
+
+def pooling_text(gplan) -> str:
+    """The paragraph that explains pooling (``planner.plan.pooling.pooling_paragraph``)."""
+    from planner.plan.pooling import pooling_paragraph
+
+    return pooling_paragraph(gplan.pooling_value, gplan.entity_summary, internal_price(gplan))
+
+
 def _capped(df: pd.DataFrame, name: str, lang: str, units: str, table_id: str) -> str:
     html = html_table(df.head(MAX_ROWS), lang, units, table_id=table_id)
     if len(df) > MAX_ROWS:
@@ -362,7 +378,9 @@ def group_html(gplan, audit: dict[str, Any], lang: str = "en", units: str = "t")
         pool = gplan.ccer_pool.dropna(axis=1, how="all")
         parts += [f"<h2>{escape(label('ccer_pool', lang))}</h2>", _capped(pool, "ccer_pool.csv", lang, units, "ccer-pool")]
     if not gplan.pooling_value.empty:
-        parts += [f"<h2>{escape(label('pooling_value', lang))}</h2>", _capped(gplan.pooling_value, "pooling_value.csv", lang, units, "pooling")]
+        parts += [f"<h2>{escape(label('pooling_value', lang))}</h2>",
+                  f'<p id="pooling-explained">{escape(pooling_text(gplan))}</p>',
+                  _capped(gplan.pooling_value, "pooling_value.csv", lang, units, "pooling")]
     parts += [f"<h2>{escape(label('why', lang))}</h2>",
               ("<ul id=\"why\">" + "".join(f"<li>{escape(t)}</li>" for t in why[:MAX_ROWS]) + "</ul>") if why else "<p>-</p>"]
     if len(why) > MAX_ROWS:
