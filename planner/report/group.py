@@ -17,7 +17,8 @@ GROUP_COLUMNS = (
     ("market_buy_t", "market buy t"),
     ("market_sell_t", "market sell t"),
     ("transfers_t", "transfers t"),
-    ("ccer_surrendered_t", "CCER t"),
+    ("pool_buy_t", "pool CCER buy t"),
+    ("ccer_surrendered_t", "CCER used t"),
     ("shortfall_t", "shortfall t"),
     ("total_cost_cny", "cost CNY"),
 )
@@ -40,7 +41,7 @@ ENTITY_COLUMNS = (
 def group_table(gplan) -> pd.DataFrame:
     a = gplan.group_annual.copy()
     a["abated_t"] = a["abatement_measures_t"] + a["abatement_projects_t"]
-    return pd.DataFrame({label: [_fmt(col, v) for v in a[col]] for col, label in GROUP_COLUMNS})
+    return pd.DataFrame({label: [_fmt(col, v) for v in a[col]] for col, label in GROUP_COLUMNS if col in a.columns})
 
 
 def entity_table(gplan, limit: int | None = None) -> pd.DataFrame:

@@ -256,7 +256,7 @@ def plan_html(plan, audit: dict[str, Any], lang: str = "en", units: str = "t") -
 
 GROUP_YEAR = (
     "year", "emissions_t", "allocation_t", "obligation_t", "abatement_t", "market_buy_t", "market_sell_t", "transfers_t",
-    "ccer_surrendered_t", "carry_t", "shortfall_t", "entity_cost_cny", "link_cost_cny", "total_cost_cny",
+    "pool_buy_t", "ccer_surrendered_t", "carry_t", "shortfall_t", "entity_cost_cny", "link_cost_cny", "total_cost_cny",
 )
 GROUP_ENTITY = (
     "entity", "side", "position_t", "abatement_t", "market_buy_t", "market_sell_t", "transfer_in_t", "transfer_out_t",
