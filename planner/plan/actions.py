@@ -89,8 +89,10 @@ def cycle_actions(annual: pd.DataFrame, builds: pd.DataFrame, abatement: pd.Data
         trades = (
             ("cea_buy", "buy_t", "cea_buy_cny_per_t", f"buy CEA on the market for the surrender of vintage {y}"),
             ("auction_buy", "auction_buy_t", "auction_cny_per_t", f"buy CEA at auction for the surrender of vintage {y}"),
-            ("cea_sell", "sell_t", "cea_sell_cny_per_t", "sell CEA"),
-            ("ccer_buy", "ccer_buy_t", "ccer_cny_per_t", "buy CCER"),
+            ("cea_sell", "sell_t", "cea_sell_cny_per_t", f"sell CEA not needed for vintage {y} or carried"),
+            ("ccer_buy", "ccer_buy_t", "ccer_cny_per_t",
+             f"buy CCER: {float(r.get('ccer_surrendered_t', 0.0)):,.0f} t surrendered for vintage {y} (within the cap), "
+             f"{float(r.get('ccer_hold_t', 0.0)):,.0f} t held after it"),
             ("ccer_sell", "ccer_sell_t", "ccer_sell_cny_per_t", "sell CCER"),
         )
         for action, col, pcol, what in trades:
