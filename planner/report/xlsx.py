@@ -321,7 +321,14 @@ def group_xlsx(gplan, audit: dict[str, Any], lang: str = "en", units: str = "t")
         df = getattr(gplan, name)
         if not df.empty:
             ws = wb.add_worksheet(label(key, lang)[:31])
-            b.table(ws, df.dropna(axis=1, how="all") if name == "ccer_pool" else df)
+            if name == "pooling_value":  # the paragraph that explains pooling above its table
+                from planner.report.html import pooling_text
+
+                ws.merge_range(0, 0, 0, len(df.columns) - 1, pooling_text(gplan), b.wrap)
+                ws.set_row(0, 150)
+                b.table(ws, df, row0=2)
+            else:
+                b.table(ws, df.dropna(axis=1, how="all") if name == "ccer_pool" else df)
     _text_sheet(b, label("why", lang), group_why(gplan, lang))
     if not gplan.assumptions.empty:
         ws = wb.add_worksheet(label("assumptions", lang)[:31])

@@ -201,6 +201,11 @@ def test_pooling_is_explained_and_the_savings_add_up(group_runs):
     assert gc["discounted_cny"].sum() > 0  # the pool bought CCERs: there is something to share
     html = (folder / "report.html").read_text(encoding="utf-8")
     assert 'id="pooling-explained"' in html and "the value of pooling is" in html
+    ws = openpyxl.load_workbook(folder / "plan.xlsx")[label("pooling_value", "en")]
+    assert "the value of pooling is" in ws["A1"].value
+    head = [c.value for c in ws[3]]
+    got = {r[0]: r[head.index(label("saving_cny", "en"))] for r in ws.iter_rows(min_row=4, values_only=True)}
+    assert got == pytest.approx(pv["saving_cny"].to_dict(), abs=1e-6)
     es = pd.read_csv(folder / "entity_summary.csv")
     assert set(es["side"]) <= {"long", "short", "balanced"}
     assert (es.loc[es["position_t"].abs() < 0.5, "side"] == "balanced").all()
