@@ -5,6 +5,7 @@ to the unit, prices to the fen, shares, factors and rule-pack values exactly (0.
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from html.parser import HTMLParser
@@ -150,6 +151,24 @@ def test_html_numbers_are_the_csv_numbers(coal, name, lang, units):
               "relief.coal_shortfall_cap_share.generation_2023_2024": "0.2", "ccer.old_last_compliance_year": "2023",
               "carryover.legacy.base_t.power": "10,000"}
     assert {k: shown[k] for k in expect} == expect
+
+    # the costs table: components summed from costs.csv, the cost of compliance without the terminal
+    # value, the terminal value, the total = the plan's NPV and nominal cost
+    costs = pd.read_csv(folder / "costs.csv")
+    by = costs.groupby("component")[["nominal_cny", "discounted_cny"]].sum()
+    t = tables["cost-split"]
+    cols = _columns(t["head"], ("component", "nominal_cny", "discounted_cny"), lang, units)
+    rows = {r[0]: dict(zip(cols, r, strict=True)) for r in t["rows"]}
+    comp = by.drop(index="terminal")
+    want = {**{label(c, lang): by.loc[c] for c in comp.index}, label("compliance", lang): comp.sum(),
+            label("terminal", lang): by.loc["terminal"], label("total", lang): by.sum()}
+    assert set(rows) == set(want)
+    for name, w in want.items():
+        for col in ("nominal_cny", "discounted_cny"):
+            _assert_shown(rows[name][col], float(w[col]), col, units, ("cost-split", name, col))
+    body = json.loads((folder / "plan.json").read_text(encoding="utf-8"))["summary"]
+    assert float(by["discounted_cny"].sum()) == pytest.approx(body["npv_cost_cny"], abs=1e-3)
+    assert float(comp["discounted_cny"].sum()) == pytest.approx(body["compliance_npv_cny"], abs=1e-3)
 
     # this cycle's actions: quantities, prices and amounts of actions.csv
     acts = pd.read_csv(folder / "actions.csv")
