@@ -321,6 +321,18 @@ def _template_tables(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_compare(args: argparse.Namespace) -> int:
+    from planner.report.compare import compare_html, compare_text, read_plan_folder
+    from planner.report.write import output_errors, write_file_atomic
+
+    a, b = read_plan_folder(args.plan_a), read_plan_folder(args.plan_b)
+    if args.html is not None:
+        with output_errors(args.html, "comparison page"):
+            write_file_atomic(args.html, compare_html(a, b).encode("utf-8"))
+    _say(compare_text(a, b).rstrip("\n"))
+    return 0
+
+
 def cmd_doctor(args: argparse.Namespace) -> int:
     from planner.input.rulepack import available_packs
     from planner.solve.highs import check_solver
@@ -491,6 +503,11 @@ def build_parser() -> argparse.ArgumentParser:
                         "--from a group case fills it from its tables")
     _data_root(t)
     t.set_defaults(func=cmd_template)
+    c = sub.add_parser("compare", help="two plan folders side by side: costs, decisions by year, binding rules, what changed")
+    c.add_argument("plan_a", type=Path, help="plan folder A (written by planner run)")
+    c.add_argument("plan_b", type=Path, help="plan folder B: changes are B - A")
+    c.add_argument("--html", type=Path, default=None, metavar="FILE", help="also write the comparison as one HTML page")
+    c.set_defaults(func=cmd_compare)
     d = sub.add_parser("doctor", help="check the installation and the solver")
     d.set_defaults(func=cmd_doctor)
     s = sub.add_parser("schema", help="print the case JSON schema")

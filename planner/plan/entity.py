@@ -21,6 +21,7 @@ import pandas as pd
 
 from models.data import ModelData
 from planner.plan.check import table_rows
+from planner.plan.costsplit import cost_split, terminal_valuation
 from planner.prepare.allocation import allocation_schedule
 from planner.prepare.entity import PreparedCase
 
@@ -63,7 +64,15 @@ class Plan:
         "bindings",
         "assumptions",
         "mac",
+        "actions",
     )
+
+    @property
+    def actions(self) -> pd.DataFrame:
+        """This cycle's actions with their due dates (``planner.plan.actions``), from the plan's tables."""
+        from planner.plan.actions import cycle_actions
+
+        return cycle_actions(self.annual, self.builds, self.abatement, self.allocation_schedule)
 
 
 def annual_derived(ann: pd.DataFrame, duals: pd.DataFrame, inp: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -121,6 +130,7 @@ def plan_tables(prep: PreparedCase, results, ann: pd.DataFrame, shadow: pd.DataF
 def plan_summary(prep: PreparedCase, ann: pd.DataFrame, npv: float, solve_result) -> dict[str, Any]:
     """The summary numbers of one entity's plan (``ann``: its annual table; ``npv``: its discounted cost)."""
     total_obligation = float(ann["obligation_t"].sum())
+    terminal_npv = float((ann["cost_terminal_cny"] * ann["discount_factor"]).sum()) if "cost_terminal_cny" in ann else 0.0
     return {
         "entity": prep.case.entity.id,
         "entity_name": prep.case.entity.name,
@@ -132,6 +142,8 @@ def plan_summary(prep: PreparedCase, ann: pd.DataFrame, npv: float, solve_result
         "objective_cny": npv,
         "npv_cost_cny": npv,
         "nominal_cost_cny": float(ann["total_cost_cny"].sum()),
+        **cost_split(npv, terminal_npv, terminal_valuation(prep.case.finance, prep.data.entities[0].terminal_cea_value_cny_per_t,
+                                                           prep.data.entities[0].terminal_ccer_value_cny_per_t)),
         "cost_per_t_obligation_cny": npv / total_obligation if total_obligation else None,
         "total_obligation_t": total_obligation,
         "total_shortfall_t": float(ann["shortfall_t"].sum()),

@@ -17,6 +17,7 @@ import pandas as pd
 
 from models.data import ModelData
 from planner.plan.entity import TOL_T, Plan, entity_plans, tie_notes, tie_summary
+from planner.plan.pooling import POOLING_COLUMNS, pooling_value_table, side
 from planner.prepare.group import PreparedGroup
 
 GROUP_ROW = "(group)"
@@ -196,9 +197,9 @@ def assemble_group_plan(prep: PreparedGroup, results, links, solve_result, stand
         shortfall_t=("shortfall_t", "sum"), npv_cost_cny=("discounted_cost_cny", "sum"),
     ).reindex(ids).reset_index()
     es["position_t"] = es["allocation_t"] - es["obligation_t"]
-    es["side"] = np.where(es["position_t"] >= 0, "long", "short")
+    es["side"] = side(es["position_t"])
     group_npv = float(solve_result.objective) if solve_result.objective is not None else float(ga["discounted_cost_cny"].sum())
-    pv = pd.DataFrame(columns=["entity", "standalone_npv_cny", "group_npv_cny", "saving_cny"])
+    pv = pd.DataFrame(columns=POOLING_COLUMNS)
     summary: dict[str, Any] = {
         "group": prep.spec.group.id,
         "group_name": prep.spec.group.name,
@@ -225,15 +226,9 @@ def assemble_group_plan(prep: PreparedGroup, results, links, solve_result, stand
     }
     if standalone is not None:
         alone = standalone.costs.groupby("entity")["discounted_cny"].sum().reindex(ids)
-        pv = pd.DataFrame({"entity": ids, "standalone_npv_cny": alone.to_numpy(), "group_npv_cny": es["npv_cost_cny"].to_numpy()})
-        pv["saving_cny"] = pv["standalone_npv_cny"] - pv["group_npv_cny"]
         total_alone = float(standalone.objective_cny)
-        pv = pd.concat([pv, pd.DataFrame([
-            {"entity": "(group links)", "standalone_npv_cny": 0.0, "group_npv_cny": summary["link_npv_cny"],
-             "saving_cny": -summary["link_npv_cny"]},
-            {"entity": GROUP_ROW, "standalone_npv_cny": total_alone, "group_npv_cny": group_npv,
-             "saving_cny": total_alone - group_npv},
-        ])], ignore_index=True)
+        # the group's own costs (pool, price tiers) shared out: the savings add up to the value of pooling
+        pv = pooling_value_table(a, costs, gc, ids, alone, total_alone, group_npv)
         es["standalone_npv_cny"] = alone.to_numpy()
         summary["standalone_npv_cny"] = total_alone
         summary["value_of_pooling_cny"] = total_alone - group_npv

@@ -8,7 +8,7 @@ from typing import Any
 import pandas as pd
 
 from planner.report.text import (
-    fmt_number,
+    fmt_cell,
     json_default,
     markdown_audit,
     md_table,
@@ -16,42 +16,47 @@ from planner.report.text import (
 )
 
 GROUP_COLUMNS = (
-    ("year", "year", "{:d}"),
-    ("emissions_t", "emissions t", "{:,.0f}"),
-    ("allocation_t", "allocation t", "{:,.0f}"),
-    ("abated_t", "abated t", "{:,.0f}"),
-    ("market_buy_t", "market buy t", "{:,.0f}"),
-    ("market_sell_t", "market sell t", "{:,.0f}"),
-    ("transfers_t", "transfers t", "{:,.0f}"),
-    ("ccer_surrendered_t", "CCER t", "{:,.0f}"),
-    ("shortfall_t", "shortfall t", "{:,.0f}"),
-    ("total_cost_cny", "cost CNY", "{:,.0f}"),
+    ("year", "year"),
+    ("emissions_t", "emissions t"),
+    ("allocation_t", "allocation t"),
+    ("abated_t", "abated t"),
+    ("market_buy_t", "market buy t"),
+    ("market_sell_t", "market sell t"),
+    ("transfers_t", "transfers t"),
+    ("pool_buy_t", "pool CCER buy t"),
+    ("ccer_surrendered_t", "CCER used t"),
+    ("shortfall_t", "shortfall t"),
+    ("total_cost_cny", "cost CNY"),
 )
 
 ENTITY_COLUMNS = (
-    ("entity", "entity", "{}"),
-    ("side", "position", "{}"),
-    ("position_t", "allocation - obligation t", "{:,.0f}"),
-    ("abatement_t", "abated t", "{:,.0f}"),
-    ("market_buy_t", "market buy t", "{:,.0f}"),
-    ("market_sell_t", "market sell t", "{:,.0f}"),
-    ("transfer_in_t", "in t", "{:,.0f}"),
-    ("transfer_out_t", "out t", "{:,.0f}"),
-    ("npv_cost_cny", "NPV in group", "{:,.0f}"),
-    ("standalone_npv_cny", "NPV alone", "{:,.0f}"),
+    ("entity", "entity"),
+    ("side", "position"),
+    ("position_t", "allocation - obligation t"),
+    ("abatement_t", "abated t"),
+    ("market_buy_t", "market buy t"),
+    ("market_sell_t", "market sell t"),
+    ("transfer_in_t", "in t"),
+    ("transfer_out_t", "out t"),
+    ("npv_cost_cny", "NPV in group"),
+    ("standalone_npv_cny", "NPV alone"),
+    ("saving_cny", "saving"),
 )
 
 
 def group_table(gplan) -> pd.DataFrame:
     a = gplan.group_annual.copy()
     a["abated_t"] = a["abatement_measures_t"] + a["abatement_projects_t"]
-    return pd.DataFrame({label: [fmt_number(fmt, v) for v in a[col]] for col, label, fmt in GROUP_COLUMNS})
+    return pd.DataFrame({label: [fmt_cell(col, v) for v in a[col]] for col, label in GROUP_COLUMNS if col in a.columns})
 
 
 def entity_table(gplan, limit: int | None = None) -> pd.DataFrame:
-    es = gplan.entity_summary if limit is None else gplan.entity_summary.head(limit)
+    es = gplan.entity_summary
+    if not gplan.pooling_value.empty:  # the saving from pooling, with the group's own costs shared out
+        es = es.merge(gplan.pooling_value[["entity", "saving_cny"]], on="entity", how="left")
+    es = es if limit is None else es.head(limit)
     cols = [c for c in ENTITY_COLUMNS if c[0] in es.columns]
-    return pd.DataFrame({label: [fmt_number(fmt, v) if fmt != "{}" else str(v) for v in es[col]] for col, label, fmt in cols})
+    return pd.DataFrame({label: [fmt_cell(col, v) for v in es[col]] for col, label in cols})
 
 
 def _headline(s: dict[str, Any]) -> list[str]:
@@ -61,7 +66,9 @@ def _headline(s: dict[str, Any]) -> list[str]:
         f"({s['total_transfers_t']:,.0f} t in total; counted in net sales: {'yes' if s['transfers_count_in_net_sales'] else 'no'})",
     ]
     if "value_of_pooling_cny" in s:
-        out.append(f"  value of pooling: {s['value_of_pooling_cny']:,.0f} CNY (entities alone {s['standalone_npv_cny']:,.0f} CNY NPV)")
+        out.append(f"  value of pooling: {s['value_of_pooling_cny']:,.0f} CNY (entities alone {s['standalone_npv_cny']:,.0f} CNY NPV); "
+                   "each entity's saving includes its share of the group's own costs (pool CCERs, price tiers): "
+                   "the savings add up to it")
     return out
 
 
@@ -92,6 +99,10 @@ def markdown_group_summary(gplan, audit: dict[str, Any] | None = None) -> str:
     lines += ["", "## Group per year", "", md_table(group_table(gplan)), "", "## Entities", "", md_table(entity_table(gplan)), ""]
     if not gplan.transfers.empty:
         lines += ["## Transfers (seller -> buyer)", "", md_table(gplan.transfers.assign(transfer_t=gplan.transfers["transfer_t"].map("{:,.0f}".format))), ""]
+    if not gplan.pooling_value.empty:
+        from planner.report.html import pooling_text
+
+        lines += ["## Value of pooling", "", pooling_text(gplan), ""]
     if not gplan.group_bindings.empty:
         lines += ["## Group limits that bind", ""] + [f"- {b}" for b in gplan.group_bindings["statement"]] + [""]
     if gplan.notes or gplan.warnings:

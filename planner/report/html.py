@@ -7,12 +7,12 @@ Pyomo. The same tables give the same bytes.
 from __future__ import annotations
 
 import json
-import math
 from html import escape
 from typing import Any
 
 import pandas as pd
 
+from planner.report import numbers
 from planner.report.charts import carry_chart, cost_chart, mac_chart, position_chart
 from planner.report.labels import fmt_number, label, note_text, rule_label, statement_zh, unit_label
 
@@ -27,12 +27,14 @@ th,td{border:1px solid #ddd;padding:3px 6px} th{background:#eef3f8;text-align:le
 svg.chart{display:block;margin:8px 0;background:#fff;border:1px solid #eee}
 svg .grid{stroke:#e5e5e5} svg .axis{stroke:#444} svg text{font-size:11px;fill:#333}
 svg .ct{font-size:14px;font-weight:600} svg .yt{text-anchor:end} svg .xt{text-anchor:middle} svg .yl{text-anchor:middle}
+.actions{border:2px solid #3b6ea5;border-radius:6px;padding:4px 12px 8px;margin:12px 0;background:#f7fafd}
+.actions h2{margin-top:8px;border:0}
 .warn{color:#a33} .muted{color:#666;font-size:12px}
 """
 
 HEADLINE = (
     "year", "emissions_baseline_t", "abatement_t", "emissions_t", "allocation_t", "obligation_t", "buy_t", "sell_t",
-    "ccer_surrendered_t", "carry_t", "carry_limit_t", "shortfall_t", "total_cost_cny", "shadow_price_cny_per_t",
+    "ccer_buy_t", "ccer_sell_t", "ccer_surrendered_t", "ccer_hold_t", "carry_t", "carry_limit_t", "shortfall_t", "total_cost_cny", "shadow_price_cny_per_t",
     "cea_buy_cny_per_t",
 )
 
@@ -41,7 +43,8 @@ def headline_table(annual: pd.DataFrame) -> pd.DataFrame:
     """The per-year plan with the headline columns (numbers, not text)."""
     a = annual.copy()
     a["abatement_t"] = a["abatement_measures_t"] + a["abatement_projects_t"]
-    cols = [c for c in HEADLINE if c in a.columns]
+    # a CCER sale only where the case gives a CCER sale price (else always 0)
+    cols = [c for c in HEADLINE if c in a.columns and (c != "ccer_sell_t" or (a[c].abs() > 0.5).any())]
     if "entity" in a.columns and a["entity"].nunique() > 1:
         cols = ["entity", *cols]
     return a[cols].reset_index(drop=True)
@@ -61,16 +64,61 @@ def html_table(df: pd.DataFrame, lang: str = "en", units: str = "t", *, table_id
 
 
 def _kv_table(items: list[tuple[str, Any]], table_id: str) -> str:
-    rows = "".join(f"<tr><th>{escape(k)}</th><td>{escape(_text(v))}</td></tr>" for k, v in items)
+    rows = "".join(f"<tr><th>{escape(k)}</th><td>{escape(_text(v, k.rsplit('.', 1)[-1]))}</td></tr>" for k, v in items)
     return f'<table id="{table_id}"><tbody>{rows}</tbody></table>'
 
 
-def _text(v: Any) -> str:
+def _text(v: Any, key: str = "") -> str:
+    """A cell of a key-value table: lists and mappings as JSON, numbers by the kind of ``key``."""
     if isinstance(v, dict | list):
         return json.dumps(v, ensure_ascii=False, sort_keys=True, default=str) if v else "-"
-    if isinstance(v, float):
-        return "-" if math.isnan(v) else f"{v:,.6g}"
+    if isinstance(v, int | float) and not isinstance(v, bool):
+        return numbers.fmt_col(v, key)
     return "-" if v is None else str(v)
+
+
+def actions_frame(actions: pd.DataFrame, lang: str = "en") -> pd.DataFrame:
+    """This cycle's actions for people (numbers kept as numbers): due, action, quantity, price,
+    amount, what; the entity and cycle in front where the table holds several."""
+    from planner.plan.actions import ACTION_LABELS
+
+    g = actions
+    t = pd.DataFrame({
+        "due": g["due"].astype(str),
+        "action": [ACTION_LABELS[a][1 if lang == "zh" else 0] + (f" {s}" if s else "") for a, s in zip(g["action"], g["subject"], strict=True)],
+        "quantity_t": g["quantity_t"].astype(float),
+        "price_cny_per_t": g["price_cny_per_t"].astype(float),
+        "amount_cny": g["amount_cny"].astype(float),
+        "what": g["what"].astype(str),
+    }).reset_index(drop=True)
+    if g["entity"].nunique() > 1:
+        t.insert(0, "entity", g["entity"].astype(str).to_numpy())
+    return t
+
+
+def actions_box(actions: pd.DataFrame | None, lang: str = "en", units: str = "t") -> str:
+    """The box that heads a report: this cycle's actions with the dates they fall due."""
+    if actions is None or actions.empty:
+        return ""
+    cycles = sorted({int(c) for c in actions["cycle"]})
+    head = f"{label('actions', lang)} ({', '.join(map(str, cycles))})"
+    return (f'<div class="actions" id="actions"><h2>{escape(head)}</h2>'
+            + html_table(actions_frame(actions, lang), lang, units, table_id="actions-table") + "</div>")
+
+
+def cost_split_frame(costs: pd.DataFrame, lang: str = "en") -> pd.DataFrame:
+    """The costs table for people: components, the cost of compliance, the value left at the end
+    (as a cost: negative), the NPV total; nominal and discounted."""
+    from planner.plan.costsplit import cost_split_table
+
+    t = cost_split_table(costs)
+    return t.assign(component=[label(c, lang) for c in t["component"]])
+
+
+def cost_split_section(costs: pd.DataFrame, lang: str = "en", units: str = "t") -> list[str]:
+    if costs.empty:
+        return []
+    return [f"<h2>{escape(label('cost_split', lang))}</h2>", html_table(cost_split_frame(costs, lang), lang, units, table_id="cost-split")]
 
 
 def why_items(bindings: pd.DataFrame, lang: str = "en") -> list[str]:
@@ -102,11 +150,14 @@ def html_report(
     warnings: list[str] = (),
     lang: str = "en",
     units: str = "t",
+    actions: pd.DataFrame | None = None,
 ) -> str:
-    """The report as one HTML document (UTF-8 text)."""
+    """The report as one HTML document (UTF-8 text), headed by this cycle's ``actions``."""
     s = summary
     title = f"{label('report_title', lang)}: {s.get('entity', '')} {s.get('entity_name') or ''}".strip()
     kpis = [
+        ("compliance_npv_cny", s.get("compliance_npv_cny")),
+        ("terminal_value_cny", s.get("terminal_value_cny")),
         ("npv_cost_cny", s.get("npv_cost_cny")),
         ("nominal_cost_cny", s.get("nominal_cost_cny")),
         ("cost_per_t_obligation_cny", s.get("cost_per_t_obligation_cny")),
@@ -118,8 +169,11 @@ def html_report(
     kpi_html = "".join(
         f'<div class="kpi"><span>{escape(unit_label(k, lang, units if k != "cost_per_t_obligation_cny" else "t"))}</span>'
         f"<b>{escape(fmt_number(v, k if k != 'cost_per_t_obligation_cny' else 'x_per_t', units))}</b></div>"
-        for k, v in kpis
+        for k, v in kpis if v is not None
     )
+    valuation = ""
+    if s.get("terminal_valuation"):
+        valuation = f'<p class="muted" id="terminal-valuation">{escape(label("terminal_valuation", lang))}: {escape(str(s["terminal_valuation"]))}</p>'
     first = annual.sort_values("year").iloc[0] if not annual.empty else None
     last = annual.sort_values("year").iloc[-1] if not annual.empty else None
     prices = []
@@ -132,14 +186,17 @@ def html_report(
         charts.append(mac_chart(mac, prices, lang, units))
     why = why_items(bindings, lang)
     parts = [
-        *_page_head(title, lang),
+        *page_head(title, lang),
         f'<p class="muted">{escape(label("years", lang))} {s.get("years", ["", ""])[0]}-{s.get("years", ["", ""])[-1]} · '
         f'{escape(label("status", lang))}: {escape(str(s.get("status")))} · {escape(label("rule_pack", lang))}: '
         f'{escape(str(s.get("rule_pack")))} · {escape(audit.get("input_sha256", "")[:12])}</p>',
         f'<div class="kpis">{kpi_html}</div>',
+        valuation,
+        actions_box(actions, lang, units),
         *charts,
         f"<h2>{escape(label('plan', lang))}</h2>",
         html_table(headline_table(annual), lang, units, table_id="plan-table"),
+        *cost_split_section(costs, lang, units),
         f"<h2>{escape(label('why', lang))}</h2>",
         "<ul id=\"why\">" + "".join(f"<li>{escape(t)}</li>" for t in why) + "</ul>" if why else "<p>-</p>",
     ]
@@ -147,7 +204,7 @@ def html_report(
     return "\n".join(parts) + "\n"
 
 
-def _page_head(title: str, lang: str) -> list[str]:
+def page_head(title: str, lang: str) -> list[str]:
     """Start of a report page: no script, and a policy that forbids loading anything."""
     return [
         "<!DOCTYPE html>",
@@ -169,7 +226,9 @@ def _page_tail(notes, warnings, assumptions: pd.DataFrame, audit: dict[str, Any]
     if not assumptions.empty:
         cols = [c for c in ("parameter", "value", "unit", "confidence", "published", "applied_beyond_published", "overridden", "source") if c in assumptions.columns]
         a = assumptions[cols].copy()
-        a["value"] = [_text(v) if not isinstance(v, int | float) or isinstance(v, bool) else v for v in a["value"]]
+        # a rule-pack value is shown as the pack gives it, by the kind of its unit (0.05, 1.5, 2024, 10,000)
+        a["value"] = [numbers.fmt(v, numbers.kind_of_unit(u)) if isinstance(v, int | float) and not isinstance(v, bool)
+                      else _text(v) for v, u in zip(a["value"], assumptions["unit"] if "unit" in assumptions else [""] * len(a), strict=True)]
         parts += [f"<h2>{escape(label('assumptions', lang))}</h2>", html_table(a, lang, "t", table_id="assumptions")]
     parts += [f"<h2>{escape(label('audit', lang))}</h2>", _kv_table(_audit_items(audit), "audit"), "</body></html>"]
     return parts
@@ -190,14 +249,14 @@ def plan_html(plan, audit: dict[str, Any], lang: str = "en", units: str = "t") -
     """The HTML report of an entity plan."""
     return html_report(annual=plan.annual, costs=plan.costs, bindings=plan.bindings, assumptions=plan.assumptions,
                        mac=plan.mac, summary=plan.summary, audit=audit, notes=plan.notes, warnings=plan.warnings,
-                       lang=lang, units=units)
+                       lang=lang, units=units, actions=plan.actions)
 
 
 # ------------------------------------------------------------------------------ group reports
 
 GROUP_YEAR = (
     "year", "emissions_t", "allocation_t", "obligation_t", "abatement_t", "market_buy_t", "market_sell_t", "transfers_t",
-    "ccer_surrendered_t", "carry_t", "shortfall_t", "entity_cost_cny", "link_cost_cny", "total_cost_cny",
+    "pool_buy_t", "ccer_surrendered_t", "carry_t", "shortfall_t", "entity_cost_cny", "link_cost_cny", "total_cost_cny",
 )
 GROUP_ENTITY = (
     "entity", "side", "position_t", "abatement_t", "market_buy_t", "market_sell_t", "transfer_in_t", "transfer_out_t",
@@ -256,6 +315,22 @@ def _pooling_chart(gplan, lang: str, units: str) -> str:
     )
 
 
+def internal_price(gplan) -> float | None:
+    """The internal transfer price when one price holds for every year (else None)."""
+    a = gplan.entities.annual
+    if "transfer_price_cny_per_t" not in a:
+        return None
+    p = a["transfer_price_cny_per_t"].dropna().unique()
+    return float(p[0]) if len(p) == 1 else None
+
+
+def pooling_text(gplan) -> str:
+    """The paragraph that explains pooling (``planner.plan.pooling.pooling_paragraph``)."""
+    from planner.plan.pooling import pooling_paragraph
+
+    return pooling_paragraph(gplan.pooling_value, gplan.entity_summary, internal_price(gplan))
+
+
 def _capped(df: pd.DataFrame, name: str, lang: str, units: str, table_id: str) -> str:
     html = html_table(df.head(MAX_ROWS), lang, units, table_id=table_id)
     if len(df) > MAX_ROWS:
@@ -288,7 +363,7 @@ def group_html(gplan, audit: dict[str, Any], lang: str = "en", units: str = "t")
     es = es[[c for c in GROUP_ENTITY if c in es.columns]]
     why = why_top(gplan, lang, why_items) if many else group_why(gplan, lang)
     parts = [
-        *_page_head(title, lang),
+        *page_head(title, lang),
         f'<p class="muted">{escape(label("entities", lang))} {s.get("entities")} · {escape(label("years", lang))} '
         f'{s.get("years", ["", ""])[0]}-{s.get("years", ["", ""])[-1]} · {escape(label("status", lang))}: '
         f'{escape(str(s.get("status")))} · {escape(label("rule_pack", lang))}: {escape(str(s.get("rule_pack")))} · '
@@ -307,7 +382,9 @@ def group_html(gplan, audit: dict[str, Any], lang: str = "en", units: str = "t")
         pool = gplan.ccer_pool.dropna(axis=1, how="all")
         parts += [f"<h2>{escape(label('ccer_pool', lang))}</h2>", _capped(pool, "ccer_pool.csv", lang, units, "ccer-pool")]
     if not gplan.pooling_value.empty:
-        parts += [f"<h2>{escape(label('pooling_value', lang))}</h2>", _capped(gplan.pooling_value, "pooling_value.csv", lang, units, "pooling")]
+        parts += [f"<h2>{escape(label('pooling_value', lang))}</h2>",
+                  f'<p id="pooling-explained">{escape(pooling_text(gplan))}</p>',
+                  _capped(gplan.pooling_value, "pooling_value.csv", lang, units, "pooling")]
     parts += [f"<h2>{escape(label('why', lang))}</h2>",
               ("<ul id=\"why\">" + "".join(f"<li>{escape(t)}</li>" for t in why[:MAX_ROWS]) + "</ul>") if why else "<p>-</p>"]
     if len(why) > MAX_ROWS:

@@ -6,8 +6,9 @@ in the workbook stay the same (t and CNY), so that outputs in both languages com
 
 from __future__ import annotations
 
-import math
 from typing import Any
+
+from planner.report import numbers
 
 LANGS = ("en", "zh")
 UNITS = ("t", "wan")
@@ -35,6 +36,8 @@ LABELS: dict[str, tuple[str, str]] = {
     "ccer_buy_t": ("CCER bought t", "购入CCER t"),
     "ccer_buy_cny": ("CCER bought CNY", "购入CCER金额 元"),
     "ccer_surrendered_t": ("CCER surrendered t", "抵销CCER t"),
+    "ccer_sell_t": ("CCER sold t", "出售CCER t"),
+    "ccer_hold_t": ("CCER held t", "持有CCER t"),
     "carry_t": ("carried over t", "结转量 t"),
     "carry_limit_t": ("carry-over limit t", "结转上限 t"),
     "carry_rule": ("carry-over rule", "结转规则"),
@@ -108,6 +111,12 @@ LABELS: dict[str, tuple[str, str]] = {
     "key": ("item", "项目"),
     "npv_cost_cny": ("NPV cost CNY", "净现值成本 元"),
     "nominal_cost_cny": ("nominal cost CNY", "名义成本 元"),
+    "compliance_npv_cny": ("cost of compliance (NPV) CNY", "履约成本（净现值） 元"),
+    "terminal_value_cny": ("value of holdings left at the end (NPV) CNY", "期末持有配额价值（净现值） 元"),
+    "terminal_valuation": ("terminal valuation", "期末估值方法"),
+    "compliance": ("cost of compliance", "履约成本合计"),
+    "total": ("NPV cost = compliance - value left at the end", "净现值成本 = 履约成本 - 期末价值"),
+    "cost_split": ("Cost of compliance and value left at the end", "履约成本与期末剩余价值"),
     "cost_per_t_obligation_cny": ("cost per t of obligation CNY/t", "单位履约成本 元/t"),
     "total_obligation_t": ("total obligation t", "总履约义务 t"),
     "total_shortfall_t": ("total shortfall t", "总缺口 t"),
@@ -119,6 +128,14 @@ LABELS: dict[str, tuple[str, str]] = {
     "notes": ("Notes", "备注"),
     "years": ("years", "年份"),
     "report_title": ("Compliance plan", "履约方案"),
+    "actions": ("This cycle: what to do and by when", "本履约周期：待办事项与期限"),
+    "actions_sheet": ("This cycle", "本周期待办"),
+    "due": ("due", "期限"),
+    "action": ("action", "事项"),
+    "what": ("what", "说明"),
+    "quantity_t": ("quantity t", "数量 t"),
+    "price_cny_per_t": ("price CNY/t", "价格 元/t"),
+    "amount_cny": ("amount CNY", "金额 元"),
     # group plans
     "group_report_title": ("Group compliance plan", "集团履约方案"),
     "entities": ("entities", "控排企业数"),
@@ -153,6 +170,9 @@ LABELS: dict[str, tuple[str, str]] = {
     "transfers": ("Transfers (seller -> buyer)", "内部调配（调出→调入）"),
     "ccer_pool": ("CCER pool", "集团CCER池"),
     "pooling_value": ("Value of pooling", "集团统筹价值"),
+    "group_cost_share_cny": ("share of the group's own costs CNY", "分摊集团自身成本 元"),
+    "internal_settlement_cny": ("internal settlement of transfers CNY", "内部转让结算 元"),
+    "saving_before_settlement_cny": ("saving before settlement CNY", "结算前节省 元"),
     "group_why": ("Group limits that bind", "集团层面约束"),
     "chart_pooling": ("Saving per entity from planning as a group (NPV)", "各企业集团统筹节省（净现值）"),
     "more_rows": ("more rows in", "更多行见"),
@@ -219,30 +239,12 @@ def unit_label(col: str, lang: str, units: str) -> str:
 
 def scale(col: str, units: str) -> float:
     """Divide a column's values by this for display."""
-    if units == "wan" and (col.endswith("_t") or col.endswith("_cny")) and not col.endswith("_per_t"):
-        return 1e4
-    return 1.0
+    return numbers.scale(col, units)
 
 
 def fmt_number(v: Any, col: str = "", units: str = "t") -> str:
-    """A number for people: thousands separators; 万 units divide by 10,000 with two decimals."""
-    if v is None or (isinstance(v, float) and math.isnan(v)):
-        return "-"
-    if isinstance(v, bool):
-        return "yes" if v else "no"
-    if not isinstance(v, int | float):
-        return str(v)
-    if isinstance(v, float) and math.isinf(v):
-        return "none"
-    if col == "year" or col.endswith("_year"):
-        return str(int(v))
-    s = scale(col, units)
-    x = v / s
-    if s != 1.0:
-        return f"{x:,.2f}"
-    if col.endswith("_per_t") or col in ("saving_cny_per_t",):
-        return f"{x:,.2f}"
-    return f"{x:,.0f}"
+    """A number for people, with the precision of its quantity kind (``planner.report.numbers``)."""
+    return numbers.fmt_col(v, col, units)
 
 
 # ------------------------------------------------------------------ statements of bindings.csv in Chinese

@@ -8,58 +8,83 @@ from typing import Any
 
 import pandas as pd
 
+from planner.plan.actions import ACTION_LABELS
+from planner.report import numbers
+
 TERMINAL_COLUMNS = (
-    ("year", "year", "{:d}"),
-    ("emissions_t", "emissions t", "{:,.0f}"),
-    ("allocation_t", "allocation t", "{:,.0f}"),
-    ("abatement", "abated t", "{:,.0f}"),
-    ("buy_t", "buy t", "{:,.0f}"),
-    ("sell_t", "sell t", "{:,.0f}"),
-    ("ccer_surrendered_t", "CCER t", "{:,.0f}"),
-    ("carry_t", "carry t", "{:,.0f}"),
-    ("carry_limit_t", "limit t", "{:,.0f}"),
-    ("shortfall_t", "shortfall t", "{:,.0f}"),
-    ("total_cost_cny", "cost CNY", "{:,.0f}"),
-    ("shadow_price_cny_per_t", "CNY/t", "{:,.2f}"),
+    ("year", "year"),
+    ("emissions_t", "emissions t"),
+    ("allocation_t", "allocation t"),
+    ("abatement_t", "abated t"),
+    ("buy_t", "CEA buy t"),
+    ("sell_t", "CEA sell t"),
+    ("ccer_buy_t", "CCER buy t"),
+    ("ccer_surrendered_t", "CCER used t"),
+    ("carry_t", "carry t"),
+    ("carry_limit_t", "limit t"),
+    ("shortfall_t", "shortfall t"),
+    ("total_cost_cny", "cost CNY"),
+    ("shadow_price_cny_per_t", "CNY/t"),
 )
-OPTIONAL_COLUMNS = (  # shown after "allocation t" / "buy t" only when a rule makes them non-zero
-    ("relief_t", "relief t", "{:,.0f}", "allocation_t"),
-    ("borrow_t", "pre-drawn t", "{:,.0f}", "allocation_t"),
-    ("auction_buy_t", "auction t", "{:,.0f}", "buy_t"),
+OPTIONAL_COLUMNS = (  # shown after the named column only when a rule or the plan makes them non-zero
+    ("relief_t", "relief t", "allocation_t"),
+    ("borrow_t", "pre-drawn t", "allocation_t"),
+    ("auction_buy_t", "auction t", "buy_t"),
+    ("ccer_sell_t", "CCER sell t", "ccer_buy_t"),
+    ("ccer_hold_t", "CCER held t", "ccer_surrendered_t"),
 )
 
 
-def fmt_number(fmt: str, v: Any) -> str:
-    """``v`` in the format ``fmt``; missing values (None, NaN) as "-"."""
-    if v is None or (isinstance(v, float) and math.isnan(v)):
-        return "-"
-    if isinstance(v, float) and math.isinf(v):
-        return "none"
-    if fmt == "{:d}":
-        return str(int(v))
-    if isinstance(v, float) and abs(v) < 1e-6:
-        v = 0.0  # a solver's -1e-10 prints as 0, not -0
-    return fmt.format(v)
+def fmt_cell(col: str, v: Any) -> str:
+    """A table cell of column ``col`` (``planner.report.numbers``: the precision its quantity needs)."""
+    return numbers.fmt_col(v, col)
 
 
 def annual_table(plan) -> pd.DataFrame:
     """The per-year plan with the headline columns, as display strings."""
     a = plan.annual.copy()
-    a["abatement"] = a["abatement_measures_t"] + a["abatement_projects_t"]
-    cols = list(TERMINAL_COLUMNS)
-    for col, label, fmt, after in OPTIONAL_COLUMNS:
+    a["abatement_t"] = a["abatement_measures_t"] + a["abatement_projects_t"]
+    cols = [c for c in TERMINAL_COLUMNS if c[0] in a]
+    for col, lab, after in OPTIONAL_COLUMNS:
         if col in a and (a[col].abs() > 0.5).any():
             at = next(i for i, c in enumerate(cols) if c[0] == after)
-            cols.insert(at + 1, (col, label, fmt))
-    return pd.DataFrame({label: [fmt_number(fmt, v) for v in a[col]] for col, label, fmt in cols})
+            cols.insert(at + 1, (col, lab))
+    return pd.DataFrame({lab: [fmt_cell(col, v) for v in a[col]] for col, lab in cols})
 
 
-def render_text_table(df: pd.DataFrame) -> str:
+def actions_table(actions: pd.DataFrame) -> pd.DataFrame:
+    """This cycle's actions as display strings (due date first)."""
+    return pd.DataFrame({
+        "due": [str(d) for d in actions["due"]],
+        "action": [ACTION_LABELS[a][0] + (f" {s}" if s else "") for a, s in zip(actions["action"], actions["subject"], strict=True)],
+        "t": [fmt_cell("quantity_t", v) if pd.notna(v) else "" for v in actions["quantity_t"]],
+        "CNY/t": [fmt_cell("price_cny_per_t", v) if pd.notna(v) else "" for v in actions["price_cny_per_t"]],
+        "CNY": [fmt_cell("amount_cny", v) if pd.notna(v) else "" for v in actions["amount_cny"]],
+        "what": list(actions["what"]),
+    })
+
+
+def actions_lines(actions: pd.DataFrame) -> list[str]:
+    """The actions box that heads the terminal summary: this cycle's actions with their due dates."""
+    if actions.empty:
+        return []
+    out = []
+    for (_entity, cycle), g in actions.groupby(["entity", "cycle"], sort=False):
+        out.append(f"This cycle (vintage {cycle}): what to do and by when")
+        table = render_text_table(actions_table(g), left=("due", "action", "what"))
+        out += ["  " + line for line in table.splitlines()]
+    return out
+
+
+def render_text_table(df: pd.DataFrame, left: tuple[str, ...] = ()) -> str:
     widths = {c: max(len(c), *(len(s) for s in df[c])) for c in df.columns}
-    head = "  ".join(c.rjust(widths[c]) for c in df.columns)
+    def just(c: str, s: str) -> str:
+        return s.ljust(widths[c]) if c in left else s.rjust(widths[c])
+
+    head = "  ".join(just(c, c) for c in df.columns)
     lines = [head, "  ".join("-" * widths[c] for c in df.columns)]
-    lines += ["  ".join(str(r[c]).rjust(widths[c]) for c in df.columns) for _, r in df.iterrows()]
-    return "\n".join(lines)
+    lines += ["  ".join(just(c, str(r[c])) for c in df.columns) for _, r in df.iterrows()]
+    return "\n".join(line.rstrip() for line in lines)
 
 
 def terminal_summary(plan) -> str:
@@ -69,8 +94,9 @@ def terminal_summary(plan) -> str:
         f"Compliance plan: {s['entity']} {s.get('entity_name') or ''}".rstrip(),
         f"  years {s['years'][0]}-{s['years'][1]}, status {s['status']}, rule pack {s['rule_pack']}"
         + (f" (overrides: {', '.join(s['rule_pack_overrides'])})" if s["rule_pack_overrides"] else ""),
-        f"  NPV cost {s['npv_cost_cny']:,.0f} CNY; nominal {s['nominal_cost_cny']:,.0f} CNY; "
-        + (f"{s['cost_per_t_obligation_cny']:,.2f} CNY per t of obligation" if s["cost_per_t_obligation_cny"] is not None else ""),
+        *cost_lines(s),
+        "",
+        *actions_lines(plan.actions),
         "",
         render_text_table(annual_table(plan)),
         "",
@@ -87,6 +113,17 @@ def terminal_summary(plan) -> str:
     out += assumption_lines(plan.assumptions)
     out.append(f"CNY/t = {s.get('shadow_price_basis') or 'no duals'}: cost of one more tonne of obligation.")
     return "\n".join(out)
+
+
+def cost_lines(s: dict[str, Any]) -> list[str]:
+    """The headline cost: the cost of compliance and the value of holdings left at the end apart."""
+    per_t = f"; {s['cost_per_t_obligation_cny']:,.2f} CNY per t of obligation" if s.get("cost_per_t_obligation_cny") is not None else ""
+    out = [f"  NPV cost {s['npv_cost_cny']:,.0f} CNY (nominal {s['nominal_cost_cny']:,.0f} CNY{per_t})"]
+    if "compliance_npv_cny" in s:
+        out.append(f"    = cost of compliance {s['compliance_npv_cny']:,.0f} CNY - value of holdings left at the end "
+                   f"{s['terminal_value_cny']:,.0f} CNY (NPV)")
+        out.append(f"    terminal valuation: {s['terminal_valuation']}")
+    return out
 
 
 def assumption_lines(assumptions: pd.DataFrame) -> list[str]:
@@ -121,10 +158,16 @@ def why_lines(bindings: pd.DataFrame, skip: tuple[str, ...] = ()) -> list[str]:
     lines = [r.statement for r in bindings.itertuples() if r.rule != "measure_potential" and r.rule not in skip]
     pot = bindings[bindings["rule"] == "measure_potential"]
     for measure, g in pot.groupby("subject", sort=True):
-        years = sorted(int(y) for y in g["year"])
-        span = f"{years[0]}-{years[-1]}" if years == list(range(years[0], years[-1] + 1)) and len(years) > 1 else ", ".join(map(str, years))
+        span = year_span(sorted(int(y) for y in g["year"]))
         lines.append(f"measure {measure} used to its full potential in {span}")
     return lines
+
+
+def year_span(years: list[int]) -> str:
+    """Sorted years in words: '2025-2032' when consecutive, else '2025, 2027'."""
+    if len(years) > 1 and years == list(range(years[0], years[-1] + 1)):
+        return f"{years[0]}-{years[-1]}"
+    return ", ".join(map(str, years))
 
 
 def _short(v: Any) -> str:
@@ -142,6 +185,9 @@ def markdown_summary(plan, audit: dict[str, Any] | None = None) -> str:
         f"- Status: **{s['status']}** ({s['termination']})" + (f", MIP gap {s['mip_gap']:.2e}" if s.get("mip_gap") else ""),
         f"- NPV cost: **{s['npv_cost_cny']:,.0f} CNY**; nominal {s['nominal_cost_cny']:,.0f} CNY",
     ]
+    if "compliance_npv_cny" in s:
+        lines += [f"- Cost of compliance (NPV): **{s['compliance_npv_cny']:,.0f} CNY**; value of holdings left at the end (NPV): "
+                  f"{s['terminal_value_cny']:,.0f} CNY; terminal valuation: {s['terminal_valuation']}"]
     if s["cost_per_t_obligation_cny"] is not None:
         lines.append(f"- Cost per tonne of obligation: {s['cost_per_t_obligation_cny']:,.2f} CNY/t (NPV / total obligation)")
     lines += [
@@ -149,6 +195,8 @@ def markdown_summary(plan, audit: dict[str, Any] | None = None) -> str:
         f"- Compliance mode: {s['compliance_mode']}",
         f"- Shadow prices: {s.get('shadow_price_basis') or 'not available'}",
         "",
+        *([f"## This cycle (vintage {int(plan.actions['cycle'].iloc[0])}): what to do and by when", "",
+           md_table(actions_table(plan.actions)), ""] if not plan.actions.empty else []),
         "## Plan per year",
         "",
         md_table(annual_table(plan)),

@@ -18,7 +18,8 @@ from typing import Any
 
 import pandas as pd
 
-from planner.report.html import headline_table, why_items
+from planner.report import numbers
+from planner.report.html import actions_frame, headline_table, why_items
 from planner.report.labels import label, note_text, rule_label, unit_label
 
 TRADES = ("year", "buy_t", "cea_buy_cny_per_t", "buy_cny", "sell_t", "cea_sell_cny_per_t", "sell_cny",
@@ -54,24 +55,10 @@ class _Book:
         self.bold = self.wb.add_format({"bold": True})
         self.title = self.wb.add_format({"bold": True, "font_size": 14})
         self.wrap = self.wb.add_format({"text_wrap": True, "valign": "top"})
-        self.fmt = {
-            "t": self.wb.add_format({"num_format": "#,##0"}),
-            "cny": self.wb.add_format({"num_format": "#,##0"}),
-            "price": self.wb.add_format({"num_format": "#,##0.00"}),
-            "int": self.wb.add_format({"num_format": "0"}),
-            "gen": self.wb.add_format({"num_format": "General"}),
-        }
+        self.fmt = {k: self.wb.add_format({"num_format": f}) for k, f in numbers.EXCEL_FORMATS.items()}
 
     def _kind(self, col: str) -> str:
-        if col == "year" or col.endswith("_year"):
-            return "int"
-        if col.endswith("_per_t") or col in ("saving_cny_per_t", "discount_factor", "relief_share", "ccer_cap_share"):
-            return "price"
-        if col.endswith("_t") or col == "output":
-            return "t"
-        if col.endswith("_cny"):
-            return "cny"
-        return "gen"
+        return numbers.kind_of(col)
 
     def table(self, ws, df: pd.DataFrame, row0: int = 0, *, people: bool = True) -> None:
         """A table with a frozen header; people's tables get labels, widths and formats.
@@ -83,7 +70,7 @@ class _Book:
         for c, name in enumerate(cols):
             ws.write_string(row0, c, unit_label(name, self.lang, self.units) if people else name, self.head if people else self.bold)
             if people:
-                ws.set_column(c, c, max(11, min(40, len(unit_label(name, self.lang, self.units)) + 2)), self.fmt[self._kind(name)] if self._kind(name) != "gen" else None)
+                ws.set_column(c, c, max(11, min(40, len(unit_label(name, self.lang, self.units)) + 2)), self.fmt[self._kind(name)] if self._kind(name) != "exact" else None)
         ws.freeze_panes(row0 + 1, 1 if people else 0)
         for r, rec in enumerate(df.itertuples(index=False), start=row0 + 1):
             for c, v in enumerate(rec):
@@ -127,7 +114,7 @@ def _summary_sheet(b: _Book, title: str, s: dict[str, Any], keys: tuple[str, ...
         ws.write_string(r, 0, label(key, lang), b.bold)
         v = _cell_value(s.get(key))
         if isinstance(v, int | float) and not isinstance(v, bool):
-            ws.write_number(r, 1, v, b.fmt["price"] if key.endswith("_per_t_obligation_cny") else b.fmt["cny"] if key.endswith("_cny") else b.fmt["t"] if key.endswith("_t") else None)
+            ws.write_number(r, 1, v, b.fmt[numbers.kind_of(key)])
         elif v is not None:
             ws.write_string(r, 1, str(v) if not isinstance(v, str) else v)
         r += 1
@@ -154,6 +141,37 @@ def _summary_sheet(b: _Book, title: str, s: dict[str, Any], keys: tuple[str, ...
         for n in [*(note_text(x, lang) for x in notes), *(f"{warn}: {note_text(w, lang)}" for w in warnings)]:
             r += 1
             ws.write_string(r, 0, n)
+
+
+def _actions_sheet(b: _Book, actions: pd.DataFrame | None) -> None:
+    """The first sheet: this cycle's actions with the dates they fall due."""
+    if actions is None or actions.empty:
+        return
+    cycles = sorted({int(c) for c in actions["cycle"]})
+    ws = b.wb.add_worksheet(label("actions_sheet", b.lang)[:31])
+    ws.write_string(0, 0, f"{label('actions', b.lang)} ({', '.join(map(str, cycles))})", b.title)
+    b.table(ws, actions_frame(actions, b.lang), row0=2)
+    ws.set_column(len(actions_frame(actions.head(1), b.lang).columns) - 1, len(actions_frame(actions.head(1), b.lang).columns) - 1, 90)
+
+
+def _cost_split_block(b: _Book, ws, costs: pd.DataFrame, col0: int) -> None:
+    """Beside the costs per year: components, cost of compliance, value left at the end, NPV total."""
+    from planner.report.html import cost_split_frame
+
+    if costs.empty:
+        return
+    t = cost_split_frame(costs, b.lang)
+    ws.write_string(0, col0, label("cost_split", b.lang), b.bold)
+    for j, c in enumerate(t.columns):
+        ws.write_string(1, col0 + j, unit_label(c, b.lang, b.units), b.head)
+        ws.set_column(col0 + j, col0 + j, 24 if j == 0 else 18)
+    for i, r in enumerate(t.itertuples(index=False), start=2):
+        ws.write_string(i, col0, r.component, b.bold if i - 2 >= len(t) - 3 else None)
+        for j, v in enumerate((r.nominal_cny, r.discounted_cny), start=1):
+            if b.units == "wan":
+                ws.write_number(i, col0 + j, v, b._wan_fmt())
+            else:
+                ws.write_number(i, col0 + j, v, b.fmt["cny"])
 
 
 def _text_sheet(b: _Book, title: str, lines: list[str]) -> None:
@@ -189,9 +207,10 @@ def plan_workbook(
     b = _Book(lang, units)
     wb = b.wb
     annual = tables["annual"]
+    _actions_sheet(b, tables.get("actions"))
 
     _summary_sheet(b, f"{label('report_title', lang)}: {summary.get('entity', '')} {summary.get('entity_name') or ''}".strip(),
-                   summary, ("years", "npv_cost_cny", "nominal_cost_cny", "cost_per_t_obligation_cny", "total_obligation_t",
+                   summary, ("years", "compliance_npv_cny", "terminal_value_cny", "npv_cost_cny", "terminal_valuation", "nominal_cost_cny", "cost_per_t_obligation_cny", "total_obligation_t",
                              "total_shortfall_t", "opening_cea_t", "opening_lapse_t", "status", "mip_gap", "rule_pack", "rule_pack_overrides", "compliance_mode"),
                    audit, notes, warnings)
 
@@ -229,6 +248,7 @@ def plan_workbook(
     wide.columns = [f"cost_{c}_cny" for c in wide.columns]
     wide = wide.reset_index()
     b.table(ws, wide)
+    _cost_split_block(b, ws, costs, len(wide.columns) + 1)
     if n and len(wide.columns) > 1:
         ch = wb.add_chart({"type": "column", "subtype": "stacked"})
         for j in range(1, len(wide.columns)):
@@ -303,7 +323,14 @@ def group_xlsx(gplan, audit: dict[str, Any], lang: str = "en", units: str = "t")
         df = getattr(gplan, name)
         if not df.empty:
             ws = wb.add_worksheet(label(key, lang)[:31])
-            b.table(ws, df.dropna(axis=1, how="all") if name == "ccer_pool" else df)
+            if name == "pooling_value":  # the paragraph that explains pooling above its table
+                from planner.report.html import pooling_text
+
+                ws.merge_range(0, 0, 0, len(df.columns) - 1, pooling_text(gplan), b.wrap)
+                ws.set_row(0, 150)
+                b.table(ws, df, row0=2)
+            else:
+                b.table(ws, df.dropna(axis=1, how="all") if name == "ccer_pool" else df)
     _text_sheet(b, label("why", lang), why_top(gplan, lang, why_items) if many else group_why(gplan, lang))
     if not gplan.assumptions.empty:
         ws = wb.add_worksheet(label("assumptions", lang)[:31])

@@ -162,6 +162,7 @@ class ArrayBackend:
                 ent[c] = np.asarray([v for e in own for v in getattr(e, f)], dtype=float)
             ent["total_cost_cny"] = cost[k]
             ent["discounted_cost_cny"] = disc[k]
+            ent["cost_terminal_cny"] = led["cost_terminal"].reshape(S, E * n)[k]
             ent["position_before_trading_t"] = before[k]
             ent["shadow_price_cny_per_t"] = nan
             link = {

@@ -490,6 +490,7 @@ class PyomoBackend:
                 "entity": np.asarray([e for e, _ in rows], dtype=object),
                 "year": np.asarray([y for _, y in rows], dtype=np.int64),
                 "cost": [j for j, c in enumerate(cols) if c.startswith("cost_")],
+                "terminal": [j for j, c in enumerate(cols) if c == "cost_terminal"],
                 "other": [(j, c) for j, c in enumerate(cols) if not c.startswith("cost_")],
                 "df": np.tile(np.asarray(data.discount_factor, dtype=float), len(alone)),
             }
@@ -525,6 +526,7 @@ class PyomoBackend:
             cols[c] = np.array([[v for e in alone for v in getattr(e, f)] for alone in alones], dtype=float)
         cols["total_cost_cny"] = cost
         cols["discounted_cost_cny"] = disc
+        cols["cost_terminal_cny"] = sum((mat[:, :, j] for j in fixed["terminal"]), np.zeros((n_s, shape[0])))
         cols["position_before_trading_t"] = before
         cols["shadow_price_cny_per_t"] = nan
         out = []

@@ -68,6 +68,7 @@ YEAR_COLUMNS = (
     "shortfall_t",
     "total_cost_cny",
     "discounted_cost_cny",
+    "cost_terminal_cny",
     "shadow_price_cny_per_t",
 )
 
@@ -94,7 +95,7 @@ GROUP_COLUMNS = ("pool_buy_t", "pool_hold_t", "link_cost_cny")
 FLOW_COLUMNS = (
     "emissions_t", "abatement_measures_t", "abatement_projects_t", "allocation_t", "obligation_t",
     "position_before_trading_t", "buy_t", "sell_t", "ccer_buy_t", "ccer_surrendered_t", "surrender_t",
-    "lapse_t", "shortfall_t", "total_cost_cny", "discounted_cost_cny",
+    "lapse_t", "shortfall_t", "total_cost_cny", "discounted_cost_cny", "cost_terminal_cny",
 ) + LINK_COLUMNS + ("pool_buy_t", "link_cost_cny")
 """Columns summed over the years in a group sweep's total rows (stocks and prices are left empty)."""
 
@@ -451,7 +452,9 @@ def _compare_fast(fast: pd.DataFrame, annual: pd.DataFrame, sid: str) -> None:
 
 
 HEAD_COLUMNS = ("scenario", "kind", "probability", "status", "error", "overrides", "solver_path",
-                "npv_cost_cny", "nominal_cost_cny")
+                "npv_cost_cny", "compliance_npv_cny", "terminal_value_cny", "nominal_cost_cny")
+"""Scenario columns: NPV cost = cost of compliance - value of holdings left at the end (both NPV;
+``planner.plan.costsplit``), and the nominal cost."""
 _TEXT = {"scenario", "kind", "status", "error", "overrides", "solver_path", "entity", "level"}
 
 
@@ -471,7 +474,8 @@ _OVERRIDES_JSON = json.JSONEncoder(sort_keys=True, default=str)
 """``json.dumps(overrides, sort_keys=True, default=str)``, its encoder made once (not per scenario)."""
 
 
-def _head(v: Variant, status: str, error: str | None, path: str, npv: float, nominal: float) -> dict[str, Any]:
+def _head(v: Variant, status: str, error: str | None, path: str, npv: float, nominal: float,
+          terminal_npv: float = math.nan) -> dict[str, Any]:
     return {
         "scenario": v.id,
         "kind": v.kind,
@@ -481,8 +485,17 @@ def _head(v: Variant, status: str, error: str | None, path: str, npv: float, nom
         "overrides": _OVERRIDES_JSON.encode(v.overrides),
         "solver_path": path,
         "npv_cost_cny": npv,
+        "compliance_npv_cny": npv - terminal_npv,
+        "terminal_value_cny": 0.0 - terminal_npv + 0.0,
         "nominal_cost_cny": nominal,
     }
+
+
+def _terminal_npv(ent, data) -> float:
+    """The discounted terminal cost component of entity-major rows (negative: a value left)."""
+    term = np.asarray(ent["cost_terminal_cny"], dtype=float)
+    df = np.tile(np.asarray(data.discount_factor, dtype=float), len(term) // len(data.years))
+    return float(np.sum(term * df))
 
 
 def _empty_block(v: Variant, status: str, error: str | None, path: str = "") -> dict[str, Any]:
@@ -497,11 +510,12 @@ def _block(v: Variant, ent: dict[str, np.ndarray], link: dict[str, np.ndarray] |
     entities plus the link costs and the pool), one total row per entity and one for the group
     (year 0: flows summed over the years; stocks and prices empty). Entity rows come entity-major."""
     n = len(ent["year"])
+    term = _terminal_npv(ent, data)
     if link is None:
         nominal = float(np.sum(ent["total_cost_cny"]))
         if isinstance(ent, LedgerRows):  # its columns stay in the batch's arrays (see ``_frame``)
-            return {"_head": _head(v, status, None, path, npv, nominal), "_n": n, "_rows": ent}
-        return {"_head": _head(v, status, None, path, npv, nominal), "_n": n, **ent}
+            return {"_head": _head(v, status, None, path, npv, nominal, term), "_n": n, "_rows": ent}
+        return {"_head": _head(v, status, None, path, npv, nominal, term), "_n": n, **ent}
     years = np.asarray(data.years, dtype=np.int64)
     ny, ne = len(years), n // len(years)
     if not np.array_equal(np.asarray(ent["year"], dtype=np.int64), np.tile(years, ne)):
@@ -528,7 +542,7 @@ def _block(v: Variant, ent: dict[str, np.ndarray], link: dict[str, np.ndarray] |
     for c in cols:
         out[c] = np.concatenate([np.asarray(p[0][c], dtype=float) if c in p[0] else np.full(p[1], np.nan) for p in parts])
     out["_n"] = n + ny + ne + 1
-    out["_head"] = _head(v, status, None, path, npv, float(gt["total_cost_cny"][0]))
+    out["_head"] = _head(v, status, None, path, npv, float(gt["total_cost_cny"][0]), term)
     return out
 
 

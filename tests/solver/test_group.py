@@ -83,6 +83,14 @@ def test_free_transfers_equalise_marginal_abatement_costs():
     assert pv.loc["B", "standalone_npv_cny"] == approx(1_450_000)
     assert pv.loc["A", "group_npv_cny"] == approx(-275_000)
     assert pv.loc["B", "group_npv_cny"] == approx(1_225_000)
+    # no pool or tiers: no group costs to share; A's saving 0 - (-275,000), B's 1,450,000 - 1,225,000,
+    # adding up to the value of pooling; before the settlement at 55 (825,000 from B to A) A loses
+    # 550,000 (the abatement it does for B) and B saves 1,050,000
+    assert pv.loc[["A", "B"], "group_cost_share_cny"].tolist() == [approx(0), approx(0)]
+    assert pv.loc[["A", "B"], "saving_cny"].tolist() == [approx(275_000), approx(225_000)]
+    assert pv.loc[["A", "B"], "internal_settlement_cny"].tolist() == [approx(-825_000), approx(825_000)]
+    assert pv.loc[["A", "B"], "saving_before_settlement_cny"].tolist() == [approx(-550_000), approx(1_050_000)]
+    assert pv.loc["(group)", "saving_cny"] == approx(500_000)
     # transfers count as the seller's sales in its net sales (rules.md R2.5, the pack default)
     assert a.net_sales_t == approx(15_000)
     assert p.transfer_matrix.set_index("seller").loc["A", "B"] == approx(15_000)
@@ -268,7 +276,9 @@ def test_example_group_runs_from_the_cli(tmp_path, capsys):
     assert body["summary"]["entities"] == 30
     assert body["summary"]["value_of_pooling_cny"] >= -1e-6 * abs(body["summary"]["standalone_npv_cny"])
     es = pd.read_csv(out / "entity_summary.csv")
-    assert set(es["side"]) == {"long", "short"}
+    # plants whose allocation equals their obligation (HN-02, HN-28) are neither long nor short
+    assert set(es["side"]) == {"long", "short", "balanced"}
+    assert set(es.loc[es["side"] == "balanced", "entity"]) == set(es.loc[es["position_t"].abs() < 0.5, "entity"])
     assert "Group compliance plan: HN-GEN" in capsys.readouterr().out
 
 

@@ -182,3 +182,30 @@ def test_tables_template_round_trip(tmp_path, group_runs):
     wb = openpyxl.load_workbook(tmp_path / "blank.xlsx")
     assert wb.sheetnames == ["plants", "measures", "activity", "instructions"]
     assert [c.value for c in wb["plants"][1]][:3] == ["id", "name", "sector"]
+
+
+def test_pooling_is_explained_and_the_savings_add_up(group_runs):
+    """Three plants and a pool that binds: the pool's CCER costs are shared out, so the entities'
+    savings add up to the group's value of pooling; the report explains pooling in a paragraph."""
+    import pandas as pd
+
+    folder = group_runs / "en1"
+    body = json.loads((folder / "plan.json").read_text(encoding="utf-8"))
+    pv = pd.read_csv(folder / "pooling_value.csv").set_index("entity")
+    ents = pv.drop(index="(group)")
+    assert "(group links)" not in pv.index
+    assert ents["saving_cny"].sum() == pytest.approx(body["summary"]["value_of_pooling_cny"], abs=1e-3)
+    assert ents["internal_settlement_cny"].sum() == pytest.approx(0.0, abs=1e-3)
+    gc = pd.read_csv(folder / "group_costs.csv")
+    assert ents["group_cost_share_cny"].sum() == pytest.approx(gc["discounted_cny"].sum(), abs=1e-3)
+    assert gc["discounted_cny"].sum() > 0  # the pool bought CCERs: there is something to share
+    html = (folder / "report.html").read_text(encoding="utf-8")
+    assert 'id="pooling-explained"' in html and "the value of pooling is" in html
+    ws = openpyxl.load_workbook(folder / "plan.xlsx")[label("pooling_value", "en")]
+    assert "the value of pooling is" in ws["A1"].value
+    head = [c.value for c in ws[3]]
+    got = {r[0]: r[head.index(label("saving_cny", "en"))] for r in ws.iter_rows(min_row=4, values_only=True)}
+    assert got == pytest.approx(pv["saving_cny"].to_dict(), abs=1e-6)
+    es = pd.read_csv(folder / "entity_summary.csv")
+    assert set(es["side"]) <= {"long", "short", "balanced"}
+    assert (es.loc[es["position_t"].abs() < 0.5, "side"] == "balanced").all()

@@ -413,3 +413,23 @@ def test_a_long_lived_warm_solver_gives_every_solve_the_whole_time_limit():
         if ws._h.getRunTime() > 3 * limit:
             break
     assert ws._h.getRunTime() > 3 * limit, "the solver never ran past the time limit"
+
+
+@pytest.mark.parametrize("tables", ["plan", "fast"])
+def test_scenarios_split_the_cost_like_the_plan(tables):
+    """The surplus CHP example ends the horizon holding allowances: every scenario states its NPV
+    cost as the cost of compliance minus the value left at the end, as the plan's summary does,
+    with the full and with the fast tables (issue 20 item 3)."""
+    from pathlib import Path
+
+    from planner.input.read import load_case
+
+    case = load_case(Path(__file__).parents[2] / "cases" / "chp_300mw_surplus.yaml")
+    res = sweep(case, {"include_base": True, "grid": {"market.2032.cea_spread_cny_per_t": [0.5, 2.0]}}, tables=tables)
+    s = res.scenarios.set_index("scenario")
+    assert (s["npv_cost_cny"] - (s["compliance_npv_cny"] - s["terminal_value_cny"])).abs().max() < 1e-6
+    base = run(case).plan.summary
+    assert s.loc["base", "terminal_value_cny"] == approx(base["terminal_value_cny"], abs=1e-3)
+    assert s.loc["base", "compliance_npv_cny"] == approx(base["compliance_npv_cny"], abs=1e-3)
+    assert base["terminal_value_cny"] > 1e5  # the example holds something at the end
+    assert (res.frame.loc[res.frame["year"] < 2032, "cost_terminal_cny"] == 0).all()

@@ -167,3 +167,25 @@ def test_chunk_frame_takes_runs_of_batch_rows_as_a_row_by_row_frame():
                 k = 0
             blocks.append({"_head": head, "_n": n, "_rows": LedgerRows(columns, k)})
         pd.testing.assert_frame_equal(_frame(blocks, False), _frame_reference(blocks, False), check_exact=True)
+
+
+def test_scenario_cost_split_into_compliance_and_terminal_value():
+    """Two years with discount factors 1 and 0.9; the terminal component -100 CNY in the last year
+    (holdings worth 100 CNY at the end): terminal value 0.9 x 100 = 90 (NPV); with an NPV cost of
+    1,000 the cost of compliance is 1,090. A scenario without a plan has neither."""
+    import math
+    from types import SimpleNamespace
+
+    import numpy as np
+
+    from planner.studies.sweep import _block, _empty_block
+    from planner.studies.variants import Variant
+
+    data = SimpleNamespace(years=(2025, 2026), discount_factor=(1.0, 0.9))
+    ent = {"entity": np.asarray(["E", "E"], dtype=object), "year": np.asarray([2025, 2026]),
+           "total_cost_cny": np.asarray([600.0, 500.0]), "cost_terminal_cny": np.asarray([0.0, -100.0])}
+    v = Variant(id="s", kind="grid", overrides={})
+    head = _block(v, ent, None, data, "optimal", "cold", 1000.0)["_head"]
+    assert (head["npv_cost_cny"], head["compliance_npv_cny"], head["terminal_value_cny"]) == (1000.0, 1090.0, 90.0)
+    empty = _empty_block(v, "infeasible", "no plan")["_head"]
+    assert math.isnan(empty["compliance_npv_cny"]) and math.isnan(empty["terminal_value_cny"])
