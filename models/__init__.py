@@ -19,7 +19,7 @@ from models.data import (
     ProjectData,
     ProjectOption,
 )
-from models.entity import COST_COMPONENTS, TRADE_VARIABLES
+from models.entity import COST_COMPONENTS, DUAL_SIGNS, TRADE_VARIABLES
 
 _FROM_EXTRACT = ("LinkResults", "Results", "extract_links", "extract_results")
 _FROM_GROUP = ("LINK_COST_COMPONENTS", "build_model")
@@ -44,6 +44,7 @@ __all__ = [
     "COST_COMPONENTS",
     "CarryRule",
     "CcerLotData",
+    "DUAL_SIGNS",
     "EntityData",
     "GroupLinks",
     "LINK_COST_COMPONENTS",

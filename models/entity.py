@@ -39,7 +39,19 @@ sales. Of several plans with the same cost, the plan holds the one with the fewe
 and ``sell``, so they are not counted again."""
 
 
-def _bound(x: float) -> float | None:
+DUAL_SIGNS: dict[str, float] = {
+    "balance_surrender": 1.0,
+    "balance_allowances": 1.0,
+    "limit_ccer_share": -1.0,
+    "limit_carryover": -1.0,
+}
+"""The entity rows whose duals the results report (``Results.duals``), in the order they are
+reported, each with the sign that makes its shadow price a cost per tonne (one more tonne of
+obligation costs; one more tonne of a cap or limit saves)."""
+
+
+def pyomo_bound(x: float) -> float | None:
+    """A bound as Pyomo takes it: None for an infinite one."""
     return None if math.isinf(x) else x
 
 
@@ -379,10 +391,10 @@ def _declare_variables(b: pyo.Block, scope: _EntityScope) -> None:
     )
     b.build = pyo.Var(b.BUILD_OPTIONS, within=pyo.Binary, doc="1 if a project's build starts in a year")
     b.buy = pyo.Var(
-        years, bounds=lambda _, y: (0, _bound(d.buy_max_t[pos[y]])), doc="CEA bought in the cycle [t]"
+        years, bounds=lambda _, y: (0, pyomo_bound(d.buy_max_t[pos[y]])), doc="CEA bought in the cycle [t]"
     )
     b.sell = pyo.Var(
-        years, bounds=lambda _, y: (0, _bound(d.sell_max_t[pos[y]])), doc="CEA sold in the cycle [t]"
+        years, bounds=lambda _, y: (0, pyomo_bound(d.sell_max_t[pos[y]])), doc="CEA sold in the cycle [t]"
     )
     b.surrender = pyo.Var(years, within=pyo.NonNegativeReals, doc="CEA surrendered for the year [t]")
     b.carry = pyo.Var(
@@ -401,12 +413,12 @@ def _declare_variables(b: pyo.Block, scope: _EntityScope) -> None:
     )
     b.ccer_buy = pyo.Var(
         years,
-        bounds=lambda _, y: (0, _bound(d.ccer_buy_max_t[pos[y]])),
+        bounds=lambda _, y: (0, pyomo_bound(d.ccer_buy_max_t[pos[y]])),
         doc="CCER bought in the cycle [t]",
     )
     b.ccer_sell = pyo.Var(
         years,
-        bounds=lambda _, y: (0, _bound(d.ccer_sell_max_t[pos[y]])),
+        bounds=lambda _, y: (0, pyomo_bound(d.ccer_sell_max_t[pos[y]])),
         doc="CCER sold from the unrestricted pool [t]",
     )
     b.ccer_use = pyo.Var(

@@ -17,17 +17,13 @@ from typing import TYPE_CHECKING
 
 from models.bounds import block_bound, net_sales_range
 from models.data import GroupLinks, ModelData
-from models.entity import COST_COMPONENTS, add_entity
+from models.entity import COST_COMPONENTS, add_entity, pyomo_bound
 
 if TYPE_CHECKING:
     import pyomo.environ as pyo  # imported by the functions that build: see models/__init__.py
 
 LINK_COST_COMPONENTS: tuple[str, ...] = ("transfer", "pool", "tiers")
 """Group-level cost expressions ``cost_<name>[y]`` added to the objective (0 without links)."""
-
-
-def _bound(x: float) -> float | None:
-    return None if math.isinf(x) else x
 
 
 def build_model(data: ModelData, relax: float = 1.0) -> pyo.ConcreteModel:
@@ -109,12 +105,12 @@ def _add_transfers(m: pyo.ConcreteModel, data: ModelData, g: GroupLinks, relax: 
     if g.transfers != "none":
         m.market_buy = pyo.Var(
             m.ENTITIES, m.YEARS,
-            bounds=lambda _, e, y: (0, _bound(g.market_buy_max_t[idx[e]][pos[y]])),
+            bounds=lambda _, e, y: (0, pyomo_bound(g.market_buy_max_t[idx[e]][pos[y]])),
             doc="CEA an entity buys on the market (outside the group) [t]",
         )
         m.market_sell = pyo.Var(
             m.ENTITIES, m.YEARS,
-            bounds=lambda _, e, y: (0, _bound(g.market_sell_max_t[idx[e]][pos[y]])),
+            bounds=lambda _, e, y: (0, pyomo_bound(g.market_sell_max_t[idx[e]][pos[y]])),
             doc="CEA an entity sells on the market (outside the group) [t]",
         )
     if g.transfers == "free":
@@ -263,7 +259,7 @@ def _add_ccer_pool(m: pyo.ConcreteModel, data: ModelData, g: GroupLinks) -> None
 
     if g.pool:
         m.pool_buy = pyo.Var(
-            m.YEARS, bounds=lambda _, y: (0, _bound(g.pool_max_t[pos[y]])),
+            m.YEARS, bounds=lambda _, y: (0, pyomo_bound(g.pool_max_t[pos[y]])),
             doc="CCER bought by the group for its pool [t]",
         )
         m.pool_hold = pyo.Var(m.YEARS, within=pyo.NonNegativeReals, doc="CCER left in the group pool after the year's allocations [t]")
@@ -309,7 +305,7 @@ def _add_group_limits(m: pyo.ConcreteModel, data: ModelData, g: GroupLinks, mbuy
 
     m.TIERS = pyo.Set(initialize=list(range(len(g.tiers))), ordered=True, doc="Price tiers of the group's market purchases")
     m.tier_buy = pyo.Var(
-        m.TIERS, m.YEARS, bounds=lambda _, k, y: (0, _bound(g.tiers[k].width_t)),
+        m.TIERS, m.YEARS, bounds=lambda _, k, y: (0, pyomo_bound(g.tiers[k].width_t)),
         doc="Group market purchases priced in a tier [t]",
     )
 

@@ -29,6 +29,7 @@ from models.bounds import net_sales_range
 from models.data import ModelData
 from models.entity import (
     COST_COMPONENTS,
+    DUAL_SIGNS,
     fine_years,
     opening_carry_limit,
     opening_decided,
@@ -691,7 +692,8 @@ def _entity_rows(bld: _Builder, L: _Layout, data: ModelData, x: _EntityColumns) 
     r_cs = _ccer_rows(bld, L, data, x, ab)
     _abatement_limit_rows(bld, L, x, ab)
     r_co = _carryover_rows(bld, L, data, x)
-    return {"balance_allowances": r_ba, "balance_surrender": r_bs, "limit_ccer_share": r_cs, "limit_carryover": r_co}
+    rows = {"balance_allowances": r_ba, "balance_surrender": r_bs, "limit_ccer_share": r_cs, "limit_carryover": r_co}
+    return {name: rows[name] for name in DUAL_SIGNS}
 
 
 def _stock_balance_rows(bld: _Builder, L: _Layout, data: ModelData, x: _EntityColumns, ab: _AbatementTerms):
@@ -909,10 +911,10 @@ def objective(data: ModelData, cc: CostColumns) -> tuple[np.ndarray, float]:
     m_cost = np.asarray([m.cost_cny_per_t for e in ents for m in e.measures], dtype=float).reshape(len(abate), n)
 
     def ent_vec(name):
-        return np.array([getattr(e, name) for e in ents], dtype=float).reshape(E, 1)
+        return _ent_vec(ents, name)
 
     def per_year(name):
-        return np.array([getattr(e, name) for e in ents], dtype=float).reshape(E, n)
+        return _per_year(ents, name, n)
 
     dfy = np.broadcast_to(df, (E, n))
     cost = np.zeros(cc.n_col)
@@ -1094,10 +1096,10 @@ def ledger_arrays(a: Assembled, datas: list[ModelData], X: np.ndarray) -> dict[s
         return np.where(ids >= 0, X[:, np.maximum(ids, 0)], default)
 
     def ent_vec(name):
-        return np.array([[getattr(e, name) for e in d.entities] for d in datas], dtype=float).reshape(S, E, 1)
+        return np.stack([_ent_vec(d.entities, name) for d in datas])
 
     def per_year(name):
-        return np.array([[getattr(e, name) for e in d.entities] for d in datas], dtype=float).reshape(S, E, n)
+        return np.stack([_per_year(d.entities, name, n) for d in datas])
 
     out: dict[str, np.ndarray] = {}
     ab = val("abate")  # S x M x n
@@ -1287,14 +1289,14 @@ def extract_arrays(a: Assembled, data: ModelData, x: np.ndarray, row_dual: np.nd
     })
     dual_cols = ["entity", "year", "constraint", "dual"]
     if row_dual is not None:
-        names = ("balance_surrender", "balance_allowances", "limit_ccer_share", "limit_carryover")
-        grids = np.stack([a.row_of[k] for k in names], axis=2)  # E x n x 4
+        names = tuple(DUAL_SIGNS)
+        grids = np.stack([a.row_of[k] for k in names], axis=2)  # E x n x rows
         present = grids >= 0
         dv = 0.0 + np.asarray(row_dual, dtype=float)[np.maximum(grids, 0)]
         sel = present.ravel()
         duals = pd.DataFrame({
-            "entity": np.repeat(np.asarray(L.ids, dtype=object), n * 4)[sel],
-            "year": np.tile(np.repeat(years, 4), E)[sel],
+            "entity": np.repeat(np.asarray(L.ids, dtype=object), n * len(names))[sel],
+            "year": np.tile(np.repeat(years, len(names)), E)[sel],
             "constraint": np.tile(np.asarray(names, dtype=object), E * n)[sel],
             "dual": dv.ravel()[sel],
         }, columns=dual_cols).reset_index(drop=True)
@@ -1330,7 +1332,7 @@ def extract_arrays(a: Assembled, data: ModelData, x: np.ndarray, row_dual: np.nd
         pool = pd.DataFrame({"year": years, "pool_buy_t": led["pool_buy_t"], "pool_hold_t": led["pool_hold_t"]}, columns=pool_cols)
     else:
         pool = pd.DataFrame(columns=pool_cols)
-    link = {c: led[f"link_{c}"] for c in ("transfer", "pool", "tiers")}
+    link = {c: led[f"link_{c}"] for c in LINK_COST_COMPONENTS}
     tier_cols = ["year", "tier", "tier_buy_t"]
     if g.tiers:
         K = len(g.tiers)
