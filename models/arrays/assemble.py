@@ -8,7 +8,9 @@ reason) and the caller builds the Pyomo model instead - never a silently differe
 The result is the problem ``planner.solve.highs.compile_model(build_model(data))`` produces: the same
 columns and rows in the same order (Pyomo's: rows block by block in declaration order, columns by
 the first row that mentions their component), the same coefficients, bounds, costs and
-integrality. ``tests/solver/test_assemble.py`` checks that equivalence by name, entry by entry.
+integrality. ``tests/solver/test_assemble.py`` checks the equivalence on a canonical form (rows and
+columns keyed by name, sorted) and, apart, the order: HiGHS may return another optimal vertex of the
+same problem written in another order, and a group's plan must not depend on the path that built it.
 
 A change to ``models.entity`` or ``models.group`` needs the same change here: the equivalence test
 fails until both write the same problem.
@@ -1210,8 +1212,7 @@ def extract_arrays(a: Assembled, data: ModelData, x: np.ndarray, row_dual: np.nd
     The numbers come from ``ledger_arrays``."""
     import pandas as pd
 
-    from models.extract import LinkResults, Results
-    from models.group import LINK_COST_COMPONENTS
+    from models.extract import Results
 
     L = a.layout
     E, n = L.base.shape
@@ -1319,9 +1320,25 @@ def extract_arrays(a: Assembled, data: ModelData, x: np.ndarray, row_dual: np.nd
         duals=duals,
         objective_cny=float(a.cost @ x + a.offset),
     )
+    return results, _link_results(led, data, L)
+
+
+
+def _link_results(led: dict, data: ModelData, L: _Layout):
+    """``LinkResults`` of a group from its solved ledger (``ledger_arrays``), as
+    ``models.extract.extract_links`` reads them (None without a group)."""
+    import pandas as pd
+
+    from models.extract import LinkResults
+    from models.group import LINK_COST_COMPONENTS
+
     g = data.group
     if g is None:
-        return results, None
+        return None
+    E, n = L.base.shape
+    years = np.asarray(data.years)
+    ent_col = np.repeat(np.asarray(L.ids, dtype=object), n)
+    year_col = np.tile(years, E)
     trades = pd.DataFrame({
         "entity": ent_col,
         "year": year_col,
@@ -1346,11 +1363,10 @@ def extract_arrays(a: Assembled, data: ModelData, x: np.ndarray, row_dual: np.nd
         "component": np.tile(np.asarray(LINK_COST_COMPONENTS, dtype=object), n),
         "nominal_cny": np.stack([link[c] for c in LINK_COST_COMPONENTS], axis=1).ravel(),
     }, columns=["year", "component", "nominal_cny"])
-    links = LinkResults(
+    return LinkResults(
         trades=trades,
         transfers=pd.DataFrame(columns=["year", "seller", "buyer", "transfer_t"]),
         pool=pool,
         tiers=tier_frame,
         costs=lc,
     )
-    return results, links
