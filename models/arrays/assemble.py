@@ -172,8 +172,6 @@ class Assembled:
     index: np.ndarray
     value: np.ndarray
     offset: float
-    col_family: list
-    """(family name, provisional offset, size, labels) behind the columns, for names and extraction."""
     col_of: dict
     """Family name -> final column index of each item (in the family's own item order)."""
     row_of: dict
@@ -1054,7 +1052,6 @@ def _finish(bld: _Builder, cost: np.ndarray) -> Assembled:
         index=fr,
         value=vals,
         offset=0.0,
-        col_family=[(f.name, f.offset, f.size) for f in bld.cols],
         col_of={},
         row_of={},
         col_fams=bld.cols,
