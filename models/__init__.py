@@ -19,7 +19,7 @@ from models.data import (
     ProjectData,
     ProjectOption,
 )
-from models.entity import COST_COMPONENTS, TRADE_VARIABLES
+from models.entity import COST_COMPONENTS, DUAL_SIGNS, TRADE_VARIABLES
 
 _FROM_EXTRACT = ("LinkResults", "Results", "extract_links", "extract_results")
 _FROM_GROUP = ("LINK_COST_COMPONENTS", "build_model")
@@ -27,8 +27,8 @@ _FROM_GROUP = ("LINK_COST_COMPONENTS", "build_model")
 
 def __getattr__(name: str):
     """Names imported on first use: the Pyomo model and the pandas results are not needed to assemble
-    and solve the arrays (``models.arrays.assemble``), and importing pandas (with pyarrow) and Pyomo costs
-    ~100 MB of memory that would otherwise sit under the solver's peak."""
+    and solve the arrays (``models.arrays.assemble``), and the memory importing pandas (with pyarrow)
+    and Pyomo takes would otherwise sit under the solver's peak."""
     if name in _FROM_EXTRACT:
         from models import extract as module
     elif name in _FROM_GROUP:
@@ -44,6 +44,7 @@ __all__ = [
     "COST_COMPONENTS",
     "CarryRule",
     "CcerLotData",
+    "DUAL_SIGNS",
     "EntityData",
     "GroupLinks",
     "LINK_COST_COMPONENTS",

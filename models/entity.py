@@ -8,11 +8,14 @@ UPPER_SNAKE, variables short nouns, ``cost_*`` expressions, ``balance_*`` / ``li
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from models.data import EntityData
 
 if TYPE_CHECKING:
+    # imported by the declaring functions, not here: the bounds below serve models.arrays.assemble
+    # without Pyomo
     import pyomo.environ as pyo
 
 COST_COMPONENTS: tuple[str, ...] = (
@@ -36,7 +39,19 @@ sales. Of several plans with the same cost, the plan holds the one with the fewe
 and ``sell``, so they are not counted again."""
 
 
-def _bound(x: float) -> float | None:
+DUAL_SIGNS: dict[str, float] = {
+    "balance_surrender": 1.0,
+    "balance_allowances": 1.0,
+    "limit_ccer_share": -1.0,
+    "limit_carryover": -1.0,
+}
+"""The entity rows whose duals the results report (``Results.duals``), in the order they are
+reported, each with the sign that makes its shadow price a cost per tonne (one more tonne of
+obligation costs; one more tonne of a cap or limit saves)."""
+
+
+def pyomo_bound(x: float) -> float | None:
+    """A bound as Pyomo takes it: None for an infinite one."""
     return None if math.isinf(x) else x
 
 
@@ -198,22 +213,89 @@ def allocation_upper(d: EntityData, i: int) -> float:
     return d.allocation_t[i] + relief + borrow_upper(d, i)
 
 
+@dataclass(frozen=True)
+class _EntityScope:
+    """One entity's data with its model years and the lookups the declaring functions share."""
+
+    d: EntityData
+    years: tuple[int, ...]
+    ns_lo: tuple[float, ...]
+    """Lower bound on the cumulative net sales of each year (``models.bounds.net_sales_range``)."""
+    ns_hi: tuple[float, ...]
+    """Upper bound on the cumulative net sales of each year."""
+    pos: dict[int, int]
+    """Year -> its position in ``years`` (the index of the per-year data)."""
+    measures: dict
+    projects: dict
+    options: dict
+    """(project, build year) -> its build option."""
+    lots: dict
+    loss: dict
+    """(measure, year) -> allocation lost per tonne abated (0 for measures without a loss)."""
+
+    @classmethod
+    def of(cls, d: EntityData, years: tuple[int, ...], ns_range) -> _EntityScope:
+        pos = {y: i for i, y in enumerate(years)}
+        return cls(
+            d=d,
+            years=tuple(years),
+            ns_lo=tuple(ns_range[0]),
+            ns_hi=tuple(ns_range[1]),
+            pos=pos,
+            measures={k.id: k for k in d.measures},
+            projects={p.id: p for p in d.projects},
+            options={(p.id, o.build_year): o for p in d.projects for o in p.options},
+            lots={l.id: l for l in d.ccer_lots},
+            loss={
+                (k.id, y): (k.allocation_loss_t_per_t[pos[y]] if k.allocation_loss_t_per_t else 0.0)
+                for k in d.measures
+                for y in years
+            },
+        )
+
+    @property
+    def first(self) -> int:
+        return self.years[0]
+
+    @property
+    def last(self) -> int:
+        return self.years[-1]
+
+    def needs_binary(self, i: int) -> bool:
+        """Whether year ``i``'s carry-over limit needs a binary for its zero floor: the limit
+        floor + k x max(0, NS - threshold) is non-convex only where NS can fall on both sides of
+        the threshold, judged from the bounds."""
+        r = self.d.carry_rules[i]
+        return r.limited and r.multiplier > 0 and self.ns_lo[i] < r.threshold_t < self.ns_hi[i]
+
+
 def add_entity(b: pyo.Block, d: EntityData, years: tuple[int, ...], ns_range: tuple[tuple[float, ...], tuple[float, ...]]) -> None:
     """Add the variables, expressions and constraints of one entity to block ``b``.
 
     ``ns_range``: the bounds on the entity's cumulative net sales per year (lower, upper), derived
-    for the model the block is in (``models.bounds.net_sales_range``: they depend on the group)."""
-    import pyomo.environ as pyo  # here, not at the top: the bounds above serve models.arrays.assemble without Pyomo
+    for the model the block is in (``models.bounds.net_sales_range``: they depend on the group).
+    The declaration order is the model's row order (and so its columns' order): keep it."""
+    scope = _EntityScope.of(d, years, ns_range)
 
-    pos = {y: i for i, y in enumerate(years)}
-    ns_lo, ns_hi = ns_range
+    _declare_sets(b, scope)
+    _declare_variables(b, scope)
+    _declare_ledger(b, scope)
+    _declare_stock_balances(b, scope)
+    _declare_relief_limits(b, scope)
+    _declare_borrow_limits(b, scope)
+    _declare_ccer_rows(b, scope)
+    _declare_abatement_limits(b, scope)
+    _declare_carryover_limits(b, scope)
+    _declare_opening_limits(b, scope)
+    _declare_fine_limit(b, scope)
+    _declare_costs(b, scope)
 
-    def needs_binary(i: int) -> bool:
-        # the limit floor + k * max(0, NS - threshold) is non-convex only where NS can fall on both
-        # sides of the threshold, judged from the bounds
-        r = d.carry_rules[i]
-        return r.limited and r.multiplier > 0 and ns_lo[i] < r.threshold_t < ns_hi[i]
-    first, last = years[0], years[-1]
+
+def _declare_sets(b: pyo.Block, scope: _EntityScope) -> None:
+    """The index sets: measures, projects, lots and the years in which each rule or regime applies."""
+    import pyomo.environ as pyo
+
+    d, years, pos, first = scope.d, scope.years, scope.pos, scope.first
 
     b.MEASURES = pyo.Set(initialize=[k.id for k in d.measures], ordered=True, doc="Abatement measures")
     b.PROJECTS = pyo.Set(initialize=[p.id for p in d.projects], ordered=True, doc="Discrete projects")
@@ -248,7 +330,7 @@ def add_entity(b: pyo.Block, d: EntityData, years: tuple[int, ...], ns_range: tu
         doc="Years whose transition to the next cycle has a carry-over limit",
     )
     b.FLOOR_YEARS = pyo.Set(
-        initialize=[y for y in years if needs_binary(pos[y])],
+        initialize=[y for y in years if scope.needs_binary(pos[y])],
         ordered=True,
         doc="Limited years where the zero floor on net sales can bite (one binary each)",
     )
@@ -292,17 +374,14 @@ def add_entity(b: pyo.Block, d: EntityData, years: tuple[int, ...], ns_range: tu
         ordered=True,
         doc="Years whose shortfall costs a fixed fine, whatever its size (one binary each)",
     )
-    measures = {k.id: k for k in d.measures}
-    projects = {p.id: p for p in d.projects}
-    loss = {
-        (k.id, y): (k.allocation_loss_t_per_t[pos[y]] if k.allocation_loss_t_per_t else 0.0)
-        for k in d.measures
-        for y in years
-    }
-    options = {(p.id, o.build_year): o for p in d.projects for o in p.options}
-    lots = {l.id: l for l in d.ccer_lots}
 
-    # ---- variables -------------------------------------------------------------------------
+
+def _declare_variables(b: pyo.Block, scope: _EntityScope) -> None:
+    """The decision variables, with the bounds the data and the derived bounds give."""
+    import pyomo.environ as pyo
+
+    d, years, pos, measures = scope.d, scope.years, scope.pos, scope.measures
+
     b.abate = pyo.Var(
         b.MEASURES,
         years,
@@ -312,10 +391,10 @@ def add_entity(b: pyo.Block, d: EntityData, years: tuple[int, ...], ns_range: tu
     )
     b.build = pyo.Var(b.BUILD_OPTIONS, within=pyo.Binary, doc="1 if a project's build starts in a year")
     b.buy = pyo.Var(
-        years, bounds=lambda _, y: (0, _bound(d.buy_max_t[pos[y]])), doc="CEA bought in the cycle [t]"
+        years, bounds=lambda _, y: (0, pyomo_bound(d.buy_max_t[pos[y]])), doc="CEA bought in the cycle [t]"
     )
     b.sell = pyo.Var(
-        years, bounds=lambda _, y: (0, _bound(d.sell_max_t[pos[y]])), doc="CEA sold in the cycle [t]"
+        years, bounds=lambda _, y: (0, pyomo_bound(d.sell_max_t[pos[y]])), doc="CEA sold in the cycle [t]"
     )
     b.surrender = pyo.Var(years, within=pyo.NonNegativeReals, doc="CEA surrendered for the year [t]")
     b.carry = pyo.Var(
@@ -334,12 +413,12 @@ def add_entity(b: pyo.Block, d: EntityData, years: tuple[int, ...], ns_range: tu
     )
     b.ccer_buy = pyo.Var(
         years,
-        bounds=lambda _, y: (0, _bound(d.ccer_buy_max_t[pos[y]])),
+        bounds=lambda _, y: (0, pyomo_bound(d.ccer_buy_max_t[pos[y]])),
         doc="CCER bought in the cycle [t]",
     )
     b.ccer_sell = pyo.Var(
         years,
-        bounds=lambda _, y: (0, _bound(d.ccer_sell_max_t[pos[y]])),
+        bounds=lambda _, y: (0, pyomo_bound(d.ccer_sell_max_t[pos[y]])),
         doc="CCER sold from the unrestricted pool [t]",
     )
     b.ccer_use = pyo.Var(
@@ -407,7 +486,11 @@ def add_entity(b: pyo.Block, d: EntityData, years: tuple[int, ...], ns_range: tu
     )
     b.fined = pyo.Var(b.FINE_YEARS, within=pyo.Binary, doc="1 if any obligation of the year is not surrendered (fixed fine)")
 
-    # ---- expressions -----------------------------------------------------------------------
+
+def _declare_ledger(b: pyo.Block, scope: _EntityScope) -> None:
+    """The ledger expressions: emissions, allocation, obligation, net sales and the carry-over limit."""
+    d, years, pos, ns_hi, projects, loss = scope.d, scope.years, scope.pos, scope.ns_hi, scope.projects, scope.loss
+
     @b.Expression(years, doc="Emission reduction by built projects in a year [t]")
     def project_reduction(b, y):
         return sum(
@@ -470,7 +553,11 @@ def add_entity(b: pyo.Block, d: EntityData, years: tuple[int, ...], ns_range: tu
     def opening_carry(b, y):
         return opening_reach(d) - b.opening_sell[y] - b.opening_lapse[y]
 
-    # ---- constraints -----------------------------------------------------------------------
+
+def _declare_stock_balances(b: pyo.Block, scope: _EntityScope) -> None:
+    """The allowance stock and the surrender of each year."""
+    d, years, pos, first = scope.d, scope.years, scope.pos, scope.first
+
     @b.Constraint(years, doc="Allowance stock: carried in + allocation + buy + auction + pre-draw - sell = surrender + carried out + lapse")
     def balance_allowances(b, y):
         i = pos[y]
@@ -494,6 +581,11 @@ def add_entity(b: pyo.Block, d: EntityData, years: tuple[int, ...], ns_range: tu
         )
         return b.surrender[y] + b.ccer_surrendered[y] + b.shortfall[y] - deduction == b.obligation[y]
 
+
+def _declare_relief_limits(b: pyo.Block, scope: _EntityScope) -> None:
+    """Relief = max(0, share x emissions - allocation), linear or switched by a binary."""
+    d, pos = scope.d, scope.pos
+
     @b.Constraint(b.RELIEF_YEARS, doc="Relief >= share x emissions - allocation")
     def limit_relief_floor(b, y):
         return b.relief[y] >= d.relief_share[pos[y]] * b.emissions[y] - b.allocation_benchmark[y]
@@ -509,6 +601,11 @@ def add_entity(b: pyo.Block, d: EntityData, years: tuple[int, ...], ns_range: tu
     @b.Constraint(b.RELIEF_SWITCH_YEARS, doc="Relief = 0 outside the regime (big-M from bounds)")
     def limit_relief_switch(b, y):
         return b.relief[y] <= relief_upper(d, pos[y]) * b.relief_on[y]
+
+
+def _declare_borrow_limits(b: pyo.Block, scope: _EntityScope) -> None:
+    """The conditional pre-draw from a later allocation: its share of the gap and its condition."""
+    d, pos = scope.d, scope.pos
 
     @b.Constraint(b.BORROW_YEARS, doc="Pre-draw <= share of the gap while the condition holds (big-M from bounds)")
     def limit_borrow_share(b, y):
@@ -527,6 +624,13 @@ def add_entity(b: pyo.Block, d: EntityData, years: tuple[int, ...], ns_range: tu
         i = pos[y]
         lo = borrow_condition_bounds(d, i)[0]
         return b.gap[y] - d.borrow_min_gap_share * b.emissions[y] >= lo * (1 - b.borrow_on[y])
+
+
+def _declare_ccer_rows(b: pyo.Block, scope: _EntityScope) -> None:
+    """The unrestricted CCER stock, the expiry of old-system CCERs, opening lots and the offset cap."""
+    import pyomo.environ as pyo
+
+    d, years, pos, first, lots = scope.d, scope.years, scope.pos, scope.first, scope.lots
 
     @b.Constraint(years, doc="Unrestricted CCER stock: held in + bought - sold = used + held out")
     def balance_ccer(b, y):
@@ -555,6 +659,13 @@ def add_entity(b: pyo.Block, d: EntityData, years: tuple[int, ...], ns_range: tu
         base = b.obligation[y] if d.ccer_cap_on_obligation else b.emissions[y]
         return b.ccer_surrendered[y] <= d.ccer_cap_share[i] * base
 
+
+def _declare_abatement_limits(b: pyo.Block, scope: _EntityScope) -> None:
+    """Abatement within the baseline; each project built at most once."""
+    import pyomo.environ as pyo
+
+    d, years, pos = scope.d, scope.years, scope.pos
+
     @b.Constraint(years, doc="Abatement cannot exceed baseline emissions")
     def limit_abatement_total(b, y):
         if not d.measures and not d.projects:
@@ -568,6 +679,11 @@ def add_entity(b: pyo.Block, d: EntityData, years: tuple[int, ...], ns_range: tu
     def limit_project_once(b, p):
         opts = [b.build[pp, s] for (pp, s) in b.BUILD_OPTIONS if pp == p]
         return sum(opts) <= 1 if len(opts) > 1 else pyo.Constraint.Skip
+
+
+def _declare_carryover_limits(b: pyo.Block, scope: _EntityScope) -> None:
+    """The carry-over limit at each limited transition and the zero floor on net sales."""
+    d, pos, ns_lo, ns_hi = scope.d, scope.pos, scope.ns_lo, scope.ns_hi
 
     @b.Constraint(b.LIMITED_YEARS, doc="Carried CEA <= carry-over limit at the transition")
     def limit_carryover(b, y):
@@ -583,6 +699,13 @@ def add_entity(b: pyo.Block, d: EntityData, years: tuple[int, ...], ns_range: tu
     def limit_floor_switch(b, y):
         r = d.carry_rules[pos[y]]
         return b.ns_pos[y] <= (ns_hi[pos[y]] - r.threshold_t) * b.floor_off[y]
+
+
+def _declare_opening_limits(b: pyo.Block, scope: _EntityScope) -> None:
+    """The limit of a decided opening transition and its zero floor."""
+    import pyomo.environ as pyo
+
+    d = scope.d
 
     @b.Constraint(b.OPENING_DECISION, doc="Opening allowances carried through the decided transition <= its limit at the opening net sales plus the sales before it")
     def limit_opening_carryover(b, y):
@@ -610,11 +733,20 @@ def add_entity(b: pyo.Block, d: EntityData, years: tuple[int, ...], ns_range: tu
         hi = d.opening_net_sales_t + opening_sell_upper(d)
         return b.opening_ns_pos[y] <= (hi - r.threshold_t) * b.opening_floor_off[y]
 
+
+def _declare_fine_limit(b: pyo.Block, scope: _EntityScope) -> None:
+    """The fixed fine: any shortfall of a fine year switches it on."""
+    d, pos = scope.d, scope.pos
+
     @b.Constraint(b.FINE_YEARS, doc="Shortfall = 0 unless the fixed fine is paid (big-M: the obligation and deducted shortfalls)")
     def limit_fine(b, y):
         return b.shortfall[y] <= shortfall_upper(d, pos[y]) * b.fined[y]
 
-    # ---- costs (nominal CNY per year) --------------------------------------------------------
+
+def _declare_costs(b: pyo.Block, scope: _EntityScope) -> None:
+    """The nominal cost components of each year (``COST_COMPONENTS``) and their sum."""
+    d, years, pos, last, measures, options = scope.d, scope.years, scope.pos, scope.last, scope.measures, scope.options
+
     @b.Expression(years, doc="Cost of continuous abatement measures [CNY]")
     def cost_abatement(b, y):
         i = pos[y]

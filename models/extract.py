@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from models.entity import COST_COMPONENTS, opening_carry_limit, opening_lapse_fixed
+from models.entity import COST_COMPONENTS, DUAL_SIGNS, opening_carry_limit, opening_lapse_fixed
 
 if TYPE_CHECKING:
     import pyomo.environ as pyo  # read only from solved Pyomo models (see _v): the array path needs no Pyomo
@@ -127,21 +127,10 @@ def extract_results(
                         "discounted_cny": nominal * discount_factor[y],
                     }
                 )
-            for name in ("balance_surrender", "balance_allowances", "limit_ccer_share"):
-                con = getattr(b, name)[y]
-                if con in duals:
-                    dual_rows.append(
-                        {"entity": e, "year": y, "constraint": name, "dual": float(duals[con])}
-                    )
-            if y in limited and b.limit_carryover[y] in duals:
-                dual_rows.append(
-                    {
-                        "entity": e,
-                        "year": y,
-                        "constraint": "limit_carryover",
-                        "dual": float(duals[b.limit_carryover[y]]),
-                    }
-                )
+            for name in DUAL_SIGNS:
+                rows = getattr(b, name)
+                if y in rows and rows[y] in duals:
+                    dual_rows.append({"entity": e, "year": y, "constraint": name, "dual": float(duals[rows[y]])})
         for p, s in b.BUILD_OPTIONS:
             if round(_v(b.build[p, s])) == 1:
                 builds.append({"entity": e, "project": p, "build_year": s})

@@ -17,17 +17,13 @@ from typing import TYPE_CHECKING
 
 from models.bounds import block_bound, net_sales_range
 from models.data import GroupLinks, ModelData
-from models.entity import COST_COMPONENTS, add_entity
+from models.entity import COST_COMPONENTS, add_entity, pyomo_bound
 
 if TYPE_CHECKING:
     import pyomo.environ as pyo  # imported by the functions that build: see models/__init__.py
 
 LINK_COST_COMPONENTS: tuple[str, ...] = ("transfer", "pool", "tiers")
 """Group-level cost expressions ``cost_<name>[y]`` added to the objective (0 without links)."""
-
-
-def _bound(x: float) -> float | None:
-    return None if math.isinf(x) else x
 
 
 def build_model(data: ModelData, relax: float = 1.0) -> pyo.ConcreteModel:
@@ -79,28 +75,42 @@ def build_model(data: ModelData, relax: float = 1.0) -> pyo.ConcreteModel:
     return m
 
 
+def _years(data: ModelData) -> tuple[tuple[int, ...], dict[int, int]]:
+    """The model years and each year's position (the index of the per-year data)."""
+    years = tuple(data.years)
+    return years, {y: i for i, y in enumerate(years)}
+
+
 def add_links(m: pyo.ConcreteModel, data: ModelData, g: GroupLinks, relax: float = 1.0) -> bool:
-    """Add the group's variables, ``link_*`` constraints and ``cost_*`` link expressions to ``m``."""
+    """Add the group's variables, ``link_*`` constraints and ``cost_*`` link expressions to ``m``.
+
+    The declaration order is the model's row order (and so its columns' order): keep it."""
+    t_in, t_out = _add_transfers(m, data, g, relax)
+    mbuy, msell = _add_trade_links(m, data, g, t_in, t_out)
+    _add_ccer_pool(m, data, g)
+    _add_group_limits(m, data, g, mbuy, msell)
+    return True
+
+
+def _add_transfers(m: pyo.ConcreteModel, data: ModelData, g: GroupLinks, relax: float):
+    """Market trades and intra-group transfers (free or in blocks): returns the functions giving
+    the transfers an entity receives and passes on in a year (None without transfers)."""
     import pyomo.environ as pyo
 
-    years = tuple(data.years)
-    pos = {y: i for i, y in enumerate(years)}
+    years, pos = _years(data)
     ents = [e.id for e in data.entities]
     idx = {e: i for i, e in enumerate(ents)}
-    by_id = {e.id: e for e in data.entities}
-    last = years[-1]
-    has_transfers = g.transfers != "none"
+    t_in = t_out = None
 
-    # ---- market trades and transfers ---------------------------------------------------------
-    if has_transfers:
+    if g.transfers != "none":
         m.market_buy = pyo.Var(
             m.ENTITIES, m.YEARS,
-            bounds=lambda _, e, y: (0, _bound(g.market_buy_max_t[idx[e]][pos[y]])),
+            bounds=lambda _, e, y: (0, pyomo_bound(g.market_buy_max_t[idx[e]][pos[y]])),
             doc="CEA an entity buys on the market (outside the group) [t]",
         )
         m.market_sell = pyo.Var(
             m.ENTITIES, m.YEARS,
-            bounds=lambda _, e, y: (0, _bound(g.market_sell_max_t[idx[e]][pos[y]])),
+            bounds=lambda _, e, y: (0, pyomo_bound(g.market_sell_max_t[idx[e]][pos[y]])),
             doc="CEA an entity sells on the market (outside the group) [t]",
         )
     if g.transfers == "free":
@@ -181,6 +191,20 @@ def add_links(m: pyo.ConcreteModel, data: ModelData, g: GroupLinks, relax: float
         def t_out(e, y):
             return sum(m.transfer[k] for k in outof.get((e, y), []))
 
+    return t_in, t_out
+
+
+def _add_trade_links(m: pyo.ConcreteModel, data: ModelData, g: GroupLinks, t_in, t_out):
+    """Each entity's exchange trades as market trades plus transfers, the transfers' settlement
+    at the internal price (``cost_transfer``); returns the functions giving an entity's market
+    purchases and sales in a year."""
+    import pyomo.environ as pyo
+
+    years, pos = _years(data)
+    ents = [e.id for e in data.entities]
+    by_id = {e.id: e for e in data.entities}
+    has_transfers = g.transfers != "none"
+
     if has_transfers:
 
         @m.Constraint(m.ENTITIES, m.YEARS, doc="Entity CEA bought = market purchases + transfers received")
@@ -223,10 +247,19 @@ def add_links(m: pyo.ConcreteModel, data: ModelData, g: GroupLinks, relax: float
         def msell(e, y):
             return m.entity[e].sell[y]
 
-    # ---- shared CCER pool --------------------------------------------------------------------
+    return mbuy, msell
+
+
+def _add_ccer_pool(m: pyo.ConcreteModel, data: ModelData, g: GroupLinks) -> None:
+    """The group's shared CCER pool: its stock and its cost (``cost_pool``, 0 without a pool)."""
+    import pyomo.environ as pyo
+
+    years, pos = _years(data)
+    last = years[-1]
+
     if g.pool:
         m.pool_buy = pyo.Var(
-            m.YEARS, bounds=lambda _, y: (0, _bound(g.pool_max_t[pos[y]])),
+            m.YEARS, bounds=lambda _, y: (0, pyomo_bound(g.pool_max_t[pos[y]])),
             doc="CCER bought by the group for its pool [t]",
         )
         m.pool_hold = pyo.Var(m.YEARS, within=pyo.NonNegativeReals, doc="CCER left in the group pool after the year's allocations [t]")
@@ -247,7 +280,16 @@ def add_links(m: pyo.ConcreteModel, data: ModelData, g: GroupLinks, relax: float
     else:
         m.cost_pool = pyo.Expression(m.YEARS, rule=lambda m, y: 0.0, doc="Pool purchases (no pool: 0) [CNY]")
 
-    # ---- group market limits, price tiers, budget -----------------------------------------------
+
+
+def _add_group_limits(m: pyo.ConcreteModel, data: ModelData, g: GroupLinks, mbuy, msell) -> None:
+    """The group's market limits, the price tiers of its market purchases and its budget."""
+    import pyomo.environ as pyo
+
+    years, pos = _years(data)
+    ents = [e.id for e in data.entities]
+    last = years[-1]
+
     limited_buy = [y for y in years if g.group_buy_max_t and math.isfinite(g.group_buy_max_t[pos[y]])]
     limited_sell = [y for y in years if g.group_sell_max_t and math.isfinite(g.group_sell_max_t[pos[y]])]
     m.GROUP_BUY_YEARS = pyo.Set(initialize=limited_buy, ordered=True, doc="Years with a group market purchase limit")
@@ -263,7 +305,7 @@ def add_links(m: pyo.ConcreteModel, data: ModelData, g: GroupLinks, relax: float
 
     m.TIERS = pyo.Set(initialize=list(range(len(g.tiers))), ordered=True, doc="Price tiers of the group's market purchases")
     m.tier_buy = pyo.Var(
-        m.TIERS, m.YEARS, bounds=lambda _, k, y: (0, _bound(g.tiers[k].width_t)),
+        m.TIERS, m.YEARS, bounds=lambda _, k, y: (0, pyomo_bound(g.tiers[k].width_t)),
         doc="Group market purchases priced in a tier [t]",
     )
 
@@ -286,5 +328,3 @@ def add_links(m: pyo.ConcreteModel, data: ModelData, g: GroupLinks, relax: float
         pool_terminal = (g.pool_terminal_cny_per_t * m.pool_hold[y]) if (g.pool and y == last) else 0.0
         cash += m.cost_transfer[y] + m.cost_pool[y] + pool_terminal + m.cost_tiers[y]
         return cash <= g.budget_cny[pos[y]]
-
-    return True

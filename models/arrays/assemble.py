@@ -8,7 +8,9 @@ reason) and the caller builds the Pyomo model instead - never a silently differe
 The result is the problem ``planner.solve.highs.compile_model(build_model(data))`` produces: the same
 columns and rows in the same order (Pyomo's: rows block by block in declaration order, columns by
 the first row that mentions their component), the same coefficients, bounds, costs and
-integrality. ``tests/solver/test_assemble.py`` checks that equivalence by name, entry by entry.
+integrality. ``tests/solver/test_assemble.py`` checks the equivalence on a canonical form (rows and
+columns keyed by name, sorted) and, apart, the order: HiGHS may return another optimal vertex of the
+same problem written in another order, and a group's plan must not depend on the path that built it.
 
 A change to ``models.entity`` or ``models.group`` needs the same change here: the equivalence test
 fails until both write the same problem.
@@ -29,6 +31,7 @@ from models.bounds import net_sales_range
 from models.data import ModelData
 from models.entity import (
     COST_COMPONENTS,
+    DUAL_SIGNS,
     fine_years,
     opening_carry_limit,
     opening_decided,
@@ -169,8 +172,6 @@ class Assembled:
     index: np.ndarray
     value: np.ndarray
     offset: float
-    col_family: list
-    """(family name, provisional offset, size, labels) behind the columns, for names and extraction."""
     col_of: dict
     """Family name -> final column index of each item (in the family's own item order)."""
     row_of: dict
@@ -428,29 +429,136 @@ class _LazyLabels:
 
 
 def assemble(data: ModelData, relax: float = 1.0) -> Assembled:
-    """The standard form of ``build_model(data, relax)``; raises ``UnsupportedModel`` for unsupported features."""
+    """The standard form of ``build_model(data, relax)``; raises ``UnsupportedModel`` for unsupported features.
+
+    Columns are declared first, then the rows in Pyomo's order (the model's link rows, then each
+    entity block's rows in ``models.entity``'s declaration order); ``_finish`` orders them."""
     why = unsupported(data)
     if why:
         raise UnsupportedModel(why)
     L = layout(data, relax)
+    bld = _Builder(len(L.ids))
+    x = _entity_columns(bld, L, data)
+    lk = _link_columns(bld, L, data.group)
+    _link_rows(bld, L, data.group, x, lk)
+    rows = _entity_rows(bld, L, data, x)
+    cc = CostColumns(
+        n_col=bld.n_col, abate=x.abate, build=x.build, buy=x.buy, sell=x.sell, shortfall=x.shortfall,
+        ccer_buy=x.ccer_buy, ccer_sell=x.ccer_sell, carry=x.carry, ccer_hold=x.ccer_hold, use_lot=x.use_lot,
+        lots=x.lots, o_capex=L.o_capex, o_opex=L.o_opex, t_in=lk.t_in, t_out=lk.t_out,
+        pool_buy=lk.pool_buy, pool_hold=lk.pool_hold, tier_buy=lk.tier_buy,
+    )
+    # ``objective``: the one definition of the cost vector, also used by warm re-solves
+    cost, offset = objective(data, cc)
+    out = _finish(bld, cost)
+    out.offset = offset
+    out.layout = L
+    out.cost_columns = cc
+    out.lots = x.lots
+    out.col_of = {name: getattr(x, name) for name in _ENTITY_COLUMNS}
+    out.col_of.update({name: ids for name, ids in lk.present().items()})
+    out.row_of = rows
+    _renumber(out)
+    return out
+
+
+_ENTITY_COLUMNS = (
+    "build", "abate", "buy", "sell", "surrender", "carry", "lapse", "shortfall", "ccer_buy", "ccer_sell",
+    "ccer_use", "ccer_hold", "ccer_use_lot", "ns_pos", "floor_off", "relief", "relief_on",
+)
+"""The entity blocks' variables by Pyomo name, as ``Assembled.col_of`` keys them."""
+
+
+@dataclass
+class _EntityColumns:
+    """Provisional column ids of the entity blocks' variables: E x n grids (-1 where a variable is
+    absent), measures M x n, build options and lot years flat."""
+
+    abate: np.ndarray
+    build: np.ndarray
+    buy: np.ndarray
+    sell: np.ndarray
+    surrender: np.ndarray
+    carry: np.ndarray
+    lapse: np.ndarray
+    shortfall: np.ndarray
+    ccer_buy: np.ndarray
+    ccer_sell: np.ndarray
+    ccer_use: np.ndarray
+    ccer_hold: np.ndarray
+    ccer_use_lot: np.ndarray
+    ns_pos: np.ndarray
+    floor_off: np.ndarray
+    relief: np.ndarray
+    relief_on: np.ndarray
+    lots: tuple
+    """(entity of each lot, lot ids, quantities, terminal values, lot of each lot year, year index of each lot year)."""
+
+    @property
+    def use_lot(self) -> np.ndarray:
+        return self.ccer_use_lot
+
+    @property
+    def lot_year_entity(self) -> np.ndarray:
+        lot_e, _, _, _, ly_lot, _ = self.lots
+        return lot_e[ly_lot]
+
+
+@dataclass
+class _LinkColumns:
+    """Provisional column ids of the group's variables (None where the group has none)."""
+
+    market_buy: np.ndarray | None = None
+    market_sell: np.ndarray | None = None
+    t_in: np.ndarray | None = None
+    t_out: np.ndarray | None = None
+    pool_buy: np.ndarray | None = None
+    pool_hold: np.ndarray | None = None
+    tier_buy: np.ndarray | None = None
+
+    def present(self) -> dict[str, np.ndarray]:
+        """The group's variables by Pyomo name, as ``Assembled.col_of`` keys them."""
+        names = {"market_buy": self.market_buy, "market_sell": self.market_sell, "transfer_in": self.t_in,
+                 "transfer_out": self.t_out, "pool_buy": self.pool_buy, "pool_hold": self.pool_hold,
+                 "tier_buy": self.tier_buy}
+        return {k: v for k, v in names.items() if v is not None}
+
+
+def _ent_vec(ents, name: str) -> np.ndarray:
+    """A per-entity number of every entity, as an E x 1 column."""
+    return np.array([getattr(e, name) for e in ents], dtype=float).reshape(len(ents), 1)
+
+
+def _per_year(ents, name: str, n: int) -> np.ndarray:
+    """A per-year series of every entity, as an E x n array."""
+    return np.array([getattr(e, name) for e in ents], dtype=float).reshape(len(ents), n)
+
+
+def _lot_years(ents, n: int) -> tuple:
+    """Opening CCER lots and LOT_YEARS (lot, eligible year) per entity, in lot order: (entity of
+    each lot, lot ids, quantities, terminal values, lot of each lot year, year index of each)."""
+    lot_e, lot_id, lot_q, lot_tv, ly_lot, ly_i = [], [], [], [], [], []
+    for k, e in enumerate(ents):
+        for lot in e.ccer_lots:
+            j = len(lot_e)
+            lot_e.append(k)
+            lot_id.append(lot.id)
+            lot_q.append(lot.quantity_t)
+            lot_tv.append(lot.terminal_value_cny_per_t)
+            for i in range(n):
+                if lot.eligible[i]:
+                    ly_lot.append(j)
+                    ly_i.append(i)
+    return (np.asarray(lot_e, dtype=np.int64), lot_id, lot_q, lot_tv, np.asarray(ly_lot, dtype=np.int64),
+            np.asarray(ly_i, dtype=np.int64))
+
+
+def _entity_columns(bld: _Builder, L: _Layout, data: ModelData) -> _EntityColumns:
+    """The entity blocks' variables (declaration order does not matter for columns: first appearance does)."""
     ents = data.entities
     E, n = L.base.shape
     years = L.years
-    bld = _Builder(E)
-    g = data.group
     yes = np.ones((E, n), dtype=bool)
-    first = np.zeros((E, n), dtype=bool)
-    first[:, 0] = True
-    last = np.zeros((E, n), dtype=bool)
-    last[:, -1] = True
-
-    def ent_vec(name):
-        return np.array([getattr(e, name) for e in ents], dtype=float).reshape(E, 1)
-
-    def per_year(name):
-        return np.array([getattr(e, name) for e in ents], dtype=float).reshape(E, n)
-
-    # ---- entity variables (declaration order does not matter for columns: first appearance does)
     M = len(L.m_ent)
     m_labels = _LazyLabels(lambda j: (L.ids[L.m_ent[j // n]], (L.m_ids[j // n], years[j % n])), M * n)
     abate = bld.var("abate", np.repeat(L.m_ent, n), m_labels, 0.0, L.m_pot.ravel()).reshape(M, n)
@@ -464,115 +572,138 @@ def assemble(data: ModelData, relax: float = 1.0) -> Assembled:
     lapse = _grid_var(bld, L, "lapse", L.limited, 0.0, INF)
     sf_allowed = np.array([e.shortfall_allowed for e in ents], dtype=bool).reshape(E, 1)
     shortfall = _grid_var(bld, L, "shortfall", yes, 0.0, np.where(sf_allowed, INF, 0.0))
-    ccer_buy = _grid_var(bld, L, "ccer_buy", yes, 0.0, per_year("ccer_buy_max_t"))
-    ccer_sell = _grid_var(bld, L, "ccer_sell", yes, 0.0, per_year("ccer_sell_max_t"))
+    ccer_buy = _grid_var(bld, L, "ccer_buy", yes, 0.0, _per_year(ents, "ccer_buy_max_t", n))
+    ccer_sell = _grid_var(bld, L, "ccer_sell", yes, 0.0, _per_year(ents, "ccer_sell_max_t", n))
     ccer_use = _grid_var(bld, L, "ccer_use", yes, 0.0, INF)
     ccer_hold = _grid_var(bld, L, "ccer_hold", yes, 0.0, INF)
-    # opening CCER lots: LOT_YEARS (lot, eligible year) per entity, in lot order
-    lot_e, lot_id, lot_q, lot_tv, ly_lot, ly_i = [], [], [], [], [], []
-    for k, e in enumerate(ents):
-        for lot in e.ccer_lots:
-            j = len(lot_e)
-            lot_e.append(k)
-            lot_id.append(lot.id)
-            lot_q.append(lot.quantity_t)
-            lot_tv.append(lot.terminal_value_cny_per_t)
-            for i in range(n):
-                if lot.eligible[i]:
-                    ly_lot.append(j)
-                    ly_i.append(i)
-    ly_lot = np.asarray(ly_lot, dtype=np.int64)
-    ly_i = np.asarray(ly_i, dtype=np.int64)
-    lot_e = np.asarray(lot_e, dtype=np.int64)
+    lots = _lot_years(ents, n)
+    lot_e, lot_id, _, _, ly_lot, ly_i = lots
     ly_e = lot_e[ly_lot]
     ly_labels = _LazyLabels(lambda j: (L.ids[ly_e[j]], (lot_id[ly_lot[j]], years[ly_i[j]])), len(ly_lot))
     use_lot = bld.var("ccer_use_lot", ly_e, ly_labels, 0.0, INF)
     ns_pos = _grid_var(bld, L, "ns_pos", L.floor_years, 0.0, INF)
     floor_off = _grid_var(bld, L, "floor_off", L.floor_years, 0.0, 1.0, integer=True)
-    relief_years = L.relief_regime != 0
-    switch = L.relief_regime == 2
-    relief = _grid_var(bld, L, "relief", relief_years, 0.0, L.relief_up)
-    relief_on = _grid_var(bld, L, "relief_on", switch, 0.0, 1.0, integer=True)
+    relief = _grid_var(bld, L, "relief", L.relief_regime != 0, 0.0, L.relief_up)
+    relief_on = _grid_var(bld, L, "relief_on", L.relief_regime == 2, 0.0, 1.0, integer=True)
+    return _EntityColumns(
+        abate=abate, build=build, buy=buy, sell=sell, surrender=surrender, carry=carry, lapse=lapse,
+        shortfall=shortfall, ccer_buy=ccer_buy, ccer_sell=ccer_sell, ccer_use=ccer_use, ccer_hold=ccer_hold,
+        ccer_use_lot=use_lot, ns_pos=ns_pos, floor_off=floor_off, relief=relief, relief_on=relief_on, lots=lots,
+    )
 
-    # ---- model-level variables
-    has_tr = g is not None and g.transfers != "none"
-    if has_tr:
-        market_buy = _model_var(bld, L, "market_buy", (E, n), 0.0, np.asarray(g.market_buy_max_t, dtype=float).reshape(E, n))
-        market_sell = _model_var(bld, L, "market_sell", (E, n), 0.0, np.asarray(g.market_sell_max_t, dtype=float).reshape(E, n))
-        t_in = _model_var(bld, L, "transfer_in", (E, n), 0.0, INF)
-        t_out = _model_var(bld, L, "transfer_out", (E, n), 0.0, INF)
-    pool = g is not None and g.pool
-    if pool:
-        pool_buy = _model_var(bld, L, "pool_buy", (n,), 0.0, np.asarray(g.pool_max_t, dtype=float))
-        pool_hold = _model_var(bld, L, "pool_hold", (n,), 0.0, INF)
 
-    tiers = g is not None and bool(g.tiers)
-    if tiers:
+def _link_columns(bld: _Builder, L: _Layout, g) -> _LinkColumns:
+    """The group's variables: market trades and free transfers, the CCER pool, price tiers."""
+    lk = _LinkColumns()
+    if g is None:
+        return lk
+    E, n = L.base.shape
+    if g.transfers != "none":
+        lk.market_buy = _model_var(bld, L, "market_buy", (E, n), 0.0, np.asarray(g.market_buy_max_t, dtype=float).reshape(E, n))
+        lk.market_sell = _model_var(bld, L, "market_sell", (E, n), 0.0, np.asarray(g.market_sell_max_t, dtype=float).reshape(E, n))
+        lk.t_in = _model_var(bld, L, "transfer_in", (E, n), 0.0, INF)
+        lk.t_out = _model_var(bld, L, "transfer_out", (E, n), 0.0, INF)
+    if g.pool:
+        lk.pool_buy = _model_var(bld, L, "pool_buy", (n,), 0.0, np.asarray(g.pool_max_t, dtype=float))
+        lk.pool_hold = _model_var(bld, L, "pool_hold", (n,), 0.0, INF)
+    if g.tiers:
         K = len(g.tiers)
-        t_labels = _LazyLabels(lambda j: (None, (j // n, years[j % n])), K * n)
+        t_labels = _LazyLabels(lambda j: (None, (j // n, L.years[j % n])), K * n)
         widths = np.array([t.width_t for t in g.tiers], dtype=float)
-        tier_buy = bld.var("tier_buy", np.full(K * n, -1), t_labels, 0.0, np.repeat(widths, n)).reshape(K, n)
+        lk.tier_buy = bld.var("tier_buy", np.full(K * n, -1), t_labels, 0.0, np.repeat(widths, n)).reshape(K, n)
+    return lk
 
-    # ---- model-level constraints (declared before the entity blocks' rows in Pyomo's order)
+
+def _link_rows(bld: _Builder, L: _Layout, g, x: _EntityColumns, lk: _LinkColumns) -> None:
+    """The group's ``link_*`` rows (declared before the entity blocks' rows in Pyomo's order)."""
+    if g is None:
+        return
+    E, n = L.base.shape
+    has_tr = lk.t_in is not None
     if has_tr:
         r = _model_con(bld, L, "link_transfer_balance", (n,), 0, 0.0, 0.0)
         rr = np.broadcast_to(r, (E, n))
-        bld.terms(rr, t_in, 1.0, 0)
-        bld.terms(rr, t_out, -1.0, 1)
+        bld.terms(rr, lk.t_in, 1.0, 0)
+        bld.terms(rr, lk.t_out, -1.0, 1)
         r = _model_con(bld, L, "link_buy", (E, n), 2, 0.0, 0.0)
-        bld.terms(r, buy, 1.0, 0)
-        bld.terms(r, market_buy, -1.0, 1)
-        bld.terms(r, t_in, -1.0, 2)
+        bld.terms(r, x.buy, 1.0, 0)
+        bld.terms(r, lk.market_buy, -1.0, 1)
+        bld.terms(r, lk.t_in, -1.0, 2)
         r = _model_con(bld, L, "link_sell", (E, n), 3, 0.0, 0.0)
-        bld.terms(r, sell, 1.0, 0)
-        bld.terms(r, market_sell, -1.0, 1)
-        bld.terms(r, t_out, -1.0, 2)
-    if pool:
+        bld.terms(r, x.sell, 1.0, 0)
+        bld.terms(r, lk.market_sell, -1.0, 1)
+        bld.terms(r, lk.t_out, -1.0, 2)
+    if lk.pool_buy is not None:
         opening = np.zeros(n)
         opening[0] = g.pool_opening_t
         r = _model_con(bld, L, "link_ccer_pool", (n,), 4, -opening, -opening)
-        bld.terms(r[1:], pool_hold[:-1], 1.0, 0)
-        bld.terms(r, pool_buy, 1.0, 1)
-        bld.terms(np.broadcast_to(r, (E, n)), ccer_buy, -1.0, 2)
-        bld.terms(r, pool_hold, -1.0, 3)
-    if g is not None:
-        mbuy, msell = (market_buy, market_sell) if has_tr else (buy, sell)
-        for decl, name, lim, var in ((5, "link_group_buy", g.group_buy_max_t, mbuy), (6, "link_group_sell", g.group_sell_max_t, msell)):
-            if not lim:
-                continue
-            lim_a = np.asarray(lim, dtype=float)
-            mask = np.isfinite(lim_a)
-            if not mask.any():
-                continue
-            r = _model_con(bld, L, name, (n,), decl, -INF, np.where(mask, lim_a, 0.0), mask=mask)
-            bld.terms(np.broadcast_to(r, (E, n)), var, 1.0, 0)
-        if tiers:
-            # link_tiers: sum of tier volumes - group market purchases == 0
-            r = _model_con(bld, L, "link_tiers", (n,), 7, 0.0, 0.0)
-            bld.terms(np.broadcast_to(r, (K, n)), tier_buy, 1.0, 0)
-            bld.terms(np.broadcast_to(r, (E, n)), mbuy, -1.0, 1)
+        bld.terms(r[1:], lk.pool_hold[:-1], 1.0, 0)
+        bld.terms(r, lk.pool_buy, 1.0, 1)
+        bld.terms(np.broadcast_to(r, (E, n)), x.ccer_buy, -1.0, 2)
+        bld.terms(r, lk.pool_hold, -1.0, 3)
+    mbuy, msell = (lk.market_buy, lk.market_sell) if has_tr else (x.buy, x.sell)
+    for decl, name, lim, var in ((5, "link_group_buy", g.group_buy_max_t, mbuy), (6, "link_group_sell", g.group_sell_max_t, msell)):
+        if not lim:
+            continue
+        lim_a = np.asarray(lim, dtype=float)
+        mask = np.isfinite(lim_a)
+        if not mask.any():
+            continue
+        r = _model_con(bld, L, name, (n,), decl, -INF, np.where(mask, lim_a, 0.0), mask=mask)
+        bld.terms(np.broadcast_to(r, (E, n)), var, 1.0, 0)
+    if lk.tier_buy is not None:
+        # link_tiers: sum of tier volumes - group market purchases == 0
+        r = _model_con(bld, L, "link_tiers", (n,), 7, 0.0, 0.0)
+        bld.terms(np.broadcast_to(r, lk.tier_buy.shape), lk.tier_buy, 1.0, 0)
+        bld.terms(np.broadcast_to(r, (E, n)), mbuy, -1.0, 1)
 
-    # ---- entity rows, in the declaration order of models.entity.add_entity
-    ent_of_m = L.m_ent
-    loss_on = L.m_has_loss[:, None] & (L.m_loss != 0)
 
-    def abate_terms(rows_grid, coef_mn, pos, where=None):
-        """Terms on every measure of the row's entity in the row's year."""
-        rows = rows_grid[ent_of_m]  # M x n
+class _AbatementTerms:
+    """Terms on the abatement of a row's entity in the row's year: each measure's ``abate`` and
+    each operating build option's reduction (``project_reduction``)."""
+
+    def __init__(self, bld: _Builder, L: _Layout, x: _EntityColumns):
+        self.bld, self.L, self.x = bld, L, x
+        self.op_o, self.op_i = np.nonzero(L.o_oper)  # OPERATING: (option, year) in which a build reduces emissions
+        self.op_e = L.o_ent[self.op_o]
+
+    def measures(self, rows_grid, coef_mn, pos, where=None):
+        """coef x abate on every measure of the row's entity in the row's year (``where``: M x n mask)."""
+        rows = rows_grid[self.L.m_ent]  # M x n
         ok = rows >= 0
         if where is not None:
             ok &= where
-        bld.terms(rows[ok], abate[ok], np.broadcast_to(coef_mn, (M, n))[ok], pos)
+        self.bld.terms(rows[ok], self.x.abate[ok], np.broadcast_to(coef_mn, rows.shape)[ok], pos)
 
-    op_o, op_i = np.nonzero(L.o_oper)  # OPERATING: (option, year) in which a build reduces emissions
-    op_e = L.o_ent[op_o]
-
-    def build_terms(rows_grid, coef_en, pos):
+    def projects(self, rows_grid, coef_en, pos):
         """coef x project_reduction of the row's entity and year: coef x reduction on each operating build."""
-        rows = rows_grid[op_e, op_i]
-        coef = np.broadcast_to(np.asarray(coef_en, dtype=float), (E, n))[op_e, op_i] * L.o_red[op_o]
-        bld.terms(rows, build[op_o], coef, pos)
+        E, n = self.L.base.shape
+        rows = rows_grid[self.op_e, self.op_i]
+        coef = np.broadcast_to(np.asarray(coef_en, dtype=float), (E, n))[self.op_e, self.op_i] * self.L.o_red[self.op_o]
+        self.bld.terms(rows, self.x.build[self.op_o], coef, pos)
 
+
+def _entity_rows(bld: _Builder, L: _Layout, data: ModelData, x: _EntityColumns) -> dict[str, np.ndarray]:
+    """The entity blocks' rows, in the declaration order of ``models.entity.add_entity``; returns
+    the row ids (E x n) of the rows whose duals the plan reports."""
+    ab = _AbatementTerms(bld, L, x)
+    r_ba, r_bs = _stock_balance_rows(bld, L, data, x, ab)
+    _relief_rows(bld, L, x, ab)
+    r_cs = _ccer_rows(bld, L, data, x, ab)
+    _abatement_limit_rows(bld, L, x, ab)
+    r_co = _carryover_rows(bld, L, data, x)
+    rows = {"balance_allowances": r_ba, "balance_surrender": r_bs, "limit_ccer_share": r_cs, "limit_carryover": r_co}
+    return {name: rows[name] for name in DUAL_SIGNS}
+
+
+def _stock_balance_rows(bld: _Builder, L: _Layout, data: ModelData, x: _EntityColumns, ab: _AbatementTerms):
+    """``balance_allowances`` and ``balance_surrender``: returns their row ids."""
+    ents = data.entities
+    E, n = L.base.shape
+    yes = np.ones((E, n), dtype=bool)
+    first = np.zeros((E, n), dtype=bool)
+    first[:, 0] = True
+    loss_on = L.m_has_loss[:, None] & (L.m_loss != 0)
     # the opening holdings less what the opening transitions take (fixed by the data here)
     opening_cea = np.array([e.opening_cea_t - opening_lapse_fixed(e) for e in ents], dtype=float).reshape(E, 1)
     # balance_allowances: (surrender + carry + lapse) - (carry_prev + (A - loss*abate) + relief + buy - sell) == 0
@@ -580,59 +711,76 @@ def assemble(data: ModelData, relax: float = 1.0) -> Assembled:
     # precedence in Python's reflected ``==``)
     const = np.where(first, opening_cea + L.alloc, L.alloc)
     r_ba = _grid_con(bld, L, "balance_allowances", yes, 0, const, const)
-    bld.terms(r_ba, surrender, 1.0, 0)
-    bld.terms(r_ba, carry, 1.0, 1)
-    bld.terms(r_ba, lapse, 1.0, 2)
-    bld.terms(r_ba[:, 1:], carry[:, :-1], -1.0, 3)
-    abate_terms(r_ba, L.m_loss, 4, where=loss_on)
-    bld.terms(np.where(L.to_alloc, r_ba, -1), relief, -1.0, 5)
-    bld.terms(r_ba, buy, -1.0, 6)
-    bld.terms(r_ba, sell, 1.0, 7)
+    bld.terms(r_ba, x.surrender, 1.0, 0)
+    bld.terms(r_ba, x.carry, 1.0, 1)
+    bld.terms(r_ba, x.lapse, 1.0, 2)
+    bld.terms(r_ba[:, 1:], x.carry[:, :-1], -1.0, 3)
+    ab.measures(r_ba, L.m_loss, 4, where=loss_on)
+    bld.terms(np.where(L.to_alloc, r_ba, -1), x.relief, -1.0, 5)
+    bld.terms(r_ba, x.buy, -1.0, 6)
+    bld.terms(r_ba, x.sell, 1.0, 7)
 
     # balance_surrender: surrender + ccer_use + shortfall - shortfall_prev - obligation == 0
+    _, _, _, _, ly_lot, ly_i = x.lots
     deducted = np.array([e.shortfall_deducted_next_year for e in ents], dtype=bool).reshape(E, 1)
     r_bs = _grid_con(bld, L, "balance_surrender", yes, 1, L.base, L.base)
-    bld.terms(r_bs, surrender, 1.0, 0)
-    bld.terms(r_bs, ccer_use, 1.0, 1)
-    bld.terms(r_bs[ly_e, ly_i], use_lot, 1.0, 1)
-    bld.terms(r_bs, shortfall, 1.0, 2)
-    bld.terms(np.where(deducted, r_bs, -1)[:, 1:], shortfall[:, :-1], -1.0, 3)
-    abate_terms(r_bs, 1.0, 4)
-    build_terms(r_bs, 1.0, 4)
-    bld.terms(np.where(~L.to_alloc, r_bs, -1), relief, 1.0, 5)
+    bld.terms(r_bs, x.surrender, 1.0, 0)
+    bld.terms(r_bs, x.ccer_use, 1.0, 1)
+    bld.terms(r_bs[x.lot_year_entity, ly_i], x.use_lot, 1.0, 1)
+    bld.terms(r_bs, x.shortfall, 1.0, 2)
+    bld.terms(np.where(deducted, r_bs, -1)[:, 1:], x.shortfall[:, :-1], -1.0, 3)
+    ab.measures(r_bs, 1.0, 4)
+    ab.projects(r_bs, 1.0, 4)
+    bld.terms(np.where(~L.to_alloc, r_bs, -1), x.relief, 1.0, 5)
+    return r_ba, r_bs
 
+
+def _relief_rows(bld: _Builder, L: _Layout, x: _EntityColumns, ab: _AbatementTerms) -> None:
+    """``limit_relief_floor``, ``limit_relief_regime`` and ``limit_relief_switch``."""
+    relief_years = L.relief_regime != 0
+    switch = L.relief_regime == 2
+    loss_on = L.m_has_loss[:, None] & (L.m_loss != 0)
     # limit_relief_floor: (share*E - Abench) - relief <= 0
     s = L.share
     x_const = s * L.base - L.alloc
     r_rf = _grid_con(bld, L, "limit_relief_floor", relief_years, 2, -INF, -x_const)
-    s_m = s[ent_of_m]
-    abate_terms(r_rf, -s_m, 0)
-    build_terms(r_rf, -s, 0)
-    abate_terms(r_rf, L.m_loss, 1, where=loss_on)
-    bld.terms(r_rf, relief, -1.0, 2)
+    s_m = s[L.m_ent]
+    ab.measures(r_rf, -s_m, 0)
+    ab.projects(r_rf, -s, 0)
+    ab.measures(r_rf, L.m_loss, 1, where=loss_on)
+    bld.terms(r_rf, x.relief, -1.0, 2)
     # limit_relief_regime: relief - x (+ lo*(1 - on)) <= 0
     lo_r = L.relief_lo
     up_rr = np.where(switch, x_const - lo_r, x_const)
     r_rr = _grid_con(bld, L, "limit_relief_regime", relief_years, 3, -INF, up_rr)
-    bld.terms(r_rr, relief, 1.0, 0)
-    abate_terms(r_rr, s_m, 1)
-    build_terms(r_rr, s, 1)
-    abate_terms(r_rr, -L.m_loss, 2, where=loss_on)
-    bld.terms(r_rr, relief_on, -lo_r, 3)
+    bld.terms(r_rr, x.relief, 1.0, 0)
+    ab.measures(r_rr, s_m, 1)
+    ab.projects(r_rr, s, 1)
+    ab.measures(r_rr, -L.m_loss, 2, where=loss_on)
+    bld.terms(r_rr, x.relief_on, -lo_r, 3)
     # limit_relief_switch: relief - U*on <= 0
     r_rs = _grid_con(bld, L, "limit_relief_switch", switch, 4, -INF, 0.0)
-    bld.terms(r_rs, relief, 1.0, 0)
-    bld.terms(r_rs, relief_on, -L.relief_up, 1)
+    bld.terms(r_rs, x.relief, 1.0, 0)
+    bld.terms(r_rs, x.relief_on, -L.relief_up, 1)
 
+
+def _ccer_rows(bld: _Builder, L: _Layout, data: ModelData, x: _EntityColumns, ab: _AbatementTerms) -> np.ndarray:
+    """``balance_ccer``, ``limit_ccer_old_expiry``, ``limit_ccer_lot`` and ``limit_ccer_share``:
+    returns the row ids of ``limit_ccer_share``."""
+    ents = data.entities
+    E, n = L.base.shape
+    yes = np.ones((E, n), dtype=bool)
+    first = np.zeros((E, n), dtype=bool)
+    first[:, 0] = True
+    lot_e, lot_id, lot_q, _, ly_lot, ly_i = x.lots
     # balance_ccer: hold_prev + buy - sell - use - hold == 0
-    opening_ccer = ent_vec("opening_ccer_t")
-    c_const = np.where(first, opening_ccer, 0.0)
+    c_const = np.where(first, _ent_vec(ents, "opening_ccer_t"), 0.0)
     r_bc = _grid_con(bld, L, "balance_ccer", yes, 8, -c_const, -c_const)
-    bld.terms(r_bc[:, 1:], ccer_hold[:, :-1], 1.0, 0)
-    bld.terms(r_bc, ccer_buy, 1.0, 1)
-    bld.terms(r_bc, ccer_sell, -1.0, 2)
-    bld.terms(r_bc, ccer_use, -1.0, 3)
-    bld.terms(r_bc, ccer_hold, -1.0, 4)
+    bld.terms(r_bc[:, 1:], x.ccer_hold[:, :-1], 1.0, 0)
+    bld.terms(r_bc, x.ccer_buy, 1.0, 1)
+    bld.terms(r_bc, x.ccer_sell, -1.0, 2)
+    bld.terms(r_bc, x.ccer_use, -1.0, 3)
+    bld.terms(r_bc, x.ccer_hold, -1.0, 4)
 
     # limit_ccer_old_expiry (scalar): hold[k] - sum(new purchases) <= opening
     expiry = [(k, e) for k, e in enumerate(ents) if e.ccer_old_expiry_index >= 0]
@@ -642,9 +790,9 @@ def assemble(data: ModelData, relax: float = 1.0) -> Assembled:
         rows = bld.con("limit_ccer_old_expiry", ek, labels, 9, np.full(len(ek), -INF), [float(e.opening_ccer_t) for _, e in expiry])
         for j, (k, e) in enumerate(expiry):
             idx = e.ccer_old_expiry_index
-            bld.terms([rows[j]], [ccer_hold[k, idx]], 1.0, 0)
+            bld.terms([rows[j]], [x.ccer_hold[k, idx]], 1.0, 0)
             new = [i for i in range(idx + 1) if not e.ccer_buy_old[i]]
-            bld.terms(np.full(len(new), rows[j]), ccer_buy[k, new], -1.0, 1)
+            bld.terms(np.full(len(new), rows[j]), x.ccer_buy[k, new], -1.0, 1)
 
     # limit_ccer_lot: a lot's surrenders over the years <= its quantity (lots eligible in some year)
     used_lots = np.unique(ly_lot)
@@ -654,25 +802,30 @@ def assemble(data: ModelData, relax: float = 1.0) -> Assembled:
         rows = bld.con("limit_ccer_lot", le, labels, 10, np.full(len(used_lots), -INF), np.asarray(lot_q, dtype=float)[used_lots])
         row_of_lot = np.full(len(lot_e), -1, dtype=np.int64)
         row_of_lot[used_lots] = rows
-        bld.terms(row_of_lot[ly_lot], use_lot, 1.0, 0)
+        bld.terms(row_of_lot[ly_lot], x.use_lot, 1.0, 0)
 
     # limit_ccer_share: ccer_use - cap * base <= 0
-    cap = per_year("ccer_cap_share")
+    cap = _per_year(ents, "ccer_cap_share", n)
     on_obl = np.array([e.ccer_cap_on_obligation for e in ents], dtype=bool).reshape(E, 1)
     r_cs = _grid_con(bld, L, "limit_ccer_share", yes, 11, -INF, cap * L.base)
-    bld.terms(r_cs, ccer_use, 1.0, 0)
-    bld.terms(r_cs[ly_e, ly_i], use_lot, 1.0, 0)
-    abate_terms(r_cs, cap[ent_of_m], 1)
-    build_terms(r_cs, cap, 1)
-    bld.terms(np.where(on_obl & ~L.to_alloc, r_cs, -1), relief, cap, 2)
+    bld.terms(r_cs, x.ccer_use, 1.0, 0)
+    bld.terms(r_cs[x.lot_year_entity, ly_i], x.use_lot, 1.0, 0)
+    ab.measures(r_cs, cap[L.m_ent], 1)
+    ab.projects(r_cs, cap, 1)
+    bld.terms(np.where(on_obl & ~L.to_alloc, r_cs, -1), x.relief, cap, 2)
+    return r_cs
 
+
+def _abatement_limit_rows(bld: _Builder, L: _Layout, x: _EntityColumns, ab: _AbatementTerms) -> None:
+    """``limit_abatement_total`` and ``limit_project_once``."""
+    E, n = L.base.shape
     # limit_abatement_total: sum(abate) <= baseline (entities with measures)
     has_m = np.zeros((E, 1), dtype=bool)
-    has_m[np.unique(ent_of_m)] = True
+    has_m[np.unique(L.m_ent)] = True
     has_m[np.unique(L.p_ent)] = True
     r_at = _grid_con(bld, L, "limit_abatement_total", np.broadcast_to(has_m, (E, n)), 12, -INF, L.base)
-    abate_terms(r_at, 1.0, 0)
-    build_terms(r_at, 1.0, 0)
+    ab.measures(r_at, 1.0, 0)
+    ab.projects(r_at, 1.0, 0)
 
     # limit_project_once: sum of a project's build options <= 1 (projects with more than one option)
     multi = [j for j, opts in enumerate(L.p_opts) if len(opts) > 1]
@@ -681,60 +834,34 @@ def assemble(data: ModelData, relax: float = 1.0) -> Assembled:
         labels = _LazyLabels(lambda j: (L.ids[pe[j]], L.p_ids[multi[j]]), len(multi))
         rows = bld.con("limit_project_once", pe, labels, 13, np.full(len(multi), -INF), np.ones(len(multi)))
         rr = np.concatenate([np.full(len(L.p_opts[j]), rows[k]) for k, j in enumerate(multi)])
-        cc = np.concatenate([build[L.p_opts[j]] for j in multi])
+        cc = np.concatenate([x.build[L.p_opts[j]] for j in multi])
         bld.terms(rr, cc, 1.0, 0)
 
+
+def _carryover_rows(bld: _Builder, L: _Layout, data: ModelData, x: _EntityColumns) -> np.ndarray:
+    """``limit_carryover``, ``limit_floor_net_sales`` and ``limit_floor_switch``: returns the row
+    ids of ``limit_carryover``."""
+    ons = _ent_vec(data.entities, "opening_net_sales_t")
     # limit_carryover: carry - limit <= 0
-    ons = ent_vec("opening_net_sales_t")
     kind = L.carry_kind
     up_co = np.where(kind == 2, L.floor + L.mult * (ons - L.thr), L.floor)
     r_co = _grid_con(bld, L, "limit_carryover", L.limited, 14, -INF, up_co)
-    bld.terms(r_co, carry, 1.0, 0)
-    bld.terms(np.where(kind == 3, r_co, -1), ns_pos, -L.mult, 1)
+    bld.terms(r_co, x.carry, 1.0, 0)
+    bld.terms(np.where(kind == 3, r_co, -1), x.ns_pos, -L.mult, 1)
     lin = np.where(kind == 2, r_co, -1)
-    _net_sales_terms(bld, lin, sell, buy, -L.mult, 1)
+    _net_sales_terms(bld, lin, x.sell, x.buy, -L.mult, 1)
 
     # limit_floor_net_sales: ns_pos - (NS - thr + M (1 - off)) <= 0, M = thr - lo
     big_m = L.thr - L.ns_lo
     r_fn = _grid_con(bld, L, "limit_floor_net_sales", L.floor_years, 15, -INF, ons - L.thr + big_m)
-    bld.terms(r_fn, ns_pos, 1.0, 0)
-    _net_sales_terms(bld, r_fn, sell, buy, -1.0, 1)
-    bld.terms(r_fn, floor_off, big_m, 3)
+    bld.terms(r_fn, x.ns_pos, 1.0, 0)
+    _net_sales_terms(bld, r_fn, x.sell, x.buy, -1.0, 1)
+    bld.terms(r_fn, x.floor_off, big_m, 3)
     # limit_floor_switch: ns_pos - (hi - thr) off <= 0
     r_fs = _grid_con(bld, L, "limit_floor_switch", L.floor_years, 16, -INF, 0.0)
-    bld.terms(r_fs, ns_pos, 1.0, 0)
-    bld.terms(r_fs, floor_off, -(L.ns_hi - L.thr), 1)
-
-    # ---- objective (``objective``: the one definition of the cost vector, also used by warm re-solves)
-    cc = CostColumns(
-        n_col=bld.n_col, abate=abate, build=build, buy=buy, sell=sell, shortfall=shortfall, ccer_buy=ccer_buy,
-        ccer_sell=ccer_sell, carry=carry, ccer_hold=ccer_hold, use_lot=use_lot,
-        lots=(lot_e, lot_id, lot_q, lot_tv, ly_lot, ly_i), o_capex=L.o_capex, o_opex=L.o_opex,
-        t_in=t_in if has_tr else None, t_out=t_out if has_tr else None,
-        pool_buy=pool_buy if pool else None, pool_hold=pool_hold if pool else None,
-        tier_buy=tier_buy if tiers else None,
-    )
-    cost, offset = objective(data, cc)
-    out = _finish(bld, cost)
-    out.offset = offset
-    out.layout = L
-    out.cost_columns = cc
-    out.lots = (lot_e, lot_id, lot_q, lot_tv, ly_lot, ly_i)
-    out.col_of = {
-        "build": build,
-        "abate": abate, "buy": buy, "sell": sell, "surrender": surrender, "carry": carry, "lapse": lapse,
-        "shortfall": shortfall, "ccer_buy": ccer_buy, "ccer_sell": ccer_sell, "ccer_use": ccer_use,
-        "ccer_hold": ccer_hold, "ccer_use_lot": use_lot, "ns_pos": ns_pos, "floor_off": floor_off, "relief": relief, "relief_on": relief_on,
-    }
-    if has_tr:
-        out.col_of.update(market_buy=market_buy, market_sell=market_sell, transfer_in=t_in, transfer_out=t_out)
-    if pool:
-        out.col_of.update(pool_buy=pool_buy, pool_hold=pool_hold)
-    if tiers:
-        out.col_of.update(tier_buy=tier_buy)
-    out.row_of = {"balance_allowances": r_ba, "balance_surrender": r_bs, "limit_ccer_share": r_cs, "limit_carryover": r_co}
-    _renumber(out)
-    return out
+    bld.terms(r_fs, x.ns_pos, 1.0, 0)
+    bld.terms(r_fs, x.floor_off, -(L.ns_hi - L.thr), 1)
+    return r_co
 
 
 @dataclass
@@ -799,10 +926,10 @@ def objective(data: ModelData, cc: CostColumns) -> tuple[np.ndarray, float]:
     m_cost = np.asarray([m.cost_cny_per_t for e in ents for m in e.measures], dtype=float).reshape(len(abate), n)
 
     def ent_vec(name):
-        return np.array([getattr(e, name) for e in ents], dtype=float).reshape(E, 1)
+        return _ent_vec(ents, name)
 
     def per_year(name):
-        return np.array([getattr(e, name) for e in ents], dtype=float).reshape(E, n)
+        return _per_year(ents, name, n)
 
     dfy = np.broadcast_to(df, (E, n))
     cost = np.zeros(cc.n_col)
@@ -936,7 +1063,6 @@ def _finish(bld: _Builder, cost: np.ndarray) -> Assembled:
         index=fr,
         value=vals,
         offset=0.0,
-        col_family=[(f.name, f.offset, f.size) for f in bld.cols],
         col_of={},
         row_of={},
         col_fams=bld.cols,
@@ -980,10 +1106,10 @@ def ledger_arrays(a: Assembled, datas: list[ModelData], X: np.ndarray) -> dict[s
         return np.where(ids >= 0, X[:, np.maximum(ids, 0)], default)
 
     def ent_vec(name):
-        return np.array([[getattr(e, name) for e in d.entities] for d in datas], dtype=float).reshape(S, E, 1)
+        return np.stack([_ent_vec(d.entities, name) for d in datas])
 
     def per_year(name):
-        return np.array([[getattr(e, name) for e in d.entities] for d in datas], dtype=float).reshape(S, E, n)
+        return np.stack([_per_year(d.entities, name, n) for d in datas])
 
     out: dict[str, np.ndarray] = {}
     ab = val("abate")  # S x M x n
@@ -1094,8 +1220,7 @@ def extract_arrays(a: Assembled, data: ModelData, x: np.ndarray, row_dual: np.nd
     The numbers come from ``ledger_arrays``."""
     import pandas as pd
 
-    from models.extract import LinkResults, Results
-    from models.group import LINK_COST_COMPONENTS
+    from models.extract import Results
 
     L = a.layout
     E, n = L.base.shape
@@ -1173,14 +1298,14 @@ def extract_arrays(a: Assembled, data: ModelData, x: np.ndarray, row_dual: np.nd
     })
     dual_cols = ["entity", "year", "constraint", "dual"]
     if row_dual is not None:
-        names = ("balance_surrender", "balance_allowances", "limit_ccer_share", "limit_carryover")
-        grids = np.stack([a.row_of[k] for k in names], axis=2)  # E x n x 4
+        names = tuple(DUAL_SIGNS)
+        grids = np.stack([a.row_of[k] for k in names], axis=2)  # E x n x rows
         present = grids >= 0
         dv = 0.0 + np.asarray(row_dual, dtype=float)[np.maximum(grids, 0)]
         sel = present.ravel()
         duals = pd.DataFrame({
-            "entity": np.repeat(np.asarray(L.ids, dtype=object), n * 4)[sel],
-            "year": np.tile(np.repeat(years, 4), E)[sel],
+            "entity": np.repeat(np.asarray(L.ids, dtype=object), n * len(names))[sel],
+            "year": np.tile(np.repeat(years, len(names)), E)[sel],
             "constraint": np.tile(np.asarray(names, dtype=object), E * n)[sel],
             "dual": dv.ravel()[sel],
         }, columns=dual_cols).reset_index(drop=True)
@@ -1203,9 +1328,25 @@ def extract_arrays(a: Assembled, data: ModelData, x: np.ndarray, row_dual: np.nd
         duals=duals,
         objective_cny=float(a.cost @ x + a.offset),
     )
+    return results, _link_results(led, data, L)
+
+
+
+def _link_results(led: dict, data: ModelData, L: _Layout):
+    """``LinkResults`` of a group from its solved ledger (``ledger_arrays``), as
+    ``models.extract.extract_links`` reads them (None without a group)."""
+    import pandas as pd
+
+    from models.extract import LinkResults
+    from models.group import LINK_COST_COMPONENTS
+
     g = data.group
     if g is None:
-        return results, None
+        return None
+    E, n = L.base.shape
+    years = np.asarray(data.years)
+    ent_col = np.repeat(np.asarray(L.ids, dtype=object), n)
+    year_col = np.tile(years, E)
     trades = pd.DataFrame({
         "entity": ent_col,
         "year": year_col,
@@ -1216,7 +1357,7 @@ def extract_arrays(a: Assembled, data: ModelData, x: np.ndarray, row_dual: np.nd
         pool = pd.DataFrame({"year": years, "pool_buy_t": led["pool_buy_t"], "pool_hold_t": led["pool_hold_t"]}, columns=pool_cols)
     else:
         pool = pd.DataFrame(columns=pool_cols)
-    link = {c: led[f"link_{c}"] for c in ("transfer", "pool", "tiers")}
+    link = {c: led[f"link_{c}"] for c in LINK_COST_COMPONENTS}
     tier_cols = ["year", "tier", "tier_buy_t"]
     if g.tiers:
         K = len(g.tiers)
@@ -1230,11 +1371,10 @@ def extract_arrays(a: Assembled, data: ModelData, x: np.ndarray, row_dual: np.nd
         "component": np.tile(np.asarray(LINK_COST_COMPONENTS, dtype=object), n),
         "nominal_cny": np.stack([link[c] for c in LINK_COST_COMPONENTS], axis=1).ravel(),
     }, columns=["year", "component", "nominal_cny"])
-    links = LinkResults(
+    return LinkResults(
         trades=trades,
         transfers=pd.DataFrame(columns=["year", "seller", "buyer", "transfer_t"]),
         pool=pool,
         tiers=tier_frame,
         costs=lc,
     )
-    return results, links

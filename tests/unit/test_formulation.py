@@ -2,6 +2,7 @@
 
 import ast
 import re
+from dataclasses import replace
 from pathlib import Path
 
 import pyomo.environ as pyo
@@ -113,3 +114,53 @@ def test_only_solve_module_uses_the_solver():
                 assert not (node.module or "").startswith(("highspy", "pyomo.contrib.appsi", "pyomo.opt")), path
             if isinstance(node, ast.Name):
                 assert node.id != "SolverFactory", path
+
+
+def _assembler_names() -> tuple[set[str], set[str]]:
+    """(row families, variables) the array assembler writes: the row names in its row writers (the
+    functions ``*_rows``) and the names it passes to its column writers, read from its source (so a
+    family no test data reaches is covered too)."""
+    tree = ast.parse((ROOT / "models" / "arrays" / "assemble.py").read_text(encoding="utf-8"))
+    rows, cols = set(), set()
+    for fn in ast.walk(tree):
+        if isinstance(fn, ast.FunctionDef) and fn.name.endswith("_rows"):
+            for node in ast.walk(fn):
+                if isinstance(node, ast.Constant) and isinstance(node.value, str):
+                    if re.fullmatch(r"(balance|limit|link)_[a-z_]+", node.value):
+                        rows.add(node.value)
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call):
+            func = node.func.attr if isinstance(node.func, ast.Attribute) else getattr(node.func, "id", "")
+            at = {"var": 0, "_grid_var": 2, "_model_var": 2}.get(func)
+            if at is not None and len(node.args) > at and isinstance(node.args[at], ast.Constant):
+                cols.add(node.args[at].value)
+    return rows, cols
+
+
+def test_assembler_row_families_and_variables_are_in_formulation_table():
+    rows, cols = _assembler_names()
+    assert {"balance_allowances", "limit_carryover", "link_buy"} <= rows and {"abate", "tier_buy"} <= cols
+    documented = _documented_names()
+    assert not rows - documented, f"assembler rows missing from models/FORMULATION.md: {sorted(rows - documented)}"
+    assert not cols - documented, f"assembler columns missing from models/FORMULATION.md: {sorted(cols - documented)}"
+
+
+def test_assembler_writes_the_pyomo_components_by_their_names():
+    """What the assembler writes for a group is named as the Pyomo model's constraints and
+    variables (so the FORMULATION table describes both)."""
+    from models.arrays.assemble import assemble, unsupported
+
+    full = tiny_group_data("free")  # without the features the assembler leaves to Pyomo
+    entities = tuple(replace(e, borrow_share=(), auction_max_t=(), price_auction_cny_per_t=()) for e in full.entities)
+    data = replace(full, entities=entities, group=replace(full.group, budget_cny=()))
+    assert unsupported(data) is None
+    a = assemble(data)
+    m = build_model(data)
+    written_rows = {f.name for f in a.row_fams if f.size}
+    written_cols = {f.name for f in a.col_fams if f.size}
+    pyomo_rows = {c.local_name for c in m.component_objects(pyo.Constraint, descend_into=True)}
+    pyomo_cols = {c.local_name for c in m.component_objects(pyo.Var, descend_into=True)}
+    assert written_rows and written_rows <= pyomo_rows
+    assert written_cols and written_cols <= pyomo_cols
+    assert {"limit_relief_switch", "limit_ccer_lot", "link_ccer_pool", "link_tiers"} <= written_rows
+    assert written_rows <= _assembler_names()[0]
