@@ -24,9 +24,8 @@ h1{font-size:22px;margin:0 0 4px} h2{font-size:17px;margin:28px 0 8px;border-bot
 .kpi b{display:block;font-size:18px}
 table{border-collapse:collapse;font-size:12px;margin:6px 0}
 th,td{border:1px solid #ddd;padding:3px 6px} th{background:#eef3f8;text-align:left} td.n{text-align:right;font-variant-numeric:tabular-nums}
-svg.chart{display:block;margin:8px 0;background:#fff;border:1px solid #eee}
-svg .grid{stroke:#e5e5e5} svg .axis{stroke:#444} svg text{font-size:11px;fill:#333}
-svg .ct{font-size:14px;font-weight:600} svg .yt{text-anchor:end} svg .xt{text-anchor:middle} svg .yl{text-anchor:middle}
+svg.chart{display:block;width:100%;height:auto;margin:12px 0;background:#fff}
+svg.chart text{font-family:"DejaVu Sans","Noto Sans CJK SC","Microsoft YaHei","PingFang SC",sans-serif}
 .warn{color:#a33} .muted{color:#666;font-size:12px}
 """
 
@@ -240,7 +239,7 @@ def group_why(gplan, lang: str = "en") -> list[str]:
 
 
 def _pooling_chart(gplan, lang: str, units: str) -> str:
-    from planner.report.charts import bar_chart
+    from planner.report.charts import barh_chart
     from planner.report.labels import scale
 
     pv = gplan.pooling_value
@@ -249,11 +248,9 @@ def _pooling_chart(gplan, lang: str, units: str) -> str:
         return ""
     top = pv.reindex(pv["saving_cny"].abs().sort_values(ascending=False, kind="stable").index).head(30)
     s = scale("x_cny", units)
-    return bar_chart(
-        [str(e) for e in top["entity"]], [(label("saving_cny", lang).removesuffix(" CNY").removesuffix(" 元"),
-                                           [float(v) / s for v in top["saving_cny"]])],
-        title=label("chart_pooling", lang), y_label="万元" if units == "wan" else "CNY", chart_id="chart-pooling",
-    )
+    return barh_chart([str(e) for e in top["entity"]], [float(v) / s for v in top["saving_cny"]],
+                      title=label("chart_pooling", lang), x_label="万元" if units == "wan" else ("元" if lang == "zh" else "CNY"),
+                      chart_id="chart-pooling", lang=lang)
 
 
 def _capped(df: pd.DataFrame, name: str, lang: str, units: str, table_id: str) -> str:
