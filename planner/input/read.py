@@ -441,7 +441,21 @@ def read_case(path: str | Path) -> tuple[CaseSpec, str]:
     if suffix == ".xlsx":
         from planner.input.workbook import locate, read_workbook
 
-        data, cells = read_workbook(raw, src)
+        try:
+            data, cells = read_workbook(raw, src)
+        except CaseValidationError as exc:
+            partial = getattr(exc, "partial", None)
+            if partial is None:
+                raise
+            try:  # the values that were read are validated too: every problem is listed at once
+                parse_case(partial[0], src)
+            except CaseValidationError as more:
+                meant = {m.rsplit(".", 1)[-1] for _, msg in exc.problems for m in re.findall(r"did you mean '([^']+)'", msg)}
+                rest = [(loc, msg) for loc, msg in locate(more, partial[1], src).problems
+                        if not (msg.endswith("required field is missing")  # (the misspelt field: said once above)
+                                and any(re.search(rf"\b{re.escape(m)}\b", f"{loc} {msg}") for m in meant))]
+                raise CaseValidationError(src, _dedupe([*exc.problems, *rest])) from None
+            raise
         try:
             return parse_case(data, src), sha
         except CaseValidationError as exc:
@@ -458,14 +472,59 @@ def file_sha256(path: str | Path) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
-def _friendly(msg: str, err: dict) -> str:
+def _friendly(msg: str, err: dict, model: Any = CaseSpec) -> str:
+    """A pydantic problem as people read it: the offending value quoted, the likely fix said."""
+    from planner.input.hints import did_you_mean, share_hint
+
     if err["type"] == "extra_forbidden":
-        return "unknown key (not part of the case schema; check the spelling)"
+        key = err["loc"][-1] if err["loc"] else None
+        hint = did_you_mean(key, _fields_at(model, err["loc"][:-1]))
+        return f"unknown key (not part of the case schema{hint or '; check the spelling'})"
     if err["type"] == "missing":
         return "required field is missing"
     if err["type"] in ("float_parsing", "int_parsing") and isinstance(err.get("input"), str):
         return read_number(err["input"])[1] or f"expected a number, got {quote(err['input'])}"
+    value = err.get("input")
+    if err["type"] in ("less_than_equal", "less_than", "greater_than_equal", "greater_than") and isinstance(value, int | float):
+        upper = (err.get("ctx") or {}).get("le", (err.get("ctx") or {}).get("lt"))
+        hint = share_hint(value, float(upper)) if isinstance(upper, int | float) else ""
+        return f"{msg}, got {value:g}{hint}"
     return msg
+
+
+def _fields_at(model: Any, loc: tuple) -> list[str]:
+    """The field names of the model found at ``loc`` (a pydantic error's location) inside ``model``:
+    the keys that were allowed where an unknown one was given; [] when the walk finds no model."""
+    import typing
+
+    from pydantic import BaseModel
+
+    def members(t: Any) -> list[Any]:
+        origin = typing.get_origin(t)
+        if origin is typing.Annotated:
+            return members(typing.get_args(t)[0])
+        if origin in (typing.Union, getattr(__import__("types"), "UnionType", None)):
+            return [m for a in typing.get_args(t) for m in members(a)]
+        return [t]
+
+    cur = [model]
+    for part in loc:
+        nxt: list[Any] = []
+        for t in (m for c in cur for m in members(c)):
+            origin = typing.get_origin(t)
+            if isinstance(part, int) and origin in (list, tuple):
+                nxt += members(typing.get_args(t)[0])
+            elif isinstance(part, str) and origin is dict:
+                nxt += members(typing.get_args(t)[1])
+            elif isinstance(part, str) and isinstance(t, type) and issubclass(t, BaseModel):
+                f = t.model_fields.get(part)
+                if f is not None:
+                    nxt += members(f.annotation)
+                else:
+                    nxt.append(t)  # a union member's tag in the location, not a field
+        cur = nxt or cur
+    return sorted({k for t in cur for m in members(t) if isinstance(m, type) and issubclass(m, BaseModel)
+                   for k in m.model_fields})
 
 
 def _loc(loc: tuple, data: Any) -> str:
@@ -653,7 +712,10 @@ def read_table(
     named = [h for h in header if h]
     unknown = [h for h in named if h not in columns]
     if unknown:
-        problems.append((f"{src} header", f"unknown column(s) {_header_names(unknown)}; expected some of {', '.join(sorted(columns))}"))
+        from planner.input.hints import did_you_mean
+
+        hints = "".join(f"; {h!r}: {hint[2:]}" for h in unknown[:20] if (hint := did_you_mean(h, columns)))
+        problems.append((f"{src} header", f"unknown column(s) {_header_names(unknown)}{hints}; expected some of {', '.join(sorted(columns))}"))
     twice = sorted({h for h in named if named.count(h) > 1})
     if twice:
         problems.append((f"{src} header", f"column(s) given twice: {_header_names(twice)}"))
@@ -783,8 +845,11 @@ def load_group_case(path: str | Path, roots: Sequence[str | Path] | None = None)
     allowed = data_roots(p, roots)
     problems: list[tuple[str, str]] = []
     unknown = sorted(set(data) - set(GroupCaseSpec.model_fields) - {"entity_tables"}, key=str)
+    from planner.input.hints import did_you_mean
+
     for k in unknown:
-        problems.append((_ref_label(k), "unknown key (not part of the group case schema; check the spelling)"))
+        hint = did_you_mean(k, [*GroupCaseSpec.model_fields, "entity_tables"])
+        problems.append((_ref_label(k), f"unknown key (not part of the group case schema{hint or '; check the spelling'})"))
     group = data.get("group")
     years: list[int] = []
     if isinstance(group, dict) and isinstance(group.get("horizon"), dict):
