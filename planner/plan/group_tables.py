@@ -33,7 +33,7 @@ from planner.plan.entity import (
 )
 from planner.prepare.allocation import allocation_schedule
 
-BINDING_COLUMNS = ["entity", "year", "rule", "subject", "statement", "saving_cny_per_t"]
+BINDING_COLUMNS = ["entity", "year", "rule", "subject", "statement", "saving_cny_per_t", "facts"]
 
 
 class _Rows:

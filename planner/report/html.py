@@ -14,7 +14,7 @@ from typing import Any
 import pandas as pd
 
 from planner.report.charts import carry_chart, cost_chart, mac_chart, position_chart
-from planner.report.labels import fmt_number, label, note_text, rule_label, statement_zh, unit_label
+from planner.report.labels import fmt_number, label, note_text, rule_label, unit_label
 
 CSS = """
 body{font-family:system-ui,-apple-system,"Segoe UI","Noto Sans CJK SC","Microsoft YaHei",sans-serif;margin:24px;color:#222;max-width:1100px}
@@ -72,16 +72,17 @@ def _text(v: Any) -> str:
     return "-" if v is None else str(v)
 
 
-def why_items(bindings: pd.DataFrame, lang: str = "en") -> list[str]:
-    """Binding statements with their rule's name in front, both in the chosen language (a Chinese
-    statement falls back to the English one where a clause has no translation)."""
+def why_items(bindings: pd.DataFrame, lang: str = "en", units: str = "t") -> list[str]:
+    """Binding statements with their rule's name in front, both in the chosen language: Chinese
+    worded from the row's facts, in 万t and 万元 with ``units`` 'wan' (``planner.report.statements``)."""
+    from planner.report.statements import statement
+
     out = []
     pot = bindings[bindings["rule"] == "measure_potential"] if not bindings.empty else bindings
     for r in bindings.itertuples(index=False):
         if r.rule == "measure_potential":
             continue
-        text = (statement_zh(r.statement) or r.statement) if lang == "zh" else r.statement
-        out.append(f"[{rule_label(r.rule, lang)}] {text}")
+        out.append(f"[{rule_label(r.rule, lang)}] {statement(r, lang, units)}")
     for measure, g in (pot.groupby("subject", sort=True) if not pot.empty else []):
         years = sorted(int(y) for y in g["year"])
         out.append(f"[{rule_label('measure_potential', lang)}] {measure}: {', '.join(map(str, years))}")
@@ -129,11 +130,11 @@ def html_report(
     charts = [position_chart(annual, lang, units), cost_chart(costs, lang, units), carry_chart(annual, lang, units)]
     if not mac.empty:
         charts.append(mac_chart(mac, prices, lang, units))
-    why = why_items(bindings, lang)
+    why = why_items(bindings, lang, units)
     parts = [
         *_page_head(title, lang),
         f'<p class="muted">{escape(label("years", lang))} {s.get("years", ["", ""])[0]}-{s.get("years", ["", ""])[-1]} · '
-        f'{escape(label("status", lang))}: {escape(str(s.get("status")))} · {escape(label("rule_pack", lang))}: '
+        f'{escape(label("status", lang))}: {escape(label("status_" + str(s.get("status")), lang).removeprefix("status_"))} · {escape(label("rule_pack", lang))}: '
         f'{escape(str(s.get("rule_pack")))} · {escape(audit.get("input_sha256", "")[:12])}</p>',
         f'<div class="kpis">{kpi_html}</div>',
         *charts,
@@ -228,13 +229,13 @@ def group_costs(gplan) -> pd.DataFrame:
     return pd.concat([ec, gc], ignore_index=True)
 
 
-def group_why(gplan, lang: str = "en") -> list[str]:
+def group_why(gplan, lang: str = "en", units: str = "t") -> list[str]:
     """Group statements first, then the entities' (each with its entity in front)."""
-    out = why_items(gplan.group_bindings, lang) if not gplan.group_bindings.empty else []
+    out = why_items(gplan.group_bindings, lang, units) if not gplan.group_bindings.empty else []
     b = gplan.entities.bindings
     if not b.empty:
         for e, g in b.groupby("entity", sort=False):
-            out += [f"{e}: {t}" for t in why_items(g, lang)]
+            out += [f"{e}: {t}" for t in why_items(g, lang, units)]
     return out
 
 
@@ -280,12 +281,12 @@ def group_html(gplan, audit: dict[str, Any], lang: str = "en", units: str = "t")
         charts.append(pooling)
     es = gplan.entity_summary.copy()
     es = es[[c for c in GROUP_ENTITY if c in es.columns]]
-    why = group_why(gplan, lang)
+    why = group_why(gplan, lang, units)
     parts = [
         *_page_head(title, lang),
         f'<p class="muted">{escape(label("entities", lang))} {s.get("entities")} · {escape(label("years", lang))} '
         f'{s.get("years", ["", ""])[0]}-{s.get("years", ["", ""])[-1]} · {escape(label("status", lang))}: '
-        f'{escape(str(s.get("status")))} · {escape(label("rule_pack", lang))}: {escape(str(s.get("rule_pack")))} · '
+        f'{escape(label("status_" + str(s.get("status")), lang).removeprefix("status_"))} · {escape(label("rule_pack", lang))}: {escape(str(s.get("rule_pack")))} · '
         f'{escape(audit.get("input_sha256", "")[:12])}</p>',
         f'<div class="kpis">{kpi_html}</div>',
         *charts,

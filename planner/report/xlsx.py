@@ -277,7 +277,7 @@ def plan_workbook(
         b.table(ws, ab.drop(columns=[c for c in ("entity",) if c in ab.columns and ab["entity"].nunique() == 1]))
 
     bind = tables.get("bindings", pd.DataFrame())
-    _text_sheet(b, label("why", lang), why_items(bind, lang) if not bind.empty else [])
+    _text_sheet(b, label("why", lang), why_items(bind, lang, units) if not bind.empty else [])
 
     asm = tables.get("assumptions", pd.DataFrame())
     if not asm.empty:
@@ -336,7 +336,7 @@ def group_xlsx(gplan, audit: dict[str, Any], lang: str = "en", units: str = "t")
         if not df.empty:
             ws = wb.add_worksheet(label(key, lang)[:31])
             b.table(ws, df.dropna(axis=1, how="all") if name == "ccer_pool" else df)
-    _text_sheet(b, label("why", lang), group_why(gplan, lang))
+    _text_sheet(b, label("why", lang), group_why(gplan, lang, units))
     if not gplan.assumptions.empty:
         ws = wb.add_worksheet(label("assumptions", lang)[:31])
         b.table(ws, gplan.assumptions)
