@@ -451,9 +451,12 @@ def read_case(path: str | Path) -> tuple[CaseSpec, str]:
                 parse_case(partial[0], src)
             except CaseValidationError as more:
                 meant = {m.rsplit(".", 1)[-1] for _, msg in exc.problems for m in re.findall(r"did you mean '([^']+)'", msg)}
+                # kept: problems of cells that were read (a problem the workbook cannot place, e.g. of a
+                # sheet that is missing, follows from the reading problems above); not repeated: a
+                # required field that a misspelt name stood for (said once above)
                 rest = [(loc, msg) for loc, msg in locate(more, partial[1], src).problems
-                        if not (msg.endswith("required field is missing")  # (the misspelt field: said once above)
-                                and any(re.search(rf"\b{re.escape(m)}\b", f"{loc} {msg}") for m in meant))]
+                        if "sheet '" in loc and not (msg.endswith("required field is missing")
+                                                     and any(re.search(rf"\b{re.escape(m)}\b", f"{loc} {msg}") for m in meant))]
                 raise CaseValidationError(src, _dedupe([*exc.problems, *rest])) from None
             raise
         try:
