@@ -89,7 +89,9 @@ def read_number(value: Any, integer: bool = False) -> tuple[int | float | None, 
             return None, why
         n = parse_number(value)
         if n is None:
-            return None, f"expected a number, got {quote(value)}"
+            from planner.input.hints import unit_hint
+
+            return None, f"expected a number, got {quote(value)}{unit_hint(value)}"
         x = n
     else:
         return None, f"expected a number, got {type(value).__name__}"

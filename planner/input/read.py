@@ -6,6 +6,7 @@ import hashlib
 import json
 import math
 import os
+import re
 import stat
 from collections.abc import Sequence
 from pathlib import Path
@@ -222,7 +223,24 @@ def read_case(path: str | Path) -> tuple[CaseSpec, str]:
     if suffix == ".xlsx":
         from planner.input.workbook import locate, read_workbook
 
-        data, cells = read_workbook(raw, src)
+        try:
+            data, cells = read_workbook(raw, src)
+        except CaseValidationError as exc:
+            partial = getattr(exc, "partial", None)
+            if partial is None:
+                raise
+            try:  # the values that were read are validated too: every problem is listed at once
+                parse_case(partial[0], src)
+            except CaseValidationError as more:
+                meant = {m.rsplit(".", 1)[-1] for _, msg in exc.problems for m in re.findall(r"did you mean '([^']+)'", msg)}
+                # kept: problems of cells that were read (a problem the workbook cannot place, e.g. of a
+                # sheet that is missing, follows from the reading problems above); not repeated: a
+                # required field that a misspelt name stood for (said once above)
+                rest = [(loc, msg) for loc, msg in locate(more, partial[1], src).problems
+                        if "sheet '" in loc and not (msg.endswith("required field is missing")
+                                                     and any(re.search(rf"\b{re.escape(m)}\b", f"{loc} {msg}") for m in meant))]
+                raise CaseValidationError(src, _dedupe([*exc.problems, *rest])) from None
+            raise
         try:
             return parse_case(data, src), sha
         except CaseValidationError as exc:
@@ -402,7 +420,10 @@ def read_table(
     named = [h for h in header if h]
     unknown = [h for h in named if h not in columns]
     if unknown:
-        problems.append((f"{src} header", f"unknown column(s) {_header_names(unknown)}; expected some of {', '.join(sorted(columns))}"))
+        from planner.input.hints import did_you_mean
+
+        hints = "".join(f"; {h!r}: {hint[2:]}" for h in unknown[:20] if (hint := did_you_mean(h, columns)))
+        problems.append((f"{src} header", f"unknown column(s) {_header_names(unknown)}{hints}; expected some of {', '.join(sorted(columns))}"))
     twice = sorted({h for h in named if named.count(h) > 1})
     if twice:
         problems.append((f"{src} header", f"column(s) given twice: {_header_names(twice)}"))
@@ -532,8 +553,11 @@ def load_group_case(path: str | Path, roots: Sequence[str | Path] | None = None)
     allowed = data_roots(p, roots)
     problems: list[tuple[str, str]] = []
     unknown = sorted(set(data) - set(GroupCaseSpec.model_fields) - {"entity_tables"}, key=str)
+    from planner.input.hints import did_you_mean
+
     for k in unknown:
-        problems.append((_ref_label(k), "unknown key (not part of the group case schema; check the spelling)"))
+        hint = did_you_mean(k, [*GroupCaseSpec.model_fields, "entity_tables"])
+        problems.append((_ref_label(k), f"unknown key (not part of the group case schema{hint or '; check the spelling'})"))
     group = data.get("group")
     years: list[int] = []
     if isinstance(group, dict) and isinstance(group.get("horizon"), dict):

@@ -28,6 +28,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from planner.errors import CaseValidationError
+from planner.input.hints import did_you_mean
 from planner.input.numbers import quote, read_number
 from planner.input.schema import (
     ActivityRow,
@@ -518,7 +519,7 @@ def read_workbook(raw: bytes, src: str) -> tuple[dict[str, Any], CellMap]:
     known = {CASE_SHEET, INSTRUCTIONS_SHEET, *SHEETS}
     for name in wb.sheetnames:
         if name not in known:
-            rd.problem(f"sheet '{name}'", f"unknown sheet; expected {', '.join(sorted(known))}")
+            rd.problem(f"sheet '{name}'", f"unknown sheet{did_you_mean(name, known)}; expected {', '.join(sorted(known))}")
     for name in wb.sheetnames:
         ws = wb[name]
         if name in known and name != INSTRUCTIONS_SHEET:
@@ -537,9 +538,13 @@ def read_workbook(raw: bytes, src: str) -> tuple[dict[str, Any], CellMap]:
         else:
             rd.map.add(t.path, f"sheet '{t.sheet}' (missing)")
     _assemble(rd, data, tables)
-    if rd.problems:
-        raise CaseValidationError(src, rd.problems)
     rd.map.resolve(data)
+    if rd.problems:
+        # what could be read goes with the problems: a misspelt header or field must not hide the
+        # problems of the values that were read (``planner.input.read.read_case`` validates them too)
+        exc = CaseValidationError(src, rd.problems)
+        exc.partial = (data, rd.map)
+        raise exc
     return data, rd.map
 
 
@@ -554,7 +559,7 @@ def _read_case_sheet(rd: SheetReader, ws, wsf, data: dict[str, Any]) -> None:
             continue
         key = str(key_v).strip() if key_v is not None else ""
         if key not in keys:
-            rd.problem(cell_label(ws.title, r, 1), f"unknown field {key!r}" if key else "a value without a field name in column A")
+            rd.problem(cell_label(ws.title, r, 1), f"unknown field {key!r}{did_you_mean(key, keys)}" if key else "a value without a field name in column A")
             continue
         if key in seen:
             rd.problem(cell_label(ws.title, r, 1), f"field {key} given twice (first in row {seen[key]})")
@@ -572,18 +577,21 @@ def _read_case_sheet(rd: SheetReader, ws, wsf, data: dict[str, Any]) -> None:
 def _read_table(rd: SheetReader, t: TableSheet, ws, wsf) -> list[tuple[int, dict[str, Any]]]:
     nrow, ncol = used_range(ws, wsf, rd, t.sheet)
     header: dict[int, str] = {}
+    named: set[int] = set()  # columns whose header is a problem already (unknown or twice): their values are not
     for c in range(1, ncol + 1):
         h = ws.cell(row=1, column=c).value
         if h is None or (isinstance(h, str) and not h.strip()):
             continue
         h = str(h).strip()
+        named.add(c)
         if h not in t.columns:
-            rd.problem(cell_label(t.sheet, 1, c), f"unknown column {h!r}; expected {', '.join(t.columns)}")
+            rd.problem(cell_label(t.sheet, 1, c), f"unknown column {h!r}{did_you_mean(h, t.columns)}; expected {', '.join(t.columns)}")
         elif h in header.values():
             rd.problem(cell_label(t.sheet, 1, c), f"column {h!r} appears twice")
         else:
             header[c] = h
     rows = []
+    headless: set[int] = set()  # one problem per column without a header, at its first value
     for r in range(2, nrow + 1):
         vals = [ws.cell(row=r, column=c).value for c in range(1, ncol + 1)]
         if is_empty_row(vals) or is_comment_row(vals):
@@ -592,8 +600,9 @@ def _read_table(rd: SheetReader, t: TableSheet, ws, wsf) -> list[tuple[int, dict
         for c in range(1, ncol + 1):
             raw = vals[c - 1]
             if c not in header:
-                if not is_empty_row([raw]):
-                    rd.problem(cell_label(t.sheet, r, c), "a value in a column without a known field name in row 1")
+                if not is_empty_row([raw]) and c not in named and c not in headless:
+                    headless.add(c)
+                    rd.problem(cell_label(t.sheet, r, c), "values in a column without a field name in row 1 (from this row on)")
                 continue
             v = rd.value(ws, wsf, r, c, field_kind(t.model, header[c])[0])
             row[header[c]] = v

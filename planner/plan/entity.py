@@ -12,6 +12,7 @@ case. Binding rules are stated in words from the tables and the duals.
 
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -247,7 +248,7 @@ def _shadow_prices(duals: pd.DataFrame, inp: pd.DataFrame) -> pd.DataFrame:
 # --- the plan tables of every entity at once ----------------------------------------------
 
 
-BINDING_COLUMNS = ["entity", "year", "rule", "subject", "statement", "saving_cny_per_t"]
+BINDING_COLUMNS = ["entity", "year", "rule", "subject", "statement", "saving_cny_per_t", "facts"]
 
 
 class _Rows:
@@ -575,7 +576,8 @@ def measure_potential_rows(abatement: pd.DataFrame, data) -> list[dict[str, Any]
         p = pot[(e, m, y)]
         if p > TOL_T and abate >= p - TOL_T:
             rows.append(_row(e, int(y), "measure_potential",
-                             f"measure {m} used to its full potential in {y} ({abate:,.0f} t at {cost:,.2f} CNY/t)", None, m))
+                             f"measure {m} used to its full potential in {y} ({abate:,.0f} t at {cost:,.2f} CNY/t)", None, m,
+                             facts={"measure": m, "abate_t": abate, "cost_cny_per_t": cost}))
     return rows
 
 
@@ -594,18 +596,23 @@ def year_bindings(r, sold: float, d, i: int, in_group: bool, saving) -> list[dic
         s = saving(e, y, "limit_ccer_share")
         rows.append(_row(e, y, "ccer_cap", f"CCER cap binds in {y}: {r.ccer_surrendered_t:,.0f} t CCER = "
                           f"{d.ccer_cap_share[i]:.0%} of the obligation"
-                          + (f"; one more tonne of cap would save {s:,.2f} CNY" if s else ""), s))
+                          + (f"; one more tonne of cap would save {s:,.2f} CNY" if s else ""), s,
+                          facts={"ccer_t": r.ccer_surrendered_t, "share": d.ccer_cap_share[i], "saving_cny_per_t": s or 0.0}))
     if math.isfinite(r.carry_limit_t) and (r.carry_t >= r.carry_limit_t - TOL_T) and (
         r.lapse_t > TOL_T or (saving(e, y, "limit_carryover") or 0) > 1e-6
     ):
         text = (f"carry-over limit binds in {y}: {r.carry_t:,.0f} t carried into {y + 1} "
                 f"(limit {r.carry_rule}, net sales {r.net_sales_t:,.0f} t)")
+        facts = {"carry_t": r.carry_t, "limit": r.carry_rule, "net_sales_t": r.net_sales_t, "sold_t": 0.0, "raised_t": 0.0,
+                 "lapse_t": 0.0}
         raised = r.carry_limit_t - d.carry_rules[i].floor_t
         if sold > TOL_T and raised > TOL_T:
             text += f"; selling {sold:,.0f} t in the plan up to {y} helped raise it {raised:,.0f} t above its floor"
+            facts.update(sold_t=sold, raised_t=raised)
         if r.lapse_t > TOL_T:
             text += f"; {r.lapse_t:,.0f} t above the limit lapse"
-        rows.append(_row(e, y, "carryover_limit", text, saving(e, y, "limit_carryover")))
+            facts["lapse_t"] = r.lapse_t
+        rows.append(_row(e, y, "carryover_limit", text, saving(e, y, "limit_carryover"), facts=facts))
     # in a group the entity's limits apply to its market trades; transfers are not market trades
     if in_group:
         bought, sold_y, buy_max, sell_max, market = r.market_buy_t, r.market_sell_t, r.market_buy_max_t, r.market_sell_max_t, "market "
@@ -614,18 +621,21 @@ def year_bindings(r, sold: float, d, i: int, in_group: bool, saving) -> list[dic
     if math.isfinite(buy_max) and buy_max > 0 and bought >= buy_max - TOL_T:
         gain = _price_gap(r.shadow_price_cny_per_t, r.cea_buy_cny_per_t + r.fee_cny_per_t)
         rows.append(_row(e, y, "buy_limit", f"CEA {market}purchase limit binds in {y}: {bought:,.0f} t"
-                         + (f"; one more tonne of purchase limit would save {gain:,.2f} CNY" if gain else ""), gain))
+                         + (f"; one more tonne of purchase limit would save {gain:,.2f} CNY" if gain else ""), gain,
+                         facts={"bought_t": bought, "market": bool(market), "saving_cny_per_t": gain or 0.0}))
     fee = d.fee_cea_cny_per_t[i]
     if _tied(d.price_buy_cny_per_t[i] + fee, d.price_sell_cny_per_t[i] - fee):
         rows.append(_row(e, y, "price_tie", f"CEA round trips earn nothing in {y}: buy {d.price_buy_cny_per_t[i]:,.2f} + fee "
                          f"{fee:,.2f} = sell {d.price_sell_cny_per_t[i]:,.2f} - fee CNY/t; the plan buys and sells no such "
                          "tonne (of the plans with its cost, it trades the fewest tonnes)", None))
     if math.isfinite(sell_max) and sell_max > 0 and sold_y >= sell_max - TOL_T:
-        rows.append(_row(e, y, "sell_limit", f"CEA {market}sale limit binds in {y}: {sold_y:,.0f} t", None))
+        rows.append(_row(e, y, "sell_limit", f"CEA {market}sale limit binds in {y}: {sold_y:,.0f} t", None,
+                         facts={"sold_t": sold_y, "market": bool(market)}))
     # (in a group with a CCER pool the entity's own availability gives way to the pool's: d says so)
     if (math.isfinite(r.ccer_available_t) and math.isfinite(d.ccer_buy_max_t[i]) and r.ccer_available_t > 0
             and r.ccer_buy_t >= r.ccer_available_t - TOL_T):
-        rows.append(_row(e, y, "ccer_availability", f"CCER availability binds in {y}: all {r.ccer_available_t:,.0f} t bought", None))
+        rows.append(_row(e, y, "ccer_availability", f"CCER availability binds in {y}: all {r.ccer_available_t:,.0f} t bought", None,
+                         facts={"available_t": r.ccer_available_t}))
     if r.relief_t > TOL_T and r.relief_rule in ("coal_floor", "gas_topup"):
         share = d.relief_share[i]
         if d.relief_to_allocation[i]:
@@ -639,10 +649,12 @@ def year_bindings(r, sold: float, d, i: int, in_group: bool, saving) -> list[dic
         what += f"; a tonne abated here is worth only {1 - share:.0%} of the allowance price"
         rows.append(_row(e, y, "relief_regime", what, None))
     if r.borrow_t > TOL_T:
+        gap = r.emissions_t - r.allocation_benchmark_t - r.relief_t
         rows.append(_row(e, y, "predraw", f"pre-draw of {r.borrow_t:,.0f} t in {y} from a later allocation "
-                         f"(gap {r.emissions_t - r.allocation_benchmark_t - r.relief_t:,.0f} t)", None))
+                         f"(gap {gap:,.0f} t)", None, facts={"borrow_t": r.borrow_t, "gap_t": gap}))
     if r.auction_max_t > 0 and r.auction_buy_t >= r.auction_max_t - TOL_T:
-        rows.append(_row(e, y, "auction_share", f"the whole auctioned share is bought in {y}: {r.auction_buy_t:,.0f} t", None))
+        rows.append(_row(e, y, "auction_share", f"the whole auctioned share is bought in {y}: {r.auction_buy_t:,.0f} t", None,
+                         facts={"bought_t": r.auction_buy_t}))
     if r.shortfall_t > TOL_T:
         why = [b["rule"] for b in rows if b["year"] == y and b["rule"] in ("buy_limit", "ccer_cap", "ccer_availability")]
         fixed = d.per_year("fine_fixed_cny", i)
@@ -651,10 +663,12 @@ def year_bindings(r, sold: float, d, i: int, in_group: bool, saving) -> list[dic
                          f"shortfall of {r.shortfall_t:,.0f} t in {y}, {fine}"
                          + (" and deducted from next year's allocation" if d.shortfall_deducted_next_year else "")
                          + (f"; forced by {', '.join(why)}" if why else
-                            "; no limit forces it: the fine and the deduction cost less than covering it"), None))
+                            "; no limit forces it: the fine and the deduction cost less than covering it"), None,
+                         facts={"shortfall_t": r.shortfall_t, "fine_fixed_cny": fixed, "fine_cny_per_t": d.penalty_cny_per_t[i],
+                                "deducted": bool(d.shortfall_deducted_next_year), "forced_by": why}))
     mc = _marginal_statement(r, y)
     if mc:
-        rows.append(_row(e, y, "marginal_cost", mc, None))
+        rows.append(_row(e, y, "marginal_cost", mc[0], None, facts=mc[1]))
     return rows
 
 
@@ -677,9 +691,17 @@ def _opening_rows(r, d, e, y: int) -> list[dict[str, Any]]:
     return rows
 
 
-def _row(e, y, rule, statement, saving, subject="") -> dict[str, Any]:
+def _row(e, y, rule, statement, saving, subject="", facts: dict[str, Any] | None = None) -> dict[str, Any]:
+    """One binding row. ``facts``: the statement's numbers and choices as a record (JSON text in the
+    table), from which reports word it in each language (``planner.report.statements``)."""
     return {"entity": e, "year": y, "rule": rule, "subject": subject, "statement": statement,
-            "saving_cny_per_t": np.nan if saving is None else saving}
+            "saving_cny_per_t": np.nan if saving is None else saving,
+            "facts": json.dumps(_plain(facts), sort_keys=True, ensure_ascii=False) if facts else ""}
+
+
+def _plain(facts: dict[str, Any]) -> dict[str, Any]:
+    """Facts as JSON-able plain values (NumPy numbers as Python ones)."""
+    return {k: (v.item() if hasattr(v, "item") else v) for k, v in facts.items()}
 
 
 def _price_gap(sp: float, price: float) -> float | None:
@@ -694,8 +716,9 @@ def _near(a: float, b: float) -> bool:
     return math.isfinite(a) and math.isfinite(b) and abs(a - b) <= 1e-3 * max(1.0, abs(b))
 
 
-def _marginal_statement(r, y: int) -> str | None:
-    """The marginal cost of compliance of a year against the market prices, and what sets it."""
+def _marginal_statement(r, y: int) -> tuple[str, dict[str, Any]] | None:
+    """The marginal cost of compliance of a year against the market prices, and what sets it (the
+    statement and its facts)."""
     sp = r.shadow_price_cny_per_t
     if sp is None or not math.isfinite(sp):
         return None
@@ -705,22 +728,32 @@ def _marginal_statement(r, y: int) -> str | None:
 
     if _near(sp, buy):
         why = "set by buying CEA (price plus fee)"
+        key = "buy"
     elif _near(sp, sell):
         why = "set by selling CEA: a tonne not needed is a tonne sold (price less fee)"
+        key = "sell"
     elif _near(sp, ccer):
         why = "set by buying CCER"
+        key = "ccer"
     elif r.shortfall_t > TOL_T:
         why = "set by the shortfall (fine and next-year deduction)"
+        key = "shortfall"
     elif sell < sp < buy:
         why = "between the sale and purchase prices: set by allowances carried between years"
+        key = "carry"
     elif sp > buy:
         why = "above the purchase price: a purchase, CCER or carry-over limit binds"
+        key = "above"
     elif sp < sell:
         why = "below the sale price: a sale or carry-over limit binds"
+        key = "below"
     else:
         why = "set by abatement"
+        key = "abatement"
     return (f"marginal cost of compliance in {y}: {sp:,.2f} CNY/t against CEA buy {r.cea_buy_cny_per_t:,.2f} "
-            f"(+{r.fee_cny_per_t:,.2f} fee), sell {r.cea_sell_cny_per_t:,.2f}, CCER {r.ccer_cny_per_t:,.2f} CNY/t; {why}")
+            f"(+{r.fee_cny_per_t:,.2f} fee), sell {r.cea_sell_cny_per_t:,.2f}, CCER {r.ccer_cny_per_t:,.2f} CNY/t; {why}",
+            {"cny_per_t": sp, "buy": r.cea_buy_cny_per_t, "fee": r.fee_cny_per_t, "sell": r.cea_sell_cny_per_t,
+             "ccer": r.ccer_cny_per_t, "set_by": key})
 
 
 def measure_value_row(e, m, abated: float, first: int, last: int, cost: float, worth: float) -> dict[str, Any]:
@@ -728,7 +761,8 @@ def measure_value_row(e, m, abated: float, first: int, last: int, cost: float, w
     return _row(e, first, "measure_value",
                 f"measure {m} abates {abated:,.0f} t in {first}-{last} "
                 f"for {cost:,.0f} CNY; at the marginal cost of compliance those tonnes are worth {worth:,.0f} CNY "
-                f"(saves {worth - cost:,.0f} CNY, nominal)", None, m)
+                f"(saves {worth - cost:,.0f} CNY, nominal)", None, m,
+                facts={"measure": m, "abated_t": abated, "first": first, "last": last, "cost_cny": cost, "worth_cny": worth})
 
 
 def option_values(plan: Plan, prep: PreparedCase) -> list[dict[str, Any]]:
@@ -765,7 +799,9 @@ def option_values(plan: Plan, prep: PreparedCase) -> list[dict[str, Any]]:
                              f"project {b.project} (build starts {b.build_year}) reduces {p.reduction_t_per_year * len(op_years):,.0f} t "
                              f"in {span} for {cost:,.0f} CNY of capex and opex in the horizon; those tonnes are worth "
                              f"{worth:,.0f} CNY at the marginal cost of compliance (saves {worth - cost:,.0f} CNY, nominal)",
-                             None, b.project))
+                             None, b.project,
+                             facts={"project": b.project, "build_year": int(b.build_year), "span": span if op_years else "",
+                                    "reduced_t": p.reduction_t_per_year * len(op_years), "cost_cny": cost, "worth_cny": worth}))
     return rows
 
 

@@ -1,237 +1,340 @@
-"""Charts as inline SVG text: no JavaScript, no network, byte-identical for the same numbers.
+"""Charts for people, one stack for reports and study plots: matplotlib figures (object API, no
+pyplot state), as inline SVG for the HTML report and PNG for sweep plots (``planner.studies.plots``).
 
-Generic functions over plain lists (reusable by group and sweep reports) and plan charts over
-plain pandas tables. Never imports Pyomo.
+The SVG keeps its text as text (``svg.fonttype: none``): the reader's browser draws it with its own
+fonts, so Chinese labels need a CJK font where the report is read (Noto Sans CJK SC, Microsoft YaHei,
+PingFang SC: one is part of every desktop system in Chinese); ``cjk_font`` says whether this machine
+has one to measure them with. Ids in the SVG are salted with the chart's id: the same numbers give the
+same bytes, and several charts on one page have no id in common. Functions take plain lists and
+pandas tables; never imports Pyomo.
 """
 
 from __future__ import annotations
 
+import functools
+import io
 import math
+import re
+import warnings
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from html import escape
+from typing import Any
 
 import pandas as pd
 
 from planner.report.labels import label, scale
 
 PALETTE = ("#1f77b4", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#bcbd22", "#7f7f7f", "#d62728")
-W, H = 760, 360
-ML, MR, MT, MB = 78, 190, 40, 40
+LINE_COLOURS = ("#000000", "#d62728", "#555555", "#e377c2")
+WIDTH_IN = 11.0
+"""Width of a report chart in inches (at 72 points each: the SVG's view box); drawn at the page's full width."""
+CJK_FAMILIES = ("Noto Sans CJK SC", "Noto Sans CJK JP", "Source Han Sans SC", "WenQuanYi Zen Hei", "Microsoft YaHei",
+                "PingFang SC", "SimHei")
+_CJK: dict[str, str | None] = {}
 
 
-def _nice(lo: float, hi: float, n: int = 5) -> list[float]:
-    """Round tick values covering [lo, hi]."""
-    if not (math.isfinite(lo) and math.isfinite(hi) and math.isfinite(hi - lo)) or hi <= lo:
-        lo, hi = (lo, lo + 1.0) if math.isfinite(lo) else (0.0, 1.0)
-    step = (hi - lo) / n
-    if step <= 0 or not math.isfinite(step):
-        lo, hi, step = 0.0, 1.0, 0.2
-    mag = 10 ** math.floor(math.log10(step))
-    step = next(m * mag for m in (1, 2, 2.5, 5, 10) if m * mag >= step)
-    start = math.floor(lo / step) * step
-    ticks: list[float] = []
-    for k in range(4 * n + 4):  # bounded: no endless loop where step is below the float spacing
-        v = start + k * step
-        ticks.append(round(v, 10))
-        if v >= hi - step * 1e-9:
-            break
-    if len(ticks) < 2 or ticks[-1] <= ticks[0]:
-        return [lo, lo + 1.0] if lo + 1.0 > lo else [lo, lo * 1.01 + 1.0]
-    return ticks
+def cjk_font() -> str | None:
+    """The family of a CJK font matplotlib can use on this machine (None when there is none: Chinese
+    chart labels are then measured with a Latin font's metrics, and PNG plots show boxes for them;
+    Debian: ``apt-get install fonts-noto-cjk``)."""
+    if "font" not in _CJK:
+        from matplotlib import font_manager as fm
+
+        names = {f.name for f in fm.fontManager.ttflist}
+        found = next((n for n in CJK_FAMILIES if n in names), None)
+        if found is None:  # installed after matplotlib cached its font list: add the files once
+            for path in fm.findSystemFonts():
+                if re.search(r"CJK|wqy|YaHei|PingFang|SimHei|SourceHanSans", path, re.IGNORECASE):
+                    try:
+                        fm.fontManager.addfont(path)
+                    except (OSError, RuntimeError, ValueError):
+                        continue
+            names = {f.name for f in fm.fontManager.ttflist}
+            found = next((n for n in CJK_FAMILIES if n in names), None)
+        _CJK["font"] = found
+    return _CJK["font"]
 
 
-def _tick_text(v: float) -> str:
-    a = abs(v)
-    if a >= 1e9:
-        return f"{v / 1e9:g}G"
-    if a >= 1e6:
-        return f"{v / 1e6:g}M"
-    if a >= 1e4:
-        return f"{v / 1e3:g}k"
-    return f"{v:g}"
+def style(lang: str = "en") -> dict[str, Any]:
+    """matplotlib settings shared by every chart of the planner (reports and study plots)."""
+    cjk = cjk_font()
+    families = ["DejaVu Sans", *([cjk] if cjk else [])]
+    if lang == "zh" and cjk:
+        families = [cjk, "DejaVu Sans"]
+    return {
+        "font.family": "sans-serif",
+        "font.sans-serif": families,
+        "font.size": 10,
+        "axes.titlesize": 12,
+        "axes.titleweight": "bold",
+        "axes.titlelocation": "left",
+        "axes.spines.top": False,
+        "axes.spines.right": False,
+        "axes.grid": True,
+        "axes.grid.axis": "y",
+        "grid.color": "#e5e5e5",
+        "axes.axisbelow": True,
+        "axes.prop_cycle": __import__("cycler").cycler(color=list(PALETTE)),
+        "legend.frameon": False,
+        "svg.fonttype": "none",
+        "axes.unicode_minus": False,
+    }
 
 
-def _f(x: float) -> str:
-    return f"{x:.1f}"
+@contextmanager
+def styled(lang: str = "en") -> Iterator[None]:
+    """The planner's chart style while a figure is drawn (labels and legends read it as they are made)."""
+    import matplotlib
+
+    with matplotlib.rc_context(style(lang)), warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Glyph .* missing from font")
+        yield
 
 
+def drawn_styled(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Decorator: draw ``fn``'s figure with the planner's style (in its ``lang`` keyword's language)."""
+
+    @functools.wraps(fn)
+    def wrap(*args: Any, **kwargs: Any) -> Any:
+        with styled(kwargs.get("lang", "en")):
+            return fn(*args, **kwargs)
+
+    return wrap
+
+
+def figure(height_in: float = 4.2, width_in: float = WIDTH_IN, lang: str = "en", ncols: int = 1):
+    """A matplotlib ``Figure`` with the planner's style (constrained layout: labels and legends fit)."""
+    import matplotlib
+    from matplotlib.figure import Figure
+
+    with matplotlib.rc_context(style(lang)):
+        fig = Figure(figsize=(width_in, height_in), layout="constrained")
+        axes = fig.subplots(1, ncols)
+    fig._planner_lang = lang  # read by to_svg / to_png: the style applies when text is measured too
+    return fig, axes
+
+
+def _rc(fig) -> dict[str, Any]:
+    return style(getattr(fig, "_planner_lang", "en"))
+
+
+def to_svg(fig, chart_id: str, title: str) -> str:
+    """One inline ``<svg class="chart">`` element of the page's full width (deterministic bytes)."""
+    import matplotlib
+
+    buf = io.StringIO()
+    with matplotlib.rc_context({**_rc(fig), "svg.hashsalt": chart_id}), warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Glyph .* missing from font")
+        fig.savefig(buf, format="svg", metadata={"Date": None, "Creator": "cn-ets-planner"})
+    svg = buf.getvalue()
+    svg = svg[svg.index("<svg"):]
+    m = re.match(r"<svg[^>]*>", svg)
+    assert m is not None
+    view = re.search(r'viewBox="([^"]+)"', m.group(0))
+    head = (f'<svg xmlns="http://www.w3.org/2000/svg" xmlns:xlink="http://www.w3.org/1999/xlink" id="{escape(chart_id)}" '
+            f'class="chart" viewBox="{view.group(1) if view else ""}" width="100%" role="img" aria-label="{escape(title)}">'
+            f"<title>{escape(title)}</title>")
+    body = svg[m.end():].strip()
+    # element ids (matplotlib's "axes_1", "line2d_3", ...) are unique within a figure only: prefix them
+    # with the chart's id so that a page of several charts holds each id once
+    pre = re.sub(r"[^A-Za-z0-9_-]", "-", chart_id)
+    body = re.sub(r'\bid="([^"]+)"', rf'id="{pre}-\1"', body)
+    body = re.sub(r'href="#([^"]+)"', rf'href="#{pre}-\1"', body)
+    body = re.sub(r"url\(#([^)]+)\)", rf"url(#{pre}-\1)", body)
+    return head + body
+
+
+def to_png(fig, path, dpi: int = 110) -> None:
+    """Save ``fig`` as PNG (study plots)."""
+    import matplotlib
+
+    with matplotlib.rc_context(_rc(fig)), warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Glyph .* missing from font")
+        fig.savefig(path, dpi=dpi, format="png", metadata={"Software": "cn-ets-planner"})
+
+
+def thousands(ax, axis: str = "y", span: float | None = None) -> None:
+    """Tick labels with thousands separators; decimals only where the span needs them."""
+    from matplotlib.ticker import FuncFormatter
+
+    def fmt(v: float, _pos: Any) -> str:
+        s = span if span is not None else abs(getattr(ax, f"get_{axis}lim")()[1] - getattr(ax, f"get_{axis}lim")()[0])
+        dec = 0 if s >= 10 else (1 if s >= 1 else 2)
+        return f"{v:,.{dec}f}".replace("-", "−") if v else "0"
+
+    getattr(ax, f"{axis}axis").set_major_formatter(FuncFormatter(fmt))
+
+
+def _legend_below(ax, n: int) -> None:
+    if n:
+        ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.1), ncol=min(n, 5), fontsize=9)
+
+
+@drawn_styled
 def bar_chart(
-    categories: list[str],
-    bars: list[tuple[str, list[float]]],
-    lines: list[tuple[str, list[float]]] = (),
+    categories: Sequence[str],
+    bars: Sequence[tuple[str, Sequence[float]]],
+    lines: Sequence[tuple[str, Sequence[float]]] = (),
     *,
     title: str,
     y_label: str = "",
     chart_id: str = "chart",
+    lang: str = "en",
+    markers: Sequence[tuple[str, Sequence[float]]] = (),
 ) -> str:
-    """Stacked bars per category (positive parts up, negative parts down) with optional lines.
+    """Stacked bars per category (positive parts up, negative parts down), optional lines and
+    per-category markers (a short horizontal stroke at a value). Non-finite values are left out,
+    as are series of solver noise only (and their legend entries)."""
+    import numpy as np
 
-    Non-finite values are left out. Returns one ``<svg>`` element.
-    """
-    n = max(len(categories), 1)
-    big = max([abs(v) for _, vals in [*bars, *lines] for v in vals if math.isfinite(v)] or [0.0])
-    tiny = 1e-6 * max(1.0, big)  # series of solver noise only are left out (and out of the legend)
-    bars = [(name, vals) for name, vals in bars if any(math.isfinite(v) and abs(v) > tiny for v in vals)]
-    pos = [0.0] * n
-    neg = [0.0] * n
-    for _, vals in bars:
-        for i, v in enumerate(vals):
-            if math.isfinite(v):
-                if v >= 0:
-                    pos[i] += v
-                else:
-                    neg[i] += v
-    line_vals = [v for _, vals in lines for v in vals if math.isfinite(v)]
-    lo = min([0.0, *neg, *line_vals])
-    hi = max([0.0, *pos, *line_vals])
-    ticks = _nice(lo, hi)
-    y0, y1 = ticks[0], ticks[-1]
-    pw, ph = W - ML - MR, H - MT - MB
-
-    def y(v: float) -> float:
-        return MT + ph * (1 - (v - y0) / (y1 - y0))
-
-    slot = pw / n
-    bw = slot * 0.6
-    out = [f'<svg xmlns="http://www.w3.org/2000/svg" id="{escape(chart_id)}" class="chart" viewBox="0 0 {W} {H}" '
-           f'width="{W}" height="{H}" role="img" aria-label="{escape(title)}">',
-           f'<title>{escape(title)}</title>',
-           f'<text x="{ML}" y="22" class="ct">{escape(title)}</text>']
-    for t in ticks:
-        out.append(f'<line x1="{ML}" x2="{ML + pw}" y1="{_f(y(t))}" y2="{_f(y(t))}" class="grid"/>'
-                   f'<text x="{ML - 6}" y="{_f(y(t) + 4)}" class="yt">{escape(_tick_text(t))}</text>')
+    n = len(categories)
+    big = max([abs(v) for _, vals in [*bars, *lines, *markers] for v in vals if math.isfinite(v)] or [0.0])
+    tiny = 1e-6 * max(1.0, big)
+    # a series keeps its colour when others are left out (the same colour means the same thing in every chart)
+    bars = [(name, vals, PALETTE[k % len(PALETTE)]) for k, (name, vals) in enumerate(bars)
+            if any(math.isfinite(v) and abs(v) > tiny for v in vals)]
+    fig, ax = figure(lang=lang)
+    x = np.arange(n)
+    pos = np.zeros(n)
+    neg = np.zeros(n)
+    for name, vals, colour in bars:
+        v = np.array([float(t) if math.isfinite(t) and abs(t) > tiny else 0.0 for t in vals])
+        up, down = np.where(v > 0, v, 0.0), np.where(v < 0, v, 0.0)
+        ax.bar(x, up, 0.6, bottom=pos, color=colour, label=name)
+        ax.bar(x, down, 0.6, bottom=neg, color=colour)
+        pos += up
+        neg += down
+    for k, (name, vals) in enumerate(lines):
+        pts = [(i, float(v)) for i, v in enumerate(vals) if math.isfinite(v)]
+        if pts:
+            ax.plot([p[0] for p in pts], [p[1] for p in pts], color=LINE_COLOURS[k % 4], lw=2,
+                    ls="-" if k == 0 else "--", marker="o", ms=4, label=name)
+    for k, (name, vals) in enumerate(markers):
+        pts = [(i, float(v)) for i, v in enumerate(vals) if math.isfinite(v)]
+        if pts:
+            ax.scatter([p[0] for p in pts], [p[1] for p in pts], marker="_", s=900, linewidths=2.5,
+                       color=LINE_COLOURS[k % 4], zorder=5, label=name)
+    ax.axhline(0, color="#444", lw=0.8)
+    ax.set_xticks(x, list(categories))
+    if n > 16:
+        ax.tick_params(axis="x", labelrotation=45)
+    ax.set_title(title)
     if y_label:
-        out.append(f'<text x="14" y="{_f(MT + ph / 2)}" class="yl" transform="rotate(-90 14 {_f(MT + ph / 2)})">{escape(y_label)}</text>')
-    base_p = [0.0] * n
-    base_n = [0.0] * n
-    for k, (name, vals) in enumerate(bars):
-        color = PALETTE[k % len(PALETTE)]
-        for i, v in enumerate(vals):
-            if not math.isfinite(v) or abs(v) <= tiny:
-                continue
-            if v >= 0:
-                a, b = base_p[i], base_p[i] + v
-                base_p[i] = b
-            else:
-                a, b = base_n[i] + v, base_n[i]
-                base_n[i] = a
-            x = ML + slot * i + (slot - bw) / 2
-            out.append(f'<rect x="{_f(x)}" y="{_f(y(b))}" width="{_f(bw)}" height="{_f(max(y(a) - y(b), 0.5))}" '
-                       f'fill="{color}"><title>{escape(categories[i])} {escape(name)}: {v:,.2f}</title></rect>')
-    for k, (_name, vals) in enumerate(lines):
-        color = ("#000000", "#d62728", "#555555", "#e377c2")[k % 4]
-        pts = [(ML + slot * (i + 0.5), y(v)) for i, v in enumerate(vals) if math.isfinite(v)]
-        if len(pts) > 1:
-            out.append(f'<polyline points="{" ".join(f"{_f(px)},{_f(py)}" for px, py in pts)}" fill="none" '
-                       f'stroke="{color}" stroke-width="2" stroke-dasharray="{"" if k == 0 else "6 3"}"/>')
-        for px, py in pts:
-            out.append(f'<circle cx="{_f(px)}" cy="{_f(py)}" r="3" fill="{color}"/>')
-    out.append(f'<line x1="{ML}" x2="{ML + pw}" y1="{_f(y(0))}" y2="{_f(y(0))}" class="axis"/>')
-    step = max(1, math.ceil(n / 16))
-    for i, c in enumerate(categories):
-        if i % step == 0:
-            out.append(f'<text x="{_f(ML + slot * (i + 0.5))}" y="{H - MB + 16}" class="xt">{escape(c)}</text>')
-    _legend(out, [(name, PALETTE[k % len(PALETTE)], "box") for k, (name, _) in enumerate(bars)]
-            + [(name, ("#000000", "#d62728", "#555555", "#e377c2")[k % 4], "line") for k, (name, _) in enumerate(lines)])
-    out.append("</svg>")
-    return "\n".join(out)
+        ax.set_ylabel(y_label)
+    thousands(ax)
+    _legend_below(ax, len(bars) + sum(1 for _, v in lines if any(map(math.isfinite, v)))
+                  + sum(1 for _, v in markers if any(map(math.isfinite, v))))
+    return to_svg(fig, chart_id, title)
 
 
-def _legend(out: list[str], items: list[tuple[str, str, str]]) -> None:
-    x = W - MR + 14
-    for j, (name, color, kind) in enumerate(items):
-        yy = MT + 6 + j * 18
-        if kind == "box":
-            out.append(f'<rect x="{x}" y="{yy - 9}" width="12" height="12" fill="{color}"/>')
-        else:
-            out.append(f'<line x1="{x}" x2="{x + 12}" y1="{yy - 3}" y2="{yy - 3}" stroke="{color}" stroke-width="2"/>')
-        out.append(f'<text x="{x + 18}" y="{yy + 1}" class="lg">{escape(name)}</text>')
+@drawn_styled
+def barh_chart(names: Sequence[str], values: Sequence[float], *, title: str, x_label: str, chart_id: str,
+               lang: str = "en") -> str:
+    """One horizontal bar per name (names read along the y axis, so long ids never overlap),
+    each labelled with its value; positive bars green, negative red."""
+    n = len(names)
+    fig, ax = figure(height_in=max(2.6, 0.32 * n + 1.4), lang=lang)
+    y = list(range(n))[::-1]
+    colours = [PALETTE[1] if v >= 0 else PALETTE[9] for v in values]
+    ax.barh(y, values, 0.6, color=colours)
+    ax.set_yticks(y, list(names))
+    ax.grid(axis="x", color="#e5e5e5")
+    ax.grid(axis="y", visible=False)
+    ax.axvline(0, color="#444", lw=0.8)
+    span = max([abs(v) for v in values] or [1.0])
+    for yy, v in zip(y, values, strict=True):
+        ax.annotate(f"{v:,.0f}" if span >= 10 else f"{v:,.2f}", (v, yy), xytext=(4 if v >= 0 else -4, 0),
+                    textcoords="offset points", ha="left" if v >= 0 else "right", va="center", fontsize=8)
+    ax.margins(x=0.12)
+    ax.set_title(title)
+    ax.set_xlabel(x_label)
+    thousands(ax, "x")
+    return to_svg(fig, chart_id, title)
 
 
+@drawn_styled
 def step_chart(
-    steps: list[tuple[str, float, float]],
-    levels: list[tuple[str, float]],
+    steps: Sequence[tuple[str, float, float]],
+    levels: Sequence[tuple[str, float]],
     *,
     title: str,
     x_label: str,
     y_label: str,
     chart_id: str = "chart",
+    lang: str = "en",
 ) -> str:
-    """A cost curve: (name, width, height) steps left to right, sorted by height; horizontal levels."""
-    steps = sorted(steps, key=lambda s: (s[2], s[0]))
-    total = sum(max(w, 0.0) for _, w, _ in steps) or 1.0
-    heights = [h for _, _, h in steps] + [v for _, v in levels if math.isfinite(v)]
-    ticks = _nice(min([0.0, *heights]), max([0.0, *heights]))
-    y0, y1 = ticks[0], ticks[-1]
-    pw, ph = W - ML - MR, H - MT - MB
-
-    def y(v: float) -> float:
-        return MT + ph * (1 - (v - y0) / (y1 - y0))
-
-    out = [f'<svg xmlns="http://www.w3.org/2000/svg" id="{escape(chart_id)}" class="chart" viewBox="0 0 {W} {H}" '
-           f'width="{W}" height="{H}" role="img" aria-label="{escape(title)}">',
-           f'<title>{escape(title)}</title>',
-           f'<text x="{ML}" y="22" class="ct">{escape(title)}</text>']
-    for t in ticks:
-        out.append(f'<line x1="{ML}" x2="{ML + pw}" y1="{_f(y(t))}" y2="{_f(y(t))}" class="grid"/>'
-                   f'<text x="{ML - 6}" y="{_f(y(t) + 4)}" class="yt">{escape(_tick_text(t))}</text>')
-    out.append(f'<text x="14" y="{_f(MT + ph / 2)}" class="yl" transform="rotate(-90 14 {_f(MT + ph / 2)})">{escape(y_label)}</text>')
+    """A cost curve: (name, width, height) steps left to right, sorted by height, each named in the
+    legend with its cost; horizontal price levels."""
+    steps = sorted(((n, w, h) for n, w, h in steps if w > 0), key=lambda s: (s[2], s[0]))
+    fig, ax = figure(lang=lang)
     x = 0.0
     for k, (name, w, h) in enumerate(steps):
-        if w <= 0:
-            continue
-        px = ML + pw * x / total
-        ww = pw * w / total
-        top, bot = (y(h), y(0)) if h >= 0 else (y(0), y(h))
-        out.append(f'<rect x="{_f(px)}" y="{_f(top)}" width="{_f(max(ww - 1, 0.5))}" height="{_f(max(bot - top, 0.5))}" '
-                   f'fill="{PALETTE[k % len(PALETTE)]}"><title>{escape(name)}: {w:,.0f} t at {h:,.2f} CNY/t</title></rect>')
-        if ww > 40:
-            out.append(f'<text x="{_f(px + ww / 2)}" y="{_f(top - 4)}" class="xt">{escape(name[:14])}</text>')
+        ax.bar(x, h, w, align="edge", color=PALETTE[k % len(PALETTE)], edgecolor="white", linewidth=0.8,
+               label=f"{name} ({h:,.0f})")
         x += w
-    for j, (_name, v) in enumerate(levels):
+    for j, (name, v) in enumerate(levels):
         if math.isfinite(v):
-            color = ("#d62728", "#555555")[j % 2]
-            out.append(f'<line x1="{ML}" x2="{ML + pw}" y1="{_f(y(v))}" y2="{_f(y(v))}" stroke="{color}" stroke-width="2" '
-                       f'stroke-dasharray="{"" if j == 0 else "6 3"}"/>')
-    out.append(f'<line x1="{ML}" x2="{ML + pw}" y1="{_f(y(0))}" y2="{_f(y(0))}" class="axis"/>')
-    out.append(f'<text x="{_f(ML + pw / 2)}" y="{H - 8}" class="xt">{escape(x_label)}: 0 - {total:,.0f}</text>')
-    _legend(out, [(name, ("#d62728", "#555555")[j % 2], "line") for j, (name, v) in enumerate(levels) if math.isfinite(v)])
-    out.append("</svg>")
-    return "\n".join(out)
+            ax.axhline(v, color=("#d62728", "#555555")[j % 2], lw=2, ls="-" if j == 0 else "--", label=f"{name}: {v:,.0f}")
+    ax.axhline(0, color="#444", lw=0.8)
+    ax.set_xlim(0, max(x, 1.0))
+    ax.set_title(title)
+    ax.set_xlabel(x_label)
+    ax.set_ylabel(y_label)
+    thousands(ax, "x", span=max(x, 1.0))
+    thousands(ax)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=9)
+    return to_svg(fig, chart_id, title)
 
 
 # ------------------------------------------------------------------------- plan charts (tables in)
 
 
-def position_chart(annual: pd.DataFrame, lang: str = "en", units: str = "t") -> str:
-    """How each year's obligation is covered: allocation, purchases, sales (negative), holdings drawn
-    (carry-over; negative when allowances are put aside), pre-draw, CCER, shortfall. The bars add up
-    to the obligation line; the gap to the baseline line is the abatement."""
-    s = scale("x_t", units)
+def _unit_t(lang: str, units: str) -> str:
+    return "万t" if units == "wan" else "t CO2"
+
+
+def position_series(annual: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(bars, markers) of the position chart, in t per year (index). Bars: abated, purchases (CEA,
+    auctions included), ccer_used, from_holdings (negative: put aside), borrow_t, shortfall_t,
+    sales_neg (negative). Markers: gap_before_line = obligation + abatement - allocation (what the
+    bars add up to) and gap_line = obligation - allocation."""
     a = annual.groupby("year", sort=True).sum(numeric_only=True)
     alloc = a["allocation_t"]
     buys = a["buy_t"] + a.get("auction_buy_t", 0.0)
     borrow = a.get("borrow_t", 0.0 * alloc)
     holdings = a["surrender_t"] - (alloc + buys + borrow - a["sell_t"])
-    bars = [
-        (label("allocation_t", lang).removesuffix(" t"), alloc),
-        (label("purchases", lang), buys),
-        (label("sales_neg", lang), -a["sell_t"]),
-        (label("from_holdings", lang), holdings),
-        (label("borrow_t", lang).removesuffix(" t"), borrow),
-        (label("ccer_used", lang), a["ccer_surrendered_t"]),
-        (label("shortfall_t", lang).removesuffix(" t"), a["shortfall_t"]),
-    ]
-    lines = [(label("obligation_line", lang), a["obligation_t"]), (label("baseline_line", lang), a["emissions_baseline_t"])]
+    abated = a["abatement_measures_t"] + a["abatement_projects_t"]
+    gap = a["obligation_t"] - alloc
+    bars = pd.DataFrame({"abated": abated, "purchases": buys, "ccer_used": a["ccer_surrendered_t"],
+                         "from_holdings": holdings, "borrow_t": borrow, "shortfall_t": a["shortfall_t"],
+                         "sales_neg": -a["sell_t"]})
+    return bars, pd.DataFrame({"gap_before_line": gap + abated, "gap_line": gap})
+
+
+def position_chart(annual: pd.DataFrame, lang: str = "en", units: str = "t") -> str:
+    """Each year's gap (obligation before abatement minus allocation) and how it is covered:
+    abatement, CEA purchases, CCER, holdings drawn (or, below zero, put aside), pre-draw, shortfall;
+    CEA sales below zero. The bars add up to the gap before abatement (black stroke); the red
+    stroke is the gap that remains after abatement (obligation - allocation). A long year has a
+    negative gap: its surplus is sold or put aside."""
+    s = scale("x_t", units)
+    bars, markers = position_series(annual)
+
+    def name(k: str) -> str:
+        return label(k, lang).removesuffix(" t")
+
     return bar_chart(
-        [str(int(y)) for y in a.index],
-        [(n, [float(v) / s for v in vals]) for n, vals in bars],
-        [(n, [float(v) / s for v in vals]) for n, vals in lines],
-        title=label("chart_position", lang), y_label="万t" if units == "wan" else "t CO2", chart_id="chart-position",
+        [str(int(y)) for y in bars.index],
+        [(name(k), [float(v) / s for v in bars[k]]) for k in bars.columns],
+        title=label("chart_position", lang), y_label=_unit_t(lang, units), chart_id="chart-position", lang=lang,
+        markers=[(name(k), [float(v) / s for v in markers[k]]) for k in markers.columns],
     )
 
 
 def cost_chart(costs: pd.DataFrame, lang: str = "en", units: str = "t") -> str:
-    """Nominal cost per year by component (``costs``: year, component, nominal_cny)."""
+    """Nominal cost per year by component (``costs``: year, component, nominal_cny); the black line
+    is the year's net cost."""
     s = scale("x_cny", units)
     p = costs.pivot_table(index="year", columns="component", values="nominal_cny", aggfunc="sum", sort=False).fillna(0.0)
     p = p.sort_index()
@@ -239,7 +342,9 @@ def cost_chart(costs: pd.DataFrame, lang: str = "en", units: str = "t") -> str:
     return bar_chart(
         [str(int(y)) for y in p.index],
         [(label(c, lang), [float(v) / s for v in p[c]]) for c in comps],
-        title=label("chart_costs", lang), y_label="万元" if units == "wan" else "CNY", chart_id="chart-costs",
+        [(label("net_cost_line", lang), [float(v) / s for v in p[comps].sum(axis=1)])] if len(comps) > 1 else [],
+        title=label("chart_costs", lang), y_label="万元" if units == "wan" else ("元" if lang == "zh" else "CNY"),
+        chart_id="chart-costs", lang=lang,
     )
 
 
@@ -251,8 +356,8 @@ def carry_chart(annual: pd.DataFrame, lang: str = "en", units: str = "t") -> str
         [str(int(y)) for y in a.index],
         [(label("carry_t", lang).removesuffix(" t"), [float(v) / s for v in a["carry_t"]]),
          (label("lapse_t", lang).removesuffix(" t"), [float(v) / s for v in a["lapse_t"]])],
-        [(label("carry_limit_t", lang).removesuffix(" t"), [float(v) / s for v in a["carry_limit_t"]])],
-        title=label("chart_carry", lang), y_label="万t" if units == "wan" else "t", chart_id="chart-carry",
+        markers=[(label("carry_limit_t", lang).removesuffix(" t"), [float(v) / s for v in a["carry_limit_t"]])],
+        title=label("chart_carry", lang), y_label=_unit_t(lang, units), chart_id="chart-carry", lang=lang,
     )
 
 
@@ -261,5 +366,6 @@ def mac_chart(mac: pd.DataFrame, prices: list[tuple[str, float]], lang: str = "e
     s = scale("x_t", units)
     steps = [(str(r.name), float(r.potential_t) / s, float(r.cost_cny_per_t)) for r in mac.itertuples(index=False)]
     return step_chart(steps, prices, title=label("chart_mac", lang),
-                      x_label=label("potential_t", lang) + (" (万t)" if units == "wan" else ""),
-                      y_label="CNY/t", chart_id="chart-mac")
+                      x_label=label("potential_t", lang).removesuffix(" t/yr").removesuffix(" t/年")
+                      + (" (万t/年)" if units == "wan" else (" (t/年)" if lang == "zh" else " (t/yr)")),
+                      y_label="元/t" if lang == "zh" else "CNY/t", chart_id="chart-mac", lang=lang)

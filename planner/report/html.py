@@ -14,7 +14,7 @@ import pandas as pd
 
 from planner.report import numbers
 from planner.report.charts import carry_chart, cost_chart, mac_chart, position_chart
-from planner.report.labels import fmt_number, label, note_text, rule_label, statement_zh, unit_label
+from planner.report.labels import fmt_number, label, note_text, rule_label, unit_label
 
 CSS = """
 body{font-family:system-ui,-apple-system,"Segoe UI","Noto Sans CJK SC","Microsoft YaHei",sans-serif;margin:24px;color:#222;max-width:1100px}
@@ -24,9 +24,8 @@ h1{font-size:22px;margin:0 0 4px} h2{font-size:17px;margin:28px 0 8px;border-bot
 .kpi b{display:block;font-size:18px}
 table{border-collapse:collapse;font-size:12px;margin:6px 0}
 th,td{border:1px solid #ddd;padding:3px 6px} th{background:#eef3f8;text-align:left} td.n{text-align:right;font-variant-numeric:tabular-nums}
-svg.chart{display:block;margin:8px 0;background:#fff;border:1px solid #eee}
-svg .grid{stroke:#e5e5e5} svg .axis{stroke:#444} svg text{font-size:11px;fill:#333}
-svg .ct{font-size:14px;font-weight:600} svg .yt{text-anchor:end} svg .xt{text-anchor:middle} svg .yl{text-anchor:middle}
+svg.chart{display:block;width:100%;height:auto;margin:12px 0;background:#fff}
+svg.chart text{font-family:"DejaVu Sans","Noto Sans CJK SC","Microsoft YaHei","PingFang SC",sans-serif}
 .actions{border:2px solid #3b6ea5;border-radius:6px;padding:4px 12px 8px;margin:12px 0;background:#f7fafd}
 .actions h2{margin-top:8px;border:0}
 .warn{color:#a33} .muted{color:#666;font-size:12px}
@@ -121,16 +120,17 @@ def cost_split_section(costs: pd.DataFrame, lang: str = "en", units: str = "t") 
     return [f"<h2>{escape(label('cost_split', lang))}</h2>", html_table(cost_split_frame(costs, lang), lang, units, table_id="cost-split")]
 
 
-def why_items(bindings: pd.DataFrame, lang: str = "en") -> list[str]:
-    """Binding statements with their rule's name in front, both in the chosen language (a Chinese
-    statement falls back to the English one where a clause has no translation)."""
+def why_items(bindings: pd.DataFrame, lang: str = "en", units: str = "t") -> list[str]:
+    """Binding statements with their rule's name in front, both in the chosen language: Chinese
+    worded from the row's facts, in 万t and 万元 with ``units`` 'wan' (``planner.report.statements``)."""
+    from planner.report.statements import statement
+
     out = []
     pot = bindings[bindings["rule"] == "measure_potential"] if not bindings.empty else bindings
     for r in bindings.itertuples(index=False):
         if r.rule == "measure_potential":
             continue
-        text = (statement_zh(r.statement) or r.statement) if lang == "zh" else r.statement
-        out.append(f"[{rule_label(r.rule, lang)}] {text}")
+        out.append(f"[{rule_label(r.rule, lang)}] {statement(r, lang, units)}")
     for measure, g in (pot.groupby("subject", sort=True) if not pot.empty else []):
         years = sorted(int(y) for y in g["year"])
         out.append(f"[{rule_label('measure_potential', lang)}] {measure}: {', '.join(map(str, years))}")
@@ -184,11 +184,11 @@ def html_report(
     charts = [position_chart(annual, lang, units), cost_chart(costs, lang, units), carry_chart(annual, lang, units)]
     if not mac.empty:
         charts.append(mac_chart(mac, prices, lang, units))
-    why = why_items(bindings, lang)
+    why = why_items(bindings, lang, units)
     parts = [
         *page_head(title, lang),
         f'<p class="muted">{escape(label("years", lang))} {s.get("years", ["", ""])[0]}-{s.get("years", ["", ""])[-1]} · '
-        f'{escape(label("status", lang))}: {escape(str(s.get("status")))} · {escape(label("rule_pack", lang))}: '
+        f'{escape(label("status", lang))}: {escape(label("status_" + str(s.get("status")), lang).removeprefix("status_"))} · {escape(label("rule_pack", lang))}: '
         f'{escape(str(s.get("rule_pack")))} · {escape(audit.get("input_sha256", "")[:12])}</p>',
         f'<div class="kpis">{kpi_html}</div>',
         valuation,
@@ -288,18 +288,18 @@ def group_costs(gplan) -> pd.DataFrame:
     return pd.concat([ec, gc], ignore_index=True)
 
 
-def group_why(gplan, lang: str = "en") -> list[str]:
+def group_why(gplan, lang: str = "en", units: str = "t") -> list[str]:
     """Group statements first, then the entities' (each with its entity in front)."""
-    out = why_items(gplan.group_bindings, lang) if not gplan.group_bindings.empty else []
+    out = why_items(gplan.group_bindings, lang, units) if not gplan.group_bindings.empty else []
     b = gplan.entities.bindings
     if not b.empty:
         for e, g in b.groupby("entity", sort=False):
-            out += [f"{e}: {t}" for t in why_items(g, lang)]
+            out += [f"{e}: {t}" for t in why_items(g, lang, units)]
     return out
 
 
 def _pooling_chart(gplan, lang: str, units: str) -> str:
-    from planner.report.charts import bar_chart
+    from planner.report.charts import barh_chart
     from planner.report.labels import scale
 
     pv = gplan.pooling_value
@@ -308,11 +308,9 @@ def _pooling_chart(gplan, lang: str, units: str) -> str:
         return ""
     top = pv.reindex(pv["saving_cny"].abs().sort_values(ascending=False, kind="stable").index).head(30)
     s = scale("x_cny", units)
-    return bar_chart(
-        [str(e) for e in top["entity"]], [(label("saving_cny", lang).removesuffix(" CNY").removesuffix(" 元"),
-                                           [float(v) / s for v in top["saving_cny"]])],
-        title=label("chart_pooling", lang), y_label="万元" if units == "wan" else "CNY", chart_id="chart-pooling",
-    )
+    return barh_chart([str(e) for e in top["entity"]], [float(v) / s for v in top["saving_cny"]],
+                      title=label("chart_pooling", lang), x_label="万元" if units == "wan" else ("元" if lang == "zh" else "CNY"),
+                      chart_id="chart-pooling", lang=lang)
 
 
 def internal_price(gplan) -> float | None:
@@ -361,12 +359,12 @@ def group_html(gplan, audit: dict[str, Any], lang: str = "en", units: str = "t")
     many = is_many(gplan)  # the many-entity layout (planner.report.many)
     es = ranked(gplan.entity_summary) if many else gplan.entity_summary.copy()
     es = es[[c for c in GROUP_ENTITY if c in es.columns]]
-    why = why_top(gplan, lang, why_items) if many else group_why(gplan, lang)
+    why = why_top(gplan, lang, why_items) if many else group_why(gplan, lang, units)
     parts = [
         *page_head(title, lang),
         f'<p class="muted">{escape(label("entities", lang))} {s.get("entities")} · {escape(label("years", lang))} '
         f'{s.get("years", ["", ""])[0]}-{s.get("years", ["", ""])[-1]} · {escape(label("status", lang))}: '
-        f'{escape(str(s.get("status")))} · {escape(label("rule_pack", lang))}: {escape(str(s.get("rule_pack")))} · '
+        f'{escape(label("status_" + str(s.get("status")), lang).removeprefix("status_"))} · {escape(label("rule_pack", lang))}: {escape(str(s.get("rule_pack")))} · '
         f'{escape(audit.get("input_sha256", "")[:12])}</p>',
         f'<div class="kpis">{kpi_html}</div>',
         *charts,

@@ -25,6 +25,10 @@ from planner.report.labels import label, note_text, rule_label, unit_label
 TRADES = ("year", "buy_t", "cea_buy_cny_per_t", "buy_cny", "sell_t", "cea_sell_cny_per_t", "sell_cny",
           "auction_buy_t", "ccer_buy_t", "ccer_cny_per_t", "ccer_buy_cny", "ccer_surrendered_t")
 CARRY = ("year", "carry_t", "carry_limit_t", "carry_rule", "lapse_t", "net_sales_t")
+SUMMARY_WIDTHS = (36, 60)
+"""Column widths (characters) of the summary sheet: labels, values; notes span both."""
+TEXT_WIDTH = 140
+"""Column width (characters) of a text sheet (why this plan)."""
 
 
 def _cell_value(v: Any, csv_like: bool = False) -> Any:
@@ -97,8 +101,38 @@ class _Book:
         return self._wan
 
     def close(self) -> bytes:
+        for ws in self.wb.worksheets():
+            _print_setup(ws)
         self.wb.close()
         return self.buf.getvalue()
+
+    def wrapped(self, ws, r: int, text: str, width: float, first: int = 0, last: int = 1) -> None:
+        """A long text across columns ``first``..``last`` (``width`` characters together), wrapped,
+        its row as high as its lines (a spreadsheet does not size merged rows itself), so it prints
+        whole instead of running across the page's edge."""
+        if first == last:
+            ws.write_string(r, first, text, self.wrap)
+        else:
+            ws.merge_range(r, first, r, last, text, self.wrap)
+        ws.set_row(r, 15 * max(1, math.ceil(_text_width(text) / max(10.0, width - 2))))
+
+
+def _text_width(text: str) -> float:
+    """Width of ``text`` in character cells (a CJK character takes two)."""
+    import unicodedata
+
+    return sum(2 if unicodedata.east_asian_width(ch) in ("W", "F") else 1 for ch in text)
+
+
+def _print_setup(ws) -> None:
+    """Page setup for people who print: A4 landscape, every sheet one page wide (however many long),
+    its header row repeated on every page, the sheet's name and page number in the footer."""
+    ws.set_landscape()
+    ws.set_paper(9)  # A4
+    ws.set_margins(left=0.4, right=0.4, top=0.5, bottom=0.6)
+    ws.fit_to_pages(1, 0)
+    ws.repeat_rows(0)
+    ws.set_footer("&L&A&R&P / &N")
 
 
 def _summary_sheet(b: _Book, title: str, s: dict[str, Any], keys: tuple[str, ...], audit: dict[str, Any],
@@ -106,8 +140,8 @@ def _summary_sheet(b: _Book, title: str, s: dict[str, Any], keys: tuple[str, ...
     """The summary sheet: headline values, the audit record, notes and warnings."""
     lang, wb = b.lang, b.wb
     ws = wb.add_worksheet(label("summary", lang)[:31])
-    ws.set_column(0, 0, 36)
-    ws.set_column(1, 1, 60)
+    ws.set_column(0, 0, SUMMARY_WIDTHS[0])
+    ws.set_column(1, 1, SUMMARY_WIDTHS[1])
     ws.write_string(0, 0, title, b.title)
     r = 2
     for key in keys:
@@ -140,7 +174,7 @@ def _summary_sheet(b: _Book, title: str, s: dict[str, Any], keys: tuple[str, ...
         warn = "警告" if lang == "zh" else "Warning"
         for n in [*(note_text(x, lang) for x in notes), *(f"{warn}: {note_text(w, lang)}" for w in warnings)]:
             r += 1
-            ws.write_string(r, 0, n)
+            b.wrapped(ws, r, n, SUMMARY_WIDTHS[0] + SUMMARY_WIDTHS[1])
 
 
 def _actions_sheet(b: _Book, actions: pd.DataFrame | None) -> None:
@@ -176,10 +210,10 @@ def _cost_split_block(b: _Book, ws, costs: pd.DataFrame, col0: int) -> None:
 
 def _text_sheet(b: _Book, title: str, lines: list[str]) -> None:
     ws = b.wb.add_worksheet(title[:31])
-    ws.set_column(0, 0, 140, b.wrap)
+    ws.set_column(0, 0, TEXT_WIDTH, b.wrap)
     ws.write_string(0, 0, title, b.head)
     for i, t in enumerate(lines or ["-"], start=1):
-        ws.write_string(i, 0, t)
+        b.wrapped(ws, i, t, TEXT_WIDTH, 0, 0)
 
 
 def _data_sheets(b: _Book, tables: dict[str, pd.DataFrame]) -> None:
@@ -263,7 +297,7 @@ def plan_workbook(
         b.table(ws, ab.drop(columns=[c for c in ("entity",) if c in ab.columns and ab["entity"].nunique() == 1]))
 
     bind = tables.get("bindings", pd.DataFrame())
-    _text_sheet(b, label("why", lang), why_items(bind, lang) if not bind.empty else [])
+    _text_sheet(b, label("why", lang), why_items(bind, lang, units) if not bind.empty else [])
 
     asm = tables.get("assumptions", pd.DataFrame())
     if not asm.empty:
@@ -331,7 +365,7 @@ def group_xlsx(gplan, audit: dict[str, Any], lang: str = "en", units: str = "t")
                 b.table(ws, df, row0=2)
             else:
                 b.table(ws, df.dropna(axis=1, how="all") if name == "ccer_pool" else df)
-    _text_sheet(b, label("why", lang), why_top(gplan, lang, why_items) if many else group_why(gplan, lang))
+    _text_sheet(b, label("why", lang), why_top(gplan, lang, why_items) if many else group_why(gplan, lang, units))
     if not gplan.assumptions.empty:
         ws = wb.add_worksheet(label("assumptions", lang)[:31])
         b.table(ws, gplan.assumptions)

@@ -3,26 +3,33 @@
 - ``cost_vs_price``: NPV cost against the scenario's mean CEA buy price.
 - ``tornado``: NPV cost at the low and high end of each tornado parameter, against the base.
 - ``paths``: carry-over and cumulative net CEA purchases by year, one line per scenario.
-- ``cost_distribution``: distribution of NPV cost across price-path scenarios (probability-weighted).
+- ``cost_distribution``: distribution of NPV cost across price-path scenarios (probability-weighted);
+  only for sweeps with price paths or scenarios given probabilities (a grid is no distribution).
+
+Drawn with the planner's one chart stack (``planner.report.charts``), like the report's charts.
 """
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from planner.report.charts import drawn_styled
+
 MAX_LINES = 60
+KIND_NAMES = {"base": "base case", "scenario": "scenarios", "grid": "grid points", "tornado": "tornado ends",
+              "price_path": "price paths"}
+KIND_COLOURS = {"scenario": "tab:purple", "grid": "tab:blue", "tornado": "tab:orange", "price_path": "tab:green"}
 
 
-def _plt():
-    import matplotlib
+def _figure(height_in: float = 4.5, width_in: float = 7.5, ncols: int = 1):
+    """A figure of the planner's one chart stack (``planner.report.charts``: style, fonts, layout)."""
+    from planner.report.charts import figure
 
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
-
-    return plt
+    return figure(height_in=height_in, width_in=width_in, ncols=ncols)
 
 
 def _ok(frame: pd.DataFrame) -> pd.DataFrame:
@@ -47,26 +54,46 @@ def scenario_prices(frame: pd.DataFrame) -> pd.DataFrame:
     ).reset_index()
 
 
+@drawn_styled
 def cost_vs_price(frame: pd.DataFrame):
-    plt = _plt()
+    """NPV cost against the mean CEA price, one colour per kind of scenario; the base case is a
+    large black star on top of the others, named in the legend and labelled with its cost."""
+    from planner.report.charts import thousands
+
     s = scenario_prices(frame)
-    fig, ax = plt.subplots(figsize=(7, 4.5))
-    for kind, grp in s.groupby("kind"):
+    fig, ax = _figure()
+    for kind, grp in s.groupby("kind", sort=True):
+        if kind == "base":
+            continue
         grp = grp.sort_values("mean_cea_cny_per_t")
-        style = "-o" if kind == "grid" else "o"
-        ax.plot(
-            grp["mean_cea_cny_per_t"], grp["npv_cost_cny"] / 1e6, style, ms=3, label=kind, alpha=0.8
-        )
+        ax.plot(grp["mean_cea_cny_per_t"], grp["npv_cost_cny"] / 1e6, "-o" if kind == "grid" else "o", ms=4,
+                alpha=0.8, color=KIND_COLOURS.get(kind, "tab:gray"), label=KIND_NAMES.get(kind, kind))
+    base = s[s["kind"] == "base"]
+    if not base.empty:
+        bx, by = float(base["mean_cea_cny_per_t"].iloc[0]), float(base["npv_cost_cny"].iloc[0]) / 1e6
+        ax.plot([bx], [by], "*", ms=16, color="black", zorder=10, label=KIND_NAMES["base"])
+        ax.annotate(f"base {_m(by)} M", (bx, by), xytext=(8, 8), textcoords="offset points", fontsize=9, zorder=11)
     ax.set_xlabel("mean CEA buy price over the horizon [CNY/t]")
     ax.set_ylabel("NPV of compliance cost [M CNY]")
     ax.set_title("Total cost against CEA price")
-    ax.grid(alpha=0.3)
+    ax.grid(alpha=0.3, axis="both")
+    thousands(ax)
     ax.legend()
     return fig
 
 
+def _override_value(overrides: Any, path: str) -> Any:
+    """The value a scenario sets at ``path`` (``overrides``: the frame's JSON text or a dict)."""
+    if isinstance(overrides, str):
+        try:
+            overrides = json.loads(overrides)
+        except ValueError:
+            return None
+    return overrides.get(path) if isinstance(overrides, dict) else None
+
+
 def tornado_table(frame: pd.DataFrame) -> pd.DataFrame:
-    """(parameter, low cost, high cost, base cost, swing) for tornado variants."""
+    """(parameter, low cost, high cost, low value, high value, base cost, swing) for tornado variants."""
     s = frame.drop_duplicates("scenario").set_index("scenario")
     if "base" not in s.index:
         return pd.DataFrame()
@@ -75,23 +102,37 @@ def tornado_table(frame: pd.DataFrame) -> pd.DataFrame:
     t = s[s["kind"] == "tornado"]
     for sid, r in t.iterrows():
         par, end = str(sid).removeprefix("tornado-").rsplit("-", 1)
-        rows.append({"parameter": par, "end": end, "npv_cost_cny": float(r["npv_cost_cny"])})
+        value = _override_value(r["overrides"], par) if "overrides" in r.index else None
+        rows.append({"parameter": par, "end": end, "npv_cost_cny": float(r["npv_cost_cny"]), "value": value})
     if not rows:
         return pd.DataFrame()
-    w = (
-        pd.DataFrame(rows)
-        .pivot_table(index="parameter", columns="end", values="npv_cost_cny")
-        .reset_index()
-    )
+    df = pd.DataFrame(rows)
+    w = df.pivot_table(index="parameter", columns="end", values="npv_cost_cny").reset_index()
+    vals = {(p, e): v for p, e, v in zip(df["parameter"], df["end"], df["value"], strict=True)}
+    w["low_value"] = [vals.get((p, "low")) for p in w["parameter"]]
+    w["high_value"] = [vals.get((p, "high")) for p in w["parameter"]]
     w["base"] = base
     w["swing"] = (w["high"] - w["low"]).abs()
     return w.sort_values("swing").reset_index(drop=True)
 
 
+def _m(v: float) -> str:
+    """Millions of CNY with the decimals a small case needs."""
+    return f"{v:,.1f}" if abs(v) >= 10 else f"{v:,.3f}"
+
+
+def _value_text(v: Any) -> str:
+    if isinstance(v, float) and v.is_integer() and abs(v) < 1e15:
+        v = int(v)
+    return f"{v:,}" if isinstance(v, int | float) and not isinstance(v, bool) else str(v)
+
+
+@drawn_styled
 def tornado(frame: pd.DataFrame):
-    plt = _plt()
+    """One bar per parameter from the base cost to its cost at the parameter's low and high value;
+    each bar end is labelled with that value and the cost there."""
     w = tornado_table(frame)
-    fig, ax = plt.subplots(figsize=(7, 0.6 * max(3, len(w)) + 1.5))
+    fig, ax = _figure(height_in=0.7 * max(3, len(w)) + 1.6, width_in=9.0)
     if w.empty:
         ax.text(0.5, 0.5, "no tornado parameters in this sweep", ha="center", va="center")
         ax.set_axis_off()
@@ -99,65 +140,95 @@ def tornado(frame: pd.DataFrame):
     base = float(w["base"].iloc[0]) / 1e6
     y = np.arange(len(w))
     lo, hi = w["low"] / 1e6 - base, w["high"] / 1e6 - base
-    ax.barh(y, lo, left=base, color="tab:blue", label="low value")
-    ax.barh(y, hi, left=base, color="tab:orange", alpha=0.8, label="high value")
-    ax.axvline(base, color="k", lw=1)
+    ax.barh(y - 0.18, lo, 0.36, left=base, color="tab:blue", label="at the low value")
+    ax.barh(y + 0.18, hi, 0.36, left=base, color="tab:orange", alpha=0.85, label="at the high value")
+    ax.axvline(base, color="k", lw=1, label=f"base case {_m(base)} M")
+    for i, r in w.iterrows():
+        for off, end, val in ((-0.18, r["low"] / 1e6, r["low_value"]), (0.18, r["high"] / 1e6, r["high_value"])):
+            right = end >= base
+            ax.annotate(f"{_value_text(val)}: {_m(end)}", (end, i + off), xytext=(4 if right else -4, 0),
+                        textcoords="offset points", ha="left" if right else "right", va="center", fontsize=8)
+    ax.margins(x=0.25)
     ax.set_yticks(y, w["parameter"])
-    ax.set_xlabel("NPV of compliance cost [M CNY] (line: base case)")
+    ax.grid(axis="x", alpha=0.3)
+    ax.grid(axis="y", visible=False)
+    ax.set_xlabel("NPV of compliance cost [M CNY]; labels: parameter value: cost")
     ax.set_title("Tornado: one parameter at a time")
-    ax.legend(loc="lower right")
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=3)
     return fig
 
 
+@drawn_styled
 def paths(frame: pd.DataFrame):
-    plt = _plt()
+    """Carry-over and cumulative net CEA purchases by year, one line per scenario, coloured by its
+    kind (named in the legend); the base case in black on top."""
     ok = _ok(frame).copy()
     ok["net_purchases_t"] = ok["buy_t"] - ok["sell_t"]
     ok["cum_net_purchases_t"] = ok.groupby(["scenario", "entity"], sort=False)[
         "net_purchases_t"
     ].cumsum()
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
+    fig, axes = _figure(height_in=4.6, width_in=11.0, ncols=2)
     ids = list(dict.fromkeys(ok["scenario"]))[:MAX_LINES]
+    kinds = ok.drop_duplicates("scenario").set_index("scenario")["kind"]
+    named: set[str] = set()
     for sid in ids:
         g = ok[ok["scenario"] == sid].groupby("year").sum(numeric_only=True)
-        lw, a = (2.2, 1.0) if sid == "base" else (0.8, 0.5)
-        axes[0].plot(
-            g.index, g["carry_t"] / 1e3, lw=lw, alpha=a, color="k" if sid == "base" else None
-        )
-        axes[1].plot(
-            g.index,
-            g["cum_net_purchases_t"] / 1e3,
-            lw=lw,
-            alpha=a,
-            color="k" if sid == "base" else None,
-        )
+        kind = str(kinds.get(sid, "scenario"))
+        is_base = sid == "base"
+        style = {"lw": 2.4, "alpha": 1.0, "color": "black", "zorder": 10} if is_base else {
+            "lw": 0.9, "alpha": 0.55, "color": KIND_COLOURS.get(kind, "tab:gray")}
+        name = KIND_NAMES.get("base" if is_base else kind, kind)
+        lab = name if name not in named else None
+        named.add(name)
+        axes[0].plot(g.index, g["carry_t"] / 1e3, label=lab, **style)
+        axes[1].plot(g.index, g["cum_net_purchases_t"] / 1e3, **style)
     axes[0].set_title("CEA carried over after each surrender")
-    axes[0].set_ylabel("kt")
     axes[1].set_title("Cumulative net CEA purchases (bought - sold)")
-    axes[1].set_ylabel("kt")
     for ax in axes:
+        ax.set_ylabel("kt")
         ax.set_xlabel("compliance year")
-        ax.grid(alpha=0.3)
-    fig.suptitle(f"Positions by scenario ({len(ids)} shown; black: base case)")
+        ax.grid(alpha=0.3, axis="both")
+        ax.xaxis.get_major_locator().set_params(integer=True)
+    axes[0].legend(loc="best", fontsize=9)
+    fig.suptitle(f"Positions by scenario ({len(ids)} shown)")
     return fig
 
 
+def has_distribution(frame: pd.DataFrame) -> bool:
+    """The sweep holds scenarios with probabilities (price paths, or scenarios given one): a grid or
+    a tornado is a set of what-ifs, not a probability distribution, and gets no distribution plot."""
+    s = scenario_prices(frame)
+    return bool(((s["kind"] == "price_path") | ((s["kind"] == "scenario") & s["probability"].notna())).any())
+
+
+@drawn_styled
 def cost_distribution(frame: pd.DataFrame):
-    plt = _plt()
+    """Probability-weighted histogram of NPV cost over the price paths (else over the scenarios
+    given a probability); the mean and the 5% / 95% quantiles marked, the base case for reference."""
     s = scenario_prices(frame)
     pp = s[s["kind"] == "price_path"]
     if pp.empty:
-        pp = s
-    fig, ax = plt.subplots(figsize=(7, 4.5))
+        pp = s[(s["kind"] == "scenario") & s["probability"].notna()]
+    fig, ax = _figure()
+    if pp.empty:
+        ax.text(0.5, 0.5, "no price paths or scenarios with probabilities in this sweep", ha="center", va="center")
+        ax.set_axis_off()
+        return fig
     x = pp["npv_cost_cny"].to_numpy() / 1e6
     wts = pp["probability"].fillna(1.0 / max(1, len(pp))).to_numpy()
+    wts = wts / wts.sum()
     ax.hist(x, bins=min(40, max(5, len(x) // 5)), weights=wts, color="tab:blue", alpha=0.75)
-    if len(x):
-        mean = float(np.average(x, weights=wts))
-        ax.axvline(mean, color="k", lw=1.5, label=f"mean {mean:,.1f}")
-        for q in (0.05, 0.95):
-            v = float(np.quantile(x, q))
-            ax.axvline(v, color="tab:red", lw=1, ls="--", label=f"{int(q * 100)}%: {v:,.1f}")
+    mean = float(np.average(x, weights=wts))
+    ax.axvline(mean, color="k", lw=1.5, label=f"mean {_m(mean)}")
+    order = np.argsort(x)
+    cum = np.cumsum(wts[order])
+    for q in (0.05, 0.95):
+        v = float(x[order][min(int(np.searchsorted(cum, q)), len(x) - 1)])
+        ax.axvline(v, color="tab:red", lw=1, ls="--", label=f"{int(q * 100)}%: {_m(v)}")
+    base = s[s["kind"] == "base"]
+    if not base.empty:
+        b = float(base["npv_cost_cny"].iloc[0]) / 1e6
+        ax.axvline(b, color="tab:gray", lw=1.5, ls=":", label=f"base case {_m(b)}")
     ax.set_xlabel("NPV of compliance cost [M CNY]")
     ax.set_ylabel("probability")
     ax.set_title(f"Cost across {len(x)} price scenarios")
@@ -174,5 +245,6 @@ def all_figures(frame: pd.DataFrame) -> dict[str, Any]:
     if (frame["kind"] == "tornado").any():
         figs["tornado"] = tornado(frame)
     figs["paths"] = paths(frame)
-    figs["cost_distribution"] = cost_distribution(frame)
+    if has_distribution(frame):
+        figs["cost_distribution"] = cost_distribution(frame)
     return figs

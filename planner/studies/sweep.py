@@ -20,6 +20,7 @@ import json
 import logging
 import math
 import os
+import sys
 import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -661,8 +662,8 @@ def _run_local(case_json, chunks, opts, check, tables, workers, on_done, kind="e
     # (safe with threads in the caller, unlike fork; much quicker to start than spawn)
     ctx = mp.get_context("forkserver")
     ctx.set_forkserver_preload(["planner.studies.sweep", "planner.solve.warm", "planner.prepare.entity"])
-    with ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_worker_init,
-                             initargs=(os.getpid(),)) as pool:
+    with _main_module_hidden(), ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_worker_init,
+                                                    initargs=(os.getpid(),)) as pool:
         pending = {pool.submit(solve_chunk, case_json, ch, opts, check, tables, kind, True, warm_backend): ch
                    for ch in chunks}
         while pending:
@@ -670,6 +671,30 @@ def _run_local(case_json, chunks, opts, check, tables, workers, on_done, kind="e
             for fut in done:
                 ch = pending.pop(fut)
                 on_done(ch, *fut.result())
+
+
+@contextmanager
+def _main_module_hidden() -> Iterator[None]:
+    """While worker processes start, show them no main module to import.
+
+    multiprocessing's forkserver and spawn start-ups import the caller's script (``__main__``) in
+    every new worker; a plain script that calls ``sweep(..., workers=2)`` at its top level, without
+    an ``if __name__ == "__main__":`` guard, would then start the sweep again inside each worker
+    and fail at start-up. The workers need nothing from the caller's script (their tasks are this
+    module's functions and plain data), so the script's file and module spec are hidden from the
+    start-up, as they are for an interactive session (multiprocessing then imports no main module)."""
+    main = sys.modules.get("__main__")
+    if main is None:
+        yield
+        return
+    saved = {k: main.__dict__[k] for k in ("__file__", "__spec__") if k in main.__dict__}
+    main.__dict__.pop("__file__", None)
+    main.__dict__["__spec__"] = None
+    try:
+        yield
+    finally:
+        main.__dict__.pop("__spec__", None)
+        main.__dict__.update(saved)
 
 
 def _alive(pid: int) -> bool:
@@ -716,14 +741,15 @@ def _run_dask(case_json, chunks, opts, check, tables, workers, scheduler, on_don
 
     cluster = None
     if scheduler in (None, "", "local"):
-        cluster = LocalCluster(
-            n_workers=max(1, workers),
-            threads_per_worker=1,
-            processes=True,
-            host="127.0.0.1",
-            dashboard_address=None,
-            silence_logs=logging.ERROR,
-        )
+        with _main_module_hidden():  # (its worker processes start like the local ones: see there)
+            cluster = LocalCluster(
+                n_workers=max(1, workers),
+                threads_per_worker=1,
+                processes=True,
+                host="127.0.0.1",
+                dashboard_address=None,
+                silence_logs=logging.ERROR,
+            )
         client = Client(cluster)
     else:
         client = Client(scheduler)

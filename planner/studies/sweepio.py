@@ -159,7 +159,7 @@ def write_parquet(path: str | Path, frame: pd.DataFrame) -> Path:
 
 def save_figures(out: str | Path, figures: dict[str, Any]) -> list[Path]:
     """Save matplotlib figures as PNG under ``out/plots``."""
-    import matplotlib.pyplot as plt
+    from planner.report.charts import to_png
 
     d = Path(out) / "plots"
     paths = []
@@ -168,9 +168,8 @@ def save_figures(out: str | Path, figures: dict[str, Any]) -> list[Path]:
         for name, fig in figures.items():
             p = d / f"{name}.png"
             tmp = d / f".{name}.tmp-{os.getpid()}.png"
-            fig.savefig(tmp, dpi=110, bbox_inches="tight")
+            to_png(fig, tmp)
             os.replace(tmp, p)
-            plt.close(fig)
             paths.append(p)
     return paths
 

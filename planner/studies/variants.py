@@ -84,10 +84,17 @@ class Variant:
 
 
 def expand_paths(case: CaseSpec, overrides: dict[str, Any]) -> dict[str, Any]:
-    """Replace ``*`` year segments by one path per row of that year table."""
+    """Replace ``*`` year segments by one path per row of that year table, and ``price_factor.<year>``
+    by the market prices of that year times the factor (see ``FACTOR``)."""
     out: dict[str, Any] = {}
     raw: dict | None = None
+    ys = factor_years(overrides, case.years)
+    if ys:
+        fields, dec = _factor_fields(overrides)
+        out.update(factored_prices(case, ys, fields, dec))
     for path, value in overrides.items():
+        if path.startswith(FACTOR):
+            continue
         parts = path.split(".")
         if "*" not in parts:
             out[path] = value
@@ -249,10 +256,41 @@ def _err(v: Variant, problems: list[tuple[str, str]]) -> CaseValidationError:
 
 
 def _factor_fields(ov: dict[str, Any]) -> tuple[list[str], int]:
+    from planner.prepare.reprice import PRICE_FIELDS
+
     fields = ov.get(f"{FACTOR}_fields", "cea_buy_cny_per_t,cea_sell_cny_per_t")
     if isinstance(fields, str):
         fields = [f.strip() for f in fields.split(",") if f.strip()]
+    bad = [f for f in fields if f not in PRICE_FIELDS]
+    if bad:
+        raise CaseValidationError("<sweep>", [(f"{FACTOR}_fields", f"not market price fields: {bad}; expected some of {', '.join(PRICE_FIELDS)}")])
     return list(fields), int(ov.get(f"{FACTOR}_decimals", 2))
+
+
+def factor_years(overrides: dict[str, Any], years: list[int]) -> list[tuple[int, float]]:
+    """(year, factor) of the ``price_factor.<year>`` overrides; a year outside ``years`` is refused."""
+    ys: list[tuple[int, float]] = []
+    for key, f in overrides.items():
+        if not key.startswith(f"{FACTOR}."):
+            continue
+        y = key.split(".", 1)[1]
+        if not (y.isdigit() and int(y) in years):
+            raise CaseValidationError("<sweep>", [(key, f"expected {FACTOR}.<year> for a year of {years[0]}-{years[-1]}")])
+        ys.append((int(y), float(f)))
+    return ys
+
+
+def factored_prices(case: CaseSpec, ys: list[tuple[int, float]], fields: list[str], dec: int) -> dict[str, Any]:
+    """The market-price paths of an entity case for ``price_factor`` overrides: each year's given
+    prices ``fields`` times its factor, rounded to ``dec`` decimals."""
+    rows = {r.year: r for r in case.market}
+    out: dict[str, Any] = {}
+    for yi, f in ys:
+        for fld in fields:
+            base = getattr(rows[yi], fld)
+            if base is not None:
+                out[f"market.{yi}.{fld}"] = round(base * f, dec)
+    return out
 
 
 def _entity_of(rest: str, ids: set[str] | dict[str, Any]) -> str | None:
@@ -271,37 +309,19 @@ def split_group_paths(spec: Any, overrides: dict[str, Any]) -> tuple[dict[str, d
     """Group overrides with ``price_factor`` and ``*`` (entities, years) expanded, split into each
     named entity's own paths (entity id -> {path within its case: value}, in order) and the group's
     paths (in order). Raises ``CaseValidationError`` for a path that names no entity."""
-    from planner.prepare.reprice import PRICE_FIELDS
 
     ids = [c.entity.id for c in spec.entities]
     where = {i: k for k, i in enumerate(ids)}
     per: dict[str, dict[str, Any]] = {}
     grp: dict[str, Any] = {}
-    factors = {k: val for k, val in overrides.items() if k.startswith(f"{FACTOR}.")}
-    if factors:
+    ys = factor_years(overrides, spec.group.horizon.years)
+    if ys:
         fields, dec = _factor_fields(overrides)
-        bad = [f for f in fields if f not in PRICE_FIELDS]
-        if bad:
-            raise CaseValidationError("<sweep>", [(f"{FACTOR}_fields", f"not market price fields: {bad}; expected some of {', '.join(PRICE_FIELDS)}")])
-        years = spec.group.horizon.years
         pool = {r.year: r for r in spec.ccer_pool.rows} if spec.ccer_pool else {}
-        ys: list[tuple[int, float]] = []
-        for key, f in factors.items():
-            y = key.split(".", 1)[1]
-            if not (y.isdigit() and int(y) in years):
-                raise CaseValidationError("<sweep>", [(key, f"expected {FACTOR}.<year> for a year of {years[0]}-{years[-1]}")])
-            ys.append((int(y), float(f)))
         for c in spec.entities:
-            rows = {r.year: r for r in c.market}
-            mine = per.setdefault(c.entity.id, {})
-            for yi, f in ys:
-                row = rows[yi]
-                for fld in fields:
-                    base = getattr(row, fld)
-                    if base is not None:
-                        mine[f"market.{yi}.{fld}"] = round(base * f, dec)
-            if not mine:
-                del per[c.entity.id]
+            mine = factored_prices(c, ys, fields, dec)
+            if mine:
+                per[c.entity.id] = mine
         for yi, f in ys:
             if "ccer_cny_per_t" in fields and yi in pool:
                 grp[f"ccer_pool.rows.{yi}.ccer_cny_per_t"] = round(pool[yi].ccer_cny_per_t * f, dec)

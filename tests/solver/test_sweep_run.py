@@ -260,3 +260,29 @@ def test_group_sweep_on_dask_localcluster_matches_in_process():
         dask = sweep(spec, sw, workers=2, scheduler="local", chunk_size=3, tables=tables)
         assert os.getpid() not in dask.stats["worker_pids"]
         pd.testing.assert_frame_equal(dask.frame, ref.frame)
+
+
+SCRIPT = """
+from planner.input.read import load_case
+from planner.studies.sweep import sweep
+from planner.studies.variants import SweepSpec
+
+case = load_case({case!r})
+spec = SweepSpec.model_validate({{"grid": {{"market.*.cea_buy_cny_per_t": [95, 100, 140]}}}})
+res = sweep(case, spec, workers=2)
+print("scenarios", res.frame["scenario"].nunique(), "statuses", sorted(set(res.frame["status"])))
+"""
+
+
+def test_sweep_with_workers_from_a_plain_script_without_a_main_guard(tmp_path):
+    """The documented ``sweep(case, spec, workers=2)`` at the top level of a plain script (no
+    ``if __name__ == "__main__":``): worker start-up must not run the script again (it used to
+    start the sweep anew inside every worker and fail with a broken process pool)."""
+    case = tmp_path / "case.yaml"
+    case.write_text(yaml.safe_dump(_case()), encoding="utf-8")
+    script = tmp_path / "study.py"
+    script.write_text(SCRIPT.format(case=str(case)), encoding="utf-8")
+    r = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=600, cwd=tmp_path)
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert "scenarios 4 statuses ['optimal']" in r.stdout  # base + 3 grid points, all solved
+    assert "bootstrapping" not in r.stderr

@@ -136,3 +136,23 @@ def test_copy_row_equals_model_copy():
     fast, full = set_market_prices(case, changes, validated=True), set_market_prices(case, changes)
     assert fast == full and fast.model_dump() == full.model_dump()
     assert [r.year for r in fast.market] == [r.year for r in case.market]
+
+
+def test_price_factor_of_a_year_scales_an_entity_case_prices():
+    """price_factor.<year> works for entity cases as for group cases: the year's CEA buy and sell
+    prices (the default fields) times the factor, rounded to 2 decimals; other years untouched.
+    Hand-derived: 2027 buy 90 x 1.1 = 99.0, sell 89 x 1.1 = 97.9 (case_dict's sell = buy - 1)."""
+    from planner.studies.variants import Variant, apply_variant
+
+    got = expand_paths(_case(), {"price_factor.2027": 1.1})
+    assert got == {"market.2027.cea_buy_cny_per_t": 99.0, "market.2027.cea_sell_cny_per_t": 97.9}
+    got = expand_paths(_case(), {"price_factor.2028": 0.5, "price_factor_fields": "ccer_cny_per_t", "price_factor_decimals": 0})
+    assert got == {"market.2028.ccer_cny_per_t": 40.0}
+    applied = apply_variant(_case(), Variant("f", {"price_factor.2026": 2.0}))
+    assert applied.reprice  # only prices changed: the base preparation is repriced
+    m = {r.year: r for r in applied.case.market}
+    assert (m[2026].cea_buy_cny_per_t, m[2027].cea_buy_cny_per_t) == (160.0, 90.0)
+    with pytest.raises(CaseValidationError, match=r"price_factor\.<year> for a year of 2026-2028"):
+        expand_paths(_case(), {"price_factor.2031": 1.1})
+    with pytest.raises(CaseValidationError, match="not market price fields"):
+        expand_paths(_case(), {"price_factor.2027": 1.1, "price_factor_fields": "allocation_t"})
