@@ -1,0 +1,121 @@
+"""The market's own checks, from the result tables (not from the model):
+
+- clearing: in every year the entities' purchases equal their sales (sum of net positions 0), and
+  nothing is bought from or sold to outside the market;
+- optimality at the market's prices: each entity planned alone, buying and selling freely at the
+  equilibrium CEA prices (and CCERs at the market's CCER prices), costs no less than its part of the
+  market solution valued at those prices. Its part is feasible alone, so the two costs are equal
+  exactly when the market gives every entity its own best plan at the prices: what an equilibrium is.
+
+The entities alone are one model of independent blocks (no links): its objective is separable, so each
+block's part is that entity's own optimum.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import replace
+
+import numpy as np
+import pandas as pd
+
+from models.data import ModelData
+from planner.market.engine import AUCTION_ID, MarketSolution
+
+TOL_T = 1e-3
+"""Tonnes below which a clearing residual is round-off (HiGHS feasibility tolerance x volumes)."""
+
+
+def clearing(sol: MarketSolution) -> pd.DataFrame:
+    """Per year: purchases, sales, their difference, and outside trades (all 0 in a cleared market)."""
+    t = sol.plan.trades
+    g = t.groupby("year", sort=True)[["transfer_in_t", "transfer_out_t", "market_buy_t", "market_sell_t"]].sum()
+    a = sol.plan.entities.annual.groupby("year", sort=True)[["buy_t", "sell_t"]].sum()
+    out = pd.DataFrame({
+        "year": g.index.astype(int),
+        "bought_t": a["buy_t"].to_numpy(),
+        "sold_t": a["sell_t"].to_numpy(),
+        "outside_t": (g["market_buy_t"] + g["market_sell_t"]).to_numpy(),
+    })
+    out["imbalance_t"] = out["bought_t"] - out["sold_t"]
+    return out
+
+
+def alone_at_prices(sol: MarketSolution) -> pd.DataFrame:
+    """Each entity planned alone at the market's prices: (entity, market_npv_cny, alone_npv_cny, gap_cny, tol_cny)."""
+    from planner.group_api import fast_path
+    from planner.solve.highs import SolveOptions, compile_assembled, solve_compiled, solve_model
+
+    data = sol.data
+    n = len(data.years)
+    p = sol.prices["cea_price_cny_per_t"].to_numpy(dtype=float)
+    q = sol.prices["ccer_price_cny_per_t"].to_numpy(dtype=float)
+    pooled = data.group.pool
+    ann = sol.plan.entities.annual
+    # a finite trade bound: at equilibrium prices no entity gains from trading without limit; one that
+    # would shows at this bound (the check then fails instead of the solve being unbounded)
+    bound = float(ann.groupby("year")["obligation_t"].sum().max() + ann.groupby("year")["allocation_t"].sum().max()) + 1.0
+    ents = []
+    for e in data.entities:
+        if e.id == AUCTION_ID:
+            continue
+        ch = dict(price_buy_cny_per_t=tuple(p), price_sell_cny_per_t=tuple(p), buy_max_t=(bound,) * n, sell_max_t=(bound,) * n)
+        if pooled:
+            ch.update(price_ccer_buy_cny_per_t=tuple(q), ccer_buy_max_t=(bound,) * n)
+        ents.append(replace(e, **ch))
+    alone = ModelData(years=data.years, discount_factor=data.discount_factor, entities=tuple(ents))
+    opts = replace(sol.options or SolveOptions(), duals=False, tie_break=False)
+    if fast_path(alone, opts) is None:
+        from models.arrays.assemble import extract_arrays
+
+        cm = compile_assembled(alone)
+        res = solve_compiled(cm, opts)
+        results, _ = extract_arrays(cm.assembled, alone, res.x, None)
+    else:
+        from models import build_model, extract_results
+
+        m = build_model(alone)
+        res = solve_model(m, opts)
+        results = extract_results(m, dict(zip(alone.years, alone.discount_factor, strict=True)), {})
+    if res.status.name != "OPTIMAL":
+        raise RuntimeError(f"the entities alone at the market prices did not solve: {res.termination}")
+    alone_npv = results.costs.groupby("entity")["discounted_cny"].sum()
+    # the market part at the prices: the entity's costs in the market (trades priced 0) + the trades at the prices
+    own = sol.plan.entities.costs.groupby("entity")["discounted_cny"].sum()
+    df = dict(zip(data.years, data.discount_factor, strict=True))
+    pr = dict(zip(data.years, p, strict=True))
+    qr = dict(zip(data.years, q, strict=True))
+    a = ann.copy()
+    a["_v"] = [df[y] * (pr[y] * (b - s) + (qr[y] * c if pooled else 0.0))
+               for y, b, s, c in zip(a["year"], a["buy_t"], a["sell_t"], a["ccer_buy_t"], strict=True)]
+    trade_value = a.groupby("entity")["_v"].sum()
+    scale = a.assign(_s=[df[y] * pr[y] * abs(o) for y, o in zip(a["year"], a["obligation_t"], strict=True)]).groupby("entity")["_s"].sum()
+    rows = []
+    for e in ents:
+        market = float(own.get(e.id, 0.0)) + float(trade_value.get(e.id, 0.0))
+        al = float(alone_npv.get(e.id, math.nan))
+        tol = max(1.0, 1e-6 * float(scale.get(e.id, 0.0)))
+        rows.append({"entity": e.id, "market_npv_cny": market, "alone_npv_cny": al, "gap_cny": market - al, "tol_cny": tol})
+    return pd.DataFrame(rows, columns=["entity", "market_npv_cny", "alone_npv_cny", "gap_cny", "tol_cny"])
+
+
+def check_market(sol: MarketSolution, *, entities: bool = True) -> list[str]:
+    """What is wrong with the market solution (empty: cleared, and every entity's part optimal at the prices)."""
+    fails = list(sol.check_failures)
+    scale = max([1.0] + [max(e.emissions_baseline_t) for e in sol.data.entities])
+    for r in clearing(sol).itertuples(index=False):
+        if abs(r.imbalance_t) > TOL_T * max(1.0, scale * 1e-6) + TOL_T:
+            fails.append(f"{r.year}: the market does not clear: bought {r.bought_t:,.1f} t, sold {r.sold_t:,.1f} t")
+        if abs(r.outside_t) > TOL_T:
+            fails.append(f"{r.year}: {r.outside_t:,.1f} t traded outside the market")
+    if not np.isfinite(sol.prices["cea_price_cny_per_t"]).all():
+        fails.append("no CEA price for some years (no dual of the clearing row)")
+        return fails
+    if entities:
+        for r in alone_at_prices(sol).itertuples(index=False):
+            if not math.isfinite(r.alone_npv_cny) or abs(r.gap_cny) > r.tol_cny:
+                fails.append(
+                    f"{r.entity}: its part of the market costs {r.market_npv_cny:,.0f} CNY at the market prices, its own "
+                    f"best plan at those prices {r.alone_npv_cny:,.0f} CNY (gap {r.gap_cny:,.0f}): not an equilibrium"
+                )
+    return fails

@@ -1,0 +1,260 @@
+"""The market as a group: every covered entity in one group with free transfers and no outside market.
+
+A market is the group engine with three changes to the prepared group (``market_data``):
+
+- no outside market: every entity's market purchase and sale limits are 0, so all CEA an entity buys
+  another covered entity sells (the free transfers of ``models.group``), and the year's transfer
+  balance ``link_transfer_balance`` is the market-clearing row: sum of purchases = sum of sales;
+- trades carry no price of their own: entity buy and sell prices, the CEA fee and the internal
+  transfer price are 0, so the objective is the fleet's resource cost (abatement, CCERs, fines, the
+  terminal value of the bank) and the CEA price is what the clearing row's dual says it is;
+- transfers count in net sales (rules.md R2.2: a sale to another entity is a sale), so where a
+  carry-over limit grows with net sales, selling to other entities raises it.
+
+The clearing row reads ``sum(transfer_in) - sum(transfer_out) = 0``; its dual is d(objective)/d(rhs):
+one more tonne received than given (a tonne from outside the market) lowers the discounted cost by the
+discounted price, so the price of year t, undiscounted CNY/t, is ``-dual_t / discount_factor_t``.
+
+With a market-wide CCER supply (``MarketSettings.ccer_supply_t``) CCERs come from the group's CCER pool
+at the given price, each entity within its own cap. The CCER price an entity faces is the dual of the
+pool's balance row, which reads ``held-in + bought - allocated - held-out = 0``: one more tonne on its
+right-hand side must be bought, so the CCER price is ``+dual_t / discount_factor_t`` (the pool price
+where supply is left over, the pool price plus a scarcity rent where it binds).
+
+Where the rules need binaries (the net-sales floor of the carry-over limit, relief regimes), HiGHS
+solves the MIP and the prices come from the LP re-solved with the integers fixed
+(``planner.solve.highs``); ``MarketSolution.price_basis`` says which.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from models.data import EntityData, GroupLinks, ModelData
+from planner.prepare.group import PreparedGroup
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+INF = math.inf
+
+AUCTION_ID = "(auction)"
+"""The seller of the auctioned share of an absolute cap: an entity with no emissions whose allocation is
+the year's auction volume (it sells whatever the market takes at the clearing price)."""
+
+
+@dataclass(frozen=True)
+class MarketSettings:
+    """What the market adds to a prepared group: the value of the bank after the horizon, the CCER supply
+    and the auctioned volume. Per-year tuples follow the group's years."""
+
+    terminal_value_cny_per_t: float = 0.0
+    """Value of one CEA held after the last year (undiscounted, last year's money). 0: the bank is
+    worthless after the horizon, so the last years' prices understate a longer view."""
+    ccer_price_cny_per_t: tuple[float, ...] = ()
+    """Price of CCERs to the market (the CCER market is outside the model); with ``ccer_supply_t``."""
+    ccer_supply_t: tuple[float, ...] = ()
+    """New CCERs the covered entities can buy in each year, all together (empty: each entity's own
+    availability as prepared)."""
+    auction_t: tuple[float, ...] = ()
+    """Allowances auctioned in each year (empty: none); sold by the pseudo-entity ``(auction)``."""
+
+
+def _auction_entity(template: EntityData, volume: tuple[float, ...], n: int) -> EntityData:
+    """The auction as a seller: no emissions, allocation = the year's auction volume, nothing to
+    surrender, no carry-over limit (what the market does not take at a positive price it keeps for
+    later years; at a price of 0 the volume is worth nothing to anyone)."""
+    zeros = (0.0,) * n
+    return replace(
+        template,
+        id=AUCTION_ID,
+        emissions_baseline_t=zeros,
+        allocation_t=tuple(float(v) for v in volume),
+        relief_share=zeros,
+        relief_to_allocation=(False,) * n,
+        ccer_buy_max_t=zeros,
+        ccer_sell_max_t=zeros,
+        penalty_cny_per_t=zeros,
+        opening_cea_t=0.0,
+        opening_net_sales_t=0.0,
+        carry_rules=tuple(replace(r, limited=False) for r in template.carry_rules),
+        terminal_cea_value_cny_per_t=0.0,
+        terminal_ccer_value_cny_per_t=0.0,
+        measures=(),
+        projects=(),
+        ccer_lots=(),
+        opening_ccer_t=0.0,
+        borrow_share=(),
+        auction_max_t=(),
+        price_auction_cny_per_t=(),
+        opening_transitions=(),
+        fine_fixed_cny=(),
+    )
+
+
+def market_data(prep: PreparedGroup, settings: MarketSettings = MarketSettings()) -> ModelData:
+    """The prepared group as a market (see the module docstring)."""
+    data = prep.data
+    n = len(data.years)
+    zeros = (0.0,) * n
+    pooled = bool(settings.ccer_supply_t)
+    ents = []
+    for e in data.entities:
+        if any(x > 0 for x in e.auction_max_t):
+            raise ValueError(
+                f"entity {e.id}: auction purchases of its own; in a market the auction is one seller "
+                "(MarketSettings.auction_t), so prepare the entities with the auctioned share taken out of their allocation"
+            )
+        changes = dict(
+            price_buy_cny_per_t=zeros, price_sell_cny_per_t=zeros, fee_cea_cny_per_t=zeros,
+            buy_max_t=(INF,) * n, sell_max_t=(INF,) * n,
+            terminal_cea_value_cny_per_t=float(settings.terminal_value_cny_per_t),
+        )
+        if pooled:
+            changes.update(price_ccer_buy_cny_per_t=zeros, fee_ccer_cny_per_t=zeros, ccer_buy_max_t=(INF,) * n,
+                           ccer_sell_max_t=zeros, price_ccer_sell_cny_per_t=zeros)
+        ents.append(replace(e, **changes))
+    if settings.auction_t and any(v > 0 for v in settings.auction_t):
+        ents.append(_auction_entity(ents[0], settings.auction_t, n))
+    E = len(ents)
+    links = GroupLinks(
+        market_buy_max_t=tuple(zeros for _ in range(E)),
+        market_sell_max_t=tuple(zeros for _ in range(E)),
+        transfers="free",
+        transfer_price_cny_per_t=zeros,
+        transfers_in_net_sales=True,
+        pool=pooled,
+        pool_price_cny_per_t=tuple(settings.ccer_price_cny_per_t) if pooled else (),
+        pool_fee_cny_per_t=zeros if pooled else (),
+        pool_max_t=tuple(float(v) for v in settings.ccer_supply_t) if pooled else (),
+        pool_terminal_cny_per_t=0.0,
+    )
+    return ModelData(years=data.years, discount_factor=data.discount_factor, entities=tuple(ents), group=links)
+
+
+@dataclass
+class MarketSolution:
+    """A solved market: the equilibrium prices and the group plan behind them."""
+
+    data: ModelData
+    prices: pd.DataFrame
+    """year, cea_price_cny_per_t (undiscounted), ccer_price_cny_per_t (pool price + scarcity rent, or NaN)."""
+    plan: object
+    """The ``GroupPlan`` of the market (entity ledgers, trades)."""
+    solve: object
+    price_basis: str
+    """'LP' or 'LP re-solve with integer decisions fixed' (a MIP: the prices of the fixed plan)."""
+    options: object = None
+    """The ``SolveOptions`` of the solve (the check's own solves use them too)."""
+    check_failures: list[str] = field(default_factory=list)
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+def _link_rows(cm, n: int, name: str, column: str) -> np.ndarray:
+    """Row index per year of the year-indexed link row family ``name`` in an array-assembled model
+    (-1 where absent). The assembly keeps row indices of the entity families only, so a link row is
+    found by name among the rows of one of its columns (``column``: the first entity's, or the
+    model's, column of each year). Read before the solve, which releases the matrix."""
+    out = np.full(n, -1, dtype=np.int64)
+    cols = cm.assembled.col_of.get(column)
+    if cols is None:
+        return out
+    cols = np.asarray(cols).reshape(-1, n)[0]
+    mat = cm.lp.a_matrix_  # column-wise
+    start, index = np.asarray(mat.start_), np.asarray(mat.index_)
+    for i, c in enumerate(cols):
+        if c < 0:
+            continue
+        for k in range(start[c], start[c + 1]):
+            r = int(index[k])
+            if cm.assembled.row_name(r).startswith(name + "["):
+                out[i] = r
+                break
+    return out
+
+
+def _duals_at(res, rows: np.ndarray) -> np.ndarray:
+    if res.row_dual is None:
+        return np.full(len(rows), np.nan)
+    d = np.asarray(res.row_dual, dtype=float)
+    return np.where(rows >= 0, d[np.maximum(rows, 0)], np.nan)
+
+
+def _pyomo_duals(data: ModelData, res, model, name: str) -> np.ndarray:
+    comp = getattr(model, name, None)
+    if comp is None:
+        return np.full(len(data.years), np.nan)
+    return np.array([res.duals.get(comp[y], np.nan) for y in data.years], dtype=float)
+
+
+def solve_market(prep: PreparedGroup, settings: MarketSettings = MarketSettings(), opts=None, *,
+                 check: bool = True) -> MarketSolution:
+    """Build the market of ``prep``, solve it, read the prices and the plan, and check the plan
+    (the group checker's ledger arithmetic; market clearing and entity optimality at the market's
+    prices are ``planner.market.check``)."""
+    from planner.group_api import fast_path, options_for
+    from planner.plan.check import check_group
+    from planner.plan.group import assemble_group_plan
+    from planner.solve.bounds import refuse_unbounded
+    from planner.solve.highs import compile_assembled, solve_compiled, solve_model
+
+    t0 = time.perf_counter()
+    data = market_data(prep, settings)
+    opts = opts or options_for(prep.spec)
+    opts = replace(opts, duals=True, tie_break=False)
+    refuse_unbounded(data)
+    timings: dict[str, float] = {"market_data_s": time.perf_counter() - t0}
+    mprep = replace(prep, data=data)
+    why = fast_path(data, opts)
+    t1 = time.perf_counter()
+    if why is None:
+        from models.arrays.assemble import extract_arrays
+
+        cm = compile_assembled(data)
+        n = len(data.years)
+        bal_rows = _link_rows(cm, n, "link_transfer_balance", "transfer_in")
+        pool_rows = _link_rows(cm, n, "link_ccer_pool", "pool_buy")
+        res = solve_compiled(cm, opts, t_start=t1)
+        timings["solve_s"] = time.perf_counter() - t1
+        if res.status.name not in ("OPTIMAL",):
+            raise MarketSolveError(f"the market did not solve to optimality: {res.termination}")
+        results, links = extract_arrays(cm.assembled, data, res.x, res.row_dual)
+        bal, pool = _duals_at(res, bal_rows), _duals_at(res, pool_rows)
+    else:
+        from models import build_model, extract_links, extract_results
+
+        m = build_model(data)
+        res = solve_model(m, opts)
+        timings["solve_s"] = time.perf_counter() - t1
+        if res.status.name not in ("OPTIMAL",):
+            raise MarketSolveError(f"the market did not solve to optimality: {res.termination}")
+        df = dict(zip(data.years, data.discount_factor, strict=True))
+        results = extract_results(m, df, res.duals)
+        links = extract_links(m)
+        bal = _pyomo_duals(data, res, m, "link_transfer_balance")
+        pool = _pyomo_duals(data, res, m, "link_ccer_pool")
+    import pandas as pd
+
+    dfac = np.asarray(data.discount_factor, dtype=float)
+    cea = 0.0 - bal / dfac
+    if data.group.pool:
+        ccer = 0.0 + pool / dfac
+    else:
+        ccer = np.full(len(dfac), np.nan)
+    prices = pd.DataFrame({"year": list(data.years), "cea_price_cny_per_t": cea, "ccer_price_cny_per_t": ccer})
+    t2 = time.perf_counter()
+    plan = assemble_group_plan(mprep, results, links, res, None)
+    timings["plan_s"] = time.perf_counter() - t2
+    failures = check_group(data, plan, objective=res.objective) if check else []
+    basis = res.duals_basis or "LP"
+    return MarketSolution(data=data, prices=prices, plan=plan, solve=res, price_basis=basis, options=opts,
+                          check_failures=failures, timings=timings)
+
+
+class MarketSolveError(RuntimeError):
+    """The market has no proven-optimal solution (so no prices)."""
