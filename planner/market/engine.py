@@ -62,7 +62,8 @@ class MarketSettings:
     """New CCERs the covered entities can buy in each year, all together (empty: each entity's own
     availability as prepared)."""
     auction_t: tuple[float, ...] = ()
-    """Allowances auctioned in each year (empty: none); sold by the pseudo-entity ``(auction)``."""
+    """Allowances auctioned in each year besides the entities' own auctioned shares (empty: none);
+    all auctioned volume is sold by the pseudo-entity ``(auction)``."""
 
 
 def _auction_entity(template: EntityData, volume: tuple[float, ...], n: int) -> EntityData:
@@ -104,23 +105,24 @@ def market_data(prep: PreparedGroup, settings: MarketSettings = MarketSettings()
     zeros = (0.0,) * n
     pooled = bool(settings.ccer_supply_t)
     ents = []
+    auction = np.asarray(settings.auction_t if settings.auction_t else zeros, dtype=float)
     for e in data.entities:
-        if any(x > 0 for x in e.auction_max_t):
-            raise ValueError(
-                f"entity {e.id}: auction purchases of its own; in a market the auction is one seller "
-                "(MarketSettings.auction_t), so prepare the entities with the auctioned share taken out of their allocation"
-            )
         changes = dict(
             price_buy_cny_per_t=zeros, price_sell_cny_per_t=zeros, fee_cea_cny_per_t=zeros,
             buy_max_t=(INF,) * n, sell_max_t=(INF,) * n,
             terminal_cea_value_cny_per_t=float(settings.terminal_value_cny_per_t),
         )
+        if e.auction_max_t:
+            # the auctioned share of an absolute cap (taken out of the entity's free allocation by
+            # preparation) is sold by one seller, the auction, at the clearing price
+            auction = auction + np.asarray(e.auction_max_t, dtype=float)
+            changes.update(auction_max_t=(), price_auction_cny_per_t=())
         if pooled:
             changes.update(price_ccer_buy_cny_per_t=zeros, fee_ccer_cny_per_t=zeros, ccer_buy_max_t=(INF,) * n,
                            ccer_sell_max_t=zeros, price_ccer_sell_cny_per_t=zeros)
         ents.append(replace(e, **changes))
-    if settings.auction_t and any(v > 0 for v in settings.auction_t):
-        ents.append(_auction_entity(ents[0], settings.auction_t, n))
+    if (auction > 0).any():
+        ents.append(_auction_entity(ents[0], tuple(auction.tolist()), n))
     E = len(ents)
     links = GroupLinks(
         market_buy_max_t=tuple(zeros for _ in range(E)),
@@ -152,6 +154,8 @@ class MarketSolution:
     options: object = None
     """The ``SolveOptions`` of the solve (the check's own solves use them too)."""
     check_failures: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    """What the checks found that is not a failure (gains within a MIP's gap)."""
     timings: dict[str, float] = field(default_factory=dict)
 
 

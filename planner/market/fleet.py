@@ -68,7 +68,8 @@ def national_rows(cal: FleetCalibration, first_year: int) -> tuple[list[dict], l
     measures: list[dict[str, Any]] = []
     calib: list[dict[str, Any]] = []
     r, k = _reps(cal.power.entities, cal.cluster)
-    fleet = generate_fleet(r, cal.seed, first_year=first_year, gas_measures=False)
+    # intensities are spread around the generation-basis benchmarks, published from 2023 (R3.10)
+    fleet = generate_fleet(r, cal.seed, first_year=max(first_year, 2023), gas_measures=False)
     emis = sum(p["output"] * p["intensity_t_per_unit"] for p in fleet.plants)
     s = cal.power.emissions_t / emis
     for p in fleet.plants:
@@ -110,9 +111,14 @@ def national_rows(cal: FleetCalibration, first_year: int) -> tuple[list[dict], l
     return plants, measures, calib
 
 
+AUX_SHARE = {"coal": 0.055, "gas": 0.025}
+"""Own use (厂用电率) of a plant's gross generation, for the supply-basis formulas of 2019-2022: about
+5-6% for coal and 2-3% for gas plants in China (an assumption of the fleet, not a rule)."""
+
 BASE_KEYS = ("carryover.legacy.base_t.power", "carryover.legacy.base_t.industry",
              "carryover.post_legacy.base_t.power", "carryover.post_legacy.base_t.industry")
-"""Per-entity carry-over bases: a representative of k entities carries k times one entity's base."""
+"""Per-entity carry-over bases: a representative of k entities carries k times one entity's base
+(its fixed fines, per entity too, are scaled after preparation: ``scale_fixed``)."""
 
 
 def national_group(cal: FleetCalibration, years: list[int], *, reference_price: list[float], overrides: dict[str, Any],
@@ -149,7 +155,14 @@ def national_group(cal: FleetCalibration, years: list[int], *, reference_price: 
             defaults["allocation"]["benchmarks"] = [{"year": y, "output_t_per_unit": ref} for y in years if y <= 2026] or \
                 [{"year": years[0], "output_t_per_unit": ref}]
             row.pop("net_sales_since_2019_t", None)
-        d = case_from_row(row, years, defaults, None, by_plant.get(row["id"]))
+        activity = None
+        if row["sector"] == "power" and years[0] < 2023:
+            # the 2019-2022 formulas allocate on net supply: gross generation less own use
+            own = AUX_SHARE["gas" if row["unit_class"] == "gas" else "coal"]
+            g = row.get("output_growth", 0.0)
+            activity = [{"year": y, "output": row["output"] * (1 + g) ** i, "supply_mwh": row["output"] * (1 + g) ** i * (1 - own),
+                         "intensity_t_per_unit": row["intensity_t_per_unit"]} for i, y in enumerate(years)]
+        d = case_from_row(row, years, defaults, activity, by_plant.get(row["id"]))
         cases.append(parse_case(d, f"market fleet entity {row['id']}"))
     spec = GroupCaseSpec.model_validate({
         "group": {"id": group_id, "horizon": {"first_year": years[0], "last_year": years[-1]},
@@ -159,3 +172,13 @@ def national_group(cal: FleetCalibration, years: list[int], *, reference_price: 
         "value_of_pooling": False,
     })
     return spec, calib, weights
+
+
+def scale_fixed(prep, weights: dict[str, float]):
+    """The prepared fleet with every representative's fixed fines (Order 19, per entity and failure)
+    multiplied by the entities it stands for (the rule pack bounds the fine of one entity)."""
+    from dataclasses import replace
+
+    ents = tuple(replace(e, fine_fixed_cny=tuple(f * weights.get(e.id, 1.0) for f in e.fine_fixed_cny)) if e.fine_fixed_cny else e
+                 for e in prep.data.entities)
+    return replace(prep, data=replace(prep.data, entities=ents))
