@@ -278,8 +278,10 @@ def _shadow_prices(duals: pd.DataFrame, inp: pd.DataFrame) -> pd.DataFrame:
     ``balance_surrender``: cost of one more tonne of obligation in that year.
     ``limit_ccer_share`` / ``limit_carryover``: saving from one more tonne of cap or limit.
     """
-    if duals.empty:
-        return pd.DataFrame(columns=["entity", "year", "constraint", "cny_per_t", "meaning"])
+    if duals.empty:  # typed, so that a plan without duals still has a numeric shadow-price column
+        return pd.DataFrame({"entity": pd.Series(dtype=object), "year": pd.Series(dtype="int64"),
+                             "constraint": pd.Series(dtype=object), "cny_per_t": pd.Series(dtype=float),
+                             "meaning": pd.Series(dtype=object)})
     d = duals.merge(inp[["entity", "year", "discount_factor"]], on=["entity", "year"])
     sign = d["constraint"].map(
         {"balance_surrender": 1.0, "balance_allowances": 1.0, "limit_ccer_share": -1.0, "limit_carryover": -1.0}
