@@ -21,7 +21,7 @@ import pandas as pd
 
 from models.data import ModelData
 from planner.errors import NonOptimalError
-from planner.market.engine import AUCTION_ID, MarketSolution
+from planner.market.engine import MarketSolution
 
 TOL_T = 1e-3
 """Tonnes below which a clearing residual is round-off (HiGHS feasibility tolerance x volumes)."""
@@ -58,8 +58,6 @@ def alone_at_prices(sol: MarketSolution) -> pd.DataFrame:
     # binding for a plan it would make.
     ents = []
     for e in data.entities:
-        if e.id == AUCTION_ID:
-            continue
         bound = 2.0 * (max(e.emissions_baseline_t) + max(e.allocation_t) + e.opening_cea_t) + 1.0
         ch = dict(price_buy_cny_per_t=tuple(p), price_sell_cny_per_t=tuple(p), buy_max_t=(bound,) * n, sell_max_t=(bound,) * n)
         if pooled:

@@ -35,7 +35,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from models.data import EntityData, GroupLinks, ModelData
+from models.data import GroupLinks, ModelData
+from planner.errors import PlannerError
 from planner.prepare.group import PreparedGroup
 
 if TYPE_CHECKING:
@@ -43,15 +44,10 @@ if TYPE_CHECKING:
 
 INF = math.inf
 
-AUCTION_ID = "(auction)"
-"""The seller of the auctioned share of an absolute cap: an entity with no emissions whose allocation is
-the year's auction volume (it sells whatever the market takes at the clearing price)."""
-
-
 @dataclass(frozen=True)
 class MarketSettings:
-    """What the market adds to a prepared group: the value of the bank after the horizon, the CCER supply
-    and the auctioned volume. Per-year tuples follow the group's years."""
+    """What the market adds to a prepared group: the value of the bank after the horizon and the CCER
+    supply. Per-year tuples follow the group's years."""
 
     terminal_value_cny_per_t: float = 0.0
     """Value of one CEA held after the last year (undiscounted, last year's money). 0: the bank is
@@ -61,41 +57,6 @@ class MarketSettings:
     ccer_supply_t: tuple[float, ...] = ()
     """New CCERs the covered entities can buy in each year, all together (empty: each entity's own
     availability as prepared)."""
-    auction_t: tuple[float, ...] = ()
-    """Allowances auctioned in each year besides the entities' own auctioned shares (empty: none);
-    all auctioned volume is sold by the pseudo-entity ``(auction)``."""
-
-
-def _auction_entity(template: EntityData, volume: tuple[float, ...], n: int) -> EntityData:
-    """The auction as a seller: no emissions, allocation = the year's auction volume, nothing to
-    surrender, no carry-over limit (what the market does not take at a positive price it keeps for
-    later years; at a price of 0 the volume is worth nothing to anyone)."""
-    zeros = (0.0,) * n
-    return replace(
-        template,
-        id=AUCTION_ID,
-        emissions_baseline_t=zeros,
-        allocation_t=tuple(float(v) for v in volume),
-        relief_share=zeros,
-        relief_to_allocation=(False,) * n,
-        ccer_buy_max_t=zeros,
-        ccer_sell_max_t=zeros,
-        penalty_cny_per_t=zeros,
-        opening_cea_t=0.0,
-        opening_net_sales_t=0.0,
-        carry_rules=tuple(replace(r, limited=False) for r in template.carry_rules),
-        terminal_cea_value_cny_per_t=0.0,
-        terminal_ccer_value_cny_per_t=0.0,
-        measures=(),
-        projects=(),
-        ccer_lots=(),
-        opening_ccer_t=0.0,
-        borrow_share=(),
-        auction_max_t=(),
-        price_auction_cny_per_t=(),
-        opening_transitions=(),
-        fine_fixed_cny=(),
-    )
 
 
 def market_data(prep: PreparedGroup, settings: MarketSettings = MarketSettings()) -> ModelData:
@@ -105,7 +66,6 @@ def market_data(prep: PreparedGroup, settings: MarketSettings = MarketSettings()
     zeros = (0.0,) * n
     pooled = bool(settings.ccer_supply_t)
     ents = []
-    auction = np.asarray(settings.auction_t if settings.auction_t else zeros, dtype=float)
     for e in data.entities:
         changes = dict(
             price_buy_cny_per_t=zeros, price_sell_cny_per_t=zeros, fee_cea_cny_per_t=zeros,
@@ -113,16 +73,16 @@ def market_data(prep: PreparedGroup, settings: MarketSettings = MarketSettings()
             terminal_cea_value_cny_per_t=float(settings.terminal_value_cny_per_t),
         )
         if e.auction_max_t:
-            # the auctioned share of an absolute cap (taken out of the entity's free allocation by
-            # preparation) is sold by one seller, the auction, at the clearing price
-            auction = auction + np.asarray(e.auction_max_t, dtype=float)
-            changes.update(auction_max_t=(), price_auction_cny_per_t=())
+            # The auctioned share of an absolute cap (taken out of the free allocation by preparation)
+            # is sold at the clearing price: supply like free allocation at the same price, so it is
+            # the entity's allocation here and its cost is added in the tables (auction_t x price).
+            # What this leaves out: an auction purchase would count in net sales (the carry-over limit).
+            changes.update(allocation_t=tuple(a + x for a, x in zip(e.allocation_t, e.auction_max_t, strict=True)),
+                           auction_max_t=(), price_auction_cny_per_t=())
         if pooled:
             changes.update(price_ccer_buy_cny_per_t=zeros, fee_ccer_cny_per_t=zeros, ccer_buy_max_t=(INF,) * n,
                            ccer_sell_max_t=zeros, price_ccer_sell_cny_per_t=zeros)
         ents.append(replace(e, **changes))
-    if (auction > 0).any():
-        ents.append(_auction_entity(ents[0], tuple(auction.tolist()), n))
     E = len(ents)
     links = GroupLinks(
         market_buy_max_t=tuple(zeros for _ in range(E)),
@@ -154,6 +114,8 @@ class MarketSolution:
     options: object = None
     """The ``SolveOptions`` of the solve (the check's own solves use them too)."""
     check_failures: list[str] = field(default_factory=list)
+    auction_t: dict[str, tuple[float, ...]] = field(default_factory=dict)
+    """Each entity's auctioned share per year (absolute-cap scenarios), bought at the year's price."""
     notes: list[str] = field(default_factory=list)
     """What the checks found that is not a failure (gains within a MIP's gap)."""
     timings: dict[str, float] = field(default_factory=dict)
@@ -257,8 +219,11 @@ def solve_market(prep: PreparedGroup, settings: MarketSettings = MarketSettings(
     failures = check_group(data, plan, objective=res.objective) if check else []
     basis = res.duals_basis or "LP"
     return MarketSolution(data=data, prices=prices, plan=plan, solve=res, price_basis=basis, options=opts,
+                          auction_t={e.id: e.auction_max_t for e in prep.data.entities if e.auction_max_t},
                           check_failures=failures, timings=timings)
 
 
-class MarketSolveError(RuntimeError):
+class MarketSolveError(PlannerError):
     """The market has no proven-optimal solution (so no prices)."""
+
+    exit_code = 2

@@ -10,7 +10,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from planner.market.engine import AUCTION_ID, MarketSettings, MarketSolution, solve_market
+from planner.errors import CaseValidationError
+from planner.market.engine import MarketSettings, MarketSolution, solve_market
 from planner.market.fleet import FleetCalibration, SectorTarget, national_group, scale_fixed
 from planner.market.spec import CcerSpec, MarketCaseSpec, ScenarioSpec, load_market_case, per_year
 
@@ -73,7 +74,7 @@ def solve_scenario(case: MarketCaseSpec, sc: ScenarioSpec, *, check: bool = True
     sol = solve_market(prep, _settings(sc.ccer or m.ccer, years, terminal))
     if check:
         sol.check_failures = check_market(sol)
-    sector_of = {AUCTION_ID: "auction"}
+    sector_of = {}
     for c in spec.entities:
         sector_of[c.entity.id] = SECTOR_OF_CLASS.get(c.entity.unit_class or "", "industry") if c.entity.sector == "industry" else "power"
     return sol, weights, calib, sector_of
@@ -92,14 +93,15 @@ def tables(scenario: str, sol: MarketSolution, weights: dict[str, float], sector
     prices = sol.prices.assign(scenario=scenario, discounted_cny_per_t=[p[y] * dfac[y] for y in years],
                                price_basis=sol.price_basis)
     prices = prices[["scenario", "year", "cea_price_cny_per_t", "discounted_cny_per_t", "ccer_price_cny_per_t", "price_basis"]]
-    real = a[a["entity"] != AUCTION_ID]
-    auct = a[a["entity"] == AUCTION_ID].set_index("year")
+    real = a
+    auction = {(e, y): v for e, vals in sol.auction_t.items() for y, v in zip(years, vals, strict=True)}
     g = real.groupby("year")
     vol = pd.DataFrame({
         "scenario": scenario, "year": years,
         "emissions_t": g["emissions_t"].sum().reindex(years).to_numpy(),
-        "free_allocation_t": g["allocation_t"].sum().reindex(years).to_numpy(),
-        "auctioned_t": auct["sell_t"].reindex(years).fillna(0.0).to_numpy() if len(auct) else 0.0,
+        "free_allocation_t": g["allocation_t"].sum().reindex(years).to_numpy()
+        - np.array([sum(v for (e, yy), v in auction.items() if yy == y) for y in years]),
+        "auctioned_t": [sum(v for (e, yy), v in auction.items() if yy == y) for y in years],
         "obligation_t": g["obligation_t"].sum().reindex(years).to_numpy(),
         "traded_t": a.assign(x=a["net_buy_t"].clip(lower=0)).groupby("year")["x"].sum().reindex(years).to_numpy(),
         "banked_t": g["carry_t"].sum().reindex(years).to_numpy(),
@@ -111,8 +113,9 @@ def tables(scenario: str, sol: MarketSolution, weights: dict[str, float], sector
     costs = sol.plan.entities.costs
     nominal = costs.groupby(["entity", "year"])["nominal_cny"].sum()
     real = real.assign(own_cost=[float(nominal.get((e, y), 0.0)) for e, y in zip(real["entity"], real["year"], strict=True)])
-    real = real.assign(cost=real["own_cost"] + [p[y] * nb + (q[y] * c if data.group.pool else 0.0)
-                                                for y, nb, c in zip(real["year"], real["net_buy_t"], real["ccer_buy_t"], strict=True)],
+    real = real.assign(cost=real["own_cost"] + [p[y] * (nb + auction.get((e, y), 0.0)) + (q[y] * c if data.group.pool else 0.0)
+                                                for e, y, nb, c in zip(real["entity"], real["year"], real["net_buy_t"],
+                                                                       real["ccer_buy_t"], strict=True)],
                        n=real["entity"].map(weights).fillna(1.0))
     sec = real.groupby(["year", "sector"]).agg(
         emissions_t=("emissions_t", "sum"), abatement_t=("abatement_measures_t", "sum"), net_purchases_t=("net_buy_t", "sum"),
@@ -135,43 +138,54 @@ def bindings(scenario: str, sol: MarketSolution, a: pd.DataFrame, p: dict, dfac:
         ay = a[a["year"] == y]
         n = ay["n"]
         lim = ay["carry_limit_t"].to_numpy(dtype=float)
-        at_lim = np.isfinite(lim) & (ay["carry_t"].to_numpy() >= lim - TOL * np.maximum(1.0, lim) * 1e-3 - TOL)
+        at_lim = np.isfinite(lim) & (ay["carry_t"].to_numpy() >= lim - 1e-6 * np.maximum(1.0, lim) - TOL)
         if at_lim.any():
-            rows.append((y, "carry-over limit", f"{n[at_lim].sum():,.0f} entities bank up to their carry-over limit "
-                         f"({ay['carry_t'][at_lim].sum() / 1e6:,.1f} Mt) at the transition after the {y} surrender"))
+            k, mt = n[at_lim].sum(), ay["carry_t"][at_lim].sum() / 1e6
+            rows.append((y, "carry-over limit",
+                         f"{k:,.0f} entities bank up to their carry-over limit ({mt:,.1f} Mt) at the transition after the {y} surrender",
+                         f"{k:,.0f} 家单位在{y}年度清缴后的结转中达到结转上限（共 {mt:,.1f} 百万吨）"))
         cap = np.array([share[e][pos[y]] for e in ay["entity"]]) * ay["obligation_t"].to_numpy()
-        at_cap = (cap > TOL) & (ay["ccer_surrendered_t"].to_numpy() >= cap - TOL * 1e-3 * cap - TOL)
+        at_cap = (cap > TOL) & (ay["ccer_surrendered_t"].to_numpy() >= cap - 1e-6 * cap - TOL)
         if at_cap.any():
-            rows.append((y, "CCER cap", f"{n[at_cap].sum():,.0f} entities surrender CCERs up to their cap "
-                         f"({ay['ccer_surrendered_t'][at_cap].sum() / 1e6:,.1f} Mt)"))
+            k, mt = n[at_cap].sum(), ay["ccer_surrendered_t"][at_cap].sum() / 1e6
+            rows.append((y, "CCER cap", f"{k:,.0f} entities surrender CCERs up to their cap ({mt:,.1f} Mt)",
+                         f"{k:,.0f} 家单位的CCER抵销达到上限（共 {mt:,.1f} 百万吨）"))
         if pool is not None:
             bought = float(pool.loc[y, "pool_buy_t"]) if "pool_buy_t" in pool else 0.0
             supply = g.pool_max_t[pos[y]]
-            if math.isfinite(supply) and bought >= supply - TOL - 1e-6 * supply and supply > 0:
-                rows.append((y, "CCER supply", f"the whole CCER supply ({supply / 1e6:,.1f} Mt) is bought: CCERs are scarce"))
+            if math.isfinite(supply) and supply > 0 and bought >= supply - TOL - 1e-6 * supply:
+                rows.append((y, "CCER supply", f"the whole CCER supply ({supply / 1e6:,.1f} Mt) is bought: CCERs are scarce",
+                             f"CCER供给（{supply / 1e6:,.1f} 百万吨）全部被购买：CCER稀缺"))
         sf = ay["shortfall_t"].to_numpy() > TOL
         if sf.any():
-            rows.append((y, "fine", f"{n[sf].sum():,.0f} entities leave {ay['shortfall_t'][sf].sum() / 1e6:,.2f} Mt unsurrendered "
-                         "and pay the fine (the price is at the fine's level)"))
+            k, mt = n[sf].sum(), ay["shortfall_t"][sf].sum() / 1e6
+            rows.append((y, "fine", f"{k:,.0f} entities leave {mt:,.2f} Mt unsurrendered and pay the fine",
+                         f"{k:,.0f} 家单位未清缴 {mt:,.2f} 百万吨并缴纳罚款"))
         lapsed = float(ay["lapse_t"].sum())
         if lapsed > TOL:
-            rows.append((y, "lapse", f"{lapsed / 1e6:,.1f} Mt lapse at the transition (above the carry-over limits): "
-                         "surplus allowances of this vintage are worth nothing at the margin"))
+            rows.append((y, "lapse", f"{lapsed / 1e6:,.1f} Mt lapse at the transition (above the carry-over limits)",
+                         f"{lapsed / 1e6:,.1f} 百万吨超出结转上限而作废"))
         i = pos[y]
         if i + 1 < len(years):
             y2 = years[i + 1]
             d1, d2 = p[y] * dfac[y], p[y2] * dfac[y2]
             banked = float(ay["carry_t"].sum())
             if banked > TOL and abs(d2 - d1) <= 1e-6 * max(1.0, d1) + 1e-6:
-                rows.append((y, "banking", f"the market banks {banked / 1e6:,.1f} Mt into {y2} and its bank is not limited at the "
-                             f"margin: the {y2} price is the {y} price grown at the discount rate ({p[y]:,.2f} -> {p[y2]:,.2f})"))
+                rows.append((y, "banking",
+                             f"the market banks {banked / 1e6:,.1f} Mt into {y2}, not limited at the margin: the {y2} price is the "
+                             f"{y} price grown at the discount rate ({p[y]:,.2f} -> {p[y2]:,.2f})",
+                             f"市场结转 {banked / 1e6:,.1f} 百万吨至{y2}年，边际上不受限：{y2}年价格等于{y}年价格按贴现率增长"
+                             f"（{p[y]:,.2f} -> {p[y2]:,.2f}）"))
             elif d2 > d1 + 1e-6 * max(1.0, d1):
-                rows.append((y, "banking", f"banking into {y2} is limited: the {y2} price ({p[y2]:,.2f}) is above the {y} price "
-                             f"grown at the discount rate ({d1 / dfac[y2]:,.2f}): the carry-over limits bind"))
+                rows.append((y, "banking",
+                             f"banking into {y2} is limited: the {y2} price ({p[y2]:,.2f}) is above the {y} price grown at the "
+                             f"discount rate ({d1 / dfac[y2]:,.2f}): the carry-over limits bind",
+                             f"结转至{y2}年受限：{y2}年价格（{p[y2]:,.2f}）高于{y}年价格按贴现率增长后的水平（{d1 / dfac[y2]:,.2f}）：结转上限起约束作用"))
         if p[y] <= 1e-6:
-            rows.append((y, "surplus", f"the {y} price is 0: the market is long in {y} and cannot bank the surplus"))
-    return pd.DataFrame([{"scenario": scenario, "year": y, "rule": r, "statement": s} for y, r, s in rows],
-                        columns=["scenario", "year", "rule", "statement"])
+            rows.append((y, "surplus", f"the {y} price is 0: the market is long in {y} and cannot bank the surplus",
+                         f"{y}年价格为0：市场盈余且无法结转"))
+    return pd.DataFrame([{"scenario": scenario, "year": y, "rule": r, "statement": en, "statement_zh": zh} for y, r, en, zh in rows],
+                        columns=["scenario", "year", "rule", "statement", "statement_zh"])
 
 
 def simulate(case: MarketCaseSpec | str | Path, *, check: bool = True, scenarios: list[str] | None = None,
@@ -186,7 +200,7 @@ def simulate(case: MarketCaseSpec | str | Path, *, check: bool = True, scenarios
     if scenarios is not None:
         unknown = sorted(set(scenarios) - {s.id for s in case.scenarios})
         if unknown:
-            raise ValueError(f"unknown scenarios {unknown}; the case has {[s.id for s in case.scenarios]}")
+            raise CaseValidationError("--scenario", [("", f"unknown scenarios {unknown}; the case has {[s.id for s in case.scenarios]}")])
     for sc in chosen:
         t0 = time.perf_counter()
         sol, weights, calib, sector_of = solve_scenario(case, sc, check=check)
