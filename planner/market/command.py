@@ -33,20 +33,20 @@ def cmd_market(args: argparse.Namespace) -> int:
     outcome = simulate(case, check=not args.no_check, scenarios=args.scenario, backtest=not args.no_backtest)
     out = write_market(outcome, case, args.out)
     w = outcome.prices.pivot(index="year", columns="scenario", values="cea_price_cny_per_t")
-    w = w[list(outcome.scenarios["scenario"])]
+    w = w[[c for c in outcome.scenarios["scenario"] if c in w.columns]]
     _out(f"CEA price path per scenario, CNY/t ({case.market.name or case.market.id}):")
     _out(w.round(2).to_string())
     for r in outcome.scenarios.itertuples(index=False):
-        _out(f"  {r.scenario}: {r.price_basis}; check {r.check}; {r.seconds:.1f} s")
+        _out(f"  {r.scenario}: {r.price_basis or '-'}; check {r.check}; {r.seconds:.1f} s")
     if not outcome.backtest.empty:
         bt = outcome.backtest
         _out("Back-test (simulated vs observed, CNY/t):")
         for r in bt.itertuples(index=False):
             _out(f"  {r.year} (traded {r.window_year}): {r.simulated_cny_per_t:,.2f} vs {r.observed_cny_per_t:,.2f} "
                   f"(error {r.error_cny_per_t:+,.2f}, {r.error_share:+.1%})")
-    failed = [r.scenario for r in outcome.scenarios.itertuples(index=False) if str(r.check).startswith("FAILED")]
+    failed = [r.scenario for r in outcome.scenarios.itertuples(index=False) if not str(r.check).startswith(("passed", "not run"))]
     _out(f"Written to {out}")
     if failed:
-        _out(f"CHECK FAILED for {', '.join(failed)}: see scenarios.csv")
+        _out(f"NO PRICES OR CHECK FAILED for {', '.join(failed)}: see scenarios.csv")
         return 3
     return 0

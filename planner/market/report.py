@@ -99,7 +99,7 @@ def _table(df: pd.DataFrame, lang: str, table_id: str) -> str:
 
 def price_table(outcome) -> pd.DataFrame:
     w = outcome.prices.pivot(index="year", columns="scenario", values="cea_price_cny_per_t")
-    w = w[[s for s in outcome.scenarios["scenario"]]]
+    w = w[[s for s in outcome.scenarios["scenario"] if s in w.columns]]
     w.columns = [f"{c}" for c in w.columns]
     return w.reset_index()
 
@@ -129,7 +129,7 @@ def market_html(outcome, case, lang: str = "en") -> str:
         mae = float(bt["error_cny_per_t"].abs().mean())
         src = case.backtest.observed_source if case.backtest else ""
         parts.append(f"<p>{escape(_t('error_mean', lang))}: {mae:,.2f} CNY/t. {escape(src)}</p>")
-    first = outcome.scenarios["scenario"].iloc[0]
+    first = outcome.prices["scenario"].iloc[0]
     vol = outcome.volumes[outcome.volumes["scenario"] == first].drop(columns=["scenario"])
     parts += [f"<h2>{escape(_t('volumes', lang))}</h2>", _table(vol, lang, "volumes")]
     sec = outcome.sectors[outcome.sectors["scenario"] == first].drop(columns=["scenario"])
@@ -159,7 +159,7 @@ def sweep_spec(outcome, name: str) -> dict:
     """A sweep file (``planner sweep CASE FILE``) with one scenario per market scenario: each year's CEA
     (and CCER) price of the case set to the market's."""
     scen = []
-    for sid in outcome.scenarios["scenario"]:
+    for sid in outcome.prices["scenario"].unique():
         ov = {}
         for r in market_rows(outcome, sid):
             ov[f"market.{r['year']}.cea_buy_cny_per_t"] = r["cea_buy_cny_per_t"]
@@ -175,11 +175,10 @@ def write_market(outcome, case, out_dir: str | Path) -> Path:
     def fill(tmp: Path) -> None:
         for name in TABLES:
             write_table_csv(getattr(outcome, name), tmp / f"{name}.csv")
-        (tmp / "market_rows").mkdir()
-        for sid in outcome.scenarios["scenario"]:
+        for sid in outcome.prices["scenario"].unique():
             text = (f"# CEA price path of market scenario {sid} ({case.market.id}), CNY/t: the market rows of an entity case\n"
                     + yaml.safe_dump(market_rows(outcome, sid), sort_keys=False, allow_unicode=True))
-            write_file_atomic(tmp / "market_rows" / f"{sid}.yaml", text.encode())
+            write_file_atomic(tmp / f"market_rows_{sid}.yaml", text.encode())
         write_file_atomic(tmp / "sweep_market_scenarios.yaml",
                           yaml.safe_dump(sweep_spec(outcome, case.market.id), sort_keys=False, allow_unicode=True).encode())
         write_file_atomic(tmp / "report.html", market_html(outcome, case, "en").encode())

@@ -10,8 +10,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from planner.errors import CaseValidationError
-from planner.market.engine import MarketSettings, MarketSolution, solve_market
+from planner.errors import CaseValidationError, NonOptimalError
+from planner.market.engine import MarketSettings, MarketSolution, MarketSolveError, solve_market
 from planner.market.fleet import FleetCalibration, SectorTarget, national_group, scale_fixed
 from planner.market.spec import CcerSpec, MarketCaseSpec, ScenarioSpec, load_market_case, per_year
 
@@ -71,7 +71,10 @@ def solve_scenario(case: MarketCaseSpec, sc: ScenarioSpec, *, check: bool = True
                                           group_id=f"{m.id}-{sc.id}")
     prep = scale_fixed(prepare_group(spec), weights)
     terminal = m.terminal_value_cny_per_t if sc.terminal_value_cny_per_t is None else sc.terminal_value_cny_per_t
-    sol = solve_market(prep, _settings(sc.ccer or m.ccer, years, terminal))
+    from planner.solve.highs import SolveOptions
+
+    opts = SolveOptions(time_limit_s=m.solver.time_limit_s, mip_rel_gap=m.solver.mip_rel_gap, threads=m.solver.threads)
+    sol = solve_market(prep, _settings(sc.ccer or m.ccer, years, terminal), opts)
     if check:
         sol.check_failures = check_market(sol)
     sector_of = {}
@@ -138,7 +141,8 @@ def bindings(scenario: str, sol: MarketSolution, a: pd.DataFrame, p: dict, dfac:
         ay = a[a["year"] == y]
         n = ay["n"]
         lim = ay["carry_limit_t"].to_numpy(dtype=float)
-        at_lim = np.isfinite(lim) & (ay["carry_t"].to_numpy() >= lim - 1e-6 * np.maximum(1.0, lim) - TOL)
+        finite = np.where(np.isfinite(lim), lim, 0.0)
+        at_lim = np.isfinite(lim) & (ay["carry_t"].to_numpy() >= finite - 1e-6 * np.maximum(1.0, finite) - TOL)
         if at_lim.any():
             k, mt = n[at_lim].sum(), ay["carry_t"][at_lim].sum() / 1e6
             rows.append((y, "carry-over limit",
@@ -203,7 +207,14 @@ def simulate(case: MarketCaseSpec | str | Path, *, check: bool = True, scenarios
             raise CaseValidationError("--scenario", [("", f"unknown scenarios {unknown}; the case has {[s.id for s in case.scenarios]}")])
     for sc in chosen:
         t0 = time.perf_counter()
-        sol, weights, calib, sector_of = solve_scenario(case, sc, check=check)
+        try:
+            sol, weights, calib, sector_of = solve_scenario(case, sc, check=check)
+        except (NonOptimalError, MarketSolveError) as exc:
+            # a scenario without proven-optimal prices is reported as such; the others still are
+            sc_rows.append({"scenario": sc.id, "label": sc.label, "changes": describe(sc), "entities_represented": None,
+                            "representatives": None, "mip": None, "price_basis": None,
+                            "seconds": round(time.perf_counter() - t0, 2), "check": f"NO PRICES: {exc}"})
+            continue
         p, v, s, b = tables(sc.id, sol, weights, sector_of)
         pr.append(p), vo.append(v), se.append(s), bi.append(b)
         calib_rows = calib_rows or calib
@@ -223,6 +234,11 @@ def simulate(case: MarketCaseSpec | str | Path, *, check: bool = True, scenarios
     if any(s.solve.is_mip for s in sols.values()):
         notes.append("Where the rules need binaries (the net-sales floor of the carry-over limit), the market is solved as a MIP and "
                      "the prices are those of the LP re-solved with the integer decisions fixed.")
+    if not pr:
+        raise MarketSolveError("no scenario of the case solved to optimality: "
+                               + "; ".join(f"{r['scenario']}: {r['check']}" for r in sc_rows))
+    for sol in sols.values():
+        notes += sol.notes
     return MarketOutcome(prices=pd.concat(pr, ignore_index=True), volumes=pd.concat(vo, ignore_index=True),
                          sectors=pd.concat(se, ignore_index=True), bindings=pd.concat(bi, ignore_index=True),
                          calibration=pd.DataFrame(calib_rows), backtest=bt, scenarios=pd.DataFrame(sc_rows), notes=notes,

@@ -49,6 +49,16 @@ class CcerSpec(PlannerModel):
     """New CCERs the covered entities can buy in each year, all together."""
 
 
+class MarketSolverSpec(PlannerModel):
+    time_limit_s: Annotated[float, Field(gt=0)] = 300.0
+    """Seconds each scenario's solve may take; a scenario that does not solve in time has no prices (said
+    in scenarios.csv), the others are still reported."""
+    mip_rel_gap: Annotated[float, Field(ge=0, le=0.1)] = 1e-4
+    """Relative MIP gap (the net-sales floor makes a market a MIP); the check allows each entity to gain
+    alone up to what the gap leaves unproven."""
+    threads: Annotated[int, Field(ge=1, le=256)] = 1
+
+
 class MarketSection(PlannerModel):
     id: Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.\-]+$")]
     name: str = ""
@@ -61,6 +71,7 @@ class MarketSection(PlannerModel):
     ccer: CcerSpec = CcerSpec()
     overrides: dict[str, Any] = Field(default_factory=dict)
     """Rule-pack overrides for every entity."""
+    solver: MarketSolverSpec = MarketSolverSpec()
 
 
 class ScenarioSpec(PlannerModel):
