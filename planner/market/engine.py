@@ -121,26 +121,29 @@ class MarketSolution:
     timings: dict[str, float] = field(default_factory=dict)
 
 
-def _link_rows(cm, n: int, name: str, column: str) -> np.ndarray:
-    """Row index per year of the year-indexed link row family ``name`` in an array-assembled model
-    (-1 where absent). The assembly keeps row indices of the entity families only, so a link row is
-    found by name among the rows of one of its columns (``column``: the first entity's, or the
-    model's, column of each year). Read before the solve, which releases the matrix."""
+def _link_rows(cm, n: int, first: str, second: str) -> np.ndarray:
+    """Row index per year of a year-indexed link row family in an array-assembled model (-1 where
+    absent): the one row that holds both the year's ``first`` and ``second`` column (of the first
+    entity, or the model's). The assembly keeps row indices of the entity families only, and row
+    names would import Pyomo; this reads the matrix, before the solve releases it.
+
+    ``transfer_in`` and ``transfer_out`` of an entity and year meet only in the clearing row (its
+    purchases are in ``link_buy``, its sales in ``link_sell``); ``pool_buy`` and ``pool_hold`` of a
+    year only in the CCER pool's row (a market has no group budget)."""
     out = np.full(n, -1, dtype=np.int64)
-    cols = cm.assembled.col_of.get(column)
-    if cols is None:
+    a, b = cm.assembled.col_of.get(first), cm.assembled.col_of.get(second)
+    if a is None or b is None:
         return out
-    cols = np.asarray(cols).reshape(-1, n)[0]
+    a, b = np.asarray(a).reshape(-1, n)[0], np.asarray(b).reshape(-1, n)[0]
     mat = cm.lp.a_matrix_  # column-wise
     start, index = np.asarray(mat.start_), np.asarray(mat.index_)
-    for i, c in enumerate(cols):
-        if c < 0:
+    for i in range(n):
+        if a[i] < 0 or b[i] < 0:
             continue
-        for k in range(start[c], start[c + 1]):
-            r = int(index[k])
-            if cm.assembled.row_name(r).startswith(name + "["):
-                out[i] = r
-                break
+        common = set(index[start[a[i]]:start[a[i] + 1]].tolist()) & set(index[start[b[i]]:start[b[i] + 1]].tolist())
+        if len(common) != 1:
+            raise AssertionError(f"{first}/{second} share {len(common)} rows in year {i}; expected the one link row")
+        out[i] = common.pop()
     return out
 
 
@@ -158,36 +161,27 @@ def _pyomo_duals(data: ModelData, res, model, name: str) -> np.ndarray:
     return np.array([res.duals.get(comp[y], np.nan) for y in data.years], dtype=float)
 
 
-def solve_market(prep: PreparedGroup, settings: MarketSettings = MarketSettings(), opts=None, *,
-                 check: bool = True) -> MarketSolution:
-    """Build the market of ``prep``, solve it, read the prices and the plan, and check the plan
-    (the group checker's ledger arithmetic; market clearing and entity optimality at the market's
-    prices are ``planner.market.check``)."""
-    from planner.group_api import fast_path, options_for
-    from planner.plan.check import check_group
-    from planner.plan.group import assemble_group_plan
-    from planner.solve.bounds import refuse_unbounded
+def solve_prices(data: ModelData, opts):
+    """Solve the market ``data`` (``market_data``) and read its prices: (SolveResult, Results,
+    LinkResults, prices frame, timings). Array assembly where the features allow it, else Pyomo."""
+    from planner.group_api import fast_path
     from planner.solve.highs import compile_assembled, solve_compiled, solve_model
 
-    t0 = time.perf_counter()
-    data = market_data(prep, settings)
-    opts = opts or options_for(prep.spec)
-    opts = replace(opts, duals=True, tie_break=False)
-    refuse_unbounded(data)
-    timings: dict[str, float] = {"market_data_s": time.perf_counter() - t0}
-    mprep = replace(prep, data=data)
-    why = fast_path(data, opts)
+    timings: dict[str, float] = {}
     t1 = time.perf_counter()
-    if why is None:
+    if fast_path(data, opts) is None:
         from models.arrays.assemble import extract_arrays
 
         cm = compile_assembled(data)
         n = len(data.years)
-        bal_rows = _link_rows(cm, n, "link_transfer_balance", "transfer_in")
-        pool_rows = _link_rows(cm, n, "link_ccer_pool", "pool_buy")
-        res = solve_compiled(cm, opts, t_start=t1)
-        timings["solve_s"] = time.perf_counter() - t1
-        if res.status.name not in ("OPTIMAL",):
+        bal_rows = _link_rows(cm, n, "transfer_in", "transfer_out")
+        pool_rows = _link_rows(cm, n, "pool_buy", "pool_hold")
+        t2 = time.perf_counter()
+        timings["assemble_s"] = t2 - t1
+        res = solve_compiled(cm, opts, t_start=t2)
+        t3 = time.perf_counter()
+        timings["solve_s"] = t3 - t2
+        if res.status.name != "OPTIMAL":
             raise MarketSolveError(f"the market did not solve to optimality: {res.termination}")
         results, links = extract_arrays(cm.assembled, data, res.x, res.row_dual)
         bal, pool = _duals_at(res, bal_rows), _duals_at(res, pool_rows)
@@ -195,9 +189,12 @@ def solve_market(prep: PreparedGroup, settings: MarketSettings = MarketSettings(
         from models import build_model, extract_links, extract_results
 
         m = build_model(data)
+        t2 = time.perf_counter()
+        timings["assemble_s"] = t2 - t1
         res = solve_model(m, opts)
-        timings["solve_s"] = time.perf_counter() - t1
-        if res.status.name not in ("OPTIMAL",):
+        t3 = time.perf_counter()
+        timings["solve_s"] = t3 - t2
+        if res.status.name != "OPTIMAL":
             raise MarketSolveError(f"the market did not solve to optimality: {res.termination}")
         df = dict(zip(data.years, data.discount_factor, strict=True))
         results = extract_results(m, df, res.duals)
@@ -208,13 +205,30 @@ def solve_market(prep: PreparedGroup, settings: MarketSettings = MarketSettings(
 
     dfac = np.asarray(data.discount_factor, dtype=float)
     cea = 0.0 - bal / dfac
-    if data.group.pool:
-        ccer = 0.0 + pool / dfac
-    else:
-        ccer = np.full(len(dfac), np.nan)
+    ccer = 0.0 + pool / dfac if data.group.pool else np.full(len(dfac), np.nan)
     prices = pd.DataFrame({"year": list(data.years), "cea_price_cny_per_t": cea, "ccer_price_cny_per_t": ccer})
+    timings["extract_s"] = time.perf_counter() - t3
+    return res, results, links, prices, timings
+
+
+def solve_market(prep: PreparedGroup, settings: MarketSettings = MarketSettings(), opts=None, *,
+                 check: bool = True) -> MarketSolution:
+    """Build the market of ``prep``, solve it, read the prices and the plan, and check the plan
+    (the group checker's ledger arithmetic; market clearing and entity optimality at the market's
+    prices are ``planner.market.check``)."""
+    from planner.group_api import options_for
+    from planner.plan.check import check_group
+    from planner.plan.group import assemble_group_plan
+    from planner.solve.bounds import refuse_unbounded
+
+    t0 = time.perf_counter()
+    data = market_data(prep, settings)
+    opts = replace(opts or options_for(prep.spec), duals=True, tie_break=False)
+    refuse_unbounded(data)
+    res, results, links, prices, timings = solve_prices(data, opts)
+    timings["market_data_s"] = time.perf_counter() - t0 - sum(timings.values())
     t2 = time.perf_counter()
-    plan = assemble_group_plan(mprep, results, links, res, None)
+    plan = assemble_group_plan(replace(prep, data=data), results, links, res, None)
     timings["plan_s"] = time.perf_counter() - t2
     failures = check_group(data, plan, objective=res.objective) if check else []
     basis = res.duals_basis or "LP"
