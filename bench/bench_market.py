@@ -39,7 +39,7 @@ def one(n: int, time_limit: float, mps: str) -> dict:
 
     spec = fleet_group(n, seed=11, binaries=False, value_of_pooling=False, pool=False)
     prep = prepare_group(spec)
-    import highspy  # noqa: F401  (imported before the timer: module imports are not timed)
+    import highspy  # imported before the timer: module imports are not timed
     import pandas  # noqa: F401
 
     import models.arrays.assemble  # noqa: F401
@@ -52,8 +52,6 @@ def one(n: int, time_limit: float, mps: str) -> dict:
     res, results, links, prices, tm = solve_prices(data, opts)
     t2 = time.perf_counter()
     assert len(results.annual) == n * len(data.years) and prices["cea_price_cny_per_t"].notna().all()
-    import highspy
-
     h = highspy.Highs()
     h.setOptionValue("output_flag", False)
     h.passModel(compile_assembled(data).lp)
