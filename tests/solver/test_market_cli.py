@@ -95,6 +95,15 @@ def test_cli_writes_the_folder_and_market_rows_feed_a_case(tmp_path):
     sweep = yaml.safe_load((out / "sweep_market_scenarios.yaml").read_text())
     assert sweep["scenarios"][0]["id"] == "market-central"
     assert "market.2025.cea_buy_cny_per_t" in sweep["scenarios"][0]["overrides"]
+    # the sweep file is a valid sweep of an entity case, its variants the market's prices
+    from planner.studies.variants import SweepSpec, apply_variant, generate
+
+    base = parse_case(yaml.safe_load((Path(__file__).parents[2] / "cases" / "gas_peaker.yaml").read_text()), "gas")
+    variants = [v for v in generate(base, SweepSpec.model_validate(sweep)) if v.id == "market-central"]
+    assert len(variants) == 1
+    applied = apply_variant(base, variants[0]).case
+    by_year = {m.year: m.cea_buy_cny_per_t for m in applied.market}
+    assert by_year[2025] == rows[0]["cea_buy_cny_per_t"] and by_year[2027] == rows[2]["cea_buy_cny_per_t"]
 
 
 def test_cli_refuses_a_bad_case_naming_the_field(tmp_path, capsys):
