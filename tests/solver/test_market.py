@@ -8,6 +8,8 @@ own best plan at the market's prices costs what its part of the market solution 
 from __future__ import annotations
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from planner.input.group_schema import GroupCaseSpec
 from planner.market.check import alone_at_prices, check_market, clearing
@@ -189,3 +191,20 @@ def test_net_sales_floor_mip_prices_from_the_fixed_lp():
     a = sol.plan.entities.annual
     assert float(a[a["year"] == 2025]["carry_t"].sum()) == pytest.approx(88.0, abs=1e-6)
     assert annual(sol, "B", 2026, "abatement_measures_t") == pytest.approx(112.0, abs=1e-6)
+
+
+@settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.tuples(st.integers(800, 1200), st.integers(800, 1200), st.integers(10, 150), st.integers(0, 400)),
+                min_size=2, max_size=4),
+       st.sampled_from(["unlimited", "custom"]))
+def test_generated_markets_clear_and_every_entity_is_optimal_at_the_prices(ents, mode):
+    """Any small market (two years, entities with random positions and one MAC step each, fines at
+    5 x 200): it clears every year, each entity's part is its own best plan at the prices, and no
+    price exceeds the dearest way to comply (the fine plus the next-year deduction, 1,200 CNY/t)."""
+    y = [2025, 2026]
+    ov = {"carryover.post_legacy.mode": mode, "carryover.post_legacy.base_t.power": 50, "carryover.post_legacy.multiplier": 0}
+    prep = market([entity(f"E{k}", y, [e, e], [a, a - 50], measures=[(c, pot)], overrides=ov)
+                   for k, (e, a, c, pot) in enumerate(ents)], y)
+    sol = solved(prep)
+    p = sol.prices["cea_price_cny_per_t"]
+    assert (p >= -1e-6).all() and (p <= 1200 + 1e-6).all()
