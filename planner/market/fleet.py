@@ -11,7 +11,8 @@ them, a restriction the output states.
 Power plants come from ``planner.testing.fleet.generate_fleet`` (benchmark classes, sizes, running
 hours, intensities spread around the official allocation formula so that about 40% are long, MAC
 curves of two or three steps at 20-60 CNY/t plus 40 a step, each 0.4-1.5% of emissions a year), scaled
-so that the fleet's emissions are the calibration target. Industrial entities (steel, cement,
+so that the fleet's emissions are the calibration target, and a deep step at 200-400 CNY/t for 5-10%
+of emissions (``_deep_step``). Industrial entities (steel, cement,
 aluminium) get intensities spread around a sector reference (allocation = output x reference,
 "roughly neutral" for each sector, rules.md R4.3, §14) and MAC steps drawn the same way.
 """
@@ -56,6 +57,15 @@ class FleetCalibration:
     ccer_price_cny_per_t: float = 80.0
 
 
+def _deep_step(pid: str, emissions: float, rng) -> dict[str, Any]:
+    """A dear, deep step at the end of every entity's MAC curve (co-firing, fuel switch, process change,
+    output shifted to cleaner plants): 200-400 CNY/t for 5-10% of its emissions a year. Illustrative,
+    like the other steps; without it a tightening of a few percent a year leaves no way to comply but
+    the fine, and the price jumps to the fine's level."""
+    return {"entity": pid, "id": f"{pid}-deep", "cost_cny_per_t": round(float(rng.uniform(200, 400)), 1),
+            "potential_t_per_year": round(float(rng.uniform(0.05, 0.10)) * emissions, -2)}
+
+
 def _reps(n: int, cluster: int) -> tuple[int, float]:
     r = max(1, round(n / cluster))
     return r, n / r
@@ -83,6 +93,9 @@ def national_rows(cal: FleetCalibration, first_year: int) -> tuple[list[dict], l
         plants.append(q)
     for m in fleet.measures:
         measures.append({**m, "potential_t_per_year": m["potential_t_per_year"] * s})
+    deep = np.random.default_rng(cal.seed + 2)
+    for q in plants:
+        measures.append(_deep_step(q["id"], q["output"] * q["intensity_t_per_unit"], deep))
     calib.append({"sector": "power", "entities": cal.power.entities, "representatives": r, "entities_per_representative": k,
                   "emissions_target_t": cal.power.emissions_t, "scale_applied": s})
     rng = np.random.default_rng(cal.seed + 1)
@@ -106,6 +119,7 @@ def national_rows(cal: FleetCalibration, first_year: int) -> tuple[list[dict], l
                 measures.append({"entity": pid, "id": f"{pid}-m{j + 1}",
                                  "cost_cny_per_t": round(float(rng.uniform(20, 60) + 40 * j), 1),
                                  "potential_t_per_year": round(float(rng.uniform(0.004, 0.015)) * e, -2)})
+            measures.append(_deep_step(pid, e, rng))
         calib.append({"sector": sector, "entities": tgt.entities, "representatives": r, "entities_per_representative": k,
                       "emissions_target_t": tgt.emissions_t, "scale_applied": 1.0})
     return plants, measures, calib
