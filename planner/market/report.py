@@ -62,7 +62,7 @@ def _t(key: str, lang: str) -> str:
 
 
 def _cell(v, col: str) -> str:
-    if isinstance(v, float) and math.isnan(v):
+    if v is None or (isinstance(v, float) and math.isnan(v)):
         return "-"
     if isinstance(v, bool):
         return "yes" if v else "no"
@@ -73,8 +73,8 @@ def _cell(v, col: str) -> str:
             return f"{v / 1e6:,.1f}"
         if col == "compliance_cost_cny":
             return f"{v / 1e9:,.2f}"
-        if col.endswith("_cny_per_t"):
-            return f"{v:,.2f}"
+        if col.endswith("_cny_per_t") or (col not in COLUMNS and isinstance(v, float)):
+            return f"{v:,.2f}"  # prices (the price table's columns are scenario ids)
         return fmt_number(v, col)
     return str(v)
 
