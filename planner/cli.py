@@ -517,6 +517,9 @@ def build_parser() -> argparse.ArgumentParser:
     k.add_argument("--markdown", action="store_true", help="the reference table published in docs/rulepack.md")
     k.add_argument("--list", action="store_true", help="list the available packs")
     k.set_defaults(func=cmd_rulepack)
+    from planner.market.command import add_market_parser
+
+    add_market_parser(sub)
     return p
 
 

@@ -26,7 +26,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 STAGES = ("input", "prepare", "models", "solve", "plan", "report", "studies", "top")
 """Stage names, lowest first."""
-TOP = {"api", "cli", "progress", "testing"}
+TOP = {"api", "cli", "market", "progress", "testing"}
 """Modules and packages of ``planner`` above every stage (orchestration, its progress display, command line, generators)."""
 BASE = {"planner", "planner.errors"}
 """Below every stage: any module may import these, and they import no other stage."""
