@@ -475,9 +475,6 @@ def _check_ledger(c: _Entities, by_measure, proj_red, lost, lot_by_year, ns_excl
     nk, ny = c.shape
     carry_prev, ccer_prev, short_prev, ns_y, ccer_new_y = _opening_and_running(c, ns_excludes_transfers)
     limited = np.array([[r.limited for r in d.carry_rules] for d in ents], dtype=bool)
-    floor = np.array([[r.floor_t for r in d.carry_rules] for d in ents], dtype=float)
-    mult = np.array([[r.multiplier for r in d.carry_rules] for d in ents], dtype=float)
-    thr = np.array([[r.threshold_t for r in d.carry_rules] for d in ents], dtype=float)
     src = _col(ents, "borrow_source_index")
     expiry = _col(ents, "ccer_old_expiry_index")
     min_gap = _col(ents, "borrow_min_gap_share", float)
@@ -543,7 +540,10 @@ def _check_ledger(c: _Entities, by_measure, proj_red, lost, lot_by_year, ns_excl
     allowed = _col(ents, "shortfall_allowed", bool)
     f.le(key(next(n)), m & ~allowed[:, None], tag("shortfall under hard compliance"), A["shortfall_t"], 0.0, sc)
     f.close(key(next(n)), m, tag("cumulative net sales"), A["net_sales_t"], ns_y, sc)
-    limit = floor + mult * np.maximum(0.0, ns_y - thr)
+    # the rule's own limit at the plan's net sales (``CarryRule.limit_at``: the data's statement of
+    # the rule, not the model's rows), so a new kind of rule is restated in one place
+    limit = np.array([[r.limit_at(float(ns_y[k, i])) if r.limited else 0.0 for i, r in enumerate(d.carry_rules)]
+                      for k, d in enumerate(ents)], dtype=float).reshape(nk, ny)
     f.le(key(next(n)), m & limited, tag("carry-over vs limit"), A["carry_t"], limit, sc, ns_y)
     f.close(key(next(n)), m & limited, tag("reported carry-over limit = the rule at the net sales"), A["carry_limit_t"], limit, sc, ns_y)
     f.flag(key(next(n)), m & ~limited & (A["lapse_t"] > tl2), tag("allowances lapse at a transition without a limit"))
@@ -553,9 +553,7 @@ def _check_ledger(c: _Entities, by_measure, proj_red, lost, lot_by_year, ns_excl
 
 
 def _rule_limit(rule, ns: float) -> float:
-    if not rule.limited:
-        return math.inf
-    return rule.floor_t + rule.multiplier * max(0.0, ns - rule.threshold_t)
+    return rule.limit_at(ns)
 
 
 def check_opening(f: list[str], d: EntityData, years: list[int], sold_by_year: list[float], lapsed_by_year: list[float],

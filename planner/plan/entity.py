@@ -605,7 +605,7 @@ def year_bindings(r, sold: float, d, i: int, in_group: bool, saving) -> list[dic
                 f"(limit {r.carry_rule}, net sales {r.net_sales_t:,.0f} t)")
         facts = {"carry_t": r.carry_t, "limit": r.carry_rule, "net_sales_t": r.net_sales_t, "sold_t": 0.0, "raised_t": 0.0,
                  "lapse_t": 0.0}
-        raised = r.carry_limit_t - d.carry_rules[i].floor_t
+        raised = r.carry_limit_t - d.carry_rules[i].limit_at(-math.inf)  # above the limit without net sales
         if sold > TOL_T and raised > TOL_T:
             text += f"; selling {sold:,.0f} t in the plan up to {y} helped raise it {raised:,.0f} t above its floor"
             facts.update(sold_t=sold, raised_t=raised)
