@@ -246,3 +246,14 @@ def test_the_checks_find_what_they_look_for():
     assert ("models.entity", "planner.errors", 1) not in upward(g)  # the base is below every stage
     with pytest.raises(AssertionError, match="no stage"):
         stage("planner.nowhere.x")
+
+
+def test_no_library_function_over_150_lines():
+    """Long functions split by what they declare or check (issue 19): none in planner/ or models/
+    over 150 lines, nested functions included."""
+    long = []
+    for path in sorted([*ROOT.joinpath("planner").rglob("*.py"), *ROOT.joinpath("models").rglob("*.py")]):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.end_lineno - node.lineno + 1 > 150:
+                long.append(f"{path.relative_to(ROOT)}:{node.lineno} {node.name} ({node.end_lineno - node.lineno + 1} lines)")
+    assert long == []
