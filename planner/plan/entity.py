@@ -121,7 +121,7 @@ def plan_tables(prep: PreparedCase, results, ann: pd.DataFrame, shadow: pd.DataF
         bindings=pd.DataFrame(),
         assumptions=prep.assumptions,
         summary=plan_summary(prep, ann, float(results.objective_cny), solve_result),
-        notes=list(prep.notes) + tie_notes(prep.data, solve_result),
+        notes=list(prep.notes) + relief_switch_notes(prep.data.entities[0], prep.data.years) + tie_notes(prep.data, solve_result),
         warnings=list(prep.warnings),
         allocation_detail=prep.allocation_detail,
         allocation_schedule=schedule(ann),
@@ -173,6 +173,21 @@ def tie_summary(solve_result) -> dict[str, Any]:
         "trades_minimised": bool(tb is not None and tb.least),
         "tie_broken_t": float(tb.removed_t) if tb is not None and tb.broke_tie else 0.0,
     }
+
+
+def relief_switch_notes(entity, years) -> list[str]:
+    """The years whose relief regime one binary of the model decides (the bounds of the data leave
+    it open): a fact of the model, said after the preparation's notes."""
+    from models.entity import relief_regime
+    from planner.prepare.entity import years_text
+
+    switch = [y for i, y in enumerate(years) if relief_regime(entity, i) == "switch"]
+    if not switch:
+        return []
+    return [
+        f"Relief can switch on or off with abatement in {years_text(switch)}: one binary per year "
+        "decides the regime (bounds ruled it out elsewhere)."
+    ]
 
 
 def tie_notes(data, solve_result) -> list[str]:
@@ -358,7 +373,7 @@ def entity_plans(prep, results, trades: pd.DataFrame | None, solve_result, disc)
     )
     plan.mac = mac_table(prep, plan)
     plan.bindings = bindings_table(plan, data, pos)
-    notes = [(p.case.entity.id, list(p.notes)) for p in prep.entities]
+    notes = [(p.case.entity.id, list(p.notes) + relief_switch_notes(p.data.entities[0], p.data.years)) for p in prep.entities]
     return plan, notes
 
 
@@ -556,7 +571,7 @@ def assemble_plan(prep: PreparedCase, results, solve_result) -> Plan:
     plan, _ = entity_plans(GroupOfOne(prep), results, None, solve_result, {e: float(results.objective_cny)})
     plan.assumptions = prep.assumptions
     plan.allocation_detail = prep.allocation_detail
-    plan.notes = list(prep.notes) + tie_notes(prep.data, solve_result)
+    plan.notes = list(prep.notes) + relief_switch_notes(prep.data.entities[0], prep.data.years) + tie_notes(prep.data, solve_result)
     plan.warnings = list(prep.warnings)
     return plan
 

@@ -21,7 +21,6 @@ from models.data import (
     ProjectData,
     ProjectOption,
 )
-from models.entity import relief_regime
 from planner.errors import CaseValidationError
 from planner.input.rulepack import UNCERTAIN, RulePack, load_rule_pack
 from planner.input.schema import CaseSpec
@@ -265,7 +264,6 @@ def prepare(case: CaseSpec, pack: RulePack | None = None, *, share: bool = True)
         fee_opening_cny_per_t=market[years[0]].fee_cny_per_t if opening_before else 0.0,
         fine_fixed_cny=tuple(fine_fixed) if any(fine_fixed) else (),
     )
-    notes += _regime_notes(entity, years)
     data = ModelData(years=tuple(years), discount_factor=tuple(df), entities=(entity,))
 
     warnings += plausibility_warnings(case, pack, unit_rows, al.formula_total, al.regime, e_base,
@@ -1153,16 +1151,6 @@ def _borrowing(case: CaseSpec, rp, notes: list[str]) -> tuple[list[float], float
         + ("." if src in years else f" ({src} is beyond the horizon: repaid at the last buy price).")
     )
     return [phi if y in ys else 0.0 for y in years], theta, src
-
-
-def _regime_notes(entity: EntityData, years: list[int]) -> list[str]:
-    switch = [y for i, y in enumerate(years) if relief_regime(entity, i) == "switch"]
-    if not switch:
-        return []
-    return [
-        f"Relief can switch on or off with abatement in {years_text(switch)}: one binary per year "
-        "decides the regime (bounds ruled it out elsewhere)."
-    ]
 
 
 def _carry_rules(years: list[int], sector: str, rp) -> tuple[list[CarryRule], list[str]]:

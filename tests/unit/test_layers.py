@@ -35,12 +35,7 @@ CONTRACT = {("prepare", "models.data")}
 
 KNOWN_CYCLES: list[set[str]] = []
 """Cycles inside files another branch is rewriting; the lead removes each entry once it is gone."""
-KNOWN_UPWARD: set[tuple[str, str]] = {
-    # the one upward import left: the preparation's note on the years whose relief regime is a binary
-    # asks models.entity.relief_regime (a bound of the model data); it belongs with the model's own
-    # notes, which the preparation's notes would have to make room for
-    ("planner.prepare.entity", "models.entity"),
-}
+KNOWN_UPWARD: set[tuple[str, str]] = set()
 KNOWN_PRIVATE: set[tuple[str, str, str]] = set()
 
 
