@@ -122,6 +122,7 @@ def _opening_sales(data: ModelData) -> np.ndarray:
 
 
 def allocation_upper_array(data: ModelData) -> np.ndarray:
+    """``allocation_upper`` of every entity-year, an E x n array."""
     from models.entity import allocation_upper
 
     n = len(data.years)
@@ -131,8 +132,8 @@ def allocation_upper_array(data: ModelData) -> np.ndarray:
 
 def _sale_restricted(data: ModelData) -> np.ndarray:
     """Entity-years in which a lapse cannot be replaced by a market sale: a sale limit (the entity's
-    or the group's). (The argument also needs a sale price at least the trading fee; prices are not
-    read here, so that a sweep can re-price a built model.)"""
+    or the group's). The argument also needs a sale price at least the trading fee; prices are not
+    read here, so that a sweep can re-price a built model."""
     g, mode, _ = _group_links(data)
     n = len(data.years)
     if g is not None and mode != "none":

@@ -139,6 +139,7 @@ class OpeningTransition:
     rule: CarryRule
 
     def limit_at(self, net_sales_t: float) -> float:
+        """The limit of this transition's rule at cumulative net sales ``net_sales_t`` (``CarryRule.limit_at``)."""
         return self.rule.limit_at(net_sales_t)
 
 

@@ -168,8 +168,8 @@ def relief_regime(d: EntityData, i: int) -> str:
 
 
 def relief_upper(d: EntityData, i: int) -> float:
-    # = max(0, upper relief bound) unless relief_regime is 'off' (share <= 0 or that bound <= 0), with
-    # the bounds worked out once
+    """Upper bound on the relief of year ``i``: max(0, the upper relief bound), 0 where
+    relief_regime is 'off' (share <= 0 or that bound <= 0); the bounds are worked out once."""
     if d.relief_share[i] <= 0:
         return 0.0
     hi = relief_bounds(d, i)[1]
@@ -202,6 +202,8 @@ def borrow_regime(d: EntityData, i: int) -> str:
 
 
 def borrow_upper(d: EntityData, i: int) -> float:
+    """Upper bound on the pre-draw of year ``i``: its share of the largest gap; 0 where the
+    pre-draw is off."""
     if borrow_regime(d, i) == "off":
         return 0.0
     return d.borrow_share[i] * max(0.0, gap_bounds(d, i)[1])

@@ -78,6 +78,8 @@ def decision_vars(m: pyo.ConcreteModel, years: Sequence[int]) -> dict[tuple, pyo
 
 
 def decision_year(idx, years: set[int]) -> int | None:
+    """The year a decision belongs to: the last element of its index ``idx`` that is one of
+    ``years``; None if none is."""
     tup = idx if isinstance(idx, tuple) else (idx,)
     for x in reversed(tup):
         if isinstance(x, int) and x in years:

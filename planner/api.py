@@ -53,6 +53,9 @@ class Built:
 
 @dataclass
 class RunResult:
+    """What ``run()`` returns for an entity case: the plan, the solve, the preparation and what
+    the independent checker found wrong (empty: nothing)."""
+
     plan: Plan
     solve: SolveResult
     prep: PreparedCase
@@ -61,6 +64,9 @@ class RunResult:
 
 @dataclass
 class GroupRunResult:
+    """What ``run()`` returns for a group case: as ``RunResult``, with the solve of the entities
+    each planned alone (the value of pooling; None when it is not worked out)."""
+
     plan: GroupPlan
     solve: SolveResult
     prep: PreparedGroup

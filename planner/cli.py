@@ -68,6 +68,8 @@ def _stdout_gone() -> None:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
+    """``planner validate``: check a case (entity or group) and print its warnings; a problem
+    raises ``CaseValidationError`` (exit 1)."""
     from planner.input.read import is_group_case, load_case
     from planner.prepare.entity import prepare
     from planner.solve.numerics import input_warnings
@@ -172,6 +174,7 @@ def _run_group(args: argparse.Namespace, over: dict) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    """``planner run``: solve a case and write the plan folder (HTML and .xlsx on request)."""
     from planner.input.read import is_group_case
 
     over = {}
@@ -204,6 +207,8 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
+    """``planner sweep``: solve every scenario of a sweep file and write the result tables; exit 2
+    when a scenario has no optimal plan."""
     from planner.input.read import (
         file_sha256,
         is_group_case,
@@ -284,6 +289,8 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 
 
 def cmd_template(args: argparse.Namespace) -> int:
+    """``planner template``: write a case workbook (or, with --tables, the entity-tables
+    workbook), empty or filled from a valid case."""
     from planner.input.read import read_case_data
     from planner.input.workbook import template_bytes
     from planner.report.write import write_file_atomic
@@ -322,6 +329,8 @@ def _template_tables(args: argparse.Namespace) -> int:
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
+    """``planner compare``: print what differs between two plan folders (and write it as HTML
+    with --html)."""
     from planner.report.compare import compare_html, compare_text, read_plan_folder
     from planner.report.write import output_errors, write_file_atomic
 
@@ -334,6 +343,8 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
 
 def cmd_doctor(args: argparse.Namespace) -> int:
+    """``planner doctor``: print the versions, the solver and the rule packs; exit 3 with the fix
+    when HiGHS cannot be used."""
     from planner.input.rulepack import available_packs
     from planner.solve.highs import check_solver
 
@@ -354,6 +365,7 @@ def cmd_doctor(args: argparse.Namespace) -> int:
 
 
 def cmd_schema(args: argparse.Namespace) -> int:
+    """``planner schema``: print the JSON schema of an entity case."""
     from planner.input.schema import CaseSpec
 
     _say(json.dumps(CaseSpec.model_json_schema(), indent=2, ensure_ascii=False))
@@ -361,6 +373,8 @@ def cmd_schema(args: argparse.Namespace) -> int:
 
 
 def cmd_rulepack(args: argparse.Namespace) -> int:
+    """``planner rulepack``: list the rule packs, or print one's parameters (as Markdown with
+    --markdown)."""
     from planner.input.rulepack import available_packs, load_rule_pack, reference_markdown
 
     if args.list:
@@ -439,6 +453,7 @@ def _data_root(p: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The command line: every subcommand, its arguments and the function that runs it."""
     p = _Parser(prog="planner", description="China national ETS compliance planner")
     p.add_argument("--debug", action="store_true", help="show tracebacks and debug logs")
     p.add_argument("-v", "--verbose", action="store_true", help="log stage timings")
@@ -542,6 +557,8 @@ def _error(text: str) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """The ``planner`` entry point: run the command of ``argv`` and return its exit code, an
+    error as one line on stderr (a traceback only with --debug)."""
     _tolerant_streams()
     try:
         args = build_parser().parse_args(argv)

@@ -17,6 +17,8 @@ class Progress:
         self._bar = None
 
     def stage(self, name: str, total: int | None = None) -> None:
+        """Start stage ``name``, ending the one before: a bar of ``total`` entities, or the time
+        elapsed when there is no total."""
         if not self.enabled:
             return
         from tqdm import tqdm
@@ -26,6 +28,7 @@ class Progress:
                          bar_format=None if total else "{desc}: {elapsed}", file=sys.stderr)
 
     def count(self, done: int, total: int | None = None) -> None:
+        """Move the current bar to ``done`` (of ``total`` when given: it replaces the bar's)."""
         if self._bar is None:
             return
         if total is not None and self._bar.total != total:
@@ -33,6 +36,7 @@ class Progress:
         self._bar.update(done - self._bar.n)
 
     def close(self) -> None:
+        """End the current bar, if there is one."""
         if self._bar is not None:
             self._bar.close()
             self._bar = None

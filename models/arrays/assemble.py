@@ -187,15 +187,19 @@ class Assembled:
     cost_used: np.ndarray | None = None
 
     def column_names(self) -> list[str]:
+        """Every column's name, in the final column order (Pyomo's names, e.g. ``entity[a].buy[2025]``)."""
         return _names(self.col_fams, self.col_perm, self.n_col)
 
     def row_names(self) -> list[str]:
+        """Every row's name, in the final row order."""
         return _names(self.row_fams, self.row_perm, self.n_row)
 
     def column_name(self, i: int) -> str:
+        """The name of final column ``i``, worked out alone (no list of every name)."""
         return _name_at(self.col_fams, int(self.col_perm[i]))
 
     def row_name(self, i: int) -> str:
+        """The name of final row ``i``, worked out alone."""
         return _name_at(self.row_fams, int(self.row_perm[i]))
 
 
@@ -280,6 +284,9 @@ def _seq_sum_rows(values: np.ndarray, owner: np.ndarray, n_owner: int) -> np.nda
 
 
 def layout(data: ModelData, relax: float = 1.0) -> _Layout:
+    """The entity data of ``data`` as arrays (``_Layout``), with what is derived from them: the
+    relief regimes and bounds, and each carry-over rule's kind on the net-sales range
+    (``net_sales_range``; ``relax`` widens it)."""
     ents = data.entities
     n = len(data.years)
     E = len(ents)
@@ -668,7 +675,7 @@ class _AbatementTerms:
         self.op_e = L.o_ent[self.op_o]
 
     def measures(self, rows_grid, coef_mn, pos, where=None):
-        """coef x abate on every measure of the row's entity in the row's year (``where``: M x n mask)."""
+        """Coefficient x abate on every measure of the row's entity in the row's year (``where``: M x n mask)."""
         rows = rows_grid[self.L.m_ent]  # M x n
         ok = rows >= 0
         if where is not None:
@@ -676,7 +683,8 @@ class _AbatementTerms:
         self.bld.terms(rows[ok], self.x.abate[ok], np.broadcast_to(coef_mn, rows.shape)[ok], pos)
 
     def projects(self, rows_grid, coef_en, pos):
-        """coef x project_reduction of the row's entity and year: coef x reduction on each operating build."""
+        """Coefficient x project_reduction of the row's entity and year: the coefficient x reduction
+        on each operating build."""
         E, n = self.L.base.shape
         rows = rows_grid[self.op_e, self.op_i]
         coef = np.broadcast_to(np.asarray(coef_en, dtype=float), (E, n))[self.op_e, self.op_i] * self.L.o_red[self.op_o]
@@ -993,7 +1001,7 @@ def objective_costs(a: Assembled, data: ModelData) -> tuple[np.ndarray, float]:
 
 
 def _net_sales_terms(bld: _Builder, rows: np.ndarray, sell: np.ndarray, buy: np.ndarray, coef, pos: int) -> None:
-    """coef x (net sales of the row's year): sell[t] - buy[t] for t <= year, in the walk order
+    """Coefficient x (net sales of the row's year): sell[t] - buy[t] for t <= year, in the walk order
     sell[0], buy[0], sell[1], ... (the same component per term type, so one position each)."""
     E, n = rows.shape
     coef = np.broadcast_to(np.asarray(coef, dtype=float), (E, n))

@@ -18,6 +18,8 @@ from planner.errors import CaseValidationError
 
 @dataclass(frozen=True)
 class Limit:
+    """One limit: its name (``PLANNER_LIMIT_<NAME>``), its default and what it counts."""
+
     name: str
     default: int
     what: str
@@ -45,6 +47,7 @@ LIMITS: dict[str, Limit] = {
 
 
 def env_name(name: str) -> str:
+    """The environment variable that sets limit ``name``."""
     return f"PLANNER_LIMIT_{name.upper()}"
 
 

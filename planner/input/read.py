@@ -254,6 +254,7 @@ def load_case(path: str | Path) -> CaseSpec:
 
 
 def file_sha256(path: str | Path) -> str:
+    """The SHA-256 of a file's bytes, in hex (how plans and sweeps record their input files)."""
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 

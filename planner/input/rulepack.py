@@ -53,6 +53,7 @@ class RuleParam(BaseModel):
 
     @property
     def published_text(self) -> str:
+        """The published years as text: ``none``, ``2021-`` (no end year), ``2021`` or ``2021-2024``."""
         if self.published == "none":
             return "none"
         first, last = self.published
@@ -106,6 +107,8 @@ class CycleSources(BaseModel):
 
 
 class RulePackFile(BaseModel):
+    """A rule-pack YAML file as read (``RulePack`` is the loaded pack with a case's overrides)."""
+
     model_config = ConfigDict(extra="forbid", frozen=True)
     id: str
     version: str
@@ -128,6 +131,7 @@ class RulePack:
 
     @property
     def ref(self) -> str:
+        """``id@version``: how cases and plans name the pack."""
         return f"{self.id}@{self.version}"
 
     def __getitem__(self, key: str) -> Any:

@@ -178,6 +178,7 @@ _CaseLoader.add_constructor(_TAG + "float", _CaseLoader._float)
 
 
 def shorten(s: str, n: int = 60) -> str:
+    """``s`` cut to at most ``n`` characters, ending in ``...`` when cut (for messages)."""
     return s if len(s) <= n else s[: n - 3] + "..."
 
 
@@ -190,6 +191,8 @@ class _AmbiguousError(yaml.constructor.ConstructorError):
 
 
 def load_yaml(text: str, src: str) -> Any:
+    """The data of YAML text ``text`` through the case loader (limits, YAML 1.1/1.2 ambiguities,
+    text that cannot be written); every problem is a ``CaseValidationError`` naming ``src``."""
     try:
         data = yaml.load(text, Loader=_CaseLoader)  # a SafeLoader subclass
     except yaml.YAMLError as exc:
@@ -226,8 +229,8 @@ def text_problem(text: str) -> str | None:
 
 
 def data_text_problem(data: Any) -> tuple[str, str] | None:
-    """The first text (key or value) that cannot be written to a plan or printed safely
-    (``text_problem``: a lone surrogate, which YAML and JSON escapes such as ``\\udc80`` produce; a
+    r"""The first text (key or value) that cannot be written to a plan or printed safely
+    (``text_problem``: a lone surrogate, which YAML and JSON escapes such as ``\udc80`` produce; a
     control character), with its path; None if there is none."""
     stack: list[tuple[Any, str]] = [(data, "")]
     while stack:

@@ -93,6 +93,7 @@ class HorizonSpec(PlannerModel):
 
     @property
     def years(self) -> list[int]:
+        """Every compliance year of the horizon, in order."""
         return list(range(self.first_year, self.last_year + 1))
 
 
@@ -125,6 +126,8 @@ class ActivityRow(PlannerModel):
 
     @property
     def baseline_emissions_t(self) -> float:
+        """Baseline emissions in t CO2: ``emissions_t`` as given, else output x intensity plus
+        heat x heat intensity."""
         if self.emissions_t is not None:
             return self.emissions_t
         return self.output * (self.intensity_t_per_unit or 0.0) + self.heat_gj * self.heat_intensity_t_per_gj
@@ -310,6 +313,7 @@ class MarketRow(PlannerModel):
 
     @property
     def sell_price(self) -> float:
+        """The CEA sell price: ``cea_sell_cny_per_t``, else the buy price less the spread (0 when not given)."""
         if self.cea_sell_cny_per_t is not None:
             return self.cea_sell_cny_per_t
         return self.cea_buy_cny_per_t - (self.cea_spread_cny_per_t or 0.0)
@@ -372,6 +376,8 @@ class ProjectSpec(PlannerModel):
 
 
 class AbatementSpec(PlannerModel):
+    """The entity's abatement: continuous measures and discrete projects."""
+
     measures: list[MeasureSpec] = Field(default_factory=list)
     projects: list[ProjectSpec] = Field(default_factory=list)
 
@@ -388,6 +394,8 @@ class PolicySpec(PlannerModel):
 
 
 class SolverSpec(PlannerModel):
+    """HiGHS settings of the case: time limit, relative MIP gap and threads."""
+
     time_limit_s: Pos | None = None
     """Seconds the solver may take; empty: 600 for a plan, 60 for each scenario of a sweep
     (``planner.solve.highs.DEFAULT_TIME_LIMIT_S``, ``SWEEP_TIME_LIMIT_S``)."""
@@ -431,6 +439,7 @@ class CaseSpec(PlannerModel):
 
     @property
     def years(self) -> list[int]:
+        """Every compliance year of the case's horizon, in order."""
         return self.horizon.years
 
     def unit_list(self) -> list[UnitSpec]:

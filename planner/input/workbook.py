@@ -315,9 +315,13 @@ class CellMap:
         return self.notes.get(head)
 
     def add(self, loc: tuple, where: str) -> None:
+        """Record that case path ``loc`` (a location tuple) came from cell ``where``; ``resolve``
+        turns it into a path."""
         self.paths.append((loc, where))
 
     def resolve(self, data: dict[str, Any]) -> None:
+        """Turn the noted location tuples into the paths of ``data`` (the case read), the first cell
+        of a path kept."""
         from planner.input.messages import location
 
         for loc, where in self.paths:
@@ -375,6 +379,7 @@ class SheetReader:
         self.numbers = numbers
 
     def problem(self, where: str, msg: str) -> None:
+        """Record the problem ``msg`` at ``where`` (a cell, row or sheet)."""
         self.problems.append((where, msg))
 
     def value(self, ws, wsf, r: int, c: int, kind: str) -> Any:

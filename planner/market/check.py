@@ -1,4 +1,4 @@
-"""The market's own checks, from the result tables (not from the model):
+"""The market's own checks, from the result tables (not from the model): clearing and optimality.
 
 - clearing: in every year the entities' purchases equal their sales (sum of net positions 0), and
   nothing is bought from or sold to outside the market;

@@ -12,6 +12,7 @@ def _out(text: str) -> None:
 
 
 def add_market_parser(sub) -> None:
+    """Add the ``market`` subcommand to the CLI's subparsers ``sub``."""
     m = sub.add_parser("market", help="simulate the whole market: equilibrium CEA price paths per scenario, and the back-test")
     m.add_argument("case", type=Path, help="market case (YAML or JSON), e.g. cases/market/cn_national.yaml")
     m.add_argument("--out", type=Path, required=True, help="output folder (written atomically)")
@@ -23,6 +24,8 @@ def add_market_parser(sub) -> None:
 
 
 def cmd_market(args: argparse.Namespace) -> int:
+    """``planner market``: simulate the market case, write its folder and print each scenario's
+    CEA price path."""
     from planner.market.report import write_market
     from planner.market.simulate import simulate
     from planner.market.spec import load_market_case

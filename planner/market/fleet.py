@@ -37,6 +37,8 @@ SECTORS = {
 
 @dataclass(frozen=True)
 class SectorTarget:
+    """One sector's calibration target: how many entities, how much emissions."""
+
     entities: int
     """Covered entities of the sector."""
     emissions_t: float

@@ -1,6 +1,6 @@
 """A market outcome as a folder: tidy CSVs, the price paths as market rows a case can include, a
 sweep file whose scenarios are the market's price paths, and the HTML report in English and Chinese.
-(No Pyomo here: the outcome's tables only.)"""
+No Pyomo here: the outcome's tables only."""
 
 from __future__ import annotations
 
@@ -98,6 +98,7 @@ def _table(df: pd.DataFrame, lang: str, table_id: str) -> str:
 
 
 def price_table(outcome) -> pd.DataFrame:
+    """The CEA price paths: one row per year, one column per scenario, in the case's order."""
     w = outcome.prices.pivot(index="year", columns="scenario", values="cea_price_cny_per_t")
     w = w[[s for s in outcome.scenarios["scenario"] if s in w.columns]]
     w.columns = [f"{c}" for c in w.columns]
@@ -105,6 +106,7 @@ def price_table(outcome) -> pd.DataFrame:
 
 
 def market_html(outcome, case, lang: str = "en") -> str:
+    """The market report as one self-contained HTML page in ``lang`` (``en`` or ``zh``)."""
     title = f"{_t('title', lang)}: {case.market.name or case.market.id}"
     parts = ["<!DOCTYPE html>", f'<html lang="{"zh-CN" if lang == "zh" else "en"}"><head><meta charset="utf-8">',
              "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'; img-src data:\">",

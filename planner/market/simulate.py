@@ -246,6 +246,7 @@ def simulate(case: MarketCaseSpec | str | Path, *, check: bool = True, scenarios
 
 
 def describe(sc: ScenarioSpec) -> str:
+    """What a scenario changes from the central settings, in words (``changes`` in scenarios.csv)."""
     parts = [f"{k} = {v}" for k, v in sc.overrides.items()]
     if sc.ccer is not None:
         parts.append(f"CCER supply {sc.ccer.supply_t} t at {sc.ccer.price_cny_per_t} CNY/t")

@@ -20,6 +20,8 @@ PerYear = NonNeg | dict[Year, NonNeg]
 
 
 class SectorSpec(PlannerModel):
+    """One sector's calibration target: covered entities and first-year emissions, with their source."""
+
     entities: Annotated[int, Field(ge=1, le=100_000)]
     """Covered entities of the sector."""
     emissions_t: Annotated[float, Field(gt=0)]
@@ -43,6 +45,8 @@ class FleetSpec(PlannerModel):
 
 
 class CcerSpec(PlannerModel):
+    """The new CCERs covered entities can buy: price and supply per year."""
+
     price_cny_per_t: PerYear = 80.0
     """Price of new CCERs to covered entities (the CCER market is outside the model)."""
     supply_t: PerYear = 10_000_000.0
@@ -50,6 +54,8 @@ class CcerSpec(PlannerModel):
 
 
 class MarketSolverSpec(PlannerModel):
+    """Solver settings of each scenario's market solve."""
+
     time_limit_s: Annotated[float, Field(gt=0)] = 300.0
     """Seconds each scenario's solve may take; a scenario that does not solve in time has no prices (said
     in scenarios.csv), the others are still reported."""
@@ -60,6 +66,9 @@ class MarketSolverSpec(PlannerModel):
 
 
 class MarketSection(PlannerModel):
+    """The central market settings: id, horizon, discounting, terminal value, fine reference
+    price, CCERs, rule-pack overrides and solver."""
+
     id: Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.\-]+$")]
     name: str = ""
     horizon: HorizonSpec
@@ -75,6 +84,8 @@ class MarketSection(PlannerModel):
 
 
 class ScenarioSpec(PlannerModel):
+    """One scenario: what it changes from the central settings (``planner.market.simulate.describe`` words it)."""
+
     id: Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.\-]+$")]
     label: str = ""
     overrides: dict[str, Any] = Field(default_factory=dict)
@@ -86,6 +97,8 @@ class ScenarioSpec(PlannerModel):
 
 
 class ObservedRow(PlannerModel):
+    """The observed CEA price of one compliance year, for the back-test."""
+
     year: Year
     """Compliance year (vintage)."""
     window_year: Year
@@ -108,6 +121,8 @@ class BacktestSpec(PlannerModel):
 
 
 class MarketCaseSpec(PlannerModel):
+    """A market case file: the market settings, the fleet, the scenarios and the back-test."""
+
     schema_version: int = 1
     market: MarketSection
     fleet: FleetSpec
@@ -135,6 +150,7 @@ class MarketCaseSpec(PlannerModel):
 
 
 def per_year(v: PerYear, years: list[int]) -> tuple[float, ...]:
+    """A ``PerYear`` value as one number per year of ``years``."""
     if isinstance(v, dict):
         return tuple(float(v[y]) for y in years)
     return tuple(float(v) for _ in years)

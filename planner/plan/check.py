@@ -708,7 +708,9 @@ def check_round_trips(data: ModelData, annual: pd.DataFrame, summary: dict) -> l
     fewest of the optimal plans (``summary["trades_minimised"]``): in no entity-year both a
     purchase and a sale whose round trip earns nothing (sell price less fee at most the buy price
     plus fee), since cutting both by the smaller keeps every ledger row (they see only the
-    difference) and costs no more. Checked where nothing else can force such a pair:
+    difference) and costs no more.
+
+    Checked where nothing else can force such a pair:
 
     - CEA bought and sold (one entity alone; in a group the purchases include transfers received,
       which a sibling without market access may force an entity to pass on, so there the market

@@ -229,6 +229,8 @@ class EntityTables:
         self.stats = {"reference": 0, "layout": 0}
 
     def assemble(self, prep: PreparedCase, results, solve_result) -> Plan:
+        """The plan of ``prep`` from ``results``: by the kept layout when it fits, else by
+        ``assemble_plan``, whose plan's layout is kept for the next calls."""
         lay = self.layout
         if lay is None or not lay.fits(prep, results):
             plan = assemble_plan(prep, results, solve_result)

@@ -31,7 +31,7 @@ BALANCED_T = 0.5
 
 
 def side(position_t: pd.Series) -> np.ndarray:
-    """long / short / balanced by the position (allocation - obligation) over the horizon."""
+    """Long, short or balanced by the position (allocation - obligation) over the horizon."""
     p = position_t.to_numpy(dtype=float)
     return np.where(np.abs(p) < BALANCED_T, "balanced", np.where(p > 0, "long", "short"))
 

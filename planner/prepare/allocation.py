@@ -56,6 +56,7 @@ class UnitAllocation:
 
     @property
     def total_t(self) -> float:
+        """The unit's allocation for the year: electricity plus heat."""
         return self.electricity_t + self.heat_t
 
 

@@ -110,6 +110,7 @@ class PackReads:
         self.used: dict[str, set[int]] = {}
 
     def __call__(self, key: str, applied: Any = None) -> Any:
+        """``pack[key]``, recorded as used for the years ``applied`` (default every year)."""
         self.used.setdefault(key, set()).update(self.years if applied is None else applied)
         return self.pack[key]
 
@@ -536,8 +537,8 @@ def penalty_rates(years: list[int], market: dict, pack: RulePack, rp=None) -> tu
 
 
 def _penalty_notes(years: list[int], pack: RulePack, fixed: list[float], deduction: bool) -> list[str]:
-    """What the fines are, by vintage. (Independent of the market rows' prices, which a repriced
-    sweep variant changes without preparing the notes again.)"""
+    """What the fines are, by vintage. Independent of the market rows' prices, which a repriced
+    sweep variant changes without preparing the notes again."""
     out = []
     old = [y for y, f in zip(years, fixed, strict=True) if f > 0]
     ded = " plus the deduction of the tonnes from the next allocation" if deduction else ""
@@ -1215,7 +1216,8 @@ def new_frame(*args, **kwargs) -> pd.DataFrame:
 
 
 def _copy_on_write() -> bool:
-    """pandas 3 copies on write: a shallow copy of the cached table can never change the cache."""
+    """Whether pandas copies on write (pandas 3): a shallow copy of the cached table can never
+    change the cache."""
     import pandas as pd
 
     return int(pd.__version__.split(".")[0]) >= 3

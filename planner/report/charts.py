@@ -57,7 +57,7 @@ def cjk_font() -> str | None:
 
 
 def style(lang: str = "en") -> dict[str, Any]:
-    """matplotlib settings shared by every chart of the planner (reports and study plots)."""
+    """The matplotlib settings shared by every chart of the planner (reports and study plots)."""
     cjk = cjk_font()
     families = ["DejaVu Sans", *([cjk] if cjk else [])]
     if lang == "zh" and cjk:

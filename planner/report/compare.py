@@ -59,6 +59,7 @@ class PlanFiles:
 
     @property
     def name(self) -> str:
+        """The folder's name."""
         return self.path.name
 
 
@@ -94,6 +95,8 @@ def _change(a: float, b: float) -> tuple[float, float | None]:
 
 
 def summary_frame(a: PlanFiles, b: PlanFiles) -> pd.DataFrame:
+    """The summary items of plans ``a`` and ``b`` side by side, with the change and the change as a
+    share of ``a``; items neither plan has are left out."""
     rows = []
     for k in SUMMARY_KEYS:
         va, vb = a.summary.get(k), b.summary.get(k)

@@ -45,12 +45,16 @@ ENTITY_COLUMNS = (
 
 
 def group_table(gplan) -> pd.DataFrame:
+    """The group's annual table for people: the ``GROUP_COLUMNS`` it has, formatted (measures and
+    projects summed as abated)."""
     a = gplan.group_annual.copy()
     a["abated_t"] = a["abatement_measures_t"] + a["abatement_projects_t"]
     return pd.DataFrame({label: [fmt_cell(col, v) for v in a[col]] for col, label in GROUP_COLUMNS if col in a.columns})
 
 
 def entity_table(gplan, limit: int | None = None) -> pd.DataFrame:
+    """The entity summary for people (the first ``limit`` entities), with each entity's saving
+    from pooling when there is one."""
     es = gplan.entity_summary
     if not gplan.pooling_value.empty:  # the saving from pooling, with the group's own costs shared out
         es = es.merge(gplan.pooling_value[["entity", "saving_cny"]], on="entity", how="left")
@@ -73,6 +77,8 @@ def _headline(s: dict[str, Any]) -> list[str]:
 
 
 def terminal_group_summary(gplan, max_entities: int = 40) -> str:
+    """What `planner run` prints for a group case: the headline, the group and entity tables (up
+    to ``max_entities``), the limits that bind and the notes."""
     s = gplan.summary
     out = [f"Group compliance plan: {s['group']} {s.get('group_name') or ''}".rstrip(), *_headline(s), ""]
     out += [render_text_table(group_table(gplan)), ""]
@@ -93,6 +99,7 @@ def terminal_group_summary(gplan, max_entities: int = 40) -> str:
 
 
 def markdown_group_summary(gplan, audit: dict[str, Any] | None = None) -> str:
+    """The group plan's summary.md."""
     s = gplan.summary
     lines = [f"# Group compliance plan: {s['group']} {s.get('group_name') or ''}".rstrip(), ""]
     lines += [f"- {h.strip()}" for h in _headline(s)]
@@ -112,6 +119,7 @@ def markdown_group_summary(gplan, audit: dict[str, Any] | None = None) -> str:
 
 
 def group_plan_json(gplan, audit: dict[str, Any]) -> str:
+    """The group plan's plan.json: summary, audit, notes, warnings and the group's assumptions."""
     body = {
         "summary": gplan.summary,
         "audit": audit,

@@ -50,6 +50,8 @@ def headline_table(annual: pd.DataFrame) -> pd.DataFrame:
 
 
 def html_table(df: pd.DataFrame, lang: str = "en", units: str = "t", *, table_id: str = "") -> str:
+    """A table as HTML: column labels in ``lang`` (万 units with ``units`` 'wan'), numbers
+    formatted in cells of class ``n``."""
     head = "".join(f"<th>{escape(unit_label(c, lang, units))}</th>" for c in df.columns)
     rows = []
     for r in df.itertuples(index=False):
@@ -115,6 +117,7 @@ def cost_split_frame(costs: pd.DataFrame, lang: str = "en") -> pd.DataFrame:
 
 
 def cost_split_section(costs: pd.DataFrame, lang: str = "en", units: str = "t") -> list[str]:
+    """The cost-split heading and table of the report; nothing when there are no costs."""
     if costs.empty:
         return []
     return [f"<h2>{escape(label('cost_split', lang))}</h2>", html_table(cost_split_frame(costs, lang), lang, units, table_id="cost-split")]

@@ -228,6 +228,7 @@ def label(key: str, lang: str = "en") -> str:
 
 
 def rule_label(rule: str, lang: str = "en") -> str:
+    """A rule's name in ``lang``; the rule id itself when it has none."""
     pair = RULES.get(rule)
     return rule if pair is None else (pair[1] if lang == "zh" else pair[0])
 

@@ -27,6 +27,7 @@ TOP_ENTITIES = 25
 
 
 def is_many(gplan) -> bool:
+    """Whether a group plan has more than ``MANY_ENTITIES`` entities (the many-entity layout)."""
     return int(gplan.summary.get("entities", 0)) > MANY_ENTITIES
 
 

@@ -77,6 +77,8 @@ def actions_lines(actions: pd.DataFrame) -> list[str]:
 
 
 def render_text_table(df: pd.DataFrame, left: tuple[str, ...] = ()) -> str:
+    """A table of text cells in aligned columns under a dashed rule (columns in ``left``
+    left-justified, the others right-justified)."""
     widths = {c: max(len(c), *(len(s) for s in df[c])) for c in df.columns}
     def just(c: str, s: str) -> str:
         return s.ljust(widths[c]) if c in left else s.rjust(widths[c])

@@ -34,6 +34,8 @@ from planner.solve.highs import (
 
 @dataclass
 class AloneResults:
+    """The entities each planned alone (``solve_each_alone``)."""
+
     worst: SolveResult
     """The last result that is not optimal, else the first (what the plan's notes report)."""
     objective_cny: float

@@ -139,6 +139,7 @@ class SolveResult:
 
     @property
     def ok(self) -> bool:
+        """Whether the solve is proven optimal."""
         return self.status is SolveStatus.OPTIMAL
 
 
@@ -183,9 +184,11 @@ class CompiledModel:
     """Weight of each column in the tonnes traded (``planner.solve.ties``); None: no trade column."""
 
     def column_name(self, i: int) -> str:
+        """The name of column ``i`` (Pyomo's, or the assembler's for an assembled model)."""
         return self.assembled.column_name(i) if self.columns is None else self.columns[i].name
 
     def row_name(self, i: int) -> str:
+        """The name of row ``i`` (Pyomo's, or the assembler's for an assembled model)."""
         return self.assembled.row_name(i) if self.rows is None else self.rows[i].name
 
 

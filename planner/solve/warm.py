@@ -146,6 +146,7 @@ class WarmStats:
     timings: dict[str, list[float]] = field(default_factory=dict)
 
     def add(self, stage: str, seconds: float) -> None:
+        """Record ``seconds`` spent in ``stage`` by one variant."""
         self.timings.setdefault(stage, []).append(seconds)
 
 

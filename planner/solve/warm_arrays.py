@@ -97,6 +97,7 @@ class ArrayBackend:
         return True
 
     def adopt(self, cm: CompiledModel) -> None:
+        """``cm``, the model last built, is now the loaded one; its ledger map is made from its arrays."""
         self._cm = cm
         self._report = _Model(cm.assembled)  # this model's ledger map
 
@@ -109,6 +110,7 @@ class ArrayBackend:
 
     # ------------------------------------------------------------------ fast ledger
     def ledger_map(self) -> _Model:
+        """The loaded model's ledger map (``WarmBackend.ledger_map``)."""
         assert self._report is not None, "no model loaded"
         return self._report
 
@@ -116,6 +118,7 @@ class ArrayBackend:
         """Nothing besides the solution: ``ledger_arrays`` reads prices from the variants' data."""
 
     def ledgers(self, rep: _Model, preps: list, xs: np.ndarray, inputs: list) -> list:
+        """The fast ledgers of solutions ``xs``, one per prepared variant (``inputs`` are not needed)."""
         return self._fast_rows_many(rep, preps, xs)
 
     def _fast_rows_many(

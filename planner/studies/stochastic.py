@@ -51,6 +51,9 @@ from planner.studies.variants import Variant, variant_case, variant_group_full
 
 @dataclass
 class StochasticResult:
+    """A two-stage stochastic plan: the shared first-stage decisions, each scenario's costs and
+    plan, and the RP, WS, EV and EEV costs."""
+
     first_stage: pd.DataFrame
     """Decisions shared by every scenario (entity, name, index, year, value)."""
     scenarios: pd.DataFrame

@@ -36,6 +36,7 @@ class SweepFolderError(OutputError):
 
 
 def digest(obj: Any) -> str:
+    """The SHA-256 of ``obj`` as JSON with sorted keys (what a sweep records of its inputs)."""
     return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()
 
 
@@ -123,6 +124,7 @@ def open_out_dir(out: str | Path, manifest: dict[str, Any], *, resume: bool) -> 
 
 
 def done_ids(out: str | Path) -> set[str]:
+    """The scenarios already in the finished parts under ``out`` (what --resume skips)."""
     ids: set[str] = set()
     for p in sorted((Path(out) / "parts").glob("part-*.parquet")):
         ids.update(pd.read_parquet(p, columns=["scenario"])["scenario"].astype(str).unique())
@@ -130,6 +132,7 @@ def done_ids(out: str | Path) -> set[str]:
 
 
 def write_part(out: str | Path, frame: pd.DataFrame, first_id: str) -> Path:
+    """Write finished scenarios ``frame`` as a new part file under ``out/parts`` (atomically)."""
     path = Path(out) / "parts" / f"part-{first_id}-{os.getpid()}-{os.urandom(3).hex()}.parquet"
     with output_errors(out, "a finished part of the sweep", "finished scenarios are kept: run again with --resume"):
         _write_frame_atomic(path, frame)
@@ -137,6 +140,7 @@ def write_part(out: str | Path, frame: pd.DataFrame, first_id: str) -> Path:
 
 
 def read_parts(out: str | Path) -> pd.DataFrame:
+    """Every finished part under ``out`` in one table (empty when there is none)."""
     files = sorted((Path(out) / "parts").glob("part-*.parquet"))
     if not files:
         return pd.DataFrame()
@@ -144,6 +148,8 @@ def read_parts(out: str | Path) -> pd.DataFrame:
 
 
 def write_results(out: str | Path, frame: pd.DataFrame, scenarios: pd.DataFrame) -> None:
+    """Write the sweep's results.parquet and scenarios.csv (text cells neutralised for
+    spreadsheets), atomically."""
     out = Path(out)
     with output_errors(out, "the sweep's result tables", "finished scenarios are kept: run again with --resume"):
         _write_frame_atomic(out / "results.parquet", frame)
@@ -151,6 +157,7 @@ def write_results(out: str | Path, frame: pd.DataFrame, scenarios: pd.DataFrame)
 
 
 def write_parquet(path: str | Path, frame: pd.DataFrame) -> Path:
+    """Write ``frame`` to ``path`` atomically, making its folder."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     _write_frame_atomic(path, frame)

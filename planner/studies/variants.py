@@ -75,6 +75,8 @@ class SweepSpec(PlannerModel):
 
 @dataclass(frozen=True)
 class Variant:
+    """One variant of a sweep: its id, the case overrides it applies, its kind, probability and tags."""
+
     id: str
     overrides: dict[str, Any]
     kind: str = "scenario"
@@ -248,6 +250,7 @@ class Applied:
 
 
 def is_group(case: Any) -> bool:
+    """Whether ``case`` is a group case."""
     return isinstance(case, GroupCaseSpec)
 
 

@@ -33,6 +33,9 @@ CCER = (85, 88, 92, 96, 100, 104, 109, 114)
 
 @dataclass(frozen=True)
 class Fleet:
+    """A generated fleet of power plants: the rows of its group case's tables, each plant's
+    projects and its 2025 allocation."""
+
     plants: list[dict[str, Any]]
     """Rows of the plants table (ids, class, cooling, output MWh, intensity t/MWh, opening bank, net sales)."""
     measures: list[dict[str, Any]]
