@@ -350,3 +350,42 @@ GROUP_OBJECTIVE_SCALARS = ("pool_terminal_cny_per_t",)
 """Scalar ``GroupLinks`` fields that enter only the objective."""
 GROUP_ROW = "(group)"
 """Entity label of a group's own rows (links, pool, group totals) in tables of entity rows."""
+
+
+# --- bounds of an entity's data (what the model's regimes and big-Ms are decided from) ---------------
+
+
+def emissions_bounds(d: EntityData, i: int) -> tuple[float, float]:
+    """Bounds on the verified emissions of year ``i``: baseline, less every abatement at its bound."""
+    base = d.emissions_baseline_t[i]
+    most = sum(m.potential_t[i] for m in d.measures) + sum(
+        p.reduction_t_per_year for p in d.projects if any(o.operating[i] for o in p.options)
+    )
+    return max(0.0, base - most), base
+
+
+def allocation_loss_max(d: EntityData, i: int) -> float:
+    """The most allocation abatement can cost in year ``i`` (every measure at its potential)."""
+    return sum(m.potential_t[i] * (m.allocation_loss_t_per_t[i] if m.allocation_loss_t_per_t else 0.0) for m in d.measures)
+
+
+def relief_bounds(d: EntityData, i: int) -> tuple[float, float]:
+    """Bounds on ``share x emissions - allocation`` of year ``i`` (the relief before its zero floor)."""
+    s = d.relief_share[i]
+    e_lo, e_hi = emissions_bounds(d, i)
+    a = d.allocation_t[i]
+    return s * e_lo - a, s * e_hi - a + allocation_loss_max(d, i)
+
+
+def relief_regime(d: EntityData, i: int) -> str:
+    """'off' (no relief possible), 'always' (relief = share x E - A, linear) or 'switch' (one binary).
+
+    Decided from bounds before solving, so a binary appears only where abatement can move the
+    entity across the relief threshold.
+    """
+    if d.relief_share[i] <= 0:
+        return "off"
+    lo, hi = relief_bounds(d, i)
+    if hi <= 0:
+        return "off"
+    return "always" if lo >= 0 else "switch"

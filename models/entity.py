@@ -11,7 +11,13 @@ import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from models.data import EntityData
+from models.data import (
+    EntityData,
+    allocation_loss_max,
+    emissions_bounds,
+    relief_bounds,
+    relief_regime,
+)
 
 if TYPE_CHECKING:
     # imported by the declaring functions, not here: the bounds below serve models.arrays.assemble
@@ -132,41 +138,6 @@ def shortfall_upper(d: EntityData, i: int) -> float:
     return sum(d.emissions_baseline_t[: i + 1])
 
 
-def emissions_bounds(d: EntityData, i: int) -> tuple[float, float]:
-    """Bounds on the verified emissions of year ``i``: baseline, less every abatement at its bound."""
-    base = d.emissions_baseline_t[i]
-    most = sum(m.potential_t[i] for m in d.measures) + sum(
-        p.reduction_t_per_year for p in d.projects if any(o.operating[i] for o in p.options)
-    )
-    return max(0.0, base - most), base
-
-
-def _loss_max(d: EntityData, i: int) -> float:
-    return sum(m.potential_t[i] * (m.allocation_loss_t_per_t[i] if m.allocation_loss_t_per_t else 0.0) for m in d.measures)
-
-
-def relief_bounds(d: EntityData, i: int) -> tuple[float, float]:
-    """Bounds on ``share x emissions - allocation`` of year ``i`` (the relief before its zero floor)."""
-    s = d.relief_share[i]
-    e_lo, e_hi = emissions_bounds(d, i)
-    a = d.allocation_t[i]
-    return s * e_lo - a, s * e_hi - a + _loss_max(d, i)
-
-
-def relief_regime(d: EntityData, i: int) -> str:
-    """'off' (no relief possible), 'always' (relief = share x E - A, linear) or 'switch' (one binary).
-
-    Decided from bounds before solving, so a binary appears only where abatement can move the
-    entity across the relief threshold.
-    """
-    if d.relief_share[i] <= 0:
-        return "off"
-    lo, hi = relief_bounds(d, i)
-    if hi <= 0:
-        return "off"
-    return "always" if lo >= 0 else "switch"
-
-
 def relief_upper(d: EntityData, i: int) -> float:
     """Upper bound on the relief of year ``i``: max(0, the upper relief bound), 0 where
     relief_regime is 'off' (share <= 0 or that bound <= 0); the bounds are worked out once."""
@@ -180,7 +151,7 @@ def gap_bounds(d: EntityData, i: int) -> tuple[float, float]:
     """Bounds on the gap (obligation - allocation, after relief) of year ``i``."""
     e_lo, e_hi = emissions_bounds(d, i)
     a = d.allocation_t[i]
-    return e_lo - a - relief_upper(d, i), e_hi - a + _loss_max(d, i)
+    return e_lo - a - relief_upper(d, i), e_hi - a + allocation_loss_max(d, i)
 
 
 def borrow_condition_bounds(d: EntityData, i: int) -> tuple[float, float]:
@@ -188,7 +159,7 @@ def borrow_condition_bounds(d: EntityData, i: int) -> tuple[float, float]:
     th = d.borrow_min_gap_share
     e_lo, e_hi = emissions_bounds(d, i)
     a = d.allocation_t[i]
-    return (1 - th) * e_lo - a - relief_upper(d, i), (1 - th) * e_hi - a + _loss_max(d, i)
+    return (1 - th) * e_lo - a - relief_upper(d, i), (1 - th) * e_hi - a + allocation_loss_max(d, i)
 
 
 def borrow_regime(d: EntityData, i: int) -> str:

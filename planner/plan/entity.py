@@ -178,7 +178,7 @@ def tie_summary(solve_result) -> dict[str, Any]:
 def relief_switch_notes(entity, years) -> list[str]:
     """The years whose relief regime one binary of the model decides (the bounds of the data leave
     it open): a fact of the model, said after the preparation's notes."""
-    from models.entity import relief_regime
+    from models.data import relief_regime
     from planner.prepare.entity import years_text
 
     switch = [y for i, y in enumerate(years) if relief_regime(entity, i) == "switch"]
