@@ -154,8 +154,10 @@ def _description(model: type[BaseModel] | None, name: str, lang: str = "en", she
     if lang == "zh":
         from planner.input import template_zh as zh
 
-        text = zh.FIELDS[f"{model.__name__ if model is not None else sheet}.{name}"]
+        text = zh.FIELDS.get(f"{model.__name__ if model is not None else sheet}.{name}")
         f = model.model_fields.get(name) if model is not None else None
+        if text is None:  # a field without its Chinese yet (tests/unit/test_template_zh.py fails): English
+            return _description(model, name)
         if f is None:
             return text
         return f"{zh.REQUIRED['required' if f.is_required() else 'optional']}；{text}"
@@ -868,7 +870,7 @@ def tables_template_bytes(tables: dict[str, list[dict[str, Any]]] | None = None,
         for c, (name, help_text) in enumerate(cols):
             ws.write_string(0, c, name, head)
             if lang == "zh":
-                help_text = zh.GROUP_COLUMNS[(sheet, name)]
+                help_text = zh.GROUP_COLUMNS.get((sheet, name), help_text)
             ws.write_string(1, c, ("# " if c == 0 else "") + help_text, helpf)
             ws.set_column(c, c, max(12, min(40, len(name) + 4)))
         ws.freeze_panes(2, 1)

@@ -68,6 +68,19 @@ def test_zh_case_template_has_chinese_help_everywhere_and_the_same_format(tmp_pa
     assert str(wzh["market"]["B2"].value).startswith("必填；企业可购买配额 CEA 的价格")
 
 
+def test_every_field_and_sheet_has_its_chinese_help():
+    """Keys, not only CJK characters: an English help that happens to quote a Chinese term (供热比)
+    does not pass for a translation."""
+    from planner.input import template_zh as zh
+    from planner.input.workbook import TABLES, _section_rows
+
+    keys = {f"{m.__name__}.{n}" for _, m, n in _section_rows()}
+    keys |= {f"{t.model.__name__ if t.model else t.sheet}.{c}" for t in TABLES for c in t.columns}
+    assert sorted(keys - set(zh.FIELDS)) == [] and sorted(set(zh.FIELDS) - keys) == []
+    assert set(zh.SHEETS) == {t.sheet for t in TABLES}
+    assert set(zh.GROUP_COLUMNS) == {(s, n) for s, cols in TABLE_COLUMNS.items() for n, _ in cols}
+
+
 @pytest.mark.parametrize("case", ["coal_2x660.yaml", "multi_unit_power.yaml", "steel_bf_bof.yaml"])
 def test_filled_zh_template_reads_as_the_same_case(tmp_path, case):
     path = ROOT / "cases" / case
