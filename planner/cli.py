@@ -139,6 +139,26 @@ def _audit_and_run(args: argparse.Namespace, result, units: str, *, input_format
     return audit, run
 
 
+CJK_FONT_PACKAGE = "fonts-noto-cjk"
+"""The Debian/Ubuntu package of a CJK font matplotlib finds (``apt-get install fonts-noto-cjk``)."""
+
+
+def _warn_cjk_font(args: argparse.Namespace) -> None:
+    """One warning, before a zh report is written, when matplotlib has no CJK font: the charts'
+    Chinese labels would show as boxes. The plan folder is written all the same."""
+    if args.lang != "zh" or not (args.html or args.xlsx):
+        return
+    from planner.report.charts import cjk_font
+
+    if cjk_font() is None:
+        try:  # on standard error: standard output holds the plan's summary
+            print(f"warning: no CJK font found for the Chinese chart labels (they would show as boxes); the plan is "
+                  f"written all the same. Install one, e.g. Debian/Ubuntu: sudo apt-get install {CJK_FONT_PACKAGE}",
+                  file=sys.stderr, flush=True)
+        except (OSError, ValueError):
+            pass  # a closed standard error does not stop the plan
+
+
 def _run_group(args: argparse.Namespace, over: dict) -> int:
     from planner import api
     from planner.input.read import file_sha256, group_input_hashes, load_group_case
@@ -159,6 +179,7 @@ def _run_group(args: argparse.Namespace, over: dict) -> int:
     audit, run = _audit_and_run(args, result, units, input_format="group " + args.case.suffix.lower().lstrip("."),
                                 input_sha256=file_sha256(args.case),
                                 input_files_sha256=group_input_hashes(args.case, args.data_root))
+    _warn_cjk_font(args)
     progress.stage("writing the plan folder")
     try:
         out = write_group_plan(result.plan, args.out, audit, run, html=args.html, xlsx=args.xlsx, lang=args.lang, units=units)
@@ -199,6 +220,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         raise exc.in_file(str(args.case)) from None
     units = args.units or ("wan" if args.lang == "zh" else "t")
     audit, run = _audit_and_run(args, result, units, input_format=args.case.suffix.lower().lstrip("."), input_sha256=sha)
+    _warn_cjk_font(args)
     out = write_plan(result.plan, args.out, audit, run, html=args.html, xlsx=args.xlsx, lang=args.lang, units=units)
     written = f"the plan is written to {out}"
     _say(terminal_summary(result.plan), written)
@@ -305,7 +327,7 @@ def cmd_template(args: argparse.Namespace) -> int:
 
         data = read_case_data(args.from_case)
         parse_case(data, str(args.from_case))  # only a valid case is written into a workbook
-    out = write_file_atomic(args.xlsx, template_bytes(data))
+    out = write_file_atomic(args.xlsx, template_bytes(data, lang=args.lang))
     _say(f"Case workbook written to {out}" + (f" (filled from {args.from_case})" if data else ""), f"{out} is written")
     return 0
 
@@ -322,7 +344,7 @@ def _template_tables(args: argparse.Namespace) -> int:
 
         load_group_case(args.from_case, args.data_root)  # only a valid group case is written into a workbook
         tables = group_table_rows(args.from_case, args.data_root)
-    out = write_file_atomic(args.xlsx, tables_template_bytes(tables))
+    out = write_file_atomic(args.xlsx, tables_template_bytes(tables, lang=args.lang))
     _say(f"Entity-tables workbook written to {out}" + (f" (filled from {args.from_case})" if tables else ""),
          f"{out} is written")
     return 0
@@ -516,6 +538,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--tables", action="store_true",
                    help="write the entity-tables workbook of a group case (sheets plants, measures, activity); "
                         "--from a group case fills it from its tables")
+    t.add_argument("--lang", choices=LANGS, default="en",
+                   help="language of the help texts (zh: Chinese; sheet and field names stay as they are)")
     _data_root(t)
     t.set_defaults(func=cmd_template)
     c = sub.add_parser("compare", help="two plan folders side by side: costs, decisions by year, binding rules, what changed")

@@ -149,7 +149,18 @@ def _section_rows() -> list[tuple[str, type[BaseModel], str]]:
     return out
 
 
-def _description(model: type[BaseModel] | None, name: str) -> str:
+def _description(model: type[BaseModel] | None, name: str, lang: str = "en", sheet: str = "") -> str:
+    """The help of a field: English from the schema, Chinese from ``planner.input.template_zh``."""
+    if lang == "zh":
+        from planner.input import template_zh as zh
+
+        text = zh.FIELDS.get(f"{model.__name__ if model is not None else sheet}.{name}")
+        f = model.model_fields.get(name) if model is not None else None
+        if text is None:  # a field without its Chinese yet (tests/unit/test_template_zh.py fails): English
+            return _description(model, name)
+        if f is None:
+            return text
+        return f"{zh.REQUIRED['required' if f.is_required() else 'optional']}；{text}"
     if model is None:
         return {"vintage": "vintage year", "quantity_t": "t", "measure": "measure id (measures sheet)",
                 "year": "compliance year", "cost_cny_per_t": "CNY per t abated",
@@ -185,9 +196,12 @@ INSTRUCTIONS = (
 )
 
 
-def template_bytes(data: dict[str, Any] | None = None) -> bytes:
-    """The case template as .xlsx bytes; filled with ``data`` (a case as plain data) when given."""
+def template_bytes(data: dict[str, Any] | None = None, lang: str = "en") -> bytes:
+    """The case template as .xlsx bytes; filled with ``data`` (a case as plain data) when given.
+    ``lang`` 'zh': every help text in Chinese (sheet and field names unchanged: the reader's format)."""
     import xlsxwriter
+
+    from planner.input import template_zh as zh
 
     buf = io.BytesIO()
     wb = xlsxwriter.Workbook(buf, {"in_memory": True, "strings_to_numbers": False, "strings_to_formulas": False})
@@ -198,11 +212,12 @@ def template_bytes(data: dict[str, Any] | None = None) -> bytes:
 
     ins = wb.add_worksheet(INSTRUCTIONS_SHEET)
     ins.set_column(0, 0, 110)
-    for i, line in enumerate(INSTRUCTIONS):
+    lines = zh.INSTRUCTIONS if lang == "zh" else INSTRUCTIONS
+    for i, line in enumerate(lines):
         ins.write_string(i, 0, line, sect if i == 0 else None)
-    ins.write_string(len(INSTRUCTIONS) + 1, 0, "Sheets / 工作表:", sect)
+    ins.write_string(len(lines) + 1, 0, zh.SHEETS_HEADING if lang == "zh" else "Sheets / 工作表:", sect)
     for i, t in enumerate(TABLES):
-        ins.write_string(len(INSTRUCTIONS) + 2 + i, 0, f"{t.sheet}: {t.help}")
+        ins.write_string(len(lines) + 2 + i, 0, f"{t.sheet}: {zh.SHEETS[t.sheet] if lang == 'zh' else t.help}")
 
     data = data or {}
     ws = wb.add_worksheet(CASE_SHEET)
@@ -216,15 +231,15 @@ def template_bytes(data: dict[str, Any] | None = None) -> bytes:
     for key, model, name in _section_rows():
         sec = key.split(".")[0]
         if sec != last_sec:
-            ws.write_string(r, 0, f"# {sec}", sect)
+            ws.write_string(r, 0, f"# {sec} {zh.SECTIONS[sec]}" if lang == "zh" else f"# {sec}", sect)
             r += 1
             last_sec = sec
         ws.write_string(r, 0, key)
         sec_data = data.get(sec) if isinstance(data.get(sec), dict) else {}
         if name in sec_data:
             _write_value(ws, r, 1, sec_data[name])
-        ws.write_string(r, 2, _description(model, name), helpf)
-        _validate(ws, r, 1, *field_kind(model, name))
+        ws.write_string(r, 2, _description(model, name, lang), helpf)
+        _validate(ws, r, 1, *field_kind(model, name), lang=lang)
         r += 1
 
     for t in TABLES:
@@ -232,10 +247,10 @@ def template_bytes(data: dict[str, Any] | None = None) -> bytes:
         ws.write_row(0, 0, list(t.columns), head)
         ws.set_row(1, 45)
         for c, name in enumerate(t.columns):
-            ws.write_string(1, c, ("# " if c == 0 else "") + _description(t.model, name), helpf)
+            ws.write_string(1, c, ("# " if c == 0 else "") + _description(t.model, name, lang, t.sheet), helpf)
             ws.set_column(c, c, max(12, min(28, len(name) + 2)))
             kind, opts = field_kind(t.model, name)
-            _validate(ws, (2, 1000), c, kind, opts)
+            _validate(ws, (2, 1000), c, kind, opts, lang=lang)
         ws.freeze_panes(2, 0)
         for i, row in enumerate(_table_rows(t, data)):
             for c, name in enumerate(t.columns):
@@ -256,18 +271,23 @@ def _write_value(ws, r: int, c: int, v: Any) -> None:
         ws.write_string(r, c, str(v))
 
 
-def _validate(ws, rows: int | tuple[int, int], c: int, kind: str, opts: tuple[str, ...]) -> None:
+def _validate(ws, rows: int | tuple[int, int], c: int, kind: str, opts: tuple[str, ...], lang: str = "en") -> None:
+    """A dropdown (choices, TRUE/FALSE) or a number check on a cell range; its message in ``lang``
+    (English: Excel's own message for the dropdowns, as before)."""
+    from planner.input.template_zh import VALIDATION
+
     r0, r1 = (rows, rows) if isinstance(rows, int) else rows
+    msg = {"error_message": VALIDATION[kind]} if lang == "zh" and kind in VALIDATION else {}
     if kind == "choice":
-        ws.data_validation(r0, c, r1, c, {"validate": "list", "source": list(opts)})
+        ws.data_validation(r0, c, r1, c, {"validate": "list", "source": list(opts), **msg})
     elif kind == "bool":
-        ws.data_validation(r0, c, r1, c, {"validate": "list", "source": ["TRUE", "FALSE"]})
+        ws.data_validation(r0, c, r1, c, {"validate": "list", "source": ["TRUE", "FALSE"], **msg})
     elif kind == "int":
         ws.data_validation(r0, c, r1, c, {"validate": "integer", "criteria": "between", "minimum": 0, "maximum": 10**9,
-                                          "error_message": "a whole number"})
+                                          "error_message": "a whole number", **msg})
     elif kind == "number":
         ws.data_validation(r0, c, r1, c, {"validate": "decimal", "criteria": "between", "minimum": -1e15, "maximum": 1e15,
-                                          "error_message": "a number"})
+                                          "error_message": "a number", **msg})
 
 
 def _table_rows(t: TableSheet, data: dict[str, Any]) -> list[dict[str, Any]]:
@@ -836,11 +856,14 @@ TABLE_COLUMNS: dict[str, tuple[tuple[str, str], ...]] = {
 """Columns of a group's entity tables with their help text (the readers' columns: ``planner.input.read``)."""
 
 
-def tables_template_bytes(tables: dict[str, list[dict[str, Any]]] | None = None) -> bytes:
+def tables_template_bytes(tables: dict[str, list[dict[str, Any]]] | None = None, lang: str = "en") -> bytes:
     """A workbook for a group's entity tables: sheets plants, measures and activity (row 1 the
     column names, row 2 a '#' help row the reader skips), filled with ``tables`` rows when given,
-    and an instructions sheet. Same bytes for the same rows (XlsxWriter, fixed document date)."""
+    and an instructions sheet. Same bytes for the same rows (XlsxWriter, fixed document date).
+    ``lang`` 'zh': the help rows and instructions in Chinese (``planner.input.template_zh``)."""
     import xlsxwriter
+
+    from planner.input import template_zh as zh
 
     buf = io.BytesIO()
     wb = xlsxwriter.Workbook(buf, {"in_memory": True, "strings_to_numbers": False, "strings_to_formulas": False})
@@ -851,6 +874,8 @@ def tables_template_bytes(tables: dict[str, list[dict[str, Any]]] | None = None)
         ws = wb.add_worksheet(sheet)
         for c, (name, help_text) in enumerate(cols):
             ws.write_string(0, c, name, head)
+            if lang == "zh":
+                help_text = zh.GROUP_COLUMNS.get((sheet, name), help_text)
             ws.write_string(1, c, ("# " if c == 0 else "") + help_text, helpf)
             ws.set_column(c, c, max(12, min(40, len(name) + 4)))
         ws.freeze_panes(2, 1)
@@ -870,6 +895,8 @@ def tables_template_bytes(tables: dict[str, list[dict[str, Any]]] | None = None)
         "In the group YAML: entity_tables: {plants: tables.xlsx, measures: tables.xlsx, activity: tables.xlsx}",
         "Errors name the file, sheet, row and column; `planner validate GROUP.yaml` lists every problem.",
     ]
+    if lang == "zh":
+        lines = list(zh.GROUP_INSTRUCTIONS)
     for r, t in enumerate(lines):
         ws.write_string(r, 0, t, head if r == 0 else None)
     wb.close()
