@@ -642,7 +642,8 @@ def year_bindings(r, sold: float, d, i: int, in_group: bool, saving) -> list[dic
     if _tied(d.price_buy_cny_per_t[i] + fee, d.price_sell_cny_per_t[i] - fee):
         rows.append(_row(e, y, "price_tie", f"CEA round trips earn nothing in {y}: buy {d.price_buy_cny_per_t[i]:,.2f} + fee "
                          f"{fee:,.2f} = sell {d.price_sell_cny_per_t[i]:,.2f} - fee CNY/t; the plan buys and sells no such "
-                         "tonne (of the plans with its cost, it trades the fewest tonnes)", None))
+                         "tonne (of the plans with its cost, it trades the fewest tonnes)", None,
+                         facts={"buy": d.price_buy_cny_per_t[i], "fee": fee, "sell": d.price_sell_cny_per_t[i]}))
     if math.isfinite(sell_max) and sell_max > 0 and sold_y >= sell_max - TOL_T:
         rows.append(_row(e, y, "sell_limit", f"CEA {market}sale limit binds in {y}: {sold_y:,.0f} t", None,
                          facts={"sold_t": sold_y, "market": bool(market)}))
@@ -662,7 +663,9 @@ def year_bindings(r, sold: float, d, i: int, in_group: bool, saving) -> list[dic
                     f"emissions (-{r.relief_t:,.0f} t)" if r.relief_rule == "coal_floor" else
                     f"gas relief applies in {y}: obligation capped at the free allocation (-{r.relief_t:,.0f} t)")
         what += f"; a tonne abated here is worth only {1 - share:.0%} of the allowance price"
-        rows.append(_row(e, y, "relief_regime", what, None))
+        rows.append(_row(e, y, "relief_regime", what, None,
+                         facts={"relief": r.relief_rule, "to_allocation": bool(d.relief_to_allocation[i]), "share": share,
+                                "relief_t": r.relief_t}))
     if r.borrow_t > TOL_T:
         gap = r.emissions_t - r.allocation_benchmark_t - r.relief_t
         rows.append(_row(e, y, "predraw", f"pre-draw of {r.borrow_t:,.0f} t in {y} from a later allocation "
@@ -697,12 +700,16 @@ def _opening_rows(r, d, e, y: int) -> list[dict[str, Any]]:
         rows.append(_row(e, y, "opening_sale",
                          f"sells {r.opening_sell_t:,.0f} t of its opening holdings before the transition after the {last.year} "
                          f"surrender at {d.price_opening_sell_cny_per_t:,.2f} CNY/t: net sales {ns:,.0f} t raise that "
-                         f"transition's limit to {r.opening_carry_limit_t:,.0f} t", None))
+                         f"transition's limit to {r.opening_carry_limit_t:,.0f} t", None,
+                         facts={"sold_t": r.opening_sell_t, "transition": last.year, "price": d.price_opening_sell_cny_per_t,
+                                "net_sales_t": ns, "limit_t": r.opening_carry_limit_t}))
     if r.opening_lapse_t > TOL_T:
         rows.append(_row(e, y, "opening_lapse",
                          f"{r.opening_lapse_t:,.0f} t of the {d.opening_cea_t:,.0f} t opening holdings lapse before {y}: the "
                          f"carry-over limit of the transition after the {last.year} surrender is {r.opening_carry_limit_t:,.0f} t "
-                         f"at net sales {ns:,.0f} t, and what is above it is worthless from then on (rules.md R2.2)", None))
+                         f"at net sales {ns:,.0f} t, and what is above it is worthless from then on (rules.md R2.2)", None,
+                         facts={"lapse_t": r.opening_lapse_t, "held_t": d.opening_cea_t, "transition": last.year,
+                                "limit_t": r.opening_carry_limit_t, "net_sales_t": ns}))
     return rows
 
 
@@ -711,7 +718,12 @@ def _row(e, y, rule, statement, saving, subject="", facts: dict[str, Any] | None
     table), from which reports word it in each language (``planner.report.statements``)."""
     return {"entity": e, "year": y, "rule": rule, "subject": subject, "statement": statement,
             "saving_cny_per_t": np.nan if saving is None else saving,
-            "facts": json.dumps(_plain(facts), sort_keys=True, ensure_ascii=False) if facts else ""}
+            "facts": facts_json(facts)}
+
+
+def facts_json(facts: dict[str, Any] | None) -> str:
+    """A binding row's facts as the table holds them: JSON text ('' for none)."""
+    return json.dumps(_plain(facts), sort_keys=True, ensure_ascii=False) if facts else ""
 
 
 def _plain(facts: dict[str, Any]) -> dict[str, Any]:

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from models.data import ModelData
-from planner.plan.entity import TOL_T, Plan, entity_plans, tie_notes, tie_summary
+from planner.plan.entity import TOL_T, Plan, entity_plans, facts_json, tie_notes, tie_summary
 from planner.plan.pooling import POOLING_COLUMNS, pooling_value_table, side
 from planner.prepare.group import PreparedGroup
 
@@ -289,33 +289,37 @@ def group_bindings(data: ModelData, trades: pd.DataFrame, links, costs: pd.DataF
 
     ``costs``: the entities' settled cost rows; ``gc``: the link cost rows (pool, tiers)."""
     g = data.group
-    cols = ["year", "rule", "subject", "statement"]
+    cols = ["year", "rule", "subject", "statement", "facts"]
     if g is None:
         return pd.DataFrame(columns=cols)
     years = list(data.years)
     rows: list[dict[str, Any]] = []
 
-    def add(y: int, rule: str, subject: str, text: str) -> None:
-        rows.append({"year": y, "rule": rule, "subject": subject, "statement": text})
+    def add(y: int, rule: str, subject: str, text: str, facts: dict[str, Any]) -> None:
+        rows.append({"year": y, "rule": rule, "subject": subject, "statement": text, "facts": facts_json(facts)})
 
     by_year = trades.groupby("year")[["market_buy_t", "market_sell_t"]].sum()
     for i, y in enumerate(years):
         mb, ms = float(by_year.loc[y, "market_buy_t"]), float(by_year.loc[y, "market_sell_t"])
         if g.group_buy_max_t and _binds(mb, g.group_buy_max_t[i]):
-            add(y, "group_buy_limit", GROUP_ROW, f"group market purchase limit binds in {y}: {mb:,.0f} t bought by the group's entities")
+            add(y, "group_buy_limit", GROUP_ROW, f"group market purchase limit binds in {y}: {mb:,.0f} t bought by the group's entities",
+                {"bought_t": mb})
         if g.group_sell_max_t and _binds(ms, g.group_sell_max_t[i]):
-            add(y, "group_sell_limit", GROUP_ROW, f"group market sale limit binds in {y}: {ms:,.0f} t sold by the group's entities")
+            add(y, "group_sell_limit", GROUP_ROW, f"group market sale limit binds in {y}: {ms:,.0f} t sold by the group's entities",
+                {"sold_t": ms})
     if g.tiers and not links.tiers.empty:
         for (y, k), v in links.tiers.set_index(["year", "tier"])["tier_buy_t"].items():
             tier = g.tiers[int(k)]
             if v > TOL_T and int(k) > 0:
                 add(int(y), "price_tier", f"tier {int(k) + 1}",
-                    f"group purchases in {int(y)} reach price tier {int(k) + 1} (+{tier.premium_cny_per_t:,.2f} CNY/t): {v:,.0f} t bought at the premium")
+                    f"group purchases in {int(y)} reach price tier {int(k) + 1} (+{tier.premium_cny_per_t:,.2f} CNY/t): {v:,.0f} t bought at the premium",
+                    {"tier": int(k) + 1, "premium_cny_per_t": tier.premium_cny_per_t, "bought_t": v})
     if g.pool and not links.pool.empty:
         for r in links.pool.itertuples(index=False):
             i = years.index(int(r.year))
             if g.pool_max_t and r.pool_buy_t > TOL_T and _binds(float(r.pool_buy_t), g.pool_max_t[i]):
-                add(int(r.year), "pool_availability", "(pool)", f"CCER pool availability binds in {int(r.year)}: all {r.pool_buy_t:,.0f} t bought")
+                add(int(r.year), "pool_availability", "(pool)", f"CCER pool availability binds in {int(r.year)}: all {r.pool_buy_t:,.0f} t bought",
+                    {"bought_t": r.pool_buy_t})
     if g.budget_cny:
         # the budget row of models/group.py: cash cost of the year before terminal values
         cash = costs[costs["component"] != "terminal"].groupby("year")["nominal_cny"].sum()
@@ -325,5 +329,6 @@ def group_bindings(data: ModelData, trades: pd.DataFrame, links, costs: pd.DataF
             if g.pool and y == years[-1] and not links.pool.empty:
                 used += g.pool_terminal_cny_per_t * float(links.pool.set_index("year").loc[y, "pool_hold_t"])
             if _binds(used, g.budget_cny[i]):
-                add(y, "group_budget", GROUP_ROW, f"group budget binds in {y}: cash cost {used:,.0f} CNY of {g.budget_cny[i]:,.0f} CNY")
+                add(y, "group_budget", GROUP_ROW, f"group budget binds in {y}: cash cost {used:,.0f} CNY of {g.budget_cny[i]:,.0f} CNY",
+                    {"used_cny": used, "budget_cny": g.budget_cny[i]})
     return pd.DataFrame(rows, columns=cols).sort_values(["year", "rule"], kind="stable").reset_index(drop=True)

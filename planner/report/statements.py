@@ -1,7 +1,8 @@
 """Why-statements worded from their records: a binding row's ``facts`` (the numbers and choices the
 plan stage recorded, JSON text) rendered in Chinese, with quantities in t and CNY or in 万t and 万元
-as the report's tables are. Rows without facts (or of a rule not worded here) fall back to the
-translation of their English statement (``planner.report.labels.statement_zh``), else the English.
+as the report's tables are. Every binding rule of the entity and group plans is worded here; only
+rows without facts (plan files written before the records) fall back to the translation of their
+English statement (``planner.report.labels.statement_zh``), else the English.
 Plain data in, text out; never imports Pyomo."""
 
 from __future__ import annotations
@@ -106,7 +107,56 @@ def _measure_potential(y: int, f: dict[str, Any], n: _Fmt) -> str:
     return f"减排措施 {f['measure']} 在{y}年达到潜力上限（{n.t(f['abate_t'])}，{n.price(f['cost_cny_per_t'])}）"
 
 
+def _price_tie(y: int, f: dict[str, Any], n: _Fmt) -> str:
+    return (f"{y}年配额当年买入再卖出没有收益：买价 {f['buy']:,.2f} + 手续费 {f['fee']:,.2f} = 卖价 {f['sell']:,.2f} - 手续费（元/t）；"
+            "方案中没有此类买入又卖出的交易（在成本相同的方案中交易量最少）")
+
+
+def _relief(y: int, f: dict[str, Any], n: _Fmt) -> str:
+    coal, share, t = f["relief"] == "coal_floor", float(f["share"]), n.t(f["relief_t"])
+    if f["to_allocation"]:
+        text = (f"{y}年燃煤机组配额缺口补足生效：配额提高至核查排放量的{share:.0%}（+{t}）" if coal
+                else f"{y}年燃气机组配额补足生效：配额提高至核查排放量（+{t}）")
+    else:
+        text = (f"{y}年燃煤机组履约豁免生效：清缴义务上限为免费配额加核查排放量的{1 - share:.0%}（-{t}）" if coal
+                else f"{y}年燃气机组履约豁免生效：清缴义务上限为免费配额（-{t}）")
+    return text + f"；此时每减排一吨仅值配额价格的{1 - share:.0%}"
+
+
+def _opening_sale(y: int, f: dict[str, Any], n: _Fmt) -> str:
+    return (f"在{f['transition']}年清缴后的结转之前出售期初持有配额 {n.t(f['sold_t'])}（{n.price(f['price'])}）："
+            f"累计净卖出 {n.t(f['net_sales_t'])}，使该次结转上限提高至 {n.t(f['limit_t'])}")
+
+
+def _opening_lapse(y: int, f: dict[str, Any], n: _Fmt) -> str:
+    return (f"期初持有的 {n.t(f['held_t'])} 配额中 {n.t(f['lapse_t'])} 在{y}年前作废：{f['transition']}年清缴后的结转上限为 "
+            f"{n.t(f['limit_t'])}（累计净卖出 {n.t(f['net_sales_t'])}），超出部分此后不再有效（rules.md R2.2）")
+
+
+def _group_buy(y: int, f: dict[str, Any], n: _Fmt) -> str:
+    return f"{y}年集团市场购买量上限约束生效：集团内企业共购入 {n.t(f['bought_t'])}"
+
+
+def _group_sell(y: int, f: dict[str, Any], n: _Fmt) -> str:
+    return f"{y}年集团市场出售量上限约束生效：集团内企业共出售 {n.t(f['sold_t'])}"
+
+
+def _price_tier(y: int, f: dict[str, Any], n: _Fmt) -> str:
+    return f"{y}年集团购买量进入第{f['tier']}档价格（加价 {n.price(f['premium_cny_per_t'])}）：{n.t(f['bought_t'])} 按加价购入"
+
+
+def _pool(y: int, f: dict[str, Any], n: _Fmt) -> str:
+    return f"{y}年集团CCER池可购量约束生效：{n.t(f['bought_t'])} 全部购入"
+
+
+def _budget(y: int, f: dict[str, Any], n: _Fmt) -> str:
+    return f"{y}年集团预算约束生效：现金成本 {n.cny(f['used_cny'])}，预算 {n.cny(f['budget_cny'])}"
+
+
 ZH: dict[str, Callable[[int, dict[str, Any], _Fmt], str]] = {
+    "price_tie": _price_tie, "relief_regime": _relief, "opening_sale": _opening_sale, "opening_lapse": _opening_lapse,
+    "group_buy_limit": _group_buy, "group_sell_limit": _group_sell, "price_tier": _price_tier, "pool_availability": _pool,
+    "group_budget": _budget,
     "ccer_cap": _ccer_cap, "carryover_limit": _carry, "buy_limit": _buy_limit, "sell_limit": _sell_limit,
     "ccer_availability": _ccer_availability, "predraw": _predraw, "auction_share": _auction, "shortfall": _shortfall,
     "marginal_cost": _marginal, "measure_value": _measure_value, "measure_potential": _measure_potential, "project_value": _project_value,

@@ -14,6 +14,7 @@ from planner.errors import CaseValidationError
 from planner.input.read import parse_case
 from planner.plan.check import check_plan
 from planner.prepare.entity import prepare
+from planner.report.statements import statement
 from tests.solver.helpers import case_dict, row, solve
 
 approx = pytest.approx
@@ -46,6 +47,8 @@ def test_opening_holdings_above_the_limit_lapse_at_the_transition():
     assert p.summary["opening_lapse_t"] == approx(34_000)
     lapse = p.bindings[p.bindings.rule == "opening_lapse"]
     assert len(lapse) == 1 and "34,000 t of the 50,000 t opening holdings lapse before 2025" in lapse.iloc[0].statement
+    assert statement(lapse.iloc[0], "zh") == ("期初持有的 50,000 t 配额中 34,000 t 在2025年前作废：2024年清缴后的结转上限为 16,000 t"
+                                             "（累计净卖出 4,000 t），超出部分此后不再有效（rules.md R2.2）")  # from its facts
     assert any("16,000 t (10,000 + 1.5 x max(0, net sales)" in n and "34,000 t lapse" in n for n in p.notes)
 
 
@@ -87,6 +90,9 @@ def test_before_the_transition_the_plan_sells_to_enlarge_the_limit():
     assert r.net_sales_t == approx(4_000 + 13_600 + 26_400)
     assert p.summary["objective_cny"] == approx(-2_346_400)
     assert "sells 13,600 t of its opening holdings before the transition after the 2024 surrender" in " ".join(p.bindings.statement)
+    sale = p.bindings[p.bindings.rule == "opening_sale"].iloc[0]
+    assert statement(sale, "zh", "wan") == ("在2024年清缴后的结转之前出售期初持有配额 1.36 万t（58.00 元/t）：累计净卖出 1.76 万t，"
+                                            "使该次结转上限提高至 3.64 万t")
 
 
 def test_before_the_transition_a_net_buyer_first_sells_back_to_zero():

@@ -11,6 +11,7 @@ import pytest
 
 from planner.report.html import why_items
 from planner.report.labels import note_zh, rule_label, statement_zh
+from planner.report.statements import facts_of, statement
 from tests.solver.helpers import case_dict, row, solve
 
 pytestmark = pytest.mark.solver
@@ -126,6 +127,7 @@ def test_every_statement_of_the_example_cases_has_a_chinese_version(case):
     plan = run(case).plan
     missing = [s for s in plan.bindings.statement if statement_zh(s) is None]
     assert missing == []
+    _worded_from_facts(plan.bindings)
     assert [n for n in plan.notes + plan.warnings if note_zh(n) is None] == []
 
 
@@ -136,6 +138,16 @@ def test_every_note_of_the_group_example_has_a_chinese_version():
     assert [n for n in plan.notes + plan.warnings if note_zh(n) is None] == []
     assert [s for s in plan.group_bindings.statement if statement_zh(s) is None] == []
     assert [s for s in plan.entities.bindings.statement if statement_zh(s) is None] == []
+    _worded_from_facts(plan.group_bindings)
+    _worded_from_facts(plan.entities.bindings)
+
+
+def _worded_from_facts(bindings):
+    """Every binding row carries facts, and the Chinese worded from them says what the translation
+    of its English statement says (the carry-over rule's formula now reads 净卖出 for 'net sales')."""
+    assert [(r.rule, r.statement) for r in bindings.itertuples(index=False) if facts_of(r) is None] == []
+    for r in bindings.itertuples(index=False):
+        assert statement(r, "zh") == statement_zh(r.statement).replace("max(0, net sales)", "max(0, 净卖出)")
 
 
 def test_chinese_notes():

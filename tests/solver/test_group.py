@@ -11,6 +11,7 @@ from planner.errors import InfeasibleError
 from planner.input.group_schema import GroupCaseSpec
 from planner.input.read import load_case, parse_case
 from planner.plan.check import check_group
+from planner.report.statements import statement
 from tests.solver.helpers import case_dict
 
 approx = pytest.approx
@@ -321,9 +322,11 @@ def test_group_limits_that_bind_are_named():
     p = solved(group(ents, transfers=free, price_tiers=tiers, limits=[{"year": 2025, "buy_limit_t": 10_000}]))
     assert p.group_bindings["rule"].tolist() == ["group_buy_limit"]
     assert "10,000 t" in p.group_bindings["statement"].iloc[0]
+    assert statement(p.group_bindings.iloc[0], "zh", "wan") == "2025年集团市场购买量上限约束生效：集团内企业共购入 1.00 万t"
     assert not p.entities.bindings["rule"].isin(["buy_limit", "sell_limit"]).any()
     p = solved(group(ents, transfers=free, price_tiers=tiers, limits=[{"year": 2025, "budget_cny": 2_040_000}]))
     assert p.group_bindings["rule"].tolist() == ["group_budget"]
+    assert statement(p.group_bindings.iloc[0], "zh") == "2025年集团预算约束生效：现金成本 2,040,000 元，预算 2,040,000 元"
 
 
 def test_tier_statement_when_the_group_buys_at_a_premium():

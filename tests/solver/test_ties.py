@@ -15,6 +15,8 @@ from planner.api import run, run_group
 from planner.errors import InfeasibleError, UnboundedError
 from planner.input.read import parse_case
 from planner.plan.check import check_group, check_plan
+from planner.report.labels import statement_zh
+from planner.report.statements import statement
 from planner.solve.highs import SolveOptions
 from planner.studies.variants import Variant, variant_group_full
 from planner.testing.fleet import fleet_group
@@ -87,6 +89,8 @@ def test_one_year_plant_short_10000_t_buys_its_gap_and_sells_nothing():
     assert len(tie) == 1 and "CEA round trips earn nothing in 2025" in tie[0] and "190,000 t" in tie[0]
     assert "speculation" not in " ".join(res.plan.notes + list(res.plan.bindings.statement))
     assert "price_tie" in set(res.plan.bindings.rule) and "buy_limit" not in set(res.plan.bindings.rule)
+    t = res.plan.bindings[res.plan.bindings.rule == "price_tie"].iloc[0]
+    assert statement(t, "zh") == statement_zh(t.statement)  # worded from its facts, the same as the translation
     off = run(parse_case(d), OFF)
     b = off.plan.annual.set_index("year").loc[2025]
     assert (b.buy_t, b.sell_t) == (approx(100_000), approx(95_000))
