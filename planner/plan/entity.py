@@ -373,7 +373,8 @@ def entity_plans(prep, results, trades: pd.DataFrame | None, solve_result, disc)
     )
     plan.mac = mac_table(prep, plan)
     plan.bindings = bindings_table(plan, data, pos)
-    notes = [(p.case.entity.id, list(p.notes) + relief_switch_notes(p.data.entities[0], p.data.years)) for p in prep.entities]
+    # the relief regime of the entity as the group's model holds it
+    notes = [(p.case.entity.id, list(p.notes) + relief_switch_notes(d, data.years)) for p, d in zip(prep.entities, data.entities, strict=True)]
     return plan, notes
 
 

@@ -133,7 +133,7 @@ def test_group_report_renders_in_chromium(tmp_path, browser):
         _assert_charts_readable(page, 4)  # position, costs, carry-over, saving per entity from pooling
         assert page.locator("#group-table tbody tr").count() == 8  # 2025-2032
         assert page.locator("#entity-table tbody tr").count() == 4
-        assert page.locator("#pooling tbody tr").count() == 4 + 2  # entities, group links, group
+        assert page.locator("#pooling tbody tr").count() == 4 + 1  # entities (the group's own costs shared out to them), group
         assert "CCER pool availability binds" in page.locator("#why").inner_text()
         png = page.screenshot(full_page=True)
     finally:
